@@ -1,0 +1,71 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Module layout (pure core, effects at the edges):
+//   DesiredState       pure: the desired-state model, YAML loading with source locations, validation
+//   Rendering          pure: SAM templates per (region, feature set), deterministic bytes
+//   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
+//   ReconcilerCommands effects: filesystem access and the command-line interface
+//   reconciler         the executable (a thin main)
+let package = Package(
+    name: "reconciler",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "reconciler", targets: ["reconciler"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .target(
+            name: "DesiredState",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "Rendering",
+            dependencies: [
+                "DesiredState",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
+            name: "ControllerConfig",
+            dependencies: [
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .target(
+            name: "ReconcilerCommands",
+            dependencies: [
+                "DesiredState",
+                "Rendering",
+                "ControllerConfig",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "reconciler",
+            dependencies: ["ReconcilerCommands"]
+        ),
+        .executableTarget(
+            name: "bench-render",
+            dependencies: ["DesiredState", "Rendering"],
+            path: "bench/render"
+        ),
+        .testTarget(
+            name: "DesiredStateTests",
+            dependencies: ["DesiredState"]
+        ),
+        .testTarget(
+            name: "RenderingTests",
+            dependencies: ["DesiredState", "Rendering"],
+            resources: [.copy("Golden")]
+        ),
+    ]
+)

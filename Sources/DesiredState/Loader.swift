@@ -1,0 +1,427 @@
+/// Reads a desired-state directory (as `SourceFiles`) into the model and checks it.
+/// Pure: no filesystem, no network. Every problem is reported, not only the first.
+public enum DesiredStateLoader {
+    /// The files the desired state is made of; the first three are required.
+    public static let requiredFiles = ["project.yaml", "functions.yaml", "releases.yaml"]
+    public static let optionalFiles = ["layers.yaml", "queues.yaml", "buckets.yaml", "cognito.yaml", "api.yaml"]
+
+    public struct Result: Sendable {
+        /// The model, when it could be built (it may still carry problems).
+        public var state: DesiredState?
+        /// Every problem found, sorted by location.
+        public var diagnostics: [Diagnostic]
+    }
+
+    /// Loads and validates; throws every problem at once when there is any.
+    public static func loadValid(_ files: SourceFiles) throws -> DesiredState {
+        let result = load(files)
+        guard let state = result.state, result.diagnostics.isEmpty else {
+            throw InvalidDesiredState(result.diagnostics)
+        }
+        return state
+    }
+
+    public static func load(_ files: SourceFiles) -> Result {
+        let context = ReadContext()
+        var reader = Reader(files: files, context: context)
+        let state = reader.read()
+        if let state {
+            var validator = Validator(state: state, files: files, declared: reader.declared)
+            context.diagnostics.append(contentsOf: validator.validate())
+        }
+        return Result(state: state, diagnostics: context.diagnostics.sorted)
+    }
+}
+
+/// Names declared anywhere, even where their definition had errors, so a broken
+/// definition does not also produce "unknown reference" errors everywhere it is used.
+struct Declared {
+    var functions = Set<String>()
+    var queues = Set<String>()
+    var buckets = Set<String>()
+    var layers = Set<String>()
+    var environments = Set<String>()
+    var featureSets = Set<String>()
+}
+
+private struct Reader {
+    let files: SourceFiles
+    let context: ReadContext
+    var declared = Declared()
+
+    init(files: SourceFiles, context: ReadContext) {
+        self.files = files
+        self.context = context
+    }
+
+    func root(_ file: String, required: Bool) -> YNode? {
+        guard let text = files.text(file) else {
+            if required {
+                context.diagnostics.add(.missingFile, at: .file(file), path: "", "required file is missing",
+                                        hint: "create \(file) in the desired-state directory (see docs/desired-state.md)")
+            }
+            return nil
+        }
+        return parseYAML(text, file: file, context: context)
+    }
+
+    mutating func read() -> DesiredState? {
+        let known = Set(DesiredStateLoader.requiredFiles + DesiredStateLoader.optionalFiles)
+        for path in files.files.keys.sorted() where !path.contains("/") && (path.hasSuffix(".yaml") || path.hasSuffix(".yml")) {
+            if !known.contains(path) {
+                let suggestion = closest(to: path, in: Array(known)).map { "did you mean '\($0)'? " } ?? ""
+                context.diagnostics.add(.unknownKey, at: .file(path), path: "", "unknown desired-state file '\(path)'",
+                                        hint: "\(suggestion)known files: \(known.sorted().joined(separator: ", "))")
+            }
+        }
+        guard let project = readProject() else { return nil }
+        let layers = readLayers()
+        let functions = readFunctions()
+        let queues = readQueues()
+        let buckets = readBuckets()
+        let cognito = readCognito()
+        let api = readAPI()
+        let releases = readReleases()
+        return DesiredState(project: project.name, tags: project.tags, environments: project.environments,
+                            featureSets: project.featureSets, domains: project.domains, layers: layers,
+                            functions: functions, queues: queues, buckets: buckets, cognito: cognito, api: api,
+                            releases: releases)
+    }
+
+    // MARK: project.yaml
+
+    struct Project {
+        var name: Located<String>
+        var tags: [Tag]
+        var environments: [Environment]
+        var featureSets: [FeatureSet]
+        var domains: Domains?
+    }
+
+    mutating func readProject() -> Project? {
+        guard let node = root("project.yaml", required: true),
+              let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains"])
+        else { return nil }
+        let name = map.required("project", hint: "name the project, e.g. `project: Dzgro`")?.string()
+        if let name, !(Naming.isTypeName(name.value) && name.value.count <= 32) {
+            map.fields["project"]?.value.report(.invalidName, "project name '\(name.value)' is not usable in resource names",
+                                                hint: "allowed: 1-32 letters and digits, starting with a letter")
+        }
+        var tags: [Tag] = []
+        for (key, value) in map.optional("tags")?.stringMap(what: "tag") ?? [] {
+            if ["Project", "FeatureSet", "Environment"].contains(key.value) || key.value.lowercased().hasPrefix("aws:") {
+                context.diagnostics.add(.invalidName, at: key.location, path: "tags.\(key.value)",
+                                        "tag key '\(key.value)' is reserved",
+                                        hint: "Project, FeatureSet and Environment are set by the renderer; 'aws:' keys belong to AWS")
+            } else if key.value.count > 128 || value.count > 256 {
+                context.diagnostics.add(.outOfRange, at: key.location, path: "tags.\(key.value)", "tag is too long",
+                                        hint: "keys have at most 128 characters, values at most 256")
+            } else {
+                tags.append(Tag(key.value, value))
+            }
+        }
+        var environments: [Environment] = []
+        for (envName, value) in map.required("environments", hint: "list the environments, e.g. `dev: {alias: auto}`")?
+            .entries(what: "environment") ?? [] {
+            declared.environments.insert(envName.value)
+            if !Naming.isEnvironmentName(envName.value) || !Naming.isAliasName(envName.value) {
+                context.diagnostics.add(.invalidName, at: envName.location, path: "environments.\(envName.value)",
+                                        "'\(envName.value)' cannot be an alias and stage name",
+                                        hint: "allowed: 1-16 lowercase letters and digits, starting with a letter")
+            }
+            guard let fields = value.mapping(allowed: ["alias"]),
+                  let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue))
+            else { continue }
+            environments.append(Environment(name: envName, alias: AliasPolicy(rawValue: alias.value)!))
+        }
+        var featureSets: [FeatureSet] = []
+        for (fsName, value) in map.required("featureSets", hint: "declare the feature sets and their regions")?
+            .entries(what: "feature set") ?? [] {
+            declared.featureSets.insert(fsName.value)
+            if !(fsName.value.first?.isLowercase ?? false) || !Naming.isTypeName(fsName.value) || fsName.value.count > 32 {
+                context.diagnostics.add(.invalidName, at: fsName.location, path: "featureSets.\(fsName.value)",
+                                        "feature set name '\(fsName.value)' is not usable in stack names",
+                                        hint: "allowed: 1-32 letters and digits, starting with a lowercase letter")
+            }
+            guard let fields = value.mapping(allowed: ["regions"]),
+                  let regionsNode = fields.required("regions", hint: "list at least one region"),
+                  let regions = regionsNode.stringList()
+            else { continue }
+            var valid: [Located<String>] = []
+            for (index, region) in regions.enumerated() {
+                if !Naming.regions.contains(region.value) {
+                    let suggestion = closest(to: region.value, in: Naming.regions).map { "did you mean '\($0)'? " } ?? ""
+                    context.diagnostics.add(.invalidValue, at: region.location, path: "featureSets.\(fsName.value).regions[\(index)]",
+                                            "unknown AWS region '\(region.value)'", hint: "\(suggestion)use a commercial region code such as eu-west-1")
+                } else if valid.contains(where: { $0.value == region.value }) {
+                    context.diagnostics.add(.duplicateKey, at: region.location, path: "featureSets.\(fsName.value).regions[\(index)]",
+                                            "region '\(region.value)' is listed twice", hint: "list each region once")
+                } else {
+                    valid.append(region)
+                }
+            }
+            if regions.isEmpty {
+                regionsNode.report(.missingField, "feature set '\(fsName.value)' runs in no region", hint: "list at least one region")
+            }
+            featureSets.append(FeatureSet(name: fsName, regions: valid))
+        }
+        var domains: Domains?
+        if let node = map.optional("domains"), let fields = node.mapping(allowed: ["base", "api", "auth", "apexEnvironment"]) {
+            let base = fields.required("base", hint: "the registered domain, e.g. dzgro.com")?.string()
+            let api = fields.optional("api")?.string() ?? Located("api", at: fields.location)
+            let auth = fields.optional("auth")?.string() ?? Located("auth", at: fields.location)
+            for (key, label) in [("api", api), ("auth", auth)] where !Naming.isDomainName(label.value + ".x") {
+                context.diagnostics.add(.invalidName, at: label.location, path: "domains.\(key)", "'\(label.value)' is not a DNS label",
+                                        hint: "allowed: 1-63 lowercase letters, digits and hyphens")
+            }
+            if let base, !Naming.isDomainName(base.value) {
+                context.diagnostics.add(.invalidName, at: base.location, path: "domains.base", "'\(base.value)' is not a domain name",
+                                        hint: "write a lowercase DNS name such as example.com")
+            }
+            if let base {
+                domains = Domains(base: base, apiPrefix: api.value, authPrefix: auth.value,
+                                  apexEnvironment: fields.optional("apexEnvironment")?.string())
+            }
+        }
+        guard let name else { return nil }
+        return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains)
+    }
+
+    // MARK: layers.yaml
+
+    mutating func readLayers() -> [Layer] {
+        guard let node = root("layers.yaml", required: false),
+              let map = node.mapping(allowed: ["layers"]) else { return [] }
+        var result: [Layer] = []
+        for (name, value) in map.optional("layers")?.entries(what: "layer") ?? [] {
+            declared.layers.insert(name.value)
+            guard let fields = value.mapping(allowed: ["description", "requirements", "source", "runtimes"]) else { continue }
+            let description = fields.optional("description")?.string()?.value ?? ""
+            let requirements = fields.required("requirements", hint: "path of a pip requirements file, relative to the desired-state directory")?.string()
+            let source = fields.optional("source")?.string()
+            let runtimes = fields.optional("runtimes").flatMap { node in
+                node.list()?.compactMap { $0.oneOf(Naming.runtimes)?.value }
+            } ?? ["python3.12"]
+            if let requirements, !files.contains(requirements.value) {
+                context.diagnostics.add(.missingCode, at: requirements.location, path: "layers.\(name.value).requirements",
+                                        "file '\(requirements.value)' does not exist", hint: "commit the requirements file or fix the path")
+            }
+            var inputs: [String] = requirements.map { [$0.value] } ?? []
+            if let source {
+                let sourceFiles = files.paths(under: source.value)
+                if sourceFiles.isEmpty {
+                    context.diagnostics.add(.missingCode, at: source.location, path: "layers.\(name.value).source",
+                                            "directory '\(source.value)' holds no files", hint: "commit the layer's source or remove `source`")
+                }
+                inputs += sourceFiles
+            }
+            guard let requirements else { continue }
+            let hash = files.contentHash(of: inputs, salt: "layer:\(runtimes.joined(separator: ","))")
+            result.append(Layer(name: name, description: description, requirements: requirements, source: source,
+                                runtimes: runtimes, contentHash: hash))
+        }
+        return result
+    }
+
+    // MARK: functions.yaml
+
+    mutating func readFunctions() -> [Function] {
+        guard let node = root("functions.yaml", required: true),
+              let map = node.mapping(allowed: ["defaults", "functions"]) else { return [] }
+        let defaultKeys = ["runtime", "architecture", "memory", "timeout", "handler"]
+        let defaults = map.optional("defaults")?.mapping(allowed: defaultKeys)
+        let functionKeys = ["featureSet", "description", "code", "handler", "runtime", "architecture", "memory", "timeout",
+                            "layers", "environment", "sendsTo", "buckets", "triggers", "roleName"]
+        var result: [Function] = []
+        for (name, value) in map.required("functions", hint: "declare at least one function")?.entries(what: "function") ?? [] {
+            declared.functions.insert(name.value)
+            guard let fields = value.mapping(allowed: functionKeys) else { continue }
+            func field(_ key: String) -> YNode? { fields.optional(key) ?? defaults?.optional(key) }
+            let featureSet = fields.required("featureSet", hint: "name the feature set this function belongs to")?.string()
+            let code = fields.required("code", hint: "path of the function's code directory, e.g. functions/api")?.string()
+            let handler = field("handler")?.string() ?? Located("handler.handler", at: name.location)
+            let runtime = field("runtime")?.oneOf(Naming.runtimes) ?? Located("python3.12", at: name.location)
+            let architecture = field("architecture")?.oneOf(Naming.architectures)?.value ?? "x86_64"
+            let memory = field("memory")?.int(128...10240, unit: "MB")?.value ?? 128
+            let timeout = field("timeout")?.int(1...900, unit: "seconds") ?? Located(3, at: name.location)
+            let layers = fields.optional("layers")?.stringList() ?? []
+            var environment: [EnvironmentVariable] = []
+            for (key, value) in fields.optional("environment")?.stringMap(what: "variable") ?? [] {
+                let validName = key.value.first?.isLetter == true
+                    && key.value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+                if !validName || Naming.reservedVariables.contains(key.value) {
+                    context.diagnostics.add(.invalidName, at: key.location, path: "functions.\(name.value).environment.\(key.value)",
+                                            validName ? "'\(key.value)' is reserved by Lambda" : "'\(key.value)' is not a valid variable name",
+                                            hint: "use letters, digits and underscores, starting with a letter, and not a name Lambda sets itself")
+                } else {
+                    environment.append(EnvironmentVariable(name: key.value, value: value))
+                }
+            }
+            let sendsTo = fields.optional("sendsTo")?.stringList() ?? []
+            let buckets = fields.optional("buckets")?.stringList() ?? []
+            let triggers = fields.optional("triggers")?.list()?.compactMap(readTrigger) ?? []
+            let roleName = fields.optional("roleName")?.string()
+            guard let featureSet, let code else { continue }
+            let codeFiles = files.paths(under: code.value)
+            result.append(Function(name: name, featureSet: featureSet, description: fields.optional("description")?.string()?.value ?? "",
+                                   code: code, handler: handler, runtime: runtime, architecture: architecture, memory: memory,
+                                   timeout: timeout, layers: layers, environment: environment, sendsTo: sendsTo, buckets: buckets,
+                                   triggers: triggers, roleName: roleName,
+                                   codeHash: files.contentHash(of: codeFiles, relativeTo: code.value)))
+        }
+        return result
+    }
+
+    func readTrigger(_ node: YNode) -> Trigger? {
+        let kinds = ["queue", "bucket", "cognito"]
+        guard case .mapping(let mapping) = node.node else {
+            node.report(.wrongType, "a trigger must be a mapping", hint: "write `- queue: Name`, `- bucket: name` or `- cognito: [PreSignUp]`")
+            return nil
+        }
+        let present = mapping.keys.compactMap(\.string).filter(kinds.contains)
+        guard present.count == 1, let kind = present.first else {
+            node.report(.invalidValue, present.isEmpty ? "the trigger names no source" : "the trigger names several sources: \(present.joined(separator: ", "))",
+                        hint: "each trigger has exactly one of: \(kinds.joined(separator: ", "))")
+            return nil
+        }
+        switch kind {
+        case "queue":
+            guard let fields = node.mapping(allowed: ["queue", "batchSize", "maximumBatchingWindow"]),
+                  let queue = fields.required("queue", hint: "name a queue type")?.string() else { return nil }
+            let window = fields.optional("maximumBatchingWindow")?.int(0...300, unit: "seconds")?.value
+            let batchSize: Int
+            if let node = fields.optional("batchSize") {
+                let limit = (window ?? 0) > 0 ? 10000 : 10
+                batchSize = node.int(1...limit)?.value ?? 10
+            } else {
+                batchSize = 10
+            }
+            return Trigger(kind: .queue(queue, batchSize: batchSize, maximumBatchingWindow: window), location: node.location, path: node.path)
+        case "bucket":
+            guard let fields = node.mapping(allowed: ["bucket", "events", "prefix", "suffix"]),
+                  let bucket = fields.required("bucket", hint: "name a bucket type")?.string() else { return nil }
+            let events = fields.optional("events")?.list()?.compactMap { $0.oneOf(Naming.s3Events)?.value } ?? ["s3:ObjectCreated:*"]
+            return Trigger(kind: .bucket(bucket, events: events, prefix: fields.optional("prefix")?.string()?.value,
+                                         suffix: fields.optional("suffix")?.string()?.value),
+                           location: node.location, path: node.path)
+        default:
+            guard let fields = node.mapping(allowed: ["cognito"]),
+                  let list = fields.required("cognito", hint: "list the Cognito triggers, e.g. [PreSignUp]")?.list() else { return nil }
+            let names = list.compactMap { $0.oneOf(Naming.cognitoTriggers) }
+            return Trigger(kind: .cognito(names), location: node.location, path: node.path)
+        }
+    }
+
+    // MARK: queues.yaml, buckets.yaml
+
+    mutating func readQueues() -> [Queue] {
+        guard let node = root("queues.yaml", required: false),
+              let map = node.mapping(allowed: ["defaults", "queues"]) else { return [] }
+        let keys = ["visibilityTimeout", "messageRetentionDays", "maxReceiveCount"]
+        let defaults = map.optional("defaults")?.mapping(allowed: keys)
+        var result: [Queue] = []
+        for (name, value) in map.optional("queues")?.entries(what: "queue") ?? [] {
+            declared.queues.insert(name.value)
+            guard let fields = value.mapping(allowed: ["featureSet"] + keys) else { continue }
+            func field(_ key: String) -> YNode? { fields.optional(key) ?? defaults?.optional(key) }
+            let featureSet = fields.required("featureSet", hint: "name the feature set this queue belongs to")?.string()
+            let visibility = field("visibilityTimeout")?.int(0...43200, unit: "seconds") ?? Located(30, at: name.location)
+            let retention = field("messageRetentionDays")?.int(1...14, unit: "days")?.value ?? 4
+            let receives = field("maxReceiveCount")?.int(1...1000)?.value ?? 5
+            guard let featureSet else { continue }
+            result.append(Queue(name: name, featureSet: featureSet, visibilityTimeout: visibility,
+                                messageRetentionDays: retention, maxReceiveCount: receives))
+        }
+        return result
+    }
+
+    mutating func readBuckets() -> [Bucket] {
+        guard let node = root("buckets.yaml", required: false),
+              let map = node.mapping(allowed: ["buckets"]) else { return [] }
+        var result: [Bucket] = []
+        for (name, value) in map.optional("buckets")?.entries(what: "bucket") ?? [] {
+            declared.buckets.insert(name.value)
+            guard let fields = value.mapping(allowed: ["featureSet", "versioning", "expireAfterDays"]) else { continue }
+            let featureSet = fields.required("featureSet", hint: "name the feature set this bucket belongs to")?.string()
+            let versioning = fields.optional("versioning")?.bool() ?? false
+            let expire = fields.optional("expireAfterDays")?.int(1...3650, unit: "days")?.value
+            guard let featureSet else { continue }
+            result.append(Bucket(name: name, featureSet: featureSet, versioning: versioning, expireAfterDays: expire))
+        }
+        return result
+    }
+
+    // MARK: cognito.yaml, api.yaml
+
+    func readCognito() -> Cognito? {
+        guard let node = root("cognito.yaml", required: false),
+              let map = node.mapping(allowed: ["cognito"]),
+              let cognito = map.required("cognito", hint: "describe the user pools"),
+              let fields = cognito.mapping(allowed: ["featureSet", "usernameAttributes", "autoVerifiedAttributes", "mfa", "passwordMinimumLength"])
+        else { return nil }
+        let featureSet = fields.required("featureSet", hint: "name the feature set that owns the user pools")?.string()
+        let username = fields.optional("usernameAttributes")?.list()?.compactMap { $0.oneOf(["email", "phone_number"])?.value } ?? ["email"]
+        let verified = fields.optional("autoVerifiedAttributes")?.list()?.compactMap { $0.oneOf(["email", "phone_number"])?.value } ?? ["email"]
+        let mfa = fields.optional("mfa")?.oneOf(["OFF", "OPTIONAL", "ON"])?.value ?? "OFF"
+        let minimum = fields.optional("passwordMinimumLength")?.int(6...99)?.value ?? 8
+        guard let featureSet else { return nil }
+        return Cognito(location: cognito.location, featureSet: featureSet, usernameAttributes: username,
+                       autoVerifiedAttributes: verified, mfa: mfa, passwordMinimumLength: minimum)
+    }
+
+    func readAPI() -> HTTPAPI? {
+        guard let node = root("api.yaml", required: false),
+              let map = node.mapping(allowed: ["api"]),
+              let api = map.required("api", hint: "describe the HTTP API"),
+              let fields = api.mapping(allowed: ["name", "featureSet", "routes", "cors"])
+        else { return nil }
+        let name = fields.required("name", hint: "name the API, e.g. DzgroHttpApi")?.string()
+        let featureSet = fields.required("featureSet", hint: "name the feature set that owns the API")?.string()
+        var routes: [Route] = []
+        for item in fields.required("routes", hint: "list at least one route")?.list() ?? [] {
+            guard let route = item.mapping(allowed: ["route", "function"]),
+                  let key = route.required("route", hint: "e.g. `ANY /api/{proxy+}`")?.string(),
+                  let function = route.required("function", hint: "name the function the route invokes")?.string()
+            else { continue }
+            let parts = key.value.split(separator: " ", omittingEmptySubsequences: false)
+            let valid = key.value == "$default"
+                || (parts.count == 2 && Naming.httpMethods.contains(String(parts[0])) && parts[1].hasPrefix("/"))
+            if !valid {
+                context.diagnostics.add(.invalidValue, at: key.location, path: "\(item.path).route", "'\(key.value)' is not a route key",
+                                        hint: "write METHOD /path with METHOD one of \(Naming.httpMethods.joined(separator: ", ")), or $default")
+                continue
+            }
+            routes.append(Route(routeKey: key, function: function))
+        }
+        var cors = CORS(allowOrigins: [], allowMethods: [], allowHeaders: [], maxAge: 0)
+        if let node = fields.optional("cors"), let c = node.mapping(allowed: ["allowOrigins", "allowMethods", "allowHeaders", "maxAge"]) {
+            cors.allowOrigins = c.optional("allowOrigins")?.stringList()?.map(\.value) ?? []
+            cors.allowMethods = c.optional("allowMethods")?.list()?.compactMap { $0.oneOf(Naming.corsMethods)?.value } ?? []
+            cors.allowHeaders = c.optional("allowHeaders")?.stringList()?.map(\.value) ?? []
+            cors.maxAge = c.optional("maxAge")?.int(0...86400, unit: "seconds")?.value ?? 0
+        }
+        guard let name, let featureSet else { return nil }
+        return HTTPAPI(name: name, featureSet: featureSet, routes: routes, cors: cors)
+    }
+
+    // MARK: releases.yaml
+
+    func readReleases() -> Releases {
+        guard let node = root("releases.yaml", required: true) else { return Releases(pins: []) }
+        var pins: [Releases.Pin] = []
+        for (environment, regions) in node.entries(what: "environment") ?? [] {
+            for (region, functions) in regions.entries(what: "region") ?? [] {
+                for (function, version) in functions.entries(what: "function") ?? [] {
+                    guard case .scalar(let scalar) = version.node, let number = Int(scalar.string), number >= 1 else {
+                        version.report(.versionPin, "version pin '\(version.node.string ?? "(not a number)")' is not a positive whole number",
+                                       hint: "pin a published Lambda version number: 1, 2, 3, …")
+                        continue
+                    }
+                    pins.append(Releases.Pin(environment: environment, region: region, function: function,
+                                             version: Located(number, at: version.location)))
+                }
+            }
+        }
+        return Releases(pins: pins)
+    }
+}

@@ -1,0 +1,231 @@
+/// The whole desired state of the application, as read from the desired-state
+/// directory at one commit. Pure values; names and locations kept for messages.
+public struct DesiredState: Hashable, Sendable {
+    public var project: Located<String>
+    public var tags: [Tag]
+    public var environments: [Environment]
+    public var featureSets: [FeatureSet]
+    public var domains: Domains?
+    public var layers: [Layer]
+    public var functions: [Function]
+    public var queues: [Queue]
+    public var buckets: [Bucket]
+    public var cognito: Cognito?
+    public var api: HTTPAPI?
+    public var releases: Releases
+}
+
+public struct Tag: Hashable, Sendable {
+    public var key: String
+    public var value: String
+    public init(_ key: String, _ value: String) { self.key = key; self.value = value }
+}
+
+/// Who moves the function alias named after an environment.
+public enum AliasPolicy: String, Hashable, Sendable, CaseIterable {
+    /// Follows every deployment (SAM `AutoPublishAlias`).
+    case auto
+    /// Created by the template, moved only by the controller after an approved release.
+    case gated
+    /// No alias and no triggers: queues and buckets only.
+    case none
+}
+
+public struct Environment: Hashable, Sendable {
+    public var name: Located<String>
+    public var alias: AliasPolicy
+    public var hasAlias: Bool { alias != .none }
+}
+
+public struct FeatureSet: Hashable, Sendable {
+    public var name: Located<String>
+    public var regions: [Located<String>]
+}
+
+public struct Domains: Hashable, Sendable {
+    public var base: Located<String>
+    public var apiPrefix: String
+    public var authPrefix: String
+    public var apexEnvironment: Located<String>?
+}
+
+public struct Layer: Hashable, Sendable {
+    public var name: Located<String>
+    public var description: String
+    public var requirements: Located<String>
+    public var source: Located<String>?
+    public var runtimes: [String]
+    /// SHA-256 over the layer's inputs (runtimes, requirements, source files): the build cache key.
+    public var contentHash: String
+}
+
+public struct EnvironmentVariable: Hashable, Sendable {
+    public var name: String
+    public var value: String
+}
+
+public struct Function: Hashable, Sendable {
+    public var name: Located<String>
+    public var featureSet: Located<String>
+    public var description: String
+    public var code: Located<String>
+    public var handler: Located<String>
+    public var runtime: Located<String>
+    public var architecture: String
+    public var memory: Int
+    public var timeout: Located<Int>
+    public var layers: [Located<String>]
+    public var environment: [EnvironmentVariable]
+    public var sendsTo: [Located<String>]
+    public var buckets: [Located<String>]
+    public var triggers: [Trigger]
+    /// A fixed IAM role name; `{region}` is replaced by the region. Role names are global.
+    public var roleName: Located<String>?
+    /// SHA-256 over the function's code files: the artifact's content address.
+    public var codeHash: String
+}
+
+public struct Trigger: Hashable, Sendable {
+    public enum Kind: Hashable, Sendable {
+        case queue(Located<String>, batchSize: Int, maximumBatchingWindow: Int?)
+        case bucket(Located<String>, events: [String], prefix: String?, suffix: String?)
+        case cognito([Located<String>])
+    }
+    public var kind: Kind
+    public var location: SourceLocation
+    public var path: String
+}
+
+public struct Queue: Hashable, Sendable {
+    public var name: Located<String>
+    public var featureSet: Located<String>
+    public var visibilityTimeout: Located<Int>
+    public var messageRetentionDays: Int
+    public var maxReceiveCount: Int
+}
+
+public struct Bucket: Hashable, Sendable {
+    public var name: Located<String>
+    public var featureSet: Located<String>
+    public var versioning: Bool
+    public var expireAfterDays: Int?
+}
+
+public struct Cognito: Hashable, Sendable {
+    public var location: SourceLocation
+    public var featureSet: Located<String>
+    public var usernameAttributes: [String]
+    public var autoVerifiedAttributes: [String]
+    public var mfa: String
+    public var passwordMinimumLength: Int
+}
+
+public struct HTTPAPI: Hashable, Sendable {
+    public var name: Located<String>
+    public var featureSet: Located<String>
+    public var routes: [Route]
+    public var cors: CORS
+}
+
+public struct Route: Hashable, Sendable {
+    public var routeKey: Located<String>
+    public var function: Located<String>
+}
+
+public struct CORS: Hashable, Sendable {
+    public var allowOrigins: [String]
+    public var allowMethods: [String]
+    public var allowHeaders: [String]
+    public var maxAge: Int
+}
+
+/// The Lambda version each controller-owned alias points at.
+public struct Releases: Hashable, Sendable {
+    public struct Pin: Hashable, Sendable {
+        public var environment: Located<String>
+        public var region: Located<String>
+        public var function: Located<String>
+        public var version: Located<Int>
+    }
+    public var pins: [Pin]
+
+    public func version(environment: String, region: String, function: String) -> Int? {
+        pins.first { $0.environment.value == environment && $0.region.value == region && $0.function.value == function }?
+            .version.value
+    }
+}
+
+/// One CloudFormation stack: a feature set in a region.
+public struct StackID: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var region: String
+    public var featureSet: String
+    public init(region: String, featureSet: String) { self.region = region; self.featureSet = featureSet }
+    public var description: String { "\(region)/\(featureSet)" }
+    public static func < (a: StackID, b: StackID) -> Bool { (a.region, a.featureSet) < (b.region, b.featureSet) }
+}
+
+/// A certificate the deployer requests through ACM before any stack needs it.
+public struct CertificateRequest: Hashable, Sendable {
+    public enum Purpose: String, Hashable, Sendable { case api, auth }
+    public var purpose: Purpose
+    public var region: String
+    public var domainName: String
+    public var subjectAlternativeNames: [String]
+}
+
+extension DesiredState {
+    /// Every region, in the order the feature sets name them.
+    public var regions: [String] {
+        var seen = Set<String>()
+        return featureSets.flatMap { $0.regions.map(\.value) }.filter { seen.insert($0).inserted }
+    }
+
+    /// One stack per (region, feature set), regions in order, feature sets in declaration order.
+    public var stacks: [StackID] {
+        regions.flatMap { region in
+            featureSets.filter { $0.regions.contains { $0.value == region } }
+                .map { StackID(region: region, featureSet: $0.name.value) }
+        }
+    }
+
+    public func featureSet(named name: String) -> FeatureSet? { featureSets.first { $0.name.value == name } }
+    public func function(named name: String) -> Function? { functions.first { $0.name.value == name } }
+    public func queue(named name: String) -> Queue? { queues.first { $0.name.value == name } }
+    public func bucket(named name: String) -> Bucket? { buckets.first { $0.name.value == name } }
+    public func layer(named name: String) -> Layer? { layers.first { $0.name.value == name } }
+
+    public func regions(of featureSet: String) -> [String] {
+        self.featureSet(named: featureSet)?.regions.map(\.value) ?? []
+    }
+
+    /// Environments whose alias exists (auto or gated): the ones triggers invoke.
+    public var aliasEnvironments: [Environment] { environments.filter(\.hasAlias) }
+    public var gatedEnvironments: [Environment] { environments.filter { $0.alias == .gated } }
+    public var autoEnvironment: Environment? { environments.first { $0.alias == .auto } }
+
+    /// Custom domains of one kind per environment with an alias, plus the apex names.
+    public func customDomains(prefix: String) -> [(environment: String, domain: String)] {
+        guard let domains else { return [] }
+        var result = aliasEnvironments.map { ($0.name.value, "\(prefix).\($0.name.value).\(domains.base.value)") }
+        if let apex = domains.apexEnvironment?.value { result.append((apex, "\(prefix).\(domains.base.value)")) }
+        return result
+    }
+
+    /// The certificates the application needs: the API's in the API's region, the
+    /// auth domain's in us-east-1 (Cognito requires it there).
+    public var certificates: [CertificateRequest] {
+        guard let domains else { return [] }
+        var result: [CertificateRequest] = []
+        if let api, let region = regions(of: api.featureSet.value).first {
+            let names = customDomains(prefix: domains.apiPrefix).map(\.domain)
+            result.append(CertificateRequest(purpose: .api, region: region, domainName: names.last ?? "",
+                                             subjectAlternativeNames: Array(names.dropLast())))
+        }
+        if cognito != nil {
+            let names = customDomains(prefix: domains.authPrefix).map(\.domain)
+            result.append(CertificateRequest(purpose: .auth, region: "us-east-1", domainName: names.last ?? "",
+                                             subjectAlternativeNames: Array(names.dropLast())))
+        }
+        return result
+    }
+}

@@ -1,0 +1,48 @@
+import Crypto
+
+/// The files of a desired-state directory, keyed by path relative to its root
+/// (`functions.yaml`, `functions/api/handler.py`). Filled from a working tree or
+/// straight from a git commit; the loader never touches the filesystem.
+public struct SourceFiles: Sendable, Hashable {
+    public var files: [String: [UInt8]]
+
+    public init(_ files: [String: [UInt8]]) { self.files = files }
+
+    public func text(_ path: String) -> String? {
+        files[path].map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    public func contains(_ path: String) -> Bool { files[path] != nil }
+
+    /// Paths below a directory, sorted, ignoring Python byte-code caches.
+    public func paths(under directory: String) -> [String] {
+        let prefix = directory.hasSuffix("/") ? directory : directory + "/"
+        return files.keys.filter { $0.hasPrefix(prefix) && !$0.contains("__pycache__/") && !$0.hasSuffix(".pyc") }.sorted()
+    }
+
+    /// SHA-256 over the relative paths and contents of the given files, in path order.
+    public func contentHash(of paths: [String], relativeTo directory: String = "", salt: String = "") -> String {
+        var hasher = SHA256()
+        hasher.update(data: Array(salt.utf8))
+        let prefixLength = directory.isEmpty ? 0 : directory.count + 1
+        for path in paths.sorted() {
+            hasher.update(data: Array(path.dropFirst(prefixLength).utf8) + [0])
+            hasher.update(data: Array(SHA256.hash(data: files[path] ?? [])))
+        }
+        return hex(hasher.finalize())
+    }
+}
+
+public func sha256Hex(_ bytes: some Sequence<UInt8>) -> String {
+    hex(SHA256.hash(data: Array(bytes)))
+}
+
+func hex(_ digest: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for byte in digest {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,340 @@
+/// Rules that need the whole model: references, AWS name limits of derived names,
+/// global names across regions, alias ownership and release pins.
+struct Validator {
+    let state: DesiredState
+    let files: SourceFiles
+    let declared: Declared
+    var diagnostics = Diagnostics()
+
+    init(state: DesiredState, files: SourceFiles, declared: Declared) {
+        self.state = state
+        self.files = files
+        self.declared = declared
+    }
+
+    mutating func validate() -> [Diagnostic] {
+        checkEnvironments()
+        checkFeatureSetReferences()
+        checkFunctions()
+        checkQueuesAndBuckets()
+        checkAPI()
+        checkGlobalNames()
+        checkReleases()
+        return diagnostics.all
+    }
+
+    private mutating func add(_ rule: Diagnostic.Rule, _ location: SourceLocation, _ path: String, _ message: String, hint: String) {
+        diagnostics.add(rule, at: location, path: path, message, hint: hint)
+    }
+
+    private mutating func reference(_ name: Located<String>, in known: Set<String>, what: String, path: String, defineIn file: String) {
+        guard !known.contains(name.value) else { return }
+        let suggestion = closest(to: name.value, in: known.sorted()).map { "did you mean '\($0)'? " } ?? ""
+        let list = known.isEmpty ? "none is defined" : "defined: \(known.sorted().joined(separator: ", "))"
+        add(.unknownReference, name.location, path, "unknown \(what) '\(name.value)'", hint: "\(suggestion)\(list); define it in \(file)")
+    }
+
+    // MARK: environments
+
+    mutating func checkEnvironments() {
+        let autos = state.environments.filter { $0.alias == .auto }
+        let file = SourceLocation.file("project.yaml")
+        if autos.count != 1 {
+            add(.aliasPolicy, autos.dropFirst().first?.name.location ?? file, "environments",
+                autos.isEmpty ? "no environment has `alias: auto`" : "\(autos.count) environments have `alias: auto` (\(autos.map(\.name.value).joined(separator: ", ")))",
+                hint: "exactly one environment follows every deployment (SAM AutoPublishAlias); make the others gated or none")
+        }
+        if let domains = state.domains, let apex = domains.apexEnvironment {
+            if !state.aliasEnvironments.contains(where: { $0.name.value == apex.value }) {
+                add(.unknownReference, apex.location, "domains.apexEnvironment", "'\(apex.value)' is not an environment with an alias",
+                    hint: "name one of: \(state.aliasEnvironments.map(\.name.value).joined(separator: ", "))")
+            }
+        }
+    }
+
+    mutating func checkFeatureSetReferences() {
+        var refs: [(Located<String>, String)] = []
+        refs += state.functions.map { ($0.featureSet, "functions.\($0.name.value).featureSet") }
+        refs += state.queues.map { ($0.featureSet, "queues.\($0.name.value).featureSet") }
+        refs += state.buckets.map { ($0.featureSet, "buckets.\($0.name.value).featureSet") }
+        if let cognito = state.cognito { refs.append((cognito.featureSet, "cognito.featureSet")) }
+        if let api = state.api { refs.append((api.featureSet, "api.featureSet")) }
+        for (name, path) in refs {
+            reference(name, in: declared.featureSets, what: "feature set", path: path, defineIn: "project.yaml under featureSets")
+        }
+    }
+
+    // MARK: functions
+
+    mutating func checkFunctions() {
+        for function in state.functions {
+            let name = function.name.value
+            let path = "functions.\(name)"
+            let awsName = Naming.functionName(name)
+            if !Naming.isTypeName(name) || !Naming.isFunctionName(awsName) {
+                add(.invalidName, function.name.location, path, "function name '\(awsName)' is not a valid Lambda function name",
+                    hint: "the type name must be letters and digits starting with a letter, at most \(64 - "Function".count) characters")
+            }
+            checkCode(function, path: path)
+            if function.layers.count > 5 {
+                add(.outOfRange, function.layers[5].location, "\(path).layers", "\(function.layers.count) layers", hint: "Lambda allows at most 5 layers per function")
+            }
+            for (index, layer) in function.layers.enumerated() {
+                reference(layer, in: declared.layers, what: "layer", path: "\(path).layers[\(index)]", defineIn: "layers.yaml")
+                if let defined = state.layer(named: layer.value), !defined.runtimes.contains(function.runtime.value) {
+                    add(.runtimeMismatch, layer.location, "\(path).layers[\(index)]",
+                        "layer '\(layer.value)' is not built for \(function.runtime.value)",
+                        hint: "add \(function.runtime.value) to the layer's runtimes (it has \(defined.runtimes.joined(separator: ", "))) or change the function's runtime")
+                }
+            }
+            for (index, queue) in function.sendsTo.enumerated() {
+                reference(queue, in: declared.queues, what: "queue", path: "\(path).sendsTo[\(index)]", defineIn: "queues.yaml")
+                sameFeatureSet(function, queue, owner: state.queue(named: queue.value)?.featureSet.value, what: "queue", path: "\(path).sendsTo[\(index)]")
+            }
+            for (index, bucket) in function.buckets.enumerated() {
+                reference(bucket, in: declared.buckets, what: "bucket", path: "\(path).buckets[\(index)]", defineIn: "buckets.yaml")
+                sameFeatureSet(function, bucket, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket", path: "\(path).buckets[\(index)]")
+            }
+            if let role = function.roleName {
+                for region in state.regions(of: function.featureSet.value) where !Naming.isRoleName(Naming.roleName(role.value, region: region)) {
+                    add(.invalidName, role.location, "\(path).roleName", "role name '\(Naming.roleName(role.value, region: region))' is not a valid IAM role name",
+                        hint: "1-64 letters, digits and +=,.@_- ; `{region}` is replaced by the region")
+                    break
+                }
+            }
+            checkTriggers(function, path: path)
+        }
+    }
+
+    mutating func checkCode(_ function: Function, path: String) {
+        let codeFiles = files.paths(under: function.code.value)
+        if codeFiles.isEmpty {
+            add(.missingCode, function.code.location, "\(path).code", "code directory '\(function.code.value)' holds no files",
+                hint: "commit the function's code there or fix the path")
+            return
+        }
+        let handler = function.handler.value
+        guard let dot = handler.lastIndex(of: "."), dot != handler.startIndex, handler.index(after: dot) != handler.endIndex else {
+            add(.invalidValue, function.handler.location, "\(path).handler", "handler '\(handler)' is not module.function",
+                hint: "write the Python module and function, e.g. handler.handler")
+            return
+        }
+        let module = handler[..<dot].replacingOccurrences(of: ".", with: "/") + ".py"
+        if !files.contains("\(function.code.value)/\(module)") {
+            add(.missingCode, function.handler.location, "\(path).handler", "handler module '\(module)' is not in '\(function.code.value)'",
+                hint: "the handler names a module file inside the code directory; found: \(codeFiles.prefix(5).joined(separator: ", "))")
+        }
+    }
+
+    mutating func sameFeatureSet(_ function: Function, _ ref: Located<String>, owner: String?, what: String, path: String) {
+        guard let owner, owner != function.featureSet.value else { return }
+        add(.crossFeatureSet, ref.location, path,
+            "function '\(function.name.value)' (feature set \(function.featureSet.value)) uses \(what) '\(ref.value)' of feature set \(owner)",
+            hint: "feature sets are separate stacks; move one of them so both are in the same feature set")
+    }
+
+    mutating func checkTriggers(_ function: Function, path: String) {
+        var seen = Set<String>()
+        for trigger in function.triggers {
+            switch trigger.kind {
+            case .queue(let queue, _, _):
+                reference(queue, in: declared.queues, what: "queue", path: "\(trigger.path).queue", defineIn: "queues.yaml")
+                if let defined = state.queue(named: queue.value) {
+                    sameFeatureSet(function, queue, owner: defined.featureSet.value, what: "queue", path: "\(trigger.path).queue")
+                    if defined.visibilityTimeout.value < function.timeout.value {
+                        add(.visibilityTimeout, defined.visibilityTimeout.location, "queues.\(queue.value).visibilityTimeout",
+                            "visibility timeout \(defined.visibilityTimeout.value) s is shorter than consumer \(function.name.value)'s timeout \(function.timeout.value) s",
+                            hint: "Lambda requires the queue's visibility timeout to be at least the function timeout; raise it or lower the timeout")
+                    }
+                }
+                if !seen.insert("queue:\(queue.value)").inserted {
+                    add(.duplicateKey, trigger.location, trigger.path, "queue '\(queue.value)' triggers this function twice", hint: "keep one trigger per queue")
+                }
+            case .bucket(let bucket, _, _, _):
+                reference(bucket, in: declared.buckets, what: "bucket", path: "\(trigger.path).bucket", defineIn: "buckets.yaml")
+                sameFeatureSet(function, bucket, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket", path: "\(trigger.path).bucket")
+                if !seen.insert("bucket:\(bucket.value)").inserted {
+                    add(.duplicateKey, trigger.location, trigger.path, "bucket '\(bucket.value)' triggers this function twice", hint: "merge the events into one trigger")
+                }
+            case .cognito(let names):
+                guard let cognito = state.cognito else {
+                    add(.unknownReference, trigger.location, trigger.path, "a Cognito trigger needs the user pools of cognito.yaml",
+                        hint: "define cognito.yaml or remove the trigger")
+                    continue
+                }
+                sameFeatureSet(function, Located("user pool", at: trigger.location), owner: cognito.featureSet.value, what: "Cognito", path: trigger.path)
+                for name in names where !seen.insert("cognito:\(name.value)").inserted {
+                    add(.duplicateKey, name.location, trigger.path, "Cognito trigger \(name.value) is listed twice", hint: "list each trigger once")
+                }
+            }
+        }
+        // Another function may not claim the same Cognito trigger.
+        for other in state.functions where other.name.value < function.name.value {
+            for case .cognito(let mine) in function.triggers.map(\.kind) {
+                for case .cognito(let theirs) in other.triggers.map(\.kind) {
+                    for name in mine where theirs.contains(where: { $0.value == name.value }) {
+                        add(.duplicateKey, name.location, path, "Cognito trigger \(name.value) is also claimed by \(other.name.value)",
+                            hint: "a user pool has one function per trigger")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: queues, buckets, API
+
+    mutating func checkQueuesAndBuckets() {
+        for queue in state.queues {
+            let name = queue.name.value
+            if !Naming.isTypeName(name) {
+                add(.invalidName, queue.name.location, "queues.\(name)", "queue type '\(name)' is not usable in queue names and logical ids",
+                    hint: "letters and digits, starting with a letter")
+                continue
+            }
+            for env in state.environments {
+                for dlq in [false, true] {
+                    let full = Naming.queueName(name, environment: env.name.value, deadLetter: dlq)
+                    if !Naming.isQueueName(full) {
+                        add(.invalidName, queue.name.location, "queues.\(name)", "queue name '\(full)' is \(full.count) characters long",
+                            hint: "SQS queue names have at most 80 letters, digits, hyphens and underscores; shorten the type name")
+                    }
+                }
+            }
+        }
+        for bucket in state.buckets {
+            for env in state.environments {
+                let full = Naming.bucketName(bucket.name.value, environment: env.name.value)
+                if let problem = Naming.bucketNameProblem(full) {
+                    add(.invalidName, bucket.name.location, "buckets.\(bucket.name.value)", "bucket name '\(full)' \(problem)",
+                        hint: "bucket names are {type}-{env} and must be one DNS label: 3-63 lowercase letters, digits, hyphens")
+                    break
+                }
+            }
+        }
+        for layer in state.layers where !Naming.isLayerName(Naming.layerName(project: state.project.value, layer: layer.name.value)) {
+            add(.invalidName, layer.name.location, "layers.\(layer.name.value)", "layer name '\(Naming.layerName(project: state.project.value, layer: layer.name.value))' is not valid",
+                hint: "letters, digits, hyphens and underscores, at most 140 characters")
+        }
+        for fs in state.featureSets where !Naming.isStackName(Naming.stackName(project: state.project.value, featureSet: fs.name.value)) {
+            add(.invalidName, fs.name.location, "featureSets.\(fs.name.value)", "stack name '\(Naming.stackName(project: state.project.value, featureSet: fs.name.value))' is not valid",
+                hint: "a letter, then letters, digits and hyphens, at most 128 characters")
+        }
+    }
+
+    mutating func checkAPI() {
+        guard let api = state.api else { return }
+        if !Naming.isTypeName(api.name.value) || api.name.value.count > 128 {
+            add(.invalidName, api.name.location, "api.name", "API name '\(api.name.value)' is not valid", hint: "letters and digits, starting with a letter")
+        }
+        var keys = Set<String>()
+        for (index, route) in api.routes.enumerated() {
+            let path = "api.routes[\(index)]"
+            if !keys.insert(route.routeKey.value).inserted {
+                add(.duplicateRoute, route.routeKey.location, "\(path).route", "route '\(route.routeKey.value)' is defined twice", hint: "each route key appears once")
+            }
+            reference(route.function, in: declared.functions, what: "function", path: "\(path).function", defineIn: "functions.yaml")
+            guard let function = state.function(named: route.function.value) else { continue }
+            sameFeatureSet(function, Located("HTTP API", at: route.function.location), owner: api.featureSet.value, what: "the", path: "\(path).function")
+            if function.timeout.value > Naming.httpIntegrationTimeout {
+                add(.httpTimeout, function.timeout.location, "functions.\(function.name.value).timeout",
+                    "function '\(function.name.value)' is behind the HTTP API (\(route.routeKey.value)) but its timeout is \(function.timeout.value) s",
+                    hint: "API Gateway stops waiting after \(Naming.httpIntegrationTimeout) s: set timeout to \(Naming.httpIntegrationTimeout) or less")
+            }
+        }
+    }
+
+    // MARK: global names
+
+    /// Bucket names, Cognito and API custom domains and named IAM roles are global in
+    /// AWS: the same name may exist once, whatever the region.
+    mutating func checkGlobalNames() {
+        struct Owner { var kind: String; var name: String; var location: SourceLocation; var path: String; var featureSet: String }
+        var byName: [String: [(region: String, owner: Owner)]] = [:]
+        func claim(_ name: String, _ owner: Owner) {
+            for region in state.regions(of: owner.featureSet) { byName[name, default: []].append((region, owner)) }
+        }
+        for bucket in state.buckets {
+            for env in state.environments {
+                claim(Naming.bucketName(bucket.name.value, environment: env.name.value),
+                      Owner(kind: "bucket", name: bucket.name.value, location: bucket.name.location, path: "buckets.\(bucket.name.value)", featureSet: bucket.featureSet.value))
+            }
+        }
+        if let domains = state.domains {
+            if let cognito = state.cognito {
+                for (_, domain) in state.customDomains(prefix: domains.authPrefix) {
+                    claim(domain, Owner(kind: "Cognito domain", name: "user pools", location: cognito.location, path: "cognito", featureSet: cognito.featureSet.value))
+                }
+            }
+            if let api = state.api {
+                for (_, domain) in state.customDomains(prefix: domains.apiPrefix) {
+                    claim(domain, Owner(kind: "API domain", name: api.name.value, location: api.name.location, path: "api", featureSet: api.featureSet.value))
+                }
+            }
+        }
+        for function in state.functions {
+            guard let role = function.roleName else { continue }
+            for region in state.regions(of: function.featureSet.value) {
+                byName[Naming.roleName(role.value, region: region), default: []].append(
+                    (region, Owner(kind: "IAM role", name: function.name.value, location: role.location, path: "functions.\(function.name.value).roleName", featureSet: function.featureSet.value)))
+            }
+        }
+        var reported = Set<String>()
+        for name in byName.keys.sorted() {
+            guard let claims = byName[name], claims.count > 1 else { continue }
+            let first = claims[0].owner
+            let sameOwner = claims.allSatisfy { $0.owner.location == first.location && $0.owner.path == first.path }
+            if sameOwner {
+                guard reported.insert("regions:\(first.path):\(first.kind)").inserted else { continue }
+                let regions = claims.map(\.region)
+                let fix = first.kind == "IAM role"
+                    ? "add `{region}` to the role name, or leave the role unnamed"
+                    : "a feature set that owns globally named resources must run in exactly one region: list one region for '\(first.featureSet)' or move the \(first.kind) to such a feature set"
+                add(.globalFeatureSetRegions, first.location, first.path,
+                    "\(first.kind) name '\(name)' would be created in \(regions.count) regions (\(regions.joined(separator: ", "))) but \(first.kind) names are global",
+                    hint: fix)
+            } else {
+                for claim in claims.dropFirst() where claim.owner.location != first.location || claim.owner.path != first.path {
+                    guard reported.insert("collision:\(name):\(claim.owner.path)").inserted else { continue }
+                    add(.globalNameCollision, claim.owner.location, claim.owner.path,
+                        "\(claim.owner.kind) name '\(name)' is also used by \(first.path) (\(first.location))",
+                        hint: "\(claim.owner.kind) names are global across regions and accounts; rename one")
+                }
+            }
+        }
+    }
+
+    // MARK: releases
+
+    mutating func checkReleases() {
+        let gated = Set(state.gatedEnvironments.map(\.name.value))
+        for pin in state.releases.pins {
+            let path = "\(pin.environment.value).\(pin.region.value).\(pin.function.value)"
+            if !gated.contains(pin.environment.value) {
+                if declared.environments.contains(pin.environment.value) {
+                    add(.unexpectedPin, pin.environment.location, path, "environment '\(pin.environment.value)' is not gated",
+                        hint: "only gated environments (\(gated.sorted().joined(separator: ", "))) are pinned; the auto environment follows every deployment")
+                } else {
+                    reference(pin.environment, in: Set(gated), what: "environment", path: path, defineIn: "project.yaml")
+                }
+                continue
+            }
+            reference(pin.function, in: declared.functions, what: "function", path: path, defineIn: "functions.yaml")
+            if let function = state.function(named: pin.function.value),
+               !state.regions(of: function.featureSet.value).contains(pin.region.value) {
+                add(.unexpectedPin, pin.region.location, path,
+                    "function '\(pin.function.value)' does not run in \(pin.region.value) (feature set \(function.featureSet.value) runs in \(state.regions(of: function.featureSet.value).joined(separator: ", ")))",
+                    hint: "remove this pin or add the region to the feature set")
+            }
+        }
+        for env in state.gatedEnvironments {
+            for function in state.functions {
+                for region in state.regions(of: function.featureSet.value)
+                where state.releases.version(environment: env.name.value, region: region, function: function.name.value) == nil {
+                    add(.missingPin, .file("releases.yaml"), "\(env.name.value).\(region).\(function.name.value)",
+                        "no \(env.name.value) version pinned for \(function.name.value) in \(region)",
+                        hint: "add `\(function.name.value): 1` under \(env.name.value) → \(region) (version 1 is the version the first deployment publishes)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,33 @@
+"""RazorPayWebhook: verifies RazorPay's signature and queues the payment event."""
+import base64
+import hashlib
+import hmac
+import json
+
+from dzgro_runtime import environment_of, json_response, log, send
+
+_secrets = {}
+
+
+def _secret(env):
+    if env not in _secrets:
+        import boto3  # provided by the Lambda Python runtime
+        name = f"/dzgro/{env}/razorpay/webhook-secret"
+        value = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
+        _secrets[env] = value.encode()
+    return _secrets[env]
+
+
+def handler(event, context):
+    env = environment_of(context)
+    body = event.get("body") or ""
+    raw = base64.b64decode(body) if event.get("isBase64Encoded") else body.encode()
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    expected = hmac.new(_secret(env), raw, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, headers.get("x-razorpay-signature", "")):
+        log.warning("rejected webhook with a bad signature", extra={"env": env})
+        return json_response(401, {"error": "invalid signature"})
+    payload = json.loads(raw)
+    send("PaymentEvents", env, {"kind": "razorpay", "eventId": headers.get("x-razorpay-event-id"),
+                                "event": payload.get("event"), "payload": payload.get("payload")})
+    return json_response(200, {"accepted": True})
