@@ -12,7 +12,7 @@ _secrets = {}
 def _secret(env):
     if env not in _secrets:
         import boto3  # provided by the Lambda Python runtime
-        name = f"/dzgro/{env}/razorpay/webhook-secret"
+        name = f"/dzgro/{env}/RazorPayWebhook/webhook-secret"  # readable by this function only
         value = boto3.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"]
         _secrets[env] = value.encode()
     return _secrets[env]

@@ -1,0 +1,212 @@
+import TOMLKit
+
+/// The controller's configuration (`controller.conf`, TOML). Every key is
+/// documented in the README; unknown keys are errors so typos cannot pass.
+public struct ControllerConfig: Hashable, Sendable {
+    public struct Source: Hashable, Sendable {
+        /// A local path or a URL (file://, https://, ssh://) of the desired-state repository.
+        public var repository: String = "."
+        public var branch: String = "main"
+        /// Directory of the desired state inside the repository.
+        public var subdirectory: String = "desired-state"
+        /// For https: the user name and the name of the environment variable holding the token.
+        public var username: String?
+        public var tokenEnv: String?
+        /// Author of release commits; git's own configuration when absent.
+        public var authorName: String?
+        public var authorEmail: String?
+    }
+
+    public struct AWS: Hashable, Sendable {
+        /// Shared-config profile; the standard credential chain when absent.
+        public var profile: String?
+        /// One endpoint for every service (an emulator), e.g. http://127.0.0.1:5000.
+        public var endpoint: String?
+        /// Per-service endpoints, keyed by service (lambda, cloudformation, s3, …).
+        public var endpoints: [String: String] = [:]
+        public var maxAttempts: Int = 3
+    }
+
+    public struct Approval: Hashable, Sendable {
+        public var recipients: [String] = []
+        public var sender: String?
+        public var sesRegion: String = "us-east-1"
+        public var otpLifetimeSeconds: Int = 600
+        public var maxAttempts: Int = 3
+    }
+
+    public struct Intervals: Hashable, Sendable {
+        public var pollSeconds: Int = 60
+        public var driftSeconds: Int = 900
+        public var jitterPercent: Int = 10
+        public var maxBackoffSeconds: Int = 900
+    }
+
+    public enum DriftPolicy: String, Hashable, Sendable { case report, correct }
+
+    public var source = Source()
+    public var aws = AWS()
+    /// Where the controller keeps its state: clone, locks, logs, approvals, caches.
+    public var stateDirectory: String = ".reconciler"
+    public var approval = Approval()
+    public var intervals = Intervals()
+    public var driftPolicy: DriftPolicy = .report
+
+    public init() {}
+}
+
+/// A problem in controller.conf: where and what to do.
+public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var file: String
+    public var line: Int?
+    public var key: String
+    public var message: String
+
+    public var description: String {
+        "\(file)\(line.map { ":\($0)" } ?? ""): \(key.isEmpty ? "" : "\(key): ")\(message)"
+    }
+}
+
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var errors: [ConfigError]
+    public var description: String {
+        "invalid configuration:\n" + errors.map { "  \($0)" }.joined(separator: "\n")
+    }
+}
+
+extension ControllerConfig {
+    /// Parses controller.conf text. `file` is used in messages only.
+    public static func parse(_ text: String, file: String) throws -> ControllerConfig {
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigErrors(errors: [ConfigError(file: file, line: error.source.begin.line, key: "",
+                                                    message: "TOML syntax error: \(error.description)")])
+        }
+        var reader = TableReader(file: file)
+        var config = ControllerConfig()
+        reader.check(table, path: "", allowed: ["source", "aws", "state", "approval", "intervals", "drift"])
+
+        if let source = reader.table(table, "source") {
+            reader.check(source, path: "source", allowed: ["repository", "branch", "subdirectory", "username", "token_env", "author"])
+            config.source.repository = reader.string(source, "source", "repository") ?? config.source.repository
+            config.source.branch = reader.string(source, "source", "branch") ?? config.source.branch
+            config.source.subdirectory = reader.string(source, "source", "subdirectory") ?? config.source.subdirectory
+            config.source.username = reader.string(source, "source", "username")
+            config.source.tokenEnv = reader.string(source, "source", "token_env")
+            if let author = reader.table(source, "author", path: "source") {
+                reader.check(author, path: "source.author", allowed: ["name", "email"])
+                config.source.authorName = reader.string(author, "source.author", "name")
+                config.source.authorEmail = reader.string(author, "source.author", "email")
+            }
+        }
+        if let aws = reader.table(table, "aws") {
+            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts"])
+            config.aws.profile = reader.string(aws, "aws", "profile")
+            config.aws.endpoint = reader.string(aws, "aws", "endpoint")
+            config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20) ?? config.aws.maxAttempts
+            if let endpoints = reader.table(aws, "endpoints", path: "aws") {
+                for key in endpoints.keys.sorted() {
+                    if let value = reader.string(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
+                }
+            }
+        }
+        if let state = reader.table(table, "state") {
+            reader.check(state, path: "state", allowed: ["directory"])
+            config.stateDirectory = reader.string(state, "state", "directory") ?? config.stateDirectory
+        }
+        if let approval = reader.table(table, "approval") {
+            reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts"])
+            config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
+            config.approval.sender = reader.string(approval, "approval", "sender")
+            config.approval.sesRegion = reader.string(approval, "approval", "ses_region") ?? config.approval.sesRegion
+            config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
+            config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
+            for address in config.approval.recipients + [config.approval.sender].compactMap({ $0 }) where !address.contains("@") {
+                reader.fail("approval", "'\(address)' is not an e-mail address")
+            }
+        }
+        if let intervals = reader.table(table, "intervals") {
+            reader.check(intervals, path: "intervals", allowed: ["poll_seconds", "drift_seconds", "jitter_percent", "max_backoff_seconds"])
+            config.intervals.pollSeconds = reader.int(intervals, "intervals", "poll_seconds", 5...86400) ?? config.intervals.pollSeconds
+            config.intervals.driftSeconds = reader.int(intervals, "intervals", "drift_seconds", 60...604800) ?? config.intervals.driftSeconds
+            config.intervals.jitterPercent = reader.int(intervals, "intervals", "jitter_percent", 0...50) ?? config.intervals.jitterPercent
+            config.intervals.maxBackoffSeconds = reader.int(intervals, "intervals", "max_backoff_seconds", 5...86400) ?? config.intervals.maxBackoffSeconds
+        }
+        if let drift = reader.table(table, "drift") {
+            reader.check(drift, path: "drift", allowed: ["policy"])
+            if let policy = reader.string(drift, "drift", "policy") {
+                if let value = DriftPolicy(rawValue: policy) { config.driftPolicy = value } else {
+                    reader.fail("drift.policy", "'\(policy)' is not a policy; allowed: report, correct")
+                }
+            }
+        }
+        if !reader.errors.isEmpty { throw ConfigErrors(errors: reader.errors) }
+        return config
+    }
+}
+
+private struct TableReader {
+    let file: String
+    var errors: [ConfigError] = []
+
+    mutating func fail(_ key: String, _ message: String) {
+        errors.append(ConfigError(file: file, line: nil, key: key, message: message))
+    }
+
+    mutating func check(_ table: TOMLTable, path: String, allowed: [String]) {
+        for key in table.keys.sorted() where !allowed.contains(key) {
+            let full = path.isEmpty ? key : "\(path).\(key)"
+            fail(full, "unknown key; allowed here: \(allowed.joined(separator: ", "))")
+        }
+    }
+
+    mutating func table(_ table: TOMLTable, _ key: String, path: String = "") -> TOMLTable? {
+        guard let value = table[key] else { return nil }
+        guard let nested = value.table else {
+            fail(path.isEmpty ? key : "\(path).\(key)", "expected a table ([\(path.isEmpty ? key : "\(path).\(key)")])")
+            return nil
+        }
+        return nested
+    }
+
+    mutating func string(_ table: TOMLTable, _ path: String, _ key: String) -> String? {
+        guard let value = table[key] else { return nil }
+        guard let string = value.string else {
+            fail("\(path).\(key)", "expected a string in quotes")
+            return nil
+        }
+        return string
+    }
+
+    mutating func strings(_ table: TOMLTable, _ path: String, _ key: String) -> [String]? {
+        guard let value = table[key] else { return nil }
+        guard let array = value.array else {
+            fail("\(path).\(key)", "expected a list of strings, e.g. [\"a@example.com\"]")
+            return nil
+        }
+        var result: [String] = []
+        for item in array {
+            guard let s = item.string else {
+                fail("\(path).\(key)", "expected a list of strings")
+                return nil
+            }
+            result.append(s)
+        }
+        return result
+    }
+
+    mutating func int(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {
+        guard let value = table[key] else { return nil }
+        guard let int = value.int else {
+            fail("\(path).\(key)", "expected a whole number")
+            return nil
+        }
+        guard range.contains(int) else {
+            fail("\(path).\(key)", "\(int) is out of range; allowed \(range.lowerBound)-\(range.upperBound)")
+            return nil
+        }
+        return int
+    }
+}

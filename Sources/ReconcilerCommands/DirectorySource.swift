@@ -1,0 +1,38 @@
+import DesiredState
+import Foundation
+
+/// Reads a desired-state directory from the filesystem into `SourceFiles`.
+/// (The git source of a later issue fills `SourceFiles` from a commit instead.)
+public enum DirectorySource {
+    public struct Missing: Error, CustomStringConvertible {
+        public var path: String
+        public var description: String {
+            "desired-state directory '\(path)' does not exist or is not a directory; set [source] subdirectory in controller.conf or pass --desired-state DIR"
+        }
+    }
+
+    public static func read(_ directory: String) throws -> SourceFiles {
+        let root = URL(fileURLWithPath: directory).standardizedFileURL
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw Missing(path: directory)
+        }
+        var files: [String: [UInt8]] = [:]
+        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey]
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: keys) else { throw Missing(path: directory) }
+        let prefix = root.path.hasSuffix("/") ? root.path : root.path + "/"
+        for case let url as URL in walker {
+            let name = url.lastPathComponent
+            let values = try url.resourceValues(forKeys: Set(keys))
+            if name.hasPrefix(".") || name == "__pycache__" {
+                if values.isDirectory == true { walker.skipDescendants() }
+                continue
+            }
+            guard values.isRegularFile == true else { continue }
+            let path = url.standardizedFileURL.path
+            guard path.hasPrefix(prefix) else { continue }
+            files[String(path.dropFirst(prefix.count))] = Array(try Data(contentsOf: url))
+        }
+        return SourceFiles(files)
+    }
+}

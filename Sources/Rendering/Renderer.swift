@@ -1,0 +1,460 @@
+import DesiredState
+
+/// One rendered stack: a SAM template for a feature set in a region, and the facts
+/// the deployer needs about it.
+public struct RenderedStack: Hashable, Sendable {
+    public enum Delivery: String, Hashable, Sendable {
+        /// Small enough to send as `TemplateBody`.
+        case inline
+        /// Over 51,200 bytes: upload to the artifact bucket and pass `TemplateURL`.
+        case s3
+    }
+
+    public var id: StackID
+    public var stackName: String
+    public var template: TemplateValue
+    public var body: String
+    /// Resources after the SAM transform (what CloudFormation's 500 limit counts).
+    public var resourceCount: Int
+    public var parameters: [String]
+    public var bytes: Int { body.utf8.count }
+    public var delivery: Delivery { bytes > StackLimits.inlineTemplateBytes ? .s3 : .inline }
+    public var templateHash: String { sha256Hex(body.utf8) }
+}
+
+public enum StackLimits {
+    public static let maxResources = 500
+    public static let maxTemplateBytes = 1_048_576
+    public static let inlineTemplateBytes = 51_200
+
+    /// Problems with rendered stacks, located at the feature set that owns them.
+    public static func check(_ stacks: [RenderedStack], state: DesiredState) -> [Diagnostic] {
+        stacks.flatMap { stack -> [Diagnostic] in
+            let location = state.featureSet(named: stack.id.featureSet)?.name.location ?? .file("project.yaml")
+            let path = "featureSets.\(stack.id.featureSet)"
+            var problems: [Diagnostic] = []
+            if stack.resourceCount > maxResources {
+                problems.append(Diagnostic(.stackLimit, at: location, path: path,
+                    "stack \(stack.stackName) in \(stack.id.region) would have \(stack.resourceCount) resources",
+                    hint: "CloudFormation allows \(maxResources) per stack: split the feature set into smaller ones"))
+            }
+            if stack.bytes > maxTemplateBytes {
+                problems.append(Diagnostic(.stackLimit, at: location, path: path,
+                    "stack \(stack.stackName) in \(stack.id.region) renders to \(stack.bytes) bytes",
+                    hint: "CloudFormation accepts templates up to \(maxTemplateBytes) bytes: split the feature set"))
+            }
+            return problems
+        }
+    }
+}
+
+/// Renders the SAM template of every stack. Pure and deterministic.
+public enum Renderer {
+    public static func render(_ state: DesiredState) -> [RenderedStack] {
+        state.stacks.map { render(state, stack: $0) }
+    }
+
+    public static func render(_ state: DesiredState, stack: StackID) -> RenderedStack {
+        var builder = StackBuilder(state: state, stack: stack)
+        builder.build()
+        let template = builder.template
+        return RenderedStack(id: stack, stackName: Naming.stackName(project: state.project.value, featureSet: stack.featureSet),
+                             template: template, body: YAMLEmitter.emit(template),
+                             resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key))
+    }
+}
+
+/// Builds one stack's template. The rules of DESIGN.md live here:
+/// - `dev` (the auto environment) follows deployments through SAM `AutoPublishAlias`;
+/// - gated aliases point at a base version whose properties never change, so no
+///   deployment can move them: the controller moves them with UpdateAlias;
+/// - every trigger invokes the alias of its own environment, each with its own permission.
+struct StackBuilder {
+    let state: DesiredState
+    let stack: StackID
+    var resources: [TemplateValue.Entry] = []
+    var parameters: [TemplateValue.Entry] = []
+    var outputs: [TemplateValue.Entry] = []
+    var expandedResourceCount = 0
+
+    init(state: DesiredState, stack: StackID) {
+        self.state = state
+        self.stack = stack
+    }
+
+    var project: String { state.project.value }
+    var functions: [Function] { state.functions.filter { $0.featureSet.value == stack.featureSet } }
+    var queues: [Queue] { state.queues.filter { $0.featureSet.value == stack.featureSet } }
+    var buckets: [Bucket] { state.buckets.filter { $0.featureSet.value == stack.featureSet } }
+
+    var template: TemplateValue {
+        var top = MapBuilder()
+        top.set("AWSTemplateFormatVersion", "2010-09-09")
+        top.set("Transform", "AWS::Serverless-2016-10-31")
+        top.set("Description", .string("\(project) \(stack.featureSet) feature set in \(stack.region). Rendered by reconciler from the desired state; do not edit."))
+        top.set("Parameters", parameters.isEmpty ? nil : .map(parameters))
+        top.set("Resources", .map(resources))
+        top.set("Outputs", outputs.isEmpty ? nil : .map(outputs))
+        return top.value
+    }
+
+    mutating func build() {
+        parameter("ArtifactBucket", "S3 bucket holding the function code archives (content-addressed keys)")
+        for function in functions { addFunction(function) }
+        for queue in queues { addQueue(queue) }
+        for bucket in buckets { addBucket(bucket) }
+        if let cognito = state.cognito, cognito.featureSet.value == stack.featureSet { addCognito(cognito) }
+        if let api = state.api, api.featureSet.value == stack.featureSet { addAPI(api) }
+    }
+
+    // MARK: helpers
+
+    mutating func resource(_ id: String, _ type: String, _ properties: TemplateValue, dependsOn: [String] = [],
+                           retain: Bool = false) {
+        var r = MapBuilder()
+        r.set("Type", .string(type))
+        if retain {
+            r.set("DeletionPolicy", "Retain")
+            r.set("UpdateReplacePolicy", "Retain")
+        }
+        r.set("DependsOn", dependsOn.isEmpty ? nil : .list(dependsOn.map { .string($0) }))
+        r.set("Properties", properties)
+        resources.append(.init(id, r.value))
+        // AWS::Serverless::Function with AutoPublishAlias becomes a function, a version and an alias.
+        expandedResourceCount += type == "AWS::Serverless::Function" ? 3 : 1
+    }
+
+    mutating func parameter(_ id: String, _ description: String) {
+        guard !parameters.contains(where: { $0.key == id }) else { return }
+        parameters.append(.init(id, ["Type": "String", "Description": .string(description)]))
+    }
+
+    mutating func output(_ id: String, _ value: TemplateValue, _ description: String) {
+        outputs.append(.init(id, ["Description": .string(description), "Value": value]))
+    }
+
+    func tags(environment: String? = nil) -> [(String, String)] {
+        var result = [("Project", project), ("FeatureSet", stack.featureSet)]
+        if let environment { result.append(("Environment", environment)) }
+        return result + state.tags.map { ($0.key, $0.value) }
+    }
+
+    func tagList(environment: String? = nil) -> TemplateValue {
+        .list(tags(environment: environment).map { ["Key": .string($0.0), "Value": .string($0.1)] })
+    }
+
+    func tagMap(environment: String? = nil) -> TemplateValue {
+        .map(tags(environment: environment).map { .init($0.0, .string($0.1)) })
+    }
+
+    static func functionID(_ name: String) -> String { Naming.functionName(name) }
+
+    /// The alias of `environment` on a function: SAM's generated alias for the auto
+    /// environment, the template's own alias resource for gated ones.
+    func aliasRef(_ function: String, _ environment: Environment) -> TemplateValue {
+        environment.alias == .auto
+            ? .ref("\(Self.functionID(function)).Alias")
+            : .ref("\(Self.functionID(function))Alias\(Naming.title(environment.name.value))")
+    }
+
+    func arn(_ service: String, _ resource: String, regional: Bool = true) -> TemplateValue {
+        .sub("arn:${AWS::Partition}:\(service):\(regional ? "${AWS::Region}:${AWS::AccountId}" : ":"):\(resource)")
+    }
+
+    static func layerParameter(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
+
+    // MARK: functions
+
+    mutating func addFunction(_ function: Function) {
+        let name = function.name.value
+        let id = Self.functionID(name)
+        let aliasEnvironments = state.aliasEnvironments
+
+        // Role: unnamed unless the desired state names it (role names are global).
+        var statements: [TemplateValue] = []
+        let consumed = function.triggers.compactMap { trigger -> String? in
+            if case .queue(let queue, _, _) = trigger.kind { return queue.value }
+            return nil
+        }
+        if !consumed.isEmpty {
+            statements.append(["Effect": "Allow",
+                                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                                "Resource": .list(consumed.flatMap { q in aliasEnvironments.map { .getAtt(Naming.queueName(q, environment: $0.name.value), "Arn") } })])
+        }
+        if !function.sendsTo.isEmpty {
+            statements.append(["Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+                                "Resource": .list(function.sendsTo.flatMap { q in aliasEnvironments.map { .getAtt(Naming.queueName(q.value, environment: $0.name.value), "Arn") } })])
+        }
+        if !function.buckets.isEmpty {
+            let names = function.buckets.flatMap { b in aliasEnvironments.map { Naming.bucketName(b.value, environment: $0.name.value) } }
+            statements.append(["Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                                "Resource": .list(names.map { arn("s3", "\($0)/*", regional: false) })])
+            statements.append(["Effect": "Allow", "Action": ["s3:ListBucket"],
+                                "Resource": .list(names.map { arn("s3", $0, regional: false) })])
+        }
+        // Each function may read its own parameters: /{project}/{env}/{Function}/…
+        statements.append(["Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+                            "Resource": .list(aliasEnvironments.map { arn("ssm", "parameter/\(project.lowercased())/\($0.name.value)/\(name)/*") })])
+        var role = MapBuilder()
+        role.set("RoleName", function.roleName.map { .string(Naming.roleName($0.value, region: stack.region)) })
+        role.set("AssumeRolePolicyDocument", ["Version": "2012-10-17",
+                                              "Statement": [["Effect": "Allow", "Principal": ["Service": "lambda.amazonaws.com"], "Action": "sts:AssumeRole"]]])
+        role.set("ManagedPolicyArns", [.sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")])
+        role.set("Policies", [["PolicyName": .string("\(id)Access"), "PolicyDocument": ["Version": "2012-10-17", "Statement": .list(statements)]]])
+        role.set("Tags", tagList())
+        resource("\(id)Role", "AWS::IAM::Role", role.value)
+
+        for layer in function.layers {
+            parameter(Self.layerParameter(layer.value), "Published version ARN of layer \(Naming.layerName(project: project, layer: layer.value)) in this region")
+        }
+        var variables: [TemplateValue.Entry] = [.init("PROJECT", .string(project)), .init("FEATURE_SET", .string(stack.featureSet))]
+        variables += function.environment.map { .init($0.name, .string($0.value)) }
+
+        // Everything that should publish a new version when it changes.
+        let layerHashes = function.layers.map { state.layer(named: $0.value)?.contentHash ?? $0.value }
+        let fingerprint = sha256Hex(([function.codeHash, function.handler.value, function.runtime.value, function.architecture,
+                                      String(function.memory), String(function.timeout.value)] + layerHashes
+                                     + function.environment.map { "\($0.name)=\($0.value)" }).joined(separator: "\n").utf8)
+
+        var properties = MapBuilder()
+        properties.set("FunctionName", .string(Naming.functionName(name)))
+        properties.set("Description", function.description.isEmpty ? nil : .string(function.description))
+        properties.set("CodeUri", ["Bucket": .ref("ArtifactBucket"), "Key": .string(ArtifactKeys.function(name, codeHash: function.codeHash))])
+        properties.set("Handler", .string(function.handler.value))
+        properties.set("Runtime", .string(function.runtime.value))
+        properties.set("Architectures", [.string(function.architecture)])
+        properties.set("MemorySize", .int(function.memory))
+        properties.set("Timeout", .int(function.timeout.value))
+        properties.set("Role", .getAtt("\(id)Role", "Arn"))
+        properties.set("Layers", function.layers.isEmpty ? nil : .list(function.layers.map { .ref(Self.layerParameter($0.value)) }))
+        properties.set("Environment", ["Variables": .map(variables)])
+        if let auto = state.autoEnvironment {
+            properties.set("AutoPublishAlias", .string(auto.name.value))
+            properties.set("AutoPublishCodeSha256", .string(fingerprint))
+        }
+        properties.set("Tags", tagMap())
+        resource(id, "AWS::Serverless::Function", properties.value)
+
+        // Gated aliases: pointed at a version whose properties never change, so
+        // CloudFormation never touches them after creation. The controller owns them.
+        let gated = state.gatedEnvironments
+        if !gated.isEmpty {
+            resource("\(id)BaseVersion", "AWS::Lambda::Version",
+                     ["FunctionName": .ref(id),
+                      "Description": "Initial version for the gated aliases; reconciler moves them with UpdateAlias"],
+                     retain: true)
+            for environment in gated {
+                resource("\(id)Alias\(Naming.title(environment.name.value))", "AWS::Lambda::Alias",
+                         ["FunctionName": .ref(id),
+                          "FunctionVersion": .getAtt("\(id)BaseVersion", "Version"),
+                          "Name": .string(environment.name.value),
+                          "Description": "Release pointer owned by reconciler; changed only after an approved release"])
+            }
+        }
+    }
+
+    // MARK: queues
+
+    mutating func addQueue(_ queue: Queue) {
+        let consumers = functions.compactMap { function -> (Function, Int, Int?)? in
+            for trigger in function.triggers {
+                if case .queue(let q, let batch, let window) = trigger.kind, q.value == queue.name.value { return (function, batch, window) }
+            }
+            return nil
+        }
+        for environment in state.environments {
+            let env = environment.name.value
+            let dlq = Naming.queueName(queue.name.value, environment: env, deadLetter: true)
+            let main = Naming.queueName(queue.name.value, environment: env)
+            resource(dlq, "AWS::SQS::Queue",
+                     ["QueueName": .string(dlq), "MessageRetentionPeriod": 1_209_600, "Tags": tagList(environment: env)])
+            resource(main, "AWS::SQS::Queue",
+                     ["QueueName": .string(main),
+                      "VisibilityTimeout": .int(queue.visibilityTimeout.value),
+                      "MessageRetentionPeriod": .int(queue.messageRetentionDays * 86_400),
+                      "RedrivePolicy": ["deadLetterTargetArn": .getAtt(dlq, "Arn"), "maxReceiveCount": .int(queue.maxReceiveCount)],
+                      "Tags": tagList(environment: env)])
+            guard environment.hasAlias else { continue }
+            for (function, batch, window) in consumers {
+                var mapping = MapBuilder()
+                mapping.set("EventSourceArn", .getAtt(main, "Arn"))
+                mapping.set("FunctionName", aliasRef(function.name.value, environment))
+                mapping.set("BatchSize", .int(batch))
+                mapping.set("MaximumBatchingWindowInSeconds", window.map { .int($0) })
+                mapping.set("FunctionResponseTypes", ["ReportBatchItemFailures"])
+                mapping.set("Enabled", true)
+                mapping.set("Tags", tagList(environment: env))
+                resource("\(main)To\(function.name.value)", "AWS::Lambda::EventSourceMapping", mapping.value)
+            }
+        }
+    }
+
+    // MARK: buckets
+
+    mutating func addBucket(_ bucket: Bucket) {
+        let triggers = functions.compactMap { function -> (Function, [String], String?, String?)? in
+            for trigger in function.triggers {
+                if case .bucket(let b, let events, let prefix, let suffix) = trigger.kind, b.value == bucket.name.value {
+                    return (function, events, prefix, suffix)
+                }
+            }
+            return nil
+        }
+        for environment in state.environments {
+            let env = environment.name.value
+            let name = Naming.bucketName(bucket.name.value, environment: env)
+            let id = "\(Naming.logicalID(bucket.name.value))Bucket\(Naming.title(env))"
+            var permissions: [String] = []
+            var notifications: [TemplateValue] = []
+            if environment.hasAlias {
+                for (function, events, prefix, suffix) in triggers {
+                    let permission = "\(id)Invoke\(function.name.value)"
+                    permissions.append(permission)
+                    resource(permission, "AWS::Lambda::Permission",
+                             ["Action": "lambda:InvokeFunction",
+                              "FunctionName": aliasRef(function.name.value, environment),
+                              "Principal": "s3.amazonaws.com",
+                              "SourceAccount": .ref("AWS::AccountId"),
+                              "SourceArn": arn("s3", name, regional: false)])
+                    var rules: [TemplateValue] = []
+                    if let prefix { rules.append(["Name": "prefix", "Value": .string(prefix)]) }
+                    if let suffix { rules.append(["Name": "suffix", "Value": .string(suffix)]) }
+                    for event in events {
+                        var configuration = MapBuilder()
+                        configuration.set("Event", .string(event))
+                        configuration.set("Function", aliasRef(function.name.value, environment))
+                        configuration.set("Filter", rules.isEmpty ? nil : ["S3Key": ["Rules": .list(rules)]])
+                        notifications.append(configuration.value)
+                    }
+                }
+            }
+            var properties = MapBuilder()
+            properties.set("BucketName", .string(name))
+            properties.set("BucketEncryption", ["ServerSideEncryptionConfiguration": [["ServerSideEncryptionByDefault": ["SSEAlgorithm": "AES256"]]]])
+            properties.set("PublicAccessBlockConfiguration", ["BlockPublicAcls": true, "BlockPublicPolicy": true,
+                                                              "IgnorePublicAcls": true, "RestrictPublicBuckets": true])
+            properties.set("OwnershipControls", ["Rules": [["ObjectOwnership": "BucketOwnerEnforced"]]])
+            properties.set("VersioningConfiguration", bucket.versioning ? ["Status": "Enabled"] : nil)
+            properties.set("LifecycleConfiguration", bucket.expireAfterDays.map {
+                ["Rules": [["Id": "expire-objects", "Status": "Enabled", "ExpirationInDays": .int($0)]]]
+            })
+            properties.set("NotificationConfiguration", notifications.isEmpty ? nil : ["LambdaConfigurations": .list(notifications)])
+            properties.set("Tags", tagList(environment: env))
+            // S3 checks that it may invoke the function when the notification is set.
+            resource(id, "AWS::S3::Bucket", properties.value, dependsOn: permissions)
+        }
+    }
+
+    // MARK: Cognito
+
+    mutating func addCognito(_ cognito: Cognito) {
+        let triggers = functions.flatMap { function in
+            function.triggers.flatMap { trigger -> [(String, Function)] in
+                if case .cognito(let names) = trigger.kind { return names.map { ($0.value, function) } }
+                return []
+            }
+        }
+        for environment in state.aliasEnvironments {
+            let env = environment.name.value
+            let pool = "UserPool\(Naming.title(env))"
+            var properties = MapBuilder()
+            properties.set("UserPoolName", .string(Naming.userPoolName(project: project, environment: env)))
+            properties.set("UsernameAttributes", .list(cognito.usernameAttributes.map { .string($0) }))
+            properties.set("AutoVerifiedAttributes", .list(cognito.autoVerifiedAttributes.map { .string($0) }))
+            properties.set("MfaConfiguration", .string(cognito.mfa))
+            properties.set("EnabledMfas", cognito.mfa == "OFF" ? nil : ["SOFTWARE_TOKEN_MFA"])
+            properties.set("Policies", ["PasswordPolicy": ["MinimumLength": .int(cognito.passwordMinimumLength), "RequireLowercase": true,
+                                                            "RequireNumbers": true, "RequireSymbols": false, "RequireUppercase": true]])
+            properties.set("DeletionProtection", environment.alias == .gated ? "ACTIVE" : "INACTIVE")
+            properties.set("LambdaConfig", triggers.isEmpty ? nil : .map(triggers.map { .init($0.0, aliasRef($0.1.name.value, environment)) }))
+            properties.set("UserPoolTags", tagMap(environment: env))
+            resource(pool, "AWS::Cognito::UserPool", properties.value)
+            resource("UserPoolClient\(Naming.title(env))", "AWS::Cognito::UserPoolClient",
+                     ["UserPoolId": .ref(pool),
+                      "ClientName": .string(Naming.userPoolClientName(project: project, environment: env)),
+                      "GenerateSecret": false,
+                      "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                      "PreventUserExistenceErrors": "ENABLED"])
+            var invoked: [String] = []
+            for (_, function) in triggers where !invoked.contains(function.name.value) {
+                invoked.append(function.name.value)
+                resource("\(pool)Invoke\(function.name.value)", "AWS::Lambda::Permission",
+                         ["Action": "lambda:InvokeFunction",
+                          "FunctionName": aliasRef(function.name.value, environment),
+                          "Principal": "cognito-idp.amazonaws.com",
+                          "SourceArn": .getAtt(pool, "Arn")])
+            }
+            output("UserPoolId\(Naming.title(env))", .ref(pool), "Cognito user pool of \(env)")
+            output("UserPoolClientId\(Naming.title(env))", .ref("UserPoolClient\(Naming.title(env))"), "Web client of the \(env) user pool")
+        }
+    }
+
+    // MARK: HTTP API
+
+    mutating func addAPI(_ api: HTTPAPI) {
+        let apiID = "HttpApi"
+        var cors = MapBuilder()
+        cors.set("AllowOrigins", .list(api.cors.allowOrigins.map { .string($0) }))
+        cors.set("AllowMethods", .list(api.cors.allowMethods.map { .string($0) }))
+        cors.set("AllowHeaders", .list(api.cors.allowHeaders.map { .string($0) }))
+        cors.set("MaxAge", .int(api.cors.maxAge))
+        resource(apiID, "AWS::ApiGatewayV2::Api",
+                 ["Name": .string(api.name.value), "ProtocolType": "HTTP", "CorsConfiguration": cors.value, "Tags": tagMap()])
+
+        var integrated: [String] = []
+        for route in api.routes {
+            let function = route.function.value
+            let integration = "\(apiID)Integration\(function)"
+            if !integrated.contains(function) {
+                integrated.append(function)
+                // The stage variable picks the alias: each stage runs its own environment's code.
+                resource(integration, "AWS::ApiGatewayV2::Integration",
+                         ["ApiId": .ref(apiID),
+                          "IntegrationType": "AWS_PROXY",
+                          "IntegrationUri": .sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${\(Self.functionID(function))}:${!stageVariables.LambdaAlias}"),
+                          "PayloadFormatVersion": "2.0",
+                          "TimeoutInMillis": .int(Naming.httpIntegrationTimeout * 1000)])
+            }
+            resource("\(apiID)Route\(Naming.logicalID(route.routeKey.value))", "AWS::ApiGatewayV2::Route",
+                     ["ApiId": .ref(apiID), "RouteKey": .string(route.routeKey.value), "Target": .sub("integrations/${\(integration)}")])
+        }
+        for environment in state.aliasEnvironments {
+            let env = environment.name.value
+            let stage = "\(apiID)Stage\(Naming.title(env))"
+            resource(stage, "AWS::ApiGatewayV2::Stage",
+                     ["ApiId": .ref(apiID), "StageName": .string(env), "AutoDeploy": true,
+                      "StageVariables": ["LambdaAlias": .string(env)], "Tags": tagMap(environment: env)])
+            for function in integrated {
+                resource("\(apiID)\(Naming.title(env))Invoke\(function)", "AWS::Lambda::Permission",
+                         ["Action": "lambda:InvokeFunction",
+                          "FunctionName": aliasRef(function, environment),
+                          "Principal": "apigateway.amazonaws.com",
+                          "SourceArn": .sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${\(apiID)}/\(env)/*")])
+            }
+        }
+        output("HttpApiId", .ref(apiID), "Id of the HTTP API")
+        output("HttpApiEndpoint", .getAtt(apiID, "ApiEndpoint"), "Default endpoint of the HTTP API")
+
+        guard let domains = state.domains else { return }
+        parameter("ApiCertificateArn", "ACM certificate (in this region) covering the API custom domains; requested by reconciler")
+        for (env, domain) in state.customDomains(prefix: domains.apiPrefix) {
+            let isApex = domain == "\(domains.apiPrefix).\(domains.base.value)"
+            let suffix = isApex ? "Apex" : Naming.title(env)
+            let domainID = "ApiDomain\(suffix)"
+            resource(domainID, "AWS::ApiGatewayV2::DomainName",
+                     ["DomainName": .string(domain),
+                      "DomainNameConfigurations": [["CertificateArn": .ref("ApiCertificateArn"), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]],
+                      "Tags": tagMap(environment: env)])
+            resource("ApiMapping\(suffix)", "AWS::ApiGatewayV2::ApiMapping",
+                     ["ApiId": .ref(apiID), "DomainName": .ref(domainID), "Stage": .ref("\(apiID)Stage\(Naming.title(env))")])
+            output("\(domainID)Target", .getAtt(domainID, "RegionalDomainName"), "DNS target (CNAME/alias) for \(domain)")
+        }
+    }
+}
+
+/// Where the deployer uploads artifacts: content-addressed, so an unchanged
+/// function never uploads or publishes again.
+public enum ArtifactKeys {
+    public static func function(_ name: String, codeHash: String) -> String { "functions/\(name)/\(codeHash).zip" }
+    public static func template(_ stackName: String, hash: String) -> String { "templates/\(stackName)/\(hash).yaml" }
+}

@@ -1,0 +1,8 @@
+import ReconcilerCommands
+
+@main
+enum ReconcilerMain {
+    static func main() async {
+        await Reconciler.main()
+    }
+}
