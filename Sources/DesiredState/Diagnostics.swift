@@ -1,6 +1,6 @@
 /// Where something is in the desired state: a file relative to the desired-state
 /// root and a 1-based line and column.
-public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct FileLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
     public var file: String
     public var line: Int
     public var column: Int
@@ -12,13 +12,13 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
     }
 
     /// The start of a file, for problems that belong to a whole file.
-    public static func file(_ file: String) -> SourceLocation {
-        SourceLocation(file: file, line: 1, column: 1)
+    public static func file(_ file: String) -> FileLocation {
+        FileLocation(file: file, line: 1, column: 1)
     }
 
     public var description: String { "\(file):\(line):\(column)" }
 
-    public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
+    public static func < (a: FileLocation, b: FileLocation) -> Bool {
         (a.file, a.line, a.column) < (b.file, b.line, b.column)
     }
 }
@@ -26,9 +26,9 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
 /// A value read from the desired state together with where it was written.
 public struct Located<Value: Hashable & Sendable>: Hashable, Sendable {
     public var value: Value
-    public var location: SourceLocation
+    public var location: FileLocation
 
-    public init(_ value: Value, at location: SourceLocation) {
+    public init(_ value: Value, at location: FileLocation) {
         self.value = value
         self.location = location
     }
@@ -39,14 +39,14 @@ public struct Located<Value: Hashable & Sendable>: Hashable, Sendable {
 public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
     /// A stable identifier of the rule that was broken, for tests and scripts.
     public var rule: Rule
-    public var location: SourceLocation
+    public var location: FileLocation
     /// The field path, e.g. `functions.Api.memory`.
     public var path: String
     public var message: String
     /// What is allowed, or what to do next.
     public var hint: String
 
-    public init(_ rule: Rule, at location: SourceLocation, path: String, _ message: String, hint: String) {
+    public init(_ rule: Rule, at location: FileLocation, path: String, _ message: String, hint: String) {
         self.rule = rule
         self.location = location
         self.path = path
@@ -97,7 +97,7 @@ public struct Diagnostics: Sendable {
 
     public mutating func add(_ diagnostic: Diagnostic) { all.append(diagnostic) }
 
-    public mutating func add(_ rule: Diagnostic.Rule, at location: SourceLocation, path: String,
+    public mutating func add(_ rule: Diagnostic.Rule, at location: FileLocation, path: String,
                              _ message: String, hint: String) {
         all.append(Diagnostic(rule, at: location, path: path, message, hint: hint))
     }

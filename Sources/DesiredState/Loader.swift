@@ -26,7 +26,7 @@ public enum DesiredStateLoader {
         var reader = Reader(files: files, context: context)
         let state = reader.read()
         if let state {
-            var validator = Validator(state: state, files: files, declared: reader.declared)
+            var validator = Validator(state: state, files: files, declared: reader.declared, unreadable: context.unreadable)
             context.diagnostics.append(contentsOf: validator.validate())
         }
         return Result(state: state, diagnostics: context.diagnostics.sorted)

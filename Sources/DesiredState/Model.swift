@@ -92,7 +92,7 @@ public struct Trigger: Hashable, Sendable {
         case cognito([Located<String>])
     }
     public var kind: Kind
-    public var location: SourceLocation
+    public var location: FileLocation
     public var path: String
 }
 
@@ -112,7 +112,7 @@ public struct Bucket: Hashable, Sendable {
 }
 
 public struct Cognito: Hashable, Sendable {
-    public var location: SourceLocation
+    public var location: FileLocation
     public var featureSet: Located<String>
     public var usernameAttributes: [String]
     public var autoVerifiedAttributes: [String]

@@ -4,12 +4,14 @@ struct Validator {
     let state: DesiredState
     let files: SourceFiles
     let declared: Declared
+    let unreadable: Set<String>
     var diagnostics = Diagnostics()
 
-    init(state: DesiredState, files: SourceFiles, declared: Declared) {
+    init(state: DesiredState, files: SourceFiles, declared: Declared, unreadable: Set<String>) {
         self.state = state
         self.files = files
         self.declared = declared
+        self.unreadable = unreadable
     }
 
     mutating func validate() -> [Diagnostic] {
@@ -23,12 +25,12 @@ struct Validator {
         return diagnostics.all
     }
 
-    private mutating func add(_ rule: Diagnostic.Rule, _ location: SourceLocation, _ path: String, _ message: String, hint: String) {
+    private mutating func add(_ rule: Diagnostic.Rule, _ location: FileLocation, _ path: String, _ message: String, hint: String) {
         diagnostics.add(rule, at: location, path: path, message, hint: hint)
     }
 
     private mutating func reference(_ name: Located<String>, in known: Set<String>, what: String, path: String, defineIn file: String) {
-        guard !known.contains(name.value) else { return }
+        guard !known.contains(name.value), !unreadable.contains(where: { file.hasPrefix($0) }) else { return }
         let suggestion = closest(to: name.value, in: known.sorted()).map { "did you mean '\($0)'? " } ?? ""
         let list = known.isEmpty ? "none is defined" : "defined: \(known.sorted().joined(separator: ", "))"
         add(.unknownReference, name.location, path, "unknown \(what) '\(name.value)'", hint: "\(suggestion)\(list); define it in \(file)")
@@ -38,7 +40,7 @@ struct Validator {
 
     mutating func checkEnvironments() {
         let autos = state.environments.filter { $0.alias == .auto }
-        let file = SourceLocation.file("project.yaml")
+        let file = FileLocation.file("project.yaml")
         if autos.count != 1 {
             add(.aliasPolicy, autos.dropFirst().first?.name.location ?? file, "environments",
                 autos.isEmpty ? "no environment has `alias: auto`" : "\(autos.count) environments have `alias: auto` (\(autos.map(\.name.value).joined(separator: ", ")))",
@@ -248,7 +250,7 @@ struct Validator {
     /// Bucket names, Cognito and API custom domains and named IAM roles are global in
     /// AWS: the same name may exist once, whatever the region.
     mutating func checkGlobalNames() {
-        struct Owner { var kind: String; var name: String; var location: SourceLocation; var path: String; var featureSet: String }
+        struct Owner { var kind: String; var name: String; var location: FileLocation; var path: String; var featureSet: String }
         var byName: [String: [(region: String, owner: Owner)]] = [:]
         func claim(_ name: String, _ owner: Owner) {
             for region in state.regions(of: owner.featureSet) { byName[name, default: []].append((region, owner)) }
@@ -321,7 +323,7 @@ struct Validator {
             reference(pin.function, in: declared.functions, what: "function", path: path, defineIn: "functions.yaml")
             if let function = state.function(named: pin.function.value),
                !state.regions(of: function.featureSet.value).contains(pin.region.value) {
-                add(.unexpectedPin, pin.region.location, path,
+                add(.unexpectedPin, pin.function.location, path,
                     "function '\(pin.function.value)' does not run in \(pin.region.value) (feature set \(function.featureSet.value) runs in \(state.regions(of: function.featureSet.value).joined(separator: ", ")))",
                     hint: "remove this pin or add the region to the feature set")
             }

@@ -4,6 +4,9 @@ import Yams
 /// Used by one loader on one thread only.
 final class ReadContext {
     var diagnostics = Diagnostics()
+    /// Files that could not be parsed: names they would declare are unknown, so
+    /// references into them are not reported (the syntax error is the problem).
+    var unreadable = Set<String>()
 }
 
 /// A YAML node with the file it came from and its field path. Every accessor
@@ -15,9 +18,9 @@ struct YNode {
     let path: String
     let context: ReadContext
 
-    var location: SourceLocation {
+    var location: FileLocation {
         let mark = node.mark
-        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        return FileLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
     func child(_ node: Node, _ component: String) -> YNode {
@@ -168,7 +171,7 @@ struct YMap {
     let node: YNode
     let fields: [String: (key: YNode, value: YNode)]
 
-    var location: SourceLocation { node.location }
+    var location: FileLocation { node.location }
 
     func optional(_ key: String) -> YNode? {
         guard let value = fields[key]?.value, !value.isNull else { return nil }
@@ -184,7 +187,7 @@ struct YMap {
     }
 
     /// Where a field's key is written, or the mapping itself when the field is absent.
-    func location(of key: String) -> SourceLocation {
+    func location(of key: String) -> FileLocation {
         fields[key]?.key.location ?? node.location
     }
 }
@@ -199,17 +202,24 @@ func parseYAML(_ text: String, file: String, context: ReadContext) -> YNode? {
         }
         return YNode(node: node, file: file, path: "", context: context)
     } catch let error as YamlError {
-        var location = SourceLocation.file(file)
+        var location = FileLocation.file(file)
         var problem = "\(error)"
         switch error {
-        case .scanner(_, let p, let mark, _), .parser(_, let p, let mark, _), .composer(_, let p, let mark, _):
-            location = SourceLocation(file: file, line: mark.line, column: mark.column)
-            problem = p
+        case .scanner(let where_, let p, let mark, _), .parser(let where_, let p, let mark, _), .composer(let where_, let p, let mark, _):
+            location = FileLocation(file: file, line: mark.line, column: mark.column)
+            problem = p + (where_.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? "")
+        case .duplicatedKeysInMapping(let keys, let first):
+            context.diagnostics.add(.duplicateKey, at: FileLocation(file: file, line: first.mark.line, column: first.mark.column), path: "",
+                                    "key \(keys.map { "'\($0)'" }.joined(separator: ", ")) appears twice in one mapping",
+                                    hint: "keep one of them; the first one is here")
+            context.unreadable.insert(file)
+            return nil
         default:
             break
         }
         context.diagnostics.add(.yamlSyntax, at: location, path: "", "YAML syntax error: \(problem)",
                                 hint: "fix the YAML at this position (indentation, quoting, a missing ':')")
+        context.unreadable.insert(file)
         return nil
     } catch {
         context.diagnostics.add(.yamlSyntax, at: .file(file), path: "", "cannot read YAML: \(error)",
