@@ -64,8 +64,12 @@ let package = Package(
         ),
         .testTarget(
             name: "RenderingTests",
-            dependencies: ["DesiredState", "Rendering"],
-            resources: [.copy("Golden")]
+            dependencies: ["DesiredState", "Rendering", .product(name: "Yams", package: "Yams")],
+            exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "ReconcilerCommandsTests",
+            dependencies: ["ReconcilerCommands", "ControllerConfig"]
         ),
     ]
 )

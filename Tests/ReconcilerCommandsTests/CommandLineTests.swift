@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+
+/// Runs the built `reconciler` binary the way a person does.
+struct CLI {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["RECONCILER_BIN"] { return URL(fileURLWithPath: path) }
+        // The test bundle sits next to the products of the same build.
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("reconciler").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("reconciler")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ arguments: [String], in directory: URL = root) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A private copy of the default desired state to break.
+    static func copyOfDefaultState() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-cli-\(UUID().uuidString)")
+        try FileManager.default.copyItem(at: root.appendingPathComponent("desired-state"), to: directory)
+        return directory
+    }
+}
+
+@Suite struct CommandLineTests {
+    @Test func validateSummarisesTheDefaultState() throws {
+        let result = try CLI.run(["validate"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("valid"))
+        #expect(result.stdout.contains("ap-south-1  core         Dzgro-core"))
+        #expect(result.stdout.contains("via S3 (over 51,200 bytes)"))
+        #expect(result.stdout.contains("certificate auth in us-east-1: auth.dzgro.com"))
+    }
+
+    @Test func validateListsEveryProblemAndExitsOne() throws {
+        let directory = try CLI.copyOfDefaultState()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let functions = directory.appendingPathComponent("functions.yaml")
+        var text = try String(contentsOf: functions, encoding: .utf8)
+        text = text.replacingOccurrences(of: "memory: 1024", with: "memory: 64").replacingOccurrences(of: "timeout: 29", with: "timeout: 45")
+        try text.write(to: functions, atomically: true, encoding: .utf8)
+
+        let result = try CLI.run(["validate", "--desired-state", directory.path])
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("error: functions.yaml:27:13: functions.QueueModelMessageProcessor.memory: 64 MB is out of range"))
+        #expect(result.stderr.contains("error: functions.yaml:16:14: functions.Api.timeout: function 'Api' is behind the HTTP API"))
+        #expect(result.stderr.contains("2 problems found; nothing was changed"))
+
+        let json = try CLI.run(["validate", "--json", "--desired-state", directory.path])
+        #expect(json.status == 1)
+        let report = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as! [String: Any]
+        #expect(report["valid"] as? Bool == false)
+        let problems = report["problems"] as! [[String: Any]]
+        #expect(problems.map { $0["rule"] as! String } == ["http-timeout", "out-of-range"])
+        #expect(problems.first?["line"] as? Int == 16)
+    }
+
+    @Test func renderWritesOneTemplatePerStackAndAManifest() throws {
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-render-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: out) }
+        let result = try CLI.run(["render", "--out", out.path, "--region", "eu-west-1", "--region", "ap-south-1"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("[1/3] ap-south-1: wrote"))
+        let written = try FileManager.default.subpathsOfDirectory(atPath: out.path).sorted()
+        #expect(written == ["ap-south-1", "ap-south-1/Dzgro-ams.yaml", "ap-south-1/Dzgro-core.yaml", "eu-west-1", "eu-west-1/Dzgro-ams.yaml", "manifest.json"])
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("manifest.json"))) as! [String: Any]
+        let stacks = manifest["stacks"] as! [[String: Any]]
+        #expect(stacks.map { $0["delivery"] as! String } == ["s3", "inline", "inline"])
+        #expect(stacks.first?["file"] as? String == "ap-south-1/Dzgro-core.yaml")
+    }
+
+    @Test func renderRefusesAnUnknownRegionAndABrokenState() throws {
+        let unknown = try CLI.run(["render", "--out", "/tmp/never-written", "--region", "mars-1"])
+        #expect(unknown.status == 1)
+        #expect(unknown.stderr.contains("region 'mars-1' is not in the desired state; regions: ap-south-1, eu-west-1, us-east-1, us-west-2"))
+        #expect(!FileManager.default.fileExists(atPath: "/tmp/never-written"))
+
+        let directory = try CLI.copyOfDefaultState()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try FileManager.default.removeItem(at: directory.appendingPathComponent("releases.yaml"))
+        let out = directory.appendingPathComponent("out")
+        let broken = try CLI.run(["render", "--out", out.path, "--desired-state", directory.path])
+        #expect(broken.status == 1)
+        #expect(broken.stderr.contains("releases.yaml:1:1: required file is missing"))
+        #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+
+    @Test func aMissingConfigurationSaysWhatToDo() throws {
+        let result = try CLI.run(["validate", "--config", "/nonexistent/controller.conf"])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("configuration file '/nonexistent/controller.conf' not found; pass --config FILE, or --desired-state DIR"))
+    }
+}

@@ -1,0 +1,77 @@
+import ControllerConfig
+import Foundation
+import Testing
+
+@Suite struct ConfigTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func theBundledConfigurationParses() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("controller.conf"), encoding: .utf8)
+        let config = try ControllerConfig.parse(text, file: "controller.conf")
+        #expect(config.source.repository == ".")
+        #expect(config.source.subdirectory == "desired-state")
+        #expect(config.source.authorName == "reconciler")
+        #expect(config.approval.recipients == ["releases@dzgro.com"])
+        #expect(config.approval.otpLifetimeSeconds == 600)
+        #expect(config.intervals.pollSeconds == 60)
+        #expect(config.driftPolicy == .report)
+        #expect(config.stateDirectory == ".reconciler")
+    }
+
+    @Test func everyKeyIsRead() throws {
+        let config = try ControllerConfig.parse("""
+            [source]
+            repository = "https://git.example.com/dzgro/infra.git"
+            branch = "release"
+            subdirectory = "state"
+            username = "bot"
+            token_env = "GIT_TOKEN"
+            [aws]
+            profile = "dzgro"
+            endpoint = "http://127.0.0.1:5000"
+            max_attempts = 5
+            [aws.endpoints]
+            lambda = "http://127.0.0.1:5001"
+            [state]
+            directory = "/var/lib/reconciler"
+            [approval]
+            recipients = ["a@example.com", "b@example.com"]
+            sender = "r@example.com"
+            ses_region = "eu-west-1"
+            otp_lifetime_seconds = 300
+            max_attempts = 5
+            [intervals]
+            poll_seconds = 30
+            drift_seconds = 600
+            jitter_percent = 20
+            max_backoff_seconds = 120
+            [drift]
+            policy = "correct"
+            """, file: "c.conf")
+        #expect(config.source.branch == "release")
+        #expect(config.source.tokenEnv == "GIT_TOKEN")
+        #expect(config.aws.endpoints == ["lambda": "http://127.0.0.1:5001"])
+        #expect(config.aws.maxAttempts == 5)
+        #expect(config.approval.sesRegion == "eu-west-1")
+        #expect(config.intervals.maxBackoffSeconds == 120)
+        #expect(config.driftPolicy == .correct)
+    }
+
+    @Test(arguments: [
+        ("[aws]\nprofil = \"x\"\n", "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts"),
+        ("[approval]\notp_lifetime_seconds = 5\n", "approval.otp_lifetime_seconds: 5 is out of range; allowed 60-86400"),
+        ("[approval]\nrecipients = \"a@b.c\"\n", "approval.recipients: expected a list of strings"),
+        ("[approval]\nrecipients = [\"nobody\"]\n", "approval: 'nobody' is not an e-mail address"),
+        ("[drift]\npolicy = \"fix\"\n", "drift.policy: 'fix' is not a policy; allowed: report, correct"),
+        ("[sourc]\n", "sourc: unknown key"),
+        ("[source\n", "c.conf:1: TOML syntax error"),
+        ("[intervals]\npoll_seconds = \"60\"\n", "intervals.poll_seconds: expected a whole number"),
+    ])
+    func badConfigurationsAreExplained(_ text: String, _ expected: String) {
+        #expect {
+            _ = try ControllerConfig.parse(text, file: "c.conf")
+        } throws: { error in
+            "\(error)".contains(expected)
+        }
+    }
+}
