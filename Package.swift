@@ -55,16 +55,16 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-render",
-            dependencies: ["DesiredState", "Rendering"],
+            dependencies: ["DesiredState", "Rendering", "ReconcilerCommands"],
             path: "bench/render"
         ),
         .testTarget(
             name: "DesiredStateTests",
-            dependencies: ["DesiredState"]
+            dependencies: ["DesiredState", "ReconcilerCommands"]
         ),
         .testTarget(
             name: "RenderingTests",
-            dependencies: ["DesiredState", "Rendering", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DesiredState", "Rendering", "ReconcilerCommands", .product(name: "Yams", package: "Yams")],
             exclude: ["Golden"]
         ),
         .testTarget(

@@ -77,7 +77,6 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
         case missingCode = "missing-code"
         case globalNameCollision = "global-name-collision"
         case globalFeatureSetRegions = "global-feature-set-regions"
-        case coreRegion = "core-region"
         case aliasPolicy = "alias-policy"
         case versionPin = "version-pin"
         case missingPin = "missing-pin"

@@ -21,6 +21,7 @@ struct Validator {
         checkQueuesAndBuckets()
         checkAPI()
         checkGlobalNames()
+        checkLogicalIDs()
         checkReleases()
         return diagnostics.all
     }
@@ -91,11 +92,11 @@ struct Validator {
             }
             for (index, queue) in function.sendsTo.enumerated() {
                 reference(queue, in: declared.queues, what: "queue", path: "\(path).sendsTo[\(index)]", defineIn: "queues.yaml")
-                sameFeatureSet(function, queue, owner: state.queue(named: queue.value)?.featureSet.value, what: "queue", path: "\(path).sendsTo[\(index)]")
+                sameFeatureSet(function, at: queue.location, owner: state.queue(named: queue.value)?.featureSet.value, what: "queue '\(queue.value)'", path: "\(path).sendsTo[\(index)]")
             }
             for (index, bucket) in function.buckets.enumerated() {
                 reference(bucket, in: declared.buckets, what: "bucket", path: "\(path).buckets[\(index)]", defineIn: "buckets.yaml")
-                sameFeatureSet(function, bucket, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket", path: "\(path).buckets[\(index)]")
+                sameFeatureSet(function, at: bucket.location, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket '\(bucket.value)'", path: "\(path).buckets[\(index)]")
             }
             if let role = function.roleName {
                 for region in state.regions(of: function.featureSet.value) where !Naming.isRoleName(Naming.roleName(role.value, region: region)) {
@@ -128,10 +129,11 @@ struct Validator {
         }
     }
 
-    mutating func sameFeatureSet(_ function: Function, _ ref: Located<String>, owner: String?, what: String, path: String) {
+    /// `what` names the other side, e.g. "queue 'AmazonReports'".
+    mutating func sameFeatureSet(_ function: Function, at location: FileLocation, owner: String?, what: String, path: String) {
         guard let owner, owner != function.featureSet.value else { return }
-        add(.crossFeatureSet, ref.location, path,
-            "function '\(function.name.value)' (feature set \(function.featureSet.value)) uses \(what) '\(ref.value)' of feature set \(owner)",
+        add(.crossFeatureSet, location, path,
+            "function '\(function.name.value)' (feature set \(function.featureSet.value)) is used with \(what) of feature set \(owner)",
             hint: "feature sets are separate stacks; move one of them so both are in the same feature set")
     }
 
@@ -142,7 +144,7 @@ struct Validator {
             case .queue(let queue, _, _):
                 reference(queue, in: declared.queues, what: "queue", path: "\(trigger.path).queue", defineIn: "queues.yaml")
                 if let defined = state.queue(named: queue.value) {
-                    sameFeatureSet(function, queue, owner: defined.featureSet.value, what: "queue", path: "\(trigger.path).queue")
+                    sameFeatureSet(function, at: queue.location, owner: defined.featureSet.value, what: "queue '\(queue.value)'", path: "\(trigger.path).queue")
                     if defined.visibilityTimeout.value < function.timeout.value {
                         add(.visibilityTimeout, defined.visibilityTimeout.location, "queues.\(queue.value).visibilityTimeout",
                             "visibility timeout \(defined.visibilityTimeout.value) s is shorter than consumer \(function.name.value)'s timeout \(function.timeout.value) s",
@@ -154,7 +156,7 @@ struct Validator {
                 }
             case .bucket(let bucket, _, _, _):
                 reference(bucket, in: declared.buckets, what: "bucket", path: "\(trigger.path).bucket", defineIn: "buckets.yaml")
-                sameFeatureSet(function, bucket, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket", path: "\(trigger.path).bucket")
+                sameFeatureSet(function, at: bucket.location, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket '\(bucket.value)'", path: "\(trigger.path).bucket")
                 if !seen.insert("bucket:\(bucket.value)").inserted {
                     add(.duplicateKey, trigger.location, trigger.path, "bucket '\(bucket.value)' triggers this function twice", hint: "merge the events into one trigger")
                 }
@@ -164,7 +166,7 @@ struct Validator {
                         hint: "define cognito.yaml or remove the trigger")
                     continue
                 }
-                sameFeatureSet(function, Located("user pool", at: trigger.location), owner: cognito.featureSet.value, what: "Cognito", path: trigger.path)
+                sameFeatureSet(function, at: trigger.location, owner: cognito.featureSet.value, what: "the Cognito user pools", path: trigger.path)
                 for name in names where !seen.insert("cognito:\(name.value)").inserted {
                     add(.duplicateKey, name.location, trigger.path, "Cognito trigger \(name.value) is listed twice", hint: "list each trigger once")
                 }
@@ -236,7 +238,7 @@ struct Validator {
             }
             reference(route.function, in: declared.functions, what: "function", path: "\(path).function", defineIn: "functions.yaml")
             guard let function = state.function(named: route.function.value) else { continue }
-            sameFeatureSet(function, Located("HTTP API", at: route.function.location), owner: api.featureSet.value, what: "the", path: "\(path).function")
+            sameFeatureSet(function, at: route.function.location, owner: api.featureSet.value, what: "the HTTP API", path: "\(path).function")
             if function.timeout.value > Naming.httpIntegrationTimeout {
                 add(.httpTimeout, function.timeout.location, "functions.\(function.name.value).timeout",
                     "function '\(function.name.value)' is behind the HTTP API (\(route.routeKey.value)) but its timeout is \(function.timeout.value) s",
@@ -302,6 +304,25 @@ struct Validator {
                         hint: "\(claim.owner.kind) names are global across regions and accounts; rename one")
                 }
             }
+        }
+    }
+
+    /// Layer, bucket and route names are squeezed into CloudFormation logical ids
+    /// (`my-layer` → `MyLayer`); two names must not squeeze into the same id.
+    mutating func checkLogicalIDs() {
+        var names: [(id: String, what: String, name: Located<String>, path: String)] = []
+        names += state.layers.map { ("layer:" + Naming.logicalID($0.name.value), "layer", $0.name, "layers.\($0.name.value)") }
+        names += state.buckets.map { ("bucket:" + Naming.logicalID($0.name.value), "bucket", $0.name, "buckets.\($0.name.value)") }
+        names += (state.api?.routes ?? []).enumerated().map {
+            ("route:" + Naming.logicalID($0.element.routeKey.value), "route", $0.element.routeKey, "api.routes[\($0.offset)].route")
+        }
+        var first: [String: Located<String>] = [:]
+        for entry in names {
+            guard let earlier = first[entry.id] else { first[entry.id] = entry.name; continue }
+            guard earlier.value != entry.name.value else { continue }
+            add(.invalidName, entry.name.location, entry.path,
+                "\(entry.what) '\(entry.name.value)' and '\(earlier.value)' (\(earlier.location)) both become the logical id part '\(Naming.logicalID(entry.name.value))'",
+                hint: "names differing only in punctuation are one name to CloudFormation; rename one")
         }
     }
 

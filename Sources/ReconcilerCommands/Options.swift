@@ -2,6 +2,7 @@ import ArgumentParser
 import ControllerConfig
 import DesiredState
 import Foundation
+import Rendering
 
 /// Options every subcommand shares.
 public struct GlobalOptions: ParsableArguments {
@@ -40,7 +41,7 @@ public struct GlobalOptions: ParsableArguments {
             throw CLIError("[source] repository '\(repository)' is a URL; reading remote repositories arrives with the git source. Use a local path or --desired-state DIR")
         }
         let root = repository.hasPrefix("/") ? repository : (base as NSString).appendingPathComponent(repository)
-        let directory = (root as NSString).appendingPathComponent(config.source.subdirectory)
+        let directory = URL(fileURLWithPath: root).appendingPathComponent(config.source.subdirectory).standardizedFileURL.path
         return (directory, try DirectorySource.read(directory))
     }
 }
@@ -83,8 +84,6 @@ func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Ren
     }
     return (state, stacks.map(RenderedStackSummary.init), stacks)
 }
-
-import Rendering
 
 struct ProblemJSON: Encodable {
     var file: String, line: Int, column: Int, path: String, rule: String, message: String, hint: String

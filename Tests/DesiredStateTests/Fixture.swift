@@ -1,5 +1,6 @@
 import DesiredState
 import Foundation
+import ReconcilerCommands
 
 /// The bundled default desired state, read from the repository, with helpers to
 /// break it in precise ways.
@@ -8,17 +9,7 @@ enum Fixture {
         .deletingLastPathComponent().deletingLastPathComponent()
     static let desiredState = root.appendingPathComponent("desired-state")
 
-    static let files: SourceFiles = {
-        var files: [String: [UInt8]] = [:]
-        let base = desiredState.standardizedFileURL.path + "/"
-        let walker = FileManager.default.enumerator(at: desiredState, includingPropertiesForKeys: [.isRegularFileKey])!
-        for case let url as URL in walker where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
-            let path = url.standardizedFileURL.path
-            guard !path.contains("__pycache__") else { continue }
-            files[String(path.dropFirst(base.count))] = Array(try! Data(contentsOf: url))
-        }
-        return SourceFiles(files)
-    }()
+    static let files: SourceFiles = try! DirectorySource.read(desiredState.path)
 
     /// One textual edit of one file.
     struct Edit: Sendable, CustomStringConvertible {

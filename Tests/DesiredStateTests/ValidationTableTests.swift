@@ -78,7 +78,7 @@ let badInputs: [BadInput] = [
     BadInput(name: "unknown region", edits: [edit("project.yaml", "us-east-1, us-west-2]", "us-east-1, us-wets-2]")],
              rule: .invalidValue, at: "us-wets-2", path: "featureSets.ams.regions[3]", message: "unknown AWS region 'us-wets-2'", hint: "did you mean 'us-west-2'?"),
     BadInput(name: "function uses a queue of another feature set", edits: [edit("functions.yaml", "    sendsTo: [AmsPerformance]", "    sendsTo: [AmazonReports]")],
-             rule: .crossFeatureSet, at: "AmazonReports", path: "functions.AmsChange.sendsTo[0]", message: "uses queue 'AmazonReports' of feature set core"),
+             rule: .crossFeatureSet, at: "AmazonReports", path: "functions.AmsChange.sendsTo[0]", message: "function 'AmsChange' (feature set ams) is used with queue 'AmazonReports' of feature set core"),
     BadInput(name: "queue visibility shorter than its consumer's timeout", edits: [edit("queues.yaml", "visibilityTimeout: 720", "visibilityTimeout: 60")],
              rule: .visibilityTimeout, at: "60", path: "queues.AmsChange.visibilityTimeout", message: "shorter than consumer AmsChange's timeout 120 s"),
     BadInput(name: "layer not built for the runtime", edits: [edit("functions.yaml", "    timeout: 300\n    layers: [common, ams]\n", "    timeout: 300\n    runtime: python3.11\n    layers: [common, ams]\n")],
@@ -105,6 +105,8 @@ let badInputs: [BadInput] = [
              rule: .invalidValue, at: "queue: PaymentEvents", path: "functions.QueueModelMessageProcessor.triggers[2]", message: "the trigger names several sources"),
     BadInput(name: "unknown Cognito trigger", edits: [edit("functions.yaml", "[PreSignUp, PostConfirmation]", "[PreSignup, PostConfirmation]")],
              rule: .invalidValue, at: "PreSignup", path: "functions.CognitoTrigger.triggers[0].cognito[0]", message: "'PreSignup' is not allowed", hint: "did you mean 'PreSignUp'?"),
+    BadInput(name: "two routes that become one logical id", edits: [edit("api.yaml", "  cors:\n", "    - route: GET /a-b\n      function: Api\n    - route: GET /a/b\n      function: Api\n  cors:\n")],
+             rule: .invalidName, at: "GET /a/b", path: "api.routes[3].route", message: "route 'GET /a/b' and 'GET /a-b' (api.yaml:11:14) both become the logical id part 'GETAB'"),
     BadInput(name: "pin for a gated environment that does not exist", edits: [edit("releases.yaml", "", "qa:\n  ap-south-1:\n    Api: 2\n")],
              rule: .unknownReference, at: "qa", path: "qa.ap-south-1.Api", message: "unknown environment 'qa'"),
 ]

@@ -1,5 +1,6 @@
 import DesiredState
 import Foundation
+import ReconcilerCommands
 import Rendering
 import Yams
 
@@ -10,16 +11,7 @@ enum Paths {
 
 /// The default desired state's files, read from the repository.
 enum DefaultState {
-    static let files: SourceFiles = {
-        let base = Paths.root.appendingPathComponent("desired-state")
-        var files: [String: [UInt8]] = [:]
-        let prefix = base.standardizedFileURL.path + "/"
-        for case let url as URL in FileManager.default.enumerator(at: base, includingPropertiesForKeys: [.isRegularFileKey])!
-        where (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true && !url.path.contains("__pycache__") {
-            files[String(url.standardizedFileURL.path.dropFirst(prefix.count))] = Array(try! Data(contentsOf: url))
-        }
-        return SourceFiles(files)
-    }()
+    static let files: SourceFiles = try! DirectorySource.read(Paths.root.appendingPathComponent("desired-state").path)
 
     static func state(_ files: SourceFiles = files) throws -> DesiredState { try DesiredStateLoader.loadValid(files) }
 

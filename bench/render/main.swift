@@ -9,18 +9,8 @@
 // columns compare each scale with the 1x baseline measured in the same run.
 import DesiredState
 import Foundation
+import ReconcilerCommands
 import Rendering
-
-func readDirectory(_ path: String) throws -> SourceFiles {
-    let root = URL(fileURLWithPath: path).standardizedFileURL
-    var files: [String: [UInt8]] = [:]
-    let prefix = root.path + "/"
-    for case let url as URL in FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])!
-    where (try url.resourceValues(forKeys: [.isRegularFileKey])).isRegularFile == true && !url.path.contains("__pycache__") {
-        files[String(url.standardizedFileURL.path.dropFirst(prefix.count))] = Array(try Data(contentsOf: url))
-    }
-    return SourceFiles(files)
-}
 
 /// The default state plus `scale - 1` copies of its functions, queues and buckets.
 func synthetic(_ base: SourceFiles, scale: Int) -> SourceFiles {
@@ -123,7 +113,7 @@ func measure(runs: Int, _ body: () throws -> Void) rethrows -> Double {
 }
 
 let path = CommandLine.arguments.dropFirst().first ?? "desired-state"
-let base = try readDirectory(path)
+let base = try DirectorySource.read(path)
 struct Row { var scale, functions, queues, buckets, stacks, resources, bytes: Int; var validateMs, renderMs: Double }
 var rows: [Row] = []
 for (scale, runs) in [(1, 15), (10, 5), (50, 3)] {
