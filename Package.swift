@@ -2,6 +2,7 @@
 import PackageDescription
 
 // Module layout (pure core, effects at the edges):
+//   SigV4              pure: AWS Signature Version 4 (swift-crypto only)
 //   DesiredState       pure: the desired-state model, YAML loading with source locations, validation
 //   Rendering          pure: SAM templates per (region, feature set), deterministic bytes
 //   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
@@ -20,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        .target(
+            name: "SigV4",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "DesiredState",
             dependencies: [
@@ -66,6 +71,10 @@ let package = Package(
             name: "RenderingTests",
             dependencies: ["DesiredState", "Rendering", "ReconcilerCommands", .product(name: "Yams", package: "Yams")],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "SigV4Tests",
+            dependencies: ["SigV4"]
         ),
         .testTarget(
             name: "ReconcilerCommandsTests",
