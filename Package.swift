@@ -3,6 +3,8 @@ import PackageDescription
 
 // Module layout (pure core, effects at the edges):
 //   SigV4              pure: AWS Signature Version 4 (swift-crypto only)
+//   AWSClient          effects: credentials, endpoints, protocols, retries, typed service operations
+//   EmulatorHarness    tests and demo: moto on loopback with signature checking
 //   DesiredState       pure: the desired-state model, YAML loading with source locations, validation
 //   Rendering          pure: SAM templates per (region, feature set), deterministic bytes
 //   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
@@ -17,6 +19,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
@@ -24,6 +27,14 @@ let package = Package(
         .target(
             name: "SigV4",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "AWSClient",
+            dependencies: ["SigV4", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "EmulatorHarness",
+            dependencies: ["AWSClient", "SigV4"]
         ),
         .target(
             name: "DesiredState",
@@ -71,6 +82,10 @@ let package = Package(
             name: "RenderingTests",
             dependencies: ["DesiredState", "Rendering", "ReconcilerCommands", .product(name: "Yams", package: "Yams")],
             exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "AWSClientTests",
+            dependencies: ["AWSClient", "SigV4", "EmulatorHarness"]
         ),
         .testTarget(
             name: "SigV4Tests",

@@ -1,0 +1,76 @@
+/// Every AWS error, whatever the protocol: who, what, and what AWS said.
+public struct AWSError: Error, Sendable, CustomStringConvertible {
+    public var service: String
+    public var operation: String
+    public var code: String
+    public var message: String
+    public var status: Int
+    public var requestID: String?
+    /// Where the request went and which key signed it (never the secret), for hints.
+    public var endpoint: String = ""
+    public var accessKeyID: String?
+    public var credentialSource: String?
+
+    public init(service: String, operation: String, code: String, message: String, status: Int, requestID: String?) {
+        self.service = service
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.status = status
+        self.requestID = requestID
+    }
+
+    public var isThrottling: Bool { Self.throttlingCodes.contains(code) || status == 429 }
+    public var isTransient: Bool { Self.transientCodes.contains(code) || [500, 502, 503, 504].contains(status) }
+    public var isAuthentication: Bool { Self.authenticationCodes.contains(code) }
+    public var isNotFound: Bool {
+        status == 404 || code.hasSuffix("NotFound") || code.hasSuffix("NotFoundException") || code == "NoSuchBucket"
+            || code == "NoSuchKey" || code == "AWS.SimpleQueueService.NonExistentQueue" || code == "QueueDoesNotExist"
+            || (code == "ValidationError" && message.contains("does not exist"))
+    }
+
+    public static let throttlingCodes: Set<String> = [
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException", "TooManyRequestsException",
+        "ProvisionedThroughputExceededException", "ProvisionedThroughputExceeded", "TransactionInProgressException",
+        "RequestLimitExceeded", "BandwidthLimitExceeded", "LimitExceededException", "RequestThrottled", "SlowDown",
+        "PriorRequestNotComplete", "EC2ThrottledException",
+    ]
+    public static let transientCodes: Set<String> = ["RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure", "ServiceUnavailable"]
+    public static let authenticationCodes: Set<String> = [
+        "SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature", "InvalidClientTokenId",
+        "UnrecognizedClientException", "InvalidAccessKeyId", "AuthFailure", "AccessDenied", "AccessDeniedException", "ExpiredToken",
+        "ExpiredTokenException",
+    ]
+
+    /// What to do about it, where we can tell.
+    public var hint: String? {
+        switch code {
+        case "SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature":
+            return "the secret access key does not match access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")), or the clock is off; check the secret, or the endpoint \(endpoint) if it is a proxy"
+        case "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId":
+            return "access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")) is unknown to \(endpoint): wrong account, deleted key, or wrong endpoint"
+        case "ExpiredToken", "ExpiredTokenException":
+            return "the session token has expired; refresh the credentials (\(credentialSource ?? "?"))"
+        case "AccessDenied", "AccessDeniedException":
+            return "the identity behind \(accessKeyID ?? "?") lacks permission for \(service):\(operation)"
+        default:
+            return nil
+        }
+    }
+
+    public var description: String {
+        var text = "\(service) \(operation) failed: \(code): \(message.isEmpty ? "(no message)" : message) (HTTP \(status)"
+        if let requestID { text += ", request id \(requestID)" }
+        text += ")"
+        if let hint { text += "; \(hint)" }
+        return text
+    }
+
+    /// For bodies we cannot read: the status and a short excerpt, never a crash.
+    static func unreadable(service: String, operation: String, status: Int, body: [UInt8], requestID: String?) -> AWSError {
+        let text = String(decoding: body.prefix(200), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
+        return AWSError(service: service, operation: operation, code: "HTTP\(status)",
+                        message: text.isEmpty ? "empty response body" : "unreadable error body: \(text)\(body.count > 200 ? "…" : "")",
+                        status: status, requestID: requestID)
+    }
+}

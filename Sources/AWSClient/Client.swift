@@ -1,0 +1,192 @@
+import Foundation
+import Logging
+import SigV4
+
+/// How a service encodes requests and errors.
+public enum WireProtocol: Sendable {
+    case query(version: String)
+    case json(version: String, targetPrefix: String)
+    case restJSON
+    case restXML
+}
+
+/// One client for every service: transport + credentials + endpoints + signing + retries +
+/// error decoding. Per-service clients (Lambda, CloudFormation, …) are thin wrappers.
+public struct AWSClient: Sendable {
+    public var transport: any HTTPTransport
+    public var credentials: CredentialChain
+    public var endpoints: EndpointResolver
+    public var retry: RetryPolicy
+    public var logger: Logger
+    /// Seconds since 1970; injected so tests can sign at a fixed time.
+    public var now: @Sendable () -> Double
+
+    public init(transport: any HTTPTransport = URLSessionTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
+                retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+        self.transport = transport
+        self.credentials = credentials
+        self.endpoints = endpoints
+        self.retry = retry
+        self.logger = logger
+        self.now = now
+    }
+
+    /// A response with its request id, for audit logs.
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: [UInt8]
+        public var requestID: String?
+    }
+
+    // MARK: protocols
+
+    /// Query protocol: form-encoded Action/Version/parameters; returns `<Action>Result`.
+    public func query(_ service: Service, region: String, action: String, version: String, _ parameters: [(String, String)]) async throws -> (XMLElement, requestID: String?) {
+        let body = ([("Action", action), ("Version", version)] + parameters)
+            .map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
+        let response = try await send(service, region: region, operation: action, protocol: .query(version: version), method: "POST", path: "/",
+                                      headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: Array(body.utf8))
+        guard let root = XMLElement.parse(response.body) else {
+            throw AWSError.unreadable(service: service.rawValue, operation: action, status: response.status, body: response.body, requestID: response.requestID)
+        }
+        return (root["\(action)Result"] ?? XMLElement(name: "\(action)Result"), response.requestID ?? root.string("ResponseMetadata", "RequestId"))
+    }
+
+    /// JSON 1.0/1.1 protocol: POST / with X-Amz-Target.
+    public func json<Output: Decodable>(_ service: Service, region: String, version: String, target: String, operation: String, _ body: JSON,
+                                        as type: Output.Type = Output.self) async throws -> Output {
+        let response = try await send(service, region: region, operation: operation, protocol: .json(version: version, targetPrefix: target),
+                                      method: "POST", path: "/",
+                                      headers: [("Content-Type", "application/x-amz-json-\(version)"), ("X-Amz-Target", "\(target).\(operation)")],
+                                      body: body.bytes)
+        return try decode(Output.self, response, service: service, operation: operation)
+    }
+
+    /// REST-JSON protocol; `path` segments are raw and encoded here.
+    public func restJSON<Output: Decodable>(_ service: Service, region: String, operation: String, method: String, path: [String],
+                                            query: [(String, String)] = [], body: JSON? = nil, as type: Output.Type = Output.self) async throws -> Output {
+        let response = try await send(service, region: region, operation: operation, protocol: .restJSON, method: method, path: Self.path(path), query: query,
+                                      headers: body == nil ? [] : [("Content-Type", "application/json")], body: body?.bytes ?? [])
+        if Output.self == Empty.self { return Empty() as! Output }
+        return try decode(Output.self, response, service: service, operation: operation)
+    }
+
+    /// REST-XML protocol (S3).
+    public func restXML(_ service: Service, region: String, operation: String, method: String, path: [String], query: [(String, String)] = [],
+                        headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Response {
+        try await send(service, region: region, operation: operation, protocol: .restXML, method: method, path: Self.path(path), query: query,
+                       headers: headers, body: body)
+    }
+
+    public struct Empty: Decodable, Sendable { public init() {} }
+
+    static func path(_ segments: [String]) -> String { "/" + segments.map { SigV4.uriEncode($0) }.joined(separator: "/") }
+
+    func decode<Output: Decodable>(_ type: Output.Type, _ response: Response, service: Service, operation: String) throws -> Output {
+        if Output.self == Empty.self { return Empty() as! Output }
+        do {
+            return try JSONDecoder().decode(Output.self, from: Data(response.body.isEmpty ? Array("{}".utf8) : response.body))
+        } catch {
+            throw AWSError(service: service.rawValue, operation: operation, code: "UnexpectedResponse",
+                           message: "cannot read the response: \(error); body starts: \(String(decoding: response.body.prefix(200), as: UTF8.self))",
+                           status: response.status, requestID: response.requestID)
+        }
+    }
+
+    // MARK: signing, retries, errors
+
+    public func send(_ service: Service, region: String, operation: String, protocol wire: WireProtocol, method: String, path: String,
+                     query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8]) async throws -> Response {
+        let endpoint = endpoints.endpoint(for: service, region: region)
+        let queryString = query.map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
+        let basePath = endpoint.path == "/" ? "" : endpoint.path
+        guard let url = URL(string: "\(endpoint.scheme ?? "https")://\(endpoint.host ?? "")\(endpoint.port.map { ":\($0)" } ?? "")\(basePath)\(path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
+            throw AWSError(service: service.rawValue, operation: operation, code: "InvalidRequest", message: "cannot build a URL for \(path)", status: 0, requestID: nil)
+        }
+        let host = (endpoint.host ?? "") + (endpoint.port.map { ":\($0)" } ?? "")
+        let payloadHash = SigV4.hexSHA256(body)
+        var attempt = 0
+        while true {
+            attempt += 1
+            try Task.checkCancellation()
+            let resolved = try await credentials.resolve()
+            let signer = SigV4(credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: region), service: service.signingName,
+                               doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
+            let toSign = SigningRequest(method: method, path: basePath + path, query: queryString,
+                                        headers: [.init("Host", host)] + headers.map { .init($0.0, $0.1) }, payloadHash: payloadHash)
+            let signed = signer.sign(toSign, date: now())
+            let request = HTTPRequest(method: method, url: url, headers: headers + signed.addedHeaders.map { ($0.name, $0.value) }, body: body)
+            var failure: any Error
+            var httpResponse: HTTPResponse?
+            do {
+                let response = try await transport.send(request)
+                httpResponse = response
+                let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id") ?? response.header("x-amzn-request-id")
+                if (200..<300).contains(response.status) {
+                    return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
+                }
+                var error = Self.decodeError(wire, service: service, operation: operation, response: response, requestID: requestID)
+                error.endpoint = "\(endpoint.scheme ?? "https")://\(host)"
+                error.accessKeyID = resolved.credentials.accessKeyID
+                error.credentialSource = resolved.source
+                failure = error
+            } catch let error as TransportError {
+                failure = error
+            }
+            guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts else { throw failure }
+            let delay = retry.delay(retry: attempt, retryAfter: RetryPolicy.retryAfter(httpResponse))
+            logger.info("retrying AWS request", metadata: [
+                "service": .string(service.rawValue), "operation": .string(operation), "region": .string(region),
+                "attempt": .stringConvertible(attempt + 1), "of": .stringConvertible(retry.maxAttempts),
+                "reason": .string(reason), "delay_seconds": .stringConvertible((delay * 1000).rounded() / 1000),
+            ])
+            try await retry.sleep(delay)
+        }
+    }
+
+    /// One typed error from any protocol's error response; unknown shapes keep status and an excerpt.
+    static func decodeError(_ wire: WireProtocol, service: Service, operation: String, response: HTTPResponse, requestID: String?) -> AWSError {
+        func make(_ code: String, _ message: String, _ id: String? = nil) -> AWSError {
+            AWSError(service: service.rawValue, operation: operation, code: code, message: message, status: response.status, requestID: id ?? requestID)
+        }
+        switch wire {
+        case .query, .restXML:
+            if let root = XMLElement.parse(response.body) {
+                let error = root.name == "Error" ? root : (root["Error"] ?? root.at("Errors", "Error"))
+                if let error, let code = error.string("Code") {
+                    return make(code, error.string("Message") ?? "", root.string("RequestId") ?? error.string("RequestId"))
+                }
+            }
+            if response.body.isEmpty {
+                // HEAD and some S3 answers carry no body.
+                let code = [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
+                    ?? "HTTP\(response.status)"
+                return make(code, "")
+            }
+        case .json, .restJSON:
+            let body = try? JSONDecoder().decode(JSON.self, from: Data(response.body))
+            var code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue ?? body?["Code"]?.stringValue
+            if let query = response.header("x-amzn-query-error"), let first = query.split(separator: ";").first { code = String(first) }
+            if var found = code {
+                if let colon = found.firstIndex(of: ":") { found = String(found[..<colon]) }
+                if let hash = found.lastIndex(of: "#") { found = String(found[found.index(after: hash)...]) }
+                return make(found, body?["message"]?.stringValue ?? body?["Message"]?.stringValue ?? body?["errorMessage"]?.stringValue ?? "")
+            }
+        }
+        return AWSError.unreadable(service: service.rawValue, operation: operation, status: response.status, body: response.body, requestID: requestID)
+    }
+
+    /// Follows a pagination token until the service stops returning one.
+    public static func paginate<Item>(_ page: (String?) async throws -> (items: [Item], next: String?)) async throws -> [Item] {
+        var items: [Item] = []
+        var token: String?
+        repeat {
+            let result = try await page(token)
+            items += result.items
+            token = result.next.flatMap { $0.isEmpty ? nil : $0 }
+        } while token != nil
+        return items
+    }
+}

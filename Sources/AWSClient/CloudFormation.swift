@@ -1,0 +1,179 @@
+/// CloudFormation (Query, 2010-05-15).
+public struct CloudFormationClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+    static let version = "2010-05-15"
+
+    func call(_ action: String, _ parameters: [(String, String)]) async throws -> XMLElement {
+        try await client.query(.cloudformation, region: region, action: action, version: Self.version, parameters).0
+    }
+
+    public struct Stack: Sendable, Hashable {
+        public var stackID: String
+        public var name: String
+        public var status: String
+        public var statusReason: String?
+        public var lastUpdated: String?
+        public var creationTime: String?
+        public var outputs: [String: String]
+        public var tags: [String: String]
+        public var parameters: [String: String]
+    }
+
+    public struct StackEvent: Sendable, Hashable {
+        public var eventID: String
+        public var logicalID: String
+        public var resourceType: String
+        public var status: String
+        public var reason: String?
+        public var timestamp: String
+    }
+
+    public struct ChangeSet: Sendable, Hashable {
+        public var id: String
+        public var status: String
+        public var statusReason: String?
+        public var executionStatus: String?
+        public var changes: [(action: String, logicalID: String, resourceType: String)]
+        public static func == (a: ChangeSet, b: ChangeSet) -> Bool { a.id == b.id && a.status == b.status && a.changes.count == b.changes.count }
+        public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+    }
+
+    public struct StackResource: Sendable, Hashable {
+        public var logicalID: String
+        public var physicalID: String?
+        public var type: String
+        public var status: String
+    }
+
+    public struct ResourceDrift: Sendable, Hashable {
+        public var logicalID: String
+        public var type: String
+        public var status: String
+        public var differences: [String]
+    }
+
+    static func pairs(_ element: XMLElement?, key: String, value: String) -> [String: String] {
+        Dictionary((element?.children ?? []).compactMap { m in m.string(key).map { ($0, m.string(value) ?? "") } }, uniquingKeysWith: { $1 })
+    }
+
+    /// All stacks, or the one named (its absence is a `ValidationError` that `isNotFound`).
+    public func describeStacks(_ name: String? = nil) async throws -> [Stack] {
+        try await AWSClient.paginate { token in
+            var parameters: [(String, String)] = []
+            if let name { parameters.append(("StackName", name)) }
+            if let token { parameters.append(("NextToken", token)) }
+            let result = try await call("DescribeStacks", parameters)
+            let stacks = result.members("Stacks").map { s in
+                Stack(stackID: s.string("StackId") ?? "", name: s.string("StackName") ?? "", status: s.string("StackStatus") ?? "",
+                      statusReason: s.string("StackStatusReason"), lastUpdated: s.string("LastUpdatedTime"), creationTime: s.string("CreationTime"),
+                      outputs: Self.pairs(s["Outputs"], key: "OutputKey", value: "OutputValue"),
+                      tags: Self.pairs(s["Tags"], key: "Key", value: "Value"),
+                      parameters: Self.pairs(s["Parameters"], key: "ParameterKey", value: "ParameterValue"))
+            }
+            return (stacks, result.string("NextToken"))
+        }
+    }
+
+    public enum TemplateSource: Sendable { case body(String), url(String) }
+
+    public func createChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:],
+                                tags: [String: String] = [:], create: Bool, capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws -> (id: String, stackID: String) {
+        var p: [(String, String)] = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
+        switch template {
+        case .body(let body): p.append(("TemplateBody", body))
+        case .url(let url): p.append(("TemplateURL", url))
+        }
+        for (index, key) in parameters.keys.sorted().enumerated() {
+            p += [("Parameters.member.\(index + 1).ParameterKey", key), ("Parameters.member.\(index + 1).ParameterValue", parameters[key]!)]
+        }
+        for (index, key) in tags.keys.sorted().enumerated() {
+            p += [("Tags.member.\(index + 1).Key", key), ("Tags.member.\(index + 1).Value", tags[key]!)]
+        }
+        for (index, capability) in capabilities.enumerated() { p.append(("Capabilities.member.\(index + 1)", capability)) }
+        let result = try await call("CreateChangeSet", p)
+        return (result.string("Id") ?? "", result.string("StackId") ?? "")
+    }
+
+    public func describeChangeSet(stack: String, name: String) async throws -> ChangeSet {
+        var changeSet: ChangeSet?
+        let changes: [(action: String, logicalID: String, resourceType: String)] = try await AWSClient.paginate { token in
+            let result = try await call("DescribeChangeSet", [("StackName", stack), ("ChangeSetName", name)] + (token.map { [("NextToken", $0)] } ?? []))
+            if changeSet == nil {
+                changeSet = ChangeSet(id: result.string("ChangeSetId") ?? "", status: result.string("Status") ?? "", statusReason: result.string("StatusReason"),
+                                      executionStatus: result.string("ExecutionStatus"), changes: [])
+            }
+            let page = result.members("Changes").compactMap { change -> (String, String, String)? in
+                guard let r = change["ResourceChange"] else { return nil }
+                return (r.string("Action") ?? "", r.string("LogicalResourceId") ?? "", r.string("ResourceType") ?? "")
+            }
+            return (page, result.string("NextToken"))
+        }
+        changeSet!.changes = changes
+        return changeSet!
+    }
+
+    public func executeChangeSet(stack: String, name: String) async throws {
+        _ = try await call("ExecuteChangeSet", [("StackName", stack), ("ChangeSetName", name)])
+    }
+
+    public func deleteChangeSet(stack: String, name: String) async throws {
+        _ = try await call("DeleteChangeSet", [("StackName", stack), ("ChangeSetName", name)])
+    }
+
+    /// Newest first, as CloudFormation returns them; stops after `limit` events.
+    public func describeStackEvents(_ stack: String, limit: Int = .max) async throws -> [StackEvent] {
+        var events: [StackEvent] = []
+        var token: String?
+        repeat {
+            let result = try await call("DescribeStackEvents", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
+            events += result.members("StackEvents").map { e in
+                StackEvent(eventID: e.string("EventId") ?? "", logicalID: e.string("LogicalResourceId") ?? "", resourceType: e.string("ResourceType") ?? "",
+                           status: e.string("ResourceStatus") ?? "", reason: e.string("ResourceStatusReason"), timestamp: e.string("Timestamp") ?? "")
+            }
+            token = result.string("NextToken")
+        } while token != nil && events.count < limit
+        return Array(events.prefix(limit))
+    }
+
+    public func listStackResources(_ stack: String) async throws -> [StackResource] {
+        try await AWSClient.paginate { token in
+            let result = try await call("ListStackResources", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
+            return (result.members("StackResourceSummaries").map { r in
+                StackResource(logicalID: r.string("LogicalResourceId") ?? "", physicalID: r.string("PhysicalResourceId"),
+                              type: r.string("ResourceType") ?? "", status: r.string("ResourceStatus") ?? "")
+            }, result.string("NextToken"))
+        }
+    }
+
+    public func getTemplate(_ stack: String) async throws -> String {
+        try await call("GetTemplate", [("StackName", stack), ("TemplateStage", "Original")]).string("TemplateBody") ?? ""
+    }
+
+    public func detectStackDrift(_ stack: String) async throws -> String {
+        try await call("DetectStackDrift", [("StackName", stack)]).string("StackDriftDetectionId") ?? ""
+    }
+
+    public func describeStackDriftDetectionStatus(_ id: String) async throws -> (status: String, driftStatus: String?, reason: String?) {
+        let r = try await call("DescribeStackDriftDetectionStatus", [("StackDriftDetectionId", id)])
+        return (r.string("DetectionStatus") ?? "", r.string("StackDriftStatus"), r.string("DetectionStatusReason"))
+    }
+
+    public func describeStackResourceDrifts(_ stack: String) async throws -> [ResourceDrift] {
+        try await AWSClient.paginate { token in
+            let result = try await call("DescribeStackResourceDrifts", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
+            return (result.members("StackResourceDrifts").map { d in
+                ResourceDrift(logicalID: d.string("LogicalResourceId") ?? "", type: d.string("ResourceType") ?? "",
+                              status: d.string("StackResourceDriftStatus") ?? "",
+                              differences: d.members("PropertyDifferences").map { "\($0.string("PropertyPath") ?? ""): \($0.string("DifferenceType") ?? "")" })
+            }, result.string("NextToken"))
+        }
+    }
+
+    public func continueUpdateRollback(_ stack: String, skip: [String] = []) async throws {
+        var p: [(String, String)] = [("StackName", stack)]
+        for (index, id) in skip.enumerated() { p.append(("ResourcesToSkip.member.\(index + 1)", id)) }
+        _ = try await call("ContinueUpdateRollback", p)
+    }
+}

@@ -1,0 +1,62 @@
+import Foundation
+
+/// The services we call and how each is reached and signed.
+public enum Service: String, Sendable, CaseIterable {
+    case sts, iam, lambda, cloudformation, s3, acm, cognitoIDP = "cognito-idp", ses, sqs, apigatewayv2
+
+    /// Name used in SigV4's credential scope.
+    public var signingName: String {
+        switch self {
+        case .apigatewayv2: return "apigateway"
+        default: return rawValue
+        }
+    }
+
+    /// First label of the standard host.
+    var hostPrefix: String {
+        switch self {
+        case .ses: return "email"
+        case .apigatewayv2: return "apigateway"
+        default: return rawValue
+        }
+    }
+
+    /// Suffix of `AWS_ENDPOINT_URL_<SERVICE>`, as AWS's SDKs spell it.
+    public var environmentName: String {
+        switch self {
+        case .cognitoIDP: return "COGNITO_IDENTITY_PROVIDER"
+        default: return rawValue.uppercased()
+        }
+    }
+
+    /// Key in controller.conf's `[aws.endpoints]`.
+    public var configKey: String { rawValue }
+
+    var isGlobal: Bool { self == .iam }
+}
+
+/// Where each service is, in this order: controller.conf per service, controller.conf
+/// global, `AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, the standard host.
+public struct EndpointResolver: Sendable {
+    public var configured: String?
+    public var configuredPerService: [String: String]
+    public var environment: [String: String]
+
+    public init(configured: String? = nil, configuredPerService: [String: String] = [:], environment: [String: String] = [:]) {
+        self.configured = configured
+        self.configuredPerService = configuredPerService
+        self.environment = environment
+    }
+
+    public func endpoint(for service: Service, region: String) -> URL {
+        let override = configuredPerService[service.configKey] ?? configured
+            ?? environment["AWS_ENDPOINT_URL_\(service.environmentName)"] ?? environment["AWS_ENDPOINT_URL"]
+        if let override, let url = URL(string: override.hasSuffix("/") ? String(override.dropLast()) : override) { return url }
+        if service.isGlobal { return URL(string: "https://iam.amazonaws.com")! }
+        let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
+        return URL(string: "https://\(service.hostPrefix).\(region).\(suffix)")!
+    }
+
+    /// Region used for signing: IAM signs in us-east-1 whatever the caller's region.
+    public func signingRegion(for service: Service, region: String) -> String { service.isGlobal ? "us-east-1" : region }
+}

@@ -1,0 +1,276 @@
+import Crypto
+import Foundation
+
+/// STS (Query, 2011-06-15).
+public struct STSClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    public func getCallerIdentity() async throws -> (account: String, arn: String, userID: String) {
+        let result = try await client.query(.sts, region: region, action: "GetCallerIdentity", version: "2011-06-15", []).0
+        return (result.string("Account") ?? "", result.string("Arn") ?? "", result.string("UserId") ?? "")
+    }
+}
+
+/// S3 (REST-XML, path-style addressing, payload hash signed).
+public struct S3Client: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    /// True when the bucket exists and is ours; false when it does not exist.
+    public func headBucket(_ bucket: String) async throws -> Bool {
+        do {
+            _ = try await client.restXML(.s3, region: region, operation: "HeadBucket", method: "HEAD", path: [bucket])
+            return true
+        } catch let error as AWSError where error.isNotFound {
+            return false
+        }
+    }
+
+    public func createBucket(_ bucket: String) async throws {
+        let body = region == "us-east-1" ? [] : Array("""
+            <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>\(xmlEscape(region))</LocationConstraint></CreateBucketConfiguration>
+            """.utf8)
+        _ = try await client.restXML(.s3, region: region, operation: "CreateBucket", method: "PUT", path: [bucket],
+                                     headers: body.isEmpty ? [] : [("Content-Type", "application/xml")], body: body)
+    }
+
+    public func putBucketVersioning(_ bucket: String, enabled: Bool) async throws {
+        let body = Array("""
+            <VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>\(enabled ? "Enabled" : "Suspended")</Status></VersioningConfiguration>
+            """.utf8)
+        _ = try await client.restXML(.s3, region: region, operation: "PutBucketVersioning", method: "PUT", path: [bucket], query: [("versioning", "")],
+                                     headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
+    }
+
+    public func putPublicAccessBlock(_ bucket: String) async throws {
+        let body = Array("""
+            <PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>
+            """.utf8)
+        _ = try await client.restXML(.s3, region: region, operation: "PutPublicAccessBlock", method: "PUT", path: [bucket], query: [("publicAccessBlock", "")],
+                                     headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
+    }
+
+    /// Returns the ETag.
+    @discardableResult
+    public func putObject(_ bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream",
+                          metadata: [String: String] = [:]) async throws -> String? {
+        let keyPath = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        let response = try await client.restXML(.s3, region: region, operation: "PutObject", method: "PUT", path: [bucket] + keyPath,
+                                                headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) },
+                                                body: body)
+        return response.headers["etag"]
+    }
+
+    /// Size and metadata of an object, or nil when it does not exist.
+    public func headObject(_ bucket: String, key: String) async throws -> (size: Int, etag: String?, metadata: [String: String])? {
+        let keyPath = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        do {
+            let response = try await client.restXML(.s3, region: region, operation: "HeadObject", method: "HEAD", path: [bucket] + keyPath)
+            let metadata = Dictionary(response.headers.filter { $0.key.hasPrefix("x-amz-meta-") }.map { (String($0.key.dropFirst(11)), $0.value) },
+                                      uniquingKeysWith: { $1 })
+            return (Int(response.headers["content-length"] ?? "") ?? 0, response.headers["etag"], metadata)
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
+    /// S3 requires Content-MD5 on configuration PUTs; MD5 is its checksum, not a security measure.
+    static func md5Base64(_ bytes: [UInt8]) -> String { Data(Array(Insecure.MD5.hash(data: bytes))).base64EncodedString() }
+}
+
+/// ACM (JSON 1.1, target CertificateManager).
+public struct ACMClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
+        try await client.json(.acm, region: region, version: "1.1", target: "CertificateManager", operation: operation, body)
+    }
+
+    public struct Certificate: Decodable, Sendable, Hashable {
+        public var CertificateArn: String
+        public var DomainName: String
+        public var SubjectAlternativeNames: [String]?
+        public var Status: String
+        public var NotAfter: Double?
+        public var FailureReason: String?
+        public var DomainValidationOptions: [Validation]?
+        public struct Validation: Decodable, Sendable, Hashable {
+            public var DomainName: String
+            public var ValidationStatus: String?
+            public var ResourceRecord: Record?
+        }
+        public struct Record: Decodable, Sendable, Hashable { public var Name: String; public var `Type`: String; public var Value: String }
+    }
+
+    public struct Summary: Decodable, Sendable, Hashable {
+        public var CertificateArn: String
+        public var DomainName: String
+        public var Status: String?
+    }
+
+    public func requestCertificate(domain: String, alternativeNames: [String], idempotencyToken: String? = nil) async throws -> String {
+        struct Out: Decodable { var CertificateArn: String }
+        let out: Out = try await call("RequestCertificate", .object([
+            ("DomainName", .string(domain)), ("ValidationMethod", "DNS"),
+            ("SubjectAlternativeNames", alternativeNames.isEmpty ? nil : .array(alternativeNames.map(JSON.string))),
+            ("IdempotencyToken", idempotencyToken.map(JSON.string)),
+        ]))
+        return out.CertificateArn
+    }
+
+    public func describeCertificate(_ arn: String) async throws -> Certificate {
+        struct Out: Decodable { var Certificate: Certificate }
+        let out: Out = try await call("DescribeCertificate", ["CertificateArn": .string(arn)])
+        return out.Certificate
+    }
+
+    public func listCertificates(pageSize: Int = 100) async throws -> [Summary] {
+        struct Page: Decodable { var CertificateSummaryList: [Summary]?; var NextToken: String? }
+        return try await AWSClient.paginate { token in
+            let page: Page = try await call("ListCertificates", .object([("MaxItems", .int(pageSize)), ("NextToken", token.map(JSON.string))]))
+            return (page.CertificateSummaryList ?? [], page.NextToken)
+        }
+    }
+}
+
+/// Cognito user pools (JSON 1.1, target AWSCognitoIdentityProviderService).
+public struct CognitoClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
+        try await client.json(.cognitoIDP, region: region, version: "1.1", target: "AWSCognitoIdentityProviderService", operation: operation, body)
+    }
+
+    public struct UserPool: Decodable, Sendable, Hashable { public var Id: String; public var Name: String }
+
+    public struct Domain: Decodable, Sendable, Hashable {
+        public var Domain: String?
+        public var UserPoolId: String?
+        public var Status: String?
+        public var CloudFrontDistribution: String?
+    }
+
+    public func listUserPools(pageSize: Int = 60) async throws -> [UserPool] {
+        struct Page: Decodable { var UserPools: [UserPool]?; var NextToken: String? }
+        return try await AWSClient.paginate { token in
+            let page: Page = try await call("ListUserPools", .object([("MaxResults", .int(pageSize)), ("NextToken", token.map(JSON.string))]))
+            return (page.UserPools ?? [], page.NextToken)
+        }
+    }
+
+    /// Creates a custom domain (with a certificate) or a Cognito prefix domain (without).
+    public func createUserPoolDomain(_ domain: String, userPoolID: String, certificateArn: String?) async throws -> String? {
+        struct Out: Decodable { var CloudFrontDomain: String? }
+        let out: Out = try await call("CreateUserPoolDomain", .object([
+            ("Domain", .string(domain)), ("UserPoolId", .string(userPoolID)),
+            ("CustomDomainConfig", certificateArn.map { ["CertificateArn": .string($0)] }),
+        ]))
+        return out.CloudFrontDomain
+    }
+
+    /// The domain's description; nil when it does not exist (Cognito answers an empty object).
+    public func describeUserPoolDomain(_ domain: String) async throws -> Domain? {
+        struct Out: Decodable { var DomainDescription: Domain? }
+        let out: Out = try await call("DescribeUserPoolDomain", ["Domain": .string(domain)])
+        guard let description = out.DomainDescription, description.Domain != nil, description.UserPoolId != nil else { return nil }
+        return description
+    }
+}
+
+/// SES v1 (Query, 2010-12-01, host email.{region}, signed as ses).
+public struct SESClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    /// Returns the message id and the request id.
+    public func sendEmail(from: String, to: [String], subject: String, text: String) async throws -> (messageID: String, requestID: String?) {
+        var p: [(String, String)] = [("Source", from), ("Message.Subject.Data", subject), ("Message.Subject.Charset", "UTF-8"),
+                                     ("Message.Body.Text.Data", text), ("Message.Body.Text.Charset", "UTF-8")]
+        for (index, address) in to.enumerated() { p.append(("Destination.ToAddresses.member.\(index + 1)", address)) }
+        let (result, requestID) = try await client.query(.ses, region: region, action: "SendEmail", version: "2010-12-01", p)
+        return (result.string("MessageId") ?? "", requestID)
+    }
+}
+
+/// SQS (JSON 1.0, target AmazonSQS).
+public struct SQSClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
+        try await client.json(.sqs, region: region, version: "1.0", target: "AmazonSQS", operation: operation, body)
+    }
+
+    public func createQueue(_ name: String, attributes: [String: String] = [:], tags: [String: String] = [:]) async throws -> String {
+        struct Out: Decodable { var QueueUrl: String }
+        let out: Out = try await call("CreateQueue", .object([
+            ("QueueName", .string(name)),
+            ("Attributes", attributes.isEmpty ? nil : .object(attributes.mapValues(JSON.string))),
+            ("tags", tags.isEmpty ? nil : .object(tags.mapValues(JSON.string))),
+        ]))
+        return out.QueueUrl
+    }
+
+    public func getQueueURL(_ name: String) async throws -> String {
+        struct Out: Decodable { var QueueUrl: String }
+        let out: Out = try await call("GetQueueUrl", ["QueueName": .string(name)])
+        return out.QueueUrl
+    }
+
+    public func getQueueAttributes(_ url: String, names: [String] = ["All"]) async throws -> [String: String] {
+        struct Out: Decodable { var Attributes: [String: String]? }
+        let out: Out = try await call("GetQueueAttributes", ["QueueUrl": .string(url), "AttributeNames": .array(names.map(JSON.string))])
+        return out.Attributes ?? [:]
+    }
+
+    public func tagQueue(_ url: String, tags: [String: String]) async throws {
+        let _: AWSClient.Empty = try await call("TagQueue", ["QueueUrl": .string(url), "Tags": .object(tags.mapValues(JSON.string))])
+    }
+}
+
+/// API Gateway v2 (REST-JSON, signed as apigateway).
+public struct APIGatewayV2Client: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    public struct API: Decodable, Sendable, Hashable {
+        public var apiId: String
+        public var name: String
+        public var apiEndpoint: String?
+        public var protocolType: String?
+    }
+
+    public struct Stage: Decodable, Sendable, Hashable {
+        public var stageName: String
+        public var stageVariables: [String: String]?
+        public var autoDeploy: Bool?
+    }
+
+    public func getAPIs() async throws -> [API] {
+        struct Page: Decodable { var items: [API]?; var nextToken: String? }
+        return try await AWSClient.paginate { token in
+            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApis", method: "GET", path: ["v2", "apis"],
+                                                       query: token.map { [("nextToken", $0)] } ?? [])
+            return (page.items ?? [], page.nextToken)
+        }
+    }
+
+    public func getStages(apiID: String) async throws -> [Stage] {
+        struct Page: Decodable { var items: [Stage]?; var nextToken: String? }
+        return try await AWSClient.paginate { token in
+            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetStages", method: "GET",
+                                                       path: ["v2", "apis", apiID, "stages"], query: token.map { [("nextToken", $0)] } ?? [])
+            return (page.items ?? [], page.nextToken)
+        }
+    }
+}

@@ -1,0 +1,55 @@
+"""Starts moto's server on loopback with SigV4 checking on, for tests and the demo.
+
+Every request must be signed (INITIAL_NO_AUTH_ACTION_COUNT=0): the access key is
+created inside the process before the server starts, so no unsigned request is
+needed. Prints one JSON line {port, accessKeyId, secretAccessKey, roleArn, account}
+on stdout, then serves until killed.
+
+moto looks for Docker when a Lambda function exists (e.g. in /moto-api/data.json);
+there is no Docker here, so the Docker client raises AttributeError, which moto
+treats as "no Docker".
+"""
+import json
+import os
+import socket
+import sys
+
+os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = os.environ.get("INITIAL_NO_AUTH_ACTION_COUNT", "0")
+os.environ.setdefault("MOTO_ACM_VALIDATION_WAIT", "2")
+
+from moto.utilities import docker_utilities  # noqa: E402
+
+
+def _no_docker(self):
+    raise AttributeError("no Docker on this machine")
+
+
+docker_utilities.DockerModel.docker_client = property(_no_docker)
+
+from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
+from moto.iam.models import iam_backends  # noqa: E402
+import moto.server  # noqa: E402
+
+
+def main():
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if port == 0:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+    iam = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    iam.create_user("us-east-1", "reconciler-test")
+    iam.put_user_policy("reconciler-test", "allow-all", json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+    key = iam.create_access_key("reconciler-test")
+    role = iam.create_role("reconciler-lambda", json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                                 "Action": "sts:AssumeRole"}]}),
+        "/", None, "", [], None)
+    print(json.dumps({"port": port, "accessKeyId": key.access_key_id, "secretAccessKey": key.secret_access_key,
+                      "roleArn": role.arn, "account": DEFAULT_ACCOUNT_ID}), flush=True)
+    moto.server.main(["-H", "127.0.0.1", "-p", str(port)])
+
+
+if __name__ == "__main__":
+    main()
