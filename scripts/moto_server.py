@@ -26,6 +26,27 @@ def _no_docker(self):
 
 docker_utilities.DockerModel.docker_client = property(_no_docker)
 
+# moto 5.x verifies a body-less request (e.g. Lambda GET) against its parsed
+# parameters or headers instead of the empty body, so no correct signature can
+# pass. Verify against the raw body bytes, as AWS does.
+from moto.iam import access_control  # noqa: E402
+
+_create_aws_request = access_control.IAMRequestBase._create_aws_request
+
+
+def _create_aws_request_over_raw_body(self):
+    if self._method in ("GET", "HEAD", "DELETE") and not self._body:
+        saved = self._data
+        self._data = b""
+        try:
+            return _create_aws_request(self)
+        finally:
+            self._data = saved
+    return _create_aws_request(self)
+
+
+access_control.IAMRequestBase._create_aws_request = _create_aws_request_over_raw_body
+
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam.models import iam_backends  # noqa: E402
 import moto.server  # noqa: E402

@@ -44,8 +44,7 @@ public struct AWSClient: Sendable {
 
     /// Query protocol: form-encoded Action/Version/parameters; returns `<Action>Result`.
     public func query(_ service: Service, region: String, action: String, version: String, _ parameters: [(String, String)]) async throws -> (XMLElement, requestID: String?) {
-        let body = ([("Action", action), ("Version", version)] + parameters)
-            .map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
+        let body = Self.formEncode([("Action", action), ("Version", version)] + parameters)
         let response = try await send(service, region: region, operation: action, protocol: .query(version: version), method: "POST", path: "/",
                                       headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: Array(body.utf8))
         guard let root = XMLElement.parse(response.body) else {
@@ -81,6 +80,11 @@ public struct AWSClient: Sendable {
     }
 
     public struct Empty: Decodable, Sendable { public init() {} }
+
+    /// application/x-www-form-urlencoded as AWS's SDKs write it (space as `+`).
+    static func formEncode(_ parameters: [(String, String)]) -> String {
+        parameters.map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1).replacingOccurrences(of: "%20", with: "+"))" }.joined(separator: "&")
+    }
 
     static func path(_ segments: [String]) -> String { "/" + segments.map { SigV4.uriEncode($0) }.joined(separator: "/") }
 
@@ -151,7 +155,16 @@ public struct AWSClient: Sendable {
         func make(_ code: String, _ message: String, _ id: String? = nil) -> AWSError {
             AWSError(service: service.rawValue, operation: operation, code: code, message: message, status: response.status, requestID: id ?? requestID)
         }
-        switch wire {
+        // Query and REST-XML errors are XML, JSON ones JSON; proxies and emulators answer
+        // authentication failures in XML whatever the protocol, so try the other shape too.
+        let shapes: [WireProtocol] = {
+            switch wire {
+            case .query, .restXML: return [wire, .restJSON]
+            case .json, .restJSON: return [wire, .restXML]
+            }
+        }()
+        for shape in shapes {
+        switch shape {
         case .query, .restXML:
             if let root = XMLElement.parse(response.body) {
                 let error = root.name == "Error" ? root : (root["Error"] ?? root.at("Errors", "Error"))
@@ -159,21 +172,24 @@ public struct AWSClient: Sendable {
                     return make(code, error.string("Message") ?? "", root.string("RequestId") ?? error.string("RequestId"))
                 }
             }
-            if response.body.isEmpty {
-                // HEAD and some S3 answers carry no body.
-                let code = [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
-                    ?? "HTTP\(response.status)"
-                return make(code, "")
-            }
+
         case .json, .restJSON:
             let body = try? JSONDecoder().decode(JSON.self, from: Data(response.body))
-            var code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue ?? body?["Code"]?.stringValue
-            if let query = response.header("x-amzn-query-error"), let first = query.split(separator: ";").first { code = String(first) }
+            // x-amzn-query-error carries SQS's legacy code; the modern one wins.
+            let legacy = response.header("x-amzn-query-error")?.split(separator: ";").first.map(String.init)
+            let code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue ?? body?["Code"]?.stringValue ?? legacy
             if var found = code {
                 if let colon = found.firstIndex(of: ":") { found = String(found[..<colon]) }
                 if let hash = found.lastIndex(of: "#") { found = String(found[found.index(after: hash)...]) }
                 return make(found, body?["message"]?.stringValue ?? body?["Message"]?.stringValue ?? body?["errorMessage"]?.stringValue ?? "")
             }
+        }
+        }
+        if response.body.isEmpty {
+            // HEAD and some S3 answers carry no body.
+            let code = [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
+                ?? "HTTP\(response.status)"
+            return make(code, "")
         }
         return AWSError.unreadable(service: service.rawValue, operation: operation, status: response.status, body: response.body, requestID: requestID)
     }

@@ -157,6 +157,13 @@ public struct CognitoClient: Sendable {
         public var CloudFrontDistribution: String?
     }
 
+    /// Creates a bare user pool (the templates create the real ones; the emulator cannot).
+    public func createUserPool(_ name: String) async throws -> UserPool {
+        struct Out: Decodable { var UserPool: UserPool }
+        let out: Out = try await call("CreateUserPool", ["PoolName": .string(name)])
+        return out.UserPool
+    }
+
     public func listUserPools(pageSize: Int = 60) async throws -> [UserPool] {
         struct Page: Decodable { var UserPools: [UserPool]?; var NextToken: String? }
         return try await AWSClient.paginate { token in
@@ -197,6 +204,11 @@ public struct SESClient: Sendable {
         for (index, address) in to.enumerated() { p.append(("Destination.ToAddresses.member.\(index + 1)", address)) }
         let (result, requestID) = try await client.query(.ses, region: region, action: "SendEmail", version: "2010-12-01", p)
         return (result.string("MessageId") ?? "", requestID)
+    }
+
+    /// Starts verification of a sender address (SES sends only from verified identities).
+    public func verifyEmailIdentity(_ address: String) async throws {
+        _ = try await client.query(.ses, region: region, action: "VerifyEmailIdentity", version: "2010-12-01", [("EmailAddress", address)])
     }
 }
 
@@ -254,6 +266,17 @@ public struct APIGatewayV2Client: Sendable {
         public var stageName: String
         public var stageVariables: [String: String]?
         public var autoDeploy: Bool?
+    }
+
+    /// Creates an HTTP API (the templates create the real one; the emulator cannot).
+    public func createAPI(name: String) async throws -> API {
+        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateApi", method: "POST", path: ["v2", "apis"],
+                                  body: ["name": .string(name), "protocolType": "HTTP"])
+    }
+
+    public func createStage(apiID: String, name: String, variables: [String: String]) async throws -> Stage {
+        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateStage", method: "POST", path: ["v2", "apis", apiID, "stages"],
+                                  body: ["stageName": .string(name), "stageVariables": .object(variables.mapValues(JSON.string))])
     }
 
     public func getAPIs() async throws -> [API] {
