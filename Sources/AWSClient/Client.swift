@@ -189,7 +189,7 @@ public struct AWSClient: Sendable {
             // HEAD and some S3 answers carry no body.
             let code = [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
                 ?? "HTTP\(response.status)"
-            return make(code, "")
+            return make(code, "empty response body")
         }
         return AWSError.unreadable(service: service.rawValue, operation: operation, status: response.status, body: response.body, requestID: requestID)
     }

@@ -1,0 +1,88 @@
+import AWSClient
+import Foundation
+import Testing
+
+@Suite struct RetryTests {
+    let okIdentity = ScriptedTransport.Step.status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>1</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
+
+    func identity(_ client: AWSClient) async throws -> String { try await STSClient(client, region: "eu-west-1").getCallerIdentity().account }
+
+    @Test func aTooManyRequestsThenSuccessIsRetriedAndLogged() async throws {
+        let transport = ScriptedTransport([.status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"), okIdentity])
+        let sleeps = SleepLog(), logs = LogRecorder()
+        #expect(try await identity(scriptedClient(transport, sleeps: sleeps, logger: logs.logger)) == "1")
+        #expect(await transport.sent.count == 2)
+        #expect(await sleeps.delays == [0.05])  // random 0.5 × base 0.1
+        let record = try #require(logs.all.first)
+        #expect(record.0 == "retrying AWS request")
+        #expect(record.1["reason"] == "throttled (Throttling)")
+        #expect(record.1["operation"] == "GetCallerIdentity")
+        #expect(record.1["attempt"]?.description == "2")
+        // Each attempt is signed anew (its own date and signature), never replayed.
+        let dates = await transport.sent.map { $0.headers.first { $0.0 == "X-Amz-Date" }?.1 }
+        #expect(dates.allSatisfy { $0 != nil })
+    }
+
+    @Test func aThrottlingExceptionBodyIsRetried() async throws {
+        let transport = ScriptedTransport([
+            .status(400, #"{"__type":"ThrottlingException","message":"Rate exceeded"}"#),
+            .status(400, #"{"__type":"com.amazonaws.acm#ThrottlingException","message":"Rate exceeded"}"#),
+            .status(200, #"{"CertificateArn":"arn:c"}"#),
+        ])
+        let sleeps = SleepLog()
+        let arn = try await ACMClient(scriptedClient(transport, sleeps: sleeps), region: "us-east-1").requestCertificate(domain: "a.dzgro.com", alternativeNames: [])
+        #expect(arn == "arn:c")
+        #expect(await sleeps.delays == [0.05, 0.1])  // exponential: 0.5 × 0.1, 0.5 × 0.2
+    }
+
+    @Test func serverErrorsUntilAttemptsRunOut() async throws {
+        let transport = ScriptedTransport(Array(repeating: .status(500, "<ErrorResponse><Error><Code>InternalFailure</Code><Message>boom</Message></Error></ErrorResponse>"), count: 5))
+        let sleeps = SleepLog()
+        await #expect {
+            _ = try await identity(scriptedClient(transport, attempts: 4, sleeps: sleeps))
+        } throws: { ($0 as? AWSError)?.code == "InternalFailure" && ($0 as? AWSError)?.status == 500 }
+        #expect(await transport.sent.count == 4)
+        #expect(await sleeps.delays.count == 3)
+    }
+
+    @Test func aValidationErrorIsNeverRetried() async throws {
+        let transport = ScriptedTransport([.status(400, "<ErrorResponse><Error><Code>ValidationError</Code><Message>bad</Message></Error></ErrorResponse>"), okIdentity])
+        let sleeps = SleepLog()
+        await #expect(throws: AWSError.self) { _ = try await identity(scriptedClient(transport, sleeps: sleeps)) }
+        #expect(await transport.sent.count == 1)
+        #expect(await sleeps.delays.isEmpty)
+    }
+
+    @Test func retryAfterIsHonouredAndCapped() async throws {
+        let transport = ScriptedTransport([.status(503, "", headers: ["Retry-After": "3"]), .status(503, "", headers: ["Retry-After": "120"]), okIdentity])
+        let sleeps = SleepLog()
+        #expect(try await identity(scriptedClient(transport, sleeps: sleeps)) == "1")
+        #expect(await sleeps.delays == [3, 5])  // the cap is 5 s in these tests
+    }
+
+    @Test func connectionFailuresAreRetried() async throws {
+        let transport = ScriptedTransport([.fail(TransportError(url: "https://sts.eu-west-1.amazonaws.com", reason: "connection refused")), okIdentity])
+        #expect(try await identity(scriptedClient(transport)) == "1")
+        #expect(await transport.sent.count == 2)
+    }
+
+    @Test func cancellationDuringBackoffStopsAtOnce() async throws {
+        let transport = ScriptedTransport([.status(503, ""), okIdentity])
+        let client = scriptedClient(transport, sleep: { try await Task.sleep(nanoseconds: UInt64($0 * 1e9) + 60_000_000_000) })
+        let task = Task { try await identity(client) }
+        while await transport.sent.isEmpty { await Task.yield() }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        task.cancel()
+        let started = Date()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(await transport.sent.count == 1)
+    }
+
+    @Test func backoffGrowsExponentiallyWithJitterUpToTheCap() {
+        let policy = RetryPolicy(maxAttempts: 10, baseDelay: 0.1, maxDelay: 2, random: { 0.999 })
+        let delays = (1...7).map { policy.delay(retry: $0, retryAfter: nil) }
+        #expect(delays.map { ($0 * 1000).rounded() } == [100, 200, 400, 799, 1598, 1998, 1998])
+        #expect(RetryPolicy(random: { 0 }).delay(retry: 3, retryAfter: nil) == 0)
+    }
+}
