@@ -62,6 +62,7 @@ let package = Package(
                 "DesiredState",
                 "Rendering",
                 "ControllerConfig",
+                "AWSClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -73,6 +74,12 @@ let package = Package(
             name: "bench-render",
             dependencies: ["DesiredState", "Rendering", "ReconcilerCommands"],
             path: "bench/render"
+        ),
+        .executableTarget(
+            name: "bench-sigv4",
+            dependencies: ["SigV4", "AWSClient", "EmulatorHarness"],
+            path: "bench/sigv4",
+            exclude: ["botocore_bench.py"]
         ),
         .testTarget(
             name: "DesiredStateTests",
@@ -93,7 +100,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilerCommandsTests",
-            dependencies: ["ReconcilerCommands", "ControllerConfig"]
+            dependencies: ["ReconcilerCommands", "ControllerConfig", "AWSClient"]
         ),
     ]
 )
