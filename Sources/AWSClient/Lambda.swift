@@ -70,13 +70,21 @@ public struct LambdaClient: Sendable {
                                          "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish)])
     }
 
+    /// Lambda's list operations page with `Marker` / `NextMarker` / `MaxItems`.
+    func pages<Page: Decodable, Item>(_ operation: String, path: [String], pageSize: Int, as page: Page.Type,
+                                      _ items: @escaping (Page) -> (items: [Item]?, next: String?)) async throws -> [Item] {
+        try await AWSClient.paginate { marker in
+            let page: Page = try await client.restJSON(.lambda, region: region, operation: operation, method: "GET", path: path,
+                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
+            let (found, next) = items(page)
+            return (found ?? [], next)
+        }
+    }
+
     public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
         struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
-        return try await AWSClient.paginate { marker in
-            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
-                                                       path: Self.functions + [name, "versions"],
-                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
-            return (page.Versions ?? [], page.NextMarker)
+        return try await pages("ListVersionsByFunction", path: Self.functions + [name, "versions"], pageSize: pageSize, as: Page.self) {
+            ($0.Versions, $0.NextMarker)
         }
     }
 
@@ -91,11 +99,8 @@ public struct LambdaClient: Sendable {
 
     public func listAliases(_ function: String, pageSize: Int = 50) async throws -> [Alias] {
         struct Page: Decodable { var Aliases: [Alias]?; var NextMarker: String? }
-        return try await AWSClient.paginate { marker in
-            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListAliases", method: "GET",
-                                                       path: Self.functions + [function, "aliases"],
-                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
-            return (page.Aliases ?? [], page.NextMarker)
+        return try await pages("ListAliases", path: Self.functions + [function, "aliases"], pageSize: pageSize, as: Page.self) {
+            ($0.Aliases, $0.NextMarker)
         }
     }
 
@@ -131,10 +136,8 @@ public struct LambdaClient: Sendable {
 
     public func listLayerVersions(_ name: String, pageSize: Int = 50) async throws -> [LayerVersion] {
         struct Page: Decodable { var LayerVersions: [LayerVersion]?; var NextMarker: String? }
-        return try await AWSClient.paginate { marker in
-            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListLayerVersions", method: "GET", path: Self.layers + [name, "versions"],
-                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
-            return (page.LayerVersions ?? [], page.NextMarker)
+        return try await pages("ListLayerVersions", path: Self.layers + [name, "versions"], pageSize: pageSize, as: Page.self) {
+            ($0.LayerVersions, $0.NextMarker)
         }
     }
 
