@@ -24,6 +24,15 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
+        .systemLibrary(
+            name: "CLibGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"])]
+        ),
+        .target(
+            name: "GitSource",
+            dependencies: ["CLibGit2", "DesiredState"]
+        ),
         .target(
             name: "SigV4",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -63,6 +72,7 @@ let package = Package(
                 "Rendering",
                 "ControllerConfig",
                 "AWSClient",
+                "GitSource",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,6 +103,10 @@ let package = Package(
         .testTarget(
             name: "AWSClientTests",
             dependencies: ["AWSClient", "SigV4", "EmulatorHarness"]
+        ),
+        .testTarget(
+            name: "GitSourceTests",
+            dependencies: ["GitSource", "DesiredState"]
         ),
         .testTarget(
             name: "SigV4Tests",

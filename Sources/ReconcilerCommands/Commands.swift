@@ -22,13 +22,13 @@ struct Validate: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let (origin, files) = try global.readDesiredState()
+        let (origin, files) = try await global.readDesiredState()
         let (state, stacks, _) = try loadChecked(files, json: global.json)
         if global.json {
             print(try jsonString(ValidationReport(valid: true, problems: nil, stacks: stacks)))
             return
         }
-        print("desired state \(origin): valid")
+        print("desired state from \(origin): valid")
         print("  \(state.project.value): \(state.environments.count) environments, \(state.functions.count) functions, "
               + "\(state.layers.count) layers, \(state.queues.count) queue types, \(state.buckets.count) bucket types, "
               + "\(state.regions.count) regions, \(stacks.count) stacks")
@@ -55,7 +55,7 @@ struct Render: AsyncParsableCommand {
     var region: [String] = []
 
     func run() async throws {
-        let (origin, files) = try global.readDesiredState()
+        let (origin, files) = try await global.readDesiredState()
         let (state, _, allStacks) = try loadChecked(files, json: global.json)
         for r in region where !state.regions.contains(r) {
             throw CLIError("region '\(r)' is not in the desired state; regions: \(state.regions.joined(separator: ", "))")

@@ -2,6 +2,7 @@ import ArgumentParser
 import ControllerConfig
 import DesiredState
 import Foundation
+import GitSource
 import Rendering
 
 /// Options every subcommand shares.
@@ -13,8 +14,11 @@ public struct GlobalOptions: ParsableArguments {
     public var json = false
 
     @Option(name: .customLong("desired-state"),
-            help: ArgumentHelp("Read the desired state from this directory instead of the configured repository.", valueName: "DIR"))
+            help: ArgumentHelp("Read the desired state from this directory (uncommitted files included) instead of the configured repository.", valueName: "DIR"))
     public var desiredState: String?
+
+    @Option(name: .long, help: ArgumentHelp("Read the configured repository at this commit, tag or branch instead of the branch tip.", valueName: "REF"))
+    public var ref: String?
 
     public init() {}
 
@@ -30,19 +34,36 @@ public struct GlobalOptions: ParsableArguments {
                 url.deletingLastPathComponent().path)
     }
 
-    /// Where the desired state is read from, and its files.
-    func readDesiredState() throws -> (origin: String, files: SourceFiles) {
+    /// Where the desired state is read from, and its files: a directory, or the configured
+    /// repository (through libgit2) at its branch tip or at --ref.
+    func readDesiredState() async throws -> (origin: String, files: SourceFiles) {
         if let desiredState {
-            return (desiredState, try DirectorySource.read(desiredState))
+            if ref != nil { throw CLIError("--ref reads the configured repository; it cannot be combined with --desired-state") }
+            return ("directory \(desiredState)", try DirectorySource.read(desiredState))
         }
         let (config, base) = try loadConfig()
-        let repository = config.source.repository
-        if repository.contains("://") {
-            throw CLIError("[source] repository '\(repository)' is a URL; reading remote repositories arrives with the git source. Use a local path or --desired-state DIR")
+        let source = Self.source(config, base: base)
+        let snapshot = try await source.read(ref: ref)
+        if let previous = snapshot.rewrittenFrom {
+            printError("warning: branch '\(source.branch)' of \(source.repository) was rewritten (force-push): the last commit seen, \(previous.prefix(12)), is no longer on it; using the new tip \(snapshot.commit.shortID)")
         }
-        let root = repository.hasPrefix("/") ? repository : (base as NSString).appendingPathComponent(repository)
-        let directory = URL(fileURLWithPath: root).appendingPathComponent(config.source.subdirectory).standardizedFileURL.path
-        return (directory, try DirectorySource.read(directory))
+        let origin = "\(snapshot.origin) (\(snapshot.commit.summary), \(snapshot.commit.author))"
+        if !json { printError("reading \(source.subdirectory) from \(origin)") }
+        return (origin, snapshot.files)
+    }
+
+    /// The git source controller.conf describes; relative paths are relative to the file.
+    static func source(_ config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> DesiredStateSource {
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+        }
+        let repository = config.source.repository
+        let isURL = repository.contains("://") || repository.hasPrefix("git@")
+        let author = config.source.authorName.map { ($0, config.source.authorEmail ?? "\($0)@localhost") }
+        return DesiredStateSource(repository: isURL ? repository : absolute(repository), branch: config.source.branch,
+                                  subdirectory: config.source.subdirectory, stateDirectory: absolute(config.stateDirectory),
+                                  credentials: GitCredentials(username: config.source.username, token: config.source.tokenEnv.flatMap { environment[$0] }),
+                                  author: author)
     }
 }
 

@@ -110,3 +110,58 @@ struct CLI {
         #expect(result.stderr.contains("configuration file '/nonexistent/controller.conf' not found; pass --config FILE, or --desired-state DIR"))
     }
 }
+
+@Suite struct GitCommandLineTests {
+    func git(_ arguments: [String], in directory: URL) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["git", "-c", "user.name=Team", "-c", "user.email=team@dzgro.com"] + arguments
+        process.currentDirectoryURL = directory
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "git \(arguments): \(out)")
+        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// controller.conf pointing at a remote: validate clones, says which commit it read, and --ref reads history.
+    @Test func validateReadsTheConfiguredRemoteAtItsTipOrAtRef() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-cli-git-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let work = root.appendingPathComponent("work")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        _ = try git(["init", "-q", "--bare", "-b", "main", root.appendingPathComponent("remote.git").path], in: root)
+        _ = try git(["init", "-q", "-b", "main"], in: work)
+        try FileManager.default.copyItem(at: CLI.root.appendingPathComponent("desired-state"), to: work.appendingPathComponent("infra"))
+        _ = try git(["add", "-A"], in: work)
+        _ = try git(["commit", "-q", "-m", "good state"], in: work)
+        let good = try git(["rev-parse", "HEAD"], in: work)
+        let functions = work.appendingPathComponent("infra/functions.yaml")
+        try (try String(contentsOf: functions, encoding: .utf8)).replacingOccurrences(of: "memory: 1024", with: "memory: 64")
+            .write(to: functions, atomically: true, encoding: .utf8)
+        _ = try git(["commit", "-q", "-am", "break memory"], in: work)
+        let broken = try git(["rev-parse", "HEAD"], in: work)
+        _ = try git(["push", "-q", root.appendingPathComponent("remote.git").path, "main"], in: work)
+        let config = root.appendingPathComponent("controller.conf")
+        try """
+            [source]
+            repository = "file://\(root.appendingPathComponent("remote.git").path)"
+            branch = "main"
+            subdirectory = "infra"
+            [state]
+            directory = "state"
+            """.write(to: config, atomically: true, encoding: .utf8)
+
+        let tip = try CLI.run(["validate", "--config", config.path])
+        #expect(tip.status == 1)
+        #expect(tip.stderr.contains("reading infra from file://\(root.path)/remote.git main at \(broken.prefix(12)) (break memory, Team)"), "\(tip.stderr)")
+        #expect(tip.stderr.contains("functions.yaml:27:13: functions.QueueModelMessageProcessor.memory: 64 MB is out of range"))
+        let history = try CLI.run(["validate", "--config", config.path, "--ref", good])
+        #expect(history.status == 0, "\(history.stderr)")
+        #expect(history.stdout.contains("at \(good.prefix(12)) (good state, Team): valid"))
+        #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("state/repository.git").path))
+    }
+}
