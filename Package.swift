@@ -86,6 +86,11 @@ let package = Package(
             path: "bench/render"
         ),
         .executableTarget(
+            name: "bench-git",
+            dependencies: ["GitSource", "DesiredState"],
+            path: "bench/git"
+        ),
+        .executableTarget(
             name: "bench-sigv4",
             dependencies: ["SigV4", "AWSClient", "EmulatorHarness"],
             path: "bench/sigv4",
