@@ -68,7 +68,6 @@ public struct AWSClient: Sendable {
                                             query: [(String, String)] = [], body: JSON? = nil, as type: Output.Type = Output.self) async throws -> Output {
         let response = try await send(service, region: region, operation: operation, protocol: .restJSON, method: method, path: Self.path(path), query: query,
                                       headers: body == nil ? [] : [("Content-Type", "application/json")], body: body?.bytes ?? [])
-        if Output.self == Empty.self { return Empty() as! Output }
         return try decode(Output.self, response, service: service, operation: operation)
     }
 
@@ -106,10 +105,12 @@ public struct AWSClient: Sendable {
         let endpoint = endpoints.endpoint(for: service, region: region)
         let queryString = query.map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
         let basePath = endpoint.path == "/" ? "" : endpoint.path
-        guard let url = URL(string: "\(endpoint.scheme ?? "https")://\(endpoint.host ?? "")\(endpoint.port.map { ":\($0)" } ?? "")\(basePath)\(path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
+        // host[:port]: the Host header we sign, and where the request goes.
+        let authority = (endpoint.host ?? "") + (endpoint.port.map { ":\($0)" } ?? "")
+        let origin = "\(endpoint.scheme ?? "https")://\(authority)"
+        guard let url = URL(string: "\(origin)\(basePath)\(path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
             throw AWSError(service: service.rawValue, operation: operation, code: "InvalidRequest", message: "cannot build a URL for \(path)", status: 0, requestID: nil)
         }
-        let host = (endpoint.host ?? "") + (endpoint.port.map { ":\($0)" } ?? "")
         let payloadHash = SigV4.hexSHA256(body)
         var attempt = 0
         while true {
@@ -119,7 +120,7 @@ public struct AWSClient: Sendable {
             let signer = SigV4(credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: region), service: service.signingName,
                                doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
             let toSign = SigningRequest(method: method, path: basePath + path, query: queryString,
-                                        headers: [.init("Host", host)] + headers.map { .init($0.0, $0.1) }, payloadHash: payloadHash)
+                                        headers: [.init("Host", authority)] + headers.map { .init($0.0, $0.1) }, payloadHash: payloadHash)
             let signed = signer.sign(toSign, date: now())
             let request = HTTPRequest(method: method, url: url, headers: headers + signed.addedHeaders.map { ($0.name, $0.value) }, body: body)
             var failure: any Error
@@ -132,7 +133,7 @@ public struct AWSClient: Sendable {
                     return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
                 }
                 var error = Self.decodeError(wire, service: service, operation: operation, response: response, requestID: requestID)
-                error.endpoint = "\(endpoint.scheme ?? "https")://\(host)"
+                error.endpoint = origin
                 error.accessKeyID = resolved.credentials.accessKeyID
                 error.credentialSource = resolved.source
                 failure = error
@@ -155,35 +156,31 @@ public struct AWSClient: Sendable {
         func make(_ code: String, _ message: String, _ id: String? = nil) -> AWSError {
             AWSError(service: service.rawValue, operation: operation, code: code, message: message, status: response.status, requestID: id ?? requestID)
         }
-        // Query and REST-XML errors are XML, JSON ones JSON; proxies and emulators answer
-        // authentication failures in XML whatever the protocol, so try the other shape too.
-        let shapes: [WireProtocol] = {
-            switch wire {
-            case .query, .restXML: return [wire, .restJSON]
-            case .json, .restJSON: return [wire, .restXML]
-            }
-        }()
-        for shape in shapes {
-        switch shape {
-        case .query, .restXML:
-            if let root = XMLElement.parse(response.body) {
-                let error = root.name == "Error" ? root : (root["Error"] ?? root.at("Errors", "Error"))
-                if let error, let code = error.string("Code") {
-                    return make(code, error.string("Message") ?? "", root.string("RequestId") ?? error.string("RequestId"))
-                }
-            }
-
-        case .json, .restJSON:
+        func fromXML() -> AWSError? {
+            guard let root = XMLElement.parse(response.body) else { return nil }
+            let error = root.name == "Error" ? root : (root["Error"] ?? root.at("Errors", "Error"))
+            guard let error, let code = error.string("Code") else { return nil }
+            return make(code, error.string("Message") ?? "", root.string("RequestId") ?? error.string("RequestId"))
+        }
+        func fromJSON() -> AWSError? {
             let body = try? JSONDecoder().decode(JSON.self, from: Data(response.body))
             // x-amzn-query-error carries SQS's legacy code; the modern one wins.
             let legacy = response.header("x-amzn-query-error")?.split(separator: ";").first.map(String.init)
-            let code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue ?? body?["Code"]?.stringValue ?? legacy
-            if var found = code {
-                if let colon = found.firstIndex(of: ":") { found = String(found[..<colon]) }
-                if let hash = found.lastIndex(of: "#") { found = String(found[found.index(after: hash)...]) }
-                return make(found, body?["message"]?.stringValue ?? body?["Message"]?.stringValue ?? body?["errorMessage"]?.stringValue ?? "")
-            }
+            guard var code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue
+                ?? body?["Code"]?.stringValue ?? legacy else { return nil }
+            if let colon = code.firstIndex(of: ":") { code = String(code[..<colon]) }
+            if let hash = code.lastIndex(of: "#") { code = String(code[code.index(after: hash)...]) }
+            return make(code, body?["message"]?.stringValue ?? body?["Message"]?.stringValue ?? body?["errorMessage"]?.stringValue ?? "")
         }
+        // Query and REST-XML errors are XML, JSON ones JSON; proxies and emulators answer
+        // authentication failures in XML whatever the protocol, so try the other shape too.
+        let isXML: Bool
+        switch wire {
+        case .query, .restXML: isXML = true
+        case .json, .restJSON: isXML = false
+        }
+        for decode in isXML ? [fromXML, fromJSON] : [fromJSON, fromXML] {
+            if let error = decode() { return error }
         }
         if response.body.isEmpty {
             // HEAD and some S3 answers carry no body.

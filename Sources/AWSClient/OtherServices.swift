@@ -57,8 +57,7 @@ public struct S3Client: Sendable {
     @discardableResult
     public func putObject(_ bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream",
                           metadata: [String: String] = [:]) async throws -> String? {
-        let keyPath = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
-        let response = try await client.restXML(.s3, region: region, operation: "PutObject", method: "PUT", path: [bucket] + keyPath,
+        let response = try await client.restXML(.s3, region: region, operation: "PutObject", method: "PUT", path: Self.objectPath(bucket, key),
                                                 headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) },
                                                 body: body)
         return response.headers["etag"]
@@ -66,15 +65,19 @@ public struct S3Client: Sendable {
 
     /// Size and metadata of an object, or nil when it does not exist.
     public func headObject(_ bucket: String, key: String) async throws -> (size: Int, etag: String?, metadata: [String: String])? {
-        let keyPath = key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         do {
-            let response = try await client.restXML(.s3, region: region, operation: "HeadObject", method: "HEAD", path: [bucket] + keyPath)
+            let response = try await client.restXML(.s3, region: region, operation: "HeadObject", method: "HEAD", path: Self.objectPath(bucket, key))
             let metadata = Dictionary(response.headers.filter { $0.key.hasPrefix("x-amz-meta-") }.map { (String($0.key.dropFirst(11)), $0.value) },
                                       uniquingKeysWith: { $1 })
             return (Int(response.headers["content-length"] ?? "") ?? 0, response.headers["etag"], metadata)
         } catch let error as AWSError where error.isNotFound {
             return nil
         }
+    }
+
+    /// Path segments of an object: the bucket, then the key split at its slashes (kept, not encoded).
+    static func objectPath(_ bucket: String, _ key: String) -> [String] {
+        [bucket] + key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
     }
 
     /// S3 requires Content-MD5 on configuration PUTs; MD5 is its checksum, not a security measure.

@@ -18,22 +18,17 @@ public struct XMLElement: Sendable, Hashable {
     public subscript(_ name: String) -> XMLElement? { children.first { $0.name == name } }
 
     /// The first descendant at a path of child names.
-    public func at(_ path: String...) -> XMLElement? {
-        var node: XMLElement? = self
-        for name in path { node = node?[name] }
-        return node
-    }
+    public func at(_ path: String...) -> XMLElement? { walk(path) }
 
-    public func string(_ path: String...) -> String? {
-        var node: XMLElement? = self
-        for name in path { node = node?[name] }
-        return node?.text
+    /// The text at a path of child names.
+    public func string(_ path: String...) -> String? { walk(path)?.text }
+
+    private func walk(_ path: [String]) -> XMLElement? {
+        path.reduce(self as XMLElement?) { node, name in node?[name] }
     }
 
     /// `<Items><member>…</member>…</Items>` → the members.
     public func members(_ name: String) -> [XMLElement] { self[name]?.children ?? [] }
-
-    public func all(_ name: String) -> [XMLElement] { children.filter { $0.name == name } }
 
     public static func parse(_ bytes: [UInt8]) -> XMLElement? {
         let builder = Builder()

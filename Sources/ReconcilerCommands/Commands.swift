@@ -23,7 +23,8 @@ struct Validate: AsyncParsableCommand {
 
     func run() async throws {
         let (origin, files) = try await global.readDesiredState()
-        let (state, stacks, _) = try loadChecked(files, json: global.json)
+        let (state, rendered) = try loadChecked(files, json: global.json)
+        let stacks = rendered.map(RenderedStackSummary.init)
         if global.json {
             print(try jsonString(ValidationReport(valid: true, problems: nil, stacks: stacks)))
             return
@@ -56,7 +57,7 @@ struct Render: AsyncParsableCommand {
 
     func run() async throws {
         let (origin, files) = try await global.readDesiredState()
-        let (state, _, allStacks) = try loadChecked(files, json: global.json)
+        let (state, allStacks) = try loadChecked(files, json: global.json)
         for r in region where !state.regions.contains(r) {
             throw CLIError("region '\(r)' is not in the desired state; regions: \(state.regions.joined(separator: ", "))")
         }

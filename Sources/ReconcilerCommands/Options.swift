@@ -86,7 +86,7 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
 
 /// Loads and checks the desired state, including the limits of the rendered stacks.
 /// On problems prints them all (text or JSON) and exits 1.
-func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [RenderedStackSummary], [Rendering.RenderedStack]) {
+func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Rendering.RenderedStack]) {
     let result = DesiredStateLoader.load(files)
     var problems = result.diagnostics
     var stacks: [Rendering.RenderedStack] = []
@@ -103,7 +103,7 @@ func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Ren
         }
         throw ExitCode(1)
     }
-    return (state, stacks.map(RenderedStackSummary.init), stacks)
+    return (state, stacks)
 }
 
 struct ProblemJSON: Encodable {

@@ -72,6 +72,10 @@ public enum Renderer {
 struct StackBuilder {
     let state: DesiredState
     let stack: StackID
+    /// The parts of the state that belong to this stack's feature set, filtered once.
+    let functions: [Function]
+    let queues: [Queue]
+    let buckets: [Bucket]
     var resources: [TemplateValue.Entry] = []
     var parameters: [TemplateValue.Entry] = []
     var outputs: [TemplateValue.Entry] = []
@@ -80,12 +84,12 @@ struct StackBuilder {
     init(state: DesiredState, stack: StackID) {
         self.state = state
         self.stack = stack
+        functions = state.functions.filter { $0.featureSet.value == stack.featureSet }
+        queues = state.queues.filter { $0.featureSet.value == stack.featureSet }
+        buckets = state.buckets.filter { $0.featureSet.value == stack.featureSet }
     }
 
     var project: String { state.project.value }
-    var functions: [Function] { state.functions.filter { $0.featureSet.value == stack.featureSet } }
-    var queues: [Queue] { state.queues.filter { $0.featureSet.value == stack.featureSet } }
-    var buckets: [Bucket] { state.buckets.filter { $0.featureSet.value == stack.featureSet } }
 
     var template: TemplateValue {
         var top = MapBuilder()
@@ -456,5 +460,4 @@ struct StackBuilder {
 /// function never uploads or publishes again.
 public enum ArtifactKeys {
     public static func function(_ name: String, codeHash: String) -> String { "functions/\(name)/\(codeHash).zip" }
-    public static func template(_ stackName: String, hash: String) -> String { "templates/\(stackName)/\(hash).yaml" }
 }

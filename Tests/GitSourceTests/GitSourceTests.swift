@@ -37,7 +37,7 @@ final class Fixture {
         try process.run()
         let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw GitSourceError.notARepository("git \(arguments.joined(separator: " ")): \(out)") }
+        guard process.terminationStatus == 0 else { throw FixtureFailure(description: "git \(arguments.joined(separator: " ")) failed: \(out)") }
         return out.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -60,6 +60,8 @@ final class Fixture {
                            author: ("reconciler", "reconciler@dzgro.com"))
     }
 }
+
+struct FixtureFailure: Error, CustomStringConvertible { var description: String }
 
 @Suite struct GitSourceTests {
     @Test func readsTheDesiredStateAtTheTipStraightFromTheObjectDatabase() async throws {
