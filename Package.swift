@@ -7,6 +7,8 @@ import PackageDescription
 //   EmulatorHarness    tests and demo: moto on loopback with signature checking
 //   DesiredState       pure: the desired-state model, YAML loading with source locations, validation
 //   Rendering          pure: SAM templates per (region, feature set), deterministic bytes
+//   Planning           pure: snapshot of the cloud, diff into a plan (typed steps, digest), plan text
+//   Engine             effects: observe AWS into a snapshot, apply a plan, layer builds, lock and logs
 //   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
 //   ReconcilerCommands effects: filesystem access and the command-line interface
 //   reconciler         the executable (a thin main)
@@ -60,6 +62,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Planning",
+            dependencies: ["DesiredState", "Rendering", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "Engine",
+            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "ControllerConfig",
             dependencies: [
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -73,6 +83,8 @@ let package = Package(
                 "ControllerConfig",
                 "AWSClient",
                 "GitSource",
+                "Planning",
+                "Engine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

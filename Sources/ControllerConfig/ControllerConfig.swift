@@ -25,6 +25,18 @@ public struct ControllerConfig: Hashable, Sendable {
         /// Per-service endpoints, keyed by service (lambda, cloudformation, s3, …).
         public var endpoints: [String: String] = [:]
         public var maxAttempts: Int = 3
+        /// The endpoint is the moto emulator: deploy only the resource types its
+        /// CloudFormation supports (SQS, S3) and report the rest as skipped.
+        public var emulator: Bool = false
+    }
+
+    /// How `apply` builds layers and waits for AWS.
+    public struct Apply: Hashable, Sendable {
+        /// Python with pip, used to build layers (relative paths: to controller.conf).
+        public var python: String = "python3"
+        public var pollSeconds: Int = 5
+        public var certificateWaitSeconds: Int = 900
+        public var stackWaitSeconds: Int = 3600
     }
 
     public struct Approval: Hashable, Sendable {
@@ -49,6 +61,7 @@ public struct ControllerConfig: Hashable, Sendable {
     /// Where the controller keeps its state: clone, locks, logs, approvals, caches.
     public var stateDirectory: String = ".reconciler"
     public var approval = Approval()
+    public var apply = Apply()
     public var intervals = Intervals()
     public var driftPolicy: DriftPolicy = .report
 
@@ -86,7 +99,7 @@ extension ControllerConfig {
         }
         var reader = TableReader(file: file)
         var config = ControllerConfig()
-        reader.check(table, path: "", allowed: ["source", "aws", "state", "approval", "intervals", "drift"])
+        reader.check(table, path: "", allowed: ["source", "aws", "state", "apply", "approval", "intervals", "drift"])
 
         if let source = reader.table(table, "source") {
             reader.check(source, path: "source", allowed: ["repository", "branch", "subdirectory", "username", "token_env", "author"])
@@ -102,7 +115,8 @@ extension ControllerConfig {
             }
         }
         if let aws = reader.table(table, "aws") {
-            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts"])
+            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "emulator"])
+            config.aws.emulator = reader.bool(aws, "aws", "emulator") ?? false
             config.aws.profile = reader.string(aws, "aws", "profile")
             config.aws.endpoint = reader.string(aws, "aws", "endpoint")
             config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20) ?? config.aws.maxAttempts
@@ -115,6 +129,13 @@ extension ControllerConfig {
         if let state = reader.table(table, "state") {
             reader.check(state, path: "state", allowed: ["directory"])
             config.stateDirectory = reader.string(state, "state", "directory") ?? config.stateDirectory
+        }
+        if let apply = reader.table(table, "apply") {
+            reader.check(apply, path: "apply", allowed: ["python", "poll_seconds", "certificate_wait_seconds", "stack_wait_seconds"])
+            config.apply.python = reader.string(apply, "apply", "python") ?? config.apply.python
+            config.apply.pollSeconds = reader.int(apply, "apply", "poll_seconds", 1...300) ?? config.apply.pollSeconds
+            config.apply.certificateWaitSeconds = reader.int(apply, "apply", "certificate_wait_seconds", 0...86400) ?? config.apply.certificateWaitSeconds
+            config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 60...86400) ?? config.apply.stackWaitSeconds
         }
         if let approval = reader.table(table, "approval") {
             reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts"])
@@ -195,6 +216,15 @@ private struct TableReader {
             result.append(s)
         }
         return result
+    }
+
+    mutating func bool(_ table: TOMLTable, _ path: String, _ key: String) -> Bool? {
+        guard let value = table[key] else { return nil }
+        guard let bool = value.bool else {
+            fail("\(path).\(key)", "expected true or false")
+            return nil
+        }
+        return bool
     }
 
     mutating func int(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {

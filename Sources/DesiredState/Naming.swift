@@ -136,3 +136,11 @@ public enum Naming {
     /// API Gateway HTTP APIs stop waiting for an integration after 30 seconds.
     public static let httpIntegrationTimeout = 30
 }
+
+extension Naming {
+    /// The per-region bucket holding code archives, layer archives and large templates.
+    /// Bucket names are global, so the account and region are part of it.
+    public static func artifactBucket(project: String, account: String, region: String) -> String {
+        "\(project.lowercased())-artifacts-\(account)-\(region)"
+    }
+}

@@ -9,7 +9,7 @@ public struct Reconciler: AsyncParsableCommand {
         commandName: "reconciler",
         abstract: "GitOps controller for the Dzgro serverless application on AWS.",
         discussion: "Reads the desired state from git, plans and applies it, and holds staging and prod releases until a one-time password is confirmed.",
-        subcommands: [Validate.self, Render.self]
+        subcommands: [Validate.self, Render.self, PlanCommand.self, ApplyCommand.self]
     )
 
     public init() {}
@@ -22,7 +22,8 @@ struct Validate: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let (origin, files) = try await global.readDesiredState()
+        let input = try await global.readDesiredState()
+        let (origin, files) = (input.origin, input.files)
         let (state, rendered) = try loadChecked(files, json: global.json)
         let stacks = rendered.map(RenderedStackSummary.init)
         if global.json {
@@ -56,7 +57,8 @@ struct Render: AsyncParsableCommand {
     var region: [String] = []
 
     func run() async throws {
-        let (origin, files) = try await global.readDesiredState()
+        let input = try await global.readDesiredState()
+        let (origin, files) = (input.origin, input.files)
         let (state, allStacks) = try loadChecked(files, json: global.json)
         for r in region where !state.regions.contains(r) {
             throw CLIError("region '\(r)' is not in the desired state; regions: \(state.regions.joined(separator: ", "))")

@@ -36,10 +36,12 @@ public struct GlobalOptions: ParsableArguments {
 
     /// Where the desired state is read from, and its files: a directory, or the configured
     /// repository (through libgit2) at its branch tip or at --ref.
-    func readDesiredState() async throws -> (origin: String, files: SourceFiles) {
+    func readDesiredState() async throws -> DesiredStateInput {
         if let desiredState {
             if ref != nil { throw CLIError("--ref reads the configured repository; it cannot be combined with --desired-state") }
-            return ("directory \(desiredState)", try DirectorySource.read(desiredState))
+            let files = try DirectorySource.read(desiredState)
+            return DesiredStateInput(origin: "directory \(desiredState)", files: files,
+                                     commit: "uncommitted-" + files.contentHash(of: Array(files.files.keys)).prefix(12))
         }
         let (config, base) = try loadConfig()
         let source = Self.source(config, base: base)
@@ -49,14 +51,17 @@ public struct GlobalOptions: ParsableArguments {
         }
         let origin = "\(snapshot.origin) (\(snapshot.commit.summary), \(snapshot.commit.author))"
         if !json { printError("reading \(source.subdirectory) from \(origin)") }
-        return (origin, snapshot.files)
+        return DesiredStateInput(origin: origin, files: snapshot.files, commit: snapshot.commit.id)
+    }
+
+    /// A path from controller.conf: relative paths are relative to the file.
+    static func absolute(_ path: String, base: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
     }
 
     /// The git source controller.conf describes; relative paths are relative to the file.
     static func source(_ config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> DesiredStateSource {
-        func absolute(_ path: String) -> String {
-            path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
-        }
+        func absolute(_ path: String) -> String { Self.absolute(path, base: base) }
         let repository = config.source.repository
         let isURL = repository.contains("://") || repository.hasPrefix("git@")
         let author = config.source.authorName.map { ($0, config.source.authorEmail ?? "\($0)@localhost") }
@@ -65,6 +70,14 @@ public struct GlobalOptions: ParsableArguments {
                                   credentials: GitCredentials(username: config.source.username, token: config.source.tokenEnv.flatMap { environment[$0] }),
                                   author: author)
     }
+}
+
+/// The desired state as read: where from, its files, and the commit (or, for a
+/// directory, a content hash marked as uncommitted).
+struct DesiredStateInput {
+    var origin: String
+    var files: SourceFiles
+    var commit: String
 }
 
 /// An error for a person: one line that says what failed and what to do.

@@ -103,7 +103,7 @@ struct StackBuilder {
     }
 
     mutating func build() {
-        parameter("ArtifactBucket", "S3 bucket holding the function code archives (content-addressed keys)")
+        parameter(TemplateParameters.artifactBucket, "S3 bucket holding the function code archives (content-addressed keys)")
         for function in functions { addFunction(function) }
         for queue in queues { addQueue(queue) }
         for bucket in buckets { addBucket(bucket) }
@@ -165,7 +165,7 @@ struct StackBuilder {
         .sub("arn:${AWS::Partition}:\(service):\(regional ? "${AWS::Region}:${AWS::AccountId}" : ":"):\(resource)")
     }
 
-    static func layerParameter(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
+    static func layerParameter(_ layer: String) -> String { TemplateParameters.layer(layer) }
 
     // MARK: functions
 
@@ -223,7 +223,7 @@ struct StackBuilder {
         var properties = MapBuilder()
         properties.set("FunctionName", .string(Naming.functionName(name)))
         properties.set("Description", function.description.isEmpty ? nil : .string(function.description))
-        properties.set("CodeUri", ["Bucket": .ref("ArtifactBucket"), "Key": .string(ArtifactKeys.function(name, codeHash: function.codeHash))])
+        properties.set("CodeUri", ["Bucket": .ref(TemplateParameters.artifactBucket), "Key": .string(ArtifactKeys.function(name, codeHash: function.codeHash))])
         properties.set("Handler", .string(function.handler.value))
         properties.set("Runtime", .string(function.runtime.value))
         properties.set("Architectures", [.string(function.architecture)])
@@ -440,14 +440,14 @@ struct StackBuilder {
         output("HttpApiEndpoint", .getAtt(apiID, "ApiEndpoint"), "Default endpoint of the HTTP API")
 
         guard let domains = state.domains else { return }
-        parameter("ApiCertificateArn", "ACM certificate (in this region) covering the API custom domains; requested by reconciler")
+        parameter(TemplateParameters.apiCertificate, "ACM certificate (in this region) covering the API custom domains; requested by reconciler")
         for (env, domain) in state.customDomains(prefix: domains.apiPrefix) {
             let isApex = domain == "\(domains.apiPrefix).\(domains.base.value)"
             let suffix = isApex ? "Apex" : Naming.title(env)
             let domainID = "ApiDomain\(suffix)"
             resource(domainID, "AWS::ApiGatewayV2::DomainName",
                      ["DomainName": .string(domain),
-                      "DomainNameConfigurations": [["CertificateArn": .ref("ApiCertificateArn"), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]],
+                      "DomainNameConfigurations": [["CertificateArn": .ref(TemplateParameters.apiCertificate), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]],
                       "Tags": tagMap(environment: env)])
             resource("ApiMapping\(suffix)", "AWS::ApiGatewayV2::ApiMapping",
                      ["ApiId": .ref(apiID), "DomainName": .ref(domainID), "Stage": .ref("\(apiID)Stage\(Naming.title(env))")])
@@ -458,6 +458,16 @@ struct StackBuilder {
 
 /// Where the deployer uploads artifacts: content-addressed, so an unchanged
 /// function never uploads or publishes again.
+/// Keys in the artifact bucket: content-addressed, so an upload is never repeated.
 public enum ArtifactKeys {
     public static func function(_ name: String, codeHash: String) -> String { "functions/\(name)/\(codeHash).zip" }
+    public static func layer(_ name: String, buildHash: String) -> String { "layers/\(name)/\(buildHash).zip" }
+    public static func template(_ stackName: String, templateHash: String) -> String { "templates/\(stackName)/\(templateHash).yaml" }
+}
+
+/// The parameters every rendered template may take; the deployer fills them in.
+public enum TemplateParameters {
+    public static let artifactBucket = "ArtifactBucket"
+    public static let apiCertificate = "ApiCertificateArn"
+    public static func layer(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
 }

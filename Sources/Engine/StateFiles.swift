@@ -1,0 +1,61 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Keeps two applies from running at once: an exclusive `flock` on a file in the state
+/// directory. The kernel releases it when the process ends, however it ends.
+public final class ApplyLock: Sendable {
+    let descriptor: Int32
+    public let path: String
+
+    public struct Busy: Error, CustomStringConvertible {
+        public var path: String
+        public var holder: String
+        public var description: String {
+            "another apply is running (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock (\(path)) frees itself when that process ends."
+        }
+    }
+
+    public init(directory: URL) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        path = directory.appendingPathComponent("apply.lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            close(fd)
+            throw Busy(path: path, holder: holder)
+        }
+        descriptor = fd
+        let text = Array("pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    deinit {
+        _ = ftruncate(descriptor, 0)
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+/// An append-only JSON-lines log: one object per line, each written with a single
+/// `write` on an O_APPEND descriptor, so lines never interleave or tear.
+public actor JSONLinesLog {
+    public let url: URL
+
+    public init(url: URL) { self.url = url }
+
+    public func append(_ fields: [String: String]) throws {
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var line = try encoder.encode(fields)
+        line.append(10)
+        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
+        defer { close(fd) }
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,163 @@
+import Crypto
+import Foundation
+
+/// The version (and optional weighted second version) an alias points at.
+public struct AliasTarget: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var version: String
+    /// Additional version → weight in (0, 1).
+    public var weights: [String: Double]
+
+    public init(version: String, weights: [String: Double] = [:]) {
+        self.version = version
+        self.weights = weights
+    }
+
+    public var description: String {
+        weights.isEmpty ? version
+            : version + weights.sorted { $0.key < $1.key }.map { " + \($0.key) at \(Int(($0.value * 100).rounded()))%" }.joined()
+    }
+}
+
+/// One typed step of a plan. `plan` prints it, `apply` executes it, the release gate
+/// holds it when `gate` names an environment.
+public struct Step: Hashable, Sendable, Codable {
+    public enum Change: String, Hashable, Sendable, Codable, CaseIterable {
+        case create, update, delete
+        /// Waits for something AWS does on its own (certificate validation, a domain).
+        case wait
+        /// Needs a person; `apply` stops the region here with the remedy.
+        case blocked
+    }
+
+    public enum Action: Hashable, Sendable, Codable {
+        case artifactBucket(name: String)
+        case requestCertificate(purpose: String, domainName: String, alternativeNames: [String])
+        /// `arn` is nil when the certificate is requested earlier in the same apply.
+        case awaitCertificate(purpose: String, arn: String?, domainName: String, records: [DNSRecord])
+        case publishLayer(layer: String, layerName: String, contentHash: String, runtimes: [String], architecture: String)
+        case pruneLayer(layerName: String, versions: [Int])
+        case uploadArtifact(function: String, key: String)
+        /// `parameters` holds the values known when planning; the rest (a layer version or a
+        /// certificate made earlier in the same apply) are filled in by `apply`.
+        case deployStack(stackName: String, featureSet: String, reasons: [String], templateHash: String, delivery: String, parameters: [String: String])
+        case stackNeedsAttention(stackName: String, status: String, reason: String?, remedy: String)
+        case cognitoDomain(domain: String, environment: String, userPool: String, certificateArn: String?)
+        case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
+    }
+
+    public var region: String
+    public var change: Change
+    public var action: Action
+    /// The environment whose release gate holds this step (staging, prod), or nil.
+    public var gate: String?
+
+    public init(region: String, change: Change, action: Action, gate: String? = nil) {
+        self.region = region
+        self.change = change
+        self.action = action
+        self.gate = gate
+    }
+
+    /// What the step touches, e.g. `stack Dzgro-core`.
+    public var subject: String {
+        switch action {
+        case .artifactBucket(let name): return "artifact bucket \(name)"
+        case .requestCertificate(let purpose, let domain, _), .awaitCertificate(let purpose, _, let domain, _):
+            return "certificate \(purpose) \(domain)"
+        case .publishLayer(_, let name, _, _, _), .pruneLayer(let name, _): return "layer \(name)"
+        case .uploadArtifact(let function, let key):
+            return "artifact \(function) \(key.split(separator: "/").last.map { String($0.prefix(12)) } ?? key)"
+        case .deployStack(let name, _, _, _, _, _), .stackNeedsAttention(let name, _, _, _): return "stack \(name)"
+        case .cognitoDomain(let domain, _, _, _): return "cognito domain \(domain)"
+        case .alias(_, let functionName, let environment, _, _, _): return "alias \(functionName):\(environment)"
+        }
+    }
+
+    /// What will happen to it.
+    public var detail: String {
+        switch action {
+        case .artifactBucket: return "create (versioned, public access blocked)"
+        case .requestCertificate(_, _, let names):
+            return "request through ACM" + (names.isEmpty ? "" : " with \(names.joined(separator: ", "))")
+        case .awaitCertificate(_, _, _, let records):
+            let dns = records.map { "\($0.type) \($0.name) → \($0.value)" }
+            return "wait for ISSUED" + (dns.isEmpty ? " (DNS records appear once requested)" : "; add to DNS: " + dns.joined(separator: "; "))
+        case .publishLayer(_, _, let hash, _, let architecture):
+            return "build (\(architecture)) and publish a version with content \(hash.prefix(12))"
+        case .pruneLayer(_, let versions):
+            return "delete version\(versions.count == 1 ? "" : "s") \(versions.map(String.init).joined(separator: ", ")) (keep the newest 3)"
+        case .uploadArtifact: return "upload"
+        case .deployStack(_, _, let reasons, _, let delivery, _):
+            return (change == .create ? "create" : "update") + ": " + reasons.joined(separator: "; ")
+                + (delivery == "s3" ? " (template via the artifact bucket)" : "")
+        case .stackNeedsAttention(_, let status, let reason, let remedy):
+            return "\(status)\(reason.map { " (\($0))" } ?? ""): \(remedy)"
+        case .cognitoDomain(_, let environment, let pool, _):
+            return change == .wait ? "wait for ACTIVE" : "create for \(pool) (\(environment)), then wait for ACTIVE"
+        case .alias(_, _, _, let from, let to, _):
+            return "\(from.map(\.description) ?? "(created by the stack)") → \(to)" + (gate.map { " (held: release to \($0) needs approval)" } ?? "")
+        }
+    }
+}
+
+public struct RegionPlan: Hashable, Sendable, Codable {
+    public var region: String
+    public var steps: [Step]
+    /// Things checked and found as desired (stacks, layers, aliases, …).
+    public var unchanged: Int
+}
+
+/// A plan is data: typed steps per region, in dependency order, bound to the commit it
+/// came from and to what was observed (DESIGN.md, decision 3).
+public struct Plan: Hashable, Sendable, Codable {
+    public static let formatVersion = 1
+
+    public var formatVersion: Int
+    public var project: String
+    /// The commit of the desired state (or a content hash of an uncommitted directory).
+    public var commit: String
+    public var account: String
+    public var regions: [RegionPlan]
+    /// Observed state the plan depends on: stack status and last change, alias revisions.
+    public var fingerprints: [String: String]
+    /// SHA-256 over the commit, the steps and the fingerprints.
+    public var digest: String
+
+    public init(project: String, commit: String, account: String, regions: [RegionPlan], fingerprints: [String: String]) {
+        formatVersion = Self.formatVersion
+        self.project = project
+        self.commit = commit
+        self.account = account
+        self.regions = regions
+        self.fingerprints = fingerprints
+        digest = ""
+        digest = computeDigest()
+    }
+
+    public var steps: [Step] { regions.flatMap(\.steps) }
+    public var hasChanges: Bool { !steps.isEmpty }
+    public var heldSteps: [Step] { steps.filter { $0.gate != nil } }
+
+    /// Keeps only the given regions (and recomputes the digest).
+    public func restricted(to regions: Set<String>) -> Plan {
+        guard !regions.isEmpty else { return self }
+        let kept = self.regions.filter { regions.contains($0.region) }
+        return Plan(project: project, commit: commit, account: account, regions: kept,
+                    fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
+    }
+
+    func computeDigest() -> String {
+        struct Digested: Encodable { var commit: String; var account: String; var regions: [RegionPlan]; var fingerprints: [String: String] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = (try? encoder.encode(Digested(commit: commit, account: account, regions: regions, fingerprints: fingerprints))) ?? Data()
+        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Counts by kind of change, held steps counted apart.
+    public var counts: [String: Int] {
+        var counts: [String: Int] = [:]
+        for step in steps { counts[step.gate != nil ? "held" : step.change.rawValue, default: 0] += 1 }
+        return counts
+    }
+}

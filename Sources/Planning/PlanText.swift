@@ -1,0 +1,56 @@
+/// The readable form of a plan: one line per step with a marker, grouped by region.
+public enum PlanText {
+    public static func marker(_ step: Step) -> String {
+        switch step.change {
+        case .create: return "+"
+        case .update: return "~"
+        case .delete: return "-"
+        case .wait: return "*"
+        case .blocked: return "!"
+        }
+    }
+
+    static func colour(_ step: Step) -> String {
+        if step.gate != nil { return "\u{1B}[35m" }
+        switch step.change {
+        case .create: return "\u{1B}[32m"
+        case .update: return "\u{1B}[33m"
+        case .delete: return "\u{1B}[31m"
+        case .wait: return "\u{1B}[36m"
+        case .blocked: return "\u{1B}[1;31m"
+        }
+    }
+
+    public static func render(_ plan: Plan, source: String, colour: Bool) -> String {
+        let reset = colour ? "\u{1B}[0m" : ""
+        var lines = ["Plan for \(plan.project) from \(source)",
+                     "account \(plan.account) · digest \(plan.digest.prefix(16))", ""]
+        for region in plan.regions {
+            if region.steps.isEmpty {
+                lines.append("\(region.region): no changes (\(region.unchanged) checked)")
+                continue
+            }
+            lines.append("\(region.region): \(region.steps.count) step\(region.steps.count == 1 ? "" : "s"), \(region.unchanged) unchanged")
+            let width = region.steps.map { $0.subject.count }.max() ?? 0
+            for step in region.steps {
+                let start = colour ? Self.colour(step) : ""
+                lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
+            }
+        }
+        lines.append("")
+        lines.append(summary(plan))
+        return lines.joined(separator: "\n")
+    }
+
+    public static func summary(_ plan: Plan) -> String {
+        guard plan.hasChanges else { return "No changes: the cloud matches the desired state." }
+        let counts = plan.counts
+        let parts: [(String, String)] = [("create", "to create"), ("update", "to update"), ("delete", "to delete"),
+                                         ("wait", "to wait for"), ("held", "held for approval"), ("blocked", "need a person")]
+        var text = "Plan: " + parts.compactMap { key, label in counts[key].map { "\($0) \(label)" } }.joined(separator: ", ") + "."
+        let gates = Set(plan.heldSteps.compactMap(\.gate)).sorted()
+        if !gates.isEmpty { text += " Releases to \(gates.joined(separator: " and ")) wait for an approved one-time password." }
+        text += "\nMarkers: + create, ~ update, - delete, * wait, ! needs a person."
+        return text
+    }
+}

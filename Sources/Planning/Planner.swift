@@ -1,0 +1,222 @@
+import Crypto
+import DesiredState
+import Foundation
+import Rendering
+
+/// What to read in one region; derived from the desired state alone, so the observer
+/// needs no knowledge of the model.
+public struct ObservationTargets: Hashable, Sendable {
+    public var region: String
+    /// Stack name → the template hash desired for it.
+    public var stacks: [String: String]
+    /// Stack name → artifact keys its template refers to (checked only when the stack's
+    /// recorded template hash differs: a matching hash proves they were uploaded).
+    public var artifactKeys: [String: [String]]
+    public var functions: [String]
+    public var layers: [String]
+    public var certificateDomains: [String]
+    public var cognitoDomains: [String]
+    public var userPools: Bool
+}
+
+/// Small conventions the planner and the applier share.
+public enum Conventions {
+    /// Layer descriptions carry the content hash, so the observer can tell which published
+    /// version holds which content.
+    public static func layerDescription(_ description: String, contentHash: String) -> String {
+        let suffix = " [content sha256:\(contentHash)]"
+        return String(description.prefix(256 - suffix.count)) + suffix
+    }
+
+    public static func contentHash(fromLayerDescription description: String?) -> String? {
+        guard let description, let range = description.range(of: "[content sha256:") else { return nil }
+        let hash = description[range.upperBound...].prefix { $0 != "]" }
+        return hash.count == 64 ? String(hash) : nil
+    }
+
+    public static func parametersHash(_ parameters: [String: String]) -> String {
+        let text = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+        return SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// The architecture a layer is built for: arm64 only when every function using it is.
+    public static func architecture(of layer: String, in state: DesiredState) -> String {
+        let users = state.functions.filter { $0.layers.contains { $0.value == layer } }
+        return !users.isEmpty && users.allSatisfy { $0.architecture == "arm64" } ? "arm64" : "x86_64"
+    }
+}
+
+/// diff(desired, snapshot) → plan. Pure.
+public enum Planner {
+    static func functions(in state: DesiredState, region: String) -> [Function] {
+        let featureSets = Set(state.stacks.filter { $0.region == region }.map(\.featureSet))
+        return state.functions.filter { featureSets.contains($0.featureSet.value) }
+    }
+
+    static func layers(in state: DesiredState, region: String) -> [Layer] {
+        let used = Set(functions(in: state, region: region).flatMap { $0.layers.map(\.value) })
+        return state.layers.filter { used.contains($0.name.value) }
+    }
+
+    /// The feature set holding Cognito lives in the region of its (single) stack.
+    static func cognitoRegion(_ state: DesiredState) -> String? {
+        state.cognito.flatMap { state.regions(of: $0.featureSet.value).first }
+    }
+
+    public static func targets(_ state: DesiredState, stacks: [RenderedStack]) -> [ObservationTargets] {
+        let project = state.project.value
+        return state.regions.map { region in
+            let regional = stacks.filter { $0.id.region == region }
+            let fns = functions(in: state, region: region)
+            let cognito = cognitoRegion(state) == region
+            return ObservationTargets(
+                region: region,
+                stacks: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.templateHash) }),
+                artifactKeys: Dictionary(uniqueKeysWithValues: regional.map { stack in
+                    (stack.stackName, fns.filter { $0.featureSet.value == stack.id.featureSet }
+                        .map { ArtifactKeys.function($0.name.value, codeHash: $0.codeHash) })
+                }),
+                functions: fns.map { Naming.functionName($0.name.value) },
+                layers: layers(in: state, region: region).map { Naming.layerName(project: project, layer: $0.name.value) },
+                certificateDomains: state.certificates.filter { $0.region == region }.map(\.domainName),
+                cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
+                userPools: cognito)
+        }
+    }
+
+    /// A certificate that serves the request: exactly its names, issued or on its way.
+    static func usableCertificate(_ request: CertificateRequest, in snapshot: Snapshot) -> CertificateFact? {
+        let names = Set([request.domainName] + request.subjectAlternativeNames)
+        let candidates = snapshot[request.region].certificates.filter {
+            $0.domainName == request.domainName && Set([$0.domainName] + $0.alternativeNames) == names
+        }
+        return candidates.first { $0.status == "ISSUED" } ?? candidates.first { $0.status == "PENDING_VALIDATION" }
+    }
+
+    public static func plan(_ state: DesiredState, stacks: [RenderedStack], snapshot: Snapshot, commit: String) -> Plan {
+        let project = state.project.value
+        var fingerprints: [String: String] = [:]
+        let certificates = Dictionary(state.certificates.map { ($0.purpose, usableCertificate($0, in: snapshot)) }, uniquingKeysWith: { a, _ in a })
+
+        let regions = state.regions.map { region -> RegionPlan in
+            let observed = snapshot[region]
+            var steps: [Step] = []
+            var unchanged = 0
+            func add(_ change: Step.Change, _ action: Step.Action, gate: String? = nil) {
+                steps.append(Step(region: region, change: change, action: action, gate: gate))
+            }
+
+            // 1. Artifact bucket.
+            let bucket = Naming.artifactBucket(project: project, account: snapshot.account, region: region)
+            if observed.artifactBucketExists { unchanged += 1 } else { add(.create, .artifactBucket(name: bucket)) }
+
+            // 2. Certificates requested in this region.
+            for request in state.certificates where request.region == region {
+                switch certificates[request.purpose] ?? nil {
+                case let cert? where cert.status == "ISSUED":
+                    unchanged += 1
+                case let cert?:
+                    add(.wait, .awaitCertificate(purpose: request.purpose.rawValue, arn: cert.arn, domainName: request.domainName, records: cert.records))
+                case nil:
+                    add(.create, .requestCertificate(purpose: request.purpose.rawValue, domainName: request.domainName,
+                                                     alternativeNames: request.subjectAlternativeNames))
+                    add(.wait, .awaitCertificate(purpose: request.purpose.rawValue, arn: nil, domainName: request.domainName, records: []))
+                }
+            }
+
+            // 3. Layers: publish new content, keep the newest three versions.
+            var layerArns: [String: String?] = [:]
+            for layer in layers(in: state, region: region) {
+                let name = Naming.layerName(project: project, layer: layer.name.value)
+                let versions = (observed.layers[name] ?? []).sorted { $0.version > $1.version }
+                let match = versions.first { $0.contentHash == layer.contentHash }
+                layerArns[layer.name.value] = .some(match?.arn)
+                if match == nil {
+                    add(.create, .publishLayer(layer: layer.name.value, layerName: name, contentHash: layer.contentHash,
+                                               runtimes: layer.runtimes, architecture: Conventions.architecture(of: layer.name.value, in: state)))
+                } else {
+                    unchanged += 1
+                }
+                let prune = versions.dropFirst(match == nil ? 2 : 3).filter { $0.version != match?.version }.map(\.version)
+                if !prune.isEmpty { add(.delete, .pruneLayer(layerName: name, versions: prune.sorted())) }
+            }
+
+            // 4. Function artifacts (content-addressed) and 5. stacks.
+            var stackSteps: [Step] = []
+            for stack in stacks where stack.id.region == region {
+                let fact = observed.stacks[stack.stackName]
+                if let fact { fingerprints["\(region)/stack/\(stack.stackName)"] = "\(fact.status)@\(fact.lastChange ?? "")" }
+                let templateMatches = fact?.tags[StackTags.template] == stack.templateHash
+                for function in state.functions where function.featureSet.value == stack.id.featureSet {
+                    let key = ArtifactKeys.function(function.name.value, codeHash: function.codeHash)
+                    if templateMatches || observed.artifacts.contains(key) { unchanged += 1 } else { add(.create, .uploadArtifact(function: function.name.value, key: key)) }
+                }
+
+                var reasons: [String] = []
+                var parameters: [String: String] = [:]
+                for parameter in stack.parameters {
+                    if parameter == TemplateParameters.artifactBucket {
+                        parameters[parameter] = bucket
+                    } else if parameter == TemplateParameters.apiCertificate {
+                        if let arn = certificates[.api]??.arn { parameters[parameter] = arn } else { reasons.append("the API certificate is requested first") }
+                    } else if let layer = state.layers.first(where: { TemplateParameters.layer($0.name.value) == parameter }) {
+                        if let arn = layerArns[layer.name.value] ?? nil { parameters[parameter] = arn } else { reasons.append("layer \(layer.name.value) gets a new version") }
+                    }
+                }
+                let disposition = StackStatus.disposition(fact?.status, stack: stack.stackName, region: region)
+                if case .needsPerson(let remedy) = disposition, let fact {
+                    stackSteps.append(Step(region: region, change: .blocked,
+                                           action: .stackNeedsAttention(stackName: stack.stackName, status: fact.status, reason: fact.statusReason, remedy: remedy)))
+                    continue
+                }
+                if disposition == .absent {
+                    reasons.insert("new stack", at: 0)
+                } else {
+                    if !templateMatches { reasons.insert("template changed", at: 0) }
+                    if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters) {
+                        reasons.append("parameters changed")
+                    }
+                }
+                if reasons.isEmpty {
+                    unchanged += 1
+                } else {
+                    stackSteps.append(Step(region: region, change: disposition == .absent ? .create : .update,
+                                           action: .deployStack(stackName: stack.stackName, featureSet: stack.id.featureSet, reasons: reasons,
+                                                                templateHash: stack.templateHash, delivery: stack.delivery.rawValue,
+                                                                parameters: parameters)))
+                }
+            }
+            steps += stackSteps
+
+            // 6. Cognito custom domains, once the pools exist.
+            if cognitoRegion(state) == region, let domains = state.domains {
+                for (environment, domain) in state.customDomains(prefix: domains.authPrefix) {
+                    let pool = Naming.userPoolName(project: project, environment: environment)
+                    switch observed.cognitoDomains[domain] {
+                    case let fact? where fact.status == "ACTIVE": unchanged += 1
+                    case .some: add(.wait, .cognitoDomain(domain: domain, environment: environment, userPool: pool, certificateArn: certificates[.auth]??.arn))
+                    case nil: add(.create, .cognitoDomain(domain: domain, environment: environment, userPool: pool, certificateArn: certificates[.auth]??.arn))
+                    }
+                }
+            }
+
+            // 7. Gated aliases: the controller's own pointers.
+            for function in functions(in: state, region: region) {
+                let functionName = Naming.functionName(function.name.value)
+                for environment in state.gatedEnvironments {
+                    let env = environment.name.value
+                    guard let pin = state.releases.version(environment: env, region: region, function: function.name.value) else { continue }
+                    let target = AliasTarget(version: String(pin))
+                    let alias = observed.functions[functionName]?.aliases[env]
+                    if let alias { fingerprints["\(region)/alias/\(functionName)/\(env)"] = alias.revisionID ?? "" }
+                    let current = alias.map { AliasTarget(version: $0.version, weights: $0.weights) }
+                    if current == target { unchanged += 1; continue }
+                    add(.update, .alias(function: function.name.value, functionName: functionName, environment: env,
+                                        from: current, to: target, revisionID: alias?.revisionID), gate: env)
+                }
+            }
+            return RegionPlan(region: region, steps: steps, unchanged: unchanged)
+        }
+        return Plan(project: project, commit: commit, account: snapshot.account, regions: regions, fingerprints: fingerprints)
+    }
+}

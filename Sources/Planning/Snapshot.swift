@@ -1,0 +1,136 @@
+/// What the controller saw in AWS, region by region. Missing things are facts
+/// (`nil`, empty), never errors. Built by the observer; built by hand in tests.
+public struct Snapshot: Hashable, Sendable, Codable {
+    public var account: String
+    public var regions: [String: RegionSnapshot]
+
+    public init(account: String, regions: [String: RegionSnapshot] = [:]) {
+        self.account = account
+        self.regions = regions
+    }
+
+    public subscript(region: String) -> RegionSnapshot {
+        regions[region] ?? RegionSnapshot(region: region)
+    }
+}
+
+public struct RegionSnapshot: Hashable, Sendable, Codable {
+    public var region: String
+    /// The artifact bucket exists (nil: not observed).
+    public var artifactBucketExists: Bool
+    /// Content-addressed keys known to be in the artifact bucket.
+    public var artifacts: Set<String>
+    /// Stacks by name; absent or nil: the stack does not exist.
+    public var stacks: [String: StackFact]
+    /// Functions by AWS name; absent: the function does not exist.
+    public var functions: [String: FunctionFact]
+    /// Versions of each layer by AWS layer name, newest first; absent or empty: none.
+    public var layers: [String: [LayerVersionFact]]
+    /// Certificates in this region, by their domain name.
+    public var certificates: [CertificateFact]
+    /// Cognito user pools by name → id.
+    public var userPools: [String: String]
+    /// Cognito custom domains by domain name (only the ones asked about).
+    public var cognitoDomains: [String: CognitoDomainFact]
+
+    public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
+                functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
+                certificates: [CertificateFact] = [], userPools: [String: String] = [:],
+                cognitoDomains: [String: CognitoDomainFact] = [:]) {
+        self.region = region
+        self.artifactBucketExists = artifactBucketExists
+        self.artifacts = artifacts
+        self.stacks = stacks
+        self.functions = functions
+        self.layers = layers
+        self.certificates = certificates
+        self.userPools = userPools
+        self.cognitoDomains = cognitoDomains
+    }
+}
+
+public struct StackFact: Hashable, Sendable, Codable {
+    public var name: String
+    public var status: String
+    public var statusReason: String?
+    /// Last update, or creation time when never updated.
+    public var lastChange: String?
+    public var outputs: [String: String]
+    public var tags: [String: String]
+
+    public init(name: String, status: String, statusReason: String? = nil, lastChange: String? = nil,
+                outputs: [String: String] = [:], tags: [String: String] = [:]) {
+        self.name = name
+        self.status = status
+        self.statusReason = statusReason
+        self.lastChange = lastChange
+        self.outputs = outputs
+        self.tags = tags
+    }
+}
+
+public struct AliasFact: Hashable, Sendable, Codable {
+    public var version: String
+    public var revisionID: String?
+    /// Additional version → weight (weighted releases).
+    public var weights: [String: Double]
+
+    public init(version: String, revisionID: String? = nil, weights: [String: Double] = [:]) {
+        self.version = version
+        self.revisionID = revisionID
+        self.weights = weights
+    }
+}
+
+public struct FunctionFact: Hashable, Sendable, Codable {
+    public var aliases: [String: AliasFact]
+    public init(aliases: [String: AliasFact] = [:]) { self.aliases = aliases }
+}
+
+public struct LayerVersionFact: Hashable, Sendable, Codable {
+    public var version: Int
+    public var arn: String
+    /// The content hash recorded in the version's description by the controller.
+    public var contentHash: String?
+
+    public init(version: Int, arn: String, contentHash: String?) {
+        self.version = version
+        self.arn = arn
+        self.contentHash = contentHash
+    }
+}
+
+public struct DNSRecord: Hashable, Sendable, Codable {
+    public var name: String
+    public var type: String
+    public var value: String
+    public init(name: String, type: String, value: String) { self.name = name; self.type = type; self.value = value }
+}
+
+public struct CertificateFact: Hashable, Sendable, Codable {
+    public var arn: String
+    public var domainName: String
+    public var alternativeNames: [String]
+    public var status: String
+    public var records: [DNSRecord]
+    /// Expiry, seconds since 1970.
+    public var notAfter: Double?
+    public var failureReason: String?
+
+    public init(arn: String, domainName: String, alternativeNames: [String], status: String, records: [DNSRecord] = [],
+                notAfter: Double? = nil, failureReason: String? = nil) {
+        self.arn = arn
+        self.domainName = domainName
+        self.alternativeNames = alternativeNames
+        self.status = status
+        self.records = records
+        self.notAfter = notAfter
+        self.failureReason = failureReason
+    }
+}
+
+public struct CognitoDomainFact: Hashable, Sendable, Codable {
+    public var userPoolID: String?
+    public var status: String?
+    public init(userPoolID: String?, status: String?) { self.userPoolID = userPoolID; self.status = status }
+}

@@ -1,0 +1,181 @@
+import AWSClient
+import ArgumentParser
+import ControllerConfig
+import DesiredState
+import Engine
+import Foundation
+import Planning
+import Rendering
+
+/// What `plan` and `apply` share: the configuration, the checked desired state, its
+/// rendered stacks and an AWS client that counts its calls.
+struct DeploySession {
+    var config: ControllerConfig
+    var base: String
+    var input: DesiredStateInput
+    var state: DesiredState
+    var stacks: [RenderedStack]
+    var client: AWSClient
+    var counter: CountingTransport
+    /// Resource types left out because the endpoint is an emulator, counted.
+    var skipped: [String: Int]
+
+    var stateDirectory: URL { URL(fileURLWithPath: GlobalOptions.absolute(config.stateDirectory, base: base)) }
+
+    static func open(_ global: GlobalOptions) async throws -> DeploySession {
+        let (config, base) = try global.loadConfig()
+        let input = try await global.readDesiredState()
+        // A broken desired state stops here, before any AWS call.
+        let (state, rendered) = try loadChecked(input.files, json: global.json)
+        var stacks = rendered
+        var skipped: [String: Int] = [:]
+        if config.aws.emulator {
+            stacks = stacks.map { stack in
+                let reduction = EmulatorSubset.reduce(stack)
+                for (type, count) in reduction.skipped { skipped[type, default: 0] += count }
+                return reduction.stack
+            }
+        }
+        var client = AWSSetup.client(config)
+        let counter = CountingTransport(client.transport)
+        client.transport = counter
+        return DeploySession(config: config, base: base, input: input, state: state, stacks: stacks, client: client, counter: counter, skipped: skipped)
+    }
+
+    func checkRegions(_ regions: [String]) throws {
+        for region in regions where !state.regions.contains(region) {
+            throw CLIError("region '\(region)' is not in the desired state; regions: \(state.regions.joined(separator: ", "))")
+        }
+    }
+
+    /// Observes every region (concurrently) and plans; `regions` narrows the plan.
+    func plan(regions: [String], progress: (String) -> Void) async throws -> (Plan, seconds: Double) {
+        let started = Date()
+        let observer = Observer(client: client)
+        progress("observing \(state.regions.count) region\(state.regions.count == 1 ? "" : "s") (\(state.regions.joined(separator: ", ")))…")
+        let account = try await observer.account(region: state.regions.first ?? "us-east-1")
+        let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: account)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: input.commit).restricted(to: Set(regions))
+        return (plan, Date().timeIntervalSince(started))
+    }
+
+    func emulatorNotice() -> String? {
+        guard config.aws.emulator else { return nil }
+        let types = skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        return "emulator mode ([aws] emulator = true): stacks carry only SQS queues and S3 buckets; the emulator's CloudFormation cannot run the rest, which is skipped: \(types)"
+    }
+
+    func callsByRegion() async -> [String: Int] {
+        Dictionary(grouping: await counter.calls(), by: \.region).mapValues(\.count)
+    }
+}
+
+/// Whether to colour output: a terminal, and NO_COLOR unset (https://no-color.org).
+func useColour() -> Bool {
+    isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"].map(\.isEmpty) ?? true
+}
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Observe AWS and show what apply would change, region by region.",
+        discussion: "Exit status: 0 when nothing would change, 1 on error; with --detailed-exitcode, 2 when something would change.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Plan only this region (repeatable).", valueName: "REGION"))
+    var region: [String] = []
+
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes (0: none, 1: error).")
+    var detailedExitCode = false
+
+    func run() async throws {
+        let session = try await DeploySession.open(global)
+        try session.checkRegions(region)
+        let (plan, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
+        let calls = await session.callsByRegion()
+        if global.json {
+            print(try jsonString(PlanOutput(source: session.input.origin, plan: plan, apiCalls: calls, seconds: seconds,
+                                            emulator: session.config.aws.emulator ? session.skipped : nil)))
+        } else {
+            if let notice = session.emulatorNotice() { printError(notice) }
+            printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
+            print(PlanText.render(plan, source: session.input.origin, colour: useColour()))
+        }
+        if detailedExitCode && plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+/// `plan --json`: documented in docs/plan-json.md.
+struct PlanOutput: Encodable {
+    var source: String
+    var plan: Plan
+    var apiCalls: [String: Int]
+    var seconds: Double
+    var emulator: [String: Int]?
+}
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Plan, then execute every step not held by the release gate: regions concurrently, steps in order.",
+        discussion: "Steps that move a staging or prod alias are listed as held. One apply at a time (a lock in the state directory); everything done is appended to apply-log.jsonl there. Exit status 1 when a step failed.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Apply only this region (repeatable).", valueName: "REGION"))
+    var region: [String] = []
+
+    func run() async throws {
+        let session = try await DeploySession.open(global)
+        try session.checkRegions(region)
+        let lock = try ApplyLock(directory: session.stateDirectory)
+        defer { withExtendedLifetime(lock) {} }
+        let json = global.json
+        let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
+        if let notice = session.emulatorNotice() { say(notice) }
+        let (plan, seconds) = try await session.plan(regions: region, progress: say)
+        say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.input.origin))
+        say(PlanText.summary(plan))
+
+        let config = session.config
+        let applier = Applier(
+            client: session.client, state: session.state, files: session.input.files, stacks: session.stacks, commit: session.input.commit,
+            layers: LayerBuilder(cacheDirectory: session.stateDirectory.appendingPathComponent("cache/layers"),
+                                 installer: PipInstaller(python: config.apply.python.contains("/") ? GlobalOptions.absolute(config.apply.python, base: session.base) : config.apply.python)),
+            log: JSONLinesLog(url: session.stateDirectory.appendingPathComponent("apply-log.jsonl")),
+            waits: WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
+                              stackSeconds: Double(config.apply.stackWaitSeconds)),
+            progress: say)
+        let report = await applier.apply(plan)
+        if global.json {
+            print(try jsonString(report))
+        } else {
+            print(Self.summary(report))
+        }
+        if !report.succeeded { throw ExitCode(1) }
+    }
+
+    static func summary(_ report: ApplyReport) -> String {
+        var lines = [""]
+        let held = report.entries.filter { $0.outcome == "held" }
+        if !held.isEmpty {
+            lines.append("Held for approval (\(held.count) alias changes; `plan` shows each from → to):")
+            var groups: [String: [String]] = [:]
+            var order: [String] = []
+            for entry in held {
+                let parts = entry.subject.replacingOccurrences(of: "alias ", with: "").split(separator: ":")
+                let key = "\(entry.region) \(parts.last ?? "")"
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: []].append(String(parts.first ?? ""))
+            }
+            lines += order.map { "  \($0): \(groups[$0]!.joined(separator: ", "))" }
+        }
+        let failed = report.entries.filter { $0.outcome == "failed" }
+        for entry in failed { lines.append("FAILED \(entry.region): \(entry.subject): \(entry.detail ?? "")") }
+        let notReached = report.count("not-reached")
+        lines.append("Apply \(report.succeeded ? "finished" : "stopped"): \(report.count("applied")) applied, \(report.count("unchanged")) found unchanged, "
+                     + "\(held.count) held, \(failed.count) failed\(notReached > 0 ? ", \(notReached) not reached (apply again after fixing the failure)" : "").")
+        return lines.joined(separator: "\n")
+    }
+}
