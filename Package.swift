@@ -126,6 +126,15 @@ let package = Package(
             dependencies: ["GitSource", "DesiredState"]
         ),
         .testTarget(
+            name: "PlanningTests",
+            dependencies: ["Planning", "DesiredState", "Rendering", "ReconcilerCommands"],
+            exclude: ["Golden"]
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness"]
+        ),
+        .testTarget(
             name: "SigV4Tests",
             dependencies: ["SigV4"]
         ),

@@ -1,0 +1,274 @@
+import DesiredState
+import Foundation
+import Planning
+import ReconcilerCommands
+import Rendering
+import Testing
+
+/// The default desired state, and the in-memory "remote state" the planner reads:
+/// a snapshot built by hand, as AWS would look after a complete apply.
+enum World {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let files: SourceFiles = try! DirectorySource.read(root.appendingPathComponent("desired-state").path)
+    static let account = "123456789012"
+
+    static func edited(_ edits: [(String, String, String)]) -> SourceFiles {
+        var copy = files
+        for (file, old, new) in edits {
+            let text = copy.text(file)!
+            precondition(text.contains(old), "edit does not apply to \(file): \(old)")
+            copy.files[file] = Array(text.replacingOccurrences(of: old, with: new).utf8)
+        }
+        return copy
+    }
+
+    static func load(_ files: SourceFiles = files) throws -> (DesiredState, [RenderedStack]) {
+        let state = try DesiredStateLoader.loadValid(files)
+        return (state, Renderer.render(state))
+    }
+
+    static func layerArn(_ region: String, _ name: String, _ version: Int) -> String {
+        "arn:aws:lambda:\(region):\(account):layer:\(name):\(version)"
+    }
+
+    /// AWS after a complete apply of `state`: every stack tagged with its hashes, every
+    /// layer published once, certificates issued, domains active, aliases at their pins.
+    static func converged(_ state: DesiredState, _ stacks: [RenderedStack]) -> Snapshot {
+        var snapshot = Snapshot(account: account)
+        let project = state.project.value
+        for target in Planner.targets(state, stacks: stacks) {
+            let region = target.region
+            // What the observer finds when it looks (it looks only where a stack's tag does not prove it).
+            var r = RegionSnapshot(region: region, artifactBucketExists: true, artifacts: Set(target.artifactKeys.values.joined()))
+            for layer in state.layers {
+                let name = Naming.layerName(project: project, layer: layer.name.value)
+                if target.layers.contains(name) {
+                    r.layers[name] = [LayerVersionFact(version: 1, arn: layerArn(region, name, 1), contentHash: layer.contentHash)]
+                }
+            }
+            for request in state.certificates where request.region == region {
+                r.certificates.append(CertificateFact(arn: "arn:aws:acm:\(region):\(account):certificate/\(request.purpose)", domainName: request.domainName,
+                                                      alternativeNames: request.subjectAlternativeNames, status: "ISSUED"))
+            }
+            for stack in stacks where stack.id.region == region {
+                var parameters: [String: String] = [:]
+                for parameter in stack.parameters {
+                    if parameter == TemplateParameters.artifactBucket { parameters[parameter] = Naming.artifactBucket(project: project, account: account, region: region) }
+                    if parameter == TemplateParameters.apiCertificate { parameters[parameter] = "arn:aws:acm:\(region):\(account):certificate/api" }
+                    for layer in state.layers where TemplateParameters.layer(layer.name.value) == parameter {
+                        parameters[parameter] = layerArn(region, Naming.layerName(project: project, layer: layer.name.value), 1)
+                    }
+                }
+                r.stacks[stack.stackName] = StackFact(name: stack.stackName, status: "CREATE_COMPLETE", lastChange: "2026-11-20T10:00:00Z",
+                                                      tags: [StackTags.template: stack.templateHash, StackTags.parameters: Conventions.parametersHash(parameters)])
+            }
+            for function in target.functions {
+                var aliases: [String: AliasFact] = ["dev": AliasFact(version: "7", revisionID: "rev-dev")]
+                for environment in state.gatedEnvironments {
+                    let name = String(function.dropLast("Function".count))
+                    if let pin = state.releases.version(environment: environment.name.value, region: region, function: name) {
+                        aliases[environment.name.value] = AliasFact(version: String(pin), revisionID: "rev-\(environment.name.value)-\(function)")
+                    }
+                }
+                r.functions[function] = FunctionFact(aliases: aliases)
+            }
+            if target.userPools {
+                for environment in state.aliasEnvironments {
+                    r.userPools[Naming.userPoolName(project: project, environment: environment.name.value)] = "pool-\(environment.name.value)"
+                }
+            }
+            for domain in target.cognitoDomains { r.cognitoDomains[domain] = CognitoDomainFact(userPoolID: "pool", status: "ACTIVE") }
+            snapshot.regions[region] = r
+        }
+        return snapshot
+    }
+}
+
+/// A compact, comparable description of a step: "region marker subject [gate]".
+func outline(_ plan: Plan) -> [String] {
+    plan.steps.map { "\($0.region) \(PlanText.marker($0)) \($0.subject)\($0.gate.map { " [held: \($0)]" } ?? "")" }
+}
+
+@Suite("Planner against an in-memory remote state")
+struct PlannerTests {
+    struct Case: CustomStringConvertible, Sendable {
+        var name: String
+        var edits: [(String, String, String)] = []
+        var remote: @Sendable (inout Snapshot) -> Void = { _ in }
+        /// Starting from nothing at all instead of a converged account.
+        var fresh = false
+        var expected: [String]
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(name: "nothing changed", expected: []),
+        Case(name: "one function's code changed",
+             edits: [("functions/ams_change/handler.py", "def ", "# a fix\ndef ")],
+             expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
+                 ["\(region) + artifact AmsChange", "\(region) ~ stack Dzgro-ams"]
+             }),
+        Case(name: "one layer requirement changed",
+             edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
+             expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
+                 ["\(region) + layer Dzgro-ams", "\(region) ~ stack Dzgro-ams"]
+             }),
+        Case(name: "layer with three versions already: publishing prunes the oldest",
+             edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
+             remote: { snapshot in
+                 for region in ["eu-west-1"] {
+                     snapshot.regions[region]!.layers["Dzgro-ams"] = (1...3).reversed().map {
+                         LayerVersionFact(version: $0, arn: World.layerArn(region, "Dzgro-ams", $0), contentHash: String(repeating: "\($0)", count: 64))
+                     }
+                 }
+             },
+             expected: ["ap-south-1 + layer Dzgro-ams", "ap-south-1 ~ stack Dzgro-ams",
+                        "eu-west-1 + layer Dzgro-ams", "eu-west-1 - layer Dzgro-ams", "eu-west-1 ~ stack Dzgro-ams",
+                        "us-east-1 + layer Dzgro-ams", "us-east-1 ~ stack Dzgro-ams",
+                        "us-west-2 + layer Dzgro-ams", "us-west-2 ~ stack Dzgro-ams"]),
+        Case(name: "certificate pending validation",
+             remote: { snapshot in
+                 snapshot.regions["us-east-1"]!.certificates[0].status = "PENDING_VALIDATION"
+                 snapshot.regions["us-east-1"]!.certificates[0].records = [DNSRecord(name: "_a.auth.dzgro.com.", type: "CNAME", value: "_b.acm-validations.aws.")]
+             },
+             expected: ["us-east-1 * certificate auth auth.dzgro.com"]),
+        Case(name: "certificate failed: a new one is requested",
+             remote: { snapshot in snapshot.regions["ap-south-1"]!.certificates[0].status = "FAILED" },
+             expected: ["ap-south-1 + certificate api api.dzgro.com", "ap-south-1 * certificate api api.dzgro.com", "ap-south-1 ~ stack Dzgro-core"]),
+        Case(name: "stack in UPDATE_ROLLBACK_FAILED",
+             remote: { snapshot in snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED" },
+             expected: ["eu-west-1 ! stack Dzgro-ams"]),
+        Case(name: "staging pin changed: a gated step",
+             edits: [("releases.yaml", "staging:\n  ap-south-1:\n    Api: 1", "staging:\n  ap-south-1:\n    Api: 2")],
+             expected: ["ap-south-1 ~ alias ApiFunction:staging [held: staging]"]),
+        Case(name: "alias moved out of band: putting it back is gated too",
+             remote: { snapshot in snapshot.regions["us-west-2"]!.functions["AmsChangeFunction"]!.aliases["prod"]!.version = "5" },
+             expected: ["us-west-2 ~ alias AmsChangeFunction:prod [held: prod]"]),
+        Case(name: "artifact bucket deleted", remote: { snapshot in snapshot.regions["us-west-2"]!.artifactBucketExists = false },
+             expected: ["us-west-2 + artifact bucket dzgro-artifacts-123456789012-us-west-2"]),
+        Case(name: "cognito domain missing", remote: { snapshot in snapshot.regions["ap-south-1"]!.cognitoDomains["auth.staging.dzgro.com"] = nil },
+             expected: ["ap-south-1 + cognito domain auth.staging.dzgro.com"]),
+        Case(name: "stack update in progress with the desired template: nothing to do",
+             remote: { snapshot in snapshot.regions["us-east-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_IN_PROGRESS" },
+             expected: []),
+    ]
+
+    @Test(arguments: cases)
+    func plan(_ c: Case) throws {
+        let (state, stacks) = try World.load(c.edits.isEmpty ? World.files : World.edited(c.edits))
+        let (baseState, baseStacks) = try World.load()
+        var snapshot = World.converged(baseState, baseStacks)
+        c.remote(&snapshot)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let actual = outline(plan)
+        #expect(actual.count == c.expected.count && zip(actual, c.expected).allSatisfy { $0.hasPrefix($1) },
+                "\(c.name):\n  got      \(actual)\n  expected \(c.expected)")
+        #expect(plan.hasChanges == !c.expected.isEmpty)
+    }
+
+    @Test("fresh account: every kind of step, in dependency order per region")
+    func fresh() throws {
+        let (state, stacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c0ffee")
+        #expect(plan.counts == ["create": 37, "wait": 2, "held": 26])
+        for region in plan.regions {
+            let order = region.steps.map { step -> Int in
+                switch step.action {
+                case .artifactBucket: return 0
+                case .requestCertificate, .awaitCertificate: return 1
+                case .publishLayer, .pruneLayer: return 2
+                case .uploadArtifact: return 3
+                case .deployStack, .stackNeedsAttention: return 4
+                case .cognitoDomain: return 5
+                case .alias: return 6
+                }
+            }
+            #expect(order == order.sorted(), "steps of \(region.region) out of order")
+        }
+        let core = plan.steps.first { $0.subject == "stack Dzgro-core" }!
+        guard case .deployStack(_, _, let reasons, _, let delivery, let parameters) = core.action else { Issue.record("not a deployment"); return }
+        #expect(reasons.contains("new stack") && reasons.contains("the API certificate is requested first"))
+        #expect(delivery == "s3")
+        #expect(parameters[TemplateParameters.artifactBucket] == "dzgro-artifacts-123456789012-ap-south-1")
+        #expect(parameters[TemplateParameters.apiCertificate] == nil)
+    }
+
+    @Test("blocked stack carries the exact remedy")
+    func remedy() throws {
+        let (state, stacks) = try World.load()
+        var snapshot = World.converged(state, stacks)
+        snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED"
+        let step = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c").steps[0]
+        #expect(step.change == .blocked)
+        #expect(step.detail.contains("aws cloudformation continue-update-rollback --stack-name Dzgro-ams --region eu-west-1"))
+        snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "ROLLBACK_COMPLETE"
+        #expect(Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c").steps[0].detail.contains("delete-stack --stack-name Dzgro-ams --region eu-west-1"))
+    }
+
+    @Test("the digest covers the commit, the steps and the observed fingerprints")
+    func digest() throws {
+        let (state, stacks) = try World.load()
+        let snapshot = World.converged(state, stacks)
+        let a = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c1")
+        #expect(a.digest == Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c1").digest)
+        #expect(a.digest != Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c2").digest)
+        var moved = snapshot
+        moved.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["staging"]!.revisionID = "someone-else"
+        #expect(a.digest != Planner.plan(state, stacks: stacks, snapshot: moved, commit: "c1").digest)
+        var updated = snapshot
+        updated.regions["us-east-1"]!.stacks["Dzgro-ams"]!.lastChange = "2026-11-21T00:00:00Z"
+        #expect(a.digest != Planner.plan(state, stacks: stacks, snapshot: updated, commit: "c1").digest)
+        // JSON round trip keeps everything, digest included.
+        let data = try JSONEncoder().encode(a)
+        #expect(try JSONDecoder().decode(Plan.self, from: data) == a)
+    }
+
+    @Test("restricting to a region keeps only its steps")
+    func restricted() throws {
+        let (state, stacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c").restricted(to: ["eu-west-1"])
+        #expect(Set(plan.steps.map(\.region)) == ["eu-west-1"])
+        #expect(plan.fingerprints.keys.allSatisfy { $0.hasPrefix("eu-west-1/") })
+    }
+}
+
+@Suite("Plan text (golden files; UPDATE_GOLDEN=1 rewrites them)")
+struct PlanTextTests {
+    static let golden = World.root.appendingPathComponent("Tests/PlanningTests/Golden")
+
+    func check(_ text: String, _ name: String) throws {
+        let url = Self.golden.appendingPathComponent(name)
+        if ProcessInfo.processInfo.environment["UPDATE_GOLDEN"] == "1" {
+            try Data(text.utf8).write(to: url)
+            return
+        }
+        let expected = try String(contentsOf: url, encoding: .utf8)
+        #expect(text == expected, "plan text differs from \(name); run with UPDATE_GOLDEN=1 and review the diff")
+    }
+
+    @Test func freshAccount() throws {
+        let (state, stacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c0ffee")
+        try check(PlanText.render(plan, source: "commit c0ffee", colour: false) + "\n", "fresh-account.txt")
+    }
+
+    @Test func mixedChanges() throws {
+        let files = World.edited([("functions/api/handler.py", "def ", "# v2\ndef "),
+                                  ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 3")])
+        let (state, stacks) = try World.load(files)
+        let (base, baseStacks) = try World.load()
+        var snapshot = World.converged(base, baseStacks)
+        snapshot.regions["us-east-1"]!.certificates[0].status = "PENDING_VALIDATION"
+        snapshot.regions["us-east-1"]!.certificates[0].records = [DNSRecord(name: "_x1.auth.dzgro.com.", type: "CNAME", value: "_y1.acm-validations.aws.")]
+        snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED"
+        snapshot.regions["us-west-2"]!.layers["Dzgro-common"] = (1...3).reversed().map {
+            LayerVersionFact(version: $0, arn: World.layerArn("us-west-2", "Dzgro-common", $0), contentHash: $0 == 3 ? base.layer(named: "common")!.contentHash : nil)
+        }
+        snapshot.regions["us-west-2"]!.layers["Dzgro-common"]!.insert(LayerVersionFact(version: 4, arn: "x", contentHash: nil), at: 0)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let text = PlanText.render(plan, source: "commit c0ffee", colour: false) + "\n"
+        try check(text, "mixed-changes.txt")
+        #expect(PlanText.render(plan, source: "x", colour: true).contains("\u{1B}["))
+        #expect(!text.contains("\u{1B}["))
+    }
+}
