@@ -1,0 +1,252 @@
+import AWSClient
+import DesiredState
+import EmulatorHarness
+import Engine
+import Foundation
+import Planning
+import Rendering
+import Testing
+
+/// Answers 429 to every other request of the first `burst`, then passes everything on.
+actor Throttle {
+    var seen = 0
+    var injected = 0
+    let burst: Int
+    init(burst: Int) { self.burst = burst }
+    func shouldThrottle() -> Bool {
+        seen += 1
+        guard seen <= burst, seen % 2 == 1 else { return false }
+        injected += 1
+        return true
+    }
+}
+
+struct ThrottlingTransport: HTTPTransport {
+    let base: any HTTPTransport
+    let throttle: Throttle
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if await throttle.shouldThrottle() {
+            return HTTPResponse(status: 429, headers: ["Content-Type": "application/json"], body: Array(#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.utf8))
+        }
+        return try await base.send(request)
+    }
+}
+
+/// One emulator, one desired state, a deployer wired as the CLI wires it.
+struct Rig {
+    let moto: Moto
+    let counter: CountingTransport
+    var client: AWSClient
+    let stateDirectory: URL
+
+    init(moto: Moto, stateDirectory: URL, throttle: Throttle? = nil) {
+        self.moto = moto
+        self.stateDirectory = stateDirectory
+        let base = URLSessionTransport(timeout: 60)
+        counter = CountingTransport(throttle.map { ThrottlingTransport(base: base, throttle: $0) } ?? base)
+        client = moto.client(retry: RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05), transport: counter)
+    }
+
+    static func load(_ files: SourceFiles) throws -> (DesiredState, [RenderedStack]) {
+        let state = try DesiredStateLoader.loadValid(files)
+        return (state, Renderer.render(state).map { EmulatorSubset.reduce($0).stack })
+    }
+
+    func plan(_ files: SourceFiles) async throws -> Plan {
+        let (state, stacks) = try Self.load(files)
+        let observer = Observer(client: client)
+        let account = try await observer.account(region: "us-east-1")
+        let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: account)
+        return Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "test")
+    }
+
+    func snapshot(_ files: SourceFiles) async throws -> Snapshot {
+        let (state, stacks) = try Self.load(files)
+        return try await Observer(client: client).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: moto.account)
+    }
+
+    func apply(_ files: SourceFiles) async throws -> (Plan, ApplyReport) {
+        let (state, stacks) = try Self.load(files)
+        let plan = try await plan(files)
+        let applier = Applier(client: client, state: state, files: files, stacks: stacks, commit: "test",
+                              layers: LayerBuilder(cacheDirectory: stateDirectory.appendingPathComponent("cache"), installer: NoPip()),
+                              log: JSONLinesLog(url: stateDirectory.appendingPathComponent("apply-log.jsonl")),
+                              waits: WaitPolicy(pollSeconds: 0.2, certificateSeconds: 30, stackSeconds: 60, domainSeconds: 30),
+                              progress: { _ in })
+        return (plan, await applier.apply(plan))
+    }
+}
+
+/// The end-to-end layers have no requirements: pip must not run (no network in tests).
+struct NoPip: PackageInstaller {
+    func install(requirements: URL, into directory: URL, platform: String, pythonVersion: String) async throws {
+        Issue.record("pip was asked to install \(requirements.path)")
+    }
+}
+
+@Suite("Reconcile end to end on moto (signatures checked)", .serialized)
+struct EmulatorEndToEndTests {
+    /// The default desired state with comment-only requirements, so no layer needs pip.
+    static func files(layerRevision: Int = 0) -> SourceFiles {
+        var files = Repo.files
+        for layer in ["common", "reports", "ams"] {
+            files.files["layers/\(layer)/requirements.txt"] = Array("# no third-party packages in this test\n".utf8)
+        }
+        if layerRevision > 0 { files.files["layers/ams/requirements.txt"]! += Array("# revision \(layerRevision)\n".utf8) }
+        return files
+    }
+
+    /// What the emulator's CloudFormation cannot create, made directly (as the demo does):
+    /// functions with version 1 and their aliases, and the user pools.
+    static func standIns(_ moto: Moto, _ state: DesiredState) async throws {
+        let client = moto.client()
+        let zip = ZipArchive.make([.init(path: "handler.py", bytes: Array("def handler(e, c):\n    return {}\n".utf8))])
+        for function in state.functions {
+            for region in state.regions(of: function.featureSet.value) {
+                let lambda = LambdaClient(client, region: region)
+                let name = Naming.functionName(function.name.value)
+                _ = try await lambda.createFunction(name: name, runtime: "python3.12", role: moto.roleArn, handler: "handler.handler", zip: zip)
+                let version = try await lambda.publishVersion(name).Version
+                for environment in state.aliasEnvironments {
+                    _ = try await lambda.createAlias(name, name: environment.name.value, version: version)
+                }
+            }
+        }
+        for environment in state.aliasEnvironments {
+            _ = try await CognitoClient(client, region: "ap-south-1").createUserPool(Naming.userPoolName(project: state.project.value, environment: environment.name.value))
+        }
+    }
+
+    @Test func freshApplyThenIdempotentThenLayerPruningUnderThrottling() async throws {
+        let moto = try await Moto.start()
+        defer { moto.stop() }
+        let directory = try Repo.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let files = Self.files()
+        let (state, _) = try Rig.load(files)
+        try await Self.standIns(moto, state)
+        let rig = Rig(moto: moto, stateDirectory: directory)
+
+        // Fresh apply: everything but the releases.
+        let (firstPlan, first) = try await rig.apply(files)
+        #expect(first.succeeded, "\(first.entries.filter { $0.outcome != "applied" })")
+        #expect(firstPlan.counts["create"] == 37 && firstPlan.counts["held"] == nil)
+        let s3 = S3Client(moto.client(), region: "eu-west-1")
+        for region in state.regions {
+            #expect(try await S3Client(moto.client(), region: region).headBucket("dzgro-artifacts-\(moto.account)-\(region)"))
+        }
+        for bucket in ["dzgro-reports-local", "dzgro-exports-local", "dzgro-reports-prod"] { #expect(try await s3.headBucket(bucket)) }
+        let local = try await SQSClient(moto.client(), region: "eu-west-1").getQueueAttributes(try await SQSClient(moto.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
+        #expect(local["QueueArn"] != nil)
+        let certificates = try await ACMClient(moto.client(), region: "us-east-1").listCertificates()
+        #expect(certificates.map(\.DomainName) == ["auth.dzgro.com"])
+        #expect(try await ACMClient(moto.client(), region: "us-east-1").describeCertificate(certificates[0].CertificateArn).Status == "ISSUED")
+        let stack = try await CloudFormationClient(moto.client(), region: "us-west-2").describeStacks("Dzgro-ams")[0]
+        #expect(stack.status == "CREATE_COMPLETE" && stack.tags[StackTags.template] != nil)
+        #expect(try await S3Client(moto.client(), region: "ap-south-1").headObject("dzgro-artifacts-\(moto.account)-ap-south-1",
+                                                                                   key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
+        #expect(try await CognitoClient(moto.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
+        let log = try String(contentsOf: directory.appendingPathComponent("apply-log.jsonl"), encoding: .utf8)
+        #expect(log.split(separator: "\n").count == 2 + 2 * 39)
+
+        // Idempotence: nothing to do, and a second apply makes no change-set call at all.
+        let again = try await rig.plan(files)
+        #expect(!again.hasChanges, "\(outline(again))")
+        await rig.counter.reset()
+        let (_, second) = try await rig.apply(files)
+        #expect(second.succeeded && second.entries.isEmpty)
+        let operations = await rig.counter.calls().map(\.operation)
+        #expect(!operations.contains("CreateChangeSet") && !operations.contains("ExecuteChangeSet"))
+        #expect(!operations.isEmpty)
+
+        // New layer content three times, with a throttling burst: the fourth version prunes the oldest.
+        let throttle = Throttle(burst: 40)
+        let throttled = Rig(moto: moto, stateDirectory: directory, throttle: throttle)
+        for revision in 1...3 {
+            let (_, report) = try await throttled.apply(Self.files(layerRevision: revision))
+            #expect(report.succeeded, "revision \(revision): \(report.entries.filter { $0.outcome == "failed" })")
+        }
+        #expect(await throttle.injected == 20)
+        let versions = try await LambdaClient(moto.client(), region: "eu-west-1").listLayerVersions("Dzgro-ams").map(\.Version).sorted()
+        #expect(versions == [2, 3, 4])
+        // The common layer did not change: still one version.
+        #expect(try await LambdaClient(moto.client(), region: "eu-west-1").listLayerVersions("Dzgro-common").count == 1)
+    }
+
+    @Test func brokenDesiredStateChangesNothingAndPlanExitCodes() async throws {
+        let moto = try await Moto.start()
+        defer { moto.stop() }
+        let directory = try Repo.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let conf = directory.appendingPathComponent("controller.conf")
+        try Data("""
+            [aws]
+            endpoint = "\(moto.endpoint.absoluteString)"
+            emulator = true
+            [apply]
+            poll_seconds = 1
+            [state]
+            directory = "state"
+            """.utf8).write(to: conf)
+        let desired = directory.appendingPathComponent("desired-state")
+        try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("desired-state"), to: desired)
+        let broken = directory.appendingPathComponent("broken")
+        try FileManager.default.copyItem(at: desired, to: broken)
+        let releases = broken.appendingPathComponent("releases.yaml")
+        try Data(try String(contentsOf: releases, encoding: .utf8).replacingOccurrences(of: "Api: 1", with: "Api: one").utf8).write(to: releases)
+
+        let environment = ["AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey]
+        let rig = Rig(moto: moto, stateDirectory: directory)
+        let before = try await rig.snapshot(Self.files())
+
+        let refused = try CLI.run(["apply", "--config", conf.path, "--desired-state", broken.path], environment: environment)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("releases.yaml:") && refused.stderr.contains("nothing was changed"))
+        #expect(try await rig.snapshot(Self.files()) == before)
+
+        let plan = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--detailed-exitcode", "--json"], environment: environment)
+        #expect(plan.status == 2, "\(plan.stderr)")
+        struct Output: Decodable { var plan: Plan; var apiCalls: [String: Int] }
+        let output = try JSONDecoder().decode(Output.self, from: Data(plan.stdout.utf8))
+        #expect(output.plan.hasChanges && output.apiCalls["ap-south-1"] != nil)
+        #expect(try await rig.snapshot(Self.files()) == before)
+        let quiet = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--region", "nowhere-1"], environment: environment)
+        #expect(quiet.status != 0 && quiet.stderr.contains("region 'nowhere-1' is not in the desired state"))
+    }
+}
+
+/// A compact, comparable description of a plan's steps.
+func outline(_ plan: Plan) -> [String] {
+    plan.steps.map { "\($0.region) \(PlanText.marker($0)) \($0.subject)\($0.gate.map { " [held: \($0)]" } ?? "")" }
+}
+
+/// Runs the built `reconciler` binary the way a person does.
+enum CLI {
+    static var binary: URL {
+        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("reconciler").path), directory.path != "/" {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("reconciler")
+    }
+
+    struct Result { var status: Int32; var stdout: String; var stderr: String }
+
+    static func run(_ arguments: [String], environment extra: [String: String]) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] { environment[key] = nil }
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
