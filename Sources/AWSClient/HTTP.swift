@@ -56,6 +56,9 @@ public final class URLSessionTransport: HTTPTransport {
         configuration.timeoutIntervalForResource = timeout * 4
         configuration.httpShouldSetCookies = false
         configuration.urlCache = nil
+        // Observation sends a region's reads at once; the default of 6 connections per
+        // host would queue them (one endpoint serves every region on an emulator).
+        configuration.httpMaximumConnectionsPerHost = 32
         self.session = URLSession(configuration: configuration)
         self.timeout = timeout
     }

@@ -1,0 +1,71 @@
+"""Loopback HTTP proxy that adds a fixed delay to every request before forwarding it
+to the emulator, like the round trip to a distant AWS region. Headers (Host included)
+pass unchanged, so signatures still verify. Prints {"port": N} and serves until killed;
+GET /__calls answers the number of requests forwarded, by region (from the signature scope).
+
+Usage: delay_proxy.py UPSTREAM_PORT DELAY_MS
+"""
+import http.client
+import json
+import socket
+import sys
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+UPSTREAM = int(sys.argv[1])
+DELAY = int(sys.argv[2]) / 1000.0
+calls = Counter()
+lock = threading.Lock()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def handle_any(self):
+        if self.path == "/__calls":
+            with lock:
+                body = json.dumps(dict(calls)).encode()
+                if self.command == "DELETE":
+                    calls.clear()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        auth = self.headers.get("Authorization", "")
+        region = auth.split("Credential=")[1].split("/")[2] if "Credential=" in auth else "?"
+        with lock:
+            calls[region] += 1
+        time.sleep(DELAY)
+        upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive", "proxy-connection")}
+        upstream.request(self.command, self.path, body=body, headers=headers)
+        response = upstream.getresponse()
+        data = response.read()
+        self.send_response(response.status)
+        for key, value in response.getheaders():
+            if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+        upstream.close()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
+
+
+with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+server.daemon_threads = True
+print(json.dumps({"port": port}), flush=True)
+server.serve_forever()
