@@ -42,6 +42,11 @@ public enum PlanText {
         return lines.joined(separator: "\n")
     }
 
+    /// One line per step, `region marker subject [held: env]`: for logs and comparisons.
+    public static func outline(_ plan: Plan) -> [String] {
+        plan.steps.map { "\($0.region) \(marker($0)) \($0.subject)\($0.gate.map { " [held: \($0)]" } ?? "")" }
+    }
+
     public static func summary(_ plan: Plan) -> String {
         guard plan.hasChanges else { return "No changes: the cloud matches the desired state." }
         let counts = plan.counts

@@ -151,7 +151,7 @@ struct EmulatorEndToEndTests {
 
         // Idempotence: nothing to do, and a second apply makes no change-set call at all.
         let again = try await rig.plan(files)
-        #expect(!again.hasChanges, "\(outline(again))")
+        #expect(!again.hasChanges, "\(PlanText.outline(again))")
         await rig.counter.reset()
         let (_, second) = try await rig.apply(files)
         #expect(second.succeeded && second.entries.isEmpty)
@@ -215,10 +215,6 @@ struct EmulatorEndToEndTests {
     }
 }
 
-/// A compact, comparable description of a plan's steps.
-func outline(_ plan: Plan) -> [String] {
-    plan.steps.map { "\($0.region) \(PlanText.marker($0)) \($0.subject)\($0.gate.map { " [held: \($0)]" } ?? "")" }
-}
 
 /// Runs the built `reconciler` binary the way a person does.
 enum CLI {

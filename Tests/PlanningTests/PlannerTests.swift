@@ -84,10 +84,6 @@ enum World {
     }
 }
 
-/// A compact, comparable description of a step: "region marker subject [gate]".
-func outline(_ plan: Plan) -> [String] {
-    plan.steps.map { "\($0.region) \(PlanText.marker($0)) \($0.subject)\($0.gate.map { " [held: \($0)]" } ?? "")" }
-}
 
 @Suite("Planner against an in-memory remote state")
 struct PlannerTests {
@@ -160,7 +156,7 @@ struct PlannerTests {
         var snapshot = World.converged(baseState, baseStacks)
         c.remote(&snapshot)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
-        let actual = outline(plan)
+        let actual = PlanText.outline(plan)
         #expect(actual.count == c.expected.count && zip(actual, c.expected).allSatisfy { $0.hasPrefix($1) },
                 "\(c.name):\n  got      \(actual)\n  expected \(c.expected)")
         #expect(plan.hasChanges == !c.expected.isEmpty)
