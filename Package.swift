@@ -63,11 +63,11 @@ let package = Package(
         ),
         .target(
             name: "Planning",
-            dependencies: ["DesiredState", "Rendering", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["DesiredState", "Rendering"]
         ),
         .target(
             name: "Engine",
-            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient"]
         ),
         .target(
             name: "ControllerConfig",

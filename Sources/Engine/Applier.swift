@@ -47,8 +47,8 @@ actor CertificateBoard {
     enum Entry { case pending(arn: String?), issued(String), failed(String) }
     var entries: [String: Entry] = [:]
 
-    func expect(_ purpose: String, arn: String?) { entries[purpose] = .pending(arn: arn) }
-    func requested(_ purpose: String, arn: String) { entries[purpose] = .pending(arn: arn) }
+    /// Pending in this apply; `arn` once known (planned, or just requested).
+    func pending(_ purpose: String, arn: String?) { entries[purpose] = .pending(arn: arn) }
     func issued(_ purpose: String, arn: String) { entries[purpose] = .issued(arn) }
     func failIfPending(_ purpose: String, _ why: String) {
         if case .pending = entries[purpose] { entries[purpose] = .failed(why) }
@@ -111,7 +111,7 @@ public struct Applier: Sendable {
     public func apply(_ plan: Plan) async -> ApplyReport {
         let board = CertificateBoard()
         for step in plan.steps {
-            if case .awaitCertificate(let purpose, let arn, _, _) = step.action { await board.expect(purpose, arn: arn) }
+            if case .awaitCertificate(let purpose, let arn, _, _) = step.action { await board.pending(purpose, arn: arn) }
         }
         let total = plan.steps.filter { $0.gate == nil }.count
         let counter = Counter()
@@ -203,7 +203,7 @@ public struct Applier: Sendable {
         case .requestCertificate(let purpose, let domain, let names):
             let token = String(sha256Hex(([domain] + names).joined(separator: ",").utf8).prefix(32))
             let arn = try await ACMClient(client, region: region).requestCertificate(domain: domain, alternativeNames: names, idempotencyToken: token)
-            await board.requested(purpose, arn: arn)
+            await board.pending(purpose, arn: arn)
             progress("    \(region): requested \(arn)")
             return nil
 

@@ -29,7 +29,7 @@ struct StackDeployer {
         var current = try await describe(name)
         if let status = current?.status, StackStatus.disposition(status, stack: name, region: region) == .inProgress {
             progress("    \(region): \(name) is \(status); waiting for it to finish before changing it")
-            current = try await follow(name, since: Date.distantPast.timeIntervalSince1970, seen: [])
+            current = try await follow(name, seen: [])
         }
         let disposition = StackStatus.disposition(current?.status, stack: name, region: region)
         if case .needsPerson(let remedy) = disposition {
@@ -72,7 +72,7 @@ struct StackDeployer {
 
         let seen = Set(try await cloudFormation.describeStackEvents(name, limit: 100).map(\.eventID))
         try await cloudFormation.executeChangeSet(stack: name, name: changeSet)
-        let final = try await follow(name, since: 0, seen: seen)
+        let final = try await follow(name, seen: seen)
         guard let status = final?.status, status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" else {
             let failures = try await cloudFormation.describeStackEvents(name, limit: 100)
                 .filter { !seen.contains($0.eventID) && $0.status.hasSuffix("_FAILED") }
@@ -88,7 +88,7 @@ struct StackDeployer {
     }
 
     /// Prints new stack events as they happen until no operation is in progress.
-    func follow(_ name: String, since: Double, seen initial: Set<String>) async throws -> CloudFormationClient.Stack? {
+    func follow(_ name: String, seen initial: Set<String>) async throws -> CloudFormationClient.Stack? {
         var seen = initial
         let deadline = Date().addingTimeInterval(waits.stackSeconds)
         while true {

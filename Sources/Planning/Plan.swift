@@ -1,4 +1,4 @@
-import Crypto
+import DesiredState
 import Foundation
 
 /// The version (and optional weighted second version) an alias points at.
@@ -151,7 +151,7 @@ public struct Plan: Hashable, Sendable, Codable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let data = (try? encoder.encode(Digested(commit: commit, account: account, regions: regions, fingerprints: fingerprints))) ?? Data()
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return sha256Hex(data)
     }
 
     /// Counts by kind of change, held steps counted apart.

@@ -1,4 +1,3 @@
-import Crypto
 import DesiredState
 import Foundation
 import Rendering
@@ -36,7 +35,7 @@ public enum Conventions {
 
     public static func parametersHash(_ parameters: [String: String]) -> String {
         let text = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
-        return SHA256.hash(data: Array(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return sha256Hex(text.utf8)
     }
 
     /// The architecture a layer is built for: arm64 only when every function using it is.
