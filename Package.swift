@@ -9,6 +9,7 @@ import PackageDescription
 //   Rendering          pure: SAM templates per (region, feature set), deterministic bytes
 //   Planning           pure: snapshot of the cloud, diff into a plan (typed steps, digest), plan text
 //   Engine             effects: observe AWS into a snapshot, apply a plan, layer builds, lock and logs
+//   ReleaseGate        effects behind protocols: approvals, one-time passwords, mail, audit log
 //   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
 //   ReconcilerCommands effects: filesystem access and the command-line interface
 //   reconciler         the executable (a thin main)
@@ -70,6 +71,10 @@ let package = Package(
             dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient"]
         ),
         .target(
+            name: "ReleaseGate",
+            dependencies: ["Engine", "Planning", "AWSClient", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
             name: "ControllerConfig",
             dependencies: [
                 .product(name: "TOMLKit", package: "TOMLKit"),
@@ -85,6 +90,7 @@ let package = Package(
                 "GitSource",
                 "Planning",
                 "Engine",
+                "ReleaseGate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -133,6 +139,10 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness"]
+        ),
+        .testTarget(
+            name: "ReleaseGateTests",
+            dependencies: ["ReleaseGate", "Engine", "Planning", "DesiredState", "ReconcilerCommands", "AWSClient", "EmulatorHarness", "GitSource"]
         ),
         .testTarget(
             name: "SigV4Tests",

@@ -66,9 +66,16 @@ public struct AWSClient: Sendable {
     /// REST-JSON protocol; `path` segments are raw and encoded here.
     public func restJSON<Output: Decodable>(_ service: Service, region: String, operation: String, method: String, path: [String],
                                             query: [(String, String)] = [], body: JSON? = nil, as type: Output.Type = Output.self) async throws -> Output {
+        try await restJSONTraced(service, region: region, operation: operation, method: method, path: path, query: query, body: body).output
+    }
+
+    /// REST-JSON with the request id, for calls the audit log records.
+    public func restJSONTraced<Output: Decodable>(_ service: Service, region: String, operation: String, method: String, path: [String],
+                                                  query: [(String, String)] = [], body: JSON? = nil,
+                                                  as type: Output.Type = Output.self) async throws -> (output: Output, requestID: String?) {
         let response = try await send(service, region: region, operation: operation, protocol: .restJSON, method: method, path: Self.path(path), query: query,
                                       headers: body == nil ? [] : [("Content-Type", "application/json")], body: body?.bytes ?? [])
-        return try decode(Output.self, response, service: service, operation: operation)
+        return (try decode(Output.self, response, service: service, operation: operation), response.requestID)
     }
 
     /// REST-XML protocol (S3).

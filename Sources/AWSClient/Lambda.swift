@@ -111,10 +111,13 @@ public struct LambdaClient: Sendable {
     }
 
     /// Moves an alias. With `revisionID`, Lambda refuses if the alias changed since it was read.
-    public func updateAlias(_ function: String, name: String, version: String, revisionID: String?, routing: RoutingConfig? = nil) async throws -> Alias {
-        try await client.restJSON(.lambda, region: region, operation: "UpdateAlias", method: "PUT", path: Self.functions + [function, "aliases", name],
+    /// Returns the alias as moved and the request id.
+    public func updateAlias(_ function: String, name: String, version: String, revisionID: String?,
+                            routing: RoutingConfig? = nil) async throws -> (alias: Alias, requestID: String?) {
+        let (alias, requestID) = try await client.restJSONTraced(.lambda, region: region, operation: "UpdateAlias", method: "PUT", path: Self.functions + [function, "aliases", name],
                                   body: .object([("FunctionVersion", .string(version)), ("RevisionId", revisionID.map(JSON.string)),
-                                                 ("RoutingConfig", .some(Self.json(routing ?? RoutingConfig([:]))))]))
+                                                 ("RoutingConfig", .some(Self.json(routing ?? RoutingConfig([:]))))]), as: Alias.self)
+        return (alias, requestID)
     }
 
     static func json(_ routing: RoutingConfig) -> JSON {

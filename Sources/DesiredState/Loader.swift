@@ -411,17 +411,46 @@ private struct Reader {
         var pins: [Releases.Pin] = []
         for (environment, regions) in node.entries(what: "environment") ?? [] {
             for (region, functions) in regions.entries(what: "region") ?? [] {
-                for (function, version) in functions.entries(what: "function") ?? [] {
-                    guard case .scalar(let scalar) = version.node, let number = Int(scalar.string), number >= 1 else {
-                        version.report(.versionPin, "version pin '\(version.node.string ?? "(not a number)")' is not a positive whole number",
-                                       hint: "pin a published Lambda version number: 1, 2, 3, …")
-                        continue
-                    }
-                    pins.append(Releases.Pin(environment: environment, region: region, function: function,
-                                             version: Located(number, at: version.location)))
+                for (function, value) in functions.entries(what: "function") ?? [] {
+                    guard let (version, canary) = readPin(value) else { continue }
+                    pins.append(Releases.Pin(environment: environment, region: region, function: function, version: version, canary: canary))
                 }
             }
         }
         return Releases(pins: pins)
+    }
+
+    /// `12`, or `{version: 12, canary: {version: 13, weight: 0.1}}`.
+    func readPin(_ node: YNode) -> (Located<Int>, Releases.Canary?)? {
+        if case .mapping = node.node {
+            guard let fields = node.mapping(allowed: ["version", "canary"]),
+                  let version = fields.required("version", hint: "the version most traffic goes to: `version: 12`").flatMap(readVersion) else { return nil }
+            guard let canaryNode = fields.optional("canary") else { return (version, nil) }
+            let hint = "write `canary: {version: 13, weight: 0.1}`: the second version and its share of traffic"
+            guard let canary = canaryNode.mapping(allowed: ["version", "weight"]),
+                  let canaryVersion = canary.required("version", hint: hint).flatMap(readVersion),
+                  let weightNode = canary.required("weight", hint: hint) else { return nil }
+            guard case .scalar(let scalar) = weightNode.node, let weight = Double(scalar.string), weight > 0, weight < 1 else {
+                weightNode.report(.versionPin, "canary weight '\(weightNode.node.string ?? "(not a number)")' is not a fraction between 0 and 1",
+                                  hint: "write the canary's share of traffic as a number strictly between 0 and 1, e.g. 0.1 for 10 %")
+                return nil
+            }
+            if canaryVersion.value == version.value {
+                canary.node.report(.versionPin, "the canary version \(canaryVersion.value) is the pinned version itself",
+                                   hint: "name a different version, or drop the canary to send all traffic to \(version.value)")
+                return nil
+            }
+            return (version, Releases.Canary(version: canaryVersion, weight: Located(weight, at: weightNode.location)))
+        }
+        return readVersion(node).map { ($0, nil) }
+    }
+
+    func readVersion(_ node: YNode) -> Located<Int>? {
+        guard case .scalar(let scalar) = node.node, let number = Int(scalar.string), number >= 1 else {
+            node.report(.versionPin, "version pin '\(node.node.string ?? "(not a number)")' is not a positive whole number",
+                        hint: "pin a published Lambda version number: 1, 2, 3, … (or `{version: 12, canary: {version: 13, weight: 0.1}}`)")
+            return nil
+        }
+        return Located(number, at: node.location)
     }
 }

@@ -146,12 +146,33 @@ public struct Releases: Hashable, Sendable {
         public var region: Located<String>
         public var function: Located<String>
         public var version: Located<Int>
+        /// A second version receiving a share of the traffic (the alias's routing configuration).
+        public var canary: Canary?
+
+        public init(environment: Located<String>, region: Located<String>, function: Located<String>, version: Located<Int>, canary: Canary? = nil) {
+            self.environment = environment
+            self.region = region
+            self.function = function
+            self.version = version
+            self.canary = canary
+        }
+    }
+    public struct Canary: Hashable, Sendable {
+        public var version: Located<Int>
+        /// Share of invocations sent to `version`, in (0, 1).
+        public var weight: Located<Double>
+        public init(version: Located<Int>, weight: Located<Double>) { self.version = version; self.weight = weight }
     }
     public var pins: [Pin]
 
+    public init(pins: [Pin]) { self.pins = pins }
+
+    public func pin(environment: String, region: String, function: String) -> Pin? {
+        pins.first { $0.environment.value == environment && $0.region.value == region && $0.function.value == function }
+    }
+
     public func version(environment: String, region: String, function: String) -> Int? {
-        pins.first { $0.environment.value == environment && $0.region.value == region && $0.function.value == function }?
-            .version.value
+        pin(environment: environment, region: region, function: function)?.version.value
     }
 }
 

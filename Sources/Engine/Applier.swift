@@ -283,10 +283,10 @@ public struct Applier: Sendable {
             }
 
         case .alias(_, let functionName, let environment, _, let to, let revisionID):
-            _ = try await LambdaClient(client, region: region).updateAlias(
-                functionName, name: environment, version: to.version, revisionID: revisionID,
-                routing: LambdaClient.RoutingConfig(to.weights))
-            return nil
+            // Gated steps are held by apply and moved by the release gate; the same call either way.
+            let moved = try await LambdaAliases(client: client).move(region: region, functionName: functionName, environment: environment,
+                                                                     to: to, expectedRevision: revisionID)
+            return moved.requestID.map { "request \($0)" }
         }
     }
 

@@ -12,6 +12,12 @@ public struct AliasTarget: Hashable, Sendable, Codable, CustomStringConvertible 
         self.weights = weights
     }
 
+    /// What a release pin asks of the alias.
+    public init(_ pin: Releases.Pin) {
+        self.init(version: String(pin.version.value),
+                  weights: pin.canary.map { [String($0.version.value): $0.weight.value] } ?? [:])
+    }
+
     public var description: String {
         weights.isEmpty ? version
             : version + weights.sorted { $0.key < $1.key }.map { " + \($0.key) at \(Int(($0.value * 100).rounded()))%" }.joined()
@@ -105,6 +111,12 @@ public struct RegionPlan: Hashable, Sendable, Codable {
     public var steps: [Step]
     /// Things checked and found as desired (stacks, layers, aliases, …).
     public var unchanged: Int
+
+    public init(region: String, steps: [Step], unchanged: Int) {
+        self.region = region
+        self.steps = steps
+        self.unchanged = unchanged
+    }
 }
 
 /// A plan is data: typed steps per region, in dependency order, bound to the commit it

@@ -204,8 +204,8 @@ public enum Planner {
                 let functionName = Naming.functionName(function.name.value)
                 for environment in state.gatedEnvironments {
                     let env = environment.name.value
-                    guard let pin = state.releases.version(environment: env, region: region, function: function.name.value) else { continue }
-                    let target = AliasTarget(version: String(pin))
+                    guard let pin = state.releases.pin(environment: env, region: region, function: function.name.value) else { continue }
+                    let target = AliasTarget(pin)
                     let alias = observed.functions[functionName]?.aliases[env]
                     if let alias { fingerprints["\(region)/alias/\(functionName)/\(env)"] = alias.revisionID ?? "" }
                     let current = alias.map { AliasTarget(version: $0.version, weights: $0.weights) }

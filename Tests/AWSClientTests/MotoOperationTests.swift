@@ -90,7 +90,8 @@ import Testing
         #expect(read.RevisionId != nil)
         let moved = try await lambda.updateAlias("ApiFunction", name: "prod", version: "1", revisionID: read.RevisionId,
                                                  routing: .init(["1": 0.0]))
-        #expect(moved.FunctionVersion == "1")
+        #expect(moved.alias.FunctionVersion == "1")
+        #expect(moved.requestID != nil)
         // (moto does not check RevisionId; ProtocolTests checks that it is sent.)
         let aliases = try await lambda.listAliases("ApiFunction")
         #expect(aliases.map(\.Name) == ["prod"])

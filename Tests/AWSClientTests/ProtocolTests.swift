@@ -111,8 +111,9 @@ import Testing
             {"AliasArn":"arn:aws:lambda:eu-west-1:1:function:ApiFunction:prod","Name":"prod","FunctionVersion":"12","RevisionId":"r2",
              "RoutingConfig":{"AdditionalVersionWeights":{"13":0.1}}}
             """, headers: ["x-amzn-RequestId": "lambda-1"])])
-        let alias = try await LambdaClient(scriptedClient(transport), region: "eu-west-1")
+        let (alias, requestID) = try await LambdaClient(scriptedClient(transport), region: "eu-west-1")
             .updateAlias("ApiFunction", name: "prod", version: "12", revisionID: "r1", routing: .init(["13": 0.1]))
+        #expect(requestID == "lambda-1")
         #expect(alias.RoutingConfig?.AdditionalVersionWeights == ["13": 0.1])
         let request = try #require(await transport.sent.first)
         #expect(request.method == "PUT")

@@ -1,0 +1,40 @@
+import AWSClient
+import Planning
+
+/// Reads and moves the aliases the controller owns. The release gate re-reads them
+/// before it moves them; tests substitute an in-memory account.
+public protocol AliasService: Sendable {
+    /// The alias as it is now, or nil when it does not exist.
+    func read(region: String, functionName: String, environment: String) async throws -> AliasFact?
+    /// Points the alias at `target`; with `expectedRevision`, Lambda refuses if it moved since it was read.
+    func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) async throws -> AliasMove
+}
+
+/// What a move left behind: the alias's new revision and the request id, for the audit log.
+public struct AliasMove: Hashable, Sendable, Codable {
+    public var revisionID: String?
+    public var requestID: String?
+    public init(revisionID: String?, requestID: String?) { self.revisionID = revisionID; self.requestID = requestID }
+}
+
+/// The aliases through the Lambda API (GetAlias, UpdateAlias with RevisionId and routing).
+public struct LambdaAliases: AliasService {
+    public let client: AWSClient
+    public init(client: AWSClient) { self.client = client }
+
+    public func read(region: String, functionName: String, environment: String) async throws -> AliasFact? {
+        do {
+            let alias = try await LambdaClient(client, region: region).getAlias(functionName, alias: environment)
+            return AliasFact(version: alias.FunctionVersion, revisionID: alias.RevisionId, weights: alias.RoutingConfig?.AdditionalVersionWeights ?? [:])
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
+    public func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) async throws -> AliasMove {
+        let (alias, requestID) = try await LambdaClient(client, region: region).updateAlias(
+            functionName, name: environment, version: target.version, revisionID: expectedRevision,
+            routing: LambdaClient.RoutingConfig(target.weights))
+        return AliasMove(revisionID: alias.RevisionId, requestID: requestID)
+    }
+}

@@ -1,0 +1,398 @@
+import Engine
+import Foundation
+import Planning
+
+/// The release gate: no staging or prod alias moves until a person confirms, with the
+/// code e-mailed to the team, exactly the changes of one commit in one environment.
+///
+/// Every operation loads the approvals, changes them and saves them before it returns;
+/// callers hold the apply lock, so two commands never interleave.
+public struct ReleaseGate: Sendable {
+    public struct Policy: Sendable {
+        public var lifetime: TimeInterval
+        public var maxAttempts: Int
+        public init(lifetime: TimeInterval = 600, maxAttempts: Int = 3) { self.lifetime = lifetime; self.maxAttempts = maxAttempts }
+    }
+
+    public let store: any ApprovalStore
+    public let mailer: any Mailer
+    public let aliases: any AliasService
+    public let audit: any AuditSink
+    public let policy: Policy
+    public let user: String
+    public let now: @Sendable () -> Date
+    public let progress: @Sendable (String) -> Void
+
+    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, audit: any AuditSink, policy: Policy = Policy(),
+                user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
+                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.store = store
+        self.mailer = mailer
+        self.aliases = aliases
+        self.audit = audit
+        self.policy = policy
+        self.user = user
+        self.now = now
+        self.progress = progress
+    }
+
+    // MARK: requesting
+
+    /// What `request` did for one environment.
+    public enum Request: Sendable {
+        /// A new approval; its code was mailed.
+        case created(Approval)
+        /// The same changes of the same commit already wait for their code: nothing sent.
+        case waiting(Approval)
+        /// The same changes were confirmed and partly applied: `approve --retry` finishes them.
+        case partial(Approval)
+
+        public var approval: Approval {
+            switch self { case .created(let a), .waiting(let a), .partial(let a): return a }
+        }
+    }
+
+    /// One pending approval per commit and environment for the plan's held steps. A live
+    /// approval for other changes of the same environment is superseded.
+    public func request(_ plan: Plan) async throws -> [Request] {
+        var environments: [String] = []
+        var changes: [String: [AliasChange]] = [:]
+        for step in plan.heldSteps {
+            guard let environment = step.gate, let change = AliasChange(step) else { continue }
+            if changes[environment] == nil { environments.append(environment) }
+            changes[environment, default: []].append(change)
+        }
+        guard !environments.isEmpty else { return [] }
+        var approvals = try await store.load()
+        var results: [Request] = []
+        for environment in environments {
+            let wanted = Set(changes[environment, default: []].map(\.intent))
+            try await expireOverdue(&approvals, environment: environment)
+            if let existing = approvals.first(where: {
+                $0.isLive && $0.environment == environment && $0.commit == plan.commit && Set($0.remaining.map(\.intent)) == wanted
+            }) {
+                results.append(existing.state == .pending ? .waiting(existing) : .partial(existing))
+                continue
+            }
+            let code = OneTimePassword.generate()
+            var approval = Approval(id: ApprovalID.make(), environment: environment, commit: plan.commit, planDigest: plan.digest,
+                                    changes: changes[environment, default: []], requestedBy: user, requestedAt: now(),
+                                    expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
+                                    state: .pending, seal: OneTimePassword.seal(code))
+            progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
+            let requestID = try await mail(approval, code: code, resent: false)
+            for index in approvals.indices where approvals[index].isLive && approvals[index].environment == environment {
+                approvals[index].state = .superseded
+                approvals[index].seal = nil
+                approvals[index].reason = "superseded by approval \(approval.id) for commit \(approval.shortCommit), requested \(AuditEntry.format(now()))"
+                try await record(.superseded, approvals[index], detail: approvals[index].reason)
+            }
+            approval.reason = nil
+            approvals.append(approval)
+            try await store.save(approvals)
+            try await record(.requested, approval, requestIDs: [requestID].compactMap { $0 }, changes: approval.changes.map(\.line))
+            results.append(.created(approval))
+        }
+        return results
+    }
+
+    /// A new code for an approval that is pending, void or expired: attempts and lifetime start again.
+    public func resend(id: String) async throws -> Approval {
+        var approvals = try await store.load()
+        let index = try find(id, in: approvals)
+        var approval = approvals[index]
+        guard [.pending, .void, .expired].contains(approval.state) else {
+            throw GateError("approval \(id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); only a pending, void or expired approval gets a new code. "
+                            + (approval.state == .partial ? "Finish it with `reconciler approve --retry \(id)`." : "Run `reconciler apply` to request a fresh approval."))
+        }
+        let code = OneTimePassword.generate()
+        approval.seal = OneTimePassword.seal(code)
+        approval.attemptsLeft = policy.maxAttempts
+        approval.expiresAt = now().addingTimeInterval(policy.lifetime)
+        approval.state = .pending
+        approval.reason = nil
+        progress("mailing a new code for approval \(id) to \(mailer.recipients.joined(separator: ", "))…")
+        let requestID = try await mail(approval, code: code, resent: true)
+        approvals[index] = approval
+        try await store.save(approvals)
+        try await record(.resent, approval, requestIDs: [requestID].compactMap { $0 })
+        return approval
+    }
+
+    // MARK: approving
+
+    /// What happened to each change of an approval when it was applied.
+    public struct Outcome: Sendable, Encodable {
+        public struct Entry: Sendable, Encodable {
+            public var region: String
+            public var function: String
+            public var change: String
+            /// applied, already (the alias was found at its target), failed, not-reached.
+            public var outcome: String
+            public var detail: String?
+            public var requestID: String?
+        }
+        public var approval: Approval
+        public var entries: [Entry]
+        public var succeeded: Bool { approval.state == .applied }
+    }
+
+    /// Checks the code; on success re-reads the aliases and applies the approved changes.
+    public func approve(id: String?, code: String) async throws -> Outcome {
+        var approvals = try await store.load()
+        let index = try select(id, in: approvals)
+        var approval = approvals[index]
+        switch approval.state {
+        case .pending: break
+        case .applied:
+            try await record(.rejected, approval, detail: "code offered for an approval already applied")
+            throw GateError("approval \(approval.id) was already used: every change is applied. A code works once; a newer commit gets its own approval from `reconciler apply`.")
+        case .partial:
+            throw GateError("approval \(approval.id) was already confirmed and is partly applied; finish it with `reconciler approve --retry \(approval.id)` (no code needed)")
+        case .void, .expired:
+            throw GateError("approval \(approval.id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); request a new code with `reconciler approve --resend \(approval.id)` or run `reconciler apply`")
+        case .stale, .superseded:
+            throw GateError("approval \(approval.id) is \(approval.state.rawValue): \(approval.reason ?? "")")
+        }
+        if now() >= approval.expiresAt {
+            approval.state = .expired
+            approval.seal = nil
+            approval.reason = "its code expired at \(AuditEntry.format(approval.expiresAt))"
+            approvals[index] = approval
+            try await store.save(approvals)
+            try await record(.expired, approval, detail: approval.reason)
+            throw GateError("approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler approve --resend \(approval.id)`.")
+        }
+        guard let seal = approval.seal, OneTimePassword.matches(code.trimmingCharacters(in: .whitespaces), seal) else {
+            approval.attemptsLeft -= 1
+            if approval.attemptsLeft <= 0 {
+                approval.state = .void
+                approval.seal = nil
+                approval.reason = "\(policy.maxAttempts) wrong codes"
+            }
+            approvals[index] = approval
+            try await store.save(approvals)
+            if approval.state == .void {
+                try await record(.voided, approval, detail: approval.reason)
+                throw GateError("wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. Request a new code with `reconciler approve --resend \(approval.id)` or run `reconciler apply`.")
+            }
+            try await record(.rejected, approval, detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
+            throw GateError("wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
+        }
+        // The code is spent before anything moves: it cannot be used twice, even after a crash.
+        approval.seal = nil
+        approval.state = .partial
+        approval.reason = "confirmed by \(user)"
+        approvals[index] = approval
+        try await store.save(approvals)
+        try await record(.approved, approval)
+        return try await execute(&approvals, index)
+    }
+
+    /// Finishes a confirmed approval that was partly applied, without a new code.
+    public func retry(id: String) async throws -> Outcome {
+        var approvals = try await store.load()
+        let index = try find(id, in: approvals)
+        guard approvals[index].state == .partial else {
+            throw GateError("approval \(id) is \(approvals[index].state.rawValue), not partly applied; `reconciler approvals` lists what waits and what to do")
+        }
+        return try await execute(&approvals, index)
+    }
+
+    /// Re-reads the remaining aliases; applies only when none moved since the plan.
+    func execute(_ approvals: inout [Approval], _ index: Int) async throws -> Outcome {
+        var approval = approvals[index]
+        let remaining = approval.changes.indices.filter { approval.changes[$0].applied == nil }
+        let regions = Set(remaining.map { approval.changes[$0].region })
+        progress("re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) region\(regions.count == 1 ? "" : "s")…")
+        let (id, aliases) = (approval.id, aliases)
+        let observed = try await withThrowingTaskGroup(of: (Int, AliasFact?).self) { group in
+            for i in remaining {
+                let change = approval.changes[i]
+                group.addTask {
+                    do {
+                        return (i, try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment))
+                    } catch {
+                        throw GateError("could not read the \(change.environment) alias of \(change.functionName) in \(change.region): \(error); nothing was changed, retry with `reconciler approve --retry \(id)`")
+                    }
+                }
+            }
+            return try await group.reduce(into: [Int: AliasFact?]()) { $0[$1.0] = $1.1 }
+        }
+        var entries: [Outcome.Entry] = []
+        var moved: [String] = []
+        var toApply: [Int] = []
+        for i in remaining {
+            let change = approval.changes[i]
+            let current = observed[i] ?? nil
+            let target = current.map { AliasTarget(version: $0.version, weights: $0.weights) }
+            if target == change.to {
+                approval.changes[i].applied = .init(at: now(), revisionID: current?.revisionID, requestID: nil)
+                entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)",
+                                     outcome: "already", detail: "the alias already points there"))
+            } else if let current, target == change.from, current.revisionID == change.revisionID {
+                toApply.append(i)
+            } else {
+                let now = current.map { "\($0.version)\($0.weights.isEmpty ? "" : " (weighted)") at revision \($0.revisionID ?? "?")" } ?? "missing"
+                moved.append("\(change.function) in \(change.region): \(change.from?.description ?? "missing") at revision \(change.revisionID ?? "?") when planned, now \(now)")
+            }
+        }
+        if !moved.isEmpty {
+            approval.state = .stale
+            approval.reason = "moved since the plan: " + moved.joined(separator: "; ")
+            approvals[index] = approval
+            try await store.save(approvals)
+            try await record(.stale, approval, detail: approval.reason)
+            throw GateError("approval \(approval.id) is stale, so nothing was changed: \(moved.count) alias\(moved.count == 1 ? "" : "es") moved since the plan:\n  "
+                            + moved.joined(separator: "\n  ")
+                            + "\nRun `reconciler plan` to see the aliases as they are now, then `reconciler apply` to request a fresh approval for what the commit still asks.")
+        }
+
+        // Regions concurrently; inside a region one alias after another, stopping at the first failure.
+        let byRegion = Dictionary(grouping: toApply) { approval.changes[$0].region }
+        progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(byRegion.count) region\(byRegion.count == 1 ? "" : "s") (\(byRegion.keys.sorted().joined(separator: ", ")))…")
+        let snapshot = approval
+        let results = await withTaskGroup(of: [(Int, Result<AliasMove, Error>?)].self) { group in
+            for (_, indices) in byRegion {
+                group.addTask {
+                    var results: [(Int, Result<AliasMove, Error>?)] = []
+                    var failed = false
+                    for i in indices {
+                        if failed { results.append((i, nil)); continue }
+                        let change = snapshot.changes[i]
+                        do {
+                            let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
+                                                              to: change.to, expectedRevision: change.revisionID)
+                            progress("  \(change.region): \(change.function) \(change.environment) → \(change.to)")
+                            results.append((i, .success(move)))
+                        } catch {
+                            progress("  \(change.region): \(change.function) FAILED: \(error)")
+                            results.append((i, .failure(error)))
+                            failed = true
+                        }
+                    }
+                    return results
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        var requestIDs: [String] = []
+        for (i, result) in results.sorted(by: { $0.0 < $1.0 }) {
+            let change = approval.changes[i]
+            let description = "\(change.from?.description ?? "-") → \(change.to)"
+            switch result {
+            case .success(let move)?:
+                approval.changes[i].applied = .init(at: now(), revisionID: move.revisionID, requestID: move.requestID)
+                if let id = move.requestID { requestIDs.append(id) }
+                entries.append(.init(region: change.region, function: change.function, change: description, outcome: "applied", requestID: move.requestID))
+            case .failure(let error)?:
+                entries.append(.init(region: change.region, function: change.function, change: description, outcome: "failed", detail: "\(error)"))
+            case nil:
+                entries.append(.init(region: change.region, function: change.function, change: description, outcome: "not-reached",
+                                     detail: "after a failure in \(change.region)"))
+            }
+        }
+        let done = approval.remaining.isEmpty
+        approval.state = done ? .applied : .partial
+        approval.reason = done ? "applied by \(user)" : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
+        approvals[index] = approval
+        try await store.save(approvals)
+        try await record(done ? .applied : .partiallyApplied, approval, requestIDs: requestIDs,
+                         changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome)" }, detail: done ? nil : approval.reason)
+        return Outcome(approval: approval, entries: entries)
+    }
+
+    // MARK: listing
+
+    /// Approvals waiting for a code or a retry, oldest first.
+    public func live() async throws -> [Approval] {
+        try await store.load().filter(\.isLive)
+    }
+
+    // MARK: helpers
+
+    func select(_ id: String?, in approvals: [Approval]) throws -> Int {
+        if let id { return try find(id, in: approvals) }
+        let pending = approvals.indices.filter { approvals[$0].state == .pending }
+        switch pending.count {
+        case 1: return pending[0]
+        case 0:
+            if let partial = approvals.last(where: { $0.state == .partial }) {
+                throw GateError("no approval is waiting for a code; approval \(partial.id) was confirmed and is partly applied: finish it with `reconciler approve --retry \(partial.id)` (no code needed)")
+            }
+            throw GateError("no approval is waiting for a code; `reconciler apply` requests one when a commit changes a staging or prod alias")
+        default:
+            throw GateError("\(pending.count) approvals wait for a code (\(pending.map { "\(approvals[$0].id) for \(approvals[$0].environment)" }.joined(separator: ", "))); name one with --id")
+        }
+    }
+
+    func find(_ id: String, in approvals: [Approval]) throws -> Int {
+        guard let index = approvals.firstIndex(where: { $0.id == id }) else {
+            let live = approvals.filter(\.isLive).map(\.id)
+            throw GateError("no approval with id '\(id)'; \(live.isEmpty ? "none is waiting" : "waiting: \(live.joined(separator: ", "))") (`reconciler approvals` lists them)")
+        }
+        return index
+    }
+
+    func expireOverdue(_ approvals: inout [Approval], environment: String) async throws {
+        for index in approvals.indices where approvals[index].environment == environment && approvals[index].state == .pending && now() >= approvals[index].expiresAt {
+            approvals[index].state = .expired
+            approvals[index].seal = nil
+            approvals[index].reason = "its code expired at \(AuditEntry.format(approvals[index].expiresAt))"
+            try await record(.expired, approvals[index], detail: approvals[index].reason)
+        }
+    }
+
+    func record(_ event: AuditEntry.Event, _ approval: Approval, requestIDs: [String] = [], changes: [String]? = nil, detail: String? = nil) async throws {
+        try await audit.record(AuditEntry(time: now(), event: event, user: user, approval: approval.id, environment: approval.environment,
+                                          commit: approval.commit, digest: approval.planDigest, requestIds: requestIDs, changes: changes, detail: detail))
+    }
+
+    func mail(_ approval: Approval, code: String, resent: Bool) async throws -> String? {
+        do {
+            return try await mailer.send(subject: ApprovalMail.subject(approval), body: ApprovalMail.body(approval, code: code, lifetime: policy.lifetime, resent: resent))
+        } catch {
+            throw GateError("could not mail the code for the \(approval.environment) release (\(error)); no approval was recorded and nothing was changed. Check [approval] sender, recipients and ses_region in controller.conf, then run the command again.")
+        }
+    }
+}
+
+/// The approval e-mail: every alias change, the commit, the plan digest and how to approve.
+public enum ApprovalMail {
+    static func duration(_ seconds: TimeInterval) -> String {
+        Int(seconds) % 60 == 0 ? "\(Int(seconds) / 60) minutes" : "\(Int(seconds)) seconds"
+    }
+
+    public static func subject(_ approval: Approval) -> String {
+        "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias change\(approval.changes.count == 1 ? "" : "s"))"
+    }
+
+    public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {
+        let rows = approval.changes.map { [$0.region, $0.function, $0.from?.description ?? "(created by the stack)", "→", $0.to.description] }
+        let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        let table = rows.map { row in
+            "  " + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        return ([
+            "\(resent ? "A new code for a" : "A") \(approval.environment) release is waiting for approval.",
+            "",
+            "Approval:  \(approval.id)",
+            "Commit:    \(approval.commit)",
+            "Plan:      \(approval.planDigest)",
+            "Requested: by \(approval.requestedBy) at \(AuditEntry.format(approval.requestedAt))",
+            "",
+            "It moves these \(approval.environment) aliases (region, function, from → to):",
+        ] + table + [
+            "",
+            "One-time password: \(code)",
+            "It is valid until \(AuditEntry.format(approval.expiresAt)) (\(duration(lifetime))) and allows \(approval.attemptsLeft) attempts.",
+            "",
+            "To release exactly these changes, run:",
+            "  reconciler approve --id \(approval.id) --otp \(code)",
+            "",
+            "A newer commit needs its own approval. If you did not expect this release, do not use the code;",
+            "it expires on its own. Nobody needs this code except to run the command above.",
+        ]).joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,286 @@
+import Synchronization
+import Engine
+import Foundation
+import Planning
+import ReleaseGate
+import Testing
+
+// In-memory edges for the gate: the store, the mailbox, the aliases of an account, the audit log, the clock.
+
+actor MemoryStore: ApprovalStore {
+    var approvals: [Approval] = []
+    func load() -> [Approval] { approvals }
+    func save(_ approvals: [Approval]) { self.approvals = approvals }
+}
+
+actor Mailbox: Mailer {
+    nonisolated let recipients = ["releases@example.com"]
+    var sent: [(subject: String, body: String)] = []
+    var failing = false
+    func send(subject: String, body: String) throws -> String? {
+        if failing { throw GateError("SES: MessageRejected") }
+        sent.append((subject, body))
+        return "ses-\(sent.count)"
+    }
+    func fail(_ on: Bool) { failing = on }
+    /// The code in the last mail, as a person would read it.
+    func lastCode() -> String? {
+        sent.last?.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") }.map { String($0.dropFirst(19)) }
+    }
+}
+
+actor Account: AliasService {
+    struct Key: Hashable { var region: String, function: String, environment: String }
+    var aliases: [Key: AliasFact] = [:]
+    var moves: [Key] = []
+    var failingRegions: Set<String> = []
+    var revision = 0
+
+    func set(_ region: String, _ function: String, _ environment: String, _ version: String, weights: [String: Double] = [:]) {
+        revision += 1
+        aliases[Key(region: region, function: function, environment: environment)] = AliasFact(version: version, revisionID: "r\(revision)", weights: weights)
+    }
+    func read(region: String, functionName: String, environment: String) -> AliasFact? {
+        aliases[Key(region: region, function: functionName, environment: environment)]
+    }
+    func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
+        if failingRegions.contains(region) { throw GateError("ServiceException in \(region)") }
+        let key = Key(region: region, function: functionName, environment: environment)
+        guard aliases[key]?.revisionID == expectedRevision else { throw GateError("PreconditionFailedException") }
+        set(region, functionName, environment, target.version, weights: target.weights)
+        moves.append(key)
+        return AliasMove(revisionID: aliases[key]?.revisionID, requestID: "lambda-\(moves.count)")
+    }
+    func failing(_ regions: Set<String>) { failingRegions = regions }
+}
+
+actor MemoryAudit: AuditSink {
+    var entries: [AuditEntry] = []
+    func record(_ entry: AuditEntry) { entries.append(entry) }
+    func events() -> [AuditEntry.Event] { entries.map(\.event) }
+}
+
+final class TestClock: Sendable {
+    private let state = Mutex(Date(timeIntervalSince1970: 1_790_000_000))
+    func now() -> Date { state.withLock { $0 } }
+    func advance(_ seconds: TimeInterval) { state.withLock { $0 += seconds } }
+}
+
+
+
+struct Fixture {
+    let store = MemoryStore()
+    let mailbox = Mailbox()
+    let account = Account()
+    let audit = MemoryAudit()
+    let clock = TestClock()
+    let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"]
+
+    var gate: ReleaseGate {
+        let clock = clock
+        return ReleaseGate(store: store, mailer: mailbox, aliases: account, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3),
+                           user: "tester", now: { clock.now() })
+    }
+
+    /// AmsChange in four regions with staging and prod at version 1.
+    func seed() async {
+        for region in regions { for env in ["staging", "prod"] { await account.set(region, "AmsChangeFunction", env, "1") } }
+    }
+
+    /// A plan moving `environment` to `version` everywhere, from what the account holds now.
+    func plan(_ environment: String, to target: AliasTarget, commit: String = "c0ffee0000000000000000000000000000000001") async -> Plan {
+        var regionPlans: [RegionPlan] = []
+        for region in regions {
+            let alias = await account.read(region: region, functionName: "AmsChangeFunction", environment: environment)
+            let step = Step(region: region, change: .update,
+                            action: .alias(function: "AmsChange", functionName: "AmsChangeFunction", environment: environment,
+                                           from: alias.map { AliasTarget(version: $0.version, weights: $0.weights) }, to: target,
+                                           revisionID: alias?.revisionID), gate: environment)
+            regionPlans.append(RegionPlan(region: region, steps: [step], unchanged: 0))
+        }
+        return Plan(project: "dzgro", commit: commit, account: "123456789012", regions: regionPlans, fingerprints: [:])
+    }
+
+    func versions(_ environment: String) async -> [String] {
+        var result: [String] = []
+        for region in regions { result.append(await account.read(region: region, functionName: "AmsChangeFunction", environment: environment)?.version ?? "-") }
+        return result
+    }
+}
+
+func wrong(_ code: String) -> String { String(format: "%06d", (Int(code)! + 1) % 1_000_000) }
+
+func expectRefusal(_ containing: String, _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        Issue.record("expected a refusal containing '\(containing)'")
+    } catch {
+        #expect("\(error)".contains(containing), "\(error)")
+    }
+}
+
+@Suite struct OneTimePasswordTests {
+    @Test func codesAreSixDigitsAndSealsAreSalted() {
+        let codes = (0..<200).map { _ in OneTimePassword.generate() }
+        #expect(codes.allSatisfy { $0.count == 6 && $0.allSatisfy(\.isNumber) })
+        #expect(Set(codes).count > 190)
+        let a = OneTimePassword.seal("123456"), b = OneTimePassword.seal("123456")
+        #expect(a.salt != b.salt && a.mac != b.mac)
+        #expect(OneTimePassword.matches("123456", a) && OneTimePassword.matches("123456", b))
+        #expect(!OneTimePassword.matches("123457", a))
+        #expect(!OneTimePassword.matches("", a))
+        #expect(!a.mac.contains("123456") && !a.salt.contains("123456"))
+    }
+}
+
+@Suite struct GateTests {
+    @Test func requestMailsEveryChangeOnceAndStoresNoCode() async throws {
+        let f = Fixture()
+        await f.seed()
+        let plan = await f.plan("staging", to: AliasTarget(version: "2"))
+        let first = try await f.gate.request(plan)
+        #expect(first.count == 1)
+        guard case .created(let approval) = first[0] else { Issue.record("expected a new approval"); return }
+        let mail = try #require(await f.mailbox.sent.first)
+        let lines = mail.body.split(separator: "\n").map { $0.split(separator: " ").joined(separator: " ") }
+        for region in f.regions { #expect(lines.contains("\(region) AmsChange 1 → 2")) }
+        #expect(mail.body.contains(plan.commit) && mail.body.contains(plan.digest))
+        #expect(mail.body.contains("reconciler approve --id \(approval.id) --otp "))
+        let mailed = try #require(await f.mailbox.lastCode())
+        #expect(mail.subject.contains("staging") && !mail.subject.contains(mailed))
+
+        // The same plan again: the approval waits, no second mail.
+        let second = try await f.gate.request(plan)
+        guard case .waiting(let same) = second[0] else { Issue.record("expected the waiting approval"); return }
+        #expect(same.id == approval.id)
+        #expect(await f.mailbox.sent.count == 1)
+
+        let code = try #require(await f.mailbox.lastCode())
+        let stored = String(decoding: try JSONEncoder().encode(await f.store.approvals), as: UTF8.self)
+        #expect(!stored.contains(code))
+        let audited = String(decoding: try JSONEncoder().encode(await f.audit.entries), as: UTF8.self)
+        #expect(!audited.contains(code))
+        #expect(await f.audit.entries.first?.requestIds == ["ses-1"])
+        #expect(await f.versions("staging") == ["1", "1", "1", "1"])
+    }
+
+    @Test func wrongCodeCountsRightCodeAppliesEverywhereOnce() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        await expectRefusal("2 attempts left") { _ = try await f.gate.approve(id: nil, code: wrong(code)) }
+        #expect(await f.store.approvals[0].attemptsLeft == 2)
+        #expect(await f.versions("staging") == ["1", "1", "1", "1"])
+
+        let outcome = try await f.gate.approve(id: nil, code: code)
+        #expect(outcome.succeeded)
+        #expect(outcome.entries.map(\.outcome) == ["applied", "applied", "applied", "applied"])
+        #expect(await f.versions("staging") == ["2", "2", "2", "2"])
+        #expect(await f.versions("prod") == ["1", "1", "1", "1"])
+
+        let id = outcome.approval.id
+        await expectRefusal("already used") { _ = try await f.gate.approve(id: id, code: code) }
+        #expect(await f.account.moves.count == 4)
+        #expect(await f.audit.events() == [.requested, .rejected, .approved, .applied, .rejected])
+        #expect(await f.audit.entries[3].requestIds.sorted() == ["lambda-1", "lambda-2", "lambda-3", "lambda-4"])
+    }
+
+    @Test func threeWrongCodesVoidUntilResent() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        await expectRefusal("2 attempts left") { _ = try await f.gate.approve(id: nil, code: wrong(code)) }
+        await expectRefusal("1 attempt left") { _ = try await f.gate.approve(id: nil, code: "abc") }
+        await expectRefusal("now void") { _ = try await f.gate.approve(id: nil, code: wrong(code)) }
+        let id = await f.store.approvals[0].id
+        await expectRefusal("--resend \(id)") { _ = try await f.gate.approve(id: id, code: code) }
+        #expect(await f.account.moves.isEmpty)
+
+        _ = try await f.gate.resend(id: id)
+        let fresh = try #require(await f.mailbox.lastCode())
+        #expect(await f.mailbox.sent.count == 2)
+        let outcome = try await f.gate.approve(id: id, code: fresh)
+        #expect(outcome.succeeded)
+        #expect(await f.audit.events() == [.requested, .rejected, .rejected, .voided, .resent, .approved, .applied])
+    }
+
+    @Test func expiredCodeIsRefused() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        f.clock.advance(599)
+        let id = await f.store.approvals[0].id
+        // Still valid one second before the end; a wrong code does not extend it.
+        await expectRefusal("2 attempts left") { _ = try await f.gate.approve(id: id, code: wrong(code)) }
+        f.clock.advance(1)
+        await expectRefusal("expired") { _ = try await f.gate.approve(id: id, code: code) }
+        #expect(await f.store.approvals[0].state == .expired)
+        #expect(await f.account.moves.isEmpty)
+        // The next apply requests a new approval for the same commit.
+        let again = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        guard case .created(let next) = again[0] else { Issue.record("expected a new approval"); return }
+        #expect(next.id != id)
+    }
+
+    @Test func aliasMovedOutOfBandMakesItStale() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        await f.account.set("eu-west-1", "AmsChangeFunction", "staging", "3")
+        await expectRefusal("stale") { _ = try await f.gate.approve(id: nil, code: code) }
+        #expect(await f.account.moves.isEmpty)
+        #expect(await f.store.approvals[0].state == .stale)
+        #expect(await f.store.approvals[0].reason?.contains("AmsChange in eu-west-1") == true)
+    }
+
+    @Test func partialFailureReportsAndRetriesWithoutCode() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "4", weights: ["5": 0.1])))
+        let code = try #require(await f.mailbox.lastCode())
+        await f.account.failing(["us-east-1"])
+        let outcome = try await f.gate.approve(id: nil, code: code)
+        #expect(!outcome.succeeded)
+        #expect(outcome.approval.state == .partial)
+        #expect(Dictionary(uniqueKeysWithValues: outcome.entries.map { ($0.region, $0.outcome) })
+                == ["ap-south-1": "applied", "eu-west-1": "applied", "us-east-1": "failed", "us-west-2": "applied"])
+        #expect(await f.versions("prod") == ["4", "4", "1", "4"])
+        await expectRefusal("--retry") { _ = try await f.gate.approve(id: nil, code: code) }
+
+        // The next apply of the same commit sees the same remaining change and sends nothing.
+        let plan = await f.plan("prod", to: AliasTarget(version: "4", weights: ["5": 0.1]))
+        #expect(plan.heldSteps.count == 4)  // this fake plan lists every region; the real planner lists only us-east-1
+        await f.account.failing([])
+        let retried = try await f.gate.retry(id: outcome.approval.id)
+        #expect(retried.succeeded)
+        #expect(retried.entries.map(\.outcome) == ["applied"])
+        #expect(await f.versions("prod") == ["4", "4", "4", "4"])
+        #expect(await f.account.read(region: "us-east-1", functionName: "AmsChangeFunction", environment: "prod")?.weights == ["5": 0.1])
+        #expect(await f.account.moves.count == 4)
+        #expect(await f.mailbox.sent.count == 1)
+    }
+
+    @Test func newerCommitSupersedesAndMailFailureRecordsNothing() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let old = try #require(await f.mailbox.lastCode())
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "3"), commit: "c0ffee0000000000000000000000000000000002"))
+        #expect(await f.store.approvals.map(\.state) == [.superseded, .pending])
+        let oldID = await f.store.approvals[0].id
+        await expectRefusal("superseded") { _ = try await f.gate.approve(id: oldID, code: old) }
+
+        await f.mailbox.fail(true)
+        await expectRefusal("no approval was recorded") {
+            _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "4"), commit: "c0ffee0000000000000000000000000000000003"))
+        }
+        #expect(await f.store.approvals.map(\.state) == [.superseded, .pending])
+        let code = try #require(await f.mailbox.lastCode())
+        #expect(try await f.gate.approve(id: nil, code: code).succeeded)
+        #expect(await f.versions("staging") == ["3", "3", "3", "3"])
+    }
+}
