@@ -43,7 +43,7 @@ public final class ApplyLock: Sendable {
 /// An append-only JSON-lines log: one object per line, each written with a single
 /// `write` on an O_APPEND descriptor, so lines never interleave or tear.
 public actor JSONLinesLog {
-    public let url: URL
+    public nonisolated let url: URL
 
     public init(url: URL) { self.url = url }
 

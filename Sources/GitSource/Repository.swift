@@ -264,7 +264,30 @@ public actor GitRepository {
         }
         try check(result, "moving \(reference) to the new commit")
         git_reference_free(moved)
+        try refreshCheckout(reference: reference, tree: tree, baseline: parentTree, paths: Array(changes.keys))
         return newID
+    }
+
+    /// When `reference` is the branch checked out in a working tree, brings the changed
+    /// files there (and in the index) up to the new commit, so `git status` stays clean.
+    /// Only files still as they were in the parent are touched; a file edited locally is
+    /// left alone and the commit stands.
+    private func refreshCheckout(reference: String, tree: OpaquePointer?, baseline: OpaquePointer?, paths: [String]) throws {
+        guard git_repository_is_bare(repo) == 0 else { return }
+        var head: OpaquePointer?
+        guard git_repository_head(&head, repo) == 0 else { return }
+        defer { git_reference_free(head) }
+        guard String(cString: git_reference_name(head)) == reference else { return }
+        var options = git_checkout_options()
+        try check(git_checkout_options_init(&options, UInt32(GIT_CHECKOUT_OPTIONS_VERSION)), "preparing to update the working tree")
+        options.checkout_strategy = GIT_CHECKOUT_SAFE.rawValue
+        options.baseline = baseline
+        try withStrArray(paths) { array in
+            options.paths = array.pointee
+            let result = git_checkout_tree(repo, tree, &options)
+            if result == GIT_ECONFLICT.rawValue { return }
+            try check(result, "updating \(paths.joined(separator: ", ")) in the working tree")
+        }
     }
 
     /// Points a reference at a commit unconditionally (only for the private clone's own branches).

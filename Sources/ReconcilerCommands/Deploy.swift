@@ -6,6 +6,7 @@ import Engine
 import Foundation
 import Planning
 import Rendering
+import ReleaseGate
 
 /// What `plan` and `apply` share: the configuration, the checked desired state, its
 /// rendered stacks and an AWS client that counts its calls.
@@ -137,8 +138,10 @@ struct ApplyCommand: AsyncParsableCommand {
         let (plan, seconds) = try await session.plan(regions: region, progress: say)
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.input.origin))
         say(PlanText.summary(plan))
-
         let config = session.config
+        let gateSetup = GateSetup(config: config, base: session.base, client: session.client)
+        if !plan.heldSteps.isEmpty { try gateSetup.checkMail() }
+
         let applier = Applier(
             client: session.client, state: session.state, files: session.input.files, stacks: session.stacks, commit: session.input.commit,
             layers: LayerBuilder(cacheDirectory: session.stateDirectory.appendingPathComponent("cache/layers"),
@@ -148,12 +151,40 @@ struct ApplyCommand: AsyncParsableCommand {
                               stackSeconds: Double(config.apply.stackWaitSeconds)),
             progress: say)
         let report = await applier.apply(plan)
+        // Held steps become one approval per environment, its code mailed to the team.
+        var requests: [ReleaseGate.Request] = []
+        var gateFailure: String?
+        do {
+            requests = try await gateSetup.gate(progress: say).request(plan)
+        } catch {
+            gateFailure = "\(error)"
+        }
         if global.json {
-            print(try jsonString(report))
+            print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure)))
         } else {
             print(Self.summary(report))
+            if !requests.isEmpty {
+                print("Release gate:")
+                for request in requests { print(describe(request, recipients: config.approval.recipients)) }
+            }
+            if let gateFailure { printError("error: \(gateFailure)") }
         }
-        if !report.succeeded { throw ExitCode(1) }
+        if !report.succeeded || gateFailure != nil { throw ExitCode(1) }
+    }
+
+    /// `apply --json`: the report's fields, and the approvals requested or waiting.
+    struct ApplyOutput: Encodable {
+        var report: ApplyReport
+        var approvals: [ApprovalView]
+        var approvalError: String?
+
+        enum Keys: String, CodingKey { case approvals, approvalError }
+        func encode(to encoder: Encoder) throws {
+            try report.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(approvals, forKey: .approvals)
+            try container.encodeIfPresent(approvalError, forKey: .approvalError)
+        }
     }
 
     static func summary(_ report: ApplyReport) -> String {

@@ -66,7 +66,12 @@ public struct ReleaseGate: Sendable {
         var approvals = try await store.load()
         var results: [Request] = []
         for environment in environments {
-            let wanted = Set(changes[environment, default: []].map(\.intent))
+            // Bound to the aliases as they are when the mail goes out: the apply just run may
+            // have created them (a new stack), and they must not move again before approval.
+            let pending = try await refreshed(changes[environment, default: []])
+            guard !pending.isEmpty else { continue }
+            changes[environment] = pending
+            let wanted = Set(pending.map(\.intent))
             try await expireOverdue(&approvals, environment: environment)
             if let existing = approvals.first(where: {
                 $0.isLive && $0.environment == environment && $0.commit == plan.commit && Set($0.remaining.map(\.intent)) == wanted
@@ -94,6 +99,24 @@ public struct ReleaseGate: Sendable {
             results.append(.created(approval))
         }
         return results
+    }
+
+    /// The changes with `from` and RevisionId re-read; those already at their target dropped.
+    func refreshed(_ changes: [AliasChange]) async throws -> [AliasChange] {
+        let aliases = aliases
+        let observed = try await withThrowingTaskGroup(of: (Int, AliasFact?).self) { group in
+            for (i, change) in changes.enumerated() {
+                group.addTask { (i, try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment)) }
+            }
+            return try await group.reduce(into: [Int: AliasFact?]()) { $0[$1.0] = $1.1 }
+        }
+        return changes.enumerated().compactMap { i, change in
+            var change = change
+            let current = observed[i] ?? nil
+            change.from = current.map { AliasTarget(version: $0.version, weights: $0.weights) }
+            change.revisionID = current?.revisionID
+            return change.from == change.to ? nil : change
+        }
     }
 
     /// A new code for an approval that is pending, void or expired: attempts and lifetime start again.

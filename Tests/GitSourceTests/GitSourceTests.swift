@@ -184,5 +184,14 @@ struct FixtureFailure: Error, CustomStringConvertible { var description: String 
         #expect(snapshot.origin.hasSuffix("main at \(snapshot.commit.shortID)"))
         let written = try await source.writeCommit(changes: ["releases.yaml": Array("x\n".utf8)], message: "local release")
         #expect(try fixture.git(["rev-parse", "main"], in: fixture.work) == written.id)
+        // The checked-out branch moved, and its working tree and index with it.
+        #expect(try String(contentsOfFile: fixture.work + "/desired-state/releases.yaml", encoding: .utf8) == "x\n")
+        #expect(try fixture.git(["status", "--porcelain"], in: fixture.work) == "")
+
+        // A file edited locally is left as it is; the commit still lands.
+        try Data("mine\n".utf8).write(to: URL(fileURLWithPath: fixture.work + "/desired-state/releases.yaml"))
+        let second = try await source.writeCommit(changes: ["releases.yaml": Array("y\n".utf8)], message: "another release")
+        #expect(try fixture.git(["rev-parse", "main"], in: fixture.work) == second.id)
+        #expect(try String(contentsOfFile: fixture.work + "/desired-state/releases.yaml", encoding: .utf8) == "mine\n")
     }
 }
