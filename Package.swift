@@ -138,7 +138,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness"]
+            dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness", "ReleaseGate"]
         ),
         .testTarget(
             name: "ReleaseGateTests",
