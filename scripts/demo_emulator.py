@@ -4,11 +4,18 @@ moto cannot run SAM (AWS::Serverless::Function), Lambda aliases or Cognito throu
 CloudFormation, so the stacks the demo deploys hold only queues and buckets. The
 release steps need what the real stacks would have made: the Lambda functions with a
 published version 1 and their dev/staging/prod aliases, and the Cognito user pools.
-`seed` makes exactly those through the service APIs, and says so. `summary` prints
-what is in the emulator afterwards.
+`seed` makes exactly those through the service APIs, and says so; it also verifies the
+approval mail's sender in SES, as an account owner does once. `deploy` stands in for a
+build of new code: every function gets a new published version and dev moves to it.
+`summary` prints what is in the emulator afterwards. `mail` prints the last approval
+mail with its code masked (to stderr) and the code alone (to stdout), as a person reads
+their mailbox.
 
-Usage: demo_emulator.py seed|summary ENDPOINT ACCESS_KEY SECRET_KEY ROLE_ARN DESIRED_STATE_DIR
+Usage: demo_emulator.py seed|deploy|summary ENDPOINT ACCESS_KEY SECRET_KEY ROLE_ARN DESIRED_STATE_DIR [SENDER SES_REGION]
+       demo_emulator.py mail ENDPOINT
 """
+import json
+import urllib.request
 import io
 import os
 import sys
@@ -65,6 +72,50 @@ def seed(make, role, directory):
               "because moto's CloudFormation cannot create AWS::Cognito::UserPool")
 
 
+def verify_sender(make, sender, region):
+    make("ses", region).verify_email_identity(EmailAddress=sender)
+    print(f"[emulator stand-in] verified {sender} as an SES sender in {region} (done once per account)")
+
+
+def deploy(make, directory):
+    project, functions, regions, _ = load(directory)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("handler.py", "def handler(event, context):\n    return {'build': 2}\n")
+    versions = set()
+    count = 0
+    for name, spec in functions.items():
+        for region in regions[spec["featureSet"]]:
+            lam = make("lambda", region)
+            fn = f"{name}Function"
+            lam.update_function_code(FunctionName=fn, ZipFile=buf.getvalue())
+            version = lam.publish_version(FunctionName=fn)["Version"]
+            lam.update_alias(FunctionName=fn, Name="dev", FunctionVersion=version)
+            versions.add(version)
+            count += 1
+    print(f"[emulator stand-in] new code for {count} functions: published version {', '.join(sorted(versions))} and moved dev to it, "
+          "as the stacks' AutoPublishAlias does on a real deployment")
+
+
+def mail(endpoint):
+    with urllib.request.urlopen(f"{endpoint}/moto-api/data.json") as response:
+        messages = json.load(response).get("ses", {}).get("Message", [])
+    if not messages:
+        sys.exit("no mail in the emulator's outbox")
+    last = messages[-1]
+    code = None
+    lines = []
+    for line in last["body"].splitlines():
+        if line.startswith("One-time password: "):
+            code = line.split(": ", 1)[1]
+        lines.append(line.replace(code, "******") if code and code in line else line)
+    to = last["destinations"]
+    to = to.get("ToAddresses", []) if isinstance(to, dict) else to
+    print(f"    To: {', '.join(to)}\n    Subject: {last['subject']}\n", file=sys.stderr)
+    print("\n".join("    " + l for l in lines), file=sys.stderr)
+    print(code)
+
+
 def summary(make, directory):
     project, functions, regions, cognito = load(directory)
     all_regions = sorted({r for rs in regions.values() for r in rs})
@@ -96,9 +147,16 @@ def summary(make, directory):
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "mail":
+        mail(sys.argv[2])
+        sys.exit(0)
     command, endpoint, key, secret, role, directory = sys.argv[1:7]
     make = clients(endpoint, key, secret)
     if command == "seed":
         seed(make, role, directory)
+        if len(sys.argv) > 8:
+            verify_sender(make, sys.argv[7], sys.argv[8])
+    elif command == "deploy":
+        deploy(make, directory)
     else:
         summary(make, directory)

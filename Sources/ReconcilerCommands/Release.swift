@@ -79,7 +79,7 @@ struct ApprovalView: Encodable {
         let time = state == "pending" ? (secondsLeft > 0 ? "\(secondsLeft / 60) min \(secondsLeft % 60) s left" : "expired") : state
         var lines = ["\(id)  \(environment)  commit \(commit.prefix(12))  \(changes.count) change\(changes.count == 1 ? "" : "s")  "
                      + (state == "pending" ? "\(attemptsLeft) attempt\(attemptsLeft == 1 ? "" : "s") left, \(time)" : time)]
-        lines += changes.map { "    \($0.applied ? "✓" : " ") \($0.region)  \($0.function)  \($0.from ?? "(created by the stack)") → \($0.to)" }
+        lines.append(table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
         if let reason { lines.append("    \(reason)") }
         return lines.joined(separator: "\n")
     }
@@ -318,11 +318,7 @@ struct ApproveCommand: AsyncParsableCommand {
 
     static func summary(_ outcome: ReleaseGate.Outcome) -> String {
         let a = outcome.approval
-        var lines = [""]
-        for entry in outcome.entries {
-            lines.append("  \(entry.outcome.padding(toLength: 11, withPad: " ", startingAt: 0)) \(entry.region)  \(entry.function)  \(entry.change)"
-                         + (entry.detail.map { ": \($0)" } ?? ""))
-        }
+        var lines = ["", table(outcome.entries.map { [$0.outcome, $0.region, $0.function, $0.change, $0.detail ?? ""] }, indent: "  ")]
         let applied = outcome.entries.filter { $0.outcome == "applied" || $0.outcome == "already" }.count
         if outcome.succeeded {
             lines.append("Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all).")
@@ -386,7 +382,8 @@ struct StatusCommand: AsyncParsableCommand {
         for entry in audit {
             let subject = [entry.environment, entry.approval.map { "approval \($0)" }, entry.commit.map { "commit \($0.prefix(12))" }].compactMap { $0 }.joined(separator: " ")
             print("  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
-                  + (entry.requestIds.isEmpty ? "" : "  requests \(entry.requestIds.joined(separator: ","))")
+                  + (entry.requestIds.isEmpty ? "" : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
+                     + (entry.requestIds.count > 2 ? " and \(entry.requestIds.count - 2) more" : ""))
                   + (entry.detail.map { "\n      \($0)" } ?? ""))
         }
     }

@@ -281,7 +281,7 @@ struct ReleaseEndToEndTests {
 
         // The audit log has every step, with request ids; status shows its tail.
         let status = try world.reconciler(["status"])
-        #expect(status.status == 0 && status.stdout.contains("applied") && status.stdout.contains("requests "))
+        #expect(status.status == 0 && status.stdout.contains("applied") && status.stdout.contains("and 11 more"))
         let audit = try String(contentsOf: world.directory.appendingPathComponent("state/audit.jsonl"), encoding: .utf8)
         let events = audit.split(separator: "\n").compactMap { try? JSONDecoder().decode(AuditEntry.self, from: Data($0.utf8)) }
         #expect(events.map(\.event.rawValue) == [
