@@ -98,6 +98,7 @@ public struct ReleaseGate: Sendable {
             try await record(.requested, approval, requestIDs: [requestID].compactMap { $0 }, changes: approval.changes.map(\.line))
             results.append(.created(approval))
         }
+        try await store.save(approvals)  // approvals found expired on the way
         return results
     }
 
