@@ -83,8 +83,8 @@ struct ReleaseEndToEndTests {
             try git(["commit", "-q", "-am", message])
         }
 
-        func reconciler(_ arguments: [String]) throws -> CLI.Result {
-            let result = try CLI.run(arguments + ["--config", conf.path],
+        func reconciler(_ arguments: [String], config: URL? = nil) throws -> CLI.Result {
+            let result = try CLI.run(arguments + ["--config", (config ?? conf).path],
                                      environment: ["AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey,
                                                    "NO_COLOR": "1"])
             // Only what the program wrote: the command line itself carries the code on purpose.
@@ -175,6 +175,13 @@ struct ReleaseEndToEndTests {
         let pinned = try DesiredStateLoader.loadValid(DirectorySource.read(world.repository.appendingPathComponent("desired-state").path)).releases
         #expect(Set(pinned.pins.filter { $0.environment.value == "staging" }.map(\.version.value)) == [2])
         #expect(Set(pinned.pins.filter { $0.environment.value == "prod" }.map(\.version.value)) == [1])
+
+        // Without a sender to mail the code from, apply refuses before changing anything.
+        let noSender = world.directory.appendingPathComponent("no-sender.conf")
+        try Data(try String(contentsOf: world.conf, encoding: .utf8).replacingOccurrences(of: "sender = \"reconciler@dzgro.test\"\n", with: "").utf8).write(to: noSender)
+        let refused = try world.reconciler(["apply"], config: noSender)
+        #expect(refused.status == 1 && refused.stderr.contains("[approval] in controller.conf has no sender") && refused.stderr.contains("nothing was changed"))
+        #expect(try await moto.sentEmails().isEmpty)
 
         // apply: the release is held and a mail arrives; nothing moved.
         let held = try world.reconciler(["apply"])
