@@ -208,7 +208,7 @@ public enum Planner {
                     let target = AliasTarget(pin)
                     let alias = observed.functions[functionName]?.aliases[env]
                     if let alias { fingerprints["\(region)/alias/\(functionName)/\(env)"] = alias.revisionID ?? "" }
-                    let current = alias.map { AliasTarget(version: $0.version, weights: $0.weights) }
+                    let current = alias?.target
                     if current == target { unchanged += 1; continue }
                     add(.update, .alias(function: function.name.value, functionName: functionName, environment: env,
                                         from: current, to: target, revisionID: alias?.revisionID), gate: env)

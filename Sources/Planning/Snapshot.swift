@@ -80,6 +80,9 @@ public struct AliasFact: Hashable, Sendable, Codable {
         self.revisionID = revisionID
         self.weights = weights
     }
+
+    /// Where the alias points, without its revision.
+    public var target: AliasTarget { AliasTarget(version: version, weights: weights) }
 }
 
 public struct FunctionFact: Hashable, Sendable, Codable {

@@ -171,19 +171,13 @@ struct PromoteCommand: AsyncParsableCommand {
         } else {
             if !global.json { printError("reading the \(from) aliases of \(scope.count) functions in \(Set(scope.map { releases.pins[$0].region.value }).count) regions…") }
             let aliases = LambdaAliases(client: AWSSetup.client(config))
-            let pins = releases.pins
-            let observed = try await withThrowingTaskGroup(of: (Int, AliasFact?).self) { group in
-                for index in scope {
-                    let pin = pins[index]
-                    group.addTask {
-                        (index, try await aliases.read(region: pin.region.value, functionName: Naming.functionName(pin.function.value), environment: from))
-                    }
-                }
-                return try await group.reduce(into: [Int: AliasFact?]()) { $0[$1.0] = $1.1 }
-            }
-            for index in scope {
+            let observed = try await aliases.read(scope.map { index in
                 let pin = releases.pins[index]
-                guard let alias = observed[index] ?? nil, let version = Int(alias.version) else {
+                return AliasKey(region: pin.region.value, functionName: Naming.functionName(pin.function.value), environment: from)
+            })
+            for (index, alias) in zip(scope, observed) {
+                let pin = releases.pins[index]
+                guard let alias, let version = Int(alias.version) else {
                     throw CLIError("the \(from) alias of \(Naming.functionName(pin.function.value)) in \(pin.region.value) does not exist or points at $LATEST; "
                                    + "deploy first (`reconciler apply`), then promote; nothing was committed")
                 }

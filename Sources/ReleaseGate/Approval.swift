@@ -1,3 +1,4 @@
+import Engine
 import Foundation
 import Planning
 
@@ -39,6 +40,8 @@ public struct AliasChange: Codable, Hashable, Sendable {
         self.init(region: step.region, function: function, functionName: functionName, environment: environment,
                   from: from, to: to, revisionID: revisionID)
     }
+
+    public var key: AliasKey { AliasKey(region: region, functionName: functionName, environment: environment) }
 
     /// The same move, whatever became of it.
     var intent: [String] { [region, functionName, environment, from?.description ?? "-", to.description, revisionID ?? "-"] }

@@ -104,17 +104,10 @@ public struct ReleaseGate: Sendable {
 
     /// The changes with `from` and RevisionId re-read; those already at their target dropped.
     func refreshed(_ changes: [AliasChange]) async throws -> [AliasChange] {
-        let aliases = aliases
-        let observed = try await withThrowingTaskGroup(of: (Int, AliasFact?).self) { group in
-            for (i, change) in changes.enumerated() {
-                group.addTask { (i, try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment)) }
-            }
-            return try await group.reduce(into: [Int: AliasFact?]()) { $0[$1.0] = $1.1 }
-        }
-        return changes.enumerated().compactMap { i, change in
+        let observed = try await aliases.read(changes.map(\.key))
+        return zip(changes, observed).compactMap { change, current in
             var change = change
-            let current = observed[i] ?? nil
-            change.from = current.map { AliasTarget(version: $0.version, weights: $0.weights) }
+            change.from = current?.target
             change.revisionID = current?.revisionID
             return change.from == change.to ? nil : change
         }
@@ -229,27 +222,18 @@ public struct ReleaseGate: Sendable {
         let remaining = approval.changes.indices.filter { approval.changes[$0].applied == nil }
         let regions = Set(remaining.map { approval.changes[$0].region })
         progress("re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) region\(regions.count == 1 ? "" : "s")…")
-        let (id, aliases) = (approval.id, aliases)
-        let observed = try await withThrowingTaskGroup(of: (Int, AliasFact?).self) { group in
-            for i in remaining {
-                let change = approval.changes[i]
-                group.addTask {
-                    do {
-                        return (i, try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment))
-                    } catch {
-                        throw GateError("could not read the \(change.environment) alias of \(change.functionName) in \(change.region): \(error); nothing was changed, retry with `reconciler approve --retry \(id)`")
-                    }
-                }
-            }
-            return try await group.reduce(into: [Int: AliasFact?]()) { $0[$1.0] = $1.1 }
+        let observed: [AliasFact?]
+        do {
+            observed = try await aliases.read(remaining.map { approval.changes[$0].key })
+        } catch {
+            throw GateError("\(error); nothing was changed, retry with `reconciler approve --retry \(approval.id)`")
         }
         var entries: [Outcome.Entry] = []
         var moved: [String] = []
         var toApply: [Int] = []
-        for i in remaining {
+        for (i, current) in zip(remaining, observed) {
             let change = approval.changes[i]
-            let current = observed[i] ?? nil
-            let target = current.map { AliasTarget(version: $0.version, weights: $0.weights) }
+            let target = current?.target
             if target == change.to {
                 approval.changes[i].applied = .init(at: now(), revisionID: current?.revisionID, requestID: nil)
                 entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)",

@@ -94,7 +94,7 @@ struct Fixture {
             let alias = await account.read(region: region, functionName: "AmsChangeFunction", environment: environment)
             let step = Step(region: region, change: .update,
                             action: .alias(function: "AmsChange", functionName: "AmsChangeFunction", environment: environment,
-                                           from: alias.map { AliasTarget(version: $0.version, weights: $0.weights) }, to: target,
+                                           from: alias?.target, to: target,
                                            revisionID: alias?.revisionID), gate: environment)
             regionPlans.append(RegionPlan(region: region, steps: [step], unchanged: 0))
         }
