@@ -114,6 +114,11 @@ let package = Package(
             path: "bench/sigv4",
             exclude: ["botocore_bench.py"]
         ),
+        // Shared by the test targets: running the reconciler binary and git.
+        .target(
+            name: "TestSupport",
+            path: "Tests/TestSupport"
+        ),
         .testTarget(
             name: "DesiredStateTests",
             dependencies: ["DesiredState", "ReconcilerCommands"]
@@ -129,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GitSourceTests",
-            dependencies: ["GitSource", "DesiredState"]
+            dependencies: ["GitSource", "DesiredState", "TestSupport"]
         ),
         .testTarget(
             name: "PlanningTests",
@@ -138,7 +143,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness", "ReleaseGate"]
+            dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness", "ReleaseGate", "TestSupport"]
         ),
         .testTarget(
             name: "ReleaseGateTests",
@@ -150,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilerCommandsTests",
-            dependencies: ["ReconcilerCommands", "ControllerConfig", "AWSClient"]
+            dependencies: ["ReconcilerCommands", "ControllerConfig", "AWSClient", "TestSupport"]
         ),
     ]
 )

@@ -5,6 +5,7 @@ import Engine
 import Foundation
 import Planning
 import Rendering
+import TestSupport
 import Testing
 
 /// Answers 429 to every other request of the first `burst`, then passes everything on.
@@ -212,37 +213,5 @@ struct EmulatorEndToEndTests {
         #expect(try await rig.snapshot(Self.files()) == before)
         let quiet = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--region", "nowhere-1"], environment: environment)
         #expect(quiet.status != 0 && quiet.stderr.contains("region 'nowhere-1' is not in the desired state"))
-    }
-}
-
-
-/// Runs the built `reconciler` binary the way a person does.
-enum CLI {
-    static var binary: URL {
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("reconciler").path), directory.path != "/" {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("reconciler")
-    }
-
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    static func run(_ arguments: [String], environment extra: [String: String]) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] { environment[key] = nil }
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 }

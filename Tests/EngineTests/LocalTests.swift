@@ -4,10 +4,11 @@ import Foundation
 import Planning
 import ReconcilerCommands
 import Rendering
+import TestSupport
 import Testing
 
 enum Repo {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let root = CLI.root
     static let files: SourceFiles = try! DirectorySource.read(root.appendingPathComponent("desired-state").path)
     static let python = root.appendingPathComponent(".venv/bin/python").path
 

@@ -6,6 +6,7 @@ import Foundation
 import Planning
 import ReconcilerCommands
 import ReleaseGate
+import TestSupport
 import Testing
 
 /// The release gate through the `reconciler` binary, against moto with signatures checked:
@@ -62,19 +63,7 @@ struct ReleaseEndToEndTests {
         }
 
         @discardableResult
-        func git(_ arguments: [String]) throws -> String {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["git", "-c", "user.name=Test", "-c", "user.email=test@dzgro.test"] + arguments
-            process.currentDirectoryURL = repository
-            let out = Pipe()
-            process.standardOutput = out
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0 else { throw GateError("git \(arguments.joined(separator: " ")) failed") }
-            return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        func git(_ arguments: [String]) throws -> String { try Git.run(arguments, in: repository) }
 
         /// A hand-made release: edit releases.yaml and commit, as a person may.
         func commitReleases(_ edit: (String) -> String, message: String) throws {

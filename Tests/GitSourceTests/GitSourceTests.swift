@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 @testable import GitSource
+import TestSupport
 import Testing
 
 /// Real repositories in a temporary directory: a bare "remote", a working clone that
@@ -27,18 +28,7 @@ final class Fixture {
 
     @discardableResult
     func git(_ arguments: [String], in directory: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-c", "user.name=Team", "-c", "user.email=team@dzgro.com", "-c", "init.defaultBranch=main"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw FixtureFailure(description: "git \(arguments.joined(separator: " ")) failed: \(out)") }
-        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Git.run(arguments, in: URL(fileURLWithPath: directory))
     }
 
     func write(_ path: String, _ text: String) throws {
@@ -60,8 +50,6 @@ final class Fixture {
                            author: ("reconciler", "reconciler@dzgro.com"))
     }
 }
-
-struct FixtureFailure: Error, CustomStringConvertible { var description: String }
 
 @Suite struct GitSourceTests {
     @Test func readsTheDesiredStateAtTheTipStraightFromTheObjectDatabase() async throws {

@@ -1,37 +1,8 @@
 import Foundation
+import TestSupport
 import Testing
 
-/// Runs the built `reconciler` binary the way a person does.
-struct CLI {
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-
-    static var binary: URL {
-        if let path = ProcessInfo.processInfo.environment["RECONCILER_BIN"] { return URL(fileURLWithPath: path) }
-        // The test bundle sits next to the products of the same build.
-        var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: directory.appendingPathComponent("reconciler").path), directory.path != "/" {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent("reconciler")
-    }
-
-    struct Result { var status: Int32; var stdout: String; var stderr: String }
-
-    static func run(_ arguments: [String], in directory: URL = root) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
+extension CLI {
     /// A private copy of the default desired state to break.
     static func copyOfDefaultState() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-cli-\(UUID().uuidString)")
@@ -113,18 +84,7 @@ struct CLI {
 
 @Suite struct GitCommandLineTests {
     func git(_ arguments: [String], in directory: URL) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-c", "user.name=Team", "-c", "user.email=team@dzgro.com"] + arguments
-        process.currentDirectoryURL = directory
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let out = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "git \(arguments): \(out)")
-        return out.trimmingCharacters(in: .whitespacesAndNewlines)
+        try Git.run(arguments, in: directory)
     }
 
     /// controller.conf pointing at a remote: validate clones, says which commit it read, and --ref reads history.
