@@ -15,13 +15,33 @@ public struct Observer: Sendable {
     }
 
     public func observe(_ targets: [ObservationTargets], project: String, account: String) async throws -> Snapshot {
-        try await withThrowingTaskGroup(of: RegionSnapshot.self) { group in
+        let (snapshot, failures) = await observeEach(targets, project: project, account: account)
+        if let failure = targets.lazy.compactMap({ failures[$0.region] }).first { throw failure }
+        return snapshot
+    }
+
+    /// Every region, concurrently; a region that cannot be read is left out of the
+    /// snapshot and its error returned, so the others go on.
+    public func observeEach(_ targets: [ObservationTargets], project: String, account: String) async -> (Snapshot, failures: [String: any Error]) {
+        await withTaskGroup(of: (String, Result<RegionSnapshot, any Error>).self) { group in
             for target in targets {
-                group.addTask { try await observe(target, bucket: Naming.artifactBucket(project: project, account: account, region: target.region)) }
+                group.addTask {
+                    do {
+                        return (target.region, .success(try await observe(target, bucket: Naming.artifactBucket(project: project, account: account, region: target.region))))
+                    } catch {
+                        return (target.region, .failure(error))
+                    }
+                }
             }
             var snapshot = Snapshot(account: account)
-            for try await region in group { snapshot.regions[region.region] = region }
-            return snapshot
+            var failures: [String: any Error] = [:]
+            for await (region, result) in group {
+                switch result {
+                case .success(let observed): snapshot.regions[region] = observed
+                case .failure(let error): failures[region] = error
+                }
+            }
+            return (snapshot, failures)
         }
     }
 

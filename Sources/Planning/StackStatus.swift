@@ -36,6 +36,22 @@ public enum StackStatus {
     }
 }
 
+extension StackStatus {
+    /// What to do about a stack whose operation has run far longer than it should.
+    public static func stuckRemedy(_ status: String, stack: String, region: String) -> String {
+        let cli = "--stack-name \(stack) --region \(region)"
+        let events = "`aws cloudformation describe-stack-events \(cli)` names the resource still in progress (a custom resource whose function never answers holds a stack for up to an hour)"
+        switch status {
+        case "UPDATE_IN_PROGRESS":
+            return "\(events); `aws cloudformation cancel-update-stack \(cli)` rolls the update back, then apply again"
+        case "CREATE_IN_PROGRESS":
+            return "\(events); once it fails (ROLLBACK_COMPLETE), run `aws cloudformation delete-stack \(cli)` and apply again"
+        default:
+            return "\(events); wait for it to end, then apply again"
+        }
+    }
+}
+
 /// Tags the controller records on every stack it deploys, so an unchanged stack is
 /// recognised without creating a change set.
 public enum StackTags {

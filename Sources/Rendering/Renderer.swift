@@ -17,6 +17,10 @@ public struct RenderedStack: Hashable, Sendable {
     /// Resources after the SAM transform (what CloudFormation's 500 limit counts).
     public var resourceCount: Int
     public var parameters: [String]
+    /// Logical IDs of the resources whose state the controller sets itself (the gated
+    /// aliases' version pointers): drift on them is the controller's to judge, not
+    /// CloudFormation's.
+    public var controllerOwned: Set<String> = []
     public var bytes: Int { body.utf8.count }
     public var delivery: Delivery { bytes > StackLimits.inlineTemplateBytes ? .s3 : .inline }
     public var templateHash: String { sha256Hex(body.utf8) }
@@ -60,7 +64,10 @@ public enum Renderer {
         let template = builder.template
         return RenderedStack(id: stack, stackName: Naming.stackName(project: state.project.value, featureSet: stack.featureSet),
                              template: template, body: YAMLEmitter.emit(template),
-                             resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key))
+                             resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key),
+                             controllerOwned: Set(builder.functions.flatMap { function in
+                                 state.gatedEnvironments.map { StackBuilder.gatedAliasID(function.name.value, $0.name.value) }
+                             }))
     }
 }
 
@@ -158,7 +165,12 @@ struct StackBuilder {
     func aliasRef(_ function: String, _ environment: Environment) -> TemplateValue {
         environment.alias == .auto
             ? .ref("\(Self.functionID(function)).Alias")
-            : .ref("\(Self.functionID(function))Alias\(Naming.title(environment.name.value))")
+            : .ref(Self.gatedAliasID(function, environment.name.value))
+    }
+
+    /// The logical ID of a gated environment's alias resource.
+    static func gatedAliasID(_ function: String, _ environment: String) -> String {
+        "\(functionID(function))Alias\(Naming.title(environment))"
     }
 
     func arn(_ service: String, _ resource: String, regional: Bool = true) -> TemplateValue {
@@ -248,7 +260,7 @@ struct StackBuilder {
                       "Description": "Initial version for the gated aliases; reconciler moves them with UpdateAlias"],
                      retain: true)
             for environment in gated {
-                resource("\(id)Alias\(Naming.title(environment.name.value))", "AWS::Lambda::Alias",
+                resource(Self.gatedAliasID(name, environment.name.value), "AWS::Lambda::Alias",
                          ["FunctionName": .ref(id),
                           "FunctionVersion": .getAtt("\(id)BaseVersion", "Version"),
                           "Name": .string(environment.name.value),

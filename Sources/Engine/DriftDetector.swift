@@ -1,0 +1,95 @@
+import AWSClient
+import Foundation
+import Planning
+import Rendering
+
+/// CloudFormation's drift detection, as the detector needs it. The real one is
+/// `CloudFormationDrift`; tests pass a fake.
+public protocol StackDriftAPI: Sendable {
+    /// Starts a detection; returns its id.
+    func start(region: String, stack: String) async throws -> String
+    /// DETECTION_IN_PROGRESS, DETECTION_COMPLETE or DETECTION_FAILED, with the reason.
+    func status(region: String, id: String) async throws -> (status: String, reason: String?)
+    func drifts(region: String, stack: String) async throws -> [ResourceDrift]
+}
+
+public struct CloudFormationDrift: StackDriftAPI {
+    public var client: AWSClient
+    public init(client: AWSClient) { self.client = client }
+
+    public func start(region: String, stack: String) async throws -> String {
+        try await CloudFormationClient(client, region: region).detectStackDrift(stack)
+    }
+
+    public func status(region: String, id: String) async throws -> (status: String, reason: String?) {
+        let result = try await CloudFormationClient(client, region: region).describeStackDriftDetectionStatus(id)
+        return (result.status, result.reason)
+    }
+
+    public func drifts(region: String, stack: String) async throws -> [ResourceDrift] {
+        try await CloudFormationClient(client, region: region).describeStackResourceDrifts(stack).map {
+            ResourceDrift(logicalID: $0.logicalID, type: $0.type, status: $0.status, differences: $0.differences)
+        }
+    }
+}
+
+/// Runs CloudFormation drift detection on stacks, concurrently: start, poll, read the
+/// drifted resources, leave out the ones the controller owns. A stack that cannot be
+/// checked becomes an `unchecked` finding, never an error of the whole check.
+public struct DriftDetector: Sendable {
+    public var api: any StackDriftAPI
+    public var pollSeconds: Double
+    public var timeoutSeconds: Double
+    public var sleep: @Sendable (Double) async throws -> Void
+
+    public init(api: any StackDriftAPI, pollSeconds: Double = 5, timeoutSeconds: Double = 300,
+                sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }) {
+        self.api = api
+        self.pollSeconds = pollSeconds
+        self.timeoutSeconds = timeoutSeconds
+        self.sleep = sleep
+    }
+
+    public func check(_ stacks: [RenderedStack]) async -> [Finding] {
+        await withTaskGroup(of: [Finding].self) { group in
+            for stack in stacks { group.addTask { await check(stack) } }
+            var findings: [Finding] = []
+            for await result in group { findings += result }
+            let order = Dictionary(stacks.enumerated().map { ("\($0.element.id.region)/\($0.element.stackName)", $0.offset) }, uniquingKeysWith: { a, _ in a })
+            return findings.sorted { (order["\($0.region)/\($0.stack ?? "")"] ?? 0, $0.subject) < (order["\($1.region)/\($1.stack ?? "")"] ?? 0, $1.subject) }
+        }
+    }
+
+    func check(_ stack: RenderedStack) async -> [Finding] {
+        let region = stack.id.region
+        func unchecked(_ why: String) -> [Finding] {
+            [Finding(kind: .unchecked, region: region, stack: stack.stackName, subject: "stack \(stack.stackName)",
+                     detail: "CloudFormation drift detection did not run: \(why)",
+                     remedy: "the next drift check tries again; `aws cloudformation detect-stack-drift --stack-name \(stack.stackName) --region \(region)` runs it by hand")]
+        }
+        do {
+            let id = try await api.start(region: region, stack: stack.stackName)
+            var waited = 0.0
+            var note: [Finding] = []
+            while true {
+                let (status, reason) = try await api.status(region: region, id: id)
+                if status == "DETECTION_COMPLETE" { break }
+                if status == "DETECTION_FAILED" {
+                    // Some resources could not be checked; the others still have results.
+                    note = unchecked("detection failed for some resources\(reason.map { ": \($0)" } ?? "")")
+                    break
+                }
+                if waited >= timeoutSeconds { return unchecked("still \(status) after \(Int(timeoutSeconds)) s") }
+                try await sleep(pollSeconds)
+                waited += pollSeconds
+            }
+            return DriftRules.resources(try await api.drifts(region: region, stack: stack.stackName), stack: stack) + note
+        } catch is CancellationError {
+            return unchecked("cancelled")
+        } catch let error as AWSError {
+            return unchecked("\(error.code): \(error.message)")
+        } catch {
+            return unchecked("\(error)")
+        }
+    }
+}
