@@ -70,11 +70,15 @@ public struct ReleaseGate: Sendable {
             // have created them (a new stack), and they must not move again before approval.
             let pending = try await refreshed(changes[environment, default: []])
             guard !pending.isEmpty else { continue }
+            // Only the changes still needed count: a confirmed release interrupted after moving
+            // some aliases (a crash between UpdateAlias and saving) still matches its approval.
+            let needed = Set(pending.map(\.key))
             changes[environment] = pending
             let wanted = Set(pending.map(\.intent))
             try await expireOverdue(&approvals, environment: environment)
             if let existing = approvals.first(where: {
-                $0.isLive && $0.environment == environment && $0.commit == plan.commit && Set($0.remaining.map(\.intent)) == wanted
+                $0.isLive && $0.environment == environment && $0.commit == plan.commit
+                    && Set($0.remaining.filter { needed.contains($0.key) }.map(\.intent)) == wanted
             }) {
                 results.append(existing.state == .pending ? .waiting(existing) : .partial(existing))
                 continue

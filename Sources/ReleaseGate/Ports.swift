@@ -98,7 +98,7 @@ public struct AuditEntry: Codable, Hashable, Sendable {
         self.detail = detail
     }
 
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)

@@ -265,6 +265,30 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         #expect(await f.mailbox.sent.count == 1)
     }
 
+    /// A crash between UpdateAlias and saving: the alias moved, the approval does not say so.
+    @Test func confirmedReleaseCutShortIsNotRequestedAgain() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "4")))
+        let code = try #require(await f.mailbox.lastCode())
+        await f.account.failing(["us-east-1", "us-west-2"])
+        let outcome = try await f.gate.approve(id: nil, code: code)
+        #expect(outcome.approval.state == .partial && outcome.approval.remaining.count == 2)
+        // us-west-2 moved after all, unrecorded (as if killed right after its UpdateAlias).
+        await f.account.failing([])
+        await f.account.set("us-west-2", "AmsChangeFunction", "prod", "4")
+        // The planner leaves out aliases at their pin: the plan holds us-east-1 only.
+        var plan = await f.plan("prod", to: AliasTarget(version: "4"))
+        plan = Plan(project: plan.project, commit: plan.commit, account: plan.account,
+                    regions: plan.regions.filter { $0.region == "us-east-1" }, fingerprints: [:])
+        let again = try await f.gate.request(plan)
+        guard case .partial(let same) = again.first else { Issue.record("expected the confirmed approval, got \(again)"); return }
+        #expect(same.id == outcome.approval.id)
+        #expect(await f.mailbox.sent.count == 1)
+        let finished = try await f.gate.retry(id: same.id)
+        #expect(finished.succeeded && finished.entries.map(\.outcome).sorted() == ["already", "applied"])
+    }
+
     @Test func newerCommitSupersedesAndMailFailureRecordsNothing() async throws {
         let f = Fixture()
         await f.seed()
