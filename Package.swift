@@ -11,7 +11,7 @@ import PackageDescription
 //   Engine             effects: observe AWS into a snapshot, apply a plan, layer builds, lock and logs
 //   ReleaseGate        effects behind protocols: approvals, one-time passwords, mail, audit log
 //   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
-//   ReconcilerCommands effects: filesystem access and the command-line interface
+//   ReconcilerCommands effects: filesystem access, the command-line interface and the daemon (`run`)
 //   reconciler         the executable (a thin main)
 let package = Package(
     name: "reconciler",
@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -92,6 +93,8 @@ let package = Package(
                 "Engine",
                 "ReleaseGate",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -1,9 +1,12 @@
 """Loopback HTTP proxy that adds a fixed delay to every request before forwarding it
 to the emulator, like the round trip to a distant AWS region. Headers (Host included)
 pass unchanged, so signatures still verify. Prints {"port": N} and serves until killed;
-GET /__calls answers the number of requests forwarded, by region (from the signature scope).
+GET /__calls answers the number of requests forwarded, by region (from the signature scope);
+GET /__requests the method, region and path of every request forwarded, in order. The benchmarks
+use it for latency; the daemon tests also stop and restart it on the same port, to take
+the "cloud" away and bring it back while the emulator keeps its state.
 
-Usage: delay_proxy.py UPSTREAM_PORT DELAY_MS
+Usage: delay_proxy.py UPSTREAM_PORT DELAY_MS [PORT]
 """
 import http.client
 import json
@@ -17,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 UPSTREAM = int(sys.argv[1])
 DELAY = int(sys.argv[2]) / 1000.0
 calls = Counter()
+requests = []
 lock = threading.Lock()
 
 
@@ -27,9 +31,9 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
-        if self.path == "/__calls":
+        if self.path in ("/__calls", "/__requests"):
             with lock:
-                body = json.dumps(dict(calls)).encode()
+                body = json.dumps(dict(calls) if self.path == "/__calls" else requests).encode()
                 if self.command == "DELETE":
                     calls.clear()
             self.send_response(200)
@@ -43,6 +47,7 @@ class Handler(BaseHTTPRequestHandler):
         region = auth.split("Credential=")[1].split("/")[2] if "Credential=" in auth else "?"
         with lock:
             calls[region] += 1
+            requests.append(f"{self.command} {region} {self.path}")
         time.sleep(DELAY)
         upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive", "proxy-connection")}
@@ -62,9 +67,13 @@ class Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
 
 
-with socket.socket() as probe:
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
+if len(sys.argv) > 3:
+    port = int(sys.argv[3])
+else:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+ThreadingHTTPServer.allow_reuse_address = True
 server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
 server.daemon_threads = True
 print(json.dumps({"port": port}), flush=True)

@@ -96,6 +96,25 @@ public struct CloudFormationClient: Sendable {
         return (result.string("Id") ?? "", result.string("StackId") ?? "")
     }
 
+    /// UpdateStack with the given template, parameters and tags (emulator mode only: moto
+    /// ignores the tags of an update change set).
+    public func updateStack(_ stack: String, template: TemplateSource, parameters: [String: String], tags: [String: String],
+                            capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws {
+        var p: [(String, String)] = [("StackName", stack)]
+        switch template {
+        case .body(let body): p.append(("TemplateBody", body))
+        case .url(let url): p.append(("TemplateURL", url))
+        }
+        for (index, key) in parameters.keys.sorted().enumerated() {
+            p += [("Parameters.member.\(index + 1).ParameterKey", key), ("Parameters.member.\(index + 1).ParameterValue", parameters[key]!)]
+        }
+        for (index, key) in tags.keys.sorted().enumerated() {
+            p += [("Tags.member.\(index + 1).Key", key), ("Tags.member.\(index + 1).Value", tags[key]!)]
+        }
+        for (index, capability) in capabilities.enumerated() { p.append(("Capabilities.member.\(index + 1)", capability)) }
+        _ = try await call("UpdateStack", p)
+    }
+
     public func describeChangeSet(stack: String, name: String) async throws -> ChangeSet {
         var changeSet: ChangeSet?
         let changes: [(action: String, logicalID: String, resourceType: String)] = try await AWSClient.paginate { token in

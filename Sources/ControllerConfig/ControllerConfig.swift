@@ -135,7 +135,7 @@ extension ControllerConfig {
             config.apply.python = reader.string(apply, "apply", "python") ?? config.apply.python
             config.apply.pollSeconds = reader.int(apply, "apply", "poll_seconds", 1...300) ?? config.apply.pollSeconds
             config.apply.certificateWaitSeconds = reader.int(apply, "apply", "certificate_wait_seconds", 0...86400) ?? config.apply.certificateWaitSeconds
-            config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 60...86400) ?? config.apply.stackWaitSeconds
+            config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 1...86400) ?? config.apply.stackWaitSeconds
         }
         if let approval = reader.table(table, "approval") {
             reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts"])
@@ -150,10 +150,10 @@ extension ControllerConfig {
         }
         if let intervals = reader.table(table, "intervals") {
             reader.check(intervals, path: "intervals", allowed: ["poll_seconds", "drift_seconds", "jitter_percent", "max_backoff_seconds"])
-            config.intervals.pollSeconds = reader.int(intervals, "intervals", "poll_seconds", 5...86400) ?? config.intervals.pollSeconds
-            config.intervals.driftSeconds = reader.int(intervals, "intervals", "drift_seconds", 60...604800) ?? config.intervals.driftSeconds
+            config.intervals.pollSeconds = reader.int(intervals, "intervals", "poll_seconds", 1...86400) ?? config.intervals.pollSeconds
+            config.intervals.driftSeconds = reader.int(intervals, "intervals", "drift_seconds", 1...604800) ?? config.intervals.driftSeconds
             config.intervals.jitterPercent = reader.int(intervals, "intervals", "jitter_percent", 0...50) ?? config.intervals.jitterPercent
-            config.intervals.maxBackoffSeconds = reader.int(intervals, "intervals", "max_backoff_seconds", 5...86400) ?? config.intervals.maxBackoffSeconds
+            config.intervals.maxBackoffSeconds = reader.int(intervals, "intervals", "max_backoff_seconds", 1...86400) ?? config.intervals.maxBackoffSeconds
         }
         if let drift = reader.table(table, "drift") {
             reader.check(drift, path: "drift", allowed: ["policy"])

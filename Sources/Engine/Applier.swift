@@ -89,9 +89,15 @@ public struct Applier: Sendable {
     public var waits: WaitPolicy
     /// One line of progress for a person.
     public var progress: @Sendable (String) -> Void
+    /// Asked before each step; false stops the apply there (a shutdown), the rest not reached.
+    public var shouldContinue: @Sendable () -> Bool
+    /// The endpoint is moto (`[aws] emulator`): see `StackDeployer.emulator`.
+    public var emulator = false
 
     public init(client: AWSClient, state: DesiredState, files: SourceFiles, stacks: [RenderedStack], commit: String,
-                layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), progress: @escaping @Sendable (String) -> Void) {
+                layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), progress: @escaping @Sendable (String) -> Void,
+                shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) {
+        self.shouldContinue = shouldContinue
         self.client = client
         self.state = state
         self.files = files
@@ -155,6 +161,10 @@ public struct Applier: Sendable {
             }
             if failure != nil {
                 entries.append(entry("not-reached", "an earlier step in \(region) failed"))
+                continue
+            }
+            guard shouldContinue() else {
+                entries.append(entry("not-reached", "stopped before this step: the controller is shutting down"))
                 continue
             }
             let n = await counter.next()
@@ -258,7 +268,7 @@ public struct Applier: Sendable {
                 }
                 guard parameters[parameter] != nil else { throw ApplyError("no value for parameter \(parameter) of \(stackName)") }
             }
-            return try await StackDeployer(client: client, region: region, waits: waits, progress: progress)
+            return try await StackDeployer(client: client, region: region, waits: waits, progress: progress, emulator: emulator)
                 .deploy(stack, parameters: parameters, bucket: context.bucket, tags: stackTags(stack, parameters: parameters))
 
         case .stackNeedsAttention(let name, let status, _, let remedy):

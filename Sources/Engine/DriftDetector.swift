@@ -87,7 +87,8 @@ public struct DriftDetector: Sendable {
         } catch is CancellationError {
             return unchecked("cancelled")
         } catch let error as AWSError {
-            return unchecked("\(error.code): \(error.message)")
+            let message = error.message.count > 120 ? error.message.prefix(117) + "…" : error.message
+            return unchecked("\(error.operation) answered \(error.code) (HTTP \(error.status))" + (message.isEmpty || message.hasPrefix("unreadable") ? "" : ": \(message)"))
         } catch {
             return unchecked("\(error)")
         }

@@ -3,8 +3,10 @@ import Foundation
 import Glibc
 #endif
 
-/// Keeps two applies from running at once: an exclusive `flock` on a file in the state
-/// directory. The kernel releases it when the process ends, however it ends.
+/// Keeps two commands from changing the cloud at once: an exclusive `flock` on a file in
+/// the state directory. The kernel releases it when the process ends, however it ends.
+/// `apply.lock` is held while anything changes (apply, approve, a daemon cycle);
+/// `controller.lock` for the life of a daemon, so only one runs per state directory.
 public final class ApplyLock: Sendable {
     let descriptor: Int32
     public let path: String
@@ -13,13 +15,14 @@ public final class ApplyLock: Sendable {
         public var path: String
         public var holder: String
         public var description: String {
-            "another apply is running (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock (\(path)) frees itself when that process ends."
+            "another reconciler holds \(path) (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock frees itself when that process ends."
         }
     }
 
-    public init(directory: URL) throws {
+    /// Takes the lock or throws `Busy` at once; `purpose` is recorded for whoever finds it held.
+    public init(directory: URL, name: String = "apply.lock", purpose: String) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        path = directory.appendingPathComponent("apply.lock").path
+        path = directory.appendingPathComponent(name).path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
@@ -28,7 +31,7 @@ public final class ApplyLock: Sendable {
             throw Busy(path: path, holder: holder)
         }
         descriptor = fd
-        let text = Array("pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n".utf8)
+        let text = Array("\(purpose), pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }

@@ -129,17 +129,17 @@ public enum Conditions {
     }
 
     /// Conditions of one stack: Stalled for a stack finding, Drifted for drift in it,
-    /// Reconciling when its recorded commit is not the one seen; Ready otherwise.
-    public static func stack(name: String, appliedCommit: String?, seen: String?, findings: [Finding]) -> [ControllerStatus.Condition] {
+    /// Reconciling while the plan still deploys it; Ready otherwise.
+    public static func stack(name: String, pendingDeploy: Bool, findings: [Finding]) -> [ControllerStatus.Condition] {
         var result: [ControllerStatus.Condition] = []
         let mine = findings.filter { $0.stack == name }
         for finding in mine where finding.kind == .stack { result.append(.init(.stalled, "\(finding.detail): \(finding.remedy)")) }
         let drifted = mine.filter(\.isDrift)
         if !drifted.isEmpty { result.append(.init(.drifted, drifted.map { "\($0.subject) \($0.detail)" }.joined(separator: "; "))) }
-        if let seen, appliedCommit != seen, !result.contains(where: { $0.type == .stalled }) {
-            result.append(.init(.reconciling, appliedCommit == nil ? "not deployed yet" : "deployed at \(appliedCommit!.prefix(12)), the commit seen is \(seen.prefix(12))"))
+        if pendingDeploy, !result.contains(where: { $0.type == .stalled }) {
+            result.append(.init(.reconciling, "its template or parameters differ from the commit seen; the next apply deploys it"))
         }
-        return result.isEmpty ? [.init(.ready, "deployed at the commit seen; no drift found")] : result
+        return result.isEmpty ? [.init(.ready, "as the commit seen renders it; no drift found")] : result
     }
 
     /// Conditions of one region.

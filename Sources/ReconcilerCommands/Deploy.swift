@@ -28,6 +28,12 @@ struct DeploySession {
         let input = try await global.readDesiredState()
         // A broken desired state stops here, before any AWS call.
         let (state, rendered) = try loadChecked(input.files, json: global.json)
+        return make(config: config, base: base, input: input, state: state, rendered: rendered, client: AWSSetup.client(config))
+    }
+
+    /// A session over a checked desired state; the client's calls are counted from here.
+    static func make(config: ControllerConfig, base: String, input: DesiredStateInput, state: DesiredState,
+                     rendered: [RenderedStack], client: AWSClient) -> DeploySession {
         var stacks = rendered
         var skipped: [String: Int] = [:]
         if config.aws.emulator {
@@ -37,7 +43,7 @@ struct DeploySession {
                 return reduction.stack
             }
         }
-        var client = AWSSetup.client(config)
+        var client = client
         let counter = CountingTransport(client.transport)
         client.transport = counter
         return DeploySession(config: config, base: base, input: input, state: state, stacks: stacks, client: client, counter: counter, skipped: skipped)
@@ -58,6 +64,50 @@ struct DeploySession {
         let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: account)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: input.commit).restricted(to: Set(regions))
         return (plan, Date().timeIntervalSince(started))
+    }
+
+    /// Observes every region; a region that cannot be read is returned as a failure and
+    /// left out of the plan, so the others go on. Throws only when no region was read.
+    func observeEach() async throws -> (Snapshot, Plan, failures: [String: String]) {
+        let observer = Observer(client: client)
+        let account = try await observer.account(region: state.regions.first ?? "us-east-1")
+        let (snapshot, errors) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: state.project.value, account: account)
+        if snapshot.regions.isEmpty, let error = errors.values.first { throw error }
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: input.commit).restricted(to: Set(snapshot.regions.keys))
+        return (snapshot, plan, errors.mapValues { "\($0)" })
+    }
+
+    /// What `apply` did: the steps' report and the approvals requested for held steps.
+    struct Execution {
+        var report: ApplyReport
+        var requests: [ReleaseGate.Request]
+        var gateFailure: String?
+        var succeeded: Bool { report.succeeded && gateFailure == nil }
+    }
+
+    /// Executes the plan's ungated steps, then requests one approval per environment for
+    /// the held ones. Refuses before any change when held steps cannot be mailed.
+    func execute(_ plan: Plan, progress: @escaping @Sendable (String) -> Void,
+                 shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) async throws -> Execution {
+        let gateSetup = GateSetup(config: config, base: base, client: client)
+        if !plan.heldSteps.isEmpty { try gateSetup.checkMail() }
+        var applier = Applier(
+            client: client, state: state, files: input.files, stacks: stacks, commit: input.commit,
+            layers: LayerBuilder(cacheDirectory: stateDirectory.appendingPathComponent("cache/layers"),
+                                 installer: PipInstaller(python: config.apply.python.contains("/") ? GlobalOptions.absolute(config.apply.python, base: base) : config.apply.python)),
+            log: JSONLinesLog(url: stateDirectory.appendingPathComponent("apply-log.jsonl")),
+            waits: WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
+                              stackSeconds: Double(config.apply.stackWaitSeconds)),
+            progress: progress, shouldContinue: shouldContinue)
+        applier.emulator = config.aws.emulator
+        let report = await applier.apply(plan)
+        // A shutdown leaves the request to the next start: nothing half-mailed.
+        guard shouldContinue() else { return Execution(report: report, requests: []) }
+        do {
+            return Execution(report: report, requests: try await gateSetup.gate(progress: progress).request(plan))
+        } catch {
+            return Execution(report: report, requests: [], gateFailure: "\(error)")
+        }
     }
 
     func emulatorNotice() -> String? {
@@ -130,7 +180,7 @@ struct ApplyCommand: AsyncParsableCommand {
     func run() async throws {
         let session = try await DeploySession.open(global)
         try session.checkRegions(region)
-        let lock = try ApplyLock(directory: session.stateDirectory)
+        let lock = try ApplyLock(directory: session.stateDirectory, purpose: "reconciler apply")
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
         let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
@@ -138,38 +188,19 @@ struct ApplyCommand: AsyncParsableCommand {
         let (plan, seconds) = try await session.plan(regions: region, progress: say)
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.input.origin))
         say(PlanText.summary(plan))
-        let config = session.config
-        let gateSetup = GateSetup(config: config, base: session.base, client: session.client)
-        if !plan.heldSteps.isEmpty { try gateSetup.checkMail() }
-
-        let applier = Applier(
-            client: session.client, state: session.state, files: session.input.files, stacks: session.stacks, commit: session.input.commit,
-            layers: LayerBuilder(cacheDirectory: session.stateDirectory.appendingPathComponent("cache/layers"),
-                                 installer: PipInstaller(python: config.apply.python.contains("/") ? GlobalOptions.absolute(config.apply.python, base: session.base) : config.apply.python)),
-            log: JSONLinesLog(url: session.stateDirectory.appendingPathComponent("apply-log.jsonl")),
-            waits: WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
-                              stackSeconds: Double(config.apply.stackWaitSeconds)),
-            progress: say)
-        let report = await applier.apply(plan)
-        // Held steps become one approval per environment, its code mailed to the team.
-        var requests: [ReleaseGate.Request] = []
-        var gateFailure: String?
-        do {
-            requests = try await gateSetup.gate(progress: say).request(plan)
-        } catch {
-            gateFailure = "\(error)"
-        }
+        let execution = try await session.execute(plan, progress: say)
+        let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)
         if global.json {
             print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure)))
         } else {
             print(Self.summary(report))
             if !requests.isEmpty {
                 print("Release gate:")
-                for request in requests { print(describe(request, recipients: config.approval.recipients)) }
+                for request in requests { print(describe(request, recipients: session.config.approval.recipients)) }
             }
             if let gateFailure { printError("error: \(gateFailure)") }
         }
-        if !report.succeeded || gateFailure != nil { throw ExitCode(1) }
+        if !execution.succeeded { throw ExitCode(1) }
     }
 
     /// `apply --json`: the report's fields, and the approvals requested or waiting.

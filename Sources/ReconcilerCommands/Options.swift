@@ -100,14 +100,8 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
 /// Loads and checks the desired state, including the limits of the rendered stacks.
 /// On problems prints them all (text or JSON) and exits 1.
 func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Rendering.RenderedStack]) {
-    let result = DesiredStateLoader.load(files)
-    var problems = result.diagnostics
-    var stacks: [Rendering.RenderedStack] = []
-    if let state = result.state, problems.isEmpty {
-        stacks = Renderer.render(state)
-        problems += StackLimits.check(stacks, state: state)
-    }
-    guard let state = result.state, problems.isEmpty else {
+    let (checked, stacks, problems) = checkDesiredState(files)
+    guard let state = checked else {
         if json {
             print(try jsonString(ValidationReport(valid: false, problems: problems.map(ProblemJSON.init), stacks: nil)))
         } else {
@@ -117,6 +111,18 @@ func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Ren
         throw ExitCode(1)
     }
     return (state, stacks)
+}
+
+/// The desired state and its rendered stacks, or every problem found (state nil).
+func checkDesiredState(_ files: SourceFiles) -> (DesiredState?, [Rendering.RenderedStack], [Diagnostic]) {
+    let result = DesiredStateLoader.load(files)
+    var problems = result.diagnostics
+    var stacks: [Rendering.RenderedStack] = []
+    if let state = result.state, problems.isEmpty {
+        stacks = Renderer.render(state)
+        problems += StackLimits.check(stacks, state: state)
+    }
+    return (problems.isEmpty ? result.state : nil, stacks, problems)
 }
 
 struct ProblemJSON: Encodable {

@@ -23,7 +23,9 @@ struct ReleaseEndToEndTests {
         let state: DesiredState
         var transcript = ""
 
-        init(moto: Moto) throws {
+        /// `endpoint` replaces the emulator's (a proxy in front of it); `apply` and `extra` add
+        /// lines to [apply] and after the last table.
+        init(moto: Moto, endpoint: URL? = nil, apply: String = "", extra: String = "") throws {
             self.moto = moto
             directory = try Repo.temporaryDirectory()
             repository = directory.appendingPathComponent("repo")
@@ -47,10 +49,11 @@ struct ReleaseEndToEndTests {
                 name = "reconciler"
                 email = "reconciler@dzgro.test"
                 [aws]
-                endpoint = "\(moto.endpoint.absoluteString)"
+                endpoint = "\((endpoint ?? moto.endpoint).absoluteString)"
                 emulator = true
                 [apply]
                 poll_seconds = 1
+                \(apply)
                 [state]
                 directory = "state"
                 [approval]
@@ -59,6 +62,7 @@ struct ReleaseEndToEndTests {
                 ses_region = "ap-south-1"
                 otp_lifetime_seconds = 600
                 max_attempts = 3
+                \(extra)
                 """.utf8).write(to: conf)
         }
 

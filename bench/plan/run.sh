@@ -34,7 +34,7 @@ echo "[bench] converging the emulator on the default desired state (no delay)" >
 "$py" scripts/demo_emulator.py seed "http://127.0.0.1:$moto_port" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$(field "$hello" roleArn)" desired-state >&2
 "$bin" apply --config "$work/direct.conf" --desired-state desired-state >/dev/null
 
-"$py" bench/plan/delay_proxy.py "$moto_port" "$delay" >"$work/proxy" & pids+=($!)
+"$py" scripts/delay_proxy.py "$moto_port" "$delay" >"$work/proxy" & pids+=($!)
 read -r proxy_hello <"$work/proxy"
 proxy="http://127.0.0.1:$(field "$proxy_hello" port)"
 conf "$proxy" proxied.conf
