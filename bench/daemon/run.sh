@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The daemon's costs, against moto on loopback (signatures checked), bundled desired state:
+#   - resident memory of an idle `reconciler run` sampled over several minutes (growth ratio);
+#   - CPU time per idle poll, against one `reconciler validate` process (same repository) as baseline;
+#   - commit-to-plan latency (commit → the daemon's plan for it), against a one-shot `reconciler plan`.
+# Usage: bench/daemon/run.sh [IDLE_SECONDS=180] [POLL_SECONDS=5]
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+idle="${1:-180}"; poll="${2:-5}"
+bash scripts/bootstrap.sh >/dev/null
+# CONFIGURATION=release for optimised figures (a longer first build).
+configuration="${CONFIGURATION:-debug}"
+swift build -c "$configuration" --product reconciler >/dev/null 2>&1
+bin="$(swift build -c "$configuration" --show-bin-path)/reconciler"
+work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench-daemon.XXXXXX")"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+mkfifo "$work/hello"
+.venv/bin/python scripts/moto_server.py 0 >"$work/hello" 2>"$work/moto.log" & pids+=($!)
+read -r hello <"$work/hello"
+field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$hello" "$1"; }
+port="$(field port)"; role="$(field roleArn)"
+export AWS_ACCESS_KEY_ID="$(field accessKeyId)" AWS_SECRET_ACCESS_KEY="$(field secretAccessKey)"
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+endpoint="http://127.0.0.1:$port"
+for _ in $(seq 50); do curl -sf "$endpoint/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+
+repo="$work/repo"; mkdir -p "$repo"; cp -R desired-state "$repo/desired-state"
+git -C "$repo" init -q -b main && git -C "$repo" add -A && git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit -q -m "bundled desired state"
+cat >"$work/controller.conf" <<CONF
+[source]
+repository = "$repo"
+[aws]
+endpoint = "$endpoint"
+emulator = true
+[apply]
+python = "$root/.venv/bin/python"
+poll_seconds = 1
+[state]
+directory = "$work/state"
+[approval]
+recipients = ["releases@dzgro.com"]
+sender = "reconciler@dzgro.com"
+ses_region = "ap-south-1"
+[intervals]
+poll_seconds = $poll
+drift_seconds = 86400
+jitter_percent = 0
+CONF
+.venv/bin/python scripts/demo_emulator.py seed "$endpoint" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$role" desired-state reconciler@dzgro.com ap-south-1 >/dev/null
+ticks=$(getconf CLK_TCK)
+cpu() { awk -v t="$ticks" '{print ($14+$15)/t}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+
+RECONCILER_LOG_LEVEL=debug "$bin" run --config "$work/controller.conf" 2>"$work/run.log" & daemon=$!; pids+=($daemon)
+for _ in $(seq 600); do grep -q '"cycle finished"' "$work/run.log" 2>/dev/null && break; sleep 0.2; done
+polls() { grep -c '"message":"poll"' "$work/run.log"; }
+echo "idle for $idle s, polling every $poll s (drift checks off)…" >&2
+rss0=$(rss $daemon); cpu0=$(cpu $daemon); polls0=$(polls)
+samples=("$rss0")
+for _ in $(seq $((idle / 10))); do sleep 10; samples+=("$(rss $daemon)"); done
+rss1=$(rss $daemon); cpu1=$(cpu $daemon); polls1=$(polls)
+
+# Baselines in the same run: a whole process reading the same repository, and a one-shot plan.
+validate_cpu=$( { /usr/bin/time -f "%U %S" "$bin" validate --config "$work/controller.conf" >/dev/null 2>/dev/null; } 2>&1 | awk '{print $1+$2}')
+plan_start=$(date +%s.%N); "$bin" plan --config "$work/controller.conf" >/dev/null 2>&1 || true; plan_end=$(date +%s.%N)
+
+# Commit-to-plan: a commit that changes every stack; the daemon's "applying" line for it.
+sed -i 's/messageRetentionDays: 4/messageRetentionDays: 5/' "$repo/desired-state/queues.yaml"
+committed=$(date +%s.%N)
+git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit -qam "retention 5 days"
+commit=$(git -C "$repo" rev-parse HEAD)
+for _ in $(seq 600); do grep -q "\"applying\".*" "$work/run.log" && grep "\"applying\"" "$work/run.log" | grep -q "$commit" && break; sleep 0.05; done
+planned=$(grep "\"applying\"" "$work/run.log" | grep "$commit" | head -1 | python3 -c "import sys,json,datetime;print(datetime.datetime.fromisoformat(json.loads(sys.stdin.read())['time'].replace('Z','+00:00')).timestamp())")
+
+python3 - "$rss0" "$rss1" "$cpu0" "$cpu1" "$polls0" "$polls1" "$validate_cpu" "$plan_start" "$plan_end" "$committed" "$planned" "$poll" "${samples[@]}" <<'PY'
+import sys
+a = sys.argv[1:]
+rss0, rss1 = int(a[0]), int(a[1]); cpu0, cpu1 = float(a[2]), float(a[3]); p0, p1 = int(a[4]), int(a[5])
+validate_cpu = float(a[6]); plan = float(a[8]) - float(a[7]); latency = float(a[10]) - float(a[9]); poll = float(a[11])
+samples = [int(x) for x in a[12:]]
+per_poll = (cpu1 - cpu0) / max(1, p1 - p0)
+print(f"idle RSS: {rss0/1024:.1f} MiB at start, {rss1/1024:.1f} MiB after {len(samples)*10-10} s (max {max(samples)/1024:.1f} MiB); growth ratio {rss1/rss0:.3f}")
+print(f"CPU per idle poll: {per_poll*1000:.2f} ms over {p1-p0} polls; one `reconciler validate` process: {validate_cpu*1000:.0f} ms; ratio {per_poll/validate_cpu if validate_cpu else float('nan'):.3f}")
+print(f"commit-to-plan latency: {latency:.2f} s with poll_seconds {poll:g} (expected under one poll interval plus a plan); one-shot `reconciler plan`: {plan:.2f} s; ratio {latency/plan:.2f}")
+PY
