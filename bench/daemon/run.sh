@@ -65,7 +65,7 @@ for _ in $(seq $((idle / 10))); do sleep 10; samples+=("$(rss $daemon)"); done
 rss1=$(rss $daemon); cpu1=$(cpu $daemon); polls1=$(polls)
 
 # Baselines in the same run: a whole process reading the same repository, and a one-shot plan.
-validate_cpu=$( { /usr/bin/time -f "%U %S" "$bin" validate --config "$work/controller.conf" >/dev/null 2>/dev/null; } 2>&1 | awk '{print $1+$2}')
+validate_cpu=$(python3 -c "import resource,subprocess,sys; subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL); r=resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_utime+r.ru_stime)" "$bin" validate --config "$work/controller.conf")
 plan_start=$(date +%s.%N); "$bin" plan --config "$work/controller.conf" >/dev/null 2>&1 || true; plan_end=$(date +%s.%N)
 
 # Commit-to-plan: a commit that changes every stack; the daemon's "applying" line for it.
