@@ -80,18 +80,8 @@ public struct CloudFormationClient: Sendable {
 
     public func createChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:],
                                 tags: [String: String] = [:], create: Bool, capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws -> (id: String, stackID: String) {
-        var p: [(String, String)] = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
-        switch template {
-        case .body(let body): p.append(("TemplateBody", body))
-        case .url(let url): p.append(("TemplateURL", url))
-        }
-        for (index, key) in parameters.keys.sorted().enumerated() {
-            p += [("Parameters.member.\(index + 1).ParameterKey", key), ("Parameters.member.\(index + 1).ParameterValue", parameters[key]!)]
-        }
-        for (index, key) in tags.keys.sorted().enumerated() {
-            p += [("Tags.member.\(index + 1).Key", key), ("Tags.member.\(index + 1).Value", tags[key]!)]
-        }
-        for (index, capability) in capabilities.enumerated() { p.append(("Capabilities.member.\(index + 1)", capability)) }
+        let p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
+            + Self.stackInput(template: template, parameters: parameters, tags: tags, capabilities: capabilities)
         let result = try await call("CreateChangeSet", p)
         return (result.string("Id") ?? "", result.string("StackId") ?? "")
     }
@@ -100,7 +90,13 @@ public struct CloudFormationClient: Sendable {
     /// ignores the tags of an update change set).
     public func updateStack(_ stack: String, template: TemplateSource, parameters: [String: String], tags: [String: String],
                             capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws {
-        var p: [(String, String)] = [("StackName", stack)]
+        let p = [("StackName", stack)] + Self.stackInput(template: template, parameters: parameters, tags: tags, capabilities: capabilities)
+        _ = try await call("UpdateStack", p)
+    }
+
+    /// Template, parameters, tags and capabilities as CreateChangeSet and UpdateStack take them.
+    static func stackInput(template: TemplateSource, parameters: [String: String], tags: [String: String], capabilities: [String]) -> [(String, String)] {
+        var p: [(String, String)] = []
         switch template {
         case .body(let body): p.append(("TemplateBody", body))
         case .url(let url): p.append(("TemplateURL", url))
@@ -112,7 +108,7 @@ public struct CloudFormationClient: Sendable {
             p += [("Tags.member.\(index + 1).Key", key), ("Tags.member.\(index + 1).Value", tags[key]!)]
         }
         for (index, capability) in capabilities.enumerated() { p.append(("Capabilities.member.\(index + 1)", capability)) }
-        _ = try await call("UpdateStack", p)
+        return p
     }
 
     public func describeChangeSet(stack: String, name: String) async throws -> ChangeSet {
