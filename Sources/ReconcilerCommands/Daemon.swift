@@ -225,7 +225,6 @@ struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         for (region, error) in failures { logger.error("region not observed", metadata: ["region": "\(region)", "error": "\(error)"]) }
 
         // Drift, as observed before anything changes.
-        var findings: [Finding] = []
         var cloudFormation: [Finding] = status.drift?.findings.filter { $0.kind == .resource || $0.kind == .unchecked } ?? []
         let driftStarted = Date()
         if drift {
@@ -240,7 +239,7 @@ struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                 }
             }
         }
-        findings = try await currentFindings(state, observed, cloudFormation: cloudFormation)
+        var findings = try await currentFindings(state, observed, cloudFormation: cloudFormation)
         let correct = drift && config.driftPolicy == .correct && findings.contains(where: \.isDrift)
 
         // Apply and request approvals: for a new commit, or to correct drift.
@@ -261,8 +260,6 @@ struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                                                            "changes": "\(request.approval.changes.count)", "state": "\(request.approval.state.rawValue)"])
                 }
             } catch {
-                execution = nil
-                status.lastError = "\(error)"
                 return "\(error)"
             }
         }
@@ -330,8 +327,8 @@ struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         }
         if let gateFailure = execution?.gateFailure { failed.append("release gate: \(gateFailure)") }
         if let retryFailure { failed.append(retryFailure) }
+        // A region not observed is in `failed`, so `failed.isEmpty` covers every region.
         let complete = failed.isEmpty && !stopping() && plan.regions.allSatisfy { $0.steps.allSatisfy { $0.gate != nil } }
-            && Set(observed.regions.keys) == Set(state.regions)
         if reconcile && complete { status.reconciledCommit = commit }
         if reconcile && !complete && failed.isEmpty && !stopping() {
             // Steps remain without a failure (waits for certificates, domains): look again next poll.
