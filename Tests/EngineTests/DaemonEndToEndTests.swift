@@ -77,12 +77,9 @@ struct DaemonEndToEndTests {
             _ = FileManager.default.createFile(atPath: log.path, contents: nil)
             process.executableURL = CLI.binary
             process.arguments = arguments + ["--config", world.conf.path]
-            var environment = ProcessInfo.processInfo.environment
-            for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] { environment[key] = nil }
-            environment["AWS_ACCESS_KEY_ID"] = world.moto.credentials.accessKeyID
-            environment["AWS_SECRET_ACCESS_KEY"] = world.moto.credentials.secretAccessKey
-            environment["RECONCILER_LOG_LEVEL"] = "debug"
-            process.environment = environment
+            process.environment = CLI.environment(["AWS_ACCESS_KEY_ID": world.moto.credentials.accessKeyID,
+                                                   "AWS_SECRET_ACCESS_KEY": world.moto.credentials.secretAccessKey,
+                                                   "RECONCILER_LOG_LEVEL": "debug"])
             process.standardOutput = FileHandle.nullDevice
             process.standardError = try FileHandle(forWritingTo: log)
             try process.run()

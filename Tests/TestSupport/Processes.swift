@@ -21,6 +21,15 @@ public enum CLI {
         public var stderr: String
     }
 
+    /// This process's environment minus the AWS settings that would point the binary
+    /// elsewhere (profile, session token, endpoint), plus `extra`.
+    public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] { environment[key] = nil }
+        for (key, value) in extra { environment[key] = value }
+        return environment
+    }
+
     /// Runs with this process's environment minus the AWS settings that would point it
     /// elsewhere (profile, session token, endpoint), plus `environment`.
     public static func run(_ arguments: [String], in directory: URL = root, environment extra: [String: String] = [:]) throws -> Result {
@@ -28,10 +37,7 @@ public enum CLI {
         process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] { environment[key] = nil }
-        for (key, value) in extra { environment[key] = value }
-        process.environment = environment
+        process.environment = environment(extra)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
