@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, idempotently:
 #   - libgit2-dev from Debian (the git source links libgit2),
-#   - a Python virtual environment in .venv with moto[server] (the AWS emulator)
-#     and cfn-lint (checks every rendered SAM template).
+#   - a Python virtual environment in .venv with the pinned tools of
+#     scripts/requirements.txt: MiniStack (the emulator that runs the full templates),
+#     moto[server] (wire tests) and cfn-lint (checks every rendered SAM template).
 # Safe to run repeatedly: each step is skipped when already satisfied.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,9 +22,13 @@ if ! pkg-config --exists libgit2 2>/dev/null; then
     fi
 fi
 
-if [ ! -x "$venv/bin/cfn-lint" ] || [ ! -x "$venv/bin/moto_server" ]; then
-    say "creating Python virtual environment in $venv (moto[server], cfn-lint)"
+requirements="$root/scripts/requirements.txt"
+stamp="$venv/.requirements.sha256"
+wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    say "installing the pinned Python tools into $venv (scripts/requirements.txt: ministack, moto, cfn-lint)"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5.1' 'cfn-lint>=1.20'
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+    echo "$wanted" >"$stamp"
 fi
-say "ready: $("$venv/bin/cfn-lint" --version 2>&1 | head -1), moto $("$venv/bin/python" -c 'import moto;print(moto.__version__)')"
+say "ready: $("$venv/bin/cfn-lint" --version 2>&1 | head -1), moto $("$venv/bin/python" -c 'import moto;print(moto.__version__)'), ministack $("$venv/bin/python" -c 'import importlib.metadata as m;print(m.version("ministack"))')"

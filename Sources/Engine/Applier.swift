@@ -305,7 +305,7 @@ public struct Applier: Sendable {
         tags["Project"] = state.project.value
         tags["FeatureSet"] = stack.id.featureSet
         tags[StackTags.template] = stack.templateHash
-        tags[StackTags.parameters] = Conventions.parametersHash(parameters)
+        tags[StackTags.parameters] = Conventions.parametersHash(parameters, of: stack)
         tags[StackTags.commit] = commit
         return tags
     }

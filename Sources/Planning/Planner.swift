@@ -33,6 +33,14 @@ public enum Conventions {
         return hash.count == 64 ? String(hash) : nil
     }
 
+    /// The hash recorded on a stack (tag `reconciler:parameters-sha256`) of the parameters
+    /// it was deployed with. The gated aliases' pointers are left out: a release moves them
+    /// without a deployment, and the next deployment carries whatever is live then.
+    public static func parametersHash(_ parameters: [String: String], of stack: RenderedStack) -> String {
+        let pointers = Set(stack.aliasParameters.flatMap { [$0.version, $0.canary] })
+        return parametersHash(parameters.filter { !pointers.contains($0.key) })
+    }
+
     public static func parametersHash(_ parameters: [String: String]) -> String {
         let text = parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
         return sha256Hex(text.utf8)
@@ -153,6 +161,13 @@ public enum Planner {
 
                 var reasons: [String] = []
                 var parameters: [String: String] = [:]
+                // The gated aliases' pointers as they are now ("" for a function not yet
+                // created: the deployment creates its aliases at the version it publishes).
+                for alias in stack.aliasParameters {
+                    let live = observed.functions[alias.functionName]?.aliases[alias.environment]
+                    parameters[alias.version] = live?.version ?? ""
+                    parameters[alias.canary] = AliasParameters.canaryValue(live?.weights ?? [:])
+                }
                 for parameter in stack.parameters {
                     if parameter == TemplateParameters.artifactBucket {
                         parameters[parameter] = bucket
@@ -172,7 +187,7 @@ public enum Planner {
                     reasons.insert("new stack", at: 0)
                 } else {
                     if !templateMatches { reasons.insert("template changed", at: 0) }
-                    if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters) {
+                    if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters, of: stack) {
                         reasons.append("parameters changed")
                     }
                 }

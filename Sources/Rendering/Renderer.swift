@@ -21,9 +21,34 @@ public struct RenderedStack: Hashable, Sendable {
     /// aliases' version pointers): drift on them is the controller's to judge, not
     /// CloudFormation's.
     public var controllerOwned: Set<String> = []
+    /// The parameters that carry the gated aliases' live pointers into a deployment.
+    public var aliasParameters: [AliasParameters] = []
     public var bytes: Int { body.utf8.count }
     public var delivery: Delivery { bytes > StackLimits.inlineTemplateBytes ? .s3 : .inline }
     public var templateHash: String { sha256Hex(body.utf8) }
+}
+
+/// The two parameters of one gated alias: the version it points at now and its canary.
+public struct AliasParameters: Hashable, Sendable {
+    /// The function's name in the desired state (`Api`) and in AWS (`ApiFunction`).
+    public var function: String
+    public var functionName: String
+    public var environment: String
+    public var version: String
+    public var canary: String
+
+    public init(function: String, environment: String) {
+        self.function = function
+        functionName = Naming.functionName(function)
+        self.environment = environment
+        version = TemplateParameters.aliasVersion(function, environment)
+        canary = TemplateParameters.aliasCanary(function, environment)
+    }
+
+    /// A canary as the template reads it: `VERSION:WEIGHT`, or "" for none.
+    public static func canaryValue(_ weights: [String: Double]) -> String {
+        weights.sorted { $0.key < $1.key }.first.map { "\($0.key):\($0.value)" } ?? ""
+    }
 }
 
 public enum StackLimits {
@@ -67,14 +92,18 @@ public enum Renderer {
                              resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key),
                              controllerOwned: Set(builder.functions.flatMap { function in
                                  state.gatedEnvironments.map { StackBuilder.gatedAliasID(function.name.value, $0.name.value) }
-                             }))
+                             }),
+                             aliasParameters: builder.functions.flatMap { function in
+                                 state.gatedEnvironments.map { AliasParameters(function: function.name.value, environment: $0.name.value) }
+                             })
     }
 }
 
-/// Builds one stack's template. The rules of DESIGN.md live here:
+/// Builds one stack's template. The release rules (docs/architecture.md) live here:
 /// - `dev` (the auto environment) follows deployments through SAM `AutoPublishAlias`;
-/// - gated aliases point at a base version whose properties never change, so no
-///   deployment can move them: the controller moves them with UpdateAlias;
+/// - gated aliases take their pointer from stack parameters that the controller fills
+///   with what they point at now, so no deployment moves them: the controller moves
+///   them with UpdateAlias;
 /// - every trigger invokes the alias of its own environment, each with its own permission.
 struct StackBuilder {
     let state: DesiredState
@@ -85,6 +114,7 @@ struct StackBuilder {
     let buckets: [Bucket]
     var resources: [TemplateValue.Entry] = []
     var parameters: [TemplateValue.Entry] = []
+    var conditions: [TemplateValue.Entry] = []
     var outputs: [TemplateValue.Entry] = []
     var expandedResourceCount = 0
 
@@ -104,6 +134,7 @@ struct StackBuilder {
         top.set("Transform", "AWS::Serverless-2016-10-31")
         top.set("Description", .string("\(project) \(stack.featureSet) feature set in \(stack.region). Rendered by reconciler from the desired state; do not edit."))
         top.set("Parameters", parameters.isEmpty ? nil : .map(parameters))
+        top.set("Conditions", conditions.isEmpty ? nil : .map(conditions))
         top.set("Resources", .map(resources))
         top.set("Outputs", outputs.isEmpty ? nil : .map(outputs))
         return top.value
@@ -120,14 +151,9 @@ struct StackBuilder {
 
     // MARK: helpers
 
-    mutating func resource(_ id: String, _ type: String, _ properties: TemplateValue, dependsOn: [String] = [],
-                           retain: Bool = false) {
+    mutating func resource(_ id: String, _ type: String, _ properties: TemplateValue, dependsOn: [String] = []) {
         var r = MapBuilder()
         r.set("Type", .string(type))
-        if retain {
-            r.set("DeletionPolicy", "Retain")
-            r.set("UpdateReplacePolicy", "Retain")
-        }
         r.set("DependsOn", dependsOn.isEmpty ? nil : .list(dependsOn.map { .string($0) }))
         r.set("Properties", properties)
         resources.append(.init(id, r.value))
@@ -138,6 +164,10 @@ struct StackBuilder {
     mutating func parameter(_ id: String, _ description: String) {
         guard !parameters.contains(where: { $0.key == id }) else { return }
         parameters.append(.init(id, ["Type": "String", "Description": .string(description)]))
+    }
+
+    mutating func condition(_ id: String, _ value: TemplateValue) {
+        conditions.append(.init(id, value))
     }
 
     mutating func output(_ id: String, _ value: TemplateValue, _ description: String) {
@@ -251,21 +281,30 @@ struct StackBuilder {
         properties.set("Tags", tagMap())
         resource(id, "AWS::Serverless::Function", properties.value)
 
-        // Gated aliases: pointed at a version whose properties never change, so
-        // CloudFormation never touches them after creation. The controller owns them.
-        let gated = state.gatedEnvironments
-        if !gated.isEmpty {
-            resource("\(id)BaseVersion", "AWS::Lambda::Version",
+        // Gated aliases: their pointer (version and canary routing) comes from stack
+        // parameters the controller fills with what each alias points at now, so a
+        // deployment carries the live pointer through unchanged. Left empty (a stack or
+        // function being created), the alias starts at the version this deployment
+        // publishes: the only version a fresh CREATE makes.
+        for environment in state.gatedEnvironments {
+            let env = environment.name.value
+            let names = AliasParameters(function: name, environment: env)
+            let version = names.version, canary = names.canary
+            let pinned = "\(version)Given", weighted = "\(canary)Given"
+            // No defaults: every deployment must say where the alias is (CloudFormation
+            // refuses a change set that leaves one out).
+            parameter(version, "Version the \(env) alias of \(Naming.functionName(name)) points at now, empty while the function is new; filled by reconciler")
+            parameter(canary, "Canary of the \(env) alias of \(Naming.functionName(name)) as VERSION:WEIGHT, empty for none; filled by reconciler")
+            condition(pinned, ["Fn::Not": [["Fn::Equals": [.ref(version), ""]]]])
+            condition(weighted, ["Fn::Not": [["Fn::Equals": [.ref(canary), ""]]]])
+            let part: (Int) -> TemplateValue = { ["Fn::Select": [.int($0), ["Fn::Split": [":", .ref(canary)]]]] }
+            resource(Self.gatedAliasID(name, env), "AWS::Lambda::Alias",
                      ["FunctionName": .ref(id),
-                      "Description": "Initial version for the gated aliases; reconciler moves them with UpdateAlias"],
-                     retain: true)
-            for environment in gated {
-                resource(Self.gatedAliasID(name, environment.name.value), "AWS::Lambda::Alias",
-                         ["FunctionName": .ref(id),
-                          "FunctionVersion": .getAtt("\(id)BaseVersion", "Version"),
-                          "Name": .string(environment.name.value),
-                          "Description": "Release pointer owned by reconciler; changed only after an approved release"])
-            }
+                      "FunctionVersion": .if(pinned, .ref(version), .getAtt("\(id).Version", "Version")),
+                      "RoutingConfig": .if(weighted, ["AdditionalVersionWeights": [["FunctionVersion": part(0), "FunctionWeight": part(1)]]],
+                                           .ref("AWS::NoValue")),
+                      "Name": .string(env),
+                      "Description": "Release pointer owned by reconciler; changed only after an approved release"])
         }
     }
 
@@ -482,4 +521,12 @@ public enum TemplateParameters {
     public static let artifactBucket = "ArtifactBucket"
     public static let apiCertificate = "ApiCertificateArn"
     public static func layer(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
+    /// The version a gated alias points at now ("" for a function being created).
+    public static func aliasVersion(_ function: String, _ environment: String) -> String {
+        "\(Naming.functionName(function))\(Naming.title(environment))Version"
+    }
+    /// A gated alias's canary as `VERSION:WEIGHT` ("" for none).
+    public static func aliasCanary(_ function: String, _ environment: String) -> String {
+        "\(Naming.functionName(function))\(Naming.title(environment))Canary"
+    }
 }

@@ -21,6 +21,11 @@ public indirect enum TemplateValue: Hashable, Sendable {
 
     public static func sub(_ text: String) -> TemplateValue { .map([Entry("Fn::Sub", .string(text))]) }
 
+    /// `Fn::If`: `then` when the named condition holds, else `otherwise`.
+    public static func `if`(_ condition: String, _ then: TemplateValue, _ otherwise: TemplateValue) -> TemplateValue {
+        .map([Entry("Fn::If", .list([.string(condition), then, otherwise]))])
+    }
+
     /// The value under `key` when this is a map.
     public subscript(key: String) -> TemplateValue? {
         guard case .map(let entries) = self else { return nil }

@@ -144,6 +144,10 @@ struct PlannerTests {
              edits: [("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}")],
              remote: { snapshot in snapshot.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["prod"]!.weights = ["2": 0.1] },
              expected: []),
+        Case(name: "a release (aliases moved, canary included) redeploys no stack",
+             edits: [("releases.yaml", "staging:\n  ap-south-1:\n    Api: 1", "staging:\n  ap-south-1:\n    Api: {version: 5, canary: {version: 4, weight: 0.25}}")],
+             remote: { snapshot in snapshot.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["staging"] = AliasFact(version: "5", revisionID: "r5", weights: ["4": 0.25]) },
+             expected: []),
         Case(name: "alias moved out of band: putting it back is gated too",
              remote: { snapshot in snapshot.regions["us-west-2"]!.functions["AmsChangeFunction"]!.aliases["prod"]!.version = "5" },
              expected: ["us-west-2 ~ alias AmsChangeFunction:prod [held: prod]"]),
@@ -194,6 +198,37 @@ struct PlannerTests {
         #expect(delivery == "s3")
         #expect(parameters[TemplateParameters.artifactBucket] == "dzgro-artifacts-123456789012-ap-south-1")
         #expect(parameters[TemplateParameters.apiCertificate] == nil)
+    }
+
+    /// Every deployment carries what the gated aliases point at now, so it never moves
+    /// them; on a fresh account the parameters are empty (the aliases start at the
+    /// version the deployment publishes).
+    @Test("deployments carry the gated aliases' live pointers")
+    func aliasPointers() throws {
+        let (state, stacks) = try World.load(World.edited([("functions/ams_change/handler.py", "def ", "# a fix\ndef ")]))
+        let (base, baseStacks) = try World.load()
+        func parameters(_ plan: Plan, _ region: String) -> [String: String] {
+            for step in plan.steps where step.region == region {
+                if case .deployStack(let name, _, _, _, _, let parameters) = step.action, name == "Dzgro-ams" { return parameters }
+            }
+            return [:]
+        }
+        let fresh = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c")
+        let names = AliasParameters(function: "AmsChange", environment: "staging")
+        #expect(parameters(fresh, "eu-west-1")[names.version] == "")
+        #expect(parameters(fresh, "eu-west-1")[names.canary] == "")
+
+        var snapshot = World.converged(base, baseStacks)
+        snapshot.regions["eu-west-1"]!.functions["AmsChangeFunction"]!.aliases["staging"] = AliasFact(version: "5", revisionID: "r", weights: ["4": 0.25])
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c")
+        let deployed = parameters(plan, "eu-west-1")
+        #expect(deployed[names.version] == "5")
+        #expect(deployed[names.canary] == "4:0.25")
+        let prod = AliasParameters(function: "AmsChange", environment: "prod")
+        #expect(deployed[prod.version] == "1" && deployed[prod.canary] == "")
+        // Every parameter of the template has its value.
+        let template = try #require(stacks.first { $0.id.region == "eu-west-1" })
+        #expect(Set(deployed.keys) == Set(template.parameters))
     }
 
     @Test("blocked stack carries the exact remedy")

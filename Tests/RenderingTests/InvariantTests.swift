@@ -27,19 +27,35 @@ import Testing
                 #expect(properties["AutoPublishAlias"]?.stringValue == "dev", "\(id)")
                 let gated = template.resources(of: "AWS::Lambda::Alias").filter { $0.properties["FunctionName"]?.refTarget == id }
                 #expect(gated.map { $0.properties["Name"]!.stringValue! }.sorted() == ["prod", "staging"], "\(id) gated aliases")
+                let function = try #require(state.functions.first { Naming.functionName($0.name.value) == id })
                 for (aliasID, alias) in gated {
-                    // Pointed at a base version, never at SAM's auto-published version.
-                    let (versionID, attribute) = try #require(alias["FunctionVersion"]?.getAttTarget, "\(aliasID)")
-                    #expect(attribute == "Version")
-                    #expect(versionID == "\(id)BaseVersion")
-                    let version = try #require(template.resource(versionID))
-                    #expect(version["Type"]?.stringValue == "AWS::Lambda::Version")
-                    // Nothing in the base version can change with a deployment.
-                    #expect(version["Properties"]!.entries.map(\.key) == ["FunctionName", "Description"])
-                    #expect(version["Properties"]?["FunctionName"]?.refTarget == id)
-                    #expect(version["DeletionPolicy"]?.stringValue == "Retain")
+                    let names = AliasParameters(function: function.name.value, environment: alias["Name"]!.stringValue!)
+                    // The version: the controller's parameter when given, else the version this
+                    // deployment publishes (a fresh CREATE) — never a second version resource.
+                    let version = try #require(alias["FunctionVersion"]?["Fn::If"]?.listValue, "\(aliasID)")
+                    #expect(version.count == 3)
+                    #expect(version[1].refTarget == names.version, "\(aliasID)")
+                    let (published, attribute) = try #require(version[2].getAttTarget, "\(aliasID)")
+                    #expect(published == "\(id).Version" && attribute == "Version", "\(aliasID)")
+                    #expect(template.value["Conditions"]?[version[0].stringValue ?? ""] == ["Fn::Not": [["Fn::Equals": [.ref(names.version), ""]]]])
+                    // The canary: from its parameter, or no routing at all.
+                    let routing = try #require(alias["RoutingConfig"]?["Fn::If"]?.listValue, "\(aliasID)")
+                    #expect(routing.count == 3)
+                    #expect(template.value["Conditions"]?[routing[0].stringValue ?? ""] == ["Fn::Not": [["Fn::Equals": [.ref(names.canary), ""]]]])
+                    #expect(routing[1]["AdditionalVersionWeights"]?.allRefs == [names.canary, names.canary])
+                    #expect(routing[2].refTarget == "AWS::NoValue")
+                    // Both parameters are declared without a default: a deployment must fill them.
+                    for parameter in [names.version, names.canary] {
+                        let declared = try #require(template.value["Parameters"]?[parameter], "\(parameter)")
+                        #expect(declared["Default"] == nil)
+                        #expect(template.stack.parameters.contains(parameter))
+                    }
+                    #expect(template.stack.aliasParameters.contains(names))
+                    #expect(template.stack.controllerOwned.contains(aliasID))
                 }
             }
+            // SAM's auto-published version is the only version the template makes.
+            #expect(template.resources(of: "AWS::Lambda::Version").isEmpty)
             // No explicit dev alias next to AutoPublishAlias.
             #expect(!template.resources(of: "AWS::Lambda::Alias").contains { $0.properties["Name"]?.stringValue == "dev" })
         }
@@ -52,9 +68,10 @@ import Testing
         files = DefaultState.edited("layers/common/requirements.txt", "requests==2.32.3", "requests==2.32.4", in: files)
         let before = try ParsedTemplate(Renderer.render(state, stack: StackID(region: "ap-south-1", featureSet: "core")))
         let after = try ParsedTemplate(Renderer.render(DefaultState.state(files), stack: StackID(region: "ap-south-1", featureSet: "core")))
-        for id in ["ApiFunctionBaseVersion", "ApiFunctionAliasStaging", "ApiFunctionAliasProd"] {
+        for id in ["ApiFunctionAliasStaging", "ApiFunctionAliasProd"] {
             #expect(before.resource(id) == after.resource(id), "\(id) changed")
         }
+        #expect(before.value["Conditions"] == after.value["Conditions"])
         let old = before.resource("ApiFunction")!["Properties"]!, new = after.resource("ApiFunction")!["Properties"]!
         #expect(old["AutoPublishCodeSha256"] != new["AutoPublishCodeSha256"])
         #expect(old["CodeUri"]?["Key"] != new["CodeUri"]?["Key"])

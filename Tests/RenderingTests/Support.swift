@@ -71,6 +71,15 @@ extension TemplateValue {
         return (list[0].stringValue!, list[1].stringValue!)
     }
 
+    /// Every `Ref` anywhere in the tree, in order.
+    var allRefs: [String] {
+        switch self {
+        case .list(let l): return l.flatMap(\.allRefs)
+        case .map(let e): return refTarget.map { [$0] } ?? e.flatMap(\.value.allRefs)
+        default: return []
+        }
+    }
+
     /// Every string anywhere in the tree.
     var allStrings: [String] {
         switch self {
