@@ -103,7 +103,7 @@ struct ReleaseEndToEndTests {
         }
 
         /// The approval mails so far and the code of the last one, read as a person would.
-        func lastCode() async throws -> (count: Int, code: String, mail: Moto.SentEmail) {
+        func lastCode() async throws -> (count: Int, code: String, mail: SentEmail) {
             let mails = try await moto.sentEmails()
             let mail = try #require(mails.last)
             let line = try #require(mail.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") })

@@ -1,0 +1,76 @@
+import AWSClient
+import Foundation
+
+/// Starts one of the emulator launchers in `scripts/` with .venv's Python and reads its
+/// greeting, the first line on stdout: a JSON object with at least `port`,
+/// `accessKeyId` and `secretAccessKey`. Shared by `Moto` and `MiniStack`.
+enum Launcher {
+    struct Started<Hello: Decodable & Sendable>: Sendable {
+        var hello: Hello
+        var pid: Int32
+        var endpoint: URL
+    }
+
+    static func start<Hello: Decodable & Sendable>(_ script: String, name: String, readyPath: String, environment extra: [String: String] = [:],
+                                                    as: Hello.Type) async throws -> Started<Hello> {
+        let python = ProcessInfo.processInfo.environment["EMULATOR_PYTHON"] ?? Moto.root.appendingPathComponent(".venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            throw Moto.StartFailure(description: "\(python) not found: run scripts/bootstrap.sh (it installs the emulators into .venv) or set EMULATOR_PYTHON")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [Moto.root.appendingPathComponent("scripts/\(script)").path, "0"]
+        var environment = ProcessInfo.processInfo.environment
+        for (key, value) in extra { environment[key] = value }
+        // The emulator must not see the developer's credentials or endpoints.
+        for key in environment.keys where key.hasPrefix("AWS_") { environment[key] = nil }
+        process.environment = environment
+        let stdout = Pipe()
+        process.standardOutput = stdout
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let pid = process.processIdentifier
+
+        let line = await Task.detached { () -> String? in
+            var buffer: [UInt8] = []
+            while true {
+                let chunk = stdout.fileHandleForReading.availableData
+                if chunk.isEmpty { return nil }
+                buffer += chunk
+                if let newline = buffer.firstIndex(of: 10) { return String(decoding: buffer[..<newline], as: UTF8.self) }
+            }
+        }.value
+        guard let line, let hello = try? JSONDecoder().decode(Hello.self, from: Data(line.utf8)),
+              let port = try? JSONDecoder().decode(Port.self, from: Data(line.utf8)).port,
+              let endpoint = URL(string: "http://127.0.0.1:\(port)") else {
+            stop(pid)
+            throw Moto.StartFailure(description: "\(name) did not start (no greeting from scripts/\(script))")
+        }
+        for _ in 0..<100 {
+            if (try? await get(endpoint, readyPath)) != nil { return Started(hello: hello, pid: pid, endpoint: endpoint) }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        stop(pid)
+        throw Moto.StartFailure(description: "\(name) did not answer on port \(port) within 10 s")
+    }
+
+    struct Port: Decodable { var port: Int }
+
+    /// SIGTERM, then SIGKILL when it has not ended within `grace` seconds.
+    static func stop(_ pid: Int32, grace: Double = 1) {
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<Int(grace * 20) {
+            if waitpid(pid, &status, WNOHANG) == pid { return }
+            usleep(50_000)
+        }
+        kill(pid, SIGKILL)
+        waitpid(pid, &status, 0)
+    }
+
+    static func get(_ endpoint: URL, _ path: String) async throws -> [UInt8] {
+        let response = try await URLSessionTransport(timeout: 5).send(HTTPRequest(method: "GET", url: endpoint.appendingPathComponent(path)))
+        guard response.status == 200 else { throw Moto.StartFailure(description: "GET \(path) answered \(response.status)") }
+        return response.body
+    }
+}

@@ -1,0 +1,139 @@
+"""Looks at what is deployed in MiniStack, for the end-to-end tests and the demo. It is
+the harness's view, not the controller's: it uses boto3 (installed with the emulators)
+and the emulator's own outbox.
+
+Usage (the IAM user's key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never on the
+command line):
+  emulator_inspect.py state ENDPOINT REGION...      JSON: functions and aliases, event source
+                                                    mappings, bucket notifications, user pools
+                                                    and their triggers, HTTP APIs, domains, layers
+  emulator_inspect.py invoke ENDPOINT REGION FUNCTION QUALIFIER [PAYLOAD]
+                                                    JSON: {executedVersion, error, payload}
+  emulator_inspect.py summary ENDPOINT REGION...    the same as `state`, for a person
+  emulator_inspect.py mail ENDPOINT                 prints the last mail to stderr with its
+                                                    one-time password masked; the code to stdout
+"""
+import json
+import os
+import sys
+import urllib.request
+
+import boto3
+
+
+def client(service, endpoint, region):
+    return boto3.client(service, endpoint_url=endpoint, region_name=region,
+                        aws_access_key_id=os.environ["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=os.environ["AWS_SECRET_ACCESS_KEY"])
+
+
+def region_state(endpoint, region):
+    lam = client("lambda", endpoint, region)
+    functions = {}
+    for function in lam.list_functions()["Functions"]:
+        name = function["FunctionName"]
+        functions[name] = {
+            "aliases": {a["Name"]: {"version": a["FunctionVersion"],
+                                    "weights": (a.get("RoutingConfig") or {}).get("AdditionalVersionWeights", {})}
+                        for a in lam.list_aliases(FunctionName=name)["Aliases"]},
+            "versions": sorted(int(v["Version"]) for v in lam.list_versions_by_function(FunctionName=name)["Versions"]
+                               if v["Version"] != "$LATEST"),
+        }
+    mappings = [{"function": m["FunctionArn"].split(":function:")[1], "queue": m["EventSourceArn"].rsplit(":", 1)[1]}
+                for m in lam.list_event_source_mappings()["EventSourceMappings"]]
+    layers = {layer["LayerName"]: [v["Version"] for v in lam.list_layer_versions(LayerName=layer["LayerName"])["LayerVersions"]]
+              for layer in lam.list_layers()["Layers"]}
+    sqs = client("sqs", endpoint, region)
+    queues = sorted(url.rsplit("/", 1)[1] for url in sqs.list_queues().get("QueueUrls", []))
+    s3 = client("s3", endpoint, region)
+    buckets = {}
+    for bucket in s3.list_buckets()["Buckets"]:
+        name = bucket["Name"]
+        try:
+            if s3.get_bucket_location(Bucket=name).get("LocationConstraint") not in (region, None if region == "us-east-1" else "-"):
+                continue
+        except Exception:
+            continue
+        notifications = s3.get_bucket_notification_configuration(Bucket=name).get("LambdaFunctionConfigurations", [])
+        buckets[name] = [n["LambdaFunctionArn"].split(":function:")[1] for n in notifications]
+    cognito = client("cognito-idp", endpoint, region)
+    pools = {}
+    for pool in cognito.list_user_pools(MaxResults=60)["UserPools"]:
+        config = cognito.describe_user_pool(UserPoolId=pool["Id"])["UserPool"].get("LambdaConfig", {})
+        pools[pool["Name"]] = {trigger: arn.split(":function:")[1] for trigger, arn in config.items() if isinstance(arn, str)}
+    api = client("apigatewayv2", endpoint, region)
+    apis = {}
+    for item in api.get_apis()["Items"]:
+        apis[item["Name"]] = {
+            "stages": {s["StageName"]: s.get("StageVariables", {}) for s in api.get_stages(ApiId=item["ApiId"])["Items"]},
+            "integrations": sorted(i.get("IntegrationUri", "").split(":function:")[-1] for i in api.get_integrations(ApiId=item["ApiId"])["Items"]),
+            "routes": sorted(r["RouteKey"] for r in api.get_routes(ApiId=item["ApiId"])["Items"]),
+        }
+    domains = {d["DomainName"]: [m["Stage"] for m in api.get_api_mappings(DomainName=d["DomainName"])["Items"]]
+               for d in api.get_domain_names()["Items"]}
+    return {"functions": functions, "mappings": mappings, "layers": layers, "queues": queues, "buckets": buckets,
+            "userPools": pools, "apis": apis, "domains": domains}
+
+
+def invoke(endpoint, region, function, qualifier, payload="{}"):
+    response = client("lambda", endpoint, region).invoke(FunctionName=function, Qualifier=qualifier, Payload=payload.encode())
+    body = response["Payload"].read().decode()
+    return {"executedVersion": response.get("ExecutedVersion"), "error": response.get("FunctionError"), "payload": body}
+
+
+def summary(endpoint, regions):
+    for region in regions:
+        state = region_state(endpoint, region)
+        print(f"{region}:")
+        for name, function in sorted(state["functions"].items()):
+            aliases = ", ".join(f"{a} → {v['version']}" + (f" (+{v['weights']})" if v["weights"] else "")
+                                for a, v in sorted(function["aliases"].items()))
+            print(f"  function {name}: versions {function['versions']}; aliases {aliases}")
+        print(f"  queues: {len(state['queues'])}; event source mappings: {len(state['mappings'])} "
+              f"(each on its environment's alias: {', '.join(sorted({m['function'].split(':')[-1] for m in state['mappings']}))})")
+        for bucket, targets in sorted(state["buckets"].items()):
+            if targets:
+                print(f"  bucket {bucket} notifies {', '.join(targets)}")
+        for pool, triggers in sorted(state["userPools"].items()):
+            print(f"  user pool {pool}: " + ", ".join(f"{t} → {f}" for t, f in sorted(triggers.items())))
+        for name, api in sorted(state["apis"].items()):
+            print(f"  HTTP API {name}: stages " + ", ".join(f"{s} (LambdaAlias={v.get('LambdaAlias')})" for s, v in sorted(api["stages"].items()))
+                  + f"; routes {', '.join(api['routes'])}")
+        for domain, stages in sorted(state["domains"].items()):
+            print(f"  domain {domain} → stage {', '.join(stages)}")
+        print("  layers: " + ", ".join(f"{n} {v}" for n, v in sorted(state["layers"].items())))
+
+
+def mail(endpoint):
+    with urllib.request.urlopen(endpoint + "/_ministack/ses/messages", timeout=10) as response:
+        outbox = json.load(response)
+    messages = sorted((m for ms in outbox.get("messages", {}).values() for m in ms), key=lambda m: m.get("Timestamp", 0))
+    if not messages:
+        sys.exit("no mail in the emulator's outbox")
+    last = messages[-1]
+    code = ""
+    sys.stderr.write(f"From: {last['Source']}\nTo: {', '.join(last.get('To', []))}\nSubject: {last.get('Subject', '')}\n\n")
+    for line in last.get("BodyText", "").splitlines():
+        if line.startswith("One-time password: "):
+            code = line.split(": ", 1)[1].strip()
+            line = "One-time password: ••••••"
+        sys.stderr.write(line + "\n")
+    print(code)
+
+
+def main():
+    command, endpoint = sys.argv[1], sys.argv[2]
+    if command == "state":
+        print(json.dumps({region: region_state(endpoint, region) for region in sys.argv[3:]}, sort_keys=True))
+    elif command == "invoke":
+        print(json.dumps(invoke(endpoint, *sys.argv[3:7], *(sys.argv[7:8] or []))))
+    elif command == "summary":
+        summary(endpoint, sys.argv[3:])
+    elif command == "mail":
+        mail(endpoint)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()
