@@ -214,9 +214,12 @@ public enum Planner {
                 }
             }
 
-            // 7. Gated aliases: the controller's own pointers.
+            // 7. Gated aliases: the controller's own pointers. A function that does not exist
+            //    yet gets them from its stack, at the version that deployment publishes; the
+            //    plan after it compares them with the pins.
             for function in functions(in: state, region: region) {
                 let functionName = Naming.functionName(function.name.value)
+                guard observed.functions[functionName] != nil else { continue }
                 for environment in state.gatedEnvironments {
                     let env = environment.name.value
                     guard let pin = state.releases.pin(environment: env, region: region, function: function.name.value) else { continue }
