@@ -1,13 +1,12 @@
 #!/usr/bin/env bash
-# The main job on the bundled default, against a local AWS emulator:
-#   installs what it needs, starts moto on loopback (every request signature-checked),
-#   puts the default desired state in a fresh git repository (release commits go there,
-#   not into this one), then runs `reconciler plan` and `apply`, and `plan` once more to
-#   show nothing is left to do; then a release: new code reaches dev, `promote staging`
-#   commits the pins, `apply` holds them and mails the code, and `approve` with the code
-#   read from the emulator's outbox moves staging in every region.
-# moto's CloudFormation cannot run SAM templates: the output says what it skipped, and
-# what the release steps need is created directly, labelled "[emulator stand-in]".
+# The main job on the bundled default, against a local AWS emulator that runs the full
+# SAM templates (MiniStack, loopback only, every request signature- and IAM-checked):
+#   installs what it needs, puts the default desired state in a fresh git repository
+#   (release commits go there, not into this one), runs `reconciler plan`, `apply` and
+#   `plan` again to show nothing is left to do, and shows what was deployed; then a
+#   release: a code commit reaches dev only, `promote staging` commits the pins, `apply`
+#   holds them and mails the code, and `approve` with the code read from the emulator's
+#   outbox moves staging in every region. Invocations show which version each alias runs.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -20,22 +19,29 @@ bin="$(swift build --show-bin-path)/reconciler"
 "$bin" --help >/dev/null
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-demo.XXXXXX")"
-moto_pid=""
-cleanup() { [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null; sleep 0.3; [ -n "$moto_pid" ] && kill -9 "$moto_pid" 2>/dev/null; rm -rf "$work"; }
+emulator_pid=""
+cleanup() {
+    if [ -n "$emulator_pid" ]; then
+        kill "$emulator_pid" 2>/dev/null || true
+        for _ in $(seq 50); do kill -0 "$emulator_pid" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$emulator_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
 trap cleanup EXIT
 
-say "starting the emulator (moto, loopback, signatures checked)"
+say "starting the emulator (MiniStack on loopback; signatures and IAM policies checked for the key the controller gets)"
 mkfifo "$work/hello"
-.venv/bin/python scripts/moto_server.py 0 >"$work/hello" 2>"$work/moto.log" &
-moto_pid=$!
-read -r hello <"$work/hello"
+.venv/bin/python scripts/ministack_server.py 0 >"$work/hello" 2>"$work/emulator.log" &
+emulator_pid=$!
+read -r hello <"$work/hello" || { cat "$work/emulator.log" >&2; exit 1; }
 field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$hello" "$1"; }
-port="$(field port)"; role="$(field roleArn)"
+endpoint="http://127.0.0.1:$(field port)"
 export AWS_ACCESS_KEY_ID="$(field accessKeyId)" AWS_SECRET_ACCESS_KEY="$(field secretAccessKey)"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-endpoint="http://127.0.0.1:$port"
-for _ in $(seq 50); do curl -sf "$endpoint/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL hello
 echo "emulator at $endpoint"
+emulator() { .venv/bin/python scripts/emulator_client.py "$1" "$endpoint" "${@:2}"; }
+regions=(ap-south-1 eu-west-1 us-east-1 us-west-2)
 
 # The desired state: the bundled default, committed to a repository made for the demo.
 repo="$work/repo"
@@ -56,7 +62,6 @@ email = "reconciler@dzgro.com"
 
 [aws]
 endpoint = "$endpoint"
-emulator = true
 
 [apply]
 python = "$root/.venv/bin/python"
@@ -71,10 +76,21 @@ sender = "reconciler@dzgro.com"
 ses_region = "ap-south-1"
 CONF
 run() { echo "\$ reconciler $* --config controller.conf" >&2; "$bin" "$@" --config "$work/controller.conf"; }
+invoke() {
+    .venv/bin/python - "$endpoint" "$@" <<'PY'
+import json, subprocess, sys
+endpoint, region, function, alias = sys.argv[1:5]
+out = subprocess.run([sys.executable, "scripts/emulator_client.py", "invoke", endpoint, region, function, alias,
+                      json.dumps({"rawPath": "/api/health", "requestContext": {"http": {"method": "GET"}}})],
+                     check=True, capture_output=True, text=True).stdout
+result = json.loads(out)
+body = json.loads(json.loads(result["payload"])["body"])
+print(f"  {function}:{alias:<8} ran version {result['executedVersion']}; the handler says it serves {body['environment']}")
+PY
+}
 
-say "creating directly what the emulator's CloudFormation cannot (labelled as such)"
-emulator() { .venv/bin/python scripts/demo_emulator.py "$1" "$endpoint" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$role" desired-state "${@:2}"; }
-emulator seed reconciler@dzgro.com ap-south-1
+say "account set-up (on AWS, once): the sender of release codes is verified in SES"
+emulator verify-sender ap-south-1 reconciler@dzgro.com
 
 say "plan (exit 2: there are changes)"
 status=0; run plan --detailed-exitcode || status=$?
@@ -86,12 +102,19 @@ run apply
 say "plan again (exit 0: nothing left to do)"
 run plan --detailed-exitcode
 
-say "a release: new code reaches dev in every region"
-emulator deploy
+say "what is deployed now (read back from the emulator)"
+emulator summary "${regions[@]}"
+
+say "new code for the Api function, committed: apply moves its dev alias only"
+printf '\n# v2: a change reviewed and merged\n' >>"$repo/desired-state/functions/api/handler.py"
+git -C "$repo" -c user.name=demo -c user.email=demo@localhost commit -q -am "Api: new code"
+run apply
+invoke ap-south-1 ApiFunction dev
+invoke ap-south-1 ApiFunction staging
 
 say "promote staging: a commit pinning what dev runs (nothing moves yet)"
 run promote staging --yes
-git -C "$repo" log --oneline -2
+git -C "$repo" log --oneline -3
 
 say "apply: the staging change is held, and its one-time password is mailed"
 run apply
@@ -100,12 +123,17 @@ say "approvals: what waits for a code"
 run approvals
 
 say "the team's mailbox (the emulator's outbox); the code is masked here and kept out of every log"
-code="$(.venv/bin/python scripts/demo_emulator.py mail "$endpoint")"
+code="$(emulator mail)"
 
 say "approve with the code from the mail (passed on standard input, so it is not echoed)"
 echo "\$ reconciler approve --otp - --config controller.conf" >&2
 printf '%s\n' "$code" | "$bin" approve --otp - --config "$work/controller.conf"
 unset code
+
+say "staging now runs the released version; dev and staging each through their own alias"
+invoke ap-south-1 ApiFunction dev
+invoke ap-south-1 ApiFunction staging
+invoke ap-south-1 ApiFunction prod
 
 say "plan again (exit 0: staging runs the released versions everywhere)"
 run plan --detailed-exitcode
@@ -113,7 +141,5 @@ run plan --detailed-exitcode
 say "status: held releases and the audit log"
 run status
 
-say "summary: what is in the emulator now"
-.venv/bin/python scripts/demo_emulator.py summary "$endpoint" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$role" desired-state
 echo "apply log: $(wc -l <"$work/state/apply-log.jsonl") entries; audit log: $(wc -l <"$work/state/audit.jsonl") entries (removed with the demo's temporary directory)"
 say "done"

@@ -44,20 +44,25 @@ def main():
         "LOG_LEVEL": os.environ.get("MINISTACK_LOG_LEVEL", "WARNING"),
     })
     log = open(os.path.join(scratch, "ministack.log"), "w")
-    # The server ends with this launcher, even when the launcher is killed (PR_SET_PDEATHSIG).
+    # The server runs in its own process group with the Lambda workers it starts, and is
+    # killed when this launcher dies, even by SIGKILL (PR_SET_PDEATHSIG).
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     child = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ministack")], env=env,
-                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                             preexec_fn=lambda: libc.prctl(1, signal.SIGTERM))
+                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                             preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))
 
     def stop(*_):
-        if child.poll() is None:
-            child.terminate()
+        # MiniStack does not always leave on SIGTERM while Lambda workers run: the
+        # whole group gets SIGTERM, then SIGKILL after two seconds. It keeps nothing.
+        for sig, wait in ((signal.SIGTERM, 2), (signal.SIGKILL, 5)):
             try:
-                child.wait(timeout=5)
+                os.killpg(child.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                child.wait(timeout=wait)
             except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+                continue
         shutil.rmtree(scratch, ignore_errors=True)
         sys.exit(0)
 

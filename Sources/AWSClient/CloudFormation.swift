@@ -86,15 +86,7 @@ public struct CloudFormationClient: Sendable {
         return (result.string("Id") ?? "", result.string("StackId") ?? "")
     }
 
-    /// UpdateStack with the given template, parameters and tags (emulator mode only: moto
-    /// ignores the tags of an update change set).
-    public func updateStack(_ stack: String, template: TemplateSource, parameters: [String: String], tags: [String: String],
-                            capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws {
-        let p = [("StackName", stack)] + Self.stackInput(template: template, parameters: parameters, tags: tags, capabilities: capabilities)
-        _ = try await call("UpdateStack", p)
-    }
-
-    /// Template, parameters, tags and capabilities as CreateChangeSet and UpdateStack take them.
+    /// Template, parameters, tags and capabilities as CreateChangeSet takes them.
     static func stackInput(template: TemplateSource, parameters: [String: String], tags: [String: String], capabilities: [String]) -> [(String, String)] {
         var p: [(String, String)] = []
         switch template {

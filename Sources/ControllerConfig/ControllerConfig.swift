@@ -25,9 +25,6 @@ public struct ControllerConfig: Hashable, Sendable {
         /// Per-service endpoints, keyed by service (lambda, cloudformation, s3, …).
         public var endpoints: [String: String] = [:]
         public var maxAttempts: Int = 3
-        /// The endpoint is the moto emulator: deploy only the resource types its
-        /// CloudFormation supports (SQS, S3) and report the rest as skipped.
-        public var emulator: Bool = false
     }
 
     /// How `apply` builds layers and waits for AWS.
@@ -115,8 +112,7 @@ extension ControllerConfig {
             }
         }
         if let aws = reader.table(table, "aws") {
-            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "emulator"])
-            config.aws.emulator = reader.bool(aws, "aws", "emulator") ?? false
+            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts"])
             config.aws.profile = reader.string(aws, "aws", "profile")
             config.aws.endpoint = reader.string(aws, "aws", "endpoint")
             config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20) ?? config.aws.maxAttempts
@@ -216,15 +212,6 @@ private struct TableReader {
             result.append(s)
         }
         return result
-    }
-
-    mutating func bool(_ table: TOMLTable, _ path: String, _ key: String) -> Bool? {
-        guard let value = table[key] else { return nil }
-        guard let bool = value.bool else {
-            fail("\(path).\(key)", "expected true or false")
-            return nil
-        }
-        return bool
     }
 
     mutating func int(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {

@@ -91,8 +91,6 @@ public struct Applier: Sendable {
     public var progress: @Sendable (String) -> Void
     /// Asked before each step; false stops the apply there (a shutdown), the rest not reached.
     public var shouldContinue: @Sendable () -> Bool
-    /// The endpoint is moto (`[aws] emulator`): see `StackDeployer.emulator`.
-    public var emulator = false
 
     public init(client: AWSClient, state: DesiredState, files: SourceFiles, stacks: [RenderedStack], commit: String,
                 layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), progress: @escaping @Sendable (String) -> Void,
@@ -268,7 +266,7 @@ public struct Applier: Sendable {
                 }
                 guard parameters[parameter] != nil else { throw ApplyError("no value for parameter \(parameter) of \(stackName)") }
             }
-            return try await StackDeployer(client: client, region: region, waits: waits, progress: progress, emulator: emulator)
+            return try await StackDeployer(client: client, region: region, waits: waits, progress: progress)
                 .deploy(stack, parameters: parameters, bucket: context.bucket, tags: stackTags(stack, parameters: parameters))
 
         case .stackNeedsAttention(let name, let status, _, let remedy):

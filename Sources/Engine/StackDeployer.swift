@@ -11,9 +11,6 @@ struct StackDeployer {
     var region: String
     var waits: WaitPolicy
     var progress: @Sendable (String) -> Void
-    /// moto keeps a stack's tags from its creation when an update change set runs; in
-    /// emulator mode updates go through UpdateStack, which records them.
-    var emulator = false
 
     var cloudFormation: CloudFormationClient { CloudFormationClient(client, region: region) }
 
@@ -47,18 +44,6 @@ struct StackDeployer {
             template = .url((endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/\(bucket)/\(key)")
         } else {
             template = .body(stack.body)
-        }
-
-        if emulator && disposition != .absent {
-            // moto ignores an update change set's tags; UpdateStack records them.
-            let seen = Set(try await cloudFormation.describeStackEvents(name, limit: 100).map(\.eventID))
-            do {
-                try await cloudFormation.updateStack(name, template: template, parameters: parameters, tags: tags)
-            } catch let error as AWSError where Self.isNoChange(error.message) {
-                return "CloudFormation found nothing to change"
-            }
-            _ = try await follow(name, seen: seen)
-            return nil
         }
 
         let changeSet = "reconciler-\(stack.templateHash.prefix(12))-\(Int(Date().timeIntervalSince1970))"

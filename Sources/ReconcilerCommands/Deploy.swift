@@ -18,8 +18,6 @@ struct DeploySession {
     var stacks: [RenderedStack]
     var client: AWSClient
     var counter: CountingTransport
-    /// Resource types left out because the endpoint is an emulator, counted.
-    var skipped: [String: Int]
 
     var stateDirectory: URL { URL(fileURLWithPath: GlobalOptions.absolute(config.stateDirectory, base: base)) }
 
@@ -34,19 +32,10 @@ struct DeploySession {
     /// A session over a checked desired state; the client's calls are counted from here.
     static func make(config: ControllerConfig, base: String, input: DesiredStateInput, state: DesiredState,
                      rendered: [RenderedStack], client: AWSClient) -> DeploySession {
-        var stacks = rendered
-        var skipped: [String: Int] = [:]
-        if config.aws.emulator {
-            stacks = stacks.map { stack in
-                let reduction = EmulatorSubset.reduce(stack)
-                for (type, count) in reduction.skipped { skipped[type, default: 0] += count }
-                return reduction.stack
-            }
-        }
         var client = client
         let counter = CountingTransport(client.transport)
         client.transport = counter
-        return DeploySession(config: config, base: base, input: input, state: state, stacks: stacks, client: client, counter: counter, skipped: skipped)
+        return DeploySession(config: config, base: base, input: input, state: state, stacks: rendered, client: client, counter: counter)
     }
 
     func checkRegions(_ regions: [String]) throws {
@@ -91,7 +80,7 @@ struct DeploySession {
                  shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) async throws -> Execution {
         let gateSetup = GateSetup(config: config, base: base, client: client)
         if !plan.heldSteps.isEmpty { try gateSetup.checkMail() }
-        var applier = Applier(
+        let applier = Applier(
             client: client, state: state, files: input.files, stacks: stacks, commit: input.commit,
             layers: LayerBuilder(cacheDirectory: stateDirectory.appendingPathComponent("cache/layers"),
                                  installer: PipInstaller(python: config.apply.python.contains("/") ? GlobalOptions.absolute(config.apply.python, base: base) : config.apply.python)),
@@ -99,7 +88,6 @@ struct DeploySession {
             waits: WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
                               stackSeconds: Double(config.apply.stackWaitSeconds)),
             progress: progress, shouldContinue: shouldContinue)
-        applier.emulator = config.aws.emulator
         let report = await applier.apply(plan)
         // A shutdown leaves the request to the next start: nothing half-mailed.
         guard shouldContinue() else { return Execution(report: report, requests: []) }
@@ -108,12 +96,6 @@ struct DeploySession {
         } catch {
             return Execution(report: report, requests: [], gateFailure: "\(error)")
         }
-    }
-
-    func emulatorNotice() -> String? {
-        guard config.aws.emulator else { return nil }
-        let types = skipped.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-        return "emulator mode ([aws] emulator = true): stacks carry only SQS queues and S3 buckets; the emulator's CloudFormation cannot run the rest, which is skipped: \(types)"
     }
 
     func callsByRegion() async -> [String: Int] {
@@ -146,10 +128,8 @@ struct PlanCommand: AsyncParsableCommand {
         let (plan, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
         let calls = await session.callsByRegion()
         if global.json {
-            print(try jsonString(PlanOutput(source: session.input.origin, plan: plan, apiCalls: calls, seconds: seconds,
-                                            emulator: session.config.aws.emulator ? session.skipped : nil)))
+            print(try jsonString(PlanOutput(source: session.input.origin, plan: plan, apiCalls: calls, seconds: seconds)))
         } else {
-            if let notice = session.emulatorNotice() { printError(notice) }
             printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
             print(PlanText.render(plan, source: session.input.origin, colour: useColour()))
         }
@@ -163,7 +143,6 @@ struct PlanOutput: Encodable {
     var plan: Plan
     var apiCalls: [String: Int]
     var seconds: Double
-    var emulator: [String: Int]?
 }
 
 struct ApplyCommand: AsyncParsableCommand {
@@ -184,7 +163,6 @@ struct ApplyCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
         let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
-        if let notice = session.emulatorNotice() { say(notice) }
         let (plan, seconds) = try await session.plan(regions: region, progress: say)
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.input.origin))
         say(PlanText.summary(plan))

@@ -138,24 +138,6 @@ struct LayerBuilderTests {
     }
 }
 
-@Suite("Emulator subset of a rendered stack")
-struct EmulatorSubsetTests {
-    @Test func keepsQueuesAndBucketsAndNothingThatPointsAway() throws {
-        let state = try DesiredStateLoader.loadValid(Repo.files)
-        let core = Renderer.render(state).first { $0.stackName == "Dzgro-core" }!
-        let reduction = EmulatorSubset.reduce(core)
-        let resources = reduction.stack.template["Resources"]!.entries
-        #expect(Set(resources.map { $0.value["Type"]!.stringValue! }) == ["AWS::SQS::Queue", "AWS::S3::Bucket"])
-        #expect(reduction.skipped["AWS::Serverless::Function"] == 5)
-        #expect(reduction.stack.template["Transform"] == nil)
-        // The local environment's queues and buckets are there (and have no triggers anywhere).
-        let ids = Set(resources.map(\.key))
-        #expect(ids.contains("DzgroReportsBucketLocal") && ids.contains("AmazonReportsQLocal") && ids.contains("AmazonReportsDLQLocal"))
-        #expect(!reduction.stack.body.contains("NotificationConfiguration"))
-        #expect(reduction.stack.templateHash != core.templateHash)
-    }
-}
-
 func sha256(_ bytes: [UInt8]) -> [UInt8] {
     var hex = sha256Hex(bytes)
     var out: [UInt8] = []

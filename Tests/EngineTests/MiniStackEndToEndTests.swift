@@ -11,127 +11,6 @@ import Testing
 /// real git repository, all four regions, nothing left out and no stand-in.
 @Suite("The whole application end to end on MiniStack (signatures and IAM checked)", .serialized)
 struct MiniStackEndToEndTests {
-    final class World: @unchecked Sendable {
-        // Used by one test at a time (the suite is serialized); the transcript is only appended to.
-        let emulator: MiniStack
-        let directory: URL
-        let repository: URL
-        let conf: URL
-        let state: DesiredState
-        var transcript = ""
-
-        init(emulator: MiniStack) throws {
-            self.emulator = emulator
-            directory = try Repo.temporaryDirectory()
-            repository = directory.appendingPathComponent("repo")
-            conf = directory.appendingPathComponent("controller.conf")
-            // The bundled desired state; layers without third-party packages, so pip needs no network.
-            let files = EmulatorEndToEndTests.files()
-            state = try DesiredStateLoader.loadValid(files)
-            for (path, bytes) in files.files {
-                let url = repository.appendingPathComponent("desired-state").appendingPathComponent(path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try Data(bytes).write(to: url)
-            }
-            try git(["init", "-q", "-b", "main"])
-            try git(["add", "-A"])
-            try git(["commit", "-q", "-m", "desired state"])
-            try Data("""
-                [source]
-                repository = "repo"
-                branch = "main"
-                subdirectory = "desired-state"
-                [source.author]
-                name = "reconciler"
-                email = "reconciler@dzgro.test"
-                [aws]
-                endpoint = "\(emulator.endpoint.absoluteString)"
-                [apply]
-                python = "\(Repo.python)"
-                poll_seconds = 1
-                [state]
-                directory = "state"
-                [approval]
-                recipients = ["releases@dzgro.test"]
-                sender = "reconciler@dzgro.test"
-                ses_region = "ap-south-1"
-                """.utf8).write(to: conf)
-        }
-
-        @discardableResult
-        func git(_ arguments: [String]) throws -> String { try Git.run(arguments, in: repository) }
-
-        var keys: [String: String] {
-            ["AWS_ACCESS_KEY_ID": emulator.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": emulator.credentials.secretAccessKey]
-        }
-
-        func reconciler(_ arguments: [String], environment: [String: String]? = nil) throws -> CLI.Result {
-            let result = try CLI.run(arguments + ["--config", conf.path], environment: (environment ?? keys).merging(["NO_COLOR": "1"]) { a, _ in a })
-            transcript += result.stdout + "\n" + result.stderr + "\n"
-            return result
-        }
-
-        /// Runs `reconciler` and fails the test with its output when it does not exit 0.
-        @discardableResult
-        func succeed(_ arguments: [String]) throws -> CLI.Result {
-            let result = try reconciler(arguments)
-            #expect(result.status == 0, "reconciler \(arguments.joined(separator: " ")) exited \(result.status):\n\(result.stdout)\n\(result.stderr)")
-            return result
-        }
-
-        /// A code change to one function, committed.
-        func commitCode(_ file: String, marker: String) throws {
-            let url = repository.appendingPathComponent("desired-state").appendingPathComponent(file)
-            try Data((try String(contentsOf: url, encoding: .utf8) + "\n# \(marker)\n").utf8).write(to: url)
-            try git(["commit", "-q", "-am", "Code: \(marker)"])
-        }
-
-        func commitReleases(_ old: String, _ new: String, message: String) throws {
-            let url = repository.appendingPathComponent("desired-state/releases.yaml")
-            let text = try String(contentsOf: url, encoding: .utf8)
-            #expect(text.contains(old))
-            try Data(text.replacingOccurrences(of: old, with: new).utf8).write(to: url)
-            try git(["commit", "-q", "-am", message])
-        }
-
-        /// `scripts/emulator_inspect.py` with the IAM user's key in its environment.
-        func inspect(_ arguments: [String]) throws -> Data {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Repo.python)
-            process.arguments = [CLI.root.appendingPathComponent("scripts/emulator_inspect.py").path, arguments[0], emulator.endpoint.absoluteString]
-                + arguments.dropFirst()
-            process.environment = CLI.environment(keys)
-            let out = Pipe(), err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            let problems = err.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "emulator_inspect.py \(arguments.joined(separator: " ")): \(String(decoding: problems, as: UTF8.self))")
-            return data
-        }
-
-        func deployed() throws -> [String: RegionState] {
-            try JSONDecoder().decode([String: RegionState].self, from: inspect(["state"] + state.regions))
-        }
-
-        func invoke(_ region: String, _ function: String, _ qualifier: String, payload: String = "{}") throws -> Invocation {
-            try JSONDecoder().decode(Invocation.self, from: inspect(["invoke", region, Naming.functionName(function), qualifier, payload]))
-        }
-
-        /// "region/Function" → version of its alias `environment` (and its weights).
-        func aliases(_ environment: String) throws -> [String: Alias] {
-            var result: [String: Alias] = [:]
-            for (region, observed) in try deployed() {
-                for (name, function) in observed.functions {
-                    if let alias = function.aliases[environment] { result["\(region)/\(name.dropLast("Function".count))"] = alias }
-                }
-            }
-            return result
-        }
-    }
-
     struct Alias: Decodable, Equatable { var version: String; var weights: [String: Double] }
     struct RegionState: Decodable {
         struct Function: Decodable { var aliases: [String: Alias]; var versions: [Int] }
@@ -148,6 +27,19 @@ struct MiniStackEndToEndTests {
     }
     struct Invocation: Decodable { var executedVersion: String?; var error: String?; var payload: String }
 
+    static func deployed(_ world: World) throws -> [String: RegionState] {
+        try JSONDecoder().decode([String: RegionState].self, from: world.emulatorClient(["state"] + world.state.regions))
+    }
+
+    static func invoke(_ world: World, _ region: String, _ function: String, _ qualifier: String, payload: String = "{}") throws -> Invocation {
+        try JSONDecoder().decode(Invocation.self, from: world.emulatorClient(["invoke", region, Naming.functionName(function), qualifier, payload]))
+    }
+
+    /// "region/Function" of the alias `environment` → where it points.
+    static func aliases(_ world: World, _ environment: String) async throws -> [String: Alias] {
+        try await world.aliases(environment).mapValues { Alias(version: $0.version, weights: $0.weights) }
+    }
+
     /// The environment the Api handler reports (it reads the alias from its invoked ARN).
     static func reportedEnvironment(_ invocation: Invocation) -> String? {
         struct Response: Decodable { var body: String }
@@ -163,8 +55,7 @@ struct MiniStackEndToEndTests {
         defer { emulator.stop() }
         let world = try World(emulator: emulator)
         defer { try? FileManager.default.removeItem(at: world.directory) }
-        // Account set-up a person does once on AWS: the sender address is verified in SES.
-        try await SESClient(emulator.client(), region: "ap-south-1").verifyEmailIdentity("reconciler@dzgro.test")
+        try await world.verifySender()
         let clock = ContinuousClock()
 
         // 1. A fresh account: one apply creates everything; nothing is held (the stacks create the
@@ -172,7 +63,7 @@ struct MiniStackEndToEndTests {
         var fresh: CLI.Result?
         let freshTime = try clock.measure { fresh = try world.succeed(["apply"]) }
         #expect(fresh?.stdout.contains("0 failed") == true)
-        let deployed = try world.deployed()
+        let deployed = try Self.deployed(world)
         for function in world.state.functions {
             for region in world.state.regions(of: function.featureSet.value) {
                 let observed = try #require(deployed[region]?.functions[Naming.functionName(function.name.value)], "\(region) \(function.name.value)")
@@ -208,28 +99,28 @@ struct MiniStackEndToEndTests {
         #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
         // 2. New code for one function: dev moves, staging and prod stay.
-        try world.commitCode("functions/api/handler.py", marker: "v2")
+        try world.commitCode("v2", functions: ["Api"])
         var code: CLI.Result?
         let codeTime = try clock.measure { code = try world.succeed(["apply"]) }
         #expect(code?.stdout.contains("Held") == false)
-        #expect(try world.aliases("dev")["ap-south-1/Api"]?.version == "2")
-        #expect(try world.aliases("staging")["ap-south-1/Api"]?.version == "1")
-        #expect(try world.aliases("prod")["ap-south-1/Api"]?.version == "1")
-        #expect(try world.aliases("dev").filter { $0.key != "ap-south-1/Api" }.values.allSatisfy { $0.version == "1" })
+        #expect(try await Self.aliases(world, "dev")["ap-south-1/Api"]?.version == "2")
+        #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "1")
+        #expect(try await Self.aliases(world, "prod")["ap-south-1/Api"]?.version == "1")
+        #expect(try await Self.aliases(world, "dev").filter { $0.key != "ap-south-1/Api" }.values.allSatisfy { $0.version == "1" })
         // Each alias runs its own version and the handler knows its environment from the alias.
         for (alias, version) in [("dev", "2"), ("staging", "1"), ("prod", "1")] {
-            let invocation = try world.invoke("ap-south-1", "Api", alias, payload: Self.health)
+            let invocation = try Self.invoke(world, "ap-south-1", "Api", alias, payload: Self.health)
             #expect(invocation.error == nil && invocation.executedVersion == version, "\(alias): \(invocation)")
             #expect(Self.reportedEnvironment(invocation) == alias, "\(alias): \(invocation.payload)")
         }
         for region in world.state.regions(of: "ams") {
             for alias in ["dev", "staging", "prod"] {
-                let invocation = try world.invoke(region, "AmsChange", alias)
+                let invocation = try Self.invoke(world, region, "AmsChange", alias)
                 #expect(invocation.error == nil && invocation.executedVersion == "1", "\(region) AmsChange:\(alias): \(invocation)")
             }
         }
         // Invoked by version instead of alias, the handler refuses to guess its environment.
-        let bare = try world.invoke("ap-south-1", "Api", "2", payload: Self.health)
+        let bare = try Self.invoke(world, "ap-south-1", "Api", "2", payload: Self.health)
         #expect(bare.error != nil && bare.payload.contains("not invoked through an environment alias"))
 
         // A wrong AWS secret is refused by the emulator's signature check and never printed.
@@ -245,57 +136,44 @@ struct MiniStackEndToEndTests {
         #expect(held.stdout.contains("staging"))
         let mails = try await emulator.sentEmails()
         #expect(mails.count == 1 && mails[0].destinations == ["releases@dzgro.test"] && mails[0].source == "reconciler@dzgro.test")
-        let otp = try Self.code(mails[0])
+        let otp = try World.code(mails[0])
         #expect(mails[0].body.contains("ap-south-1  Api  1  →  2"))
-        let wrong = ReleaseEndToEndTests.wrong(otp)
+        let wrong = World.wrong(otp)
         let rejected = try world.reconciler(["approve", "--otp", wrong])
         #expect(rejected.status == 1 && rejected.stderr.contains("2 attempts left"))
-        #expect(!ReleaseEndToEndTests.containsNumber(wrong, in: rejected.stdout + rejected.stderr))
-        #expect(try world.aliases("staging")["ap-south-1/Api"]?.version == "1")
+        #expect(!World.containsNumber(wrong, in: rejected.stdout + rejected.stderr))
+        #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "1")
         try world.succeed(["approve", "--otp", otp])
-        #expect(try world.aliases("staging")["ap-south-1/Api"]?.version == "2")
+        #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "2")
         #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
         // 4. A canary on prod (released), then more new code: dev moves; staging stays where the
         //    approval put it and prod keeps its version and its weights.
-        try world.commitReleases("prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.25}}",
+        try world.commitReleases({ $0.replacingOccurrences(of: "prod:\n  ap-south-1:\n    Api: 1", with: "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.25}}") },
                                  message: "Canary for prod Api")
         try world.succeed(["apply"])
-        try world.succeed(["approve", "--otp", try Self.code(try #require(try await emulator.sentEmails().last))])
-        #expect(try world.aliases("prod")["ap-south-1/Api"] == Alias(version: "1", weights: ["2": 0.25]))
-        try world.commitCode("functions/api/handler.py", marker: "v3")
+        try world.succeed(["approve", "--otp", try World.code(try #require(try await emulator.sentEmails().last))])
+        #expect(try await Self.aliases(world, "prod")["ap-south-1/Api"] == Alias(version: "1", weights: ["2": 0.25]))
+        try world.commitCode("v3", functions: ["Api"])
         try world.succeed(["apply"])
-        #expect(try world.aliases("dev")["ap-south-1/Api"]?.version == "3")
-        #expect(try world.aliases("staging")["ap-south-1/Api"] == Alias(version: "2", weights: [:]))
-        #expect(try world.aliases("prod")["ap-south-1/Api"] == Alias(version: "1", weights: ["2": 0.25]))
-        #expect(try world.invoke("ap-south-1", "Api", "staging", payload: Self.health).executedVersion == "2")
+        #expect(try await Self.aliases(world, "dev")["ap-south-1/Api"]?.version == "3")
+        #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"] == Alias(version: "2", weights: [:]))
+        #expect(try await Self.aliases(world, "prod")["ap-south-1/Api"] == Alias(version: "1", weights: ["2": 0.25]))
+        #expect(try Self.invoke(world, "ap-south-1", "Api", "staging", payload: Self.health).executedVersion == "2")
         #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
         // 5. Rollback by reverting the promotion: held, approved, staging back at 1.
         let promotion = try world.git(["log", "--format=%H", "--grep", "staging", "-n", "1"])
         try world.git(["revert", "--no-edit", promotion])
         try world.succeed(["apply"])
-        #expect(try world.aliases("staging")["ap-south-1/Api"]?.version == "2")
-        try world.succeed(["approve", "--otp", try Self.code(try #require(try await emulator.sentEmails().last))])
-        #expect(try world.aliases("staging")["ap-south-1/Api"]?.version == "1")
+        #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "2")
+        try world.succeed(["approve", "--otp", try World.code(try #require(try await emulator.sentEmails().last))])
+        #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "1")
         #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
         // No code in any output or state file.
-        let codes = try await emulator.sentEmails().map(Self.code)
-        #expect(codes.count == 3)
-        var haystacks = ["transcript": world.transcript]
-        let enumerator = FileManager.default.enumerator(at: world.directory.appendingPathComponent("state"), includingPropertiesForKeys: nil)
-        while let url = enumerator?.nextObject() as? URL {
-            if url.pathExtension == "json" || url.pathExtension == "jsonl", let text = try? String(contentsOf: url, encoding: .utf8) { haystacks[url.lastPathComponent] = text }
-        }
-        for code in codes {
-            for (name, text) in haystacks { #expect(!ReleaseEndToEndTests.containsNumber(code, in: text), "code found in \(name)") }
-        }
+        #expect(try await emulator.sentEmails().count == 3)
+        try await world.expectNoCodeLeaked()
         print("[MiniStack] fresh apply of the whole application (4 regions): \(freshTime); code-only apply (one function): \(codeTime)")
-    }
-
-    static func code(_ mail: SentEmail) throws -> String {
-        let line = try #require(mail.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") })
-        return String(line.dropFirst("One-time password: ".count))
     }
 }

@@ -9,154 +9,29 @@ import ReleaseGate
 import TestSupport
 import Testing
 
-/// The release gate through the `reconciler` binary, against moto with signatures checked:
-/// functions with versions in four regions, the desired state in a real git repository,
-/// codes read from the emulator's outbox.
-@Suite("Release gate end to end on moto (signatures checked)", .serialized)
+/// The release gate through the `reconciler` binary, against MiniStack with signatures and
+/// IAM checked: the whole application in four regions, the desired state in a real git
+/// repository, codes read from the emulator's outbox.
+@Suite("Release gate end to end on MiniStack (signatures and IAM checked)", .serialized)
 struct ReleaseEndToEndTests {
-    final class World: @unchecked Sendable {
-        // Used by one test at a time (the suite is serialized); the transcript is only appended to.
-        let moto: Moto
-        let directory: URL
-        let repository: URL
-        let conf: URL
-        let state: DesiredState
-        var transcript = ""
-
-        /// `endpoint` replaces the emulator's (a proxy in front of it); `apply` and `extra` add
-        /// lines to [apply] and after the last table.
-        init(moto: Moto, endpoint: URL? = nil, apply: String = "", extra: String = "") throws {
-            self.moto = moto
-            directory = try Repo.temporaryDirectory()
-            repository = directory.appendingPathComponent("repo")
-            conf = directory.appendingPathComponent("controller.conf")
-            let files = EmulatorEndToEndTests.files()
-            state = try DesiredStateLoader.loadValid(files)
-            for (path, bytes) in files.files {
-                let url = repository.appendingPathComponent("desired-state").appendingPathComponent(path)
-                try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try Data(bytes).write(to: url)
-            }
-            try git(["init", "-q", "-b", "main"])
-            try git(["add", "-A"])
-            try git(["commit", "-q", "-m", "desired state"])
-            try Data("""
-                [source]
-                repository = "repo"
-                branch = "main"
-                subdirectory = "desired-state"
-                [source.author]
-                name = "reconciler"
-                email = "reconciler@dzgro.test"
-                [aws]
-                endpoint = "\((endpoint ?? moto.endpoint).absoluteString)"
-                emulator = true
-                [apply]
-                poll_seconds = 1
-                \(apply)
-                [state]
-                directory = "state"
-                [approval]
-                recipients = ["releases@dzgro.test"]
-                sender = "reconciler@dzgro.test"
-                ses_region = "ap-south-1"
-                otp_lifetime_seconds = 600
-                max_attempts = 3
-                \(extra)
-                """.utf8).write(to: conf)
-        }
-
-        @discardableResult
-        func git(_ arguments: [String]) throws -> String { try Git.run(arguments, in: repository) }
-
-        /// A hand-made release: edit releases.yaml and commit, as a person may.
-        func commitReleases(_ edit: (String) -> String, message: String) throws {
-            let url = repository.appendingPathComponent("desired-state/releases.yaml")
-            try Data(edit(try String(contentsOf: url, encoding: .utf8)).utf8).write(to: url)
-            try git(["commit", "-q", "-am", message])
-        }
-
-        func reconciler(_ arguments: [String], config: URL? = nil) throws -> CLI.Result {
-            let result = try CLI.run(arguments + ["--config", (config ?? conf).path],
-                                     environment: ["AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey,
-                                                   "NO_COLOR": "1"])
-            // Only what the program wrote: the command line itself carries the code on purpose.
-            transcript += result.stdout + "\n" + result.stderr + "\n"
-            return result
-        }
-
-        /// Every controller-owned alias of an environment: "region/Function" → alias.
-        func aliases(_ environment: String) async throws -> [String: AliasFact] {
-            let service = LambdaAliases(client: moto.client())
-            var result: [String: AliasFact] = [:]
-            for function in state.functions {
-                for region in state.regions(of: function.featureSet.value) {
-                    result["\(region)/\(function.name.value)"] = try await service.read(region: region, functionName: Naming.functionName(function.name.value),
-                                                                                         environment: environment)
-                }
-            }
-            return result
-        }
-
-        func versions(_ environment: String) async throws -> Set<String> {
-            Set(try await aliases(environment).values.map(\.version))
-        }
-
-        /// The approval mails so far and the code of the last one, read as a person would.
-        func lastCode() async throws -> (count: Int, code: String, mail: SentEmail) {
-            let mails = try await moto.sentEmails()
-            let mail = try #require(mails.last)
-            let line = try #require(mail.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") })
-            return (mails.count, String(line.dropFirst("One-time password: ".count)), mail)
-        }
-
-        func pending() throws -> [[String: Any]] {
-            let out = try reconciler(["approvals", "--json"])
-            return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]] ?? []
-        }
-    }
-
-    /// Whether `number` occurs in `text` as a whole number (not inside a longer run of digits, like an account id).
-    static func containsNumber(_ number: String, in text: String) -> Bool {
-        let characters = Array(text.utf8), needle = Array(number.utf8)
-        guard characters.count >= needle.count else { return false }
-        func digit(_ i: Int) -> Bool { i >= 0 && i < characters.count && characters[i] >= 48 && characters[i] <= 57 }
-        for start in 0...(characters.count - needle.count) where characters[start..<start + needle.count].elementsEqual(needle) {
-            if !digit(start - 1) && !digit(start + needle.count) { return true }
-        }
-        return false
-    }
-
-    static func wrong(_ code: String) -> String { String(format: "%06d", (Int(code)! + 500_000) % 1_000_000) }
-
     @Test func promoteApplyApproveAcrossFourRegions() async throws {
-        let moto = try await Moto.start()
-        defer { moto.stop() }
-        let world = try World(moto: moto)
+        let emulator = try await MiniStack.start()
+        defer { emulator.stop() }
+        let world = try World(emulator: emulator)
         defer { try? FileManager.default.removeItem(at: world.directory) }
-        try await SESClient(moto.client(), region: "ap-south-1").verifyEmailIdentity("reconciler@dzgro.test")
-        try await EmulatorEndToEndTests.standIns(moto, world.state)
+        try await world.verifySender()
+        let client = emulator.client()
 
-        // A deployment stand-in: new code published as version 2 in every region, dev moved to it.
-        let client = moto.client()
-        let zip = ZipArchive.make([.init(path: "handler.py", bytes: Array("def handler(e, c):\n    return {'v': 2}\n".utf8))])
-        for function in world.state.functions {
-            for region in world.state.regions(of: function.featureSet.value) {
-                let lambda = LambdaClient(client, region: region)
-                let name = Naming.functionName(function.name.value)
-                _ = try await lambda.updateFunctionCode(name, zip: zip)
-                let version = try await lambda.publishVersion(name).Version
-                #expect(version == "2")
-                _ = try await lambda.updateAlias(name, name: "dev", version: version, revisionID: nil)
-            }
-        }
+        // The stacks are created; then new code for every function reaches dev (version 2)
+        // in every region; nothing is held (the pins match the aliases).
+        try world.succeed(["apply"])
+        try world.commitCode("v2")
+        try world.succeed(["apply"])
+        #expect(try await world.versions("dev") == ["2"])
+        #expect(try await world.versions("staging") == ["1"])
         let aliasCount = try await world.aliases("staging").count
         #expect(aliasCount == 13)
-
-        // The stacks converge; nothing is held yet (the pins match the aliases).
-        let converge = try world.reconciler(["apply"])
-        #expect(converge.status == 0, "\(converge.stdout)\n\(converge.stderr)")
-        #expect(try await moto.sentEmails().isEmpty)
+        #expect(try await emulator.sentEmails().isEmpty)
 
         // promote staging: one commit pinning what dev runs.
         let before = try world.git(["rev-parse", "HEAD"])
@@ -174,7 +49,7 @@ struct ReleaseEndToEndTests {
         try Data(try String(contentsOf: world.conf, encoding: .utf8).replacingOccurrences(of: "sender = \"reconciler@dzgro.test\"\n", with: "").utf8).write(to: noSender)
         let refused = try world.reconciler(["apply"], config: noSender)
         #expect(refused.status == 1 && refused.stderr.contains("[approval] in controller.conf has no sender") && refused.stderr.contains("nothing was changed"))
-        #expect(try await moto.sentEmails().isEmpty)
+        #expect(try await emulator.sentEmails().isEmpty)
 
         // apply: the release is held and a mail arrives; nothing moved.
         let held = try world.reconciler(["apply"])
@@ -192,10 +67,10 @@ struct ReleaseEndToEndTests {
         #expect(held.stdout.contains("reconciler approve --id \(id) --otp CODE"))
         // A second apply of the same commit sends nothing new.
         #expect(try world.reconciler(["apply"]).stdout.contains("no new mail"))
-        #expect(try await moto.sentEmails().count == 1)
+        #expect(try await emulator.sentEmails().count == 1)
 
         // A wrong code is rejected and counted; the right one moves every staging alias in every region.
-        let rejected = try world.reconciler(["approve", "--otp", Self.wrong(code)])
+        let rejected = try world.reconciler(["approve", "--otp", World.wrong(code)])
         #expect(rejected.status == 1 && rejected.stderr.contains("2 attempts left"))
         #expect(try await world.versions("staging") == ["1"])
         let approved = try world.reconciler(["approve", "--otp", code])
@@ -214,7 +89,7 @@ struct ReleaseEndToEndTests {
         #expect(try world.reconciler(["apply"]).status == 0)
         let rollback = try await world.lastCode()
         #expect(rollback.count == 2 && rollback.mail.body.contains("ap-south-1  Api  2  →  1"))
-        for _ in 1...3 { #expect(try world.reconciler(["approve", "--otp", Self.wrong(rollback.code)]).status == 1) }
+        for _ in 1...3 { #expect(try world.reconciler(["approve", "--otp", World.wrong(rollback.code)]).status == 1) }
         let void = try world.reconciler(["approve", "--otp", rollback.code])
         #expect(void.status == 1 && void.stderr.contains("no approval is waiting"))
         let store = FileApprovalStore(url: world.directory.appendingPathComponent("state/approvals.json"))
@@ -293,22 +168,9 @@ struct ReleaseEndToEndTests {
         #expect(events.filter { $0.event == .requested }.allSatisfy { $0.requestIds.count == 1 && $0.digest?.count == 64 })
 
         // No code anywhere: not in any output, log or state file.
-        let codes = try await moto.sentEmails().compactMap { mail in
-            mail.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") }.map { String($0.dropFirst("One-time password: ".count)) }
-        }
-        #expect(codes.count == 6)
-        var haystacks = ["transcript": world.transcript]
-        let enumerator = FileManager.default.enumerator(at: world.directory.appendingPathComponent("state"), includingPropertiesForKeys: nil)
-        while let url = enumerator?.nextObject() as? URL {
-            if let text = try? String(contentsOf: url, encoding: .utf8) { haystacks[url.lastPathComponent] = text }
-        }
-        #expect(haystacks.keys.contains("approvals.json") && haystacks.keys.contains("audit.jsonl") && haystacks.keys.contains("apply-log.jsonl"))
-        for code in codes {
-            for (name, text) in haystacks {
-                #expect(!Self.containsNumber(code, in: text), "code found in \(name)")
-            }
-        }
-        #expect(Self.containsNumber("123456", in: "x 123456."))
-        #expect(!Self.containsNumber("123456", in: "account 1234567890"))
+        #expect(try await emulator.sentEmails().count == 6)
+        try await world.expectNoCodeLeaked()
+        #expect(World.containsNumber("123456", in: "x 123456."))
+        #expect(!World.containsNumber("123456", in: "account 1234567890"))
     }
 }

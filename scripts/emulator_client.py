@@ -1,17 +1,20 @@
-"""Looks at what is deployed in MiniStack, for the end-to-end tests and the demo. It is
-the harness's view, not the controller's: it uses boto3 (installed with the emulators)
-and the emulator's own outbox.
+"""The test harness's and the demo's own client to MiniStack: what is deployed, Lambda
+invocations, the account set-up a person does once, and the emulator's outbox. It is
+not the controller's view: it uses boto3 (installed with the emulators).
 
 Usage (the IAM user's key in AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, never on the
 command line):
-  emulator_inspect.py state ENDPOINT REGION...      JSON: functions and aliases, event source
+  emulator_client.py state ENDPOINT REGION...      JSON: functions and aliases, event source
                                                     mappings, bucket notifications, user pools
                                                     and their triggers, HTTP APIs, domains, layers
-  emulator_inspect.py invoke ENDPOINT REGION FUNCTION QUALIFIER [PAYLOAD]
+  emulator_client.py invoke ENDPOINT REGION FUNCTION QUALIFIER [PAYLOAD]
                                                     JSON: {executedVersion, error, payload}
-  emulator_inspect.py summary ENDPOINT REGION...    the same as `state`, for a person
-  emulator_inspect.py mail ENDPOINT                 prints the last mail to stderr with its
+  emulator_client.py summary ENDPOINT REGION...    the same as `state`, for a person
+  emulator_client.py mail ENDPOINT                 prints the last mail to stderr with its
                                                     one-time password masked; the code to stdout
+  emulator_client.py verify-sender ENDPOINT REGION ADDRESS
+                                                    verifies a sender address in SES (on AWS the
+                                                    address's owner does it once per account)
 """
 import json
 import os
@@ -111,13 +114,10 @@ def mail(endpoint):
     if not messages:
         sys.exit("no mail in the emulator's outbox")
     last = messages[-1]
-    code = ""
+    body = last.get("BodyText", "")
+    code = next((line.split(": ", 1)[1].strip() for line in body.splitlines() if line.startswith("One-time password: ")), "")
     sys.stderr.write(f"From: {last['Source']}\nTo: {', '.join(last.get('To', []))}\nSubject: {last.get('Subject', '')}\n\n")
-    for line in last.get("BodyText", "").splitlines():
-        if line.startswith("One-time password: "):
-            code = line.split(": ", 1)[1].strip()
-            line = "One-time password: ••••••"
-        sys.stderr.write(line + "\n")
+    sys.stderr.write((body.replace(code, "••••••") if code else body) + "\n")
     print(code)
 
 
@@ -131,6 +131,8 @@ def main():
         summary(endpoint, sys.argv[3:])
     elif command == "mail":
         mail(endpoint)
+    elif command == "verify-sender":
+        client("ses", endpoint, sys.argv[3]).verify_email_identity(EmailAddress=sys.argv[4])
     else:
         sys.exit(__doc__)
 

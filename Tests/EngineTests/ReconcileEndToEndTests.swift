@@ -35,22 +35,22 @@ struct ThrottlingTransport: HTTPTransport {
 
 /// One emulator, one desired state, a deployer wired as the CLI wires it.
 struct Rig {
-    let moto: Moto
+    let emulator: MiniStack
     let counter: CountingTransport
     var client: AWSClient
     let stateDirectory: URL
 
-    init(moto: Moto, stateDirectory: URL, throttle: Throttle? = nil) {
-        self.moto = moto
+    init(emulator: MiniStack, stateDirectory: URL, throttle: Throttle? = nil) {
+        self.emulator = emulator
         self.stateDirectory = stateDirectory
         let base = URLSessionTransport(timeout: 60)
         counter = CountingTransport(throttle.map { ThrottlingTransport(base: base, throttle: $0) } ?? base)
-        client = moto.client(retry: RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05), transport: counter)
+        client = emulator.client(retry: RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05), transport: counter)
     }
 
     static func load(_ files: SourceFiles) throws -> (DesiredState, [RenderedStack]) {
         let state = try DesiredStateLoader.loadValid(files)
-        return (state, Renderer.render(state).map { EmulatorSubset.reduce($0).stack })
+        return (state, Renderer.render(state))
     }
 
     func plan(_ files: SourceFiles) async throws -> Plan {
@@ -63,7 +63,7 @@ struct Rig {
 
     func snapshot(_ files: SourceFiles) async throws -> Snapshot {
         let (state, stacks) = try Self.load(files)
-        return try await Observer(client: client).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: moto.account)
+        return try await Observer(client: client).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: emulator.account)
     }
 
     func apply(_ files: SourceFiles) async throws -> (Plan, ApplyReport) {
@@ -85,68 +85,38 @@ struct NoPip: PackageInstaller {
     }
 }
 
-@Suite("Reconcile end to end on moto (signatures checked)", .serialized)
-struct EmulatorEndToEndTests {
-    /// The default desired state with comment-only requirements, so no layer needs pip.
-    static func files(layerRevision: Int = 0) -> SourceFiles {
-        var files = Repo.files
-        for layer in ["common", "reports", "ams"] {
-            files.files["layers/\(layer)/requirements.txt"] = Array("# no third-party packages in this test\n".utf8)
-        }
-        if layerRevision > 0 { files.files["layers/ams/requirements.txt"]! += Array("# revision \(layerRevision)\n".utf8) }
-        return files
-    }
-
-    /// What the emulator's CloudFormation cannot create, made directly (as the demo does):
-    /// functions with version 1 and their aliases, and the user pools.
-    static func standIns(_ moto: Moto, _ state: DesiredState) async throws {
-        let client = moto.client()
-        let zip = ZipArchive.make([.init(path: "handler.py", bytes: Array("def handler(e, c):\n    return {}\n".utf8))])
-        for function in state.functions {
-            for region in state.regions(of: function.featureSet.value) {
-                let lambda = LambdaClient(client, region: region)
-                let name = Naming.functionName(function.name.value)
-                _ = try await lambda.createFunction(name: name, runtime: "python3.12", role: moto.roleArn, handler: "handler.handler", zip: zip)
-                let version = try await lambda.publishVersion(name).Version
-                for environment in state.aliasEnvironments {
-                    _ = try await lambda.createAlias(name, name: environment.name.value, version: version)
-                }
-            }
-        }
-        for environment in state.aliasEnvironments {
-            _ = try await CognitoClient(client, region: "ap-south-1").createUserPool(Naming.userPoolName(project: state.project.value, environment: environment.name.value))
-        }
-    }
-
+/// The engine in-process (observer, planner, applier) against MiniStack, which runs the
+/// full templates with signatures and IAM checked.
+@Suite("Reconcile end to end on MiniStack (signatures and IAM checked)", .serialized)
+struct ReconcileEndToEndTests {
     @Test func freshApplyThenIdempotentThenLayerPruningUnderThrottling() async throws {
-        let moto = try await Moto.start()
-        defer { moto.stop() }
+        let emulator = try await MiniStack.start()
+        defer { emulator.stop() }
         let directory = try Repo.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let files = Self.files()
+        let files = World.files()
         let (state, _) = try Rig.load(files)
-        try await Self.standIns(moto, state)
-        let rig = Rig(moto: moto, stateDirectory: directory)
+        let rig = Rig(emulator: emulator, stateDirectory: directory)
 
-        // Fresh apply: everything but the releases.
+        // Fresh apply: everything, the gated aliases included (created by the stacks).
         let (firstPlan, first) = try await rig.apply(files)
         #expect(first.succeeded, "\(first.entries.filter { $0.outcome != "applied" })")
         #expect(firstPlan.counts["create"] == 37 && firstPlan.counts["held"] == nil)
-        let s3 = S3Client(moto.client(), region: "eu-west-1")
+        let s3 = S3Client(emulator.client(), region: "ap-south-1")
         for region in state.regions {
-            #expect(try await S3Client(moto.client(), region: region).headBucket("dzgro-artifacts-\(moto.account)-\(region)"))
+            #expect(try await S3Client(emulator.client(), region: region).headBucket("dzgro-artifacts-\(emulator.account)-\(region)"))
         }
         for bucket in ["dzgro-reports-local", "dzgro-exports-local", "dzgro-reports-prod"] { #expect(try await s3.headBucket(bucket)) }
-        let local = try await SQSClient(moto.client(), region: "eu-west-1").getQueueAttributes(try await SQSClient(moto.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
+        let local = try await SQSClient(emulator.client(), region: "eu-west-1").getQueueAttributes(try await SQSClient(emulator.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
         #expect(local["QueueArn"] != nil)
-        let certificates = try await ACMClient(moto.client(), region: "us-east-1").listCertificates()
+        let certificates = try await ACMClient(emulator.client(), region: "us-east-1").listCertificates()
         #expect(certificates.map(\.DomainName) == ["auth.dzgro.com"])
-        #expect(try await ACMClient(moto.client(), region: "us-east-1").describeCertificate(certificates[0].CertificateArn).Status == "ISSUED")
-        let stack = try await CloudFormationClient(moto.client(), region: "us-west-2").describeStacks("Dzgro-ams")[0]
+        #expect(try await ACMClient(emulator.client(), region: "us-east-1").describeCertificate(certificates[0].CertificateArn).Status == "ISSUED")
+        let stack = try await CloudFormationClient(emulator.client(), region: "us-west-2").describeStacks("Dzgro-ams")[0]
         #expect(stack.status == "CREATE_COMPLETE" && stack.tags[StackTags.template] != nil)
-        #expect(try await S3Client(moto.client(), region: "ap-south-1").headObject("dzgro-artifacts-\(moto.account)-ap-south-1",
+        #expect(try await S3Client(emulator.client(), region: "ap-south-1").headObject("dzgro-artifacts-\(emulator.account)-ap-south-1",
                                                                                    key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
-        #expect(try await CognitoClient(moto.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
+        #expect(try await CognitoClient(emulator.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
         let log = try String(contentsOf: directory.appendingPathComponent("apply-log.jsonl"), encoding: .utf8)
         #expect(log.split(separator: "\n").count == 2 + 2 * 39)
 
@@ -162,28 +132,27 @@ struct EmulatorEndToEndTests {
 
         // New layer content three times, with a throttling burst: the fourth version prunes the oldest.
         let throttle = Throttle(burst: 40)
-        let throttled = Rig(moto: moto, stateDirectory: directory, throttle: throttle)
+        let throttled = Rig(emulator: emulator, stateDirectory: directory, throttle: throttle)
         for revision in 1...3 {
-            let (_, report) = try await throttled.apply(Self.files(layerRevision: revision))
+            let (_, report) = try await throttled.apply(World.files(layerRevision: revision))
             #expect(report.succeeded, "revision \(revision): \(report.entries.filter { $0.outcome == "failed" })")
         }
         #expect(await throttle.injected == 20)
-        let versions = try await LambdaClient(moto.client(), region: "eu-west-1").listLayerVersions("Dzgro-ams").map(\.Version).sorted()
+        let versions = try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-ams").map(\.Version).sorted()
         #expect(versions == [2, 3, 4])
         // The common layer did not change: still one version.
-        #expect(try await LambdaClient(moto.client(), region: "eu-west-1").listLayerVersions("Dzgro-common").count == 1)
+        #expect(try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-common").count == 1)
     }
 
     @Test func brokenDesiredStateChangesNothingAndPlanExitCodes() async throws {
-        let moto = try await Moto.start()
-        defer { moto.stop() }
+        let emulator = try await MiniStack.start()
+        defer { emulator.stop() }
         let directory = try Repo.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let conf = directory.appendingPathComponent("controller.conf")
         try Data("""
             [aws]
-            endpoint = "\(moto.endpoint.absoluteString)"
-            emulator = true
+            endpoint = "\(emulator.endpoint.absoluteString)"
             [apply]
             poll_seconds = 1
             [state]
@@ -196,21 +165,21 @@ struct EmulatorEndToEndTests {
         let releases = broken.appendingPathComponent("releases.yaml")
         try Data(try String(contentsOf: releases, encoding: .utf8).replacingOccurrences(of: "Api: 1", with: "Api: one").utf8).write(to: releases)
 
-        let environment = ["AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey]
-        let rig = Rig(moto: moto, stateDirectory: directory)
-        let before = try await rig.snapshot(Self.files())
+        let environment = ["AWS_ACCESS_KEY_ID": emulator.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": emulator.credentials.secretAccessKey]
+        let rig = Rig(emulator: emulator, stateDirectory: directory)
+        let before = try await rig.snapshot(World.files())
 
         let refused = try CLI.run(["apply", "--config", conf.path, "--desired-state", broken.path], environment: environment)
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("releases.yaml:") && refused.stderr.contains("nothing was changed"))
-        #expect(try await rig.snapshot(Self.files()) == before)
+        #expect(try await rig.snapshot(World.files()) == before)
 
         let plan = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--detailed-exitcode", "--json"], environment: environment)
         #expect(plan.status == 2, "\(plan.stderr)")
         struct Output: Decodable { var plan: Plan; var apiCalls: [String: Int] }
         let output = try JSONDecoder().decode(Output.self, from: Data(plan.stdout.utf8))
         #expect(output.plan.hasChanges && output.apiCalls["ap-south-1"] != nil)
-        #expect(try await rig.snapshot(Self.files()) == before)
+        #expect(try await rig.snapshot(World.files()) == before)
         let quiet = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--region", "nowhere-1"], environment: environment)
         #expect(quiet.status != 0 && quiet.stderr.contains("region 'nowhere-1' is not in the desired state"))
     }
