@@ -19,26 +19,11 @@ bin="$(swift build --show-bin-path)/reconciler"
 "$bin" --help >/dev/null
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-demo.XXXXXX")"
-emulator_pid=""
-cleanup() {
-    if [ -n "$emulator_pid" ]; then
-        kill "$emulator_pid" 2>/dev/null || true
-        for _ in $(seq 50); do kill -0 "$emulator_pid" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$emulator_pid" 2>/dev/null || true
-    fi
-    rm -rf "$work"
-}
-trap cleanup EXIT
+source scripts/emulator.sh
+trap 'stop_emulator; rm -rf "$work"' EXIT
 
 say "starting the emulator (MiniStack on loopback; signatures and IAM policies checked for the key the controller gets)"
-mkfifo "$work/hello"
-.venv/bin/python scripts/ministack_server.py 0 >"$work/hello" 2>"$work/emulator.log" &
-emulator_pid=$!
-read -r hello <"$work/hello" || { cat "$work/emulator.log" >&2; exit 1; }
-field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$hello" "$1"; }
-endpoint="http://127.0.0.1:$(field port)"
-export AWS_ACCESS_KEY_ID="$(field accessKeyId)" AWS_SECRET_ACCESS_KEY="$(field secretAccessKey)"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL hello
+start_emulator "$work"
 echo "emulator at $endpoint"
 emulator() { .venv/bin/python scripts/emulator_client.py "$1" "$endpoint" "${@:2}"; }
 regions=(ap-south-1 eu-west-1 us-east-1 us-west-2)

@@ -1,4 +1,4 @@
-/// AWS names derived from the desired state (DESIGN.md "Naming"), and the limits
+/// AWS names derived from the desired state (docs/desired-state.md "Names AWS sees"), and the limits
 /// AWS puts on them. One place, so the renderer, the validator and the deployer agree.
 public enum Naming {
     /// `dev` → `Dev`: environment names inside resource names and logical ids.

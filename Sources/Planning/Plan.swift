@@ -120,7 +120,7 @@ public struct RegionPlan: Hashable, Sendable, Codable {
 }
 
 /// A plan is data: typed steps per region, in dependency order, bound to the commit it
-/// came from and to what was observed (DESIGN.md, decision 3).
+/// came from and to what was observed (docs/architecture.md, "Plan is data").
 public struct Plan: Hashable, Sendable, Codable {
     public static let formatVersion = 1
 

@@ -2,7 +2,7 @@ import DesiredState
 import Rendering
 import Testing
 
-/// The invariants of DESIGN.md, checked on the templates as written (parsed back from YAML).
+/// The release and trigger rules of docs/architecture.md, checked on the templates as written (parsed back from YAML).
 @Suite struct InvariantTests {
     let state: DesiredState
     let templates: [ParsedTemplate]

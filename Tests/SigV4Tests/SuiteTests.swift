@@ -2,13 +2,12 @@ import Foundation
 import SigV4
 import Testing
 
-/// AWS's SigV4 test suite (awslabs/aws-c-auth, Apache-2.0), in ../shared/testdata/sigv4/v4
-/// beside the repository (or $SIGV4_TESTDATA). Each case is checked stage by stage.
+/// AWS's SigV4 test suite (awslabs/aws-c-auth, Apache-2.0; its LICENSE and NOTICE beside
+/// it), kept in Tests/SigV4Tests/Vectors/v4 (or $SIGV4_TESTDATA). Each case is checked stage by stage.
 enum Suite {
     static let directory: URL = {
         if let path = ProcessInfo.processInfo.environment["SIGV4_TESTDATA"] { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("shared/testdata/sigv4/v4")
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Vectors/v4")
     }()
 
     static let names: [String] = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).sorted()

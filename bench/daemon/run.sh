@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The daemon's costs, against moto on loopback (signatures checked), bundled desired state:
+# The daemon's costs, against MiniStack on loopback (signatures and IAM checked), bundled desired state:
 #   - resident memory of an idle `reconciler run` sampled over several minutes (growth ratio);
 #   - CPU time per idle poll, against one `reconciler validate` process (same repository) as baseline;
 #   - commit-to-plan latency (commit → the daemon's plan for it), against a one-shot `reconciler plan`.
@@ -14,19 +14,12 @@ configuration="${CONFIGURATION:-debug}"
 swift build -c "$configuration" --product reconciler >/dev/null 2>&1
 bin="$(swift build -c "$configuration" --show-bin-path)/reconciler"
 work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench-daemon.XXXXXX")"
+source scripts/emulator.sh
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; stop_emulator; rm -rf "$work"; }
 trap cleanup EXIT
 
-mkfifo "$work/hello"
-.venv/bin/python scripts/moto_server.py 0 >"$work/hello" 2>"$work/moto.log" & pids+=($!)
-read -r hello <"$work/hello"
-field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$hello" "$1"; }
-port="$(field port)"; role="$(field roleArn)"
-export AWS_ACCESS_KEY_ID="$(field accessKeyId)" AWS_SECRET_ACCESS_KEY="$(field secretAccessKey)"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
-endpoint="http://127.0.0.1:$port"
-for _ in $(seq 50); do curl -sf "$endpoint/moto-api/" >/dev/null 2>&1 && break; sleep 0.1; done
+start_emulator "$work"
 
 repo="$work/repo"; mkdir -p "$repo"; cp -R desired-state "$repo/desired-state"
 git -C "$repo" init -q -b main && git -C "$repo" add -A && git -C "$repo" -c user.name=bench -c user.email=bench@localhost commit -q -m "bundled desired state"
@@ -35,7 +28,6 @@ cat >"$work/controller.conf" <<CONF
 repository = "$repo"
 [aws]
 endpoint = "$endpoint"
-emulator = true
 [apply]
 python = "$root/.venv/bin/python"
 poll_seconds = 1
@@ -50,7 +42,7 @@ poll_seconds = $poll
 drift_seconds = 86400
 jitter_percent = 0
 CONF
-.venv/bin/python scripts/demo_emulator.py seed "$endpoint" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$role" desired-state reconciler@dzgro.com ap-south-1 >/dev/null
+.venv/bin/python scripts/emulator_client.py verify-sender "$endpoint" ap-south-1 reconciler@dzgro.com
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{print ($14+$15)/t}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }

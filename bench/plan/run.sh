@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/plan: `reconciler plan` of the default desired state over four regions, against
-# moto behind a loopback proxy that adds 50 ms to every request, beside a sequential boto3
+# MiniStack (the whole application deployed) behind a loopback proxy that adds 50 ms to every request, beside a sequential boto3
 # script making the same reads (how the original tool worked), in the same run.
 # Prints medians, the ratio, and the API calls a no-change plan makes per region.
 #   bench/plan/run.sh [RUNS] [DELAY_MS]       (BUILD=debug to skip the release build)
@@ -14,27 +14,24 @@ bin="$(swift build -c "$build" --show-bin-path)/reconciler"
 py="$root/.venv/bin/python"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench-plan.XXXXXX")"
+source scripts/emulator.sh
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.3; for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_emulator; rm -rf "$work"; }
 trap cleanup EXIT
 
-mkfifo "$work/moto" "$work/proxy"
-"$py" scripts/moto_server.py 0 >"$work/moto" 2>/dev/null & pids+=($!)
-read -r hello <"$work/moto"
+start_emulator "$work"
 field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-moto_port="$(field "$hello" port)"; account="$(field "$hello" account)"
-export AWS_ACCESS_KEY_ID="$(field "$hello" accessKeyId)" AWS_SECRET_ACCESS_KEY="$(field "$hello" secretAccessKey)"
-unset AWS_PROFILE AWS_SESSION_TOKEN AWS_ENDPOINT_URL
+account="$("$py" -c "import boto3,sys;print(boto3.client('sts',endpoint_url=sys.argv[1],region_name='us-east-1').get_caller_identity()['Account'])" "$endpoint")"
 
 conf() { # endpoint → controller.conf
-    printf '[aws]\nendpoint = "%s"\nemulator = true\n[apply]\npython = "%s"\npoll_seconds = 1\n[state]\ndirectory = "%s/state"\n' "$1" "$py" "$work" >"$work/$2"
+    printf '[aws]\nendpoint = "%s"\n[apply]\npython = "%s"\npoll_seconds = 1\n[state]\ndirectory = "%s/state"\n' "$1" "$py" "$work" >"$work/$2"
 }
-conf "http://127.0.0.1:$moto_port" direct.conf
-echo "[bench] converging the emulator on the default desired state (no delay)" >&2
-"$py" scripts/demo_emulator.py seed "http://127.0.0.1:$moto_port" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$(field "$hello" roleArn)" desired-state >&2
+conf "$endpoint" direct.conf
+echo "[bench] deploying the default desired state to the emulator (no delay)" >&2
 "$bin" apply --config "$work/direct.conf" --desired-state desired-state >/dev/null
 
-"$py" scripts/delay_proxy.py "$moto_port" "$delay" >"$work/proxy" & pids+=($!)
+mkfifo "$work/proxy"
+"$py" scripts/delay_proxy.py "${endpoint##*:}" "$delay" >"$work/proxy" & pids+=($!)
 read -r proxy_hello <"$work/proxy"
 proxy="http://127.0.0.1:$(field "$proxy_hello" port)"
 conf "$proxy" proxied.conf
