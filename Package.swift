@@ -128,7 +128,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RenderingTests",
-            dependencies: ["DesiredState", "Rendering", "ReconcilerCommands", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DesiredState", "Rendering", "ReconcilerCommands", "TestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["Golden"]
         ),
         .testTarget(

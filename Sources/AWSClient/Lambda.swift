@@ -70,12 +70,6 @@ public struct LambdaClient: Sendable {
                                          "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish)])
     }
 
-    /// Replaces a function's code (tests and the demo stand in for a deployment with it).
-    public func updateFunctionCode(_ name: String, zip: [UInt8]) async throws -> FunctionConfiguration {
-        try await client.restJSON(.lambda, region: region, operation: "UpdateFunctionCode", method: "PUT", path: Self.functions + [name, "code"],
-                                  body: ["ZipFile": .string(Data(zip).base64EncodedString())])
-    }
-
     /// Lambda's list operations page with `Marker` / `NextMarker` / `MaxItems`.
     func pages<Page: Decodable, Item>(_ operation: String, path: [String], pageSize: Int, as page: Page.Type,
                                       _ items: @escaping (Page) -> (items: [Item]?, next: String?)) async throws -> [Item] {

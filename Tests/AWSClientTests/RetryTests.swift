@@ -68,15 +68,30 @@ import Testing
 
     @Test func cancellationDuringBackoffStopsAtOnce() async throws {
         let transport = ScriptedTransport([.status(503, ""), okIdentity])
-        let client = scriptedClient(transport, sleep: { try await Task.sleep(nanoseconds: UInt64($0 * 1e9) + 60_000_000_000) })
+        // The backoff waits for a signal that never comes: only cancellation can end it.
+        let backoff = Backoff()
+        let client = scriptedClient(transport, sleep: { _ in try await backoff.wait() })
         let task = Task { try await identity(client) }
-        while await transport.sent.isEmpty { await Task.yield() }
-        try await Task.sleep(nanoseconds: 50_000_000)
+        while await !backoff.started { await Task.yield() }
         task.cancel()
-        let started = Date()
         await #expect(throws: CancellationError.self) { _ = try await task.value }
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(await backoff.interrupted)
         #expect(await transport.sent.count == 1)
+    }
+
+    /// A backoff sleep that lasts until its task is cancelled, and says so.
+    actor Backoff {
+        var started = false
+        var interrupted = false
+        func wait() async throws {
+            started = true
+            do {
+                while true { try await Task.sleep(nanoseconds: 3_600_000_000_000) }
+            } catch {
+                interrupted = true
+                throw error
+            }
+        }
     }
 
     @Test func backoffGrowsExponentiallyWithJitterUpToTheCap() {

@@ -85,102 +85,104 @@ struct NoPip: PackageInstaller {
     }
 }
 
-/// The engine in-process (observer, planner, applier) against MiniStack, which runs the
-/// full templates with signatures and IAM checked.
-@Suite("Reconcile end to end on MiniStack (signatures and IAM checked)", .serialized)
-struct ReconcileEndToEndTests {
-    @Test func freshApplyThenIdempotentThenLayerPruningUnderThrottling() async throws {
-        let emulator = try await MiniStack.start()
-        defer { emulator.stop() }
-        let directory = try Repo.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let files = World.files()
-        let (state, _) = try Rig.load(files)
-        let rig = Rig(emulator: emulator, stateDirectory: directory)
+extension EndToEnd {
+    /// The engine in-process (observer, planner, applier) against MiniStack, which runs the
+    /// full templates with signatures and IAM checked.
+    @Suite("Reconcile end to end on MiniStack (signatures and IAM checked)", .serialized)
+    struct ReconcileEndToEndTests {
+        @Test func freshApplyThenIdempotentThenLayerPruningUnderThrottling() async throws {
+            let emulator = try await MiniStack.start()
+            defer { emulator.stop() }
+            let directory = try Repo.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let files = World.files()
+            let (state, _) = try Rig.load(files)
+            let rig = Rig(emulator: emulator, stateDirectory: directory)
 
-        // Fresh apply: everything, the gated aliases included (created by the stacks).
-        let (firstPlan, first) = try await rig.apply(files)
-        #expect(first.succeeded, "\(first.entries.filter { $0.outcome != "applied" })")
-        #expect(firstPlan.counts["create"] == 37 && firstPlan.counts["held"] == nil)
-        let s3 = S3Client(emulator.client(), region: "ap-south-1")
-        for region in state.regions {
-            #expect(try await S3Client(emulator.client(), region: region).headBucket("dzgro-artifacts-\(emulator.account)-\(region)"))
+            // Fresh apply: everything, the gated aliases included (created by the stacks).
+            let (firstPlan, first) = try await rig.apply(files)
+            #expect(first.succeeded, "\(first.entries.filter { $0.outcome != "applied" })")
+            #expect(firstPlan.counts["create"] == 37 && firstPlan.counts["held"] == nil)
+            let s3 = S3Client(emulator.client(), region: "ap-south-1")
+            for region in state.regions {
+                #expect(try await S3Client(emulator.client(), region: region).headBucket("dzgro-artifacts-\(emulator.account)-\(region)"))
+            }
+            for bucket in ["dzgro-reports-local", "dzgro-exports-local", "dzgro-reports-prod"] { #expect(try await s3.headBucket(bucket)) }
+            let local = try await SQSClient(emulator.client(), region: "eu-west-1").getQueueAttributes(try await SQSClient(emulator.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
+            #expect(local["QueueArn"] != nil)
+            let certificates = try await ACMClient(emulator.client(), region: "us-east-1").listCertificates()
+            #expect(certificates.map(\.DomainName) == ["auth.dzgro.com"])
+            #expect(try await ACMClient(emulator.client(), region: "us-east-1").describeCertificate(certificates[0].CertificateArn).Status == "ISSUED")
+            let stack = try await CloudFormationClient(emulator.client(), region: "us-west-2").describeStacks("Dzgro-ams")[0]
+            #expect(stack.status == "CREATE_COMPLETE" && stack.tags[StackTags.template] != nil)
+            #expect(try await S3Client(emulator.client(), region: "ap-south-1").headObject("dzgro-artifacts-\(emulator.account)-ap-south-1",
+                                                                                       key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
+            #expect(try await CognitoClient(emulator.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
+            let log = try String(contentsOf: directory.appendingPathComponent("apply-log.jsonl"), encoding: .utf8)
+            #expect(log.split(separator: "\n").count == 2 + 2 * 39)
+
+            // Idempotence: nothing to do, and a second apply makes no change-set call at all.
+            let again = try await rig.plan(files)
+            #expect(!again.hasChanges, "\(PlanText.outline(again))")
+            await rig.counter.reset()
+            let (_, second) = try await rig.apply(files)
+            #expect(second.succeeded && second.entries.isEmpty)
+            let operations = await rig.counter.calls().map(\.operation)
+            #expect(!operations.contains("CreateChangeSet") && !operations.contains("ExecuteChangeSet"))
+            #expect(!operations.isEmpty)
+
+            // New layer content three times, with a throttling burst: the fourth version prunes the oldest.
+            let throttle = Throttle(burst: 40)
+            let throttled = Rig(emulator: emulator, stateDirectory: directory, throttle: throttle)
+            for revision in 1...3 {
+                let (_, report) = try await throttled.apply(World.files(layerRevision: revision))
+                #expect(report.succeeded, "revision \(revision): \(report.entries.filter { $0.outcome == "failed" })")
+            }
+            #expect(await throttle.injected == 20)
+            let versions = try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-ams").map(\.Version).sorted()
+            #expect(versions == [2, 3, 4])
+            // The common layer did not change: still one version.
+            #expect(try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-common").count == 1)
         }
-        for bucket in ["dzgro-reports-local", "dzgro-exports-local", "dzgro-reports-prod"] { #expect(try await s3.headBucket(bucket)) }
-        let local = try await SQSClient(emulator.client(), region: "eu-west-1").getQueueAttributes(try await SQSClient(emulator.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
-        #expect(local["QueueArn"] != nil)
-        let certificates = try await ACMClient(emulator.client(), region: "us-east-1").listCertificates()
-        #expect(certificates.map(\.DomainName) == ["auth.dzgro.com"])
-        #expect(try await ACMClient(emulator.client(), region: "us-east-1").describeCertificate(certificates[0].CertificateArn).Status == "ISSUED")
-        let stack = try await CloudFormationClient(emulator.client(), region: "us-west-2").describeStacks("Dzgro-ams")[0]
-        #expect(stack.status == "CREATE_COMPLETE" && stack.tags[StackTags.template] != nil)
-        #expect(try await S3Client(emulator.client(), region: "ap-south-1").headObject("dzgro-artifacts-\(emulator.account)-ap-south-1",
-                                                                                   key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
-        #expect(try await CognitoClient(emulator.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
-        let log = try String(contentsOf: directory.appendingPathComponent("apply-log.jsonl"), encoding: .utf8)
-        #expect(log.split(separator: "\n").count == 2 + 2 * 39)
 
-        // Idempotence: nothing to do, and a second apply makes no change-set call at all.
-        let again = try await rig.plan(files)
-        #expect(!again.hasChanges, "\(PlanText.outline(again))")
-        await rig.counter.reset()
-        let (_, second) = try await rig.apply(files)
-        #expect(second.succeeded && second.entries.isEmpty)
-        let operations = await rig.counter.calls().map(\.operation)
-        #expect(!operations.contains("CreateChangeSet") && !operations.contains("ExecuteChangeSet"))
-        #expect(!operations.isEmpty)
+        @Test func brokenDesiredStateChangesNothingAndPlanExitCodes() async throws {
+            let emulator = try await MiniStack.start()
+            defer { emulator.stop() }
+            let directory = try Repo.temporaryDirectory()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let conf = directory.appendingPathComponent("controller.conf")
+            try Data("""
+                [aws]
+                endpoint = "\(emulator.endpoint.absoluteString)"
+                [apply]
+                poll_seconds = 1
+                [state]
+                directory = "state"
+                """.utf8).write(to: conf)
+            let desired = directory.appendingPathComponent("desired-state")
+            try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("desired-state"), to: desired)
+            let broken = directory.appendingPathComponent("broken")
+            try FileManager.default.copyItem(at: desired, to: broken)
+            let releases = broken.appendingPathComponent("releases.yaml")
+            try Data(try String(contentsOf: releases, encoding: .utf8).replacingOccurrences(of: "Api: 1", with: "Api: one").utf8).write(to: releases)
 
-        // New layer content three times, with a throttling burst: the fourth version prunes the oldest.
-        let throttle = Throttle(burst: 40)
-        let throttled = Rig(emulator: emulator, stateDirectory: directory, throttle: throttle)
-        for revision in 1...3 {
-            let (_, report) = try await throttled.apply(World.files(layerRevision: revision))
-            #expect(report.succeeded, "revision \(revision): \(report.entries.filter { $0.outcome == "failed" })")
+            let environment = ["AWS_ACCESS_KEY_ID": emulator.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": emulator.credentials.secretAccessKey]
+            let rig = Rig(emulator: emulator, stateDirectory: directory)
+            let before = try await rig.snapshot(World.files())
+
+            let refused = try CLI.run(["apply", "--config", conf.path, "--desired-state", broken.path], environment: environment)
+            #expect(refused.status == 1)
+            #expect(refused.stderr.contains("releases.yaml:") && refused.stderr.contains("nothing was changed"))
+            #expect(try await rig.snapshot(World.files()) == before)
+
+            let plan = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--detailed-exitcode", "--json"], environment: environment)
+            #expect(plan.status == 2, "\(plan.stderr)")
+            struct Output: Decodable { var plan: Plan; var apiCalls: [String: Int] }
+            let output = try JSONDecoder().decode(Output.self, from: Data(plan.stdout.utf8))
+            #expect(output.plan.hasChanges && output.apiCalls["ap-south-1"] != nil)
+            #expect(try await rig.snapshot(World.files()) == before)
+            let quiet = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--region", "nowhere-1"], environment: environment)
+            #expect(quiet.status != 0 && quiet.stderr.contains("region 'nowhere-1' is not in the desired state"))
         }
-        #expect(await throttle.injected == 20)
-        let versions = try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-ams").map(\.Version).sorted()
-        #expect(versions == [2, 3, 4])
-        // The common layer did not change: still one version.
-        #expect(try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-common").count == 1)
-    }
-
-    @Test func brokenDesiredStateChangesNothingAndPlanExitCodes() async throws {
-        let emulator = try await MiniStack.start()
-        defer { emulator.stop() }
-        let directory = try Repo.temporaryDirectory()
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let conf = directory.appendingPathComponent("controller.conf")
-        try Data("""
-            [aws]
-            endpoint = "\(emulator.endpoint.absoluteString)"
-            [apply]
-            poll_seconds = 1
-            [state]
-            directory = "state"
-            """.utf8).write(to: conf)
-        let desired = directory.appendingPathComponent("desired-state")
-        try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("desired-state"), to: desired)
-        let broken = directory.appendingPathComponent("broken")
-        try FileManager.default.copyItem(at: desired, to: broken)
-        let releases = broken.appendingPathComponent("releases.yaml")
-        try Data(try String(contentsOf: releases, encoding: .utf8).replacingOccurrences(of: "Api: 1", with: "Api: one").utf8).write(to: releases)
-
-        let environment = ["AWS_ACCESS_KEY_ID": emulator.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": emulator.credentials.secretAccessKey]
-        let rig = Rig(emulator: emulator, stateDirectory: directory)
-        let before = try await rig.snapshot(World.files())
-
-        let refused = try CLI.run(["apply", "--config", conf.path, "--desired-state", broken.path], environment: environment)
-        #expect(refused.status == 1)
-        #expect(refused.stderr.contains("releases.yaml:") && refused.stderr.contains("nothing was changed"))
-        #expect(try await rig.snapshot(World.files()) == before)
-
-        let plan = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--detailed-exitcode", "--json"], environment: environment)
-        #expect(plan.status == 2, "\(plan.stderr)")
-        struct Output: Decodable { var plan: Plan; var apiCalls: [String: Int] }
-        let output = try JSONDecoder().decode(Output.self, from: Data(plan.stdout.utf8))
-        #expect(output.plan.hasChanges && output.apiCalls["ap-south-1"] != nil)
-        #expect(try await rig.snapshot(World.files()) == before)
-        let quiet = try CLI.run(["plan", "--config", conf.path, "--desired-state", desired.path, "--region", "nowhere-1"], environment: environment)
-        #expect(quiet.status != 0 && quiet.stderr.contains("region 'nowhere-1' is not in the desired state"))
     }
 }

@@ -8,6 +8,12 @@ import ReconcilerCommands
 import TestSupport
 import Testing
 
+/// The end-to-end suites, one after another: each starts its own MiniStack and runs the
+/// `reconciler` binary, and on two cores running them side by side starves the rest of
+/// the test run.
+@Suite("End to end on MiniStack (signatures and IAM checked)", .serialized)
+enum EndToEnd {}
+
 /// One end-to-end world on MiniStack: the bundled desired state (layers without third-party
 /// packages, so pip needs no network) committed to a real git repository in a temporary
 /// directory, a controller.conf pointing at the emulator (or a proxy in front of it), and
@@ -153,20 +159,12 @@ final class World: @unchecked Sendable {
 
     /// `scripts/emulator_client.py` with the IAM user's key in its environment.
     func emulatorClient(_ arguments: [String]) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Repo.python)
-        process.arguments = [CLI.root.appendingPathComponent("scripts/emulator_client.py").path, arguments[0], emulator.endpoint.absoluteString]
-            + arguments.dropFirst()
-        process.environment = CLI.environment(keys)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let problems = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "emulator_client.py \(arguments.joined(separator: " ")): \(String(decoding: problems, as: UTF8.self))")
-        return data
+        let result = try Program.run(URL(fileURLWithPath: Repo.python),
+                                     [CLI.root.appendingPathComponent("scripts/emulator_client.py").path, arguments[0], emulator.endpoint.absoluteString]
+                                        + arguments.dropFirst(),
+                                     environment: CLI.environment(keys))
+        #expect(result.status == 0, "emulator_client.py \(arguments.joined(separator: " ")): \(result.stderr)")
+        return Data(result.stdout.utf8)
     }
 
     /// Every code that was mailed; none may appear in any output or state file.

@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Rendering
+import TestSupport
 import Testing
 
 /// The default templates as CloudFormation sees them after AWS's SAM translator
@@ -15,19 +16,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("template.yaml")
         try Data(body.utf8).write(to: file)
-        let python = ProcessInfo.processInfo.environment["RECONCILER_PYTHON"] ?? Paths.root.appendingPathComponent(".venv/bin/python").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [Paths.root.appendingPathComponent("scripts/sam_transform.py").path, file.path]
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        let problems = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0, let template = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw TransformFailed(output: String(decoding: problems, as: UTF8.self))
+        let python = Paths.root.appendingPathComponent(".venv/bin/python")
+        let result = try Program.run(python, [Paths.root.appendingPathComponent("scripts/sam_transform.py").path, file.path])
+        guard result.status == 0, let template = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any] else {
+            throw TransformFailed(output: result.stderr)
         }
         return template
     }

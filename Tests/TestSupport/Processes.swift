@@ -33,19 +33,34 @@ public enum CLI {
     /// Runs with this process's environment minus the AWS settings that would point it
     /// elsewhere (profile, session token, endpoint), plus `environment`.
     public static func run(_ arguments: [String], in directory: URL = root, environment extra: [String: String] = [:]) throws -> Result {
+        try Program.run(binary, arguments, in: directory, environment: environment(extra))
+    }
+}
+
+/// Any program, its output captured.
+public enum Program {
+    /// Runs `executable` and waits for it; stdout and stderr are returned separately.
+    public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
+                           environment: [String: String]? = nil) throws -> CLI.Result {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
-        process.currentDirectoryURL = directory
-        process.environment = environment(extra)
+        if let directory { process.currentDirectoryURL = directory }
+        if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // Both pipes are drained at once, so a program that fills one is never blocked.
+        // `stderr` is written only by the reader before `leave()` and read only after `wait()`.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var stderr = Data()
+        group.enter()
+        DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        return CLI.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 }
 
