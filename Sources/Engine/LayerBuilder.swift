@@ -51,7 +51,7 @@ func run(_ program: String, _ arguments: [String], environment: [String: String]
         process.standardOutput = pipe
         process.standardError = pipe
         do { try process.run() } catch {
-            throw LayerBuildError("cannot start \(program): \(error.localizedDescription); set [build] python in controller.conf (scripts/bootstrap.sh makes .venv/bin/python)")
+            throw LayerBuildError("cannot start \(program): \(error.localizedDescription); set [apply] python in controller.conf (scripts/bootstrap.sh makes .venv/bin/python)")
         }
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -2,7 +2,7 @@ import DesiredState
 import Foundation
 
 /// Reads a desired-state directory from the filesystem into `SourceFiles`.
-/// (The git source of a later issue fills `SourceFiles` from a commit instead.)
+/// (`GitSource` fills `SourceFiles` from a commit instead.)
 public enum DirectorySource {
     public struct Missing: Error, CustomStringConvertible {
         public var path: String
