@@ -200,7 +200,7 @@ struct ApplyCommand: AsyncParsableCommand {
         var lines = [""]
         let held = report.entries.filter { $0.outcome == "held" }
         if !held.isEmpty {
-            lines.append("Held for approval (\(held.count) alias changes; `plan` shows each from → to):")
+            lines.append("Held for approval (\(held.count) alias change\(held.count == 1 ? "" : "s"); `plan` shows each from → to):")
             var groups: [String: [String]] = [:]
             var order: [String] = []
             for entry in held {

@@ -91,7 +91,7 @@ func describe(_ request: ReleaseGate.Request, recipients: [String]) -> String {
     let expiry = AuditEntry(time: a.expiresAt, event: .requested, user: "").time
     switch request {
     case .created:
-        return "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias changes); the code was mailed to "
+        return "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias change\(a.changes.count == 1 ? "" : "s")); the code was mailed to "
             + "\(recipients.joined(separator: ", ")), valid until \(expiry), \(a.attemptsLeft) attempts.\n"
             + "    Approve with: reconciler approve --id \(a.id) --otp CODE"
     case .waiting:
