@@ -9,6 +9,10 @@ command line):
                                                     and their triggers, HTTP APIs, domains, layers
   emulator_client.py invoke ENDPOINT REGION FUNCTION QUALIFIER [PAYLOAD]
                                                     JSON: {executedVersion, error, payload}
+  emulator_client.py invoke-aliases ENDPOINT REGION...
+                                                    JSON: every alias of every function invoked
+                                                    with an empty event: [{region, function, alias,
+                                                    aliasVersion, executedVersion, error, payload}]
   emulator_client.py summary ENDPOINT REGION...    the same as `state`, for a person
   emulator_client.py mail ENDPOINT                 prints the last mail to stderr with its
                                                     one-time password masked; the code to stdout
@@ -84,6 +88,19 @@ def invoke(endpoint, region, function, qualifier, payload="{}"):
     return {"executedVersion": response.get("ExecutedVersion"), "error": response.get("FunctionError"), "payload": body}
 
 
+def invoke_aliases(endpoint, regions):
+    results = []
+    for region in regions:
+        lam = client("lambda", endpoint, region)
+        for function in lam.list_functions()["Functions"]:
+            name = function["FunctionName"]
+            for alias in lam.list_aliases(FunctionName=name)["Aliases"]:
+                result = invoke(endpoint, region, name, alias["Name"])
+                results.append({"region": region, "function": name, "alias": alias["Name"],
+                                "aliasVersion": alias["FunctionVersion"], **result})
+    return results
+
+
 def summary(endpoint, regions):
     for region in regions:
         state = region_state(endpoint, region)
@@ -127,6 +144,8 @@ def main():
         print(json.dumps({region: region_state(endpoint, region) for region in sys.argv[3:]}, sort_keys=True))
     elif command == "invoke":
         print(json.dumps(invoke(endpoint, *sys.argv[3:7], *(sys.argv[7:8] or []))))
+    elif command == "invoke-aliases":
+        print(json.dumps(invoke_aliases(endpoint, sys.argv[3:])))
     elif command == "summary":
         summary(endpoint, sys.argv[3:])
     elif command == "mail":
