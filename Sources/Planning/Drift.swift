@@ -163,7 +163,8 @@ public enum DriftRules {
 
     /// Resource drift from CloudFormation, without the resources the controller owns.
     public static func resources(_ drifts: [ResourceDrift], stack: RenderedStack) -> [Finding] {
-        drifts.filter { ($0.status == "MODIFIED" || $0.status == "DELETED") && !stack.controllerOwned.contains($0.logicalID) }.map { drift in
+        let owned = stack.controllerOwned
+        return drifts.filter { ($0.status == "MODIFIED" || $0.status == "DELETED") && !owned.contains($0.logicalID) }.map { drift in
             let cli = "--stack-name \(stack.stackName) --region \(stack.id.region)"
             return Finding(kind: .resource, region: stack.id.region, stack: stack.stackName, subject: "\(drift.type) \(drift.logicalID)",
                            detail: drift.status == "DELETED" ? "deleted outside CloudFormation"

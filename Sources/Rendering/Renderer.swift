@@ -17,23 +17,26 @@ public struct RenderedStack: Hashable, Sendable {
     /// Resources after the SAM transform (what CloudFormation's 500 limit counts).
     public var resourceCount: Int
     public var parameters: [String]
+    /// The gated aliases and the parameters that carry their live pointers into a deployment.
+    public var aliasParameters: [AliasParameters] = []
     /// Logical IDs of the resources whose state the controller sets itself (the gated
     /// aliases' version pointers): drift on them is the controller's to judge, not
     /// CloudFormation's.
-    public var controllerOwned: Set<String> = []
-    /// The parameters that carry the gated aliases' live pointers into a deployment.
-    public var aliasParameters: [AliasParameters] = []
+    public var controllerOwned: Set<String> { Set(aliasParameters.map(\.logicalID)) }
     public var bytes: Int { body.utf8.count }
     public var delivery: Delivery { bytes > StackLimits.inlineTemplateBytes ? .s3 : .inline }
     public var templateHash: String { sha256Hex(body.utf8) }
 }
 
-/// The two parameters of one gated alias: the version it points at now and its canary.
+/// One gated alias of a stack: its resource and its two parameters, the version it points
+/// at now ("" while the function is new) and its canary (`VERSION:WEIGHT`, "" for none).
 public struct AliasParameters: Hashable, Sendable {
     /// The function's name in the desired state (`Api`) and in AWS (`ApiFunction`).
     public var function: String
     public var functionName: String
     public var environment: String
+    /// The alias resource's logical ID.
+    public var logicalID: String
     public var version: String
     public var canary: String
 
@@ -41,8 +44,9 @@ public struct AliasParameters: Hashable, Sendable {
         self.function = function
         functionName = Naming.functionName(function)
         self.environment = environment
-        version = TemplateParameters.aliasVersion(function, environment)
-        canary = TemplateParameters.aliasCanary(function, environment)
+        logicalID = StackBuilder.gatedAliasID(function, environment)
+        version = "\(functionName)\(Naming.title(environment))Version"
+        canary = "\(functionName)\(Naming.title(environment))Canary"
     }
 
     /// A canary as the template reads it: `VERSION:WEIGHT`, or "" for none.
@@ -90,12 +94,7 @@ public enum Renderer {
         return RenderedStack(id: stack, stackName: Naming.stackName(project: state.project.value, featureSet: stack.featureSet),
                              template: template, body: YAMLEmitter.emit(template),
                              resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key),
-                             controllerOwned: Set(builder.functions.flatMap { function in
-                                 state.gatedEnvironments.map { StackBuilder.gatedAliasID(function.name.value, $0.name.value) }
-                             }),
-                             aliasParameters: builder.functions.flatMap { function in
-                                 state.gatedEnvironments.map { AliasParameters(function: function.name.value, environment: $0.name.value) }
-                             })
+                             aliasParameters: builder.gatedAliases)
     }
 }
 
@@ -115,6 +114,7 @@ struct StackBuilder {
     var resources: [TemplateValue.Entry] = []
     var parameters: [TemplateValue.Entry] = []
     var conditions: [TemplateValue.Entry] = []
+    var gatedAliases: [AliasParameters] = []
     var outputs: [TemplateValue.Entry] = []
     var expandedResourceCount = 0
 
@@ -289,6 +289,7 @@ struct StackBuilder {
         for environment in state.gatedEnvironments {
             let env = environment.name.value
             let names = AliasParameters(function: name, environment: env)
+            gatedAliases.append(names)
             let version = names.version, canary = names.canary
             let pinned = "\(version)Given", weighted = "\(canary)Given"
             // No defaults: every deployment must say where the alias is (CloudFormation
@@ -298,7 +299,7 @@ struct StackBuilder {
             condition(pinned, ["Fn::Not": [["Fn::Equals": [.ref(version), ""]]]])
             condition(weighted, ["Fn::Not": [["Fn::Equals": [.ref(canary), ""]]]])
             let part: (Int) -> TemplateValue = { ["Fn::Select": [.int($0), ["Fn::Split": [":", .ref(canary)]]]] }
-            resource(Self.gatedAliasID(name, env), "AWS::Lambda::Alias",
+            resource(names.logicalID, "AWS::Lambda::Alias",
                      ["FunctionName": .ref(id),
                       "FunctionVersion": .if(pinned, .ref(version), .getAtt("\(id).Version", "Version")),
                       "RoutingConfig": .if(weighted, ["AdditionalVersionWeights": [["FunctionVersion": part(0), "FunctionWeight": part(1)]]],
@@ -521,12 +522,5 @@ public enum TemplateParameters {
     public static let artifactBucket = "ArtifactBucket"
     public static let apiCertificate = "ApiCertificateArn"
     public static func layer(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
-    /// The version a gated alias points at now ("" for a function being created).
-    public static func aliasVersion(_ function: String, _ environment: String) -> String {
-        "\(Naming.functionName(function))\(Naming.title(environment))Version"
-    }
-    /// A gated alias's canary as `VERSION:WEIGHT` ("" for none).
-    public static func aliasCanary(_ function: String, _ environment: String) -> String {
-        "\(Naming.functionName(function))\(Naming.title(environment))Canary"
-    }
+    // Each gated alias's own two: `AliasParameters`.
 }
