@@ -61,17 +61,12 @@ sender = "reconciler@dzgro.com"
 ses_region = "ap-south-1"
 CONF
 run() { echo "\$ reconciler $* --config controller.conf" >&2; "$bin" "$@" --config "$work/controller.conf"; }
-invoke() {
-    .venv/bin/python - "$endpoint" "$@" <<'PY'
-import json, subprocess, sys
-endpoint, region, function, alias = sys.argv[1:5]
-out = subprocess.run([sys.executable, "scripts/emulator_client.py", "invoke", endpoint, region, function, alias,
-                      json.dumps({"rawPath": "/api/health", "requestContext": {"http": {"method": "GET"}}})],
-                     check=True, capture_output=True, text=True).stdout
-result = json.loads(out)
-body = json.loads(json.loads(result["payload"])["body"])
-print(f"  {function}:{alias:<8} ran version {result['executedVersion']}; the handler says it serves {body['environment']}")
-PY
+invoke() { # REGION FUNCTION ALIAS: the Api health route through one alias
+    emulator invoke "$1" "$2" "$3" '{"rawPath": "/api/health", "requestContext": {"http": {"method": "GET"}}}' | python3 -c '
+import json, sys
+result = json.load(sys.stdin)
+version, environment = result["executedVersion"], json.loads(json.loads(result["payload"])["body"])["environment"]
+print(f"  {sys.argv[1]}:{sys.argv[2]:<8} ran version {version}; the handler says it serves {environment}")' "$2" "$3"
 }
 
 say "account set-up (on AWS, once): the sender of release codes is verified in SES"

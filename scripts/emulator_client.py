@@ -56,10 +56,8 @@ def region_state(endpoint, region):
     buckets = {}
     for bucket in s3.list_buckets()["Buckets"]:
         name = bucket["Name"]
-        try:
-            if s3.get_bucket_location(Bucket=name).get("LocationConstraint") not in (region, None if region == "us-east-1" else "-"):
-                continue
-        except Exception:
+        # S3 reports no location constraint for us-east-1.
+        if (s3.get_bucket_location(Bucket=name).get("LocationConstraint") or "us-east-1") != region:
             continue
         notifications = s3.get_bucket_notification_configuration(Bucket=name).get("LambdaFunctionConfigurations", [])
         buckets[name] = [n["LambdaFunctionArn"].split(":function:")[1] for n in notifications]

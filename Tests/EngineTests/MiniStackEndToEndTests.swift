@@ -2,6 +2,7 @@ import AWSClient
 import DesiredState
 import EmulatorHarness
 import Foundation
+import Planning
 import ReconcilerCommands
 import TestSupport
 import Testing
@@ -34,11 +35,6 @@ extension EndToEnd {
 
         static func invoke(_ world: World, _ region: String, _ function: String, _ qualifier: String, payload: String = "{}") throws -> Invocation {
             try JSONDecoder().decode(Invocation.self, from: world.emulatorClient(["invoke", region, Naming.functionName(function), qualifier, payload]))
-        }
-
-        /// "region/Function" of the alias `environment` → where it points.
-        static func aliases(_ world: World, _ environment: String) async throws -> [String: Alias] {
-            try await world.aliases(environment).mapValues { Alias(version: $0.version, weights: $0.weights) }
         }
 
         /// The environment the Api handler reports (it reads the alias from its invoked ARN).
@@ -104,10 +100,10 @@ extension EndToEnd {
             var code: CLI.Result?
             let codeTime = try clock.measure { code = try world.succeed(["apply"]) }
             #expect(code?.stdout.contains("Held") == false)
-            #expect(try await Self.aliases(world, "dev")["ap-south-1/Api"]?.version == "2")
-            #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "1")
-            #expect(try await Self.aliases(world, "prod")["ap-south-1/Api"]?.version == "1")
-            #expect(try await Self.aliases(world, "dev").filter { $0.key != "ap-south-1/Api" }.values.allSatisfy { $0.version == "1" })
+            #expect(try await world.aliases("dev")["ap-south-1/Api"]?.version == "2")
+            #expect(try await world.aliases("staging")["ap-south-1/Api"]?.version == "1")
+            #expect(try await world.aliases("prod")["ap-south-1/Api"]?.version == "1")
+            #expect(try await world.aliases("dev").filter { $0.key != "ap-south-1/Api" }.values.allSatisfy { $0.version == "1" })
             // Each alias runs its own version and the handler knows its environment from the alias.
             for (alias, version) in [("dev", "2"), ("staging", "1"), ("prod", "1")] {
                 let invocation = try Self.invoke(world, "ap-south-1", "Api", alias, payload: Self.health)
@@ -154,9 +150,9 @@ extension EndToEnd {
             let rejected = try world.reconciler(["approve", "--otp", wrong])
             #expect(rejected.status == 1 && rejected.stderr.contains("2 attempts left"))
             #expect(!World.containsNumber(wrong, in: rejected.stdout + rejected.stderr))
-            #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "1")
+            #expect(try await world.aliases("staging")["ap-south-1/Api"]?.version == "1")
             try world.succeed(["approve", "--otp", otp])
-            #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "2")
+            #expect(try await world.aliases("staging")["ap-south-1/Api"]?.version == "2")
             #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
             // 4. A canary on prod (released), then more new code: dev moves; staging stays where the
@@ -165,12 +161,12 @@ extension EndToEnd {
                                      message: "Canary for prod Api")
             try world.succeed(["apply"])
             try world.succeed(["approve", "--otp", try World.code(try #require(try await emulator.sentEmails().last))])
-            #expect(try await Self.aliases(world, "prod")["ap-south-1/Api"] == Alias(version: "1", weights: ["2": 0.25]))
+            #expect(try await world.aliases("prod")["ap-south-1/Api"]?.target == AliasTarget(version: "1", weights: ["2": 0.25]))
             try world.commitCode("v3", functions: ["Api"])
             try world.succeed(["apply"])
-            #expect(try await Self.aliases(world, "dev")["ap-south-1/Api"]?.version == "3")
-            #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"] == Alias(version: "2", weights: [:]))
-            #expect(try await Self.aliases(world, "prod")["ap-south-1/Api"] == Alias(version: "1", weights: ["2": 0.25]))
+            #expect(try await world.aliases("dev")["ap-south-1/Api"]?.version == "3")
+            #expect(try await world.aliases("staging")["ap-south-1/Api"]?.target == AliasTarget(version: "2", weights: [:]))
+            #expect(try await world.aliases("prod")["ap-south-1/Api"]?.target == AliasTarget(version: "1", weights: ["2": 0.25]))
             #expect(try Self.invoke(world, "ap-south-1", "Api", "staging", payload: Self.health).executedVersion == "2")
             #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
@@ -178,9 +174,9 @@ extension EndToEnd {
             let promotion = try world.git(["log", "--format=%H", "--grep", "staging", "-n", "1"])
             try world.git(["revert", "--no-edit", promotion])
             try world.succeed(["apply"])
-            #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "2")
+            #expect(try await world.aliases("staging")["ap-south-1/Api"]?.version == "2")
             try world.succeed(["approve", "--otp", try World.code(try #require(try await emulator.sentEmails().last))])
-            #expect(try await Self.aliases(world, "staging")["ap-south-1/Api"]?.version == "1")
+            #expect(try await world.aliases("staging")["ap-south-1/Api"]?.version == "1")
             #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
             // No code in any output or state file.
