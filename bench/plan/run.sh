@@ -21,7 +21,6 @@ trap cleanup EXIT
 
 start_emulator "$work"
 field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-account="$("$py" -c "import boto3,sys;print(boto3.client('sts',endpoint_url=sys.argv[1],region_name='us-east-1').get_caller_identity()['Account'])" "$endpoint")"
 
 conf() { # endpoint → controller.conf
     printf '[aws]\nendpoint = "%s"\n[apply]\npython = "%s"\npoll_seconds = 1\n[state]\ndirectory = "%s/state"\n' "$1" "$py" "$work" >"$work/$2"
