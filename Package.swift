@@ -34,7 +34,7 @@ let package = Package(
             providers: [.apt(["libgit2-dev"])]
         ),
         .target(
-            name: "GitSource",
+            name: "DesiredStateSources",
             dependencies: ["CLibGit2", "DesiredState"]
         ),
         .target(
@@ -68,12 +68,24 @@ let package = Package(
             dependencies: ["DesiredState", "Rendering"]
         ),
         .target(
+            name: "StateStore"
+        ),
+        .target(
             name: "Engine",
-            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient"]
+            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient", "StateStore"]
         ),
         .target(
             name: "ReleaseGate",
-            dependencies: ["Engine", "Planning", "AWSClient", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Planning", "AWSClient", "StateStore", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "Controller",
+            dependencies: [
+                "DesiredState", "DesiredStateSources", "Rendering", "Planning", "Engine", "ReleaseGate", "StateStore",
+                "ControllerConfig", "AWSClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "ControllerConfig",
@@ -84,14 +96,16 @@ let package = Package(
         .target(
             name: "ReconcilerCommands",
             dependencies: [
-                "DesiredState",
-                "Rendering",
+                "Controller",
                 "ControllerConfig",
-                "AWSClient",
-                "GitSource",
+                "DesiredState",
+                "DesiredStateSources",
+                "Rendering",
                 "Planning",
                 "Engine",
                 "ReleaseGate",
+                "StateStore",
+                "AWSClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -103,12 +117,12 @@ let package = Package(
         ),
         .executableTarget(
             name: "bench-render",
-            dependencies: ["DesiredState", "Rendering", "ReconcilerCommands"],
+            dependencies: ["DesiredState", "DesiredStateSources", "Rendering"],
             path: "bench/render"
         ),
         .executableTarget(
             name: "bench-git",
-            dependencies: ["GitSource", "DesiredState"],
+            dependencies: ["DesiredStateSources", "DesiredState"],
             path: "bench/git"
         ),
         .executableTarget(
@@ -122,13 +136,19 @@ let package = Package(
             name: "TestSupport",
             path: "Tests/TestSupport"
         ),
+        // Shared by the unit tests: the default desired state, a converged account, in-memory ports.
+        .target(
+            name: "Fixtures",
+            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Engine", "ReleaseGate"],
+            path: "Tests/Fixtures"
+        ),
         .testTarget(
             name: "DesiredStateTests",
-            dependencies: ["DesiredState", "ReconcilerCommands"]
+            dependencies: ["DesiredState", "DesiredStateSources"]
         ),
         .testTarget(
             name: "RenderingTests",
-            dependencies: ["DesiredState", "Rendering", "ReconcilerCommands", "TestSupport", .product(name: "Yams", package: "Yams")],
+            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "TestSupport", .product(name: "Yams", package: "Yams")],
             exclude: ["Golden"]
         ),
         .testTarget(
@@ -136,21 +156,27 @@ let package = Package(
             dependencies: ["AWSClient", "SigV4", "EmulatorHarness"]
         ),
         .testTarget(
-            name: "GitSourceTests",
-            dependencies: ["GitSource", "DesiredState", "TestSupport"]
+            name: "DesiredStateSourcesTests",
+            dependencies: ["DesiredStateSources", "DesiredState", "TestSupport"]
         ),
         .testTarget(
             name: "PlanningTests",
-            dependencies: ["Planning", "DesiredState", "Rendering", "ReconcilerCommands"],
+            dependencies: ["Planning", "DesiredState", "Rendering", "Fixtures"],
             exclude: ["Golden"]
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Planning", "DesiredState", "Rendering", "ReconcilerCommands", "AWSClient", "EmulatorHarness", "ReleaseGate", "TestSupport"]
+            dependencies: ["Engine", "Planning", "DesiredState", "DesiredStateSources", "Rendering", "StateStore", "AWSClient", "EmulatorHarness",
+                           "ReleaseGate", "Controller", "Fixtures", "TestSupport"]
         ),
         .testTarget(
             name: "ReleaseGateTests",
-            dependencies: ["ReleaseGate", "Engine", "Planning", "DesiredState", "ReconcilerCommands", "AWSClient", "EmulatorHarness", "GitSource"]
+            dependencies: ["ReleaseGate", "Planning", "Fixtures"]
+        ),
+        .testTarget(
+            name: "ControllerTests",
+            dependencies: ["Controller", "Engine", "Planning", "DesiredState", "DesiredStateSources", "Rendering", "ReleaseGate", "StateStore",
+                           "ControllerConfig", "AWSClient", "Fixtures", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "SigV4Tests",
@@ -159,7 +185,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilerCommandsTests",
-            dependencies: ["ReconcilerCommands", "ControllerConfig", "AWSClient", "TestSupport"]
+            dependencies: ["ReconcilerCommands", "Controller", "ControllerConfig", "AWSClient", "TestSupport"]
         ),
     ]
 )

@@ -3,6 +3,7 @@ import DesiredState
 import Foundation
 import Planning
 import Rendering
+import StateStore
 
 /// How long to wait, and how often to look, for things AWS does on its own.
 public struct WaitPolicy: Sendable {
@@ -25,20 +26,43 @@ public struct ApplyError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
+/// What became of one step of a plan.
+public enum ApplyOutcome: String, Sendable, Codable, CaseIterable {
+    /// Done: AWS changed.
+    case applied
+    /// Executed, but there was nothing to change (an empty change set).
+    case unchanged
+    /// Left to the release gate.
+    case held
+    case failed
+    /// Not executed: an earlier step of its region failed, or the controller is stopping.
+    case notReached = "not-reached"
+}
+
 /// What happened to each step.
 public struct ApplyReport: Sendable, Codable {
     public struct Entry: Sendable, Codable {
         public var region: String
         public var subject: String
         public var change: String
-        /// applied, unchanged (an empty change set), held, failed, not-reached
-        public var outcome: String
+        public var outcome: ApplyOutcome
         public var detail: String?
+        public init(region: String, subject: String, change: String, outcome: ApplyOutcome, detail: String? = nil) {
+            self.region = region
+            self.subject = subject
+            self.change = change
+            self.outcome = outcome
+            self.detail = detail
+        }
     }
     public var digest: String
     public var entries: [Entry]
-    public var succeeded: Bool { !entries.contains { $0.outcome == "failed" || $0.outcome == "not-reached" } }
-    public func count(_ outcome: String) -> Int { entries.filter { $0.outcome == outcome }.count }
+    public init(digest: String, entries: [Entry]) {
+        self.digest = digest
+        self.entries = entries
+    }
+    public var succeeded: Bool { !entries.contains { $0.outcome == .failed || $0.outcome == .notReached } }
+    public func count(_ outcome: ApplyOutcome) -> Int { entries.filter { $0.outcome == outcome }.count }
 }
 
 /// Certificates are requested in one region and used in another (the auth certificate
@@ -62,17 +86,19 @@ actor CertificateBoard {
         }
     }
 
-    /// The issued certificate's ARN, waiting while it is pending in this apply;
+    /// The issued certificate's ARN, waiting while it is pending in this apply (at most
+    /// `seconds`: the region that requested it waits for ISSUED under the same bound);
     /// `fallback` when this apply does not touch it.
-    func waitIssued(_ purpose: String, fallback: String?, poll: Double) async throws -> String? {
-        while true {
+    func waitIssued(_ purpose: String, fallback: String?, clock: any Clock, poll: Double, seconds: Double) async throws -> String? {
+        let found: String?? = try await clock.poll(every: poll, for: seconds, timedOut: { "the \(purpose) certificate was still pending after \(Int(seconds)) s" }) {
             switch entries[purpose] {
-            case nil: return fallback
-            case .issued(let arn): return arn
+            case nil: return .some(fallback)
+            case .issued(let arn): return .some(arn)
             case .failed(let why): throw ApplyError("the \(purpose) certificate is not available: \(why)")
-            case .pending: try await Task.sleep(nanoseconds: UInt64(max(poll, 0.05) * 1e9))
+            case .pending: return nil
             }
         }
+        return found ?? nil
     }
 }
 
@@ -87,14 +113,16 @@ public struct Applier: Sendable {
     public var layers: LayerBuilder
     public var log: JSONLinesLog
     public var waits: WaitPolicy
+    public var clock: any Clock
     /// One line of progress for a person.
     public var progress: @Sendable (String) -> Void
     /// Asked before each step; false stops the apply there (a shutdown), the rest not reached.
     public var shouldContinue: @Sendable () -> Bool
 
     public init(client: AWSClient, state: DesiredState, files: SourceFiles, stacks: [RenderedStack], commit: String,
-                layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), progress: @escaping @Sendable (String) -> Void,
-                shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) {
+                layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
+                progress: @escaping @Sendable (String) -> Void, shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) {
+        self.clock = clock
         self.shouldContinue = shouldContinue
         self.client = client
         self.state = state
@@ -149,20 +177,20 @@ public struct Applier: Sendable {
         var context = RegionContext(region: region, bucket: Naming.artifactBucket(project: state.project.value, account: plan.account, region: region))
         var failure: String?
         for step in regionPlan.steps {
-            func entry(_ outcome: String, _ detail: String? = nil) -> ApplyReport.Entry {
+            func entry(_ outcome: ApplyOutcome, _ detail: String? = nil) -> ApplyReport.Entry {
                 ApplyReport.Entry(region: region, subject: step.subject, change: step.change.rawValue, outcome: outcome, detail: detail)
             }
             if let gate = step.gate {
-                entries.append(entry("held", "release to \(gate) waits for approval"))
+                entries.append(entry(.held, "release to \(gate) waits for approval"))
                 try? await log.append(["event": "held", "run": run, "region": region, "step": step.subject, "detail": step.detail, "time": Self.now()])
                 continue
             }
             if failure != nil {
-                entries.append(entry("not-reached", "an earlier step in \(region) failed"))
+                entries.append(entry(.notReached, "an earlier step in \(region) failed"))
                 continue
             }
             guard shouldContinue() else {
-                entries.append(entry("not-reached", "stopped before this step: the controller is shutting down"))
+                entries.append(entry(.notReached, "stopped before this step: the controller is shutting down"))
                 continue
             }
             let n = await counter.next()
@@ -170,13 +198,13 @@ public struct Applier: Sendable {
             try? await log.append(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": Self.now()])
             do {
                 let note = try await execute(step, context: &context, board: board)
-                entries.append(entry(note == nil ? "applied" : "unchanged", note))
+                entries.append(entry(note == nil ? .applied : .unchanged, note))
                 try? await log.append(["event": "step-done", "run": run, "region": region, "step": step.subject, "time": Self.now(),
-                                       "outcome": note == nil ? "applied" : "unchanged", "detail": note ?? step.detail])
+                                       "outcome": (note == nil ? ApplyOutcome.applied : .unchanged).rawValue, "detail": note ?? step.detail])
             } catch {
                 let message = "\(error)"
                 failure = message
-                entries.append(entry("failed", message))
+                entries.append(entry(.failed, message))
                 progress("    \(region): \(step.subject) failed: \(message)")
                 try? await log.append(["event": "step-failed", "run": run, "region": region, "step": step.subject, "error": message, "time": Self.now()])
             }
@@ -260,13 +288,13 @@ public struct Applier: Sendable {
             var parameters = planned
             for parameter in stack.parameters where parameters[parameter] == nil || parameter == TemplateParameters.apiCertificate {
                 if parameter == TemplateParameters.apiCertificate {
-                    parameters[parameter] = try await board.waitIssued("api", fallback: planned[parameter], poll: waits.pollSeconds)
+                    parameters[parameter] = try await board.waitIssued("api", fallback: planned[parameter], clock: clock, poll: waits.pollSeconds, seconds: waits.certificateSeconds)
                 } else if let layer = state.layers.first(where: { TemplateParameters.layer($0.name.value) == parameter }) {
                     parameters[parameter] = context.layerArns[layer.name.value]
                 }
                 guard parameters[parameter] != nil else { throw ApplyError("no value for parameter \(parameter) of \(stackName)") }
             }
-            return try await StackDeployer(client: client, region: region, waits: waits, progress: progress)
+            return try await StackDeployer(client: client, region: region, waits: waits, clock: clock, progress: progress)
                 .deploy(stack, parameters: parameters, bucket: context.bucket, tags: stackTags(stack, parameters: parameters))
 
         case .stackNeedsAttention(let name, let status, _, let remedy):
@@ -278,16 +306,15 @@ public struct Applier: Sendable {
                 guard let pool = try await cognito.listUserPools().first(where: { $0.Name == poolName }) else {
                     throw ApplyError("user pool \(poolName) does not exist in \(region), so \(domain) cannot be created; the stack deployment should have created it — check its events")
                 }
-                let certificate = try await board.waitIssued("auth", fallback: plannedArn, poll: waits.pollSeconds)
+                let certificate = try await board.waitIssued("auth", fallback: plannedArn, clock: clock, poll: waits.pollSeconds, seconds: waits.certificateSeconds)
                 _ = try await cognito.createUserPoolDomain(domain, userPoolID: pool.Id, certificateArn: certificate)
             }
-            let deadline = Date().addingTimeInterval(waits.domainSeconds)
-            while true {
-                let status = try await cognito.describeUserPoolDomain(domain)?.Status ?? "MISSING"
-                if status == "ACTIVE" { return nil }
+            var status = "MISSING"
+            return try await clock.poll(every: waits.pollSeconds, for: waits.domainSeconds,
+                                        timedOut: { "Cognito domain \(domain) still \(status) after \(Int(waits.domainSeconds)) s; apply again later" }) {
+                status = try await cognito.describeUserPoolDomain(domain)?.Status ?? "MISSING"
                 if status == "FAILED" { throw ApplyError("Cognito domain \(domain) FAILED; delete it (aws cognito-idp delete-user-pool-domain) and apply again") }
-                if Date() > deadline { throw ApplyError("Cognito domain \(domain) still \(status) after \(Int(waits.domainSeconds)) s; apply again later") }
-                try await Task.sleep(nanoseconds: UInt64(waits.pollSeconds * 1e9))
+                return status == "ACTIVE" ? .some(nil) : nil
             }
 
         case .alias(_, let functionName, let environment, _, let to, let revisionID):
@@ -310,9 +337,10 @@ public struct Applier: Sendable {
 
     func awaitCertificate(_ arn: String, purpose: String, domain: String, region: String, board: CertificateBoard) async throws {
         let acm = ACMClient(client, region: region)
-        let deadline = Date().addingTimeInterval(waits.certificateSeconds)
         var shown = false
-        while true {
+        try await clock.poll(every: waits.pollSeconds, for: waits.certificateSeconds, timedOut: {
+            "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(waits.certificateSeconds)) s; add the DNS records shown above, then apply again"
+        }) { () -> Void? in
             let certificate = try await acm.describeCertificate(arn)
             let records = unique((certificate.DomainValidationOptions ?? []).compactMap(\.ResourceRecord))
             if !shown, !records.isEmpty, certificate.Status != "ISSUED" {
@@ -324,12 +352,9 @@ public struct Applier: Sendable {
             case "ISSUED":
                 await board.issued(purpose, arn: arn)
                 progress("    \(region): certificate \(domain) ISSUED")
-                return
+                return ()
             case "PENDING_VALIDATION":
-                if Date() > deadline {
-                    throw ApplyError("certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(waits.certificateSeconds)) s; add the DNS records shown above, then apply again")
-                }
-                try await Task.sleep(nanoseconds: UInt64(waits.pollSeconds * 1e9))
+                return nil
             default:
                 throw ApplyError("certificate \(domain) (\(arn)) is \(certificate.Status)\(certificate.FailureReason.map { " (\($0))" } ?? ""); delete it in ACM and apply again to request a new one")
             }

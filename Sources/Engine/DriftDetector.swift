@@ -40,14 +40,13 @@ public struct DriftDetector: Sendable {
     public var api: any StackDriftAPI
     public var pollSeconds: Double
     public var timeoutSeconds: Double
-    public var sleep: @Sendable (Double) async throws -> Void
+    public var clock: any Clock
 
-    public init(api: any StackDriftAPI, pollSeconds: Double = 5, timeoutSeconds: Double = 300,
-                sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }) {
+    public init(api: any StackDriftAPI, pollSeconds: Double = 5, timeoutSeconds: Double = 300, clock: any Clock = SystemClock()) {
         self.api = api
         self.pollSeconds = pollSeconds
         self.timeoutSeconds = timeoutSeconds
-        self.sleep = sleep
+        self.clock = clock
     }
 
     public func check(_ stacks: [RenderedStack]) async -> [Finding] {
@@ -69,21 +68,18 @@ public struct DriftDetector: Sendable {
         }
         do {
             let id = try await api.start(region: region, stack: stack.stackName)
-            var waited = 0.0
-            var note: [Finding] = []
-            while true {
+            var last = "DETECTION_IN_PROGRESS"
+            let note: [Finding] = try await clock.poll(every: pollSeconds, for: timeoutSeconds, timedOut: { "still \(last) after \(Int(timeoutSeconds)) s" }) {
                 let (status, reason) = try await api.status(region: region, id: id)
-                if status == "DETECTION_COMPLETE" { break }
-                if status == "DETECTION_FAILED" {
-                    // Some resources could not be checked; the others still have results.
-                    note = unchecked("detection failed for some resources\(reason.map { ": \($0)" } ?? "")")
-                    break
-                }
-                if waited >= timeoutSeconds { return unchecked("still \(status) after \(Int(timeoutSeconds)) s") }
-                try await sleep(pollSeconds)
-                waited += pollSeconds
+                last = status
+                if status == "DETECTION_COMPLETE" { return [] }
+                // Some resources could not be checked; the others still have results.
+                if status == "DETECTION_FAILED" { return unchecked("detection failed for some resources\(reason.map { ": \($0)" } ?? "")") }
+                return nil
             }
             return DriftRules.resources(try await api.drifts(region: region, stack: stack.stackName), stack: stack) + note
+        } catch let error as WaitTimedOut {
+            return unchecked(error.description)
         } catch is CancellationError {
             return unchecked("cancelled")
         } catch let error as AWSError {

@@ -10,6 +10,7 @@ struct StackDeployer {
     var client: AWSClient
     var region: String
     var waits: WaitPolicy
+    var clock: any Clock
     var progress: @Sendable (String) -> Void
 
     var cloudFormation: CloudFormationClient { CloudFormationClient(client, region: region) }
@@ -53,12 +54,12 @@ struct StackDeployer {
         } catch let error as AWSError where Self.isNoChange(error.message) {
             return "CloudFormation found nothing to change"
         }
-        var described = try await cloudFormation.describeChangeSet(stack: name, name: changeSet)
-        let deadline = Date().addingTimeInterval(waits.stackSeconds)
-        while described.status.hasSuffix("_IN_PROGRESS") || described.status.hasSuffix("_PENDING") {
-            guard Date() < deadline else { throw ApplyError("change set \(changeSet) of \(name) still \(described.status) after \(Int(waits.stackSeconds)) s") }
-            try await Task.sleep(nanoseconds: UInt64(waits.pollSeconds * 1e9))
-            described = try await cloudFormation.describeChangeSet(stack: name, name: changeSet)
+        var status = "CREATE_PENDING"
+        let described = try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
+                                             timedOut: { "change set \(changeSet) of \(name) still \(status) after \(Int(waits.stackSeconds)) s" }) {
+            let described = try await cloudFormation.describeChangeSet(stack: name, name: changeSet)
+            status = described.status
+            return status.hasSuffix("_IN_PROGRESS") || status.hasSuffix("_PENDING") ? nil : described
         }
         if described.status == "FAILED" {
             if Self.isNoChange(described.statusReason) {
@@ -90,16 +91,17 @@ struct StackDeployer {
     /// Prints new stack events as they happen until no operation is in progress.
     func follow(_ name: String, seen initial: Set<String>) async throws -> CloudFormationClient.Stack? {
         var seen = initial
-        let deadline = Date().addingTimeInterval(waits.stackSeconds)
-        while true {
+        var status = "IN_PROGRESS"
+        return try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
+                                    timedOut: { "stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events" }) {
             let events = try await cloudFormation.describeStackEvents(name, limit: 100)
             for event in events.reversed() where seen.insert(event.eventID).inserted {
                 progress("      \(region) \(name)  \(event.status)  \(event.resourceType)  \(event.logicalID)\(event.reason.map { "  \($0)" } ?? "")")
             }
             let stack = try await describe(name)
-            guard let status = stack?.status, status.hasSuffix("_IN_PROGRESS"), status != "REVIEW_IN_PROGRESS" else { return stack }
-            guard Date() < deadline else { throw ApplyError("stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events") }
-            try await Task.sleep(nanoseconds: UInt64(waits.pollSeconds * 1e9))
+            guard let current = stack?.status, current.hasSuffix("_IN_PROGRESS"), current != "REVIEW_IN_PROGRESS" else { return .some(stack) }
+            status = current
+            return nil
         }
     }
 }

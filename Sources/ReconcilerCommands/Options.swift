@@ -1,8 +1,9 @@
 import ArgumentParser
+import Controller
 import ControllerConfig
 import DesiredState
+import DesiredStateSources
 import Foundation
-import GitSource
 import Rendering
 
 /// Options every subcommand shares.
@@ -34,17 +35,21 @@ public struct GlobalOptions: ParsableArguments {
                 url.deletingLastPathComponent().path)
     }
 
+    /// The production adapters for the configuration.
+    func wiring() throws -> Wiring {
+        let (config, base) = try loadConfig()
+        return Wiring(config: config, base: base)
+    }
+
     /// Where the desired state is read from, and its files: a directory, or the configured
     /// repository (through libgit2) at its branch tip or at --ref.
     func readDesiredState() async throws -> DesiredStateInput {
         if let desiredState {
             if ref != nil { throw CLIError("--ref reads the configured repository; it cannot be combined with --desired-state") }
-            let files = try DirectorySource.read(desiredState)
-            return DesiredStateInput(origin: "directory \(desiredState)", files: files,
-                                     commit: "uncommitted-" + files.contentHash(of: Array(files.files.keys)).prefix(12))
+            let read = try await DirectorySource(path: desiredState).read()
+            return DesiredStateInput(origin: read.origin, files: read.files, commit: read.commit.id)
         }
-        let (config, base) = try loadConfig()
-        let source = Self.source(config, base: base)
+        let source = try wiring().source
         let snapshot = try await source.read(ref: ref)
         if let previous = snapshot.rewrittenFrom {
             printError("warning: branch '\(source.branch)' of \(source.repository) was rewritten (force-push): the last commit seen, \(previous.prefix(12)), is no longer on it; using the new tip \(snapshot.commit.shortID)")
@@ -52,23 +57,6 @@ public struct GlobalOptions: ParsableArguments {
         let origin = "\(snapshot.origin) (\(snapshot.commit.summary), \(snapshot.commit.author))"
         if !json { printError("reading \(source.subdirectory) from \(origin)") }
         return DesiredStateInput(origin: origin, files: snapshot.files, commit: snapshot.commit.id)
-    }
-
-    /// A path from controller.conf: relative paths are relative to the file.
-    static func absolute(_ path: String, base: String) -> String {
-        path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
-    }
-
-    /// The git source controller.conf describes; relative paths are relative to the file.
-    static func source(_ config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment) -> DesiredStateSource {
-        func absolute(_ path: String) -> String { Self.absolute(path, base: base) }
-        let repository = config.source.repository
-        let isURL = repository.contains("://") || repository.hasPrefix("git@")
-        let author = config.source.authorName.map { ($0, config.source.authorEmail ?? "\($0)@localhost") }
-        return DesiredStateSource(repository: isURL ? repository : absolute(repository), branch: config.source.branch,
-                                  subdirectory: config.source.subdirectory, stateDirectory: absolute(config.stateDirectory),
-                                  credentials: GitCredentials(username: config.source.username, token: config.source.tokenEnv.flatMap { environment[$0] }),
-                                  author: author)
     }
 }
 
@@ -81,10 +69,7 @@ struct DesiredStateInput {
 }
 
 /// An error for a person: one line that says what failed and what to do.
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}
+typealias CLIError = ControllerError
 
 /// Writes to standard error.
 func printError(_ text: String) {
@@ -100,8 +85,9 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
 /// Loads and checks the desired state, including the limits of the rendered stacks.
 /// On problems prints them all (text or JSON) and exits 1.
 func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Rendering.RenderedStack]) {
-    let (checked, stacks, problems) = checkDesiredState(files)
-    guard let state = checked else {
+    let checked = DesiredStateCheck.check(files)
+    guard let state = checked.state else {
+        let problems = checked.problems
         if json {
             print(try jsonString(ValidationReport(valid: false, problems: problems.map(ProblemJSON.init), stacks: nil)))
         } else {
@@ -110,19 +96,7 @@ func loadChecked(_ files: SourceFiles, json: Bool) throws -> (DesiredState, [Ren
         }
         throw ExitCode(1)
     }
-    return (state, stacks)
-}
-
-/// The desired state and its rendered stacks, or every problem found (state nil).
-func checkDesiredState(_ files: SourceFiles) -> (DesiredState?, [Rendering.RenderedStack], [Diagnostic]) {
-    let result = DesiredStateLoader.load(files)
-    var problems = result.diagnostics
-    var stacks: [Rendering.RenderedStack] = []
-    if let state = result.state, problems.isEmpty {
-        stacks = Renderer.render(state)
-        problems += StackLimits.check(stacks, state: state)
-    }
-    return (problems.isEmpty ? result.state : nil, stacks, problems)
+    return (state, checked.stacks)
 }
 
 struct ProblemJSON: Encodable {

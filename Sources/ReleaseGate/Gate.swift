@@ -1,4 +1,3 @@
-import Engine
 import Foundation
 import Planning
 
@@ -142,14 +141,22 @@ public struct ReleaseGate: Sendable {
 
     // MARK: approving
 
+    /// What became of one alias change of an approval.
+    public enum MoveOutcome: String, Sendable, Encodable {
+        case applied
+        /// The alias was found at its target already.
+        case already
+        case failed
+        case notReached = "not-reached"
+    }
+
     /// What happened to each change of an approval when it was applied.
     public struct Outcome: Sendable, Encodable {
         public struct Entry: Sendable, Encodable {
             public var region: String
             public var function: String
             public var change: String
-            /// applied, already (the alias was found at its target), failed, not-reached.
-            public var outcome: String
+            public var outcome: MoveOutcome
             public var detail: String?
             public var requestID: String?
         }
@@ -241,7 +248,7 @@ public struct ReleaseGate: Sendable {
             if target == change.to {
                 approval.changes[i].applied = .init(at: now(), revisionID: current?.revisionID, requestID: nil)
                 entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)",
-                                     outcome: "already", detail: "the alias already points there"))
+                                     outcome: .already, detail: "the alias already points there"))
             } else if let current, target == change.from, current.revisionID == change.revisionID {
                 toApply.append(i)
             } else {
@@ -296,11 +303,11 @@ public struct ReleaseGate: Sendable {
             case .success(let move)?:
                 approval.changes[i].applied = .init(at: now(), revisionID: move.revisionID, requestID: move.requestID)
                 if let id = move.requestID { requestIDs.append(id) }
-                entries.append(.init(region: change.region, function: change.function, change: description, outcome: "applied", requestID: move.requestID))
+                entries.append(.init(region: change.region, function: change.function, change: description, outcome: .applied, requestID: move.requestID))
             case .failure(let error)?:
-                entries.append(.init(region: change.region, function: change.function, change: description, outcome: "failed", detail: "\(error)"))
+                entries.append(.init(region: change.region, function: change.function, change: description, outcome: .failed, detail: "\(error)"))
             case nil:
-                entries.append(.init(region: change.region, function: change.function, change: description, outcome: "not-reached",
+                entries.append(.init(region: change.region, function: change.function, change: description, outcome: .notReached,
                                      detail: "after a failure in \(change.region)"))
             }
         }
@@ -310,7 +317,7 @@ public struct ReleaseGate: Sendable {
         approvals[index] = approval
         try await store.save(approvals)
         try await record(done ? .applied : .partiallyApplied, approval, requestIDs: requestIDs,
-                         changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome)" }, detail: done ? nil : approval.reason)
+                         changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" }, detail: done ? nil : approval.reason)
         return Outcome(approval: approval, entries: entries)
     }
 

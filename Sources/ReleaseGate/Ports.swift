@@ -1,6 +1,6 @@
 import AWSClient
-import Engine
 import Foundation
+import StateStore
 
 /// Where approvals are kept between commands.
 public protocol ApprovalStore: Sendable {
@@ -14,32 +14,21 @@ public struct FileApprovalStore: ApprovalStore {
     public let url: URL
     public init(url: URL) { self.url = url }
 
+    var document: JSONDocument<File> { JSONDocument(url: url) }
+
     public func load() async throws -> [Approval] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
         do {
-            return try Self.decoder.decode(File.self, from: data).approvals
+            return try document.load()?.approvals ?? []
         } catch {
             throw GateError("\(url.path) is not a readable approvals file (\(error)); move it aside and run `reconciler apply` to request fresh approvals")
         }
     }
 
     public func save(_ approvals: [Approval]) async throws {
-        try writeAtomically(try Self.encoder.encode(File(approvals: approvals)), to: url)
+        try document.save(File(approvals: approvals))
     }
 
     struct File: Codable { var approvals: [Approval] }
-
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        return encoder
-    }()
-    static let decoder: JSONDecoder = {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        return decoder
-    }()
 }
 
 /// Sends the approval mail; returns the provider's request id.

@@ -1,5 +1,6 @@
 import DesiredState
 import Engine
+import Fixtures
 import Foundation
 import Planning
 import Rendering
@@ -33,7 +34,7 @@ import Testing
                       ResourceDrift(logicalID: "AmsChangeFunctionAliasdev", type: "AWS::Lambda::Alias", status: "MODIFIED", differences: ["/FunctionVersion: NOT_EQUAL"]),
                       ResourceDrift(logicalID: "AmsChangeQProd", type: "AWS::SQS::Queue", status: "DELETED", differences: []),
                       ResourceDrift(logicalID: "AmsChangeQDev", type: "AWS::SQS::Queue", status: "IN_SYNC", differences: [])]
-        let detector = DriftDetector(api: FakeDrift(results: ["eu-west-1/\(ams.stackName)": drifts], failing: ["us-east-1"]), sleep: { _ in })
+        let detector = DriftDetector(api: FakeDrift(results: ["eu-west-1/\(ams.stackName)": drifts], failing: ["us-east-1"]), clock: TestClock())
         let targets = Self.stacks.filter { ["eu-west-1", "us-east-1"].contains($0.id.region) }
         let findings = await detector.check(targets)
         #expect(findings.filter { $0.kind == .resource }.map(\.subject) == ["AWS::Lambda::Alias AmsChangeFunctionAliasdev", "AWS::SQS::Queue AmsChangeQProd"])

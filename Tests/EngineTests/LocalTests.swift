@@ -2,7 +2,7 @@ import DesiredState
 import Engine
 import Foundation
 import Planning
-import ReconcilerCommands
+import DesiredStateSources
 import Rendering
 import TestSupport
 import Testing

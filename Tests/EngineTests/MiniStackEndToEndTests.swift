@@ -3,7 +3,7 @@ import DesiredState
 import EmulatorHarness
 import Foundation
 import Planning
-import ReconcilerCommands
+import Controller
 import TestSupport
 import Testing
 

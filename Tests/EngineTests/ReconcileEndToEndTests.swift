@@ -4,6 +4,7 @@ import EmulatorHarness
 import Engine
 import Foundation
 import Planning
+import StateStore
 import Rendering
 import TestSupport
 import Testing
@@ -101,7 +102,7 @@ extension EndToEnd {
 
             // Fresh apply: everything, the gated aliases included (created by the stacks).
             let (firstPlan, first) = try await rig.apply(files)
-            #expect(first.succeeded, "\(first.entries.filter { $0.outcome != "applied" })")
+            #expect(first.succeeded, "\(first.entries.filter { $0.outcome != .applied })")
             #expect(firstPlan.counts["create"] == 37 && firstPlan.counts["held"] == nil)
             let s3 = S3Client(emulator.client(), region: "ap-south-1")
             for region in state.regions {
@@ -136,7 +137,7 @@ extension EndToEnd {
             let throttled = Rig(emulator: emulator, stateDirectory: directory, throttle: throttle)
             for revision in 1...3 {
                 let (_, report) = try await throttled.apply(World.files(layerRevision: revision))
-                #expect(report.succeeded, "revision \(revision): \(report.entries.filter { $0.outcome == "failed" })")
+                #expect(report.succeeded, "revision \(revision): \(report.entries.filter { $0.outcome == .failed })")
             }
             #expect(await throttle.injected == 20)
             let versions = try await LambdaClient(emulator.client(), region: "eu-west-1").listLayerVersions("Dzgro-ams").map(\.Version).sorted()

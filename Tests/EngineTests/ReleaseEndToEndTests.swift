@@ -4,7 +4,8 @@ import EmulatorHarness
 import Engine
 import Foundation
 import Planning
-import ReconcilerCommands
+import StateStore
+import DesiredStateSources
 import ReleaseGate
 import TestSupport
 import Testing

@@ -4,7 +4,7 @@ import EmulatorHarness
 import Engine
 import Foundation
 import Planning
-import ReconcilerCommands
+import Controller
 import TestSupport
 import Testing
 

@@ -1,72 +1,10 @@
-import Synchronization
-import Engine
+import Fixtures
 import Foundation
 import Planning
 import ReleaseGate
 import Testing
 
-// In-memory edges for the gate: the store, the mailbox, the aliases of an account, the audit log, the clock.
-
-actor MemoryStore: ApprovalStore {
-    var approvals: [Approval] = []
-    func load() -> [Approval] { approvals }
-    func save(_ approvals: [Approval]) { self.approvals = approvals }
-}
-
-actor Mailbox: Mailer {
-    nonisolated let recipients = ["releases@example.com"]
-    var sent: [(subject: String, body: String)] = []
-    var failing = false
-    func send(subject: String, body: String) throws -> String? {
-        if failing { throw GateError("SES: MessageRejected") }
-        sent.append((subject, body))
-        return "ses-\(sent.count)"
-    }
-    func fail(_ on: Bool) { failing = on }
-    /// The code in the last mail, as a person would read it.
-    func lastCode() -> String? {
-        sent.last?.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") }.map { String($0.dropFirst(19)) }
-    }
-}
-
-actor Account: AliasService {
-    struct Key: Hashable { var region: String, function: String, environment: String }
-    var aliases: [Key: AliasFact] = [:]
-    var moves: [Key] = []
-    var failingRegions: Set<String> = []
-    var revision = 0
-
-    func set(_ region: String, _ function: String, _ environment: String, _ version: String, weights: [String: Double] = [:]) {
-        revision += 1
-        aliases[Key(region: region, function: function, environment: environment)] = AliasFact(version: version, revisionID: "r\(revision)", weights: weights)
-    }
-    func read(region: String, functionName: String, environment: String) -> AliasFact? {
-        aliases[Key(region: region, function: functionName, environment: environment)]
-    }
-    func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
-        if failingRegions.contains(region) { throw GateError("ServiceException in \(region)") }
-        let key = Key(region: region, function: functionName, environment: environment)
-        guard aliases[key]?.revisionID == expectedRevision else { throw GateError("PreconditionFailedException") }
-        set(region, functionName, environment, target.version, weights: target.weights)
-        moves.append(key)
-        return AliasMove(revisionID: aliases[key]?.revisionID, requestID: "lambda-\(moves.count)")
-    }
-    func failing(_ regions: Set<String>) { failingRegions = regions }
-}
-
-actor MemoryAudit: AuditSink {
-    var entries: [AuditEntry] = []
-    func record(_ entry: AuditEntry) { entries.append(entry) }
-    func events() -> [AuditEntry.Event] { entries.map(\.event) }
-}
-
-final class TestClock: Sendable {
-    private let state = Mutex(Date(timeIntervalSince1970: 1_790_000_000))
-    func now() -> Date { state.withLock { $0 } }
-    func advance(_ seconds: TimeInterval) { state.withLock { $0 += seconds } }
-}
-
-
+// The in-memory edges (store, mailbox, aliases, audit log, clock) are in Tests/Fixtures/Fakes.swift.
 
 struct Fixture {
     let store = MemoryStore()
@@ -175,7 +113,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
 
         let outcome = try await f.gate.approve(id: nil, code: code)
         #expect(outcome.succeeded)
-        #expect(outcome.entries.map(\.outcome) == ["applied", "applied", "applied", "applied"])
+        #expect(outcome.entries.map(\.outcome.rawValue) == ["applied", "applied", "applied", "applied"])
         #expect(await f.versions("staging") == ["2", "2", "2", "2"])
         #expect(await f.versions("prod") == ["1", "1", "1", "1"])
 
@@ -246,7 +184,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         let outcome = try await f.gate.approve(id: nil, code: code)
         #expect(!outcome.succeeded)
         #expect(outcome.approval.state == .partial)
-        #expect(Dictionary(uniqueKeysWithValues: outcome.entries.map { ($0.region, $0.outcome) })
+        #expect(Dictionary(uniqueKeysWithValues: outcome.entries.map { ($0.region, $0.outcome.rawValue) })
                 == ["ap-south-1": "applied", "eu-west-1": "applied", "us-east-1": "failed", "us-west-2": "applied"])
         #expect(await f.versions("prod") == ["4", "4", "1", "4"])
         await expectRefusal("--retry") { _ = try await f.gate.approve(id: nil, code: code) }
@@ -258,7 +196,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         await f.account.failing([])
         let retried = try await f.gate.retry(id: outcome.approval.id)
         #expect(retried.succeeded)
-        #expect(retried.entries.map(\.outcome) == ["applied"])
+        #expect(retried.entries.map(\.outcome.rawValue) == ["applied"])
         #expect(await f.versions("prod") == ["4", "4", "4", "4"])
         #expect(await f.account.read(region: "us-east-1", functionName: "AmsChangeFunction", environment: "prod")?.weights == ["5": 0.1])
         #expect(await f.account.moves.count == 4)
@@ -286,7 +224,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         #expect(same.id == outcome.approval.id)
         #expect(await f.mailbox.sent.count == 1)
         let finished = try await f.gate.retry(id: same.id)
-        #expect(finished.succeeded && finished.entries.map(\.outcome).sorted() == ["already", "applied"])
+        #expect(finished.succeeded && finished.entries.map(\.outcome.rawValue).sorted() == ["already", "applied"])
     }
 
     @Test func newerCommitSupersedesAndMailFailureRecordsNothing() async throws {

@@ -1,6 +1,6 @@
 import DesiredState
 import Foundation
-import ReconcilerCommands
+import DesiredStateSources
 import Rendering
 import Yams
 

@@ -6,7 +6,7 @@
 //   swift run -c release bench-git [commits]
 import DesiredState
 import Foundation
-import GitSource
+import DesiredStateSources
 
 @discardableResult
 func git(_ arguments: [String], in directory: URL, input: String? = nil) throws -> Data {
@@ -62,7 +62,7 @@ try git(["push", "-q", remote.path, "main"], in: work)
 let count = String(decoding: try git(["rev-list", "--count", "main"], in: work), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 
 // Both sides start from a clone.
-let source = DesiredStateSource(repository: "file://\(remote.path)", branch: "main", subdirectory: "desired-state",
+let source = GitRepositorySource(repository: "file://\(remote.path)", branch: "main", subdirectory: "desired-state",
                                 stateDirectory: root.appendingPathComponent("state").path)
 _ = try await source.read()
 let gitClone = root.appendingPathComponent("git-clone.git")

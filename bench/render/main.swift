@@ -9,7 +9,7 @@
 // columns compare each scale with the 1x baseline measured in the same run.
 import DesiredState
 import Foundation
-import ReconcilerCommands
+import DesiredStateSources
 import Rendering
 
 /// The default state plus `scale - 1` copies of its functions, queues and buckets.

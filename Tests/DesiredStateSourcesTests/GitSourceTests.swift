@@ -1,6 +1,6 @@
 import DesiredState
 import Foundation
-@testable import GitSource
+@testable import DesiredStateSources
 import TestSupport
 import Testing
 
@@ -45,13 +45,13 @@ final class Fixture {
         return try git(["rev-parse", "HEAD"], in: work)
     }
 
-    func source(state: String? = nil, subdirectory: String = "desired-state", branch: String = "main") -> DesiredStateSource {
-        DesiredStateSource(repository: "file://\(remote)", branch: branch, subdirectory: subdirectory, stateDirectory: state ?? self.state,
+    func source(state: String? = nil, subdirectory: String = "desired-state", branch: String = "main") -> GitRepositorySource {
+        GitRepositorySource(repository: "file://\(remote)", branch: branch, subdirectory: subdirectory, stateDirectory: state ?? self.state,
                            author: ("reconciler", "reconciler@dzgro.com"))
     }
 }
 
-@Suite struct GitSourceTests {
+@Suite struct DesiredStateSourcesTests {
     @Test func readsTheDesiredStateAtTheTipStraightFromTheObjectDatabase() async throws {
         let fixture = try Fixture()
         let head = try fixture.git(["rev-parse", "HEAD"], in: fixture.work)
@@ -108,7 +108,7 @@ final class Fixture {
         let plain = fixture.root.appendingPathComponent("plain").path
         try FileManager.default.createDirectory(atPath: plain, withIntermediateDirectories: true)
         await #expect {
-            _ = try await DesiredStateSource(repository: plain, branch: "main", subdirectory: "x", stateDirectory: fixture.state).read()
+            _ = try await GitRepositorySource(repository: plain, branch: "main", subdirectory: "x", stateDirectory: fixture.state).read()
         } throws: { "\($0)" == "'\(plain)' is not a git repository; set [source] repository in controller.conf to a repository path or URL" }
 
         let head = try fixture.git(["rev-parse", "HEAD"], in: fixture.work)
@@ -117,7 +117,7 @@ final class Fixture {
         } throws: { "\($0)" == "directory 'infra/state' does not exist at commit \(head.prefix(12)); set [source] subdirectory in controller.conf or pass --ref" }
 
         await #expect {
-            _ = try await DesiredStateSource(repository: "file://\(fixture.root.path)/missing.git", branch: "main", subdirectory: "", stateDirectory: fixture.root.appendingPathComponent("s3").path).read()
+            _ = try await GitRepositorySource(repository: "file://\(fixture.root.path)/missing.git", branch: "main", subdirectory: "", stateDirectory: fixture.root.appendingPathComponent("s3").path).read()
         } throws: { error in
             guard let error = error as? GitError else { return false }
             return error.doing.hasPrefix("cloning file://\(fixture.root.path)/missing.git") && error.code < 0 && !error.message.isEmpty
@@ -166,7 +166,7 @@ final class Fixture {
 
     @Test func aLocalRepositoryIsReadInPlace() async throws {
         let fixture = try Fixture()
-        let source = DesiredStateSource(repository: fixture.work, branch: "main", subdirectory: "desired-state", stateDirectory: fixture.state)
+        let source = GitRepositorySource(repository: fixture.work, branch: "main", subdirectory: "desired-state", stateDirectory: fixture.state)
         let snapshot = try await source.read()
         #expect(snapshot.commit.id == (try fixture.git(["rev-parse", "HEAD"], in: fixture.work)))
         #expect(snapshot.origin.hasSuffix("main at \(snapshot.commit.shortID)"))

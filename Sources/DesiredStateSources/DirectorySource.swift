@@ -1,9 +1,22 @@
 import DesiredState
 import Foundation
 
-/// Reads a desired-state directory from the filesystem into `SourceFiles`.
-/// (`GitSource` fills `SourceFiles` from a commit instead.)
-public enum DirectorySource {
+/// A desired-state directory on the filesystem, uncommitted files included (`--desired-state DIR`).
+/// Its revision is a hash of the files' contents, marked as uncommitted.
+public struct DirectorySource: DesiredStateSource {
+    public var path: String
+    public init(path: String) { self.path = path }
+
+    public var description: String { "directory \(path)" }
+
+    public func read() async throws -> DesiredStateSnapshot {
+        let files = try Self.read(path)
+        let id = "uncommitted-" + files.contentHash(of: Array(files.files.keys)).prefix(12)
+        return DesiredStateSnapshot(commit: CommitInfo(id: id, author: "", email: "", time: 0, message: "uncommitted files in \(path)"),
+                                    files: files, origin: "directory \(path)")
+    }
+
+    /// The files under `directory` (dot files and __pycache__ left out).
     public struct Missing: Error, CustomStringConvertible {
         public var path: String
         public var description: String {

@@ -86,3 +86,25 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
         throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
     }
 }
+
+/// One JSON file replaced whole on every save (`writeAtomically`): readers always see a
+/// complete document. Pretty-printed with sorted keys and ISO 8601 dates, so it diffs well.
+public struct JSONDocument<Value: Codable>: Sendable {
+    public let url: URL
+    public init(url: URL) { self.url = url }
+
+    /// The document, or nil when the file does not exist; a file that does not decode throws.
+    public func load() throws -> Value? {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(Value.self, from: data)
+    }
+
+    public func save(_ value: Value) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        try writeAtomically(try encoder.encode(value), to: url)
+    }
+}

@@ -4,7 +4,7 @@ import Foundation
 /// The desired-state repository as controller.conf describes it: a local repository read
 /// in place, or a remote (file://, https://, ssh://) cloned once, bare, into the state
 /// directory and fetched on every read.
-public struct DesiredStateSource: Sendable {
+public struct GitRepositorySource: DesiredStateSource {
     public var repository: String
     public var branch: String
     public var subdirectory: String
@@ -24,14 +24,7 @@ public struct DesiredStateSource: Sendable {
 
     public var isRemote: Bool { repository.contains("://") || repository.hasPrefix("git@") }
 
-    /// What was read: the commit, its files, and whether the branch was rewritten since the last read.
-    public struct Snapshot: Sendable {
-        public var commit: CommitInfo
-        public var files: SourceFiles
-        /// The last commit seen on the branch, when it is no longer an ancestor of the tip (force-push).
-        public var rewrittenFrom: String?
-        public var origin: String
-    }
+    public var description: String { "\(repository) \(branch) \(subdirectory)" }
 
     var clonePath: String { (stateDirectory as NSString).appendingPathComponent("repository.git") }
     var lastSeenPath: String { (stateDirectory as NSString).appendingPathComponent("last-seen-commit.json") }
@@ -60,8 +53,11 @@ public struct DesiredStateSource: Sendable {
         return commit
     }
 
+    /// The desired state at the branch tip (fetched first).
+    public func read() async throws -> DesiredStateSnapshot { try await read(ref: nil) }
+
     /// Reads the desired state at the branch tip, or at `ref` when given.
-    public func read(ref: String? = nil) async throws -> Snapshot {
+    public func read(ref: String? = nil) async throws -> DesiredStateSnapshot {
         let repo = try await repositoryHandle()
         var rewrittenFrom: String?
         let commit: CommitInfo
@@ -83,7 +79,7 @@ public struct DesiredStateSource: Sendable {
             try remember(commit.id)
         }
         let files = try await repo.files(at: commit.id, under: subdirectory)
-        return Snapshot(commit: commit, files: files, rewrittenFrom: rewrittenFrom,
+        return DesiredStateSnapshot(commit: commit, files: files, rewrittenFrom: rewrittenFrom,
                         origin: "\(repository) \(ref ?? branch) at \(commit.shortID)")
     }
 

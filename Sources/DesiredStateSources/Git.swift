@@ -48,6 +48,14 @@ public struct CommitInfo: Sendable, Hashable, Codable {
     public var message: String
     public var shortID: String { String(id.prefix(12)) }
     public var summary: String { String(message.split(separator: "\n").first ?? "") }
+
+    public init(id: String, author: String, email: String, time: Double, message: String) {
+        self.id = id
+        self.author = author
+        self.email = email
+        self.time = time
+        self.message = message
+    }
 }
 
 /// libgit2 is initialised once per process (thread-safe lazy global).

@@ -1,0 +1,157 @@
+import ControllerConfig
+import Engine
+import Foundation
+import Logging
+import Planning
+import ServiceLifecycle
+import StateStore
+
+/// Where the controller keeps its status between cycles (and `status` reads it).
+public protocol StatusStore: Sendable {
+    func load() -> ControllerStatus?
+    func save(_ status: ControllerStatus) throws
+    /// Named in errors.
+    var location: String { get }
+}
+
+/// `<state>/status.json`, written whole.
+public struct StatusFile: StatusStore {
+    public let document: JSONDocument<ControllerStatus>
+    public init(_ directory: StateDirectory) { document = JSONDocument(url: directory.status) }
+    public func load() -> ControllerStatus? { (try? document.load()) ?? nil }
+    public func save(_ status: ControllerStatus) throws { try document.save(status) }
+    public var location: String { document.url.path }
+}
+
+/// The reconciling controller: repeats the cycle on a schedule (`run`), or runs it once
+/// (`run --once`). Failures back off; SIGTERM or SIGINT stop it after the current step.
+public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
+    /// How service-lifecycle names it in its logs (never the configuration or the client).
+    public var description: String { "reconciler controller" }
+
+    /// How long a shutdown waits for the step in progress before cancelling it.
+    public static let shutdownGraceSeconds: Int64 = 60
+
+    public struct Schedule: Sendable {
+        public var pollSeconds: Double
+        public var driftSeconds: Double
+        public var maxBackoffSeconds: Double
+        public var jitterPercent: Int
+        public init(_ intervals: ControllerConfig.Intervals) {
+            pollSeconds = Double(intervals.pollSeconds)
+            driftSeconds = Double(intervals.driftSeconds)
+            maxBackoffSeconds = Double(intervals.maxBackoffSeconds)
+            jitterPercent = intervals.jitterPercent
+        }
+    }
+
+    public var ports: ControllerPorts
+    public var settings: CycleSettings
+    public var schedule: Schedule
+    public var statusStore: any StatusStore
+    public var logger: Logger
+    public var random: @Sendable () -> Double
+    /// Held for the life of the process: one controller per state directory.
+    let lifetimeLock: (any Sendable)?
+
+    public init(ports: ControllerPorts, settings: CycleSettings, schedule: Schedule, statusStore: any StatusStore, logger: Logger,
+                lifetimeLock: (any Sendable)? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+        self.ports = ports
+        self.settings = settings
+        self.schedule = schedule
+        self.statusStore = statusStore
+        self.logger = logger
+        self.lifetimeLock = lifetimeLock
+        self.random = random
+    }
+
+    /// The controller as controller.conf configures it, with the AWS adapters.
+    public static func make(_ wiring: Wiring, logger: Logger, once: Bool) throws -> Controller {
+        let directory = wiring.stateDirectory
+        let lifetime = try directory.controllerLock(purpose: once ? "reconciler run --once" : "reconciler run")
+        let client = wiring.client(logger: logger)
+        let ports = ControllerPorts(source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
+                                    lock: { try directory.applyLock(purpose: "reconciler run") })
+        return Controller(ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
+                          schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, lifetimeLock: lifetime)
+    }
+
+    var cycle: ReconcileCycle {
+        ReconcileCycle(ports: ports, settings: settings, logger: logger, stopping: { Task.isShuttingDownGracefully || Task.isCancelled })
+    }
+
+    func fresh(state: String) -> ControllerStatus {
+        let now = ports.clock.now()
+        var status = statusStore.load() ?? ControllerStatus(state: state, pid: getpid(), startedAt: now, source: "")
+        status.state = state
+        status.pid = getpid()
+        status.startedAt = now
+        status.source = ports.source.description
+        return status
+    }
+
+    /// One cycle with a drift check; the exit status of `plan --detailed-exitcode`:
+    /// 0 AWS matches git, 2 something still differs, 1 an error.
+    public func runOnce() async throws -> Int32 {
+        var status = fresh(state: "once")
+        let report = await cycle.run(&status, drift: true, force: true)
+        status.nextPollDue = nil
+        status.nextDriftCheckDue = nil
+        try statusStore.save(status)
+        if report.failure != nil { return 1 }
+        let conditions = status.regions.flatMap(\.conditions).map(\.type)
+        if conditions.contains(.stalled) || !status.desiredStateProblems.isEmpty { return 1 }
+        return conditions.allSatisfy { $0 == .ready } ? 0 : 2
+    }
+
+    public func run() async throws {
+        let clock = ports.clock
+        var status = fresh(state: "running")
+        let poll = schedule.pollSeconds, drift = schedule.driftSeconds
+        var nextPoll = clock.now(), nextDrift = clock.now()
+        logger.info("controller started", metadata: ["pid": "\(getpid())", "source": "\(status.source)", "poll_seconds": "\(Int(schedule.pollSeconds))",
+                                                     "drift_seconds": "\(Int(schedule.driftSeconds))", "drift_policy": "\(settings.driftPolicy.rawValue)",
+                                                     "state_directory": "\((statusStore.location as NSString).deletingLastPathComponent)"])
+        while true {
+            status.nextPollDue = nextPoll
+            status.nextDriftCheckDue = nextDrift
+            status.updatedAt = clock.now()
+            save(status)
+            let wait = min(nextPoll, nextDrift).timeIntervalSince(clock.now())
+            if wait > 0 {
+                do { try await cancelWhenGracefulShutdown { try await clock.sleep(seconds: wait) } } catch { break }
+            }
+            if Task.isShuttingDownGracefully || Task.isCancelled { break }
+            let driftDue = clock.now() >= nextDrift
+            let report = await cycle.run(&status, drift: driftDue, force: false)
+            let delay: Double
+            if let failure = report.failure {
+                status.consecutiveFailures += 1
+                delay = Planning.Schedule.jittered(Planning.Schedule.backoff(failures: status.consecutiveFailures, interval: poll, cap: schedule.maxBackoffSeconds),
+                                                   percent: schedule.jitterPercent, unit: random())
+                logger.warning("cycle failed", metadata: ["error": "\(failure)", "consecutive_failures": "\(status.consecutiveFailures)",
+                                                          "retry_in_seconds": "\(String(format: "%.1f", delay))"])
+            } else {
+                if status.consecutiveFailures > 0 { logger.info("recovered", metadata: ["after_failures": "\(status.consecutiveFailures)"]) }
+                status.consecutiveFailures = 0
+                delay = Planning.Schedule.jittered(poll, percent: schedule.jitterPercent, unit: random())
+            }
+            nextPoll = clock.now().addingTimeInterval(delay)
+            if driftDue {
+                nextDrift = clock.now().addingTimeInterval(report.failure == nil ? Planning.Schedule.jittered(drift, percent: schedule.jitterPercent, unit: random()) : delay)
+            }
+        }
+        status.state = "stopped"
+        status.nextPollDue = nil
+        status.nextDriftCheckDue = nil
+        status.updatedAt = clock.now()
+        save(status)
+        logger.info("controller stopped", metadata: ["reason": "shutdown requested"])
+    }
+
+    func save(_ status: ControllerStatus) {
+        do { try statusStore.save(status) } catch {
+            logger.error("status not written", metadata: ["file": "\(statusStore.location)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,320 @@
+import ControllerConfig
+import DesiredState
+import DesiredStateSources
+import Engine
+import Foundation
+import Logging
+import Planning
+import ReleaseGate
+import Rendering
+import StateStore
+
+/// What one cycle needs from the world, as ports: where the desired state comes from, the
+/// cloud, the release gate, the clock and the apply lock. The daemon passes the real ones;
+/// the cycle's tests pass in-memory ones.
+public struct ControllerPorts: Sendable {
+    public var source: any DesiredStateSource
+    public var cloud: any Cloud
+    public var gate: GateSetup
+    public var clock: any Clock
+    /// Takes the apply lock for the body of a cycle (released when the value is dropped);
+    /// throws `ApplyLock.Busy` while a person's apply or approve holds it.
+    public var lock: @Sendable () throws -> any Sendable
+
+    public init(source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable) {
+        self.source = source
+        self.cloud = cloud
+        self.gate = gate
+        self.clock = clock
+        self.lock = lock
+    }
+}
+
+/// What the cycle takes from controller.conf.
+public struct CycleSettings: Sendable {
+    public var driftPolicy: ControllerConfig.DriftPolicy
+    /// A stack in progress longer than this is reported as stuck.
+    public var stackWaitSeconds: Double
+    public init(driftPolicy: ControllerConfig.DriftPolicy = .report, stackWaitSeconds: Double = 3600) {
+        self.driftPolicy = driftPolicy
+        self.stackWaitSeconds = stackWaitSeconds
+    }
+}
+
+/// Why a step of the cycle ended the way it did: a machine reason (stable, for logs and
+/// tests) and a message for people.
+public struct StepResult: Sendable, Equatable, CustomStringConvertible {
+    public enum Reason: String, Sendable, Equatable {
+        case fetched = "Fetched", fetchFailed = "FetchFailed"
+        /// The commit was reconciled already and no drift check is due: the cycle stops here.
+        case upToDate = "UpToDate"
+        /// A person's apply or approve holds the lock: the next poll tries again.
+        case locked = "Locked"
+        case valid = "Valid", invalid = "DesiredStateInvalid"
+        case observed = "Observed", partlyObserved = "PartlyObserved", observeFailed = "ObserveFailed"
+        case driftChecked = "DriftChecked", driftNotDue = "DriftNotDue"
+        case applied = "Applied", nothingToApply = "NothingToApply", applyFailed = "ApplyFailed"
+        case releasesRequested = "ReleasesRequested", noRelease = "NoRelease", gateFailed = "GateFailed"
+        case releasesFinished = "ReleasesFinished", releaseFailed = "ReleaseFailed"
+    }
+    public var step: String
+    public var reason: Reason
+    public var message: String
+    public init(_ step: String, _ reason: Reason, _ message: String) {
+        self.step = step
+        self.reason = reason
+        self.message = message
+    }
+    public var description: String { "\(step): \(reason.rawValue) (\(message))" }
+}
+
+/// One reconcile cycle, in the order Flux's controllers use: fetch once → validate →
+/// observe → detect drift → apply → request or finish releases → status. Each step returns
+/// a typed result; the status is a pure projection of them (`StatusProjection`), made once.
+public struct ReconcileCycle: Sendable {
+    public var ports: ControllerPorts
+    public var settings: CycleSettings
+    public var logger: Logger
+    /// True once a shutdown was asked for: no new step starts.
+    public var stopping: @Sendable () -> Bool
+
+    public init(ports: ControllerPorts, settings: CycleSettings, logger: Logger, stopping: @escaping @Sendable () -> Bool) {
+        self.ports = ports
+        self.settings = settings
+        self.logger = logger
+        self.stopping = stopping
+    }
+
+    /// What a cycle did: each step's result, and what failed (nil when nothing did; a
+    /// failed cycle makes the next poll back off).
+    public struct Report: Sendable {
+        public var steps: [StepResult] = []
+        public var failure: String?
+        public func reason(_ step: String) -> StepResult.Reason? { steps.last { $0.step == step }?.reason }
+    }
+
+    /// Runs one cycle and updates `status`. `drift`: a drift check is due; `force`: reconcile
+    /// even an unchanged commit (`run --once`).
+    public func run(_ status: inout ControllerStatus, drift: Bool, force: Bool) async -> Report {
+        var report = Report()
+        let started = ports.clock.now()
+        status.lastPollAt = started
+
+        // 1. Fetch, once: the commit logged is the commit reconciled.
+        let read: DesiredStateSnapshot
+        do {
+            read = try await ports.source.read()
+        } catch {
+            report.steps.append(StepResult("fetch", .fetchFailed, "\(error)"))
+            status.lastError = "\(error)"
+            report.failure = "\(error)"
+            return report
+        }
+        let commit = read.commit
+        if status.lastSeen?.id != commit.id {
+            status.lastSeen = .init(id: commit.id, summary: commit.summary, at: started)
+            logger.info("new commit", metadata: ["commit": "\(commit.id)", "summary": "\(commit.summary)", "author": "\(commit.author)"])
+        }
+        if let previous = read.rewrittenFrom {
+            logger.warning("branch rewritten", metadata: ["previous": "\(previous)", "commit": "\(commit.id)"])
+        }
+        report.steps.append(StepResult("fetch", .fetched, "commit \(commit.shortID) \"\(commit.summary)\""))
+
+        do {
+            // A release confirmed but not finished (a crash or a failure while moving its aliases) is finished by the controller.
+            let unfinished = try await ports.gate.store.load().contains { $0.state == .partial }
+            let reconcile = force || status.reconciledCommit != commit.id || unfinished
+            logger.debug("poll", metadata: ["commit": "\(commit.id)", "started": "\(LogTime.precise(started))", "reconcile": "\(reconcile)", "drift_check": "\(drift)"])
+            guard reconcile || drift else {
+                status.lastError = nil
+                report.steps.append(StepResult("fetch", .upToDate, "commit \(commit.shortID) is reconciled and no drift check is due"))
+                return report
+            }
+            let held: any Sendable
+            do { held = try ports.lock() } catch let error as ApplyLock.Busy {
+                // A person's apply or approve: not a failure; the next poll tries again.
+                logger.info("cycle skipped", metadata: ["reason": "\(error)"])
+                report.steps.append(StepResult("lock", .locked, "\(error)"))
+                return report
+            }
+            defer { withExtendedLifetime(held) {} }
+            let failure = try await converge(read, &status, &report, reconcile: reconcile, drift: drift)
+            status.lastError = failure
+            report.failure = failure
+            logger.info("cycle finished", metadata: ["commit": "\(commit.id)", "seconds": "\(String(format: "%.2f", ports.clock.now().timeIntervalSince(started)))",
+                                                     "drift_check": "\(drift)", "outcome": "\(failure ?? "ok")"])
+        } catch {
+            status.lastError = "\(error)"
+            report.failure = "\(error)"
+        }
+        return report
+    }
+
+    /// The body of a cycle, under the apply lock. Returns what failed, or nil.
+    func converge(_ read: DesiredStateSnapshot, _ status: inout ControllerStatus, _ report: inout Report,
+                   reconcile: Bool, drift: Bool) async throws -> String? {
+        let commit = read.commit.id
+
+        // 2. Validate.
+        let checked = DesiredStateCheck.check(read.files)
+        guard let state = checked.state else {
+            // Not retried until a new commit: the commit itself must change.
+            let problems = checked.problems
+            report.steps.append(StepResult("validate", .invalid, "\(problems.count) problem\(problems.count == 1 ? "" : "s"): \(problems.first?.description ?? "")"))
+            logger.error("desired state invalid", metadata: ["commit": "\(commit)", "problems": "\(problems.count)", "first": "\(problems.first?.description ?? "")"])
+            status = StatusProjection.invalid(status, commit: commit, problems: problems.map(\.description))
+            return nil
+        }
+        report.steps.append(StepResult("validate", .valid, "\(state.functions.count) functions, \(checked.stacks.count) stacks"))
+        let deployment = Deployment(origin: read.origin, commit: commit, files: read.files, state: state, stacks: checked.stacks,
+                                    cloud: ports.cloud, gate: ports.gate)
+        let progress: @Sendable (String) -> Void = { [logger] line in logger.info("progress", metadata: ["commit": "\(commit.prefix(12))", "detail": "\(line)"]) }
+
+        // 3. Observe.
+        var observation = try await deployment.observeEach()
+        for (region, error) in observation.failures.sorted(by: { $0.key < $1.key }) {
+            logger.error("region not observed", metadata: ["region": "\(region)", "error": "\(error)"])
+        }
+        report.steps.append(observation.failures.isEmpty
+            ? StepResult("observe", .observed, "\(observation.snapshot.regions.count) regions")
+            : StepResult("observe", .partlyObserved, "not observed: " + observation.failures.keys.sorted().joined(separator: ", ")))
+
+        // 4. Drift, as observed before anything changes.
+        let drift = try await detectDrift(deployment, observation, status, &report, reconcile: reconcile, due: drift)
+        var findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
+        let correct = drift.checked && settings.driftPolicy == .correct && findings.contains(where: \.isDrift)
+
+        // 5. Apply and request approvals: for a new commit, or to correct drift.
+        var execution: Deployment.Execution?
+        var corrections: [String] = []
+        if (reconcile || correct) && observation.plan.hasChanges {
+            let plan = observation.plan
+            logger.info("applying", metadata: ["commit": "\(commit)", "digest": "\(plan.digest.prefix(16))", "steps": "\(plan.steps.count)",
+                                               "held": "\(plan.heldSteps.count)", "reason": "\(reconcile ? "commit" : "drift correction")"])
+            let done: Deployment.Execution
+            do {
+                done = try await deployment.execute(plan, progress: progress, shouldContinue: { [stopping] in !stopping() })
+            } catch {
+                report.steps.append(StepResult("apply", .applyFailed, "\(error)"))
+                return "\(error)"
+            }
+            execution = done
+            if correct && !reconcile {
+                corrections = done.report.entries.filter { $0.outcome == .applied }.map { "\($0.region): \($0.subject) restored" }
+                    + done.requests.map { "\($0.approval.environment): approval \($0.approval.id) requested to move \($0.approval.changes.count) alias\($0.approval.changes.count == 1 ? "" : "es") back to their pins" }
+            }
+            for request in done.requests {
+                logger.info("release held", metadata: ["environment": "\(request.approval.environment)", "approval": "\(request.approval.id)",
+                                                       "changes": "\(request.approval.changes.count)", "state": "\(request.approval.state.rawValue)"])
+            }
+            report.steps.append(done.report.succeeded
+                ? StepResult("apply", .applied, "\(done.report.count(.applied)) applied, \(done.report.count(.unchanged)) unchanged, \(done.report.count(.held)) held")
+                : StepResult("apply", .applyFailed, done.report.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.subject)" }.joined(separator: "; ")))
+            if let failure = done.gateFailure {
+                report.steps.append(StepResult("releases", .gateFailed, failure))
+            } else {
+                report.steps.append(done.requests.isEmpty ? StepResult("releases", .noRelease, "no release to hold")
+                    : StepResult("releases", .releasesRequested, done.requests.map { "\($0.approval.environment) \($0.approval.id)" }.joined(separator: ", ")))
+            }
+        } else {
+            report.steps.append(StepResult("apply", .nothingToApply, observation.plan.hasChanges ? "changes wait for the next commit or drift correction" : "AWS matches the commit"))
+        }
+
+        // 6. Finish releases confirmed but cut short.
+        var changed = (execution?.report.count(.applied) ?? 0) > 0
+        var retryFailure: String?
+        for approval in try await ports.gate.store.load() where approval.state == .partial && !stopping() {
+            logger.info("finishing confirmed release", metadata: ["approval": "\(approval.id)", "environment": "\(approval.environment)",
+                                                                  "remaining": "\(approval.remaining.count)"])
+            do {
+                let outcome = try await ports.gate.gate(progress: progress).retry(id: approval.id)
+                changed = true
+                if !outcome.succeeded {
+                    retryFailure = "release \(approval.id) not finished: " + outcome.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.function): \($0.detail ?? "")" }.joined(separator: "; ")
+                }
+            } catch {
+                retryFailure = "release \(approval.id): \(error)"
+            }
+            report.steps.append(retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
+                ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
+        }
+        if changed && !stopping() {
+            observation = try await deployment.observeEach()
+            findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
+        }
+
+        // 7. Status: a projection of what this cycle found and did.
+        let facts = StatusProjection.Facts(
+            commit: commit, state: state, stacks: checked.stacks, observation: observation, execution: execution, findings: findings,
+            live: try await ports.gate.store.load().filter(\.isLive), reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
+            drift: drift.checked ? .init(at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
+                                         findings: findings, corrections: corrections) : nil)
+        let projected = StatusProjection.project(status, facts, now: ports.clock.now())
+        status = projected.status
+        if let check = status.drift, drift.checked {
+            for finding in check.findings {
+                logger.log(level: finding.isDrift ? .warning : .info, "drift finding",
+                           metadata: ["kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)"])
+            }
+            logger.info("drift check finished", metadata: ["findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
+                                                           "corrections": "\(check.corrections.count)", "policy": "\(check.policy)"])
+        }
+        return projected.failure
+    }
+
+    struct DriftResult {
+        var checked: Bool
+        var started: Date
+        /// CloudFormation's findings (and, on a commit already applied, what the plan would still change).
+        var cloudFormation: [Finding]
+    }
+
+    /// CloudFormation drift detection when a check is due; otherwise the findings of the last check.
+    func detectDrift(_ deployment: Deployment, _ observation: Deployment.Observation, _ status: ControllerStatus, _ report: inout Report,
+                     reconcile: Bool, due: Bool) async throws -> DriftResult {
+        let started = ports.clock.now()
+        var cloudFormation = status.drift?.findings.filter { $0.kind == .resource || $0.kind == .unchecked } ?? []
+        guard due else {
+            report.steps.append(StepResult("drift", .driftNotDue, "the findings of the last check stand"))
+            return DriftResult(checked: false, started: started, cloudFormation: cloudFormation)
+        }
+        let existing = deployment.stacks.filter { observation.snapshot.regions[$0.id.region]?.stacks[$0.stackName] != nil }
+        logger.info("progress", metadata: ["commit": "\(deployment.commit.prefix(12))", "detail": "drift check: CloudFormation drift detection on \(existing.count) stacks…"])
+        cloudFormation = await ports.cloud.detectDrift(existing)
+        if !reconcile {
+            // On a commit already applied, whatever the plan would still change drifted.
+            cloudFormation += observation.plan.steps.filter { $0.gate == nil && $0.change != .wait && $0.change != .blocked }.map {
+                Finding(kind: .resource, region: $0.region, subject: $0.subject, detail: "differs from the commit applied: \($0.detail)",
+                        remedy: "`reconciler apply` restores it (with [drift] policy = \"correct\" the controller does)")
+            }
+        }
+        report.steps.append(StepResult("drift", .driftChecked, "\(existing.count) stacks checked"))
+        return DriftResult(checked: true, started: started, cloudFormation: cloudFormation)
+    }
+
+    /// Findings that need no extra calls: aliases, certificates and stacks as observed, and
+    /// CloudFormation's from the last drift check.
+    func currentFindings(_ state: DesiredState, _ observed: Snapshot, cloudFormation: [Finding]) async throws -> [Finding] {
+        let regions = state.regions.filter { observed.regions[$0] != nil }
+        var awaiting: [String: AliasTarget?] = [:]
+        for approval in try await ports.gate.store.load() where approval.isLive {
+            for change in approval.remaining {
+                awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)] = .some(change.from)
+            }
+        }
+        let now = ports.clock.now()
+        return DriftRules.stacks(observed, regions: regions, now: now, stuckAfter: settings.stackWaitSeconds)
+            + DriftRules.certificates(observed, regions: regions, now: now)
+            + DriftRules.aliases(state, snapshot: observed, regions: regions, awaiting: awaiting)
+            + cloudFormation.filter { regions.contains($0.region) }
+    }
+}
+
+/// Times in logs: ISO 8601 with fractions of a second.
+public enum LogTime {
+    public static func precise(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

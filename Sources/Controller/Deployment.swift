@@ -1,0 +1,86 @@
+import DesiredState
+import Engine
+import Foundation
+import Planning
+import ReleaseGate
+import Rendering
+
+/// One checked desired state at one revision, and the cloud it is deployed to: what `plan`,
+/// `apply` and every controller cycle share.
+public struct Deployment: Sendable {
+    /// Where the desired state was read, for people.
+    public var origin: String
+    public var commit: String
+    public var files: SourceFiles
+    public var state: DesiredState
+    public var stacks: [RenderedStack]
+    public var cloud: any Cloud
+    public var gate: GateSetup
+
+    public init(origin: String, commit: String, files: SourceFiles, state: DesiredState, stacks: [RenderedStack], cloud: any Cloud, gate: GateSetup) {
+        self.origin = origin
+        self.commit = commit
+        self.files = files
+        self.state = state
+        self.stacks = stacks
+        self.cloud = cloud
+        self.gate = gate
+    }
+
+    public func checkRegions(_ regions: [String]) throws {
+        for region in regions where !state.regions.contains(region) {
+            throw ControllerError("region '\(region)' is not in the desired state; regions: \(state.regions.joined(separator: ", "))")
+        }
+    }
+
+    var targets: [ObservationTargets] { Planner.targets(state, stacks: stacks) }
+
+    /// Observes every region (concurrently) and plans; `regions` narrows the plan. Any
+    /// region that cannot be read fails the whole plan.
+    public func plan(regions: [String]) async throws -> Plan {
+        let (snapshot, failures) = try await cloud.observe(targets, project: state.project.value)
+        if let failure = state.regions.lazy.compactMap({ failures[$0] }).first { throw failure }
+        return Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit).restricted(to: Set(regions))
+    }
+
+    /// Observes every region; a region that cannot be read is returned as a failure and
+    /// left out of the plan, so the others go on. Throws only when no region was read.
+    public func observeEach() async throws -> Observation {
+        let (snapshot, errors) = try await cloud.observe(targets, project: state.project.value)
+        if snapshot.regions.isEmpty, let error = errors.values.first { throw error }
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit).restricted(to: Set(snapshot.regions.keys))
+        return Observation(snapshot: snapshot, plan: plan, failures: errors.mapValues { "\($0)" })
+    }
+
+    /// What the cloud looked like, and the plan from there.
+    public struct Observation: Sendable {
+        public var snapshot: Snapshot
+        public var plan: Plan
+        /// Regions that could not be read, with why.
+        public var failures: [String: String]
+    }
+
+    /// What `apply` did: the steps' report and the approvals requested for held steps.
+    public struct Execution: Sendable {
+        public var report: ApplyReport
+        public var requests: [ReleaseGate.Request]
+        public var gateFailure: String?
+        public var succeeded: Bool { report.succeeded && gateFailure == nil }
+    }
+
+    /// Executes the plan's ungated steps, then requests one approval per environment for
+    /// the held ones. Refuses before any change when held steps cannot be mailed.
+    public func execute(_ plan: Plan, progress: @escaping @Sendable (String) -> Void,
+                        shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) async throws -> Execution {
+        if !plan.heldSteps.isEmpty { try gate.checkMail() }
+        let report = await cloud.apply(plan, ApplyWork(state: state, files: files, stacks: stacks, commit: commit),
+                                       progress: progress, shouldContinue: shouldContinue)
+        // A shutdown leaves the request to the next start: nothing half-mailed.
+        guard shouldContinue() else { return Execution(report: report, requests: []) }
+        do {
+            return Execution(report: report, requests: try await gate.gate(progress: progress).request(plan))
+        } catch {
+            return Execution(report: report, requests: [], gateFailure: "\(error)")
+        }
+    }
+}

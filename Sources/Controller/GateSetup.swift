@@ -1,0 +1,60 @@
+import AWSClient
+import ControllerConfig
+import Engine
+import Foundation
+import Planning
+import ReleaseGate
+import StateStore
+
+/// The release gate's ports as one value: where approvals are kept, how codes are mailed,
+/// the aliases it moves and the audit log. `GateSetup.aws` wires them from controller.conf;
+/// tests pass in-memory ones.
+public struct GateSetup: Sendable {
+    public var store: any ApprovalStore
+    public var mailer: any Mailer
+    public var aliases: any AliasService
+    public var audit: any AuditSink
+    public var policy: ReleaseGate.Policy
+    /// The [approval] setting that is missing, when releases cannot be mailed.
+    public var missingMailSetting: String?
+    public var now: @Sendable () -> Date
+
+    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, audit: any AuditSink,
+                policy: ReleaseGate.Policy, missingMailSetting: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.mailer = mailer
+        self.aliases = aliases
+        self.audit = audit
+        self.policy = policy
+        self.missingMailSetting = missingMailSetting
+        self.now = now
+    }
+
+    /// Approvals and the audit log in the state directory, codes mailed through SES, aliases through Lambda.
+    public static func aws(_ config: ControllerConfig, directory: StateDirectory, client: AWSClient) -> GateSetup {
+        GateSetup(store: FileApprovalStore(url: directory.approvals),
+                  mailer: SESMailer(client: client, region: config.approval.sesRegion, sender: config.approval.sender ?? "",
+                                    recipients: config.approval.recipients),
+                  aliases: LambdaAliases(client: client), audit: directory.auditLog,
+                  policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts),
+                  missingMailSetting: config.approval.sender == nil ? "sender" : config.approval.recipients.isEmpty ? "recipients" : nil)
+    }
+
+    /// Refuses before anything changes when releases cannot be held for lack of a mailbox.
+    public func checkMail() throws {
+        if let missing = missingMailSetting {
+            throw ControllerError("this plan moves staging or prod aliases, which wait for an e-mailed code, but [approval] in controller.conf has no "
+                                  + "\(missing); set sender and recipients, then run the command again (nothing was changed)")
+        }
+    }
+
+    public func gate(progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
+        ReleaseGate(store: store, mailer: mailer, aliases: aliases, audit: audit, policy: policy, now: now, progress: progress)
+    }
+}
+
+/// An error for a person: one line that says what failed and what to do.
+public struct ControllerError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

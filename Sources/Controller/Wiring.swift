@@ -1,0 +1,68 @@
+import AWSClient
+import ControllerConfig
+import DesiredStateSources
+import Engine
+import Foundation
+import Logging
+import StateStore
+
+/// The production adapters, built from controller.conf and the process environment (read
+/// here, at the edge; nothing deeper reads environment variables). Paths in controller.conf
+/// are relative to the file's directory, `base`.
+public struct Wiring: Sendable {
+    public var config: ControllerConfig
+    public var base: String
+    public var environment: [String: String]
+    /// Where `~/.aws` is looked for.
+    public var home: String
+
+    public init(config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment, home: String = NSHomeDirectory()) {
+        self.config = config
+        self.base = base
+        self.environment = environment
+        self.home = home
+    }
+
+    /// A path from controller.conf: relative paths are relative to the file.
+    public static func absolute(_ path: String, base: String) -> String {
+        path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+    }
+
+    public var stateDirectory: StateDirectory {
+        StateDirectory(URL(fileURLWithPath: Self.absolute(config.stateDirectory, base: base)))
+    }
+
+    /// The AWS client: credentials, endpoints and retries as configured.
+    public func client(logger: Logger = Logger(label: "reconciler.aws")) -> AWSClient {
+        let transport = URLSessionTransport(timeout: 30)
+        return AWSClient(transport: transport,
+                         credentials: CredentialChain.standard(profile: config.aws.profile, environment: environment, home: home, transport: transport),
+                         endpoints: EndpointResolver(configured: config.aws.endpoint, configuredPerService: config.aws.endpoints, environment: environment),
+                         retry: RetryPolicy(maxAttempts: config.aws.maxAttempts), logger: logger)
+    }
+
+    /// The git source controller.conf describes.
+    public var source: GitRepositorySource {
+        let repository = config.source.repository
+        let isURL = repository.contains("://") || repository.hasPrefix("git@")
+        let author = config.source.authorName.map { ($0, config.source.authorEmail ?? "\($0)@localhost") }
+        return GitRepositorySource(repository: isURL ? repository : Self.absolute(repository, base: base), branch: config.source.branch,
+                                   subdirectory: config.source.subdirectory, stateDirectory: Self.absolute(config.stateDirectory, base: base),
+                                   credentials: GitCredentials(username: config.source.username, token: config.source.tokenEnv.flatMap { environment[$0] }),
+                                   author: author)
+    }
+
+    /// The cloud through `client`: layers built with the configured Python, steps logged to apply-log.jsonl.
+    public func cloud(_ client: AWSClient, clock: any Clock = SystemClock()) -> AWSCloud {
+        let python = config.apply.python.contains("/") ? Self.absolute(config.apply.python, base: base) : config.apply.python
+        let directory = stateDirectory
+        return AWSCloud(client: client,
+                        layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
+                        log: directory.applyLog,
+                        waits: WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
+                                          stackSeconds: Double(config.apply.stackWaitSeconds)),
+                        clock: clock)
+    }
+
+    public func gate(_ client: AWSClient) -> GateSetup { GateSetup.aws(config, directory: stateDirectory, client: client) }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Controller
+import Engine
+import Foundation
+import Planning
+import ReleaseGate
+import StateStore
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Plan, then execute every step not held by the release gate: regions concurrently, steps in order.",
+        discussion: "Steps that move a staging or prod alias are listed as held. One apply at a time (a lock in the state directory); everything done is appended to apply-log.jsonl there. Exit status 1 when a step failed.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Apply only this region (repeatable).", valueName: "REGION"))
+    var region: [String] = []
+
+    func run() async throws {
+        let session = try await Session.open(global)
+        try session.deployment.checkRegions(region)
+        let lock = try session.wiring.stateDirectory.applyLock(purpose: "reconciler apply")
+        defer { withExtendedLifetime(lock) {} }
+        let json = global.json
+        let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
+        let (plan, seconds) = try await session.plan(regions: region, progress: say)
+        say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.deployment.origin))
+        say(PlanText.summary(plan))
+        let execution = try await session.deployment.execute(plan, progress: say)
+        let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)
+        if global.json {
+            print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure)))
+        } else {
+            print(Self.summary(report))
+            if !requests.isEmpty {
+                print("Release gate:")
+                for request in requests { print(describe(request, recipients: session.config.approval.recipients)) }
+            }
+            if let gateFailure { printError("error: \(gateFailure)") }
+        }
+        if !execution.succeeded { throw ExitCode(1) }
+    }
+
+    /// `apply --json`: the report's fields, and the approvals requested or waiting.
+    struct ApplyOutput: Encodable {
+        var report: ApplyReport
+        var approvals: [ApprovalView]
+        var approvalError: String?
+
+        enum Keys: String, CodingKey { case approvals, approvalError }
+        func encode(to encoder: Encoder) throws {
+            try report.encode(to: encoder)
+            var container = encoder.container(keyedBy: Keys.self)
+            try container.encode(approvals, forKey: .approvals)
+            try container.encodeIfPresent(approvalError, forKey: .approvalError)
+        }
+    }
+
+    static func summary(_ report: ApplyReport) -> String {
+        var lines = [""]
+        let held = report.entries.filter { $0.outcome == .held }
+        if !held.isEmpty {
+            lines.append("Held for approval (\(held.count) alias change\(held.count == 1 ? "" : "s"); `plan` shows each from → to):")
+            var groups: [String: [String]] = [:]
+            var order: [String] = []
+            for entry in held {
+                let parts = entry.subject.replacingOccurrences(of: "alias ", with: "").split(separator: ":")
+                let key = "\(entry.region) \(parts.last ?? "")"
+                if groups[key] == nil { order.append(key) }
+                groups[key, default: []].append(String(parts.first ?? ""))
+            }
+            lines += order.map { "  \($0): \(groups[$0]!.joined(separator: ", "))" }
+        }
+        let failed = report.entries.filter { $0.outcome == .failed }
+        for entry in failed { lines.append("FAILED \(entry.region): \(entry.subject): \(entry.detail ?? "")") }
+        let notReached = report.count(.notReached)
+        lines.append("Apply \(report.succeeded ? "finished" : "stopped"): \(report.count(.applied)) applied, \(report.count(.unchanged)) found unchanged, "
+                     + "\(held.count) held, \(failed.count) failed\(notReached > 0 ? ", \(notReached) not reached (apply again after fixing the failure)" : "").")
+        return lines.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import Controller
+import Foundation
+import ReleaseGate
+import StateStore
+
+struct ApproveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "Confirm a held release with its e-mailed code and move its aliases.",
+        discussion: """
+            With the code: re-reads every alias of the approval and, only if none moved since the plan, moves them \
+            (UpdateAlias with RevisionId), regions concurrently. Three wrong codes void the approval; --resend mails a new \
+            code. If a region fails, --retry finishes the rest without a new code. Exit status 1 when refused or not \
+            everything was applied.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("The one-time password from the mail; '-' reads it from standard input.", valueName: "CODE"))
+    var otp: String?
+
+    @Option(name: .long, help: ArgumentHelp("The approval to confirm (needed when several wait).", valueName: "ID"))
+    var id: String?
+
+    @Option(name: .long, help: ArgumentHelp("Mail a new code for a pending, void or expired approval.", valueName: "ID"))
+    var resend: String?
+
+    @Option(name: .long, help: ArgumentHelp("Finish a confirmed approval that was partly applied (no code needed).", valueName: "ID"))
+    var retry: String?
+
+    func validate() throws {
+        let modes = [otp != nil, resend != nil, retry != nil].filter { $0 }.count
+        guard modes == 1 else { throw ValidationError("give exactly one of --otp CODE (with --id ID when several wait), --resend ID or --retry ID") }
+        if id != nil && otp == nil { throw ValidationError("--id goes with --otp") }
+    }
+
+    func run() async throws {
+        let wiring = try global.wiring()
+        let config = wiring.config
+        let setup = wiring.gate(wiring.client())
+        let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
+        defer { withExtendedLifetime(lock) {} }
+        let json = global.json
+        let gate = setup.gate { line in if json { printError(line) } else { print(line) } }
+        do {
+            if let resend {
+                try setup.checkMail()
+                let approval = try await gate.resend(id: resend)
+                let view = ApprovalView(approval, now: Date())
+                if json { print(try jsonString(view)) } else {
+                    print("A new code for approval \(approval.id) was mailed to \(config.approval.recipients.joined(separator: ", ")).\n\(view.text)")
+                }
+                return
+            }
+            let outcome: ReleaseGate.Outcome
+            if let retry {
+                outcome = try await gate.retry(id: retry)
+            } else {
+                var code = otp ?? ""
+                if code == "-" { code = readLine(strippingNewline: true) ?? "" }
+                outcome = try await gate.approve(id: id, code: code)
+            }
+            if json { print(try jsonString(ApproveOutput(approval: ApprovalView(outcome.approval, now: Date()), entries: outcome.entries))) } else {
+                print(Self.summary(outcome))
+            }
+            if !outcome.succeeded { throw ExitCode(1) }
+        } catch let error as GateError {
+            throw CLIError(error.description)
+        }
+    }
+
+    static func summary(_ outcome: ReleaseGate.Outcome) -> String {
+        let a = outcome.approval
+        var lines = ["", table(outcome.entries.map { [$0.outcome.rawValue, $0.region, $0.function, $0.change, $0.detail ?? ""] }, indent: "  ")]
+        let applied = outcome.entries.filter { $0.outcome == .applied || $0.outcome == .already }.count
+        if outcome.succeeded {
+            lines.append("Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all).")
+        } else {
+            lines.append("Partly released: \(a.changes.count - a.remaining.count) of \(a.changes.count) \(a.environment) aliases moved; \(a.remaining.count) did not. "
+                         + "Fix the failure above, then finish with `reconciler approve --retry \(a.id)` (no new code needed).")
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    struct ApproveOutput: Encodable {
+        var approval: ApprovalView
+        var entries: [ReleaseGate.Outcome.Entry]
+    }
+}

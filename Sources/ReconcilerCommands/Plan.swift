@@ -1,0 +1,42 @@
+import ArgumentParser
+import Controller
+import Engine
+import Foundation
+import Planning
+
+struct PlanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plan",
+        abstract: "Observe AWS and show what apply would change, region by region.",
+        discussion: "Exit status: 0 when nothing would change, 1 on error; with --detailed-exitcode, 2 when something would change.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("Plan only this region (repeatable).", valueName: "REGION"))
+    var region: [String] = []
+
+    @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes (0: none, 1: error).")
+    var detailedExitCode = false
+
+    func run() async throws {
+        let session = try await Session.open(global)
+        try session.deployment.checkRegions(region)
+        let (plan, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
+        let calls = await session.callsByRegion()
+        if global.json {
+            print(try jsonString(PlanOutput(source: session.deployment.origin, plan: plan, apiCalls: calls, seconds: seconds)))
+        } else {
+            printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
+            print(PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
+        }
+        if detailedExitCode && plan.hasChanges { throw ExitCode(2) }
+    }
+}
+
+/// `plan --json`: documented in docs/plan-json.md.
+struct PlanOutput: Encodable {
+    var source: String
+    var plan: Plan
+    var apiCalls: [String: Int]
+    var seconds: Double
+}

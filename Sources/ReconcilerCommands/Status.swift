@@ -1,0 +1,113 @@
+import ArgumentParser
+import Controller
+import Foundation
+import Planning
+import ReleaseGate
+import StateStore
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show what the controller knows: commits seen and applied, conditions per region and stack, the last drift check, held releases, the audit log.",
+        discussion: "Reads the state directory only (status.json written by `reconciler run`, approvals, the audit log); makes no AWS call.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(name: .long, help: ArgumentHelp("How many audit entries to show.", valueName: "N"))
+    var last: Int = 10
+
+    struct Output: Encodable {
+        var controller: ControllerStatus?
+        /// Whether the process that wrote status.json as running is still alive.
+        var controllerAlive: Bool?
+        var approvals: [ApprovalView]
+        var audit: [AuditEntry]
+    }
+
+    func run() async throws {
+        let directory = try global.wiring().stateDirectory
+        let now = Date()
+        let statusFile = StatusFile(directory)
+        let controller = statusFile.load()
+        let alive = controller.map { kill($0.pid, 0) == 0 || errno == EPERM }
+        let approvals = try await FileApprovalStore(url: directory.approvals).load().filter(\.isLive).map { ApprovalView($0, now: now) }
+        let audit = await directory.auditLog.last(last, as: AuditEntry.self)
+        if global.json {
+            print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, audit: audit)))
+            return
+        }
+        if let controller {
+            print(Self.text(controller, alive: alive ?? false, now: now))
+        } else {
+            print("Controller: has not run with this state directory (no \(statusFile.location)); start it with `reconciler run` (or one cycle: `reconciler run --once`).")
+        }
+        print("\nHeld releases:")
+        print(approvals.isEmpty ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+        print("\nAudit log (last \(audit.count), \(directory.auditLog.url.path)):")
+        if audit.isEmpty { print("  empty") }
+        for entry in audit {
+            let subject = [entry.environment, entry.approval.map { "approval \($0)" }, entry.commit.map { "commit \($0.prefix(12))" }].compactMap { $0 }.joined(separator: " ")
+            print("  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
+                  + (entry.requestIds.isEmpty ? "" : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
+                     + (entry.requestIds.count > 2 ? " and \(entry.requestIds.count - 2) more" : ""))
+                  + (entry.detail.map { "\n      \($0)" } ?? ""))
+        }
+    }
+
+    static func time(_ date: Date, now: Date) -> String {
+        let seconds = Int(date.timeIntervalSince(now).rounded())
+        let span = abs(seconds) < 120 ? "\(abs(seconds)) s" : abs(seconds) < 7200 ? "\(abs(seconds) / 60) min" : "\(abs(seconds) / 3600) h"
+        return "\(AuditEntry.format(date)) (\(seconds >= 0 ? "in \(span)" : "\(span) ago"))"
+    }
+
+    static func conditions(_ conditions: [ControllerStatus.Condition]) -> String {
+        conditions.map { "\($0.type.rawValue): \($0.reason)" }.joined(separator: "\n")
+    }
+
+    /// The controller's part of `status`, for people.
+    static func text(_ s: ControllerStatus, alive: Bool, now: Date) -> String {
+        var lines: [String] = []
+        let state: String
+        switch s.state {
+        case "running": state = alive ? "running (pid \(s.pid), started \(time(s.startedAt, now: now)))"
+            : "NOT RUNNING: pid \(s.pid) ended without shutting down (killed or crashed) — start `reconciler run` again; nothing is lost"
+        case "stopped": state = "stopped (shut down cleanly \(time(s.updatedAt, now: now)))"
+        default: state = "last ran once (`run --once`) \(time(s.updatedAt, now: now))"
+        }
+        lines.append("Controller: \(state)")
+        lines.append("  source            \(s.source)")
+        if let seen = s.lastSeen { lines.append("  last seen commit  \(seen.id.prefix(12)) \"\(seen.summary)\" (first seen \(time(seen.at, now: now)))") }
+        if let poll = s.lastPollAt {
+            lines.append("  last poll         \(time(poll, now: now)): " + (s.lastError.map { "FAILED (\(s.consecutiveFailures) in a row, backing off): \($0)" } ?? "ok"))
+        }
+        if let due = s.nextPollDue { lines.append("  next poll due     \(time(due, now: now))") }
+        if let due = s.nextDriftCheckDue { lines.append("  next drift check  \(time(due, now: now))") }
+        if !s.desiredStateProblems.isEmpty {
+            lines.append("  desired state at \(s.lastSeen.map { String($0.id.prefix(12)) } ?? "?") is INVALID; nothing of it is applied until a commit fixes:")
+            lines += s.desiredStateProblems.map { "    \($0)" }
+        }
+        lines.append("\nRegions (conditions; stacks with their status and the commit they were deployed at):")
+        for region in s.regions {
+            let applied = region.appliedCommit.map { "applied \($0.prefix(12))" + (region.appliedAt.map { " at \(AuditEntry.format($0))" } ?? "") } ?? "nothing applied yet"
+            lines.append("  \(region.region)  \(applied)" + (region.attemptedCommit.map { "; last attempt \($0.prefix(12)): \(region.attemptOutcome ?? "")" } ?? ""))
+            lines.append(conditions(region.conditions).split(separator: "\n").map { "    \($0)" }.joined(separator: "\n"))
+            for stack in region.stacks {
+                lines.append("    stack \(stack.name)  \(stack.status ?? "missing")  commit \(stack.appliedCommit.map { String($0.prefix(12)) } ?? "-")  "
+                             + stack.conditions.map(\.type.rawValue).joined(separator: ", "))
+            }
+        }
+        if let drift = s.drift {
+            let counted = Dictionary(grouping: drift.findings, by: \.kind).map { "\($0.value.count) \($0.key.rawValue)" }.sorted().joined(separator: ", ")
+            lines.append("\nLast drift check: \(time(drift.at, now: now)), \(String(format: "%.1f", drift.seconds)) s, policy \(drift.policy): "
+                         + (drift.findings.isEmpty ? "no findings" : "\(drift.findings.count) finding\(drift.findings.count == 1 ? "" : "s") (\(counted))"))
+            for finding in drift.findings {
+                lines.append("  \(finding.isDrift ? "DRIFT" : finding.kind.rawValue)  \(finding.region)  \(finding.subject): \(finding.detail)")
+                lines.append("      → \(finding.remedy)")
+            }
+            for correction in drift.corrections { lines.append("  corrected: \(correction)") }
+        } else {
+            lines.append("\nLast drift check: none yet")
+        }
+        return lines.joined(separator: "\n")
+    }
+}

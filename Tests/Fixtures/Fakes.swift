@@ -1,0 +1,79 @@
+import Engine
+import Foundation
+import Planning
+import ReleaseGate
+import Synchronization
+
+// In-memory edges for the release gate and the controller: the approval store, the mailbox,
+// the aliases of an account, the audit log, the clock.
+
+public actor MemoryStore: ApprovalStore {
+    public var approvals: [Approval] = []
+    public init() {}
+    public func load() -> [Approval] { approvals }
+    public func save(_ approvals: [Approval]) { self.approvals = approvals }
+}
+
+public actor Mailbox: Mailer {
+    public init() {}
+    public nonisolated let recipients = ["releases@example.com"]
+    public var sent: [(subject: String, body: String)] = []
+    var failing = false
+    public func send(subject: String, body: String) throws -> String? {
+        if failing { throw GateError("SES: MessageRejected") }
+        sent.append((subject, body))
+        return "ses-\(sent.count)"
+    }
+    public func fail(_ on: Bool) { failing = on }
+    /// The code in the last mail, as a person would read it.
+    public func lastCode() -> String? {
+        sent.last?.body.split(separator: "\n").first { $0.hasPrefix("One-time password: ") }.map { String($0.dropFirst(19)) }
+    }
+}
+
+public actor Account: AliasService {
+    public struct Key: Hashable, Sendable { public var region: String, function: String, environment: String }
+    public var aliases: [Key: AliasFact] = [:]
+    public var moves: [Key] = []
+    public init() {}
+    var failingRegions: Set<String> = []
+    var revision = 0
+
+    public func set(_ region: String, _ function: String, _ environment: String, _ version: String, weights: [String: Double] = [:]) {
+        revision += 1
+        aliases[Key(region: region, function: function, environment: environment)] = AliasFact(version: version, revisionID: "r\(revision)", weights: weights)
+    }
+    public func read(region: String, functionName: String, environment: String) -> AliasFact? {
+        aliases[Key(region: region, function: functionName, environment: environment)]
+    }
+    public func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
+        if failingRegions.contains(region) { throw GateError("ServiceException in \(region)") }
+        let key = Key(region: region, function: functionName, environment: environment)
+        guard aliases[key]?.revisionID == expectedRevision else { throw GateError("PreconditionFailedException") }
+        set(region, functionName, environment, target.version, weights: target.weights)
+        moves.append(key)
+        return AliasMove(revisionID: aliases[key]?.revisionID, requestID: "lambda-\(moves.count)")
+    }
+    public func failing(_ regions: Set<String>) { failingRegions = regions }
+}
+
+public actor MemoryAudit: AuditSink {
+    public var entries: [AuditEntry] = []
+    public init() {}
+    public func record(_ entry: AuditEntry) { entries.append(entry) }
+    public func events() -> [AuditEntry.Event] { entries.map(\.event) }
+}
+
+/// A clock that moves only when told to, or when something sleeps on it: waits take no
+/// real time, and a wait's deadline passes as soon as the code under test has slept that long.
+public final class TestClock: Clock {
+    private let state = Mutex(Date(timeIntervalSince1970: 1_790_000_000))
+    public init() {}
+    public func now() -> Date { state.withLock { $0 } }
+    public func advance(_ seconds: TimeInterval) { state.withLock { $0 += seconds } }
+    public func sleep(seconds: Double) async throws {
+        try Task.checkCancellation()
+        advance(seconds)
+        await Task.yield()
+    }
+}
