@@ -238,10 +238,10 @@ public struct ReconcileCycle: Sendable {
             report.steps.append(retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
                 ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
-        if changed && !stopping() {
-            observation = try await deployment.observeEach()
-            findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
-        }
+        if changed && !stopping() { observation = try await deployment.observeEach() }
+        // Again after the releases step: an alias that waits for an approval requested in this
+        // cycle is a release awaiting its code, not drift.
+        findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
 
         // 7. Status: a projection of what this cycle found and did.
         let facts = StatusProjection.Facts(

@@ -14,6 +14,7 @@ public final class ApplyLock: Sendable {
     public struct Busy: Error, CustomStringConvertible {
         public var path: String
         public var holder: String
+        public init(path: String, holder: String) { self.path = path; self.holder = holder }
         public var description: String {
             "another reconciler holds \(path) (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock frees itself when that process ends."
         }

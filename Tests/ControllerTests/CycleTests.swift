@@ -1,0 +1,402 @@
+import Controller
+import ControllerConfig
+import DesiredState
+import DesiredStateSources
+import Engine
+import Fixtures
+import Foundation
+import Logging
+import Planning
+import ReleaseGate
+import Rendering
+import StateStore
+import Testing
+
+// The reconcile cycle against in-memory ports: a git source whose commits the test makes,
+// an AWS account that observes, applies and moves aliases as AWS would, and the release
+// gate's store, mailbox and audit log. No emulator, no network, no real time.
+
+/// A branch in memory: `commit` moves its tip.
+final class MemorySource: DesiredStateSource, @unchecked Sendable {
+    private let lock = NSLock()
+    private var tip: DesiredStateSnapshot
+    private(set) var reads = 0
+    private var failure: String?
+
+    init(_ files: SourceFiles, id: String = "c1") {
+        tip = Self.snapshot(files, id: id)
+    }
+
+    static func snapshot(_ files: SourceFiles, id: String) -> DesiredStateSnapshot {
+        let commit = CommitInfo(id: String(repeating: id, count: 40 / id.count + 1).prefix(40).description, author: "Dev", email: "dev@example.com",
+                                time: 0, message: "commit \(id)")
+        return DesiredStateSnapshot(commit: commit, files: files, origin: "memory main at \(commit.shortID)")
+    }
+
+    var description: String { "memory main desired-state" }
+
+    func commit(_ files: SourceFiles, id: String) { lock.withLock { tip = Self.snapshot(files, id: id) } }
+    func fail(_ why: String?) { lock.withLock { failure = why } }
+    var commitID: String { lock.withLock { tip.commit.id } }
+
+    func read() async throws -> DesiredStateSnapshot {
+        try lock.withLock {
+            reads += 1
+            if let failure { throw ControllerError(failure) }
+            return tip
+        }
+    }
+}
+
+/// An AWS account in memory. Observing returns what it holds; applying a plan leaves each
+/// region as a complete apply of the commit would (the gated aliases stay where they were,
+/// since those move only through the release gate); the gate moves aliases through it.
+actor MemoryAccount: Cloud, AliasService {
+    var snapshot: Snapshot
+    var unreachable: Set<String> = []
+    /// Regions where the first ungated step fails.
+    var failingSteps: Set<String> = []
+    /// Regions where moving an alias fails.
+    var failingMoves: Set<String> = []
+    /// What CloudFormation's drift detection reports.
+    var cloudFormationDrift: [Finding] = []
+    private(set) var observations = 0
+    private(set) var applied: [Plan] = []
+    private(set) var driftChecks = 0
+    private var revision = 0
+
+    init(_ snapshot: Snapshot = Snapshot(account: DefaultState.account)) { self.snapshot = snapshot }
+
+    func set(unreachable: Set<String>) { self.unreachable = unreachable }
+    func set(failingSteps: Set<String>) { self.failingSteps = failingSteps }
+    func set(failingMoves: Set<String>) { self.failingMoves = failingMoves }
+    func set(cloudFormationDrift: [Finding]) { self.cloudFormationDrift = cloudFormationDrift }
+
+    func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error]) {
+        observations += 1
+        var seen = Snapshot(account: snapshot.account)
+        var failures: [String: any Error] = [:]
+        for target in targets {
+            if unreachable.contains(target.region) {
+                failures[target.region] = ControllerError("connection refused (\(target.region))")
+            } else {
+                seen.regions[target.region] = snapshot[target.region]
+            }
+        }
+        return (seen, failures)
+    }
+
+    func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
+               shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport {
+        applied.append(plan)
+        let converged = DefaultState.converged(work.state, work.stacks)
+        var entries: [ApplyReport.Entry] = []
+        for region in plan.regions {
+            var failed = false
+            for step in region.steps {
+                let outcome: ApplyOutcome
+                if step.gate != nil { outcome = .held } else if failed { outcome = .notReached } else if failingSteps.contains(region.region) {
+                    outcome = .failed
+                    failed = true
+                } else { outcome = .applied }
+                entries.append(.init(region: region.region, subject: step.subject, change: step.change.rawValue, outcome: outcome,
+                                     detail: outcome == .failed ? "ValidationError: injected" : nil))
+            }
+            guard !failed else { continue }
+            var after = converged[region.region]
+            for (name, function) in snapshot[region.region].functions {
+                for environment in work.state.gatedEnvironments.map(\.name.value) {
+                    if let alias = function.aliases[environment] { after.functions[name, default: FunctionFact()].aliases[environment] = alias }
+                }
+            }
+            snapshot.regions[region.region] = after
+        }
+        return ApplyReport(digest: plan.digest, entries: entries)
+    }
+
+    func detectDrift(_ stacks: [RenderedStack]) async -> [Finding] {
+        driftChecks += 1
+        return cloudFormationDrift
+    }
+
+    func read(region: String, functionName: String, environment: String) -> AliasFact? {
+        snapshot[region].functions[functionName]?.aliases[environment]
+    }
+
+    func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
+        if failingMoves.contains(region) { throw ControllerError("ServiceException in \(region)") }
+        guard read(region: region, functionName: functionName, environment: environment)?.revisionID == expectedRevision else {
+            throw ControllerError("PreconditionFailedException")
+        }
+        revision += 1
+        snapshot.regions[region]?.functions[functionName]?.aliases[environment] = AliasFact(version: target.version, revisionID: "moved-\(revision)", weights: target.weights)
+        return AliasMove(revisionID: "moved-\(revision)", requestID: "lambda-\(revision)")
+    }
+
+    func alias(_ region: String, _ functionName: String, _ environment: String) -> AliasFact? {
+        read(region: region, functionName: functionName, environment: environment)
+    }
+
+    func setAlias(_ region: String, _ functionName: String, _ environment: String, _ fact: AliasFact) {
+        snapshot.regions[region]?.functions[functionName]?.aliases[environment] = fact
+    }
+}
+
+/// In-memory status store.
+final class MemoryStatus: StatusStore, @unchecked Sendable {
+    private let lock = NSLock()
+    private var status: ControllerStatus?
+    func load() -> ControllerStatus? { lock.withLock { status } }
+    func save(_ status: ControllerStatus) throws { lock.withLock { self.status = status } }
+    var location: String { "memory/status.json" }
+}
+
+/// One controller over in-memory ports.
+struct Harness {
+    let source: MemorySource
+    let account: MemoryAccount
+    let store = MemoryStore()
+    let mailbox = Mailbox()
+    let audit = MemoryAudit()
+    let clock = TestClock()
+    let statusStore = MemoryStatus()
+    var busy = false
+
+    init(files: SourceFiles = DefaultState.files, account: MemoryAccount = MemoryAccount()) {
+        source = MemorySource(files)
+        self.account = account
+    }
+
+    /// An account where the default desired state was applied completely.
+    static func converged() throws -> Harness {
+        let (state, stacks) = try DefaultState.load()
+        return Harness(account: MemoryAccount(DefaultState.converged(state, stacks)))
+    }
+
+    var gate: GateSetup {
+        let clock = clock
+        return GateSetup(store: store, mailer: mailbox, aliases: account, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
+    }
+
+    func controller(policy: ControllerConfig.DriftPolicy = .report) -> Controller {
+        let busy = busy
+        let ports = ControllerPorts(source: source, cloud: account, gate: gate, clock: clock, lock: {
+            if busy { throw ApplyLock.Busy(path: "state/apply.lock", holder: "reconciler apply, pid 42") }
+            return "held"
+        })
+        return Controller(ports: ports, settings: CycleSettings(driftPolicy: policy), schedule: .init(ControllerConfig().intervals),
+                          statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), random: { 0.5 })
+    }
+
+    /// One cycle as the daemon runs it; the status it leaves is in `statusStore`.
+    @discardableResult
+    func cycle(drift: Bool = false, force: Bool = false, policy: ControllerConfig.DriftPolicy = .report) async -> ReconcileCycle.Report {
+        let controller = controller(policy: policy)
+        var status = statusStore.load() ?? ControllerStatus(state: "running", pid: 1, startedAt: clock.now(), source: source.description)
+        let report = await ReconcileCycle(ports: controller.ports, settings: controller.settings, logger: controller.logger, stopping: { false })
+            .run(&status, drift: drift, force: force)
+        try? statusStore.save(status)
+        return report
+    }
+
+    var status: ControllerStatus { statusStore.load()! }
+
+    func conditions(_ region: String) -> [ControllerStatus.Condition.Kind] { status[region: region].conditions.map(\.type) }
+}
+
+let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"]
+
+@Suite("The reconcile cycle with in-memory ports")
+struct CycleTests {
+    @Test func aNewCommitIsAppliedEverywhereAndTheStatusSaysReady() async throws {
+        let h = Harness()
+        let report = await h.cycle(drift: true)
+        #expect(report.failure == nil, "\(report.steps)")
+        #expect(report.steps.map(\.reason) == [.fetched, .valid, .observed, .driftChecked, .applied, .noRelease])
+        #expect(await h.account.applied.count == 1)
+        // Observed before the apply and again after it.
+        #expect(await h.account.observations == 2)
+        let status = h.status
+        #expect(status.reconciledCommit == h.source.commitID)
+        #expect(status.lastSeen?.id == h.source.commitID && status.lastError == nil)
+        #expect(status.regions.map(\.region) == regions)
+        for region in regions {
+            #expect(h.conditions(region) == [.ready], "\(region): \(status[region: region].conditions)")
+            #expect(status[region: region].appliedCommit == h.source.commitID && status[region: region].attemptOutcome == "applied")
+        }
+        #expect(status.drift?.findings.isEmpty == true)
+        #expect(await h.mailbox.sent.isEmpty)
+        // The source was read once: the commit logged is the commit reconciled.
+        #expect(h.source.reads == 1)
+    }
+
+    @Test func anUnchangedCommitIsNotObservedAgain() async throws {
+        let h = Harness()
+        await h.cycle()
+        let observations = await h.account.observations
+        let report = await h.cycle()
+        #expect(report.failure == nil)
+        #expect(report.steps.map(\.reason) == [.fetched, .upToDate])
+        #expect(await h.account.observations == observations)
+        #expect(await h.account.applied.count == 1)
+        #expect(h.status.lastError == nil)
+        // A new commit is reconciled at the next poll.
+        h.source.commit(DefaultState.edited([("functions.yaml", "memory: 256", "memory: 320")]), id: "c2")
+        let next = await h.cycle()
+        #expect(next.reason("apply") == .applied)
+        #expect(h.status.reconciledCommit == h.source.commitID)
+    }
+
+    @Test func aRegionThatCannotBeReadFailsAloneAndIsRetried() async throws {
+        let h = Harness()
+        await h.account.set(unreachable: ["eu-west-1"])
+        let report = await h.cycle()
+        #expect(report.reason("observe") == .partlyObserved)
+        #expect(report.failure?.contains("eu-west-1: could not observe eu-west-1: connection refused") == true, "\(report.failure ?? "")")
+        #expect(h.conditions("eu-west-1") == [.stalled])
+        for region in regions where region != "eu-west-1" {
+            #expect(h.conditions(region) == [.ready], "\(region)")
+            #expect(h.status[region: region].appliedCommit == h.source.commitID)
+        }
+        #expect(h.status[region: "eu-west-1"].appliedCommit == nil)
+        #expect(h.status.reconciledCommit == nil)
+        #expect(h.status.lastError == report.failure)
+        // Once the region answers, the same commit is reconciled there.
+        await h.account.set(unreachable: [])
+        let retried = await h.cycle()
+        #expect(retried.failure == nil && retried.reason("observe") == .observed)
+        #expect(h.conditions("eu-west-1") == [.ready])
+        #expect(h.status.reconciledCommit == h.source.commitID)
+    }
+
+    @Test func aFailedStepStopsItsRegionOnly() async throws {
+        let h = Harness()
+        await h.account.set(failingSteps: ["us-west-2"])
+        let report = await h.cycle()
+        #expect(report.reason("apply") == .applyFailed)
+        #expect(report.failure?.hasPrefix("us-west-2: ") == true, "\(report.failure ?? "")")
+        #expect(h.conditions("us-west-2").contains(.stalled))
+        #expect(h.status[region: "us-west-2"].attemptOutcome?.contains("ValidationError: injected") == true)
+        #expect(h.conditions("us-east-1") == [.ready])
+        #expect(h.status.reconciledCommit == nil)
+    }
+
+    @Test func aReleaseWaitsForItsCodeAndTheCommitCountsAsReconciled() async throws {
+        let h = try Harness.converged()
+        h.source.commit(DefaultState.edited([("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2")]), id: "c3")
+        let report = await h.cycle()
+        #expect(report.failure == nil, "\(report.steps)")
+        #expect(report.reason("releases") == .releasesRequested)
+        #expect(await h.mailbox.sent.count == 1)
+        #expect(h.conditions("ap-south-1") == [.awaitingApproval])
+        #expect(h.status[region: "ap-south-1"].conditions.first?.reason.contains("prod release of commit") == true)
+        #expect(h.conditions("eu-west-1") == [.ready])
+        // Nothing ungated is left: the commit is reconciled, and the alias has not moved.
+        #expect(h.status.reconciledCommit == h.source.commitID)
+        #expect(await h.account.alias("ap-south-1", "ApiFunction", "prod")?.version == "1")
+        // The next poll mails nothing new.
+        let again = await h.cycle()
+        #expect(again.reason("fetch") == .upToDate)
+        #expect(await h.mailbox.sent.count == 1)
+    }
+
+    @Test func aReleaseCutShortIsFinishedByTheNextCycle() async throws {
+        let h = try Harness.converged()
+        let edit = ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: 1\n    AmsChange: 1",
+                    "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: 1\n    AmsChange: 2")
+        var text = DefaultState.files.text("releases.yaml")!
+        text = text.replacingOccurrences(of: edit.1, with: edit.2)
+        // AmsChange in prod moves to 2 in every region.
+        let prodStart = text.range(of: "prod:")!.lowerBound
+        let prod = String(text[prodStart...]).replacingOccurrences(of: "AmsChange: 1", with: "AmsChange: 2")
+        var files = DefaultState.files
+        files.files["releases.yaml"] = Array((String(text[..<prodStart]) + prod).utf8)
+        h.source.commit(files, id: "c4")
+        await h.cycle()
+        #expect(await h.mailbox.sent.count == 1)
+        let code = try #require(await h.mailbox.lastCode())
+
+        // Confirmed while us-west-2 refuses the move: the release is partly applied.
+        await h.account.set(failingMoves: ["us-west-2"])
+        let outcome = try await h.gate.gate(progress: { _ in }).approve(id: nil, code: code)
+        #expect(!outcome.succeeded && outcome.approval.state == .partial)
+        #expect(await h.account.alias("us-west-2", "AmsChangeFunction", "prod")?.version == "1")
+
+        // The next poll (same commit, no drift due) finishes it without a new code.
+        await h.account.set(failingMoves: [])
+        let report = await h.cycle()
+        #expect(report.reason("finish releases") == .releasesFinished, "\(report.steps)")
+        #expect(report.failure == nil)
+        for region in regions {
+            #expect(await h.account.alias(region, "AmsChangeFunction", "prod")?.version == "2", "\(region)")
+            #expect(h.conditions(region) == [.ready], "\(region): \(h.status[region: region].conditions)")
+        }
+        #expect(try await h.store.load().first?.state == .applied)
+        #expect(await h.mailbox.sent.count == 1)
+    }
+
+    @Test func driftIsReportedAndOnlyCorrectedWhenThePolicySaysSo() async throws {
+        let h = try Harness.converged()
+        await h.cycle()
+        // Someone moves a prod alias by hand, and CloudFormation finds a queue changed.
+        await h.account.setAlias("eu-west-1", "AmsChangeFunction", "prod", AliasFact(version: "5", revisionID: "by-hand"))
+        let queue = Finding(kind: .resource, region: "us-east-1", stack: "Dzgro-ams", subject: "AWS::SQS::Queue AmsChangeQProd",
+                            detail: "modified outside CloudFormation: VisibilityTimeout", remedy: "apply restores it")
+        await h.account.set(cloudFormationDrift: [queue])
+
+        let report = await h.cycle(drift: true)
+        #expect(report.failure == nil)
+        #expect(report.reason("drift") == .driftChecked && report.reason("apply") == .nothingToApply)
+        #expect(h.conditions("eu-west-1") == [.drifted])
+        #expect(h.conditions("us-east-1") == [.drifted])
+        #expect(h.status.drift?.findings.filter(\.isDrift).map(\.subject).sorted() == ["AWS::SQS::Queue AmsChangeQProd", "alias AmsChangeFunction:prod"])
+        #expect(await h.mailbox.sent.isEmpty)
+        // Between drift checks the findings stand; polls do not run detection again.
+        let checks = await h.account.driftChecks
+        await h.cycle()
+        #expect(await h.account.driftChecks == checks)
+        #expect(h.conditions("us-east-1") == [.drifted])
+
+        // With policy correct, the alias goes back only through the release gate.
+        let corrected = await h.cycle(drift: true, policy: .correct)
+        #expect(corrected.reason("releases") == .releasesRequested, "\(corrected.steps)")
+        #expect(await h.mailbox.sent.count == 1)
+        #expect(h.status.drift?.corrections.contains { $0.hasPrefix("prod: approval") } == true)
+        #expect(await h.account.alias("eu-west-1", "AmsChangeFunction", "prod")?.version == "5")
+    }
+
+    @Test func aBrokenCommitIsReportedOnceAndChangesNothing() async throws {
+        let h = Harness()
+        h.source.commit(DefaultState.edited([("functions.yaml", "memory: 256", "memory: lots")]), id: "c5")
+        let report = await h.cycle()
+        #expect(report.reason("validate") == .invalid && report.failure == nil)
+        #expect(h.status.desiredStateProblems.first?.contains("functions.yaml") == true)
+        #expect(await h.account.observations == 0)
+        #expect(h.status.reconciledCommit == h.source.commitID)
+    }
+
+    @Test func aPersonsApplyHoldsTheCycleBack() async throws {
+        var h = Harness()
+        h.busy = true
+        let report = await h.cycle()
+        #expect(report.steps.map(\.reason) == [.fetched, .locked] && report.failure == nil)
+        #expect(await h.account.observations == 0)
+    }
+
+    @Test func aFetchFailureIsACycleFailure() async throws {
+        let h = Harness()
+        h.source.fail("could not reach origin: connection refused")
+        let report = await h.cycle()
+        #expect(report.steps.map(\.reason) == [.fetchFailed])
+        #expect(h.status.lastError == "could not reach origin: connection refused")
+    }
+
+    @Test func runOnceExitsLikePlanDetailedExitcode() async throws {
+        let h = Harness()
+        #expect(try await h.controller().runOnce() == 0)
+        h.source.commit(DefaultState.edited([("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2")]), id: "c6")
+        #expect(try await h.controller().runOnce() == 2)
+        await h.account.set(unreachable: ["us-east-1"])
+        #expect(try await h.controller().runOnce() == 1)
+    }
+}
