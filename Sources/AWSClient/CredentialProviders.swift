@@ -190,6 +190,7 @@ public actor CredentialChain {
     public let providers: [any CredentialProvider]
     private let now: @Sendable () -> Double
     private var cached: ResolvedCredentials?
+    private var refreshing: Task<ResolvedCredentials, any Error>?
     public static let refreshMargin: Double = 300
 
     public init(_ providers: [any CredentialProvider], now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
@@ -210,15 +211,24 @@ public actor CredentialChain {
         return CredentialChain(providers)
     }
 
+    /// The cached credentials, or fresh ones. Concurrent callers near expiry share one
+    /// refresh: the first starts it, the others await the same task.
     public func resolve() async throws -> ResolvedCredentials {
         if let cached, cached.credentials.expiration.map({ $0 - Self.refreshMargin > now() }) ?? true { return cached }
+        if let refreshing { return try await refreshing.value }
+        let task = Task { try await Self.firstFound(providers) }
+        refreshing = task
+        defer { refreshing = nil }
+        let found = try await task.value
+        cached = found
+        return found
+    }
+
+    static func firstFound(_ providers: [any CredentialProvider]) async throws -> ResolvedCredentials {
         var tried: [(String, String)] = []
         for provider in providers {
             do {
-                if let found = try await provider.resolve() {
-                    cached = found
-                    return found
-                }
+                if let found = try await provider.resolve() { return found }
                 tried.append((provider.name, "nothing there"))
             } catch {
                 tried.append((provider.name, "\(error)"))

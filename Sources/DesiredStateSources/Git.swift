@@ -120,3 +120,61 @@ let pushUpdateCallback: git_push_update_reference_cb = { refname, status, payloa
     }
     return 0
 }
+
+/// The one thread libgit2 runs on. libgit2 blocks (disk, and the network in clone, fetch
+/// and push), so its calls stay off Swift's cooperative pool, which has one thread per core:
+/// `GitRepository` uses this thread as its executor, and `run` hands it one-off work.
+final class GitThread: SerialExecutor, @unchecked Sendable {
+    static let shared = GitThread()
+
+    private let condition = NSCondition()
+    private var queue: [() -> Void] = []
+    private var thread: pthread_t?
+
+    private init() {
+        let thread = Thread { [self] in loop() }
+        thread.name = "libgit2"
+        thread.start()
+    }
+
+    /// Whether the caller runs on the libgit2 thread.
+    var isCurrent: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return thread.map { pthread_equal($0, pthread_self()) != 0 } ?? false
+    }
+
+    private func loop() {
+        condition.lock()
+        thread = pthread_self()
+        condition.unlock()
+        while true {
+            condition.lock()
+            while queue.isEmpty { condition.wait() }
+            let next = queue.removeFirst()
+            condition.unlock()
+            next()
+        }
+    }
+
+    private func submit(_ work: @escaping () -> Void) {
+        condition.lock()
+        queue.append(work)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        submit { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+
+    func asUnownedSerialExecutor() -> UnownedSerialExecutor { UnownedSerialExecutor(ordinary: self) }
+
+    /// Runs `body` on the libgit2 thread and returns its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit { continuation.resume(with: Result { try body() }) }
+        }
+    }
+}

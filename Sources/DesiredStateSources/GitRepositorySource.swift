@@ -32,14 +32,14 @@ public struct GitRepositorySource: DesiredStateSource {
 
     /// Opens the repository, cloning or fetching a remote first.
     public func repositoryHandle(fetch: Bool = true) async throws -> GitRepository {
-        guard isRemote else { return try GitRepository.open(repository) }
+        guard isRemote else { return try await GitRepository.open(repository) }
         if FileManager.default.fileExists(atPath: clonePath) {
-            let repo = try GitRepository.open(clonePath)
+            let repo = try await GitRepository.open(clonePath)
             if fetch { _ = try await repo.fetch(branch: branch, credentials: credentials) }
             return repo
         }
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
-        let repo = try GitRepository.cloneBare(repository, into: clonePath, credentials: credentials)
+        let repo = try await GitRepository.cloneBare(repository, into: clonePath, credentials: credentials)
         _ = try await repo.fetch(branch: branch, credentials: credentials)
         return repo
     }

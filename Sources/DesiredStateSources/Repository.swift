@@ -3,8 +3,12 @@ import DesiredState
 import Foundation
 
 /// One libgit2 repository. Every libgit2 object is created, used and freed inside this
-/// actor, so none crosses threads; callers get value copies (ids, bytes, metadata).
+/// actor, so none crosses threads; callers get value copies (ids, bytes, metadata). The
+/// actor runs on libgit2's own thread (`GitThread`): its blocking calls, fetch and push over
+/// the network included, never occupy a thread of Swift's cooperative pool.
 public actor GitRepository {
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { GitThread.shared.asUnownedSerialExecutor() }
+
     /// Owns the libgit2 handle: freed exactly once, when the last reference goes.
     private final class Handle {
         let pointer: OpaquePointer
@@ -22,7 +26,11 @@ public actor GitRepository {
     }
 
     /// Opens an existing repository (bare or with a working tree).
-    public static func open(_ path: String) throws -> GitRepository {
+    public static func open(_ path: String) async throws -> GitRepository {
+        try await GitThread.shared.run { try openNow(path) }
+    }
+
+    private static func openNow(_ path: String) throws -> GitRepository {
         _ = libgit2Initialised
         var repo: OpaquePointer?
         let result = git_repository_open_ext(&repo, path, UInt32(GIT_REPOSITORY_OPEN_NO_SEARCH.rawValue), nil)
@@ -32,7 +40,11 @@ public actor GitRepository {
     }
 
     /// Clones `url` as a bare repository into `directory` (no working tree is needed).
-    public static func cloneBare(_ url: String, into directory: String, credentials: GitCredentials = GitCredentials()) throws -> GitRepository {
+    public static func cloneBare(_ url: String, into directory: String, credentials: GitCredentials = GitCredentials()) async throws -> GitRepository {
+        try await GitThread.shared.run { try cloneNow(url, into: directory, credentials: credentials) }
+    }
+
+    private static func cloneNow(_ url: String, into directory: String, credentials: GitCredentials) throws -> GitRepository {
         _ = libgit2Initialised
         var options = git_clone_options()
         try check(git_clone_options_init(&options, UInt32(GIT_CLONE_OPTIONS_VERSION)), "preparing to clone \(url)")
@@ -46,6 +58,9 @@ public actor GitRepository {
         }
         return GitRepository(repo: repo!, path: directory)
     }
+
+    /// Whether this actor runs on the libgit2 thread (for the test that keeps libgit2 off the cooperative pool).
+    func runsOnGitThread() -> Bool { GitThread.shared.isCurrent }
 
     // MARK: reading
 

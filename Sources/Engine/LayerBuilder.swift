@@ -35,28 +35,38 @@ public struct LayerBuildError: Error, CustomStringConvertible, Sendable {
     public init(_ description: String) { self.description = description }
 }
 
-/// Runs a program; returns its exit status and its combined output.
+/// Runs a program; returns its exit status and its combined output. The process is started,
+/// read and waited for on a thread of its own: pip runs for seconds to minutes, and a
+/// blocked thread of the cooperative pool (one per core) would stall everything else.
 func run(_ program: String, _ arguments: [String], environment: [String: String]) async throws -> (Int32, String) {
-    try await Task.detached {
-        let process = Process()
-        if program.contains("/") {
-            process.executableURL = URL(fileURLWithPath: program)
-            process.arguments = arguments
-        } else {
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = [program] + arguments
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try runBlocking(program, arguments, environment: environment) })
         }
-        process.environment = environment
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        do { try process.run() } catch {
-            throw LayerBuildError("cannot start \(program): \(error.localizedDescription); set [apply] python in controller.conf (scripts/bootstrap.sh makes .venv/bin/python)")
-        }
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
-    }.value
+        thread.name = "reconciler-process"
+        thread.start()
+    }
+}
+
+private func runBlocking(_ program: String, _ arguments: [String], environment: [String: String]) throws -> (Int32, String) {
+    let process = Process()
+    if program.contains("/") {
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+    }
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    do { try process.run() } catch {
+        throw LayerBuildError("cannot start \(program): \(error.localizedDescription); set [apply] python in controller.conf (scripts/bootstrap.sh makes .venv/bin/python)")
+    }
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }
 
 /// Builds layer archives once: the result is cached on disk under a hash of the layer's

@@ -89,6 +89,27 @@ import Testing
         #expect(await transport.sent.count == 2)
     }
 
+    @Test func concurrentRequestsNearExpiryShareOneRefresh() async throws {
+        let document = { (id: String, expires: String) in
+            ScriptedTransport.Step.status(200, #"{"AccessKeyId":"\#(id)","SecretAccessKey":"s","Token":"t","Expiration":"\#(expires)"}"#)
+        }
+        let transport = ScriptedTransport([document("AKIDONE", "2026-11-24T12:10:00Z"), document("AKIDTWO", "2026-11-24T13:00:00Z"),
+                                           document("AKIDTHREE", "2026-11-24T14:00:00Z")])
+        let clock = Clock()
+        let provider = ContainerCredentialProvider(environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
+                                                                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x"], transport: transport)
+        let chain = CredentialChain([provider], now: { clock.now })
+        clock.now = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
+        _ = try await chain.resolve()
+        clock.now += 360  // inside the margin: the next callers all need a refresh
+        let ids = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<20 { group.addTask { try await chain.resolve().credentials.accessKeyID } }
+            return try await group.reduce(into: Set<String>()) { $0.insert($1) }
+        }
+        #expect(ids == ["AKIDTWO"])
+        #expect(await transport.sent.count == 2)
+    }
+
     @Test func instanceMetadataUsesAnIMDSv2Token() async throws {
         let transport = ScriptedTransport([.status(200, "token-123"), .status(200, "reconciler-role\n"),
                                            .status(200, #"{"AccessKeyId":"AKIDIMDS","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#)])

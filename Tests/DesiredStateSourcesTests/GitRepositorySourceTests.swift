@@ -51,7 +51,7 @@ final class Fixture {
     }
 }
 
-@Suite struct DesiredStateSourcesTests {
+@Suite struct GitRepositorySourceTests {
     @Test func readsTheDesiredStateAtTheTipStraightFromTheObjectDatabase() async throws {
         let fixture = try Fixture()
         let head = try fixture.git(["rev-parse", "HEAD"], in: fixture.work)
@@ -162,6 +162,14 @@ final class Fixture {
             return branch == "main" && "\(error)".contains("nothing was overwritten")
         }
         #expect(try fixture.git(["rev-parse", "main"], in: fixture.remote) == theirs)
+    }
+
+    @Test func libgit2RunsOnItsOwnThreadNotOnTheCooperativePool() async throws {
+        #expect(try await GitThread.shared.run { GitThread.shared.isCurrent })
+        #expect(!GitThread.shared.isCurrent)
+        let fixture = try Fixture()
+        let repository = try await GitRepository.open(fixture.work)
+        #expect(await repository.runsOnGitThread())
     }
 
     @Test func aLocalRepositoryIsReadInPlace() async throws {
