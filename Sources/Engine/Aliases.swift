@@ -6,6 +6,17 @@ public struct LambdaAliases: AliasService {
     public let client: AWSClient
     public init(client: AWSClient) { self.client = client }
 
+    public func aliases(functionName: String, region: String) async throws -> [String: AliasFact]? {
+        do {
+            let aliases = try await LambdaClient(client, region: region).listAliases(functionName)
+            return Dictionary(aliases.map { ($0.Name, AliasFact(version: $0.FunctionVersion, revisionID: $0.RevisionId,
+                                                                weights: $0.RoutingConfig?.AdditionalVersionWeights ?? [:])) },
+                              uniquingKeysWith: { a, _ in a })
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
     public func read(region: String, functionName: String, environment: String) async throws -> AliasFact? {
         do {
             let alias = try await LambdaClient(client, region: region).getAlias(functionName, alias: environment)

@@ -1,4 +1,3 @@
-import AWSClient
 import DesiredState
 import Foundation
 import Planning
@@ -104,12 +103,11 @@ actor CertificateBoard {
 
 /// Executes a plan's ungated steps: regions concurrently, steps in order inside a region.
 /// A failed step stops its region (later steps depend on earlier ones), never the others.
+/// Each kind of step has its executor (`Executors.swift`); this type only orders them,
+/// reports their outcomes and logs them.
 public struct Applier: Sendable {
-    public var client: AWSClient
-    public var state: DesiredState
-    public var files: SourceFiles
-    public var stacks: [RenderedStack]
-    public var commit: String
+    public var ports: CloudPorts
+    public var work: ApplyWork
     public var layers: LayerBuilder
     public var log: JSONLinesLog
     public var waits: WaitPolicy
@@ -119,20 +117,16 @@ public struct Applier: Sendable {
     /// Asked before each step; false stops the apply there (a shutdown), the rest not reached.
     public var shouldContinue: @Sendable () -> Bool
 
-    public init(client: AWSClient, state: DesiredState, files: SourceFiles, stacks: [RenderedStack], commit: String,
-                layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
+    public init(ports: CloudPorts, work: ApplyWork, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
                 progress: @escaping @Sendable (String) -> Void, shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) {
-        self.clock = clock
-        self.shouldContinue = shouldContinue
-        self.client = client
-        self.state = state
-        self.files = files
-        self.stacks = stacks
-        self.commit = commit
+        self.ports = ports
+        self.work = work
         self.layers = layers
         self.log = log
         self.waits = waits
+        self.clock = clock
         self.progress = progress
+        self.shouldContinue = shouldContinue
     }
 
     actor Counter {
@@ -148,8 +142,9 @@ public struct Applier: Sendable {
         let total = plan.steps.filter { $0.gate == nil }.count
         let counter = Counter()
         let run = UUID().uuidString.lowercased()
+        let commit = work.commit
         try? await log.append(["event": "apply-started", "run": run, "commit": commit, "digest": plan.digest,
-                               "time": Self.now(), "steps": String(total)])
+                               "time": now(), "steps": String(total)])
         let entries = await withTaskGroup(of: [ApplyReport.Entry].self) { group in
             for region in plan.regions {
                 group.addTask {
@@ -164,17 +159,19 @@ public struct Applier: Sendable {
         let report = ApplyReport(digest: plan.digest, entries: entries.enumerated().sorted {
             (order[$0.element.region] ?? 0, $0.offset) < (order[$1.element.region] ?? 0, $1.offset)
         }.map(\.element))
-        try? await log.append(["event": "apply-finished", "run": run, "commit": commit, "digest": plan.digest, "time": Self.now(),
+        try? await log.append(["event": "apply-finished", "run": run, "commit": commit, "digest": plan.digest, "time": now(),
                                "succeeded": String(report.succeeded)])
         return report
     }
 
-    static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+    func now() -> String { ISO8601DateFormatter().string(from: clock.now()) }
 
     func applyRegion(_ regionPlan: RegionPlan, plan: Plan, board: CertificateBoard, counter: Counter, total: Int, run: String) async -> [ApplyReport.Entry] {
         let region = regionPlan.region
         var entries: [ApplyReport.Entry] = []
-        var context = RegionContext(region: region, bucket: Naming.artifactBucket(project: state.project.value, account: plan.account, region: region))
+        let context = StepContext(region: region, bucket: Naming.artifactBucket(project: work.state.project.value, account: plan.account, region: region),
+                                  ports: ports, work: work, layers: layers, waits: waits, clock: clock, board: board, produced: ProducedValues(),
+                                  progress: progress)
         var failure: String?
         for step in regionPlan.steps {
             func entry(_ outcome: ApplyOutcome, _ detail: String? = nil) -> ApplyReport.Entry {
@@ -182,7 +179,7 @@ public struct Applier: Sendable {
             }
             if let gate = step.gate {
                 entries.append(entry(.held, "release to \(gate) waits for approval"))
-                try? await log.append(["event": "held", "run": run, "region": region, "step": step.subject, "detail": step.detail, "time": Self.now()])
+                try? await log.append(["event": "held", "run": run, "region": region, "step": step.subject, "detail": step.detail, "time": now()])
                 continue
             }
             if failure != nil {
@@ -195,18 +192,19 @@ public struct Applier: Sendable {
             }
             let n = await counter.next()
             progress("[\(n)/\(total)] \(region): \(PlanText.marker(step)) \(step.subject): \(step.detail)")
-            try? await log.append(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": Self.now()])
+            try? await log.append(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": now()])
             do {
-                let note = try await execute(step, context: &context, board: board)
-                entries.append(entry(note == nil ? .applied : .unchanged, note))
-                try? await log.append(["event": "step-done", "run": run, "region": region, "step": step.subject, "time": Self.now(),
-                                       "outcome": (note == nil ? ApplyOutcome.applied : .unchanged).rawValue, "detail": note ?? step.detail])
+                let note = try await executor(for: step.action).run(context)
+                let outcome: ApplyOutcome = note == nil ? .applied : .unchanged
+                entries.append(entry(outcome, note))
+                try? await log.append(["event": "step-done", "run": run, "region": region, "step": step.subject, "time": now(),
+                                       "outcome": outcome.rawValue, "detail": note ?? step.detail])
             } catch {
                 let message = "\(error)"
                 failure = message
                 entries.append(entry(.failed, message))
                 progress("    \(region): \(step.subject) failed: \(message)")
-                try? await log.append(["event": "step-failed", "run": run, "region": region, "step": step.subject, "error": message, "time": Self.now()])
+                try? await log.append(["event": "step-failed", "run": run, "region": region, "step": step.subject, "error": message, "time": now()])
             }
         }
         // Steps in other regions may wait for a certificate this region will not deliver now.
@@ -216,148 +214,5 @@ public struct Applier: Sendable {
             }
         }
         return entries
-    }
-
-    /// Per-region facts learned while applying (layer versions published in this run).
-    struct RegionContext {
-        var region: String
-        var bucket: String
-        var layerArns: [String: String] = [:]
-    }
-
-    /// Runs one step; returns a note when it turned out to change nothing.
-    func execute(_ step: Step, context: inout RegionContext, board: CertificateBoard) async throws -> String? {
-        let region = context.region
-        switch step.action {
-        case .artifactBucket(let name):
-            let s3 = S3Client(client, region: region)
-            do { try await s3.createBucket(name) } catch let error as AWSError where error.code == "BucketAlreadyOwnedByYou" {}
-            try await s3.putBucketVersioning(name, enabled: true)
-            try await s3.putPublicAccessBlock(name)
-            return nil
-
-        case .requestCertificate(let purpose, let domain, let names):
-            let token = String(sha256Hex(([domain] + names).joined(separator: ",").utf8).prefix(32))
-            let arn = try await ACMClient(client, region: region).requestCertificate(domain: domain, alternativeNames: names, idempotencyToken: token)
-            await board.pending(purpose, arn: arn)
-            progress("    \(region): requested \(arn)")
-            return nil
-
-        case .awaitCertificate(let purpose, let plannedArn, let domain, _):
-            guard let arn = await board.arn(purpose) ?? plannedArn else { throw ApplyError("no certificate for \(domain) was requested") }
-            try await awaitCertificate(arn, purpose: purpose, domain: domain, region: region, board: board)
-            return nil
-
-        case .publishLayer(let layerName, let awsName, let contentHash, let runtimes, let architecture):
-            guard let layer = state.layer(named: layerName) else { throw ApplyError("layer \(layerName) is not in the desired state") }
-            let build = try await layers.build(layer, files: files, architecture: architecture)
-            progress("    \(region): layer \(layerName) archive \(build.zip.count) bytes (\(build.fromCache ? "from the build cache" : "built with pip"))")
-            let key = ArtifactKeys.layer(layerName, buildHash: build.buildHash)
-            let s3 = S3Client(client, region: region)
-            if try await s3.headObject(context.bucket, key: key) == nil {
-                try await s3.putObject(context.bucket, key: key, body: build.zip, contentType: "application/zip")
-            }
-            let published = try await LambdaClient(client, region: region).publishLayerVersion(
-                awsName, s3Bucket: context.bucket, s3Key: key, runtimes: runtimes,
-                description: Conventions.layerDescription(layer.description, contentHash: contentHash))
-            context.layerArns[layerName] = published.LayerVersionArn
-            progress("    \(region): published \(published.LayerVersionArn)")
-            return nil
-
-        case .pruneLayer(let name, let versions):
-            let lambda = LambdaClient(client, region: region)
-            for version in versions { try await lambda.deleteLayerVersion(name, version: version) }
-            return nil
-
-        case .uploadArtifact(let functionName, let key):
-            guard let function = state.function(named: functionName) else { throw ApplyError("function \(functionName) is not in the desired state") }
-            let code = function.code.value
-            let zip = ZipArchive.make(files.paths(under: code).map {
-                ZipArchive.Entry(path: String($0.dropFirst(code.count + 1)), bytes: files.files[$0] ?? [])
-            })
-            try await S3Client(client, region: region).putObject(context.bucket, key: key, body: zip, contentType: "application/zip")
-            return nil
-
-        case .deployStack(let stackName, _, _, let templateHash, _, let planned):
-            guard let stack = stacks.first(where: { $0.id.region == region && $0.stackName == stackName }) else {
-                throw ApplyError("stack \(stackName) is not rendered for \(region)")
-            }
-            guard stack.templateHash == templateHash else {
-                throw ApplyError("the template of \(stackName) differs from the planned one; plan again")
-            }
-            var parameters = planned
-            for parameter in stack.parameters where parameters[parameter] == nil || parameter == TemplateParameters.apiCertificate {
-                if parameter == TemplateParameters.apiCertificate {
-                    parameters[parameter] = try await board.waitIssued("api", fallback: planned[parameter], clock: clock, poll: waits.pollSeconds, seconds: waits.certificateSeconds)
-                } else if let layer = state.layers.first(where: { TemplateParameters.layer($0.name.value) == parameter }) {
-                    parameters[parameter] = context.layerArns[layer.name.value]
-                }
-                guard parameters[parameter] != nil else { throw ApplyError("no value for parameter \(parameter) of \(stackName)") }
-            }
-            return try await StackDeployer(client: client, region: region, waits: waits, clock: clock, progress: progress)
-                .deploy(stack, parameters: parameters, bucket: context.bucket, tags: stackTags(stack, parameters: parameters))
-
-        case .stackNeedsAttention(let name, let status, _, let remedy):
-            throw ApplyError("stack \(name) in \(region) is \(status): \(remedy)")
-
-        case .cognitoDomain(let domain, _, let poolName, let plannedArn):
-            let cognito = CognitoClient(client, region: region)
-            if try await cognito.describeUserPoolDomain(domain) == nil {
-                guard let pool = try await cognito.listUserPools().first(where: { $0.Name == poolName }) else {
-                    throw ApplyError("user pool \(poolName) does not exist in \(region), so \(domain) cannot be created; the stack deployment should have created it — check its events")
-                }
-                let certificate = try await board.waitIssued("auth", fallback: plannedArn, clock: clock, poll: waits.pollSeconds, seconds: waits.certificateSeconds)
-                _ = try await cognito.createUserPoolDomain(domain, userPoolID: pool.Id, certificateArn: certificate)
-            }
-            var status = "MISSING"
-            return try await clock.poll(every: waits.pollSeconds, for: waits.domainSeconds,
-                                        timedOut: { "Cognito domain \(domain) still \(status) after \(Int(waits.domainSeconds)) s; apply again later" }) {
-                status = try await cognito.describeUserPoolDomain(domain)?.Status ?? "MISSING"
-                if status == "FAILED" { throw ApplyError("Cognito domain \(domain) FAILED; delete it (aws cognito-idp delete-user-pool-domain) and apply again") }
-                return status == "ACTIVE" ? .some(nil) : nil
-            }
-
-        case .alias(_, let functionName, let environment, _, let to, let revisionID):
-            // Gated steps are held by apply and moved by the release gate; the same call either way.
-            let moved = try await LambdaAliases(client: client).move(region: region, functionName: functionName, environment: environment,
-                                                                     to: to, expectedRevision: revisionID)
-            return moved.requestID.map { "request \($0)" }
-        }
-    }
-
-    func stackTags(_ stack: RenderedStack, parameters: [String: String]) -> [String: String] {
-        var tags = Dictionary(state.tags.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
-        tags["Project"] = state.project.value
-        tags["FeatureSet"] = stack.id.featureSet
-        tags[StackTags.template] = stack.templateHash
-        tags[StackTags.parameters] = Conventions.parametersHash(parameters, of: stack)
-        tags[StackTags.commit] = commit
-        return tags
-    }
-
-    func awaitCertificate(_ arn: String, purpose: String, domain: String, region: String, board: CertificateBoard) async throws {
-        let acm = ACMClient(client, region: region)
-        var shown = false
-        try await clock.poll(every: waits.pollSeconds, for: waits.certificateSeconds, timedOut: {
-            "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(waits.certificateSeconds)) s; add the DNS records shown above, then apply again"
-        }) { () -> Void? in
-            let certificate = try await acm.describeCertificate(arn)
-            let records = unique((certificate.DomainValidationOptions ?? []).compactMap(\.ResourceRecord))
-            if !shown, !records.isEmpty, certificate.Status != "ISSUED" {
-                shown = true
-                progress("    \(region): certificate \(domain) waits for DNS validation; add these records:")
-                for record in records { progress("      \(record.Type) \(record.Name) → \(record.Value)") }
-            }
-            switch certificate.Status {
-            case "ISSUED":
-                await board.issued(purpose, arn: arn)
-                progress("    \(region): certificate \(domain) ISSUED")
-                return ()
-            case "PENDING_VALIDATION":
-                return nil
-            default:
-                throw ApplyError("certificate \(domain) (\(arn)) is \(certificate.Status)\(certificate.FailureReason.map { " (\($0))" } ?? ""); delete it in ACM and apply again to request a new one")
-            }
-        }
     }
 }

@@ -52,15 +52,15 @@ public struct AWSCloud: Cloud {
     }
 
     public func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error]) {
-        let observer = Observer(client: client)
+        let observer = Observer(ports: .aws(client))
         let account = try await observer.account(region: targets.first?.region ?? "us-east-1")
         return await observer.observeEach(targets, project: project, account: account)
     }
 
     public func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
                       shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport {
-        await Applier(client: client, state: work.state, files: work.files, stacks: work.stacks, commit: work.commit, layers: layers, log: log,
-                      waits: waits, clock: clock, progress: progress, shouldContinue: shouldContinue).apply(plan)
+        await Applier(ports: .aws(client), work: work, layers: layers, log: log, waits: waits, clock: clock,
+                      progress: progress, shouldContinue: shouldContinue).apply(plan)
     }
 
     public func detectDrift(_ stacks: [RenderedStack]) async -> [Finding] {

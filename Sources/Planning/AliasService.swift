@@ -3,6 +3,8 @@
 /// re-reads them before it moves them; Engine's `LambdaAliases` is the AWS adapter and
 /// tests substitute an in-memory account. (A protocol, not I/O: this module stays pure.)
 public protocol AliasService: Sendable {
+    /// Every alias of the function, by name; nil when the function does not exist.
+    func aliases(functionName: String, region: String) async throws -> [String: AliasFact]?
     /// The alias as it is now, or nil when it does not exist.
     func read(region: String, functionName: String, environment: String) async throws -> AliasFact?
     /// Points the alias at `target`; with `expectedRevision`, Lambda refuses if it moved since it was read.

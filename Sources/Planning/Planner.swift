@@ -159,22 +159,24 @@ public enum Planner {
                     if templateMatches || observed.artifacts.contains(key) { unchanged += 1 } else { add(.create, .uploadArtifact(function: function.name.value, key: key)) }
                 }
 
+                // The values known now; a value an earlier step of the apply produces is left
+                // out and filled by the applier from the same `parameterSources`.
                 var reasons: [String] = []
                 var parameters: [String: String] = [:]
-                // The gated aliases' pointers as they are now ("" for a function not yet
-                // created: the deployment creates its aliases at the version it publishes).
-                for alias in stack.aliasParameters {
-                    let live = observed.functions[alias.functionName]?.aliases[alias.environment]
-                    parameters[alias.version] = live?.version ?? ""
-                    parameters[alias.canary] = AliasParameters.canaryValue(live?.weights ?? [:])
-                }
-                for parameter in stack.parameters {
-                    if parameter == TemplateParameters.artifactBucket {
+                for (parameter, source) in stack.parameterSources(state) {
+                    switch source {
+                    case .artifactBucket:
                         parameters[parameter] = bucket
-                    } else if parameter == TemplateParameters.apiCertificate {
-                        if let arn = certificates[.api]??.arn { parameters[parameter] = arn } else { reasons.append("the API certificate is requested first") }
-                    } else if let layer = state.layers.first(where: { TemplateParameters.layer($0.name.value) == parameter }) {
-                        if let arn = layerArns[layer.name.value] ?? nil { parameters[parameter] = arn } else { reasons.append("layer \(layer.name.value) gets a new version") }
+                    case .certificate(let purpose):
+                        if let arn = certificates[purpose]??.arn { parameters[parameter] = arn } else { reasons.append("the \(purpose.rawValue.uppercased()) certificate is requested first") }
+                    case .layer(let layer):
+                        if let arn = layerArns[layer] ?? nil { parameters[parameter] = arn } else { reasons.append("layer \(layer) gets a new version") }
+                    case .aliasVersion(let alias):
+                        // The gated aliases' pointers as they are now ("" for a function not yet
+                        // created: the deployment creates its aliases at the version it publishes).
+                        parameters[parameter] = observed.functions[alias.functionName]?.aliases[alias.environment]?.version ?? ""
+                    case .aliasCanary(let alias):
+                        parameters[parameter] = AliasParameters.canaryValue(observed.functions[alias.functionName]?.aliases[alias.environment]?.weights ?? [:])
                     }
                 }
                 let disposition = StackStatus.disposition(fact?.status, stack: stack.stackName, region: region)

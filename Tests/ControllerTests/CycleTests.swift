@@ -119,6 +119,10 @@ actor MemoryAccount: Cloud, AliasService {
         return cloudFormationDrift
     }
 
+    func aliases(functionName: String, region: String) -> [String: AliasFact]? {
+        snapshot[region].functions[functionName]?.aliases
+    }
+
     func read(region: String, functionName: String, environment: String) -> AliasFact? {
         snapshot[region].functions[functionName]?.aliases[environment]
     }

@@ -43,6 +43,10 @@ public actor Account: AliasService {
         revision += 1
         aliases[Key(region: region, function: function, environment: environment)] = AliasFact(version: version, revisionID: "r\(revision)", weights: weights)
     }
+    public func aliases(functionName: String, region: String) -> [String: AliasFact]? {
+        let mine = aliases.filter { $0.key.region == region && $0.key.function == functionName }
+        return mine.isEmpty ? nil : Dictionary(uniqueKeysWithValues: mine.map { ($0.key.environment, $0.value) })
+    }
     public func read(region: String, functionName: String, environment: String) -> AliasFact? {
         aliases[Key(region: region, function: functionName, environment: environment)]
     }

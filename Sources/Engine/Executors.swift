@@ -1,0 +1,219 @@
+import DesiredState
+import Foundation
+import Planning
+import Rendering
+
+/// What every step executor may use: its region and artifact bucket, the ports, the
+/// desired state being applied, the waits and the clock, and what earlier steps produced.
+struct StepContext: Sendable {
+    var region: String
+    var bucket: String
+    var ports: CloudPorts
+    var work: ApplyWork
+    var layers: LayerBuilder
+    var waits: WaitPolicy
+    var clock: any Clock
+    /// Certificates: requested in one region, used in another.
+    var board: CertificateBoard
+    /// Layer versions published by earlier steps of this region.
+    var produced: ProducedValues
+    var progress: @Sendable (String) -> Void
+}
+
+/// Values that earlier steps of a region produce for later ones (see `ParameterSource`).
+actor ProducedValues {
+    private var layerArns: [String: String] = [:]
+    func published(_ layer: String, arn: String) { layerArns[layer] = arn }
+    func layerArn(_ layer: String) -> String? { layerArns[layer] }
+}
+
+/// Executes one kind of step. Returns a note when the step turned out to change nothing.
+protocol StepExecutor: Sendable {
+    func run(_ context: StepContext) async throws -> String?
+}
+
+/// The executor of each kind of step.
+func executor(for action: Step.Action) -> any StepExecutor {
+    switch action {
+    case .artifactBucket(let name): return CreateArtifactBucket(name: name)
+    case .requestCertificate(let purpose, let domain, let names): return RequestCertificate(purpose: purpose, domain: domain, alternativeNames: names)
+    case .awaitCertificate(let purpose, let arn, let domain, _): return AwaitCertificate(purpose: purpose, plannedArn: arn, domain: domain)
+    case .publishLayer(let layer, let awsName, let contentHash, let runtimes, let architecture):
+        return PublishLayer(layer: layer, awsName: awsName, contentHash: contentHash, runtimes: runtimes, architecture: architecture)
+    case .pruneLayer(let name, let versions): return PruneLayer(name: name, versions: versions)
+    case .uploadArtifact(let function, let key): return UploadArtifact(function: function, key: key)
+    case .deployStack(let name, _, _, let templateHash, _, let parameters): return DeployStack(stackName: name, templateHash: templateHash, planned: parameters)
+    case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
+    case .cognitoDomain(let domain, _, let pool, let arn): return CreateCognitoDomain(domain: domain, userPool: pool, plannedCertificateArn: arn)
+    case .alias(_, let functionName, let environment, _, let to, let revisionID):
+        return MoveAlias(functionName: functionName, environment: environment, to: to, revisionID: revisionID)
+    }
+}
+
+struct CreateArtifactBucket: StepExecutor {
+    var name: String
+    func run(_ c: StepContext) async throws -> String? {
+        try await c.ports.artifacts.createBucket(name, region: c.region)
+        return nil
+    }
+}
+
+struct RequestCertificate: StepExecutor {
+    var purpose: String, domain: String, alternativeNames: [String]
+    func run(_ c: StepContext) async throws -> String? {
+        // The same request gets the same certificate: ACM's idempotency token.
+        let token = String(sha256Hex(([domain] + alternativeNames).joined(separator: ",").utf8).prefix(32))
+        let arn = try await c.ports.certificates.request(domain: domain, alternativeNames: alternativeNames, idempotencyToken: token, region: c.region)
+        await c.board.pending(purpose, arn: arn)
+        c.progress("    \(c.region): requested \(arn)")
+        return nil
+    }
+}
+
+struct AwaitCertificate: StepExecutor {
+    var purpose: String, plannedArn: String?, domain: String
+    func run(_ c: StepContext) async throws -> String? {
+        guard let arn = await c.board.arn(purpose) ?? plannedArn else { throw ApplyError("no certificate for \(domain) was requested") }
+        var shown = false
+        let seconds = c.waits.certificateSeconds
+        try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
+            "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; add the DNS records shown above, then apply again"
+        }) { () -> Void? in
+            let certificate = try await c.ports.certificates.certificate(arn, region: c.region)
+            if !shown, !certificate.records.isEmpty, certificate.status != "ISSUED" {
+                shown = true
+                c.progress("    \(c.region): certificate \(domain) waits for DNS validation; add these records:")
+                for record in certificate.records { c.progress("      \(record.type) \(record.name) → \(record.value)") }
+            }
+            switch certificate.status {
+            case "ISSUED":
+                await c.board.issued(purpose, arn: arn)
+                c.progress("    \(c.region): certificate \(domain) ISSUED")
+                return ()
+            case "PENDING_VALIDATION":
+                return nil
+            default:
+                throw ApplyError("certificate \(domain) (\(arn)) is \(certificate.status)\(certificate.failureReason.map { " (\($0))" } ?? ""); delete it in ACM and apply again to request a new one")
+            }
+        }
+        return nil
+    }
+}
+
+struct PublishLayer: StepExecutor {
+    var layer: String, awsName: String, contentHash: String, runtimes: [String], architecture: String
+    func run(_ c: StepContext) async throws -> String? {
+        guard let definition = c.work.state.layer(named: layer) else { throw ApplyError("layer \(layer) is not in the desired state") }
+        let build = try await c.layers.build(definition, files: c.work.files, architecture: architecture)
+        c.progress("    \(c.region): layer \(layer) archive \(build.zip.count) bytes (\(build.fromCache ? "from the build cache" : "built with pip"))")
+        let key = ArtifactKeys.layer(layer, buildHash: build.buildHash)
+        if try await !c.ports.artifacts.objectExists(c.bucket, key: key, region: c.region) {
+            try await c.ports.artifacts.put(c.bucket, key: key, body: build.zip, contentType: "application/zip", region: c.region)
+        }
+        let arn = try await c.ports.layers.publish(awsName, bucket: c.bucket, key: key, runtimes: runtimes,
+                                                   description: Conventions.layerDescription(definition.description, contentHash: contentHash), region: c.region)
+        await c.produced.published(layer, arn: arn)
+        c.progress("    \(c.region): published \(arn)")
+        return nil
+    }
+}
+
+struct PruneLayer: StepExecutor {
+    var name: String, versions: [Int]
+    func run(_ c: StepContext) async throws -> String? {
+        for version in versions { try await c.ports.layers.delete(name, version: version, region: c.region) }
+        return nil
+    }
+}
+
+struct UploadArtifact: StepExecutor {
+    var function: String, key: String
+    func run(_ c: StepContext) async throws -> String? {
+        guard let definition = c.work.state.function(named: function) else { throw ApplyError("function \(function) is not in the desired state") }
+        let code = definition.code.value
+        let files = c.work.files
+        let zip = ZipArchive.make(files.paths(under: code).map {
+            ZipArchive.Entry(path: String($0.dropFirst(code.count + 1)), bytes: files.files[$0] ?? [])
+        })
+        try await c.ports.artifacts.put(c.bucket, key: key, body: zip, contentType: "application/zip", region: c.region)
+        return nil
+    }
+}
+
+struct DeployStack: StepExecutor {
+    var stackName: String, templateHash: String, planned: [String: String]
+    func run(_ c: StepContext) async throws -> String? {
+        guard let stack = c.work.stacks.first(where: { $0.id.region == c.region && $0.stackName == stackName }) else {
+            throw ApplyError("stack \(stackName) is not rendered for \(c.region)")
+        }
+        guard stack.templateHash == templateHash else {
+            throw ApplyError("the template of \(stackName) differs from the planned one; plan again")
+        }
+        // What the plan could not know comes from the step that produced it in this apply.
+        var parameters = planned
+        for (parameter, source) in stack.parameterSources(c.work.state) where source.isProducedByApply {
+            switch source {
+            case .certificate(let purpose):
+                parameters[parameter] = try await c.board.waitIssued(purpose.rawValue, fallback: planned[parameter], clock: c.clock,
+                                                                     poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
+            case .layer(let layer):
+                if parameters[parameter] == nil { parameters[parameter] = await c.produced.layerArn(layer) }
+            default:
+                break
+            }
+        }
+        for parameter in stack.parameters where parameters[parameter] == nil {
+            throw ApplyError("no value for parameter \(parameter) of \(stackName)")
+        }
+        return try await StackDeployer(ports: c.ports, region: c.region, waits: c.waits, clock: c.clock, progress: c.progress)
+            .deploy(stack, parameters: parameters, bucket: c.bucket, tags: Self.tags(stack, state: c.work.state, commit: c.work.commit, parameters: parameters))
+    }
+
+    static func tags(_ stack: RenderedStack, state: DesiredState, commit: String, parameters: [String: String]) -> [String: String] {
+        var tags = Dictionary(state.tags.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        tags["Project"] = state.project.value
+        tags["FeatureSet"] = stack.id.featureSet
+        tags[StackTags.template] = stack.templateHash
+        tags[StackTags.parameters] = Conventions.parametersHash(parameters, of: stack)
+        tags[StackTags.commit] = commit
+        return tags
+    }
+}
+
+struct StackNeedsAttention: StepExecutor {
+    var stackName: String, status: String, remedy: String
+    func run(_ c: StepContext) async throws -> String? {
+        throw ApplyError("stack \(stackName) in \(c.region) is \(status): \(remedy)")
+    }
+}
+
+struct CreateCognitoDomain: StepExecutor {
+    var domain: String, userPool: String, plannedCertificateArn: String?
+    func run(_ c: StepContext) async throws -> String? {
+        let domains = c.ports.domains
+        if try await domains.domain(domain, region: c.region) == nil {
+            guard let pool = try await domains.userPools(region: c.region)[userPool] else {
+                throw ApplyError("user pool \(userPool) does not exist in \(c.region), so \(domain) cannot be created; the stack deployment should have created it — check its events")
+            }
+            let certificate = try await c.board.waitIssued("auth", fallback: plannedCertificateArn, clock: c.clock, poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
+            try await domains.createDomain(domain, userPoolID: pool, certificateArn: certificate, region: c.region)
+        }
+        var status = "MISSING"
+        let seconds = c.waits.domainSeconds
+        try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: { "Cognito domain \(domain) still \(status) after \(Int(seconds)) s; apply again later" }) { () -> Void? in
+            status = try await domains.domain(domain, region: c.region)?.status ?? "MISSING"
+            if status == "FAILED" { throw ApplyError("Cognito domain \(domain) FAILED; delete it (aws cognito-idp delete-user-pool-domain) and apply again") }
+            return status == "ACTIVE" ? () : nil
+        }
+        return nil
+    }
+}
+
+struct MoveAlias: StepExecutor {
+    var functionName: String, environment: String, to: AliasTarget, revisionID: String?
+    func run(_ c: StepContext) async throws -> String? {
+        // Gated steps are held by apply and moved by the release gate; the same call either way.
+        let moved = try await c.ports.aliases.move(region: c.region, functionName: functionName, environment: environment, to: to, expectedRevision: revisionID)
+        return moved.requestID.map { "request \($0)" }
+    }
+}

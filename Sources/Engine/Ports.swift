@@ -1,0 +1,272 @@
+import AWSClient
+import Foundation
+import Planning
+
+// The engine's ports to the cloud: one small protocol per kind of thing it observes or
+// changes, each taking the region per call. `CloudPorts.aws` binds them to the AWS APIs;
+// the engine's tests bind them to an in-memory account.
+
+/// The account the credentials belong to (it names the artifact buckets).
+public protocol IdentityService: Sendable {
+    func account(region: String) async throws -> String
+}
+
+/// The artifact buckets and their objects (S3).
+public protocol ArtifactStore: Sendable {
+    func bucketExists(_ bucket: String, region: String) async throws -> Bool
+    /// Creates the bucket versioned and with public access blocked; a bucket already ours is fine.
+    func createBucket(_ bucket: String, region: String) async throws
+    func objectExists(_ bucket: String, key: String, region: String) async throws -> Bool
+    func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) async throws
+    /// Where CloudFormation reads a template uploaded to the bucket.
+    func url(_ bucket: String, key: String, region: String) -> String
+}
+
+/// A change set as CloudFormation describes it.
+public struct ChangeSetFact: Sendable, Hashable {
+    public struct ResourceChange: Sendable, Hashable {
+        public var action: String, logicalID: String, resourceType: String
+        public init(action: String, logicalID: String, resourceType: String) { self.action = action; self.logicalID = logicalID; self.resourceType = resourceType }
+    }
+    public var status: String
+    public var statusReason: String?
+    public var changes: [ResourceChange]
+    public init(status: String, statusReason: String? = nil, changes: [ResourceChange] = []) {
+        self.status = status; self.statusReason = statusReason; self.changes = changes
+    }
+}
+
+/// One event of a stack, newest first as CloudFormation lists them.
+public struct StackEventFact: Sendable, Hashable {
+    public var id: String, logicalID: String, resourceType: String, status: String, reason: String?
+    public init(id: String, logicalID: String, resourceType: String, status: String, reason: String? = nil) {
+        self.id = id; self.logicalID = logicalID; self.resourceType = resourceType; self.status = status; self.reason = reason
+    }
+}
+
+/// Where a change set's template comes from.
+public enum TemplateLocation: Sendable, Hashable { case body(String), url(String) }
+
+/// CloudFormation stacks, changed through change sets.
+public protocol StackService: Sendable {
+    /// nil when the stack does not exist.
+    func stack(_ name: String, region: String) async throws -> StackFact?
+    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], tags: [String: String],
+                         create: Bool, region: String) async throws
+    func changeSet(stack: String, name: String, region: String) async throws -> ChangeSetFact
+    func deleteChangeSet(stack: String, name: String, region: String) async throws
+    func executeChangeSet(stack: String, name: String, region: String) async throws
+    /// The latest events (at most 100), newest first.
+    func events(stack: String, region: String) async throws -> [StackEventFact]
+}
+
+/// Lambda layers and their versions.
+public protocol LayerService: Sendable {
+    /// nil when no version of the layer exists.
+    func versions(_ name: String, region: String) async throws -> [LayerVersionFact]?
+    /// Publishes a version from an archive in the artifact bucket; returns its ARN.
+    func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) async throws -> String
+    func delete(_ name: String, version: Int, region: String) async throws
+}
+
+/// ACM certificates.
+public protocol CertificateService: Sendable {
+    /// The certificates whose domain is one of `domains`.
+    func certificates(domains: [String], region: String) async throws -> [CertificateFact]
+    /// Requests a DNS-validated certificate; returns its ARN (the same for the same token).
+    func request(domain: String, alternativeNames: [String], idempotencyToken: String, region: String) async throws -> String
+    func certificate(_ arn: String, region: String) async throws -> CertificateFact
+}
+
+/// Cognito user pools and their custom domains.
+public protocol UserPoolDomainService: Sendable {
+    /// Pool name → id.
+    func userPools(region: String) async throws -> [String: String]
+    /// nil when the domain does not exist.
+    func domain(_ domain: String, region: String) async throws -> CognitoDomainFact?
+    func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) async throws
+}
+
+/// Every port the engine uses.
+public struct CloudPorts: Sendable {
+    public var identity: any IdentityService
+    public var artifacts: any ArtifactStore
+    public var stacks: any StackService
+    public var layers: any LayerService
+    public var certificates: any CertificateService
+    public var domains: any UserPoolDomainService
+    public var aliases: any AliasService
+
+    public init(identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
+                certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService) {
+        self.identity = identity
+        self.artifacts = artifacts
+        self.stacks = stacks
+        self.layers = layers
+        self.certificates = certificates
+        self.domains = domains
+        self.aliases = aliases
+    }
+
+    /// The ports through the AWS APIs.
+    public static func aws(_ client: AWSClient) -> CloudPorts {
+        let adapter = AWSAdapters(client: client)
+        return CloudPorts(identity: adapter, artifacts: adapter, stacks: adapter, layers: adapter, certificates: adapter, domains: adapter,
+                          aliases: LambdaAliases(client: client))
+    }
+}
+
+/// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
+struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService {
+    let client: AWSClient
+
+    func account(region: String) async throws -> String {
+        try await STSClient(client, region: region).getCallerIdentity().account
+    }
+
+    // MARK: S3
+
+    func bucketExists(_ bucket: String, region: String) async throws -> Bool {
+        try await S3Client(client, region: region).headBucket(bucket)
+    }
+
+    func createBucket(_ bucket: String, region: String) async throws {
+        let s3 = S3Client(client, region: region)
+        do { try await s3.createBucket(bucket) } catch let error as AWSError where error.code == "BucketAlreadyOwnedByYou" {}
+        try await s3.putBucketVersioning(bucket, enabled: true)
+        try await s3.putPublicAccessBlock(bucket)
+    }
+
+    func objectExists(_ bucket: String, key: String, region: String) async throws -> Bool {
+        try await S3Client(client, region: region).headObject(bucket, key: key) != nil
+    }
+
+    func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) async throws {
+        try await S3Client(client, region: region).putObject(bucket, key: key, body: body, contentType: contentType)
+    }
+
+    func url(_ bucket: String, key: String, region: String) -> String {
+        let endpoint = client.endpoints.endpoint(for: .s3, region: region).absoluteString
+        return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/\(bucket)/\(key)"
+    }
+
+    // MARK: CloudFormation
+
+    func stack(_ name: String, region: String) async throws -> StackFact? {
+        do {
+            return try await CloudFormationClient(client, region: region).describeStacks(name).first.map { stack in
+                StackFact(name: stack.name, status: stack.status, statusReason: stack.statusReason,
+                          lastChange: stack.lastUpdated ?? stack.creationTime, outputs: stack.outputs, tags: stack.tags)
+            }
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
+    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], tags: [String: String],
+                         create: Bool, region: String) async throws {
+        let source: CloudFormationClient.TemplateSource
+        switch template {
+        case .body(let body): source = .body(body)
+        case .url(let url): source = .url(url)
+        }
+        _ = try await CloudFormationClient(client, region: region).createChangeSet(stack: stack, name: name, template: source, parameters: parameters,
+                                                                                 tags: tags, create: create)
+    }
+
+    func changeSet(stack: String, name: String, region: String) async throws -> ChangeSetFact {
+        let described = try await CloudFormationClient(client, region: region).describeChangeSet(stack: stack, name: name)
+        return ChangeSetFact(status: described.status, statusReason: described.statusReason,
+                             changes: described.changes.map { .init(action: $0.action, logicalID: $0.logicalID, resourceType: $0.resourceType) })
+    }
+
+    func deleteChangeSet(stack: String, name: String, region: String) async throws {
+        try await CloudFormationClient(client, region: region).deleteChangeSet(stack: stack, name: name)
+    }
+
+    func executeChangeSet(stack: String, name: String, region: String) async throws {
+        try await CloudFormationClient(client, region: region).executeChangeSet(stack: stack, name: name)
+    }
+
+    func events(stack: String, region: String) async throws -> [StackEventFact] {
+        try await CloudFormationClient(client, region: region).describeStackEvents(stack, limit: 100).map {
+            StackEventFact(id: $0.eventID, logicalID: $0.logicalID, resourceType: $0.resourceType, status: $0.status, reason: $0.reason)
+        }
+    }
+
+    // MARK: Lambda layers
+
+    func versions(_ name: String, region: String) async throws -> [LayerVersionFact]? {
+        do {
+            return try await LambdaClient(client, region: region).listLayerVersions(name).map {
+                LayerVersionFact(version: $0.Version, arn: $0.LayerVersionArn, contentHash: Conventions.contentHash(fromLayerDescription: $0.Description))
+            }
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
+    func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) async throws -> String {
+        try await LambdaClient(client, region: region).publishLayerVersion(name, s3Bucket: bucket, s3Key: key, runtimes: runtimes, description: description).LayerVersionArn
+    }
+
+    func delete(_ name: String, version: Int, region: String) async throws {
+        try await LambdaClient(client, region: region).deleteLayerVersion(name, version: version)
+    }
+
+    // MARK: ACM
+
+    func certificates(domains: [String], region: String) async throws -> [CertificateFact] {
+        guard !domains.isEmpty else { return [] }
+        let acm = ACMClient(client, region: region)
+        let wanted = Set(domains)
+        let arns = try await acm.listCertificates().filter { wanted.contains($0.DomainName) }.map(\.CertificateArn)
+        return try await concurrently(arns) { arn in try await certificate(arn, region: region) }.values.sorted { $0.arn < $1.arn }
+    }
+
+    func request(domain: String, alternativeNames: [String], idempotencyToken: String, region: String) async throws -> String {
+        try await ACMClient(client, region: region).requestCertificate(domain: domain, alternativeNames: alternativeNames, idempotencyToken: idempotencyToken)
+    }
+
+    func certificate(_ arn: String, region: String) async throws -> CertificateFact {
+        let c = try await ACMClient(client, region: region).describeCertificate(arn)
+        return CertificateFact(arn: c.CertificateArn, domainName: c.DomainName,
+                               alternativeNames: (c.SubjectAlternativeNames ?? []).filter { $0 != c.DomainName }, status: c.Status,
+                               records: unique((c.DomainValidationOptions ?? []).compactMap { $0.ResourceRecord.map { DNSRecord(name: $0.Name, type: $0.Type, value: $0.Value) } }),
+                               notAfter: c.NotAfter, failureReason: c.FailureReason)
+    }
+
+    // MARK: Cognito
+
+    func userPools(region: String) async throws -> [String: String] {
+        Dictionary(try await CognitoClient(client, region: region).listUserPools().map { ($0.Name, $0.Id) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func domain(_ domain: String, region: String) async throws -> CognitoDomainFact? {
+        do {
+            return try await CognitoClient(client, region: region).describeUserPoolDomain(domain).map { CognitoDomainFact(userPoolID: $0.UserPoolId, status: $0.Status) }
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
+    func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) async throws {
+        _ = try await CognitoClient(client, region: region).createUserPoolDomain(domain, userPoolID: userPoolID, certificateArn: certificateArn)
+    }
+}
+
+/// Runs `read` for every key concurrently; nil results are left out.
+func concurrently<Value: Sendable>(_ keys: [String], _ read: @escaping @Sendable (String) async throws -> Value?) async throws -> [String: Value] {
+    try await withThrowingTaskGroup(of: (String, Value?).self) { group in
+        for key in keys { group.addTask { (key, try await read(key)) } }
+        var result: [String: Value] = [:]
+        for try await (key, value) in group { if let value { result[key] = value } }
+        return result
+    }
+}
+
+/// Keeps the first of equal elements, in order.
+func unique<T: Hashable>(_ items: [T]) -> [T] {
+    var seen = Set<T>()
+    return items.filter { seen.insert($0).inserted }
+}

@@ -1,0 +1,201 @@
+import DesiredState
+import Engine
+import Fixtures
+import Foundation
+import Planning
+import Rendering
+import StateStore
+import Testing
+
+// The applier's executors against an in-memory account bound to the engine's ports:
+// ordering, outcomes, values produced by earlier steps, and bounded waits, in no real time.
+
+struct Injected: Error, CustomStringConvertible { var description: String }
+
+/// An AWS account in memory, through the engine's ports.
+actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService {
+    var objects: [String: [UInt8]] = [:]
+    var buckets: Set<String> = []
+    var stacks: [String: StackFact] = [:]
+    var changeSets: [String: (parameters: [String: String], tags: [String: String])] = [:]
+    /// The parameters each stack was last deployed with, by "region/name".
+    var deployed: [String: [String: String]] = [:]
+    var layers: [String: [LayerVersionFact]] = [:]
+    var certificates: [String: CertificateFact] = [:]
+    var pools: [String: String] = [:]
+    var domains: [String: CognitoDomainFact] = [:]
+    var aliasFacts: [String: [String: AliasFact]] = [:]
+    /// Certificates reach ISSUED on their second description; never, when false.
+    var validates = true
+    /// Regions where every write fails.
+    var failingRegions: Set<String> = []
+
+    init(pools: [String: String]) { self.pools = pools }
+
+    func setValidates(_ on: Bool) { validates = on }
+    func setFailing(_ regions: Set<String>) { failingRegions = regions }
+
+    func write(_ region: String) throws {
+        if failingRegions.contains(region) { throw Injected(description: "AccessDenied in \(region)") }
+    }
+
+    func account(region: String) -> String { DefaultState.account }
+
+    func bucketExists(_ bucket: String, region: String) -> Bool { buckets.contains(bucket) }
+    func createBucket(_ bucket: String, region: String) throws { try write(region); buckets.insert(bucket) }
+    func objectExists(_ bucket: String, key: String, region: String) -> Bool { objects["\(bucket)/\(key)"] != nil }
+    func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) throws {
+        try write(region)
+        guard buckets.contains(bucket) else { throw Injected(description: "NoSuchBucket \(bucket)") }
+        objects["\(bucket)/\(key)"] = body
+    }
+    nonisolated func url(_ bucket: String, key: String, region: String) -> String { "memory://\(bucket)/\(key)" }
+
+    func stack(_ name: String, region: String) -> StackFact? { stacks["\(region)/\(name)"] }
+    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], tags: [String: String],
+                         create: Bool, region: String) throws {
+        try write(region)
+        changeSets["\(region)/\(stack)/\(name)"] = (parameters, tags)
+    }
+    func changeSet(stack: String, name: String, region: String) -> ChangeSetFact {
+        ChangeSetFact(status: "CREATE_COMPLETE", changes: [.init(action: "Add", logicalID: "Everything", resourceType: "AWS::Serverless::Function")])
+    }
+    func deleteChangeSet(stack: String, name: String, region: String) {}
+    func executeChangeSet(stack: String, name: String, region: String) throws {
+        let set = try #require(changeSets["\(region)/\(stack)/\(name)"])
+        deployed["\(region)/\(stack)"] = set.parameters
+        stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
+    }
+    func events(stack: String, region: String) -> [StackEventFact] { [] }
+
+    func versions(_ name: String, region: String) -> [LayerVersionFact]? { layers["\(region)/\(name)"] }
+    func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) throws -> String {
+        try write(region)
+        let version = (layers["\(region)/\(name)"]?.count ?? 0) + 1
+        let arn = "arn:aws:lambda:\(region):\(DefaultState.account):layer:\(name):\(version)"
+        layers["\(region)/\(name)", default: []].append(LayerVersionFact(version: version, arn: arn, contentHash: nil))
+        return arn
+    }
+    func delete(_ name: String, version: Int, region: String) throws { try write(region) }
+
+    func certificates(domains: [String], region: String) -> [CertificateFact] {
+        certificates.values.filter { domains.contains($0.domainName) && $0.arn.contains(":\(region):") }
+    }
+    func request(domain: String, alternativeNames: [String], idempotencyToken: String, region: String) throws -> String {
+        try write(region)
+        let arn = "arn:aws:acm:\(region):\(DefaultState.account):certificate/\(idempotencyToken.prefix(8))"
+        certificates[arn] = certificates[arn] ?? CertificateFact(arn: arn, domainName: domain, alternativeNames: alternativeNames, status: "PENDING_VALIDATION",
+                                                                 records: [DNSRecord(name: "_x.\(domain).", type: "CNAME", value: "_y.acm-validations.aws.")])
+        return arn
+    }
+    func certificate(_ arn: String, region: String) throws -> CertificateFact {
+        var fact = try #require(certificates[arn])
+        let shown = fact
+        if validates { fact.status = "ISSUED" }
+        certificates[arn] = fact
+        return shown
+    }
+
+    func userPools(region: String) -> [String: String] { pools }
+    func domain(_ domain: String, region: String) -> CognitoDomainFact? { domains[domain] }
+    func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) throws {
+        try write(region)
+        domains[domain] = CognitoDomainFact(userPoolID: userPoolID, status: "ACTIVE")
+    }
+
+    func aliases(functionName: String, region: String) -> [String: AliasFact]? { aliasFacts["\(region)/\(functionName)"] }
+    func read(region: String, functionName: String, environment: String) -> AliasFact? { aliasFacts["\(region)/\(functionName)"]?[environment] }
+    func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
+        try write(region)
+        aliasFacts["\(region)/\(functionName)", default: [:]][environment] = AliasFact(version: target.version, revisionID: "moved")
+        return AliasMove(revisionID: "moved", requestID: "req-1")
+    }
+
+    nonisolated var ports: CloudPorts {
+        CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self)
+    }
+}
+
+/// Stands in for pip: "installs" one module per requirements file, without a network.
+struct FakeInstaller: PackageInstaller {
+    func install(requirements: URL, into directory: URL, platform: String, pythonVersion: String) async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data("INSTALLED = True\n".utf8).write(to: directory.appendingPathComponent("fakepkg.py"))
+    }
+}
+
+@Suite("Applier with in-memory ports")
+struct ApplierTests {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-applier-\(UUID().uuidString)")
+
+    func freshApply(_ cloud: MemoryCloud, clock: TestClock = TestClock()) async throws -> (Plan, ApplyReport, [String]) {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (state, stacks) = try DefaultState.load()
+        let observer = Observer(ports: cloud.ports)
+        let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let lines = LinesSeen()
+        let applier = Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+                              layers: LayerBuilder(cacheDirectory: directory.appendingPathComponent("cache"), installer: FakeInstaller()),
+                              log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")),
+                              waits: WaitPolicy(pollSeconds: 5, certificateSeconds: 900, stackSeconds: 3600, domainSeconds: 900), clock: clock,
+                              progress: { lines.add($0) })
+        return (plan, await applier.apply(plan), lines.all)
+    }
+
+    static func pools() throws -> [String: String] {
+        let (state, _) = try DefaultState.load()
+        return Dictionary(uniqueKeysWithValues: state.aliasEnvironments.map {
+            (Naming.userPoolName(project: state.project.value, environment: $0.name.value), "pool-\($0.name.value)")
+        })
+    }
+
+    @Test func aFreshAccountIsBuiltAndEachStackGetsWhatEarlierStepsProduced() async throws {
+        let cloud = MemoryCloud(pools: try Self.pools())
+        let (plan, report, lines) = try await freshApply(cloud)
+        #expect(report.succeeded, "\(report.entries.filter { $0.outcome != .applied })")
+        #expect(report.count(.applied) == plan.steps.count - plan.heldSteps.count)
+        // The API certificate requested and the layers published in this apply reach the stacks' parameters.
+        let deployed = await cloud.deployed
+        let core = try #require(deployed["ap-south-1/Dzgro-core"])
+        let apiCertificate = try #require(core[TemplateParameters.apiCertificate])
+        #expect(apiCertificate.hasPrefix("arn:aws:acm:ap-south-1:"))
+        let layerParameters = core.filter { $0.key.hasPrefix("Layer") }
+        #expect(!layerParameters.isEmpty && layerParameters.values.allSatisfy { $0.hasPrefix("arn:aws:lambda:ap-south-1:") && $0.hasSuffix(":1") })
+        #expect(deployed.keys.count == plan.steps.filter { if case .deployStack = $0.action { true } else { false } }.count)
+        #expect(lines.contains { $0.contains("waits for DNS validation; add these records:") })
+    }
+
+    @Test func aFailingRegionStopsAtItsFirstFailureAndTheOthersFinish() async throws {
+        let cloud = MemoryCloud(pools: try Self.pools())
+        await cloud.setFailing(["us-west-2"])
+        let (_, report, _) = try await freshApply(cloud)
+        let west = report.entries.filter { $0.region == "us-west-2" }
+        #expect(west.first?.outcome == .failed && west.first?.detail == "AccessDenied in us-west-2")
+        #expect(west.dropFirst().allSatisfy { $0.outcome == .notReached })
+        #expect(report.entries.filter { $0.region != "us-west-2" }.allSatisfy { $0.outcome == .applied })
+        #expect(!report.succeeded)
+    }
+
+    @Test func aCertificateThatNeverValidatesEndsTheWaitAtItsBound() async throws {
+        let cloud = MemoryCloud(pools: try Self.pools())
+        await cloud.setValidates(false)
+        let clock = TestClock()
+        let started = clock.now()
+        let (_, report, _) = try await freshApply(cloud, clock: clock)
+        let failed = report.entries.filter { $0.outcome == .failed }
+        let api = try #require(failed.first { $0.subject.hasPrefix("certificate api") })
+        #expect(api.detail?.contains("is still PENDING_VALIDATION after 900 s; add the DNS records shown above, then apply again") == true, "\(api)")
+        // The regions waiting on it are not left waiting: their steps stop too, and no stack was deployed without it.
+        #expect(await cloud.deployed["ap-south-1/Dzgro-core"] == nil)
+        #expect(clock.now().timeIntervalSince(started) >= 900 && clock.now().timeIntervalSince(started) < 3600)
+    }
+}
+
+/// Progress lines, collected.
+final class LinesSeen: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    func add(_ line: String) { lock.withLock { lines.append(line) } }
+    var all: [String] { lock.withLock { lines } }
+}
