@@ -6,21 +6,6 @@ public struct LambdaClient: Sendable {
     public var region: String
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
 
-    public struct FunctionConfiguration: Decodable, Sendable, Hashable {
-        public var FunctionName: String
-        public var FunctionArn: String
-        public var Version: String
-        public var CodeSha256: String?
-        public var RevisionId: String?
-        public var LastModified: String?
-        public var Description: String?
-    }
-
-    public struct FunctionInfo: Decodable, Sendable {
-        public var Configuration: FunctionConfiguration
-        public var Tags: [String: String]?
-    }
-
     public struct RoutingConfig: Codable, Sendable, Hashable {
         public var AdditionalVersionWeights: [String: Double]?
         public init(_ weights: [String: Double]) { AdditionalVersionWeights = weights }
@@ -33,11 +18,6 @@ public struct LambdaClient: Sendable {
         public var RevisionId: String?
         public var RoutingConfig: RoutingConfig?
         public var Description: String?
-    }
-
-    public struct Policy: Decodable, Sendable {
-        public var Policy: String
-        public var RevisionId: String?
     }
 
     public struct LayerVersion: Decodable, Sendable, Hashable {
@@ -59,17 +39,6 @@ public struct LambdaClient: Sendable {
     static let functions = ["2015-03-31", "functions"]
     static let layers = ["2018-10-31", "layers"]
 
-    public func getFunction(_ name: String) async throws -> FunctionInfo {
-        try await client.restJSON(.lambda, region: region, operation: "GetFunction", method: "GET", path: Self.functions + [name])
-    }
-
-    /// Creates a function from a zip archive (the demo and tests create what moto cannot deploy).
-    public func createFunction(name: String, runtime: String, role: String, handler: String, zip: [UInt8], publish: Bool = false) async throws -> FunctionConfiguration {
-        try await client.restJSON(.lambda, region: region, operation: "CreateFunction", method: "POST", path: Self.functions,
-                                  body: ["FunctionName": .string(name), "Runtime": .string(runtime), "Role": .string(role), "Handler": .string(handler),
-                                         "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish)])
-    }
-
     /// Lambda's list operations page with `Marker` / `NextMarker` / `MaxItems`.
     func pages<Page: Decodable, Item>(_ operation: String, path: [String], pageSize: Int, as page: Page.Type,
                                       _ items: @escaping (Page) -> (items: [Item]?, next: String?)) async throws -> [Item] {
@@ -81,18 +50,6 @@ public struct LambdaClient: Sendable {
         }
     }
 
-    public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
-        struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
-        return try await pages("ListVersionsByFunction", path: Self.functions + [name, "versions"], pageSize: pageSize, as: Page.self) {
-            ($0.Versions, $0.NextMarker)
-        }
-    }
-
-    public func publishVersion(_ name: String, description: String? = nil, revisionID: String? = nil) async throws -> FunctionConfiguration {
-        try await client.restJSON(.lambda, region: region, operation: "PublishVersion", method: "POST", path: Self.functions + [name, "versions"],
-                                  body: .object([("Description", description.map(JSON.string)), ("RevisionId", revisionID.map(JSON.string))]))
-    }
-
     public func getAlias(_ function: String, alias: String) async throws -> Alias {
         try await client.restJSON(.lambda, region: region, operation: "GetAlias", method: "GET", path: Self.functions + [function, "aliases", alias])
     }
@@ -102,12 +59,6 @@ public struct LambdaClient: Sendable {
         return try await pages("ListAliases", path: Self.functions + [function, "aliases"], pageSize: pageSize, as: Page.self) {
             ($0.Aliases, $0.NextMarker)
         }
-    }
-
-    public func createAlias(_ function: String, name: String, version: String, description: String? = nil, routing: RoutingConfig? = nil) async throws -> Alias {
-        try await client.restJSON(.lambda, region: region, operation: "CreateAlias", method: "POST", path: Self.functions + [function, "aliases"],
-                                  body: .object([("Name", .string(name)), ("FunctionVersion", .string(version)),
-                                                 ("Description", description.map(JSON.string)), ("RoutingConfig", routing.map(Self.json))]))
     }
 
     /// Moves an alias. With `revisionID`, Lambda refuses if the alias changed since it was read.
@@ -122,11 +73,6 @@ public struct LambdaClient: Sendable {
 
     static func json(_ routing: RoutingConfig) -> JSON {
         .object(["AdditionalVersionWeights": .object((routing.AdditionalVersionWeights ?? [:]).mapValues { .double($0) })])
-    }
-
-    public func getPolicy(_ function: String, qualifier: String? = nil) async throws -> Policy {
-        try await client.restJSON(.lambda, region: region, operation: "GetPolicy", method: "GET", path: Self.functions + [function, "policy"],
-                                  query: qualifier.map { [("Qualifier", $0)] } ?? [])
     }
 
     public func publishLayerVersion(_ name: String, zip: [UInt8]? = nil, s3Bucket: String? = nil, s3Key: String? = nil,

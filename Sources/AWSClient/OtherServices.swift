@@ -160,13 +160,6 @@ public struct CognitoClient: Sendable {
         public var CloudFrontDistribution: String?
     }
 
-    /// Creates a bare user pool (the templates create the real ones; the emulator cannot).
-    public func createUserPool(_ name: String) async throws -> UserPool {
-        struct Out: Decodable { var UserPool: UserPool }
-        let out: Out = try await call("CreateUserPool", ["PoolName": .string(name)])
-        return out.UserPool
-    }
-
     public func listUserPools(pageSize: Int = 60) async throws -> [UserPool] {
         struct Page: Decodable { var UserPools: [UserPool]?; var NextToken: String? }
         return try await AWSClient.paginate { token in
@@ -207,96 +200,5 @@ public struct SESClient: Sendable {
         for (index, address) in to.enumerated() { p.append(("Destination.ToAddresses.member.\(index + 1)", address)) }
         let (result, requestID) = try await client.query(.ses, region: region, action: "SendEmail", version: "2010-12-01", p)
         return (result.string("MessageId") ?? "", requestID)
-    }
-
-    /// Starts verification of a sender address (SES sends only from verified identities).
-    public func verifyEmailIdentity(_ address: String) async throws {
-        _ = try await client.query(.ses, region: region, action: "VerifyEmailIdentity", version: "2010-12-01", [("EmailAddress", address)])
-    }
-}
-
-/// SQS (JSON 1.0, target AmazonSQS).
-public struct SQSClient: Sendable {
-    public var client: AWSClient
-    public var region: String
-    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
-
-    func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
-        try await client.json(.sqs, region: region, version: "1.0", target: "AmazonSQS", operation: operation, body)
-    }
-
-    public func createQueue(_ name: String, attributes: [String: String] = [:], tags: [String: String] = [:]) async throws -> String {
-        struct Out: Decodable { var QueueUrl: String }
-        let out: Out = try await call("CreateQueue", .object([
-            ("QueueName", .string(name)),
-            ("Attributes", attributes.isEmpty ? nil : .object(attributes.mapValues(JSON.string))),
-            ("tags", tags.isEmpty ? nil : .object(tags.mapValues(JSON.string))),
-        ]))
-        return out.QueueUrl
-    }
-
-    public func getQueueURL(_ name: String) async throws -> String {
-        struct Out: Decodable { var QueueUrl: String }
-        let out: Out = try await call("GetQueueUrl", ["QueueName": .string(name)])
-        return out.QueueUrl
-    }
-
-    public func getQueueAttributes(_ url: String, names: [String] = ["All"]) async throws -> [String: String] {
-        struct Out: Decodable { var Attributes: [String: String]? }
-        let out: Out = try await call("GetQueueAttributes", ["QueueUrl": .string(url), "AttributeNames": .array(names.map(JSON.string))])
-        return out.Attributes ?? [:]
-    }
-
-    public func tagQueue(_ url: String, tags: [String: String]) async throws {
-        let _: AWSClient.Empty = try await call("TagQueue", ["QueueUrl": .string(url), "Tags": .object(tags.mapValues(JSON.string))])
-    }
-}
-
-/// API Gateway v2 (REST-JSON, signed as apigateway).
-public struct APIGatewayV2Client: Sendable {
-    public var client: AWSClient
-    public var region: String
-    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
-
-    public struct API: Decodable, Sendable, Hashable {
-        public var apiId: String
-        public var name: String
-        public var apiEndpoint: String?
-        public var protocolType: String?
-    }
-
-    public struct Stage: Decodable, Sendable, Hashable {
-        public var stageName: String
-        public var stageVariables: [String: String]?
-        public var autoDeploy: Bool?
-    }
-
-    /// Creates an HTTP API (the templates create the real one; the emulator cannot).
-    public func createAPI(name: String) async throws -> API {
-        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateApi", method: "POST", path: ["v2", "apis"],
-                                  body: ["name": .string(name), "protocolType": "HTTP"])
-    }
-
-    public func createStage(apiID: String, name: String, variables: [String: String]) async throws -> Stage {
-        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateStage", method: "POST", path: ["v2", "apis", apiID, "stages"],
-                                  body: ["stageName": .string(name), "stageVariables": .object(variables.mapValues(JSON.string))])
-    }
-
-    public func getAPIs() async throws -> [API] {
-        struct Page: Decodable { var items: [API]?; var nextToken: String? }
-        return try await AWSClient.paginate { token in
-            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApis", method: "GET", path: ["v2", "apis"],
-                                                       query: token.map { [("nextToken", $0)] } ?? [])
-            return (page.items ?? [], page.nextToken)
-        }
-    }
-
-    public func getStages(apiID: String) async throws -> [Stage] {
-        struct Page: Decodable { var items: [Stage]?; var nextToken: String? }
-        return try await AWSClient.paginate { token in
-            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetStages", method: "GET",
-                                                       path: ["v2", "apis", apiID, "stages"], query: token.map { [("nextToken", $0)] } ?? [])
-            return (page.items ?? [], page.nextToken)
-        }
     }
 }

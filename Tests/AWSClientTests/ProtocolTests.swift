@@ -1,4 +1,5 @@
 @testable import AWSClient
+import EmulatorHarness
 import Foundation
 import SigV4
 import Testing

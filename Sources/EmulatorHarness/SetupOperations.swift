@@ -1,0 +1,171 @@
+import AWSClient
+import Foundation
+
+// AWS operations only the emulator tiers use: they create by hand what the templates create
+// in a real deployment (a function, an alias, a user pool, an HTTP API, a queue) or inspect
+// it. The controller never calls them, so they live with the harness, not in AWSClient.
+
+extension LambdaClient {
+    static let functionsPath = ["2015-03-31", "functions"]
+
+    public struct FunctionConfiguration: Decodable, Sendable, Hashable {
+        public var FunctionName: String
+        public var FunctionArn: String
+        public var Version: String
+        public var CodeSha256: String?
+        public var RevisionId: String?
+        public var LastModified: String?
+        public var Description: String?
+    }
+
+    public struct FunctionInfo: Decodable, Sendable {
+        public var Configuration: FunctionConfiguration
+        public var Tags: [String: String]?
+    }
+
+    public struct Policy: Decodable, Sendable {
+        public var Policy: String
+        public var RevisionId: String?
+    }
+
+    public func getFunction(_ name: String) async throws -> FunctionInfo {
+        try await client.restJSON(.lambda, region: region, operation: "GetFunction", method: "GET", path: Self.functionsPath + [name])
+    }
+
+    /// Creates a function from a zip archive.
+    public func createFunction(name: String, runtime: String, role: String, handler: String, zip: [UInt8], publish: Bool = false) async throws -> FunctionConfiguration {
+        try await client.restJSON(.lambda, region: region, operation: "CreateFunction", method: "POST", path: Self.functionsPath,
+                                  body: ["FunctionName": .string(name), "Runtime": .string(runtime), "Role": .string(role), "Handler": .string(handler),
+                                         "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish)])
+    }
+
+    public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
+        struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
+        return try await AWSClient.paginate { marker in
+            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
+                                                       path: Self.functionsPath + [name, "versions"],
+                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
+            return (page.Versions ?? [], page.NextMarker)
+        }
+    }
+
+    public func publishVersion(_ name: String, description: String? = nil, revisionID: String? = nil) async throws -> FunctionConfiguration {
+        try await client.restJSON(.lambda, region: region, operation: "PublishVersion", method: "POST", path: Self.functionsPath + [name, "versions"],
+                                  body: .object([("Description", description.map(JSON.string)), ("RevisionId", revisionID.map(JSON.string))]))
+    }
+
+    public func createAlias(_ function: String, name: String, version: String, description: String? = nil, routing: RoutingConfig? = nil) async throws -> Alias {
+        let weights: JSON? = routing.map { .object(["AdditionalVersionWeights": .object(($0.AdditionalVersionWeights ?? [:]).mapValues { .double($0) })]) }
+        return try await client.restJSON(.lambda, region: region, operation: "CreateAlias", method: "POST", path: Self.functionsPath + [function, "aliases"],
+                                         body: .object([("Name", .string(name)), ("FunctionVersion", .string(version)),
+                                                        ("Description", description.map(JSON.string)), ("RoutingConfig", weights)]))
+    }
+
+    public func getPolicy(_ function: String, qualifier: String? = nil) async throws -> Policy {
+        try await client.restJSON(.lambda, region: region, operation: "GetPolicy", method: "GET", path: Self.functionsPath + [function, "policy"],
+                                  query: qualifier.map { [("Qualifier", $0)] } ?? [])
+    }
+}
+
+extension CognitoClient {
+    /// Creates a bare user pool.
+    public func createUserPool(_ name: String) async throws -> UserPool {
+        struct Out: Decodable { var UserPool: UserPool }
+        let out: Out = try await client.json(.cognitoIDP, region: region, version: "1.1", target: "AWSCognitoIdentityProviderService",
+                                             operation: "CreateUserPool", ["PoolName": .string(name)])
+        return out.UserPool
+    }
+}
+
+extension SESClient {
+    /// Starts verification of a sender address (SES sends only from verified identities).
+    public func verifyEmailIdentity(_ address: String) async throws {
+        _ = try await client.query(.ses, region: region, action: "VerifyEmailIdentity", version: "2010-12-01", [("EmailAddress", address)])
+    }
+}
+
+/// SQS (JSON 1.0, target AmazonSQS).
+public struct SQSClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
+        try await client.json(.sqs, region: region, version: "1.0", target: "AmazonSQS", operation: operation, body)
+    }
+
+    public func createQueue(_ name: String, attributes: [String: String] = [:], tags: [String: String] = [:]) async throws -> String {
+        struct Out: Decodable { var QueueUrl: String }
+        let out: Out = try await call("CreateQueue", .object([
+            ("QueueName", .string(name)),
+            ("Attributes", attributes.isEmpty ? nil : .object(attributes.mapValues(JSON.string))),
+            ("tags", tags.isEmpty ? nil : .object(tags.mapValues(JSON.string))),
+        ]))
+        return out.QueueUrl
+    }
+
+    public func getQueueURL(_ name: String) async throws -> String {
+        struct Out: Decodable { var QueueUrl: String }
+        let out: Out = try await call("GetQueueUrl", ["QueueName": .string(name)])
+        return out.QueueUrl
+    }
+
+    public func getQueueAttributes(_ url: String, names: [String] = ["All"]) async throws -> [String: String] {
+        struct Out: Decodable { var Attributes: [String: String]? }
+        let out: Out = try await call("GetQueueAttributes", ["QueueUrl": .string(url), "AttributeNames": .array(names.map(JSON.string))])
+        return out.Attributes ?? [:]
+    }
+
+    public func tagQueue(_ url: String, tags: [String: String]) async throws {
+        let _: AWSClient.Empty = try await call("TagQueue", ["QueueUrl": .string(url), "Tags": .object(tags.mapValues(JSON.string))])
+    }
+}
+
+/// API Gateway v2 (REST-JSON, signed as apigateway).
+public struct APIGatewayV2Client: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    public struct API: Decodable, Sendable, Hashable {
+        public var apiId: String
+        public var name: String
+        public var apiEndpoint: String?
+        public var protocolType: String?
+    }
+
+    public struct Stage: Decodable, Sendable, Hashable {
+        public var stageName: String
+        public var stageVariables: [String: String]?
+        public var autoDeploy: Bool?
+    }
+
+    /// Creates an HTTP API (the templates create the real one; the emulator cannot).
+    public func createAPI(name: String) async throws -> API {
+        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateApi", method: "POST", path: ["v2", "apis"],
+                                  body: ["name": .string(name), "protocolType": "HTTP"])
+    }
+
+    public func createStage(apiID: String, name: String, variables: [String: String]) async throws -> Stage {
+        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateStage", method: "POST", path: ["v2", "apis", apiID, "stages"],
+                                  body: ["stageName": .string(name), "stageVariables": .object(variables.mapValues(JSON.string))])
+    }
+
+    public func getAPIs() async throws -> [API] {
+        struct Page: Decodable { var items: [API]?; var nextToken: String? }
+        return try await AWSClient.paginate { token in
+            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApis", method: "GET", path: ["v2", "apis"],
+                                                       query: token.map { [("nextToken", $0)] } ?? [])
+            return (page.items ?? [], page.nextToken)
+        }
+    }
+
+    public func getStages(apiID: String) async throws -> [Stage] {
+        struct Page: Decodable { var items: [Stage]?; var nextToken: String? }
+        return try await AWSClient.paginate { token in
+            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetStages", method: "GET",
+                                                       path: ["v2", "apis", apiID, "stages"], query: token.map { [("nextToken", $0)] } ?? [])
+            return (page.items ?? [], page.nextToken)
+        }
+    }
+}
