@@ -1,18 +1,21 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Module layout (pure core, effects at the edges):
-//   SigV4              pure: AWS Signature Version 4 (swift-crypto only)
-//   AWSClient          effects: credentials, endpoints, protocols, retries, typed service operations
-//   EmulatorHarness    tests and benches: MiniStack (full templates, signatures and IAM checked) and moto on loopback
-//   DesiredState       pure: the desired-state model, YAML loading with source locations, validation
-//   Rendering          pure: SAM templates per (region, feature set), deterministic bytes
-//   Planning           pure: snapshot of the cloud, diff into a plan (typed steps, digest), plan text
-//   Engine             effects: observe AWS into a snapshot, apply a plan, layer builds, lock and logs
-//   ReleaseGate        effects behind protocols: approvals, one-time passwords, mail, audit log
-//   ControllerConfig   pure: controller.conf (TOML) parsing into typed settings
-//   ReconcilerCommands effects: filesystem access, the command-line interface and the daemon (`run`)
-//   reconciler         the executable (a thin main)
+// Module layout (pure core, effects at the edges; docs/architecture.md draws the arrows):
+//   SigV4               pure: AWS Signature Version 4 (swift-crypto only)
+//   AWSClient           effects: credentials, endpoints, protocols, retries, the typed operations the controller uses
+//   EmulatorHarness     tests and benches: MiniStack and moto on loopback, and the AWS operations only tests use
+//   DesiredState        pure: the desired-state model, YAML loading with source locations, validation
+//   DesiredStateSources effects: the DesiredStateSource protocol; git (libgit2, on its own thread) and a directory
+//   Rendering           pure: SAM templates per (region, feature set), deterministic bytes; DesiredStateCheck
+//   Planning            pure: snapshot of the cloud, diff into a plan (typed steps, digest), plan text, drift, status
+//   StateStore          effects: the state directory (atomic writes, JSON documents and lines, locks)
+//   Engine              effects: the Cloud port; CloudPorts with AWS adapters, executors per step kind, clock, layer builds
+//   ReleaseGate         effects behind protocols: approvals, one-time passwords, mail, audit log
+//   ControllerConfig    pure: controller.conf (TOML) parsing into typed settings
+//   Controller          the reconcile cycle over ports, status projection, daemon loop, production wiring
+//   ReconcilerCommands  the command-line interface: one file per command
+//   reconciler          the executable (a thin main)
 let package = Package(
     name: "reconciler",
     platforms: [.macOS(.v13)],
