@@ -101,21 +101,21 @@ public struct ReconcileCycle: Sendable {
         status.lastPollAt = started
 
         // 1. Fetch, once: the commit logged is the commit reconciled.
-        let read: DesiredStateSnapshot
+        let revision: DesiredStateRevision
         do {
-            read = try await ports.source.read()
+            revision = try await ports.source.latest()
         } catch {
             report.steps.append(StepResult("fetch", .fetchFailed, "\(error)"))
             status.lastError = "\(error)"
             report.failure = "\(error)"
             return report
         }
-        let commit = read.commit
+        let commit = revision.commit
         if status.lastSeen?.id != commit.id {
             status.lastSeen = .init(id: commit.id, summary: commit.summary, at: started)
             logger.info("new commit", metadata: ["commit": "\(commit.id)", "summary": "\(commit.summary)", "author": "\(commit.author)"])
         }
-        if let previous = read.rewrittenFrom {
+        if let previous = revision.rewrittenFrom {
             logger.warning("branch rewritten", metadata: ["previous": "\(previous)", "commit": "\(commit.id)"])
         }
         report.steps.append(StepResult("fetch", .fetched, "commit \(commit.shortID) \"\(commit.summary)\""))
@@ -138,6 +138,7 @@ public struct ReconcileCycle: Sendable {
                 return report
             }
             defer { withExtendedLifetime(held) {} }
+            let read = try await ports.source.read(revision)
             let failure = try await converge(read, &status, &report, reconcile: reconcile, drift: drift)
             status.lastError = failure
             report.failure = failure

@@ -9,11 +9,18 @@ public struct DirectorySource: DesiredStateSource {
 
     public var description: String { "directory \(path)" }
 
-    public func read() async throws -> DesiredStateSnapshot {
+    /// The directory as it is now: its revision is a hash of the files' contents.
+    public func latest() async throws -> DesiredStateRevision {
         let files = try Self.read(path)
         let id = "uncommitted-" + files.contentHash(of: Array(files.files.keys)).prefix(12)
-        return DesiredStateSnapshot(commit: CommitInfo(id: id, author: "", email: "", time: 0, message: "uncommitted files in \(path)"),
-                                    files: files, origin: "directory \(path)")
+        var revision = DesiredStateRevision(commit: CommitInfo(id: id, author: "", email: "", time: 0, message: "uncommitted files in \(path)"),
+                                            origin: "directory \(path)")
+        revision.files = files
+        return revision
+    }
+
+    public func read(_ revision: DesiredStateRevision) async throws -> DesiredStateSnapshot {
+        DesiredStateSnapshot(revision, files: try revision.files ?? Self.read(path))
     }
 
     /// The files under `directory` (dot files and __pycache__ left out).

@@ -53,34 +53,39 @@ public struct GitRepositorySource: DesiredStateSource {
         return commit
     }
 
-    /// The desired state at the branch tip (fetched first).
-    public func read() async throws -> DesiredStateSnapshot { try await read(ref: nil) }
+    /// The branch tip, after one fetch; whether the branch was rewritten since the last look.
+    public func latest() async throws -> DesiredStateRevision {
+        let repo = try await repositoryHandle()
+        let commit = try await tip(repo)
+        var rewrittenFrom: String?
+        // The branch moved backwards or sideways since we last looked: say so, act on the new tip.
+        let previous = lastSeen()
+        if let previous, previous != commit.id {
+            let known = ((try? await repo.resolve(previous)) ?? nil) != nil
+            let ancestor = known ? try await repo.isAncestor(previous, of: commit.id) : false
+            if !ancestor { rewrittenFrom = previous }
+        }
+        if previous != commit.id { try remember(commit.id) }
+        return DesiredStateRevision(commit: commit, rewrittenFrom: rewrittenFrom, origin: "\(repository) \(branch) at \(commit.shortID)")
+    }
+
+    /// The files of a revision found by `latest` (no second fetch).
+    public func read(_ revision: DesiredStateRevision) async throws -> DesiredStateSnapshot {
+        let repo = try await repositoryHandle(fetch: false)
+        return DesiredStateSnapshot(revision, files: try await repo.files(at: revision.commit.id, under: subdirectory))
+    }
 
     /// Reads the desired state at the branch tip, or at `ref` when given.
-    public func read(ref: String? = nil) async throws -> DesiredStateSnapshot {
+    public func read(ref: String?) async throws -> DesiredStateSnapshot {
+        guard let ref else { return try await read() }
         let repo = try await repositoryHandle()
-        var rewrittenFrom: String?
-        let commit: CommitInfo
-        if let ref {
-            let direct = try await repo.resolve(ref)
-            let remoteBranch = direct == nil ? try await repo.resolve("refs/remotes/origin/\(ref)") : nil
-            guard let found = direct ?? remoteBranch else {
-                throw GitSourceError.missingBranch(branch: ref, repository: repository, available: try await repo.branches(remote: isRemote))
-            }
-            commit = found
-        } else {
-            commit = try await tip(repo)
-            // The branch moved backwards or sideways since we last looked: say so, act on the new tip.
-            if let previous = lastSeen(), previous != commit.id {
-                let known = ((try? await repo.resolve(previous)) ?? nil) != nil
-                let ancestor = known ? try await repo.isAncestor(previous, of: commit.id) : false
-                if !ancestor { rewrittenFrom = previous }
-            }
-            try remember(commit.id)
+        let direct = try await repo.resolve(ref)
+        let remoteBranch = direct == nil ? try await repo.resolve("refs/remotes/origin/\(ref)") : nil
+        guard let commit = direct ?? remoteBranch else {
+            throw GitSourceError.missingBranch(branch: ref, repository: repository, available: try await repo.branches(remote: isRemote))
         }
-        let files = try await repo.files(at: commit.id, under: subdirectory)
-        return DesiredStateSnapshot(commit: commit, files: files, rewrittenFrom: rewrittenFrom,
-                        origin: "\(repository) \(ref ?? branch) at \(commit.shortID)")
+        return DesiredStateSnapshot(commit: commit, files: try await repo.files(at: commit.id, under: subdirectory),
+                                    origin: "\(repository) \(ref) at \(commit.shortID)")
     }
 
     /// Writes a commit changing `changes` on top of the current tip and pushes it when the

@@ -20,6 +20,8 @@ import Testing
 final class MemorySource: DesiredStateSource, @unchecked Sendable {
     private let lock = NSLock()
     private var tip: DesiredStateSnapshot
+    /// How often the branch was fetched, and how often files were read.
+    private(set) var fetches = 0
     private(set) var reads = 0
     private var failure: String?
 
@@ -39,10 +41,18 @@ final class MemorySource: DesiredStateSource, @unchecked Sendable {
     func fail(_ why: String?) { lock.withLock { failure = why } }
     var commitID: String { lock.withLock { tip.commit.id } }
 
-    func read() async throws -> DesiredStateSnapshot {
+    func latest() async throws -> DesiredStateRevision {
+        try lock.withLock {
+            fetches += 1
+            if let failure { throw ControllerError(failure) }
+            return DesiredStateRevision(commit: tip.commit, origin: tip.origin)
+        }
+    }
+
+    func read(_ revision: DesiredStateRevision) async throws -> DesiredStateSnapshot {
         try lock.withLock {
             reads += 1
-            if let failure { throw ControllerError(failure) }
+            guard revision.commit.id == tip.commit.id else { throw ControllerError("the branch moved between fetch and read") }
             return tip
         }
     }
@@ -230,8 +240,8 @@ struct CycleTests {
         }
         #expect(status.drift?.findings.isEmpty == true)
         #expect(await h.mailbox.sent.isEmpty)
-        // The source was read once: the commit logged is the commit reconciled.
-        #expect(h.source.reads == 1)
+        // The branch was fetched once and that commit's files read once: the commit logged is the commit reconciled.
+        #expect(h.source.fetches == 1 && h.source.reads == 1)
     }
 
     @Test func anUnchangedCommitIsNotObservedAgain() async throws {
@@ -241,6 +251,8 @@ struct CycleTests {
         let report = await h.cycle()
         #expect(report.failure == nil)
         #expect(report.steps.map(\.reason) == [.fetched, .upToDate])
+        // A poll on an unchanged commit fetches and stops: no files read, no AWS call.
+        #expect(h.source.fetches == 2 && h.source.reads == 1)
         #expect(await h.account.observations == observations)
         #expect(await h.account.applied.count == 1)
         #expect(h.status.lastError == nil)
