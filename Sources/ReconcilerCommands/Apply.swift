@@ -32,7 +32,7 @@ struct ApplyCommand: AsyncParsableCommand {
         if global.json {
             print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure)))
         } else {
-            print(Self.summary(report))
+            print(Self.summary(report, plan: plan))
             if !requests.isEmpty {
                 print("Release gate:")
                 for request in requests { print(describe(request, recipients: session.config.approval.recipients)) }
@@ -57,18 +57,19 @@ struct ApplyCommand: AsyncParsableCommand {
         }
     }
 
-    static func summary(_ report: ApplyReport) -> String {
+    /// What apply did, for people; the held alias changes grouped by region and environment.
+    static func summary(_ report: ApplyReport, plan: Plan) -> String {
         var lines = [""]
-        let held = report.entries.filter { $0.outcome == .held }
+        let held = plan.heldSteps
         if !held.isEmpty {
             lines.append("Held for approval (\(held.count) alias change\(held.count == 1 ? "" : "s"); `plan` shows each from → to):")
             var groups: [String: [String]] = [:]
             var order: [String] = []
-            for entry in held {
-                let parts = entry.subject.replacingOccurrences(of: "alias ", with: "").split(separator: ":")
-                let key = "\(entry.region) \(parts.last ?? "")"
+            for step in held {
+                guard case .alias(_, let functionName, let environment, _, _, _) = step.action else { continue }
+                let key = "\(step.region) \(environment)"
                 if groups[key] == nil { order.append(key) }
-                groups[key, default: []].append(String(parts.first ?? ""))
+                groups[key, default: []].append(functionName)
             }
             lines += order.map { "  \($0): \(groups[$0]!.joined(separator: ", "))" }
         }
