@@ -199,3 +199,38 @@ final class LinesSeen: @unchecked Sendable {
     func add(_ line: String) { lock.withLock { lines.append(line) } }
     var all: [String] { lock.withLock { lines } }
 }
+
+@Suite("Clock.poll: every wait is bounded")
+struct PollTests {
+    @Test func returnsTheFirstValueAndSleepsTheIntervalBetweenChecks() async throws {
+        let clock = TestClock()
+        let start = clock.now()
+        var checks = 0
+        let value: String = try await clock.poll(every: 5, for: 60, timedOut: { "never" }) {
+            checks += 1
+            return checks == 3 ? "ready" : nil
+        }
+        #expect(value == "ready" && checks == 3 && clock.now().timeIntervalSince(start) == 10)
+    }
+
+    @Test func endsAtTheDeadlineWithTheCallersMessageAfterALastCheck() async throws {
+        let clock = TestClock()
+        let start = clock.now()
+        var checks = 0
+        do {
+            let _: Int = try await clock.poll(every: 7, for: 20, timedOut: { "still waiting after 20 s" }) { checks += 1; return nil }
+            Issue.record("no timeout")
+        } catch let error as WaitTimedOut {
+            #expect(error.description == "still waiting after 20 s")
+        }
+        // Checks at 0, 7, 14 and at the deadline (20), never past it.
+        #expect(checks == 4 && clock.now().timeIntervalSince(start) == 20)
+    }
+
+    @Test func anErrorOfTheCheckEndsTheWait() async throws {
+        let clock = TestClock()
+        await #expect(throws: Injected.self) {
+            let _: Int = try await clock.poll(every: 1, for: 10, timedOut: { "" }) { throw Injected(description: "FAILED") }
+        }
+    }
+}
