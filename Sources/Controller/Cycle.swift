@@ -9,65 +9,6 @@ import ReleaseGate
 import Rendering
 import StateStore
 
-/// What one cycle needs from the world, as ports: where the desired state comes from, the
-/// cloud, the release gate, the clock and the apply lock. The daemon passes the real ones;
-/// the cycle's tests pass in-memory ones.
-public struct ControllerPorts: Sendable {
-    public var source: any DesiredStateSource
-    public var cloud: any Cloud
-    public var gate: GateSetup
-    public var clock: any Clock
-    /// Takes the apply lock for the body of a cycle (released when the value is dropped);
-    /// throws `ApplyLock.Busy` while a person's apply or approve holds it.
-    public var lock: @Sendable () throws -> any Sendable
-
-    public init(source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable) {
-        self.source = source
-        self.cloud = cloud
-        self.gate = gate
-        self.clock = clock
-        self.lock = lock
-    }
-}
-
-/// What the cycle takes from controller.conf.
-public struct CycleSettings: Sendable {
-    public var driftPolicy: ControllerConfig.DriftPolicy
-    /// A stack in progress longer than this is reported as stuck.
-    public var stackWaitSeconds: Double
-    public init(driftPolicy: ControllerConfig.DriftPolicy = .report, stackWaitSeconds: Double = 3600) {
-        self.driftPolicy = driftPolicy
-        self.stackWaitSeconds = stackWaitSeconds
-    }
-}
-
-/// Why a step of the cycle ended the way it did: a machine reason (stable, for logs and
-/// tests) and a message for people.
-public struct StepResult: Sendable, Equatable, CustomStringConvertible {
-    public enum Reason: String, Sendable, Equatable {
-        case fetched = "Fetched", fetchFailed = "FetchFailed"
-        /// The commit was reconciled already and no drift check is due: the cycle stops here.
-        case upToDate = "UpToDate"
-        /// A person's apply or approve holds the lock: the next poll tries again.
-        case locked = "Locked"
-        case valid = "Valid", invalid = "DesiredStateInvalid"
-        case observed = "Observed", partlyObserved = "PartlyObserved", observeFailed = "ObserveFailed"
-        case driftChecked = "DriftChecked", driftNotDue = "DriftNotDue"
-        case applied = "Applied", nothingToApply = "NothingToApply", applyFailed = "ApplyFailed"
-        case releasesRequested = "ReleasesRequested", noRelease = "NoRelease", gateFailed = "GateFailed"
-        case releasesFinished = "ReleasesFinished", releaseFailed = "ReleaseFailed"
-    }
-    public var step: String
-    public var reason: Reason
-    public var message: String
-    public init(_ step: String, _ reason: Reason, _ message: String) {
-        self.step = step
-        self.reason = reason
-        self.message = message
-    }
-    public var description: String { "\(step): \(reason.rawValue) (\(message))" }
-}
-
 /// One reconcile cycle, in the order Flux's controllers use: fetch once → validate →
 /// observe → detect drift → apply → request or finish releases → status. Each step returns
 /// a typed result; the status is a pure projection of them (`StatusProjection`), made once.
