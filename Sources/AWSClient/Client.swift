@@ -147,7 +147,12 @@ public struct AWSClient: Sendable {
             } catch let error as TransportError {
                 failure = error
             }
-            guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts else { throw failure }
+            guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts else {
+                if let transport = failure as? TransportError {
+                    throw RequestFailed(service: service.rawValue, operation: operation, region: region, endpoint: origin, attempts: attempt, failure: transport)
+                }
+                throw failure
+            }
             let delay = retry.delay(retry: attempt, retryAfter: RetryPolicy.retryAfter(httpResponse))
             logger.info("retrying AWS request", metadata: [
                 "service": .string(service.rawValue), "operation": .string(operation), "region": .string(region),
@@ -198,15 +203,64 @@ public struct AWSClient: Sendable {
         return AWSError.unreadable(service: service.rawValue, operation: operation, status: response.status, body: response.body, requestID: requestID)
     }
 
-    /// Follows a pagination token until the service stops returning one.
-    public static func paginate<Item>(_ page: (String?) async throws -> (items: [Item], next: String?)) async throws -> [Item] {
+    /// The most pages any listing the controller makes can have; beyond it the endpoint is faulty.
+    public static let maxPages = 1000
+
+    /// Follows a pagination token until the service stops returning one, or until `limit`
+    /// items are read. A token the service sent before, or more than `maxPages` pages, end
+    /// the listing with an error that names the operation: an endpoint that never stops
+    /// paging must not keep the controller busy for ever.
+    public static func paginate<Item>(_ operation: String, limit: Int = .max, maxPages: Int = maxPages,
+                                      _ page: (String?) async throws -> (items: [Item], next: String?)) async throws -> [Item] {
         var items: [Item] = []
         var token: String?
+        var seen: Set<String> = []
+        var pages = 0
         repeat {
             let result = try await page(token)
+            pages += 1
             items += result.items
             token = result.next.flatMap { $0.isEmpty ? nil : $0 }
-        } while token != nil
-        return items
+            if let next = token {
+                guard seen.insert(next).inserted else {
+                    throw PaginationError(operation: operation, reason: "the service sent the same page token twice (after \(pages) pages)")
+                }
+                guard pages < maxPages else { throw PaginationError(operation: operation, reason: "more than \(maxPages) pages") }
+            }
+        } while token != nil && items.count < limit
+        return Array(items.prefix(limit))
+    }
+}
+
+/// A request that got no usable answer, with everything a person needs to find out why.
+public struct RequestFailed: Error, Sendable, CustomStringConvertible {
+    public var service: String
+    public var operation: String
+    public var region: String
+    public var endpoint: String
+    public var attempts: Int
+    public var failure: TransportError
+
+    public var description: String {
+        let what = "\(service) \(operation) in \(region) got no usable answer from \(endpoint) (\(attempts) attempt\(attempts == 1 ? "" : "s")): \(failure.reason)"
+        switch failure.kind {
+        case .connection:
+            return what + "; check that the endpoint is reachable ([aws] endpoint in controller.conf, or the network to AWS), then run the command again"
+        case .timedOut:
+            return what + "; the endpoint is not answering in time: check it ([aws] endpoint, a proxy, the network), then run the command again"
+        case .tooLarge:
+            return what + "; no answer of AWS to this call is that large: check [aws] endpoint and any proxy in between"
+        case .redirected(_, _, let bucketRegion):
+            return what + (bucketRegion.map { "; use the bucket's region, \($0)" } ?? "; check [aws] endpoint")
+        }
+    }
+}
+
+/// A listing that does not end.
+public struct PaginationError: Error, Sendable, CustomStringConvertible {
+    public var operation: String
+    public var reason: String
+    public var description: String {
+        "\(operation) did not finish: \(reason); stopped reading. A real AWS endpoint does not do this: check [aws] endpoint in controller.conf and any proxy in between"
     }
 }

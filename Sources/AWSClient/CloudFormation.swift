@@ -60,7 +60,7 @@ public struct CloudFormationClient: Sendable {
 
     /// All stacks, or the one named (its absence is a `ValidationError` that `isNotFound`).
     public func describeStacks(_ name: String? = nil) async throws -> [Stack] {
-        try await AWSClient.paginate { token in
+        try await AWSClient.paginate("DescribeStacks") { token in
             var parameters: [(String, String)] = []
             if let name { parameters.append(("StackName", name)) }
             if let token { parameters.append(("NextToken", token)) }
@@ -105,7 +105,7 @@ public struct CloudFormationClient: Sendable {
 
     public func describeChangeSet(stack: String, name: String) async throws -> ChangeSet {
         var changeSet: ChangeSet?
-        let changes: [(action: String, logicalID: String, resourceType: String)] = try await AWSClient.paginate { token in
+        let changes: [(action: String, logicalID: String, resourceType: String)] = try await AWSClient.paginate("DescribeChangeSet") { token in
             let result = try await call("DescribeChangeSet", [("StackName", stack), ("ChangeSetName", name)] + (token.map { [("NextToken", $0)] } ?? []))
             if changeSet == nil {
                 changeSet = ChangeSet(id: result.string("ChangeSetId") ?? "", status: result.string("Status") ?? "", statusReason: result.string("StatusReason"),
@@ -131,21 +131,17 @@ public struct CloudFormationClient: Sendable {
 
     /// Newest first, as CloudFormation returns them; stops after `limit` events.
     public func describeStackEvents(_ stack: String, limit: Int = .max) async throws -> [StackEvent] {
-        var events: [StackEvent] = []
-        var token: String?
-        repeat {
+        try await AWSClient.paginate("DescribeStackEvents", limit: limit) { token in
             let result = try await call("DescribeStackEvents", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
-            events += result.members("StackEvents").map { e in
+            return (result.members("StackEvents").map { e in
                 StackEvent(eventID: e.string("EventId") ?? "", logicalID: e.string("LogicalResourceId") ?? "", resourceType: e.string("ResourceType") ?? "",
                            status: e.string("ResourceStatus") ?? "", reason: e.string("ResourceStatusReason"), timestamp: e.string("Timestamp") ?? "")
-            }
-            token = result.string("NextToken")
-        } while token != nil && events.count < limit
-        return Array(events.prefix(limit))
+            }, result.string("NextToken"))
+        }
     }
 
     public func listStackResources(_ stack: String) async throws -> [StackResource] {
-        try await AWSClient.paginate { token in
+        try await AWSClient.paginate("ListStackResources") { token in
             let result = try await call("ListStackResources", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
             return (result.members("StackResourceSummaries").map { r in
                 StackResource(logicalID: r.string("LogicalResourceId") ?? "", physicalID: r.string("PhysicalResourceId"),
@@ -168,7 +164,7 @@ public struct CloudFormationClient: Sendable {
     }
 
     public func describeStackResourceDrifts(_ stack: String) async throws -> [ResourceDrift] {
-        try await AWSClient.paginate { token in
+        try await AWSClient.paginate("DescribeStackResourceDrifts") { token in
             let result = try await call("DescribeStackResourceDrifts", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
             return (result.members("StackResourceDrifts").map { d in
                 ResourceDrift(logicalID: d.string("LogicalResourceId") ?? "", type: d.string("ResourceType") ?? "",

@@ -42,7 +42,7 @@ public struct LambdaClient: Sendable {
     /// Lambda's list operations page with `Marker` / `NextMarker` / `MaxItems`.
     func pages<Page: Decodable, Item>(_ operation: String, path: [String], pageSize: Int, as page: Page.Type,
                                       _ items: @escaping (Page) -> (items: [Item]?, next: String?)) async throws -> [Item] {
-        try await AWSClient.paginate { marker in
+        try await AWSClient.paginate(operation) { marker in
             let page: Page = try await client.restJSON(.lambda, region: region, operation: operation, method: "GET", path: path,
                                                        query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
             let (found, next) = items(page)

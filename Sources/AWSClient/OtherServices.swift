@@ -134,7 +134,7 @@ public struct ACMClient: Sendable {
 
     public func listCertificates(pageSize: Int = 100) async throws -> [Summary] {
         struct Page: Decodable { var CertificateSummaryList: [Summary]?; var NextToken: String? }
-        return try await AWSClient.paginate { token in
+        return try await AWSClient.paginate("ListCertificates") { token in
             let page: Page = try await call("ListCertificates", .object([("MaxItems", .int(pageSize)), ("NextToken", token.map(JSON.string))]))
             return (page.CertificateSummaryList ?? [], page.NextToken)
         }
@@ -162,7 +162,7 @@ public struct CognitoClient: Sendable {
 
     public func listUserPools(pageSize: Int = 60) async throws -> [UserPool] {
         struct Page: Decodable { var UserPools: [UserPool]?; var NextToken: String? }
-        return try await AWSClient.paginate { token in
+        return try await AWSClient.paginate("ListUserPools") { token in
             let page: Page = try await call("ListUserPools", .object([("MaxResults", .int(pageSize)), ("NextToken", token.map(JSON.string))]))
             return (page.UserPools ?? [], page.NextToken)
         }

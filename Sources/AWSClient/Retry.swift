@@ -34,7 +34,7 @@ public struct RetryPolicy: Sendable {
             if error.isTransient { return "server error \(error.status) (\(error.code))" }
             return nil
         }
-        if let error = error as? TransportError { return "connection failure (\(error.reason))" }
+        if let error = error as? TransportError, error.isRetryable { return "connection failure (\(error.reason))" }
         return nil
     }
 

@@ -74,3 +74,33 @@ enum Launcher {
         return response.body
     }
 }
+
+/// `scripts/fault_server.py` on loopback: an endpoint that misbehaves in a chosen way
+/// (`silent`, `drip`, `endless`, `token`, `redirect`, `ok`), for the tests that prove every
+/// request ends in bounded time with a clear error.
+public final class FaultServer: Sendable {
+    public let root: URL
+    let pid: Int32
+
+    struct Hello: Decodable, Sendable { var port: Int }
+
+    private init(root: URL, pid: Int32) {
+        self.root = root
+        self.pid = pid
+    }
+
+    public static func start() async throws -> FaultServer {
+        let started = try await Launcher.start("fault_server.py", name: "fault server", readyPath: "__requests", as: Hello.self)
+        return FaultServer(root: started.endpoint, pid: started.pid)
+    }
+
+    /// The endpoint that answers with `fault`.
+    public func endpoint(_ fault: String) -> String { root.appendingPathComponent(fault).absoluteString }
+
+    /// How many requests each fault received.
+    public func requests() async throws -> [String: Int] {
+        try JSONDecoder().decode([String: Int].self, from: Data(try await Launcher.get(root, "__requests")))
+    }
+
+    public func stop() { Launcher.stop(pid) }
+}

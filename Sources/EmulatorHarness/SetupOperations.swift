@@ -41,7 +41,7 @@ extension LambdaClient {
 
     public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
         struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
-        return try await AWSClient.paginate { marker in
+        return try await AWSClient.paginate("ListVersionsByFunction") { marker in
             let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
                                                        path: Self.functionsPath + [name, "versions"],
                                                        query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
@@ -153,7 +153,7 @@ public struct APIGatewayV2Client: Sendable {
 
     public func getAPIs() async throws -> [API] {
         struct Page: Decodable { var items: [API]?; var nextToken: String? }
-        return try await AWSClient.paginate { token in
+        return try await AWSClient.paginate("GetApis") { token in
             let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApis", method: "GET", path: ["v2", "apis"],
                                                        query: token.map { [("nextToken", $0)] } ?? [])
             return (page.items ?? [], page.nextToken)
@@ -162,7 +162,7 @@ public struct APIGatewayV2Client: Sendable {
 
     public func getStages(apiID: String) async throws -> [Stage] {
         struct Page: Decodable { var items: [Stage]?; var nextToken: String? }
-        return try await AWSClient.paginate { token in
+        return try await AWSClient.paginate("GetStages") { token in
             let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetStages", method: "GET",
                                                        path: ["v2", "apis", apiID, "stages"], query: token.map { [("nextToken", $0)] } ?? [])
             return (page.items ?? [], page.nextToken)

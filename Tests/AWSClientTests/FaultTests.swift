@@ -1,0 +1,76 @@
+import AWSClient
+import EmulatorHarness
+import Foundation
+import SigV4
+import Testing
+
+/// Endpoints that misbehave (scripts/fault_server.py on loopback): every request ends, with
+/// an error that says what, where and what to do, however the endpoint fails.
+@Suite("Faulty endpoints", .serialized)
+struct FaultTests {
+    static let limits = TransportLimits(idleSeconds: 1, deadlineSeconds: 3, maxResponseBytes: 1 << 20)
+
+    func client(_ server: FaultServer, _ fault: String, attempts: Int = 2) -> AWSClient {
+        AWSClient(transport: URLSessionTransport(limits: Self.limits),
+                  credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDFAULT", secretAccessKey: "fault-secret"))]),
+                  endpoints: EndpointResolver(configured: server.endpoint(fault)),
+                  retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.01, maxDelay: 0.05))
+    }
+
+    func failure(_ body: () async throws -> Void) async -> (any Error)? {
+        do { try await body(); return nil } catch { return error }
+    }
+
+    @Test func eachFaultEndsInABoundedClearError() async throws {
+        let server = try await FaultServer.start()
+        defer { server.stop() }
+
+        // The control case: the same client against a proper answer.
+        #expect(try await STSClient(client(server, "ok"), region: "us-east-1").getCallerIdentity().account == "123456789012")
+
+        // Never answers: the connection's quiet limit ends it, retried once, then named.
+        let silent = await failure { _ = try await STSClient(client(server, "silent"), region: "us-east-1").getCallerIdentity() }
+        let silentFailure = try #require(silent as? RequestFailed, "\(String(describing: silent))")
+        #expect(silentFailure.attempts == 2 && silentFailure.failure.isRetryable)
+        #expect("\(silentFailure)".hasPrefix("sts GetCallerIdentity in us-east-1 got no usable answer from http://127.0.0.1:"), "\(silentFailure)")
+        #expect("\(silentFailure)".contains("not answering in time"))
+
+        // One byte every half second never trips the quiet limit: the deadline ends it.
+        let drip = await failure { _ = try await STSClient(client(server, "drip", attempts: 1), region: "eu-west-1").getCallerIdentity() }
+        let dripFailure = try #require(drip as? RequestFailed, "\(String(describing: drip))")
+        #expect(dripFailure.failure.kind == .timedOut(seconds: 3) && "\(dripFailure)".contains("no complete answer within 3 s"), "\(dripFailure)")
+
+        // A body without end is cut at the size limit and not retried.
+        let endless = await failure { _ = try await STSClient(client(server, "endless"), region: "us-east-1").getCallerIdentity() }
+        let endlessFailure = try #require(endless as? RequestFailed, "\(String(describing: endless))")
+        #expect(endlessFailure.failure.kind == .tooLarge(limit: 1 << 20) && endlessFailure.attempts == 1, "\(endlessFailure)")
+
+        // A redirect to another host is refused, credentials never follow it, and S3's region hint is passed on.
+        let redirect = await failure { _ = try await STSClient(client(server, "redirect"), region: "us-east-1").getCallerIdentity() }
+        let redirectFailure = try #require(redirect as? RequestFailed, "\(String(describing: redirect))")
+        #expect(redirectFailure.attempts == 1 && "\(redirectFailure)".contains("307 redirecting to http://127.0.0.2:9/elsewhere"), "\(redirectFailure)")
+        #expect("\(redirectFailure)".hasSuffix("use the bucket's region, eu-central-1"))
+
+        // The same page token again ends the listing, naming the operation.
+        let token = await failure { _ = try await CognitoClient(client(server, "token"), region: "ap-south-1").listUserPools() }
+        let tokenFailure = try #require(token as? PaginationError, "\(String(describing: token))")
+        #expect("\(tokenFailure)".hasPrefix("ListUserPools did not finish: the service sent the same page token twice"))
+
+        let requests = try await server.requests()
+        #expect(requests["silent"] == 2 && requests["drip"] == 1 && requests["endless"] == 1 && requests["redirect"] == 1 && requests["token"] == 2, "\(requests)")
+    }
+
+    @Test func aListingWithoutEndStopsAtThePageLimit() async throws {
+        var pages = 0
+        await #expect(throws: PaginationError.self) {
+            _ = try await AWSClient.paginate("ListEverything", maxPages: 50) { token -> (items: [Int], next: String?) in
+                pages += 1
+                return ([pages], "token-\(pages)")
+            }
+        }
+        #expect(pages == 50)
+        // A limit on the items read stops early, without an error.
+        let first = try await AWSClient.paginate("DescribeStackEvents", limit: 3) { token -> (items: [Int], next: String?) in ([1, 2], "t\(token ?? "")") }
+        #expect(first == [1, 2, 1])
+    }
+}
