@@ -69,7 +69,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     public static func make(_ wiring: Wiring, logger: Logger, once: Bool) throws -> Controller {
         let directory = wiring.stateDirectory
         let lifetime = try directory.controllerLock(purpose: once ? "reconciler run --once" : "reconciler run")
-        let client = wiring.client(logger: logger)
+        let client = try wiring.client(logger: logger)
         let ports = ControllerPorts(source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
                                     lock: { try directory.applyLock(purpose: "reconciler run") })
         return Controller(ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),

@@ -32,8 +32,15 @@ public struct Wiring: Sendable {
         StateDirectory(URL(fileURLWithPath: Self.absolute(config.stateDirectory, base: base)))
     }
 
-    /// The AWS client: credentials, endpoints and retries as configured.
-    public func client(logger: Logger = Logger(label: "reconciler.aws")) -> AWSClient {
+    /// The AWS client: credentials, endpoints and retries as configured. An endpoint from the
+    /// environment that does not parse is an error (controller.conf's are checked when it is read):
+    /// requests must never silently go to AWS instead.
+    public func client(logger: Logger = Logger(label: "reconciler.aws")) throws -> AWSClient {
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("AWS_ENDPOINT_URL") {
+            if let problem = EndpointCheck.problem(value) {
+                throw ControllerError("environment variable \(name): \(problem); fix or unset it (nothing was changed)")
+            }
+        }
         let transport = URLSessionTransport(timeout: 30)
         return AWSClient(transport: transport,
                          credentials: CredentialChain.standard(profile: config.aws.profile, environment: environment, home: home, transport: transport),

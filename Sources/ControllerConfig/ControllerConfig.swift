@@ -1,3 +1,4 @@
+import Foundation
 import TOMLKit
 
 /// The controller's configuration (`controller.conf`, TOML). Every key is
@@ -87,6 +88,11 @@ public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
 extension ControllerConfig {
     /// Parses controller.conf text. `file` is used in messages only.
     public static func parse(_ text: String, file: String) throws -> ControllerConfig {
+        let lines = text.components(separatedBy: "\n")
+        // TOMLKit asserts (and the process dies) on a table header that starts with a
+        // character a key cannot start with: refuse those first, with their line.
+        let headers = TableHeaders.problems(lines, file: file)
+        if !headers.isEmpty { throw ConfigErrors(errors: headers) }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -94,7 +100,7 @@ extension ControllerConfig {
             throw ConfigErrors(errors: [ConfigError(file: file, line: error.source.begin.line, key: "",
                                                     message: "TOML syntax error: \(error.description)")])
         }
-        var reader = TableReader(file: file)
+        var reader = TableReader(file: file, lines: lines)
         var config = ControllerConfig()
         reader.check(table, path: "", allowed: ["source", "aws", "state", "apply", "approval", "intervals", "drift"])
 
@@ -114,11 +120,11 @@ extension ControllerConfig {
         if let aws = reader.table(table, "aws") {
             reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts"])
             config.aws.profile = reader.string(aws, "aws", "profile")
-            config.aws.endpoint = reader.string(aws, "aws", "endpoint")
+            config.aws.endpoint = reader.endpoint(aws, "aws", "endpoint")
             config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20) ?? config.aws.maxAttempts
             if let endpoints = reader.table(aws, "endpoints", path: "aws") {
                 for key in endpoints.keys.sorted() {
-                    if let value = reader.string(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
+                    if let value = reader.endpoint(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
                 }
             }
         }
@@ -137,7 +143,7 @@ extension ControllerConfig {
             reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts"])
             config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
             config.approval.sender = reader.string(approval, "approval", "sender")
-            config.approval.sesRegion = reader.string(approval, "approval", "ses_region") ?? config.approval.sesRegion
+            config.approval.sesRegion = reader.region(approval, "approval", "ses_region") ?? config.approval.sesRegion
             config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
             config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
             for address in config.approval.recipients + [config.approval.sender].compactMap({ $0 }) where !address.contains("@") {
@@ -166,10 +172,57 @@ extension ControllerConfig {
 
 private struct TableReader {
     let file: String
+    let lines: [String]
     var errors: [ConfigError] = []
 
     mutating func fail(_ key: String, _ message: String) {
-        errors.append(ConfigError(file: file, line: nil, key: key, message: message))
+        errors.append(ConfigError(file: file, line: line(of: key), key: key, message: message))
+    }
+
+    /// The line where `key` (a dotted path: table, then key) is written, when it can be found.
+    func line(of key: String) -> Int? {
+        let parts = key.split(separator: ".").map(String.init)
+        guard let leaf = parts.last else { return nil }
+        func header(_ line: String) -> String? {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("["), let end = trimmed.firstIndex(of: "]") else { return nil }
+            return trimmed[trimmed.index(after: trimmed.startIndex)..<end].replacingOccurrences(of: " ", with: "").replacingOccurrences(of: "[", with: "")
+        }
+        var section = ""
+        for (index, line) in lines.enumerated() {
+            if let name = header(line) {
+                section = name
+                if name == key { return index + 1 }
+                continue
+            }
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            let table = parts.dropLast().joined(separator: ".")
+            if section == table, trimmed.hasPrefix(leaf), trimmed.dropFirst(leaf.count).trimmingCharacters(in: .whitespaces).hasPrefix("=") {
+                return index + 1
+            }
+        }
+        return nil
+    }
+
+    /// An endpoint URL: http or https with a host, nothing around it. A value that does not
+    /// parse is an error, never a reason to fall back to AWS.
+    mutating func endpoint(_ table: TOMLTable, _ path: String, _ key: String) -> String? {
+        guard let value = string(table, path, key) else { return nil }
+        if let problem = EndpointCheck.problem(value) {
+            fail("\(path).\(key)", problem)
+            return nil
+        }
+        return value
+    }
+
+    /// An AWS region name such as eu-west-1.
+    mutating func region(_ table: TOMLTable, _ path: String, _ key: String) -> String? {
+        guard let value = string(table, path, key) else { return nil }
+        guard value.range(of: #"^[a-z]{2}(-[a-z]+)+-[0-9]+$"#, options: .regularExpression) != nil else {
+            fail("\(path).\(key)", "'\(value)' is not an AWS region; write it like \"eu-west-1\"")
+            return nil
+        }
+        return value
     }
 
     mutating func check(_ table: TOMLTable, path: String, allowed: [String]) {
@@ -225,5 +278,41 @@ private struct TableReader {
             return nil
         }
         return int
+    }
+}
+
+/// What a URL for an AWS endpoint must look like.
+public enum EndpointCheck {
+    /// Why `value` is not a usable endpoint, or nil.
+    public static func problem(_ value: String) -> String? {
+        let example = "e.g. \"http://127.0.0.1:4566\" or \"https://lambda.eu-west-1.amazonaws.com\""
+        if value.contains(where: { $0.isWhitespace }) { return "'\(value)' contains spaces; write the URL alone, \(example)" }
+        guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
+              let host = url.host, !host.isEmpty else {
+            return "'\(value)' is not an http:// or https:// URL with a host; \(example)"
+        }
+        return nil
+    }
+}
+
+/// TOML table headers a key could not start: `[é]`, `[#]`, `[.]`, `[[ü]]`, or `[` with
+/// nothing after it on its line.
+enum TableHeaders {
+    static func problems(_ lines: [String], file: String) -> [ConfigError] {
+        var errors: [ConfigError] = []
+        for (index, line) in lines.enumerated() {
+            var rest = Substring(line.trimmingCharacters(in: .whitespaces))
+            guard rest.hasPrefix("[") else { continue }
+            rest = rest.dropFirst()
+            if rest.hasPrefix("[") { rest = rest.dropFirst() }
+            rest = rest.drop(while: { $0 == " " || $0 == "\t" })
+            let first = rest.first
+            let bare = first.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") } ?? false
+            if !bare && first != "\"" && first != "'" {
+                errors.append(ConfigError(file: file, line: index + 1, key: "",
+                                          message: "table header \(line.trimmingCharacters(in: .whitespaces)): a table name is ASCII letters, digits, _ and -, or a quoted string"))
+            }
+        }
+        return errors
     }
 }

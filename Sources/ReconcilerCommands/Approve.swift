@@ -38,7 +38,7 @@ struct ApproveCommand: AsyncParsableCommand {
     func run() async throws {
         let wiring = try global.wiring()
         let config = wiring.config
-        let setup = wiring.gate(wiring.client())
+        let setup = wiring.gate(try wiring.client())
         let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
         defer { withExtendedLifetime(lock) {} }
         let json = global.json

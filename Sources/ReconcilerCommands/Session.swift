@@ -18,7 +18,7 @@ struct Session {
         let input = try await global.readDesiredState()
         // A broken desired state stops here, before any AWS call.
         let (state, stacks) = try loadChecked(input.files, json: global.json)
-        var client = wiring.client()
+        var client = try wiring.client()
         let counter = CountingTransport(client.transport)
         client.transport = counter
         let deployment = Deployment(origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,

@@ -66,6 +66,18 @@ import Testing
         ("[sourc]\n", "sourc: unknown key"),
         ("[source\n", "c.conf:1: TOML syntax error"),
         ("[intervals]\npoll_seconds = \"60\"\n", "intervals.poll_seconds: expected a whole number"),
+        // Refused with their line before the TOML library sees them (it asserts on these).
+        ("[source]\n[é]\n", "c.conf:2: table header [é]: a table name is ASCII letters"),
+        ("[[ü.aws]]\n", "c.conf:1: table header [[ü.aws]]"),
+        ("[#]\n", "c.conf:1: table header [#]"),
+        ("[\n-1]\n", "c.conf:1: table header ["),
+        // A region or an endpoint that cannot be used is an error with its key and line, never a fallback.
+        ("[approval]\nses_region = \"ap south 1\"\n", "c.conf:2: approval.ses_region: 'ap south 1' is not an AWS region"),
+        ("[aws]\nendpoint = \"127.0.0.1:5000\"\n", "c.conf:2: aws.endpoint: '127.0.0.1:5000' is not an http:// or https:// URL with a host"),
+        ("[aws]\nendpoint = \"http://127.0.0.1:5000 \"\n", "aws.endpoint: 'http://127.0.0.1:5000 ' contains spaces"),
+        ("[aws]\nendpoint = \"http://[::1\"\n", "aws.endpoint: 'http://[::1' is not an http:// or https:// URL"),
+        ("[aws.endpoints]\nlambda = \"ftp://x\"\n", "c.conf:2: aws.endpoints.lambda: 'ftp://x' is not an http:// or https:// URL"),
+        ("[aws]\nprofile = \"x\"\nprofil = \"y\"\n", "c.conf:3: aws.profil: unknown key"),
     ])
     func badConfigurationsAreExplained(_ text: String, _ expected: String) {
         #expect {
