@@ -188,7 +188,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconcilerCommandsTests",
-            dependencies: ["ReconcilerCommands", "Controller", "ControllerConfig", "AWSClient", "TestSupport"]
+            dependencies: ["ReconcilerCommands", "Controller", "ControllerConfig", "AWSClient", "EmulatorHarness", "TestSupport"]
         ),
     ]
 )

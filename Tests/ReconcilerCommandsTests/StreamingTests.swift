@@ -1,0 +1,52 @@
+import EmulatorHarness
+import Foundation
+import TestSupport
+import Testing
+
+/// Output reaches a pipe while the command runs: `apply` against an endpoint that never
+/// answers has printed its first progress line long before it gives up.
+@Suite struct StreamingTests {
+    @Test func progressReachesAPipeWhileTheCommandRuns() async throws {
+        let server = try await FaultServer.start()
+        defer { server.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-stream-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("""
+            [aws]
+            endpoint = "\(server.endpoint("silent"))"
+            max_attempts = 1
+            [state]
+            directory = "state"
+            """.utf8).write(to: directory.appendingPathComponent("controller.conf"))
+
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["apply", "--config", directory.appendingPathComponent("controller.conf").path,
+                             "--desired-state", CLI.root.appendingPathComponent("desired-state").path]
+        process.environment = CLI.environment(["AWS_ACCESS_KEY_ID": "AKIDSTREAM", "AWS_SECRET_ACCESS_KEY": "stream-secret"])
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+
+        // Read until the first line arrives; the endpoint is silent, so the command is still
+        // waiting on it then (its limit is 30 s of quiet per request).
+        let line = await Task.detached { () -> String in
+            var buffer = Data()
+            while !buffer.contains(10) {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                buffer += chunk
+            }
+            return String(decoding: buffer, as: UTF8.self)
+        }.value
+        #expect(line.hasPrefix("observing 4 regions"), "\(line)")
+        // Stopped now, it ends by the signal: the line came while it was still working. Had the
+        // line waited in a buffer until exit, the command would have ended on its own first.
+        process.terminate()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the line arrived only when the command ended")
+    }
+}
