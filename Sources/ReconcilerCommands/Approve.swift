@@ -58,7 +58,7 @@ struct ApproveCommand: AsyncParsableCommand {
                 outcome = try await gate.retry(id: retry)
             } else {
                 var code = otp ?? ""
-                if code == "-" { code = readLine(strippingNewline: true) ?? "" }
+                if code == "-" { code = Self.readCode() }
                 outcome = try await gate.approve(id: id, code: code)
             }
             if json { print(try jsonString(ApproveOutput(approval: ApprovalView(outcome.approval, now: Date()), entries: outcome.entries))) } else {
@@ -68,6 +68,30 @@ struct ApproveCommand: AsyncParsableCommand {
         } catch let error as GateError {
             throw CLIError(error.description)
         }
+    }
+
+    /// The code from standard input: at most one short line (never a gigabyte from a wrong
+    /// redirection); on a terminal, asked for with echo off so it does not stay on the screen.
+    static func readCode() -> String {
+        let terminal = isatty(STDIN_FILENO) == 1
+        var saved = termios()
+        if terminal {
+            FileHandle.standardError.write(Data("One-time password: ".utf8))
+            tcgetattr(STDIN_FILENO, &saved)
+            var quiet = saved
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet)
+        }
+        defer {
+            if terminal {
+                tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved)
+                FileHandle.standardError.write(Data("\n".utf8))
+            }
+        }
+        var bytes: [UInt8] = []
+        var byte: UInt8 = 0
+        while bytes.count < 64, read(STDIN_FILENO, &byte, 1) == 1, byte != 10 { bytes.append(byte) }
+        return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     static func summary(_ outcome: ReleaseGate.Outcome) -> String {

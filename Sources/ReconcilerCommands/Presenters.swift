@@ -68,10 +68,10 @@ func describe(_ request: ReleaseGate.Request, recipients: [String]) -> String {
     case .created:
         return "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias change\(a.changes.count == 1 ? "" : "s")); the code was mailed to "
             + "\(recipients.joined(separator: ", ")), valid until \(expiry), \(a.attemptsLeft) attempts.\n"
-            + "    Approve with: reconciler approve --id \(a.id) --otp CODE"
+            + "    Approve with: reconciler approve --id \(a.id) --otp -   (type the code when asked)"
     case .waiting:
         return "  \(a.environment): approval \(a.id) for the same changes already waits for its code (valid until \(expiry), \(a.attemptsLeft) attempts left); no new mail.\n"
-            + "    Approve with: reconciler approve --id \(a.id) --otp CODE   (lost the mail? reconciler approve --resend \(a.id))"
+            + "    Approve with: reconciler approve --id \(a.id) --otp -   (lost the mail? reconciler approve --resend \(a.id))"
     case .partial:
         return "  \(a.environment): approval \(a.id) was confirmed and is partly applied (\(a.remaining.count) left): reconciler approve --retry \(a.id)"
     }

@@ -167,6 +167,11 @@ public struct ReleaseGate: Sendable {
 
     /// Checks the code; on success re-reads the aliases and applies the approved changes.
     public func approve(id: String?, code: String) async throws -> Outcome {
+        // Something that cannot be a code (empty, a typo of the wrong length) costs no attempt.
+        let code = code.trimmingCharacters(in: .whitespaces)
+        guard code.count == OneTimePassword.digits, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw GateError("a code is the \(OneTimePassword.digits) digits from the approval mail; nothing was checked and no attempt was used")
+        }
         var approvals = try await store.load()
         let index = try select(id, in: approvals)
         var approval = approvals[index]
@@ -407,8 +412,9 @@ public enum ApprovalMail {
             "One-time password: \(code)",
             "It is valid until \(AuditEntry.format(approval.expiresAt)) (\(duration(lifetime))) and allows \(approval.attemptsLeft) attempts.",
             "",
-            "To release exactly these changes, run:",
-            "  reconciler approve --id \(approval.id) --otp \(code)",
+            "To release exactly these changes, run the command below and type the code when asked",
+            "(read from standard input, so it never shows in the process list):",
+            "  reconciler approve --id \(approval.id) --otp -",
             "",
             "A newer commit needs its own approval. If you did not expect this release, do not use the code;",
             "it expires on its own. Nobody needs this code except to run the command above.",

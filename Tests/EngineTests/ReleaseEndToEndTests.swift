@@ -66,7 +66,7 @@ extension EndToEnd {
             let approvals = try world.pending()
             #expect(approvals.count == 1 && approvals.first?["attemptsLeft"] as? Int == 3 && approvals.first?["environment"] as? String == "staging")
             let id = try #require(approvals.first?["id"] as? String)
-            #expect(held.stdout.contains("reconciler approve --id \(id) --otp CODE"))
+            #expect(held.stdout.contains("reconciler approve --id \(id) --otp -   (type the code when asked)"))
             // A second apply of the same commit sends nothing new.
             #expect(try world.reconciler(["apply"]).stdout.contains("no new mail"))
             #expect(try await emulator.sentEmails().count == 1)

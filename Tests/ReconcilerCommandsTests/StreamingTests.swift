@@ -49,4 +49,24 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal, "the line arrived only when the command ended")
     }
+
+    @Test func aCodeFromAnEndlessInputIsReadBoundedAndRefusedWithoutAnAttempt() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-otp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("[state]\ndirectory = \"state\"\n".utf8).write(to: directory.appendingPathComponent("controller.conf"))
+        let process = Process()
+        process.executableURL = CLI.binary
+        process.arguments = ["approve", "--otp", "-", "--config", directory.appendingPathComponent("controller.conf").path]
+        process.environment = CLI.environment(["AWS_ACCESS_KEY_ID": "AKIDOTP", "AWS_SECRET_ACCESS_KEY": "otp-secret"])
+        process.standardInput = FileHandle(forReadingAtPath: "/dev/zero")
+        let err = Pipe()
+        process.standardError = err
+        process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
+        try process.run()
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1)
+        #expect(message.contains("a code is the 6 digits from the approval mail; nothing was checked and no attempt was used"), "\(message)")
+    }
 }

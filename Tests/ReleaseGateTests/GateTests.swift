@@ -124,13 +124,30 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         #expect(await f.audit.entries[3].requestIds.sorted() == ["lambda-1", "lambda-2", "lambda-3", "lambda-4"])
     }
 
+    @Test func somethingThatCannotBeACodeCostsNoAttempt() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        for junk in ["", "12345", "1234567", "abcdef", "12 456", "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}"] {
+            await expectRefusal("a code is the 6 digits from the approval mail; nothing was checked and no attempt was used") {
+                _ = try await f.gate.approve(id: nil, code: junk)
+            }
+        }
+        #expect(await f.store.approvals[0].attemptsLeft == 3)
+        // The mail asks for the code on standard input, never on the command line.
+        let mail = try #require(await f.mailbox.sent.last?.body)
+        let code = try #require(await f.mailbox.lastCode())
+        #expect(mail.contains("--otp -") && !mail.contains("--otp \(code)"))
+    }
+
     @Test func threeWrongCodesVoidUntilResent() async throws {
         let f = Fixture()
         await f.seed()
         _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
         let code = try #require(await f.mailbox.lastCode())
         await expectRefusal("2 attempts left") { _ = try await f.gate.approve(id: nil, code: wrong(code)) }
-        await expectRefusal("1 attempt left") { _ = try await f.gate.approve(id: nil, code: "abc") }
+        // Any well-formed wrong code counts (one that cannot be a code costs nothing: see below).
+        await expectRefusal("1 attempt left") { _ = try await f.gate.approve(id: nil, code: wrong(wrong(code))) }
         await expectRefusal("now void") { _ = try await f.gate.approve(id: nil, code: wrong(code)) }
         let id = await f.store.approvals[0].id
         await expectRefusal("--resend \(id)") { _ = try await f.gate.approve(id: id, code: code) }
