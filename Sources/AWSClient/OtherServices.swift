@@ -7,9 +7,16 @@ public struct STSClient: Sendable {
     public var region: String
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
 
+    /// Who the credentials are. An answer without a 12-digit account is an error: the account
+    /// names the artifact buckets, and an empty one would name buckets nobody owns.
     public func getCallerIdentity() async throws -> (account: String, arn: String, userID: String) {
-        let result = try await client.query(.sts, region: region, action: "GetCallerIdentity", version: "2011-06-15", []).0
-        return (result.string("Account") ?? "", result.string("Arn") ?? "", result.string("UserId") ?? "")
+        let (result, requestID) = try await client.query(.sts, region: region, action: "GetCallerIdentity", version: "2011-06-15", [])
+        let account = result.string("Account") ?? ""
+        guard account.count == 12, account.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw AWSError(service: "sts", operation: "GetCallerIdentity", code: "InvalidResponse",
+                           message: "the answer names no account (Account '\(account)'); check [aws] endpoint", status: 200, requestID: requestID)
+        }
+        return (account, result.string("Arn") ?? "", result.string("UserId") ?? "")
     }
 }
 

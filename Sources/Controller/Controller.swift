@@ -95,6 +95,10 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     public func runOnce() async throws -> Int32 {
         var status = fresh(state: "once")
         let report = await cycle.run(&status, drift: true, force: true)
+        if let failure = report.failure {
+            // The exit status alone would leave a person guessing: say what failed at any log level.
+            logger.error("cycle failed", metadata: ["error": "\(failure)"])
+        }
         status.nextPollDue = nil
         status.nextDriftCheckDue = nil
         try statusStore.save(status)

@@ -230,6 +230,12 @@ private struct Reader {
               let map = node.mapping(allowed: ["defaults", "functions"]) else { return [] }
         let defaultKeys = ["runtime", "architecture", "memory", "timeout", "handler"]
         let defaults = map.optional("defaults")?.mapping(allowed: defaultKeys)
+        // Every default is checked, even one that every function overrides (reports are deduplicated).
+        _ = defaults?.optional("handler")?.string()
+        _ = Self.runtime(defaults?.optional("runtime"))
+        _ = Self.architecture(defaults?.optional("architecture"))
+        _ = Self.memory(defaults?.optional("memory"))
+        _ = Self.timeout(defaults?.optional("timeout"))
         let functionKeys = ["featureSet", "description", "code", "handler", "runtime", "architecture", "memory", "timeout",
                             "layers", "environment", "sendsTo", "buckets", "triggers", "roleName"]
         var result: [Function] = []
@@ -240,10 +246,10 @@ private struct Reader {
             let featureSet = fields.required("featureSet", hint: "name the feature set this function belongs to")?.string()
             let code = fields.required("code", hint: "path of the function's code directory, e.g. functions/api")?.string()
             let handler = field("handler")?.string() ?? Located("handler.handler", at: name.location)
-            let runtime = field("runtime")?.oneOf(Naming.runtimes) ?? Located("python3.12", at: name.location)
-            let architecture = field("architecture")?.oneOf(Naming.architectures)?.value ?? "x86_64"
-            let memory = field("memory")?.int(128...10240, unit: "MB")?.value ?? 128
-            let timeout = field("timeout")?.int(1...900, unit: "seconds") ?? Located(3, at: name.location)
+            let runtime = Self.runtime(field("runtime")) ?? Located("python3.12", at: name.location)
+            let architecture = Self.architecture(field("architecture"))?.value ?? "x86_64"
+            let memory = Self.memory(field("memory"))?.value ?? 128
+            let timeout = Self.timeout(field("timeout")) ?? Located(3, at: name.location)
             let layers = fields.optional("layers")?.stringList() ?? []
             var environment: [EnvironmentVariable] = []
             for (key, value) in fields.optional("environment")?.stringMap(what: "variable") ?? [] {
@@ -271,6 +277,15 @@ private struct Reader {
         }
         return result
     }
+
+    // The rules of a function's settings, shared by `defaults` and each function.
+    static func runtime(_ node: YNode?) -> Located<String>? { node?.oneOf(Naming.runtimes) }
+    static func architecture(_ node: YNode?) -> Located<String>? { node?.oneOf(Naming.architectures) }
+    static func memory(_ node: YNode?) -> Located<Int>? { node?.int(128...10240, unit: "MB") }
+    static func timeout(_ node: YNode?) -> Located<Int>? { node?.int(1...900, unit: "seconds") }
+    static func visibilityTimeout(_ node: YNode?) -> Located<Int>? { node?.int(0...43200, unit: "seconds") }
+    static func retentionDays(_ node: YNode?) -> Located<Int>? { node?.int(1...14, unit: "days") }
+    static func receiveCount(_ node: YNode?) -> Located<Int>? { node?.int(1...1000) }
 
     func readTrigger(_ node: YNode) -> Trigger? {
         let kinds = ["queue", "bucket", "cognito"]
@@ -319,15 +334,18 @@ private struct Reader {
               let map = node.mapping(allowed: ["defaults", "queues"]) else { return [] }
         let keys = ["visibilityTimeout", "messageRetentionDays", "maxReceiveCount"]
         let defaults = map.optional("defaults")?.mapping(allowed: keys)
+        _ = Self.visibilityTimeout(defaults?.optional("visibilityTimeout"))
+        _ = Self.retentionDays(defaults?.optional("messageRetentionDays"))
+        _ = Self.receiveCount(defaults?.optional("maxReceiveCount"))
         var result: [Queue] = []
         for (name, value) in map.optional("queues")?.entries(what: "queue") ?? [] {
             declared.queues.insert(name.value)
             guard let fields = value.mapping(allowed: ["featureSet"] + keys) else { continue }
             func field(_ key: String) -> YNode? { fields.optional(key) ?? defaults?.optional(key) }
             let featureSet = fields.required("featureSet", hint: "name the feature set this queue belongs to")?.string()
-            let visibility = field("visibilityTimeout")?.int(0...43200, unit: "seconds") ?? Located(30, at: name.location)
-            let retention = field("messageRetentionDays")?.int(1...14, unit: "days")?.value ?? 4
-            let receives = field("maxReceiveCount")?.int(1...1000)?.value ?? 5
+            let visibility = Self.visibilityTimeout(field("visibilityTimeout")) ?? Located(30, at: name.location)
+            let retention = Self.retentionDays(field("messageRetentionDays"))?.value ?? 4
+            let receives = Self.receiveCount(field("maxReceiveCount"))?.value ?? 5
             guard let featureSet else { continue }
             result.append(Queue(name: name, featureSet: featureSet, visibilityTimeout: visibility,
                                 messageRetentionDays: retention, maxReceiveCount: receives))

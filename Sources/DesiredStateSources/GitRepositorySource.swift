@@ -65,7 +65,9 @@ public struct GitRepositorySource: DesiredStateSource {
             let ancestor = known ? try await repo.isAncestor(previous, of: commit.id) : false
             if !ancestor { rewrittenFrom = previous }
         }
-        if previous != commit.id { try remember(commit.id) }
+        // Only the rewrite warning needs this record: a state directory that cannot be written
+        // (a read-only `plan`) loses the warning, not the command.
+        if previous != commit.id { try? remember(commit.id) }
         return DesiredStateRevision(commit: commit, rewrittenFrom: rewrittenFrom, origin: "\(repository) \(branch) at \(commit.shortID)")
     }
 

@@ -73,4 +73,14 @@ struct FaultTests {
         let first = try await AWSClient.paginate("DescribeStackEvents", limit: 3) { token -> (items: [Int], next: String?) in ([1, 2], "t\(token ?? "")") }
         #expect(first == [1, 2, 1])
     }
+
+    @Test func anIdentityWithoutAnAccountIsAnError() async throws {
+        let transport = ScriptedTransport([.status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam:::user/x</Arn>"
+                                                        + "</GetCallerIdentityResult></GetCallerIdentityResponse>")])
+        await #expect {
+            _ = try await STSClient(scriptedClient(transport), region: "ap-south-1").getCallerIdentity()
+        } throws: { error in
+            "\(error)".contains("sts GetCallerIdentity failed: InvalidResponse: the answer names no account (Account ''); check [aws] endpoint")
+        }
+    }
 }

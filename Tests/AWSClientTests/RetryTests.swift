@@ -3,14 +3,14 @@ import Foundation
 import Testing
 
 @Suite struct RetryTests {
-    let okIdentity = ScriptedTransport.Step.status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>1</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
+    let okIdentity = ScriptedTransport.Step.status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
 
     func identity(_ client: AWSClient) async throws -> String { try await STSClient(client, region: "eu-west-1").getCallerIdentity().account }
 
     @Test func aTooManyRequestsThenSuccessIsRetriedAndLogged() async throws {
         let transport = ScriptedTransport([.status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"), okIdentity])
         let sleeps = SleepLog(), logs = LogRecorder()
-        #expect(try await identity(scriptedClient(transport, sleeps: sleeps, logger: logs.logger)) == "1")
+        #expect(try await identity(scriptedClient(transport, sleeps: sleeps, logger: logs.logger)) == "111122223333")
         #expect(await transport.sent.count == 2)
         #expect(await sleeps.delays == [0.05])  // random 0.5 × base 0.1
         let record = try #require(logs.all.first)
@@ -56,13 +56,13 @@ import Testing
     @Test func retryAfterIsHonouredAndCapped() async throws {
         let transport = ScriptedTransport([.status(503, "", headers: ["Retry-After": "3"]), .status(503, "", headers: ["Retry-After": "120"]), okIdentity])
         let sleeps = SleepLog()
-        #expect(try await identity(scriptedClient(transport, sleeps: sleeps)) == "1")
+        #expect(try await identity(scriptedClient(transport, sleeps: sleeps)) == "111122223333")
         #expect(await sleeps.delays == [3, 5])  // the cap is 5 s in these tests
     }
 
     @Test func connectionFailuresAreRetried() async throws {
         let transport = ScriptedTransport([.fail(TransportError(url: "https://sts.eu-west-1.amazonaws.com", reason: "connection refused")), okIdentity])
-        #expect(try await identity(scriptedClient(transport)) == "1")
+        #expect(try await identity(scriptedClient(transport)) == "111122223333")
         #expect(await transport.sent.count == 2)
     }
 

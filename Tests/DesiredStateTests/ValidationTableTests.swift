@@ -28,6 +28,8 @@ let badInputs: [BadInput] = [
              rule: .outOfRange, at: "64", path: "functions.QueueModelMessageProcessor.memory", message: "64 MB is out of range", hint: "128 to 10240"),
     BadInput(name: "timeout above 900 s", edits: [edit("functions.yaml", "timeout: 300\n    layers: [common, reports]", "timeout: 901\n    layers: [common, reports]")],
              rule: .outOfRange, at: "901", path: "functions.QueueModelMessageProcessor.timeout", message: "901 seconds is out of range", hint: "1 to 900"),
+    BadInput(name: "a default every function overrides is still checked", edits: [edit("functions.yaml", "  timeout: 60\n  handler", "  timeout: 5000\n  handler")],
+             rule: .outOfRange, at: "5000", path: "defaults.timeout", message: "5000 seconds is out of range", hint: "1 to 900"),
     BadInput(name: "HTTP function slower than the API allows", edits: [edit("functions.yaml", "timeout: 29", "timeout: 45")],
              rule: .httpTimeout, at: "45", path: "functions.Api.timeout", message: "behind the HTTP API (ANY /api/{proxy+}) but its timeout is 45 s", hint: "30 or less"),
     BadInput(name: "unknown layer", edits: [edit("functions.yaml", "timeout: 29\n    layers: [common]", "timeout: 29\n    layers: [comon]")],

@@ -69,4 +69,31 @@ import Testing
         #expect(process.terminationStatus == 1)
         #expect(message.contains("a code is the 6 digits from the approval mail; nothing was checked and no attempt was used"), "\(message)")
     }
+
+    @Test func runOnceSaysWhatFailedAtTheDefaultLogLevel() async throws {
+        let server = try await FaultServer.start()
+        defer { server.stop() }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-once-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let work = root.appendingPathComponent("repo")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        _ = try Git.run(["init", "-q", "-b", "main"], in: work)
+        try FileManager.default.copyItem(at: CLI.root.appendingPathComponent("desired-state"), to: work.appendingPathComponent("desired-state"))
+        _ = try Git.run(["add", "-A"], in: work)
+        _ = try Git.run(["commit", "-q", "-m", "state"], in: work)
+        let config = root.appendingPathComponent("controller.conf")
+        try Data("""
+            [source]
+            repository = "repo"
+            subdirectory = "desired-state"
+            [aws]
+            endpoint = "\(server.endpoint("redirect"))"
+            [state]
+            directory = "state"
+            """.utf8).write(to: config)
+        let result = try CLI.run(["run", "--once", "--config", config.path], environment: ["AWS_ACCESS_KEY_ID": "AKIDONCE", "AWS_SECRET_ACCESS_KEY": "once-secret"])
+        #expect(result.status == 1)
+        let failure = try #require(result.stderr.split(separator: "\n").first { $0.contains("\"message\":\"cycle failed\"") }, "\(result.stderr)")
+        #expect(failure.contains("\"level\":\"error\"") && failure.contains("307 redirecting to http://127.0.0.2:9/elsewhere"), "\(failure)")
+    }
 }
