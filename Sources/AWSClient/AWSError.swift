@@ -1,3 +1,4 @@
+import SigV4
 /// Every AWS error, whatever the protocol: who, what, and what AWS said.
 public struct AWSError: Error, Sendable, CustomStringConvertible {
     public var service: String
@@ -44,6 +45,7 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
 
     /// What to do about it, where we can tell.
     public var hint: String? {
+        let accessKeyID = accessKeyID.map(Redaction.keyID)
         switch code {
         case "SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature":
             return "the secret access key does not match access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")), or the clock is off; check the secret, or the endpoint \(endpoint) if it is a proxy"
@@ -72,5 +74,26 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
         return AWSError(service: service, operation: operation, code: "HTTP\(status)",
                         message: text.isEmpty ? "empty response body" : "unreadable error body: \(text)\(body.count > 200 ? "…" : "")",
                         status: status, requestID: requestID)
+    }
+}
+
+/// Keeps credentials out of everything a person, a log or a state file sees. AWS's
+/// SignatureDoesNotMatch message can quote the request as signed (the session token
+/// included), so every error message from AWS passes through here.
+public enum Redaction {
+    /// An access key id shows only its prefix (AKIA: long-term, ASIA: temporary).
+    public static func keyID(_ id: String) -> String { id.count > 4 ? id.prefix(4) + "…" : id }
+
+    public static func scrub(_ text: String, _ credentials: Credentials) -> String {
+        var text = text
+        for secret in [credentials.sessionToken, credentials.secretAccessKey].compactMap({ $0 }) where secret.count >= 8 {
+            text = text.replacingOccurrences(of: secret, with: "[redacted]")
+        }
+        if credentials.accessKeyID.count > 4 { text = text.replacingOccurrences(of: credentials.accessKeyID, with: keyID(credentials.accessKeyID)) }
+        // Signatures, and a token quoted in a canonical request even when it is not ours.
+        for pattern in [#"(?i)(signature=)[0-9a-f]{64}"#, #"(?i)(x-amz-security-token[:=]\s*)[^\s&,"'<]+"#] {
+            text = text.replacingOccurrences(of: pattern, with: "$1[redacted]", options: .regularExpression)
+        }
+        return text
     }
 }

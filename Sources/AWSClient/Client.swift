@@ -140,6 +140,7 @@ public struct AWSClient: Sendable {
                     return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
                 }
                 var error = Self.decodeError(wire, service: service, operation: operation, response: response, requestID: requestID)
+                error.message = Redaction.scrub(error.message, resolved.credentials)
                 error.endpoint = origin
                 error.accessKeyID = resolved.credentials.accessKeyID
                 error.credentialSource = resolved.source

@@ -84,3 +84,32 @@ struct FaultTests {
         }
     }
 }
+
+/// An auth failure that echoes the signed request never brings a credential along.
+@Suite struct RedactionTests {
+    @Test func anEchoedRequestLosesItsCredentialsBeforeAnyoneSeesIt() async throws {
+        let token = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN0123456789abcdefTOKEN"
+        let signature = String(repeating: "ab12", count: 16)
+        let echoed = "The request signature we calculated does not match the signature you provided. The Canonical String for this request should have been "
+            + "'POST\n/\n\nhost:sts.amazonaws.com\nx-amz-date:20150830T123600Z\nx-amz-security-token:\(token)\n' "
+            + "Authorization: AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEKEYID1234/20150830/us-east-1/sts/aws4_request, Signature=\(signature) "
+            + "and the secret wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+        let body = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>\(echoed)</Message></Error></ErrorResponse>"
+        let transport = ScriptedTransport([.status(403, body)])
+        let client = AWSClient(transport: transport,
+                               credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "ASIAEXAMPLEKEYID1234",
+                                                                                                   secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                                                                                                   sessionToken: token))]),
+                               retry: RetryPolicy(maxAttempts: 1))
+        do {
+            _ = try await STSClient(client, region: "us-east-1").getCallerIdentity()
+            Issue.record("no error")
+        } catch {
+            let text = "\(error)"
+            for secret in [token, signature, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "ASIAEXAMPLEKEYID1234"] {
+                #expect(!text.contains(secret), "\(secret) leaked: \(text)")
+            }
+            #expect(text.contains("x-amz-security-token:[redacted]") && text.contains("Signature=[redacted]") && text.contains("ASIA…"), "\(text)")
+        }
+    }
+}
