@@ -174,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReleaseGateTests",
-            dependencies: ["ReleaseGate", "Planning", "Fixtures"]
+            dependencies: ["ReleaseGate", "Planning", "StateStore", "Fixtures"]
         ),
         .testTarget(
             name: "ControllerTests",

@@ -77,6 +77,7 @@ public enum StatusProjection {
         }
         status.regions = facts.state.regions.map { status[region: $0] }
         if let drift = facts.drift { status.drift = drift }
+        if let logError = facts.execution?.report.logError { failed.append("apply-log: \(logError)") }
         if let gateFailure = facts.execution?.gateFailure { failed.append("release gate: \(gateFailure)") }
         if let retryFailure = facts.retryFailure { failed.append(retryFailure) }
         // A region not observed is in `failed`, so `failed.isEmpty` covers every region.

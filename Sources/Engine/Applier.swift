@@ -56,11 +56,14 @@ public struct ApplyReport: Sendable, Codable {
     }
     public var digest: String
     public var entries: [Entry]
-    public init(digest: String, entries: [Entry]) {
+    /// Why apply-log.jsonl could not be written (a full disk): the steps ran, their record did not.
+    public var logError: String?
+    public init(digest: String, entries: [Entry], logError: String? = nil) {
         self.digest = digest
         self.entries = entries
+        self.logError = logError
     }
-    public var succeeded: Bool { !entries.contains { $0.outcome == .failed || $0.outcome == .notReached } }
+    public var succeeded: Bool { !entries.contains { $0.outcome == .failed || $0.outcome == .notReached } && logError == nil }
     public func count(_ outcome: ApplyOutcome) -> Int { entries.filter { $0.outcome == outcome }.count }
 }
 
@@ -134,6 +137,24 @@ public struct Applier: Sendable {
         func next() -> Int { value += 1; return value }
     }
 
+    /// The first apply-log line that could not be written.
+    actor LogHealth {
+        var failure: String?
+        func failed(_ why: String) -> Bool {
+            guard failure == nil else { return false }
+            failure = why
+            return true
+        }
+    }
+    let logHealth = LogHealth()
+
+    /// Appends to apply-log.jsonl; a failure is reported once as it happens and in the report.
+    func record(_ fields: [String: String]) async {
+        do { try await log.append(fields) } catch {
+            if await logHealth.failed("\(error)") { progress("    apply-log: \(error); the steps go on, but this apply will end as failed") }
+        }
+    }
+
     public func apply(_ plan: Plan) async -> ApplyReport {
         let board = CertificateBoard()
         for step in plan.steps {
@@ -143,7 +164,7 @@ public struct Applier: Sendable {
         let counter = Counter()
         let run = UUID().uuidString.lowercased()
         let commit = work.commit
-        try? await log.append(["event": "apply-started", "run": run, "commit": commit, "digest": plan.digest,
+        await record(["event": "apply-started", "run": run, "commit": commit, "digest": plan.digest,
                                "time": now(), "steps": String(total)])
         let entries = await withTaskGroup(of: [ApplyReport.Entry].self) { group in
             for region in plan.regions {
@@ -156,11 +177,12 @@ public struct Applier: Sendable {
             return all
         }
         let order = Dictionary(uniqueKeysWithValues: plan.regions.enumerated().map { ($0.element.region, $0.offset) })
-        let report = ApplyReport(digest: plan.digest, entries: entries.enumerated().sorted {
+        var report = ApplyReport(digest: plan.digest, entries: entries.enumerated().sorted {
             (order[$0.element.region] ?? 0, $0.offset) < (order[$1.element.region] ?? 0, $1.offset)
         }.map(\.element))
-        try? await log.append(["event": "apply-finished", "run": run, "commit": commit, "digest": plan.digest, "time": now(),
+        await record(["event": "apply-finished", "run": run, "commit": commit, "digest": plan.digest, "time": now(),
                                "succeeded": String(report.succeeded)])
+        report.logError = await logHealth.failure
         return report
     }
 
@@ -179,7 +201,7 @@ public struct Applier: Sendable {
             }
             if let gate = step.gate {
                 entries.append(entry(.held, "release to \(gate) waits for approval"))
-                try? await log.append(["event": "held", "run": run, "region": region, "step": step.subject, "detail": step.detail, "time": now()])
+                await record(["event": "held", "run": run, "region": region, "step": step.subject, "detail": step.detail, "time": now()])
                 continue
             }
             if failure != nil {
@@ -192,19 +214,19 @@ public struct Applier: Sendable {
             }
             let n = await counter.next()
             progress("[\(n)/\(total)] \(region): \(PlanText.marker(step)) \(step.subject): \(step.detail)")
-            try? await log.append(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": now()])
+            await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": now()])
             do {
                 let note = try await executor(for: step.action).run(context)
                 let outcome: ApplyOutcome = note == nil ? .applied : .unchanged
                 entries.append(entry(outcome, note))
-                try? await log.append(["event": "step-done", "run": run, "region": region, "step": step.subject, "time": now(),
+                await record(["event": "step-done", "run": run, "region": region, "step": step.subject, "time": now(),
                                        "outcome": outcome.rawValue, "detail": note ?? step.detail])
             } catch {
                 let message = "\(error)"
                 failure = message
                 entries.append(entry(.failed, message))
                 progress("    \(region): \(step.subject) failed: \(message)")
-                try? await log.append(["event": "step-failed", "run": run, "region": region, "step": step.subject, "error": message, "time": now()])
+                await record(["event": "step-failed", "run": run, "region": region, "step": step.subject, "error": message, "time": now()])
             }
         }
         // Steps in other regions may wait for a certificate this region will not deliver now.

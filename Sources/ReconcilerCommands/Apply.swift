@@ -75,6 +75,7 @@ struct ApplyCommand: AsyncParsableCommand {
         }
         let failed = report.entries.filter { $0.outcome == .failed }
         for entry in failed { lines.append("FAILED \(entry.region): \(entry.subject): \(entry.detail ?? "")") }
+        if let logError = report.logError { lines.append("FAILED apply-log: \(logError) (the steps above ran; free space and check the log)") }
         let notReached = report.count(.notReached)
         lines.append("Apply \(report.succeeded ? "finished" : "stopped"): \(report.count(.applied)) applied, \(report.count(.unchanged)) found unchanged, "
                      + "\(held.count) held, \(failed.count) failed\(notReached > 0 ? ", \(notReached) not reached (apply again after fixing the failure)" : "").")

@@ -212,13 +212,15 @@ public struct ReleaseGate: Sendable {
             try await record(.rejected, approval, detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
             throw GateError("wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
         }
-        // The code is spent before anything moves: it cannot be used twice, even after a crash.
+        // Recorded first: an audit line that cannot be written stops the release before the code
+        // is spent or anything moves. Then the code is spent before anything moves: it cannot
+        // be used twice, even after a crash.
+        try await record(.approved, approval)
         approval.seal = nil
         approval.state = .partial
         approval.reason = "confirmed by \(user)"
         approvals[index] = approval
         try await store.save(approvals)
-        try await record(.approved, approval)
         return try await execute(&approvals, index)
     }
 

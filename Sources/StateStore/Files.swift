@@ -58,9 +58,13 @@ public actor JSONLinesLog {
         var line = try encoder.encode(fields)
         line.append(10)
         let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: url.path]) }
+        guard fd >= 0 else { throw LogWriteFailed(path: url.path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
-        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        // A line that is not written whole is an error (a full disk): never dropped in silence.
+        guard written == line.count else {
+            throw LogWriteFailed(path: url.path, reason: written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(line.count) bytes written")
+        }
     }
 
     /// The last `count` lines, decoded; lines that do not decode are skipped.
@@ -69,6 +73,13 @@ public actor JSONLinesLog {
         let decoder = JSONDecoder()
         return data.split(separator: 10).suffix(count).compactMap { try? decoder.decode(Line.self, from: Data($0)) }
     }
+}
+
+/// A log line that could not be written.
+public struct LogWriteFailed: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+    public var description: String { "could not write to \(path): \(reason)" }
 }
 
 /// Writes a file whole or not at all: a temporary file in the same directory, synced,

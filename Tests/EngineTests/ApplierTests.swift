@@ -234,3 +234,26 @@ struct PollTests {
         }
     }
 }
+
+@Suite("A full disk is reported, never swallowed")
+struct FullDiskTests {
+    @Test func aLogLineThatCannotBeWrittenIsAnError() async throws {
+        await #expect(throws: LogWriteFailed.self) { try await JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")).append(["event": "x"]) }
+    }
+
+    @Test func anApplyWhoseLogCannotBeWrittenRunsItsStepsAndEndsAsFailed() async throws {
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        let (state, stacks) = try DefaultState.load()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-full-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let snapshot = try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let lines = LinesSeen()
+        let report = await Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+                                   layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+                                   log: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")), clock: TestClock(), progress: { lines.add($0) }).apply(plan)
+        #expect(report.entries.allSatisfy { $0.outcome == .applied })
+        #expect(!report.succeeded && report.logError?.contains("/dev/full") == true, "\(String(describing: report.logError))")
+        #expect(lines.all.filter { $0.contains("apply-log:") }.count == 1)
+    }
+}

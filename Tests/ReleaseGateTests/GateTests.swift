@@ -1,5 +1,6 @@
 import Fixtures
 import Foundation
+import StateStore
 import Planning
 import ReleaseGate
 import Testing
@@ -138,6 +139,21 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         let mail = try #require(await f.mailbox.sent.last?.body)
         let code = try #require(await f.mailbox.lastCode())
         #expect(mail.contains("--otp -") && !mail.contains("--otp \(code)"))
+    }
+
+    @Test func anAuditLineThatCannotBeWrittenStopsTheReleaseBeforeAnythingMoves() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        let full = ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, audit: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")),
+                               policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", now: { f.clock.now() })
+        await #expect(throws: LogWriteFailed.self) { _ = try await full.approve(id: nil, code: code) }
+        #expect(await f.account.moves.isEmpty)
+        let waiting = await f.store.approvals[0]
+        #expect(waiting.state == .pending && waiting.attemptsLeft == 3)
+        // With the audit log back, the same code still works.
+        #expect(try await f.gate.approve(id: nil, code: code).succeeded)
     }
 
     @Test func threeWrongCodesVoidUntilResent() async throws {
