@@ -33,24 +33,22 @@ public struct Deployment: Sendable {
         }
     }
 
-    var targets: [ObservationTargets] { Planner.targets(state, stacks: stacks) }
-
-    /// Observes every region (concurrently) and plans; `regions` narrows the plan. Any
-    /// region that cannot be read fails the whole plan.
-    public func plan(regions: [String]) async throws -> Plan {
-        let (snapshot, failures) = try await cloud.observe(targets, project: state.project.value)
-        if let failure = state.regions.lazy.compactMap({ failures[$0] }).first { throw failure }
-        return Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit).restricted(to: Set(regions))
-    }
-
-    /// Observes every region; a region that cannot be read is returned as a failure and
-    /// left out of the plan, so the others go on. Throws only when no region was read.
-    public func observeEach() async throws -> Observation {
-        let (snapshot, errors) = try await cloud.observe(targets, project: state.project.value)
+    /// Observes what a plan of `regions` needs (every region when empty) and plans.
+    /// With regions named, any of them (or a region whose certificate they use) that cannot
+    /// be read fails the plan. Without, a region that cannot be read is returned as a failure
+    /// and left out of the plan, so the others go on; it throws only when no region was read.
+    public func plan(regions: [String] = []) async throws -> Observation {
+        let wanted = Set(regions)
+        let (snapshot, errors) = try await cloud.observe(Planner.targets(state, stacks: stacks, for: wanted), project: state.project.value)
+        if !wanted.isEmpty, let failure = state.regions.lazy.compactMap({ errors[$0] }).first { throw failure }
         if snapshot.regions.isEmpty, let error = errors.values.first { throw error }
-        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit).restricted(to: Set(snapshot.regions.keys))
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit)
+            .restricted(to: wanted.isEmpty ? Set(snapshot.regions.keys) : wanted)
         return Observation(snapshot: snapshot, plan: plan, failures: errors.mapValues { "\($0)" })
     }
+
+    /// Every region, as the controller observes each cycle.
+    public func observeEach() async throws -> Observation { try await plan() }
 
     /// What the cloud looked like, and the plan from there.
     public struct Observation: Sendable {

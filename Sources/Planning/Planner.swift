@@ -70,6 +70,21 @@ public enum Planner {
         state.cognito.flatMap { state.regions(of: $0.featureSet.value).first }
     }
 
+    /// What a plan of `regions` needs read (every region when empty): those regions whole and,
+    /// when one of them holds the Cognito domains, the certificates of the regions that issue
+    /// them (the auth certificate lives in us-east-1). Nothing else of other regions.
+    public static func targets(_ state: DesiredState, stacks: [RenderedStack], for regions: Set<String>) -> [ObservationTargets] {
+        let all = targets(state, stacks: stacks)
+        guard !regions.isEmpty else { return all }
+        let needsCertificates = cognitoRegion(state).map(regions.contains) ?? false
+        return all.compactMap { target in
+            if regions.contains(target.region) { return target }
+            guard needsCertificates, !target.certificateDomains.isEmpty else { return nil }
+            return ObservationTargets(region: target.region, stacks: [:], artifactKeys: [:], functions: [], layers: [],
+                                      certificateDomains: target.certificateDomains, cognitoDomains: [], userPools: false)
+        }
+    }
+
     public static func targets(_ state: DesiredState, stacks: [RenderedStack]) -> [ObservationTargets] {
         let project = state.project.value
         return state.regions.map { region in

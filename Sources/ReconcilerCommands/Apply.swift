@@ -24,7 +24,12 @@ struct ApplyCommand: AsyncParsableCommand {
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
         let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
-        let (plan, seconds) = try await session.plan(regions: region, progress: say)
+        let (observation, seconds) = try await session.plan(regions: region, progress: say)
+        // apply changes nothing unless it has read every region it was asked to plan.
+        if let (region, failure) = observation.failures.sorted(by: { $0.key < $1.key }).first {
+            throw CLIError("\(region) could not be observed, so nothing was applied: \(failure); run `reconciler apply --region R` for the other regions, or again once \(region) answers")
+        }
+        let plan = observation.plan
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.deployment.origin))
         say(PlanText.summary(plan))
         let execution = try await session.deployment.execute(plan, progress: say)

@@ -21,13 +21,23 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let session = try await Session.open(global)
         try session.deployment.checkRegions(region)
-        let (plan, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
+        let (observation, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
+        let plan = observation.plan
+        let failures = observation.failures
         let calls = await session.callsByRegion()
         if global.json {
-            print(try jsonString(PlanOutput(source: session.deployment.origin, plan: plan, apiCalls: calls, seconds: seconds)))
+            print(try jsonString(PlanOutput(source: session.deployment.origin, plan: plan, apiCalls: calls, seconds: seconds,
+                                            failures: failures.isEmpty ? nil : failures)))
         } else {
             printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
             print(PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
+        }
+        // The regions that could be read are planned; the others are named, and the plan fails.
+        if !failures.isEmpty {
+            for (region, failure) in failures.sorted(by: { $0.key < $1.key }) {
+                printError("error: \(region) could not be observed and is not in this plan: \(failure)")
+            }
+            throw ExitCode(1)
         }
         if detailedExitCode && plan.hasChanges { throw ExitCode(2) }
     }
@@ -39,4 +49,6 @@ struct PlanOutput: Encodable {
     var plan: Plan
     var apiCalls: [String: Int]
     var seconds: Double
+    /// Regions that could not be observed (left out of the plan), with why.
+    var failures: [String: String]?
 }

@@ -26,13 +26,14 @@ struct Session {
         return Session(wiring: wiring, deployment: deployment, counter: counter)
     }
 
-    /// Observes every region (concurrently) and plans; `regions` narrows the plan.
-    func plan(regions: [String], progress: (String) -> Void) async throws -> (Plan, seconds: Double) {
+    /// Observes (concurrently) what a plan of `regions` needs, every region when none is
+    /// named, and plans. Regions that could not be read come back as failures.
+    func plan(regions: [String], progress: (String) -> Void) async throws -> (Deployment.Observation, seconds: Double) {
         let started = Date()
-        let state = deployment.state
-        progress("observing \(state.regions.count) region\(state.regions.count == 1 ? "" : "s") (\(state.regions.joined(separator: ", ")))…")
-        let plan = try await deployment.plan(regions: regions)
-        return (plan, Date().timeIntervalSince(started))
+        let observed = regions.isEmpty ? deployment.state.regions : regions
+        progress("observing \(observed.count) region\(observed.count == 1 ? "" : "s") (\(observed.joined(separator: ", ")))…")
+        let observation = try await deployment.plan(regions: regions)
+        return (observation, Date().timeIntervalSince(started))
     }
 
     func callsByRegion() async -> [String: Int] {

@@ -8,10 +8,12 @@ import Testing
 /// an error that says what, where and what to do, however the endpoint fails.
 @Suite("Faulty endpoints", .serialized)
 struct FaultTests {
-    static let limits = TransportLimits(idleSeconds: 1, deadlineSeconds: 3, maxResponseBytes: 1 << 20)
+    /// Generous for every fault but the one a test is about, so a busy machine (the suites run
+    /// in parallel) cannot turn a slow answer into a different failure.
+    static let limits = TransportLimits(idleSeconds: 20, deadlineSeconds: 60, maxResponseBytes: 1 << 20)
 
-    func client(_ server: FaultServer, _ fault: String, attempts: Int = 2) -> AWSClient {
-        AWSClient(transport: URLSessionTransport(limits: Self.limits),
+    func client(_ server: FaultServer, _ fault: String, attempts: Int = 2, limits: TransportLimits = FaultTests.limits) -> AWSClient {
+        AWSClient(transport: URLSessionTransport(limits: limits),
                   credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDFAULT", secretAccessKey: "fault-secret"))]),
                   endpoints: EndpointResolver(configured: server.endpoint(fault)),
                   retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.01, maxDelay: 0.05))
@@ -29,14 +31,16 @@ struct FaultTests {
         #expect(try await STSClient(client(server, "ok"), region: "us-east-1").getCallerIdentity().account == "123456789012")
 
         // Never answers: the connection's quiet limit ends it, retried once, then named.
-        let silent = await failure { _ = try await STSClient(client(server, "silent"), region: "us-east-1").getCallerIdentity() }
+        let quiet = TransportLimits(idleSeconds: 1, deadlineSeconds: 30)
+        let silent = await failure { _ = try await STSClient(client(server, "silent", limits: quiet), region: "us-east-1").getCallerIdentity() }
         let silentFailure = try #require(silent as? RequestFailed, "\(String(describing: silent))")
         #expect(silentFailure.attempts == 2 && silentFailure.failure.isRetryable)
         #expect("\(silentFailure)".hasPrefix("sts GetCallerIdentity in us-east-1 got no usable answer from http://127.0.0.1:"), "\(silentFailure)")
         #expect("\(silentFailure)".contains("not answering in time"))
 
         // One byte every half second never trips the quiet limit: the deadline ends it.
-        let drip = await failure { _ = try await STSClient(client(server, "drip", attempts: 1), region: "eu-west-1").getCallerIdentity() }
+        let slow = TransportLimits(idleSeconds: 20, deadlineSeconds: 3)
+        let drip = await failure { _ = try await STSClient(client(server, "drip", attempts: 1, limits: slow), region: "eu-west-1").getCallerIdentity() }
         let dripFailure = try #require(drip as? RequestFailed, "\(String(describing: drip))")
         #expect(dripFailure.failure.kind == .timedOut(seconds: 3) && "\(dripFailure)".contains("no complete answer within 3 s"), "\(dripFailure)")
 

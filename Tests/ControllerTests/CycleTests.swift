@@ -82,8 +82,11 @@ actor MemoryAccount: Cloud, AliasService {
     func set(failingMoves: Set<String>) { self.failingMoves = failingMoves }
     func set(cloudFormationDrift: [Finding]) { self.cloudFormationDrift = cloudFormationDrift }
 
+    private(set) var observedRegions: [String] = []
+
     func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error]) {
         observations += 1
+        observedRegions = targets.map(\.region)
         var seen = Snapshot(account: snapshot.account)
         var failures: [String: any Error] = [:]
         for target in targets {
@@ -416,3 +419,34 @@ struct CycleTests {
         #expect(try await h.controller().runOnce() == 1)
     }
 }
+
+@Suite("Plans of some regions, and regions that cannot be read")
+struct DeploymentPlanTests {
+    func deployment(_ account: MemoryAccount) throws -> Deployment {
+        let (state, stacks) = try DefaultState.load()
+        let h = Harness(account: account)
+        return Deployment(origin: "test", commit: "c1", files: DefaultState.files, state: state, stacks: stacks, cloud: account, gate: h.gate)
+    }
+
+    @Test func withoutRegionsAFailingRegionIsLeftOutAndNamed() async throws {
+        let account = MemoryAccount()
+        await account.set(unreachable: ["us-west-2"])
+        let observation = try await deployment(account).plan()
+        #expect(observation.plan.regions.map(\.region) == ["ap-south-1", "eu-west-1", "us-east-1"])
+        #expect(observation.failures.keys.sorted() == ["us-west-2"])
+    }
+
+    @Test func aNamedRegionIsReadAloneAndOthersFailingDoNotMatter() async throws {
+        let account = MemoryAccount()
+        await account.set(unreachable: ["us-west-2"])
+        let plan = try await deployment(account).plan(regions: ["eu-west-1"])
+        #expect(plan.plan.regions.map(\.region) == ["eu-west-1"] && plan.failures.isEmpty)
+        #expect(await account.observedRegions == ["eu-west-1"])
+        // The core region reads us-east-1's certificates too.
+        _ = try await deployment(account).plan(regions: ["ap-south-1"])
+        #expect(await account.observedRegions == ["ap-south-1", "us-east-1"])
+        // A named region that cannot be read fails the plan.
+        await #expect(throws: ControllerError.self) { _ = try await deployment(account).plan(regions: ["us-west-2"]) }
+    }
+}
+

@@ -192,6 +192,26 @@ struct PlannerTests {
         #expect(Set(plan.steps.map(\.region)) == ["eu-west-1"])
         #expect(plan.fingerprints.keys.allSatisfy { $0.hasPrefix("eu-west-1/") })
     }
+
+    @Test("a plan of some regions reads those, and only the certificates it uses elsewhere")
+    func targetsOfSomeRegions() throws {
+        let (state, stacks) = try World.load()
+        #expect(Planner.targets(state, stacks: stacks, for: ["eu-west-1"]).map(\.region) == ["eu-west-1"])
+        let core = Planner.targets(state, stacks: stacks, for: ["ap-south-1"])
+        #expect(core.map(\.region) == ["ap-south-1", "us-east-1"])
+        let elsewhere = try #require(core.last)
+        #expect(elsewhere.certificateDomains == ["auth.dzgro.com"] && elsewhere.stacks.isEmpty && elsewhere.functions.isEmpty && !elsewhere.userPools)
+        #expect(Planner.targets(state, stacks: stacks, for: []) == Planner.targets(state, stacks: stacks))
+
+        // What those reads return is enough: the core region's plan is the same as from a full read.
+        let full = World.converged(state, stacks)
+        var partial = Snapshot(account: full.account)
+        partial.regions["ap-south-1"] = full.regions["ap-south-1"]
+        partial.regions["us-east-1"] = RegionSnapshot(region: "us-east-1", certificates: full["us-east-1"].certificates)
+        let fromPartial = Planner.plan(state, stacks: stacks, snapshot: partial, commit: "c").restricted(to: ["ap-south-1"])
+        let fromFull = Planner.plan(state, stacks: stacks, snapshot: full, commit: "c").restricted(to: ["ap-south-1"])
+        #expect(fromPartial == fromFull && !fromPartial.hasChanges)
+    }
 }
 
 @Suite("Plan text (golden files; UPDATE_GOLDEN=1 rewrites them)")
