@@ -31,8 +31,8 @@ public struct GateSetup: Sendable {
     }
 
     /// Approvals and the audit log in the state directory, codes mailed through SES, aliases through Lambda.
-    public static func aws(_ config: ControllerConfig, directory: StateDirectory, client: AWSClient) -> GateSetup {
-        GateSetup(store: FileApprovalStore(url: directory.approvals),
+    public static func aws(_ config: ControllerConfig, directory: StateDirectory, key: ApprovalKey, client: AWSClient) -> GateSetup {
+        GateSetup(store: FileApprovalStore(url: directory.approvals, key: key),
                   mailer: SESMailer(client: client, region: config.approval.sesRegion, sender: config.approval.sender ?? "",
                                     recipients: config.approval.recipients),
                   aliases: LambdaAliases(client: client), audit: directory.auditLog,

@@ -4,6 +4,7 @@ import DesiredStateSources
 import Engine
 import Foundation
 import Logging
+import ReleaseGate
 import StateStore
 
 /// The production adapters, built from controller.conf and the process environment (read
@@ -71,5 +72,15 @@ public struct Wiring: Sendable {
                         clock: clock)
     }
 
-    public func gate(_ client: AWSClient) -> GateSetup { GateSetup.aws(config, directory: stateDirectory, client: client) }
+    public func gate(_ client: AWSClient) -> GateSetup { GateSetup.aws(config, directory: stateDirectory, key: approvalKey, client: client) }
+
+    /// The key of approvals.json: `[approval] key_file`, else under `$XDG_CONFIG_HOME` (or `$HOME/.config`).
+    public var approvalKey: ApprovalKey {
+        if let file = config.approval.keyFile { return ApprovalKey(path: Self.absolute(file, base: base)) }
+        let configHome = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? (environment["HOME"] ?? home) + "/.config"
+        return ApprovalKey(path: configHome + "/reconciler/approval.key")
+    }
+
+    /// The approvals, for commands that only read them.
+    public var approvals: FileApprovalStore { FileApprovalStore(url: stateDirectory.approvals, key: approvalKey) }
 }

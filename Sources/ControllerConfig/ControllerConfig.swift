@@ -43,6 +43,9 @@ public struct ControllerConfig: Hashable, Sendable {
         public var sesRegion: String = "us-east-1"
         public var otpLifetimeSeconds: Int = 600
         public var maxAttempts: Int = 3
+        /// The key that protects approvals.json; outside the state directory. nil: the default,
+        /// `$XDG_CONFIG_HOME/reconciler/approval.key` (or `~/.config/reconciler/approval.key`).
+        public var keyFile: String?
     }
 
     public struct Intervals: Hashable, Sendable {
@@ -140,7 +143,8 @@ extension ControllerConfig {
             config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 1...86400) ?? config.apply.stackWaitSeconds
         }
         if let approval = reader.table(table, "approval") {
-            reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts"])
+            reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "key_file"])
+            config.approval.keyFile = reader.string(approval, "approval", "key_file")
             config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
             config.approval.sender = reader.string(approval, "approval", "sender")
             config.approval.sesRegion = reader.region(approval, "approval", "ses_region") ?? config.approval.sesRegion

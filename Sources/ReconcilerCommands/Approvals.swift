@@ -11,7 +11,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() async throws {
-        let store = FileApprovalStore(url: try global.wiring().stateDirectory.approvals)
+        let store = try global.wiring().approvals
         let now = Date()
         let views = try await store.load().filter(\.isLive).map { ApprovalView($0, now: now) }
         if global.json { print(try jsonString(views)); return }

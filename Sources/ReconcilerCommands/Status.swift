@@ -25,12 +25,13 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let directory = try global.wiring().stateDirectory
+        let wiring = try global.wiring()
+        let directory = wiring.stateDirectory
         let now = Date()
         let statusFile = StatusFile(directory)
         let controller = statusFile.load()
         let alive = controller.map { kill($0.pid, 0) == 0 || errno == EPERM }
-        let approvals = try await FileApprovalStore(url: directory.approvals).load().filter(\.isLive).map { ApprovalView($0, now: now) }
+        let approvals = try await wiring.approvals.load().filter(\.isLive).map { ApprovalView($0, now: now) }
         let audit = await directory.auditLog.last(last, as: AuditEntry.self)
         if global.json {
             print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, audit: audit)))

@@ -1,4 +1,5 @@
 import AWSClient
+import Crypto
 import Foundation
 import StateStore
 
@@ -9,26 +10,97 @@ public protocol ApprovalStore: Sendable {
 }
 
 /// `<state>/approvals.json`, replaced atomically on every change and readable only by its
-/// owner. Writers hold the apply lock; readers always see a whole file.
+/// owner. Writers hold the apply lock; readers always see a whole file. The file carries an
+/// HMAC-SHA256 of its approvals under a key kept outside the state directory
+/// (`ApprovalKey`): a file written or edited by anyone without the key (a forged seal, a
+/// pending approval turned `partial`, more attempts, a later expiry) is refused whole.
 public struct FileApprovalStore: ApprovalStore {
     public let url: URL
-    public init(url: URL) { self.url = url }
+    public let key: ApprovalKey
+
+    public init(url: URL, key: ApprovalKey) {
+        self.url = url
+        self.key = key
+    }
 
     var document: JSONDocument<File> { JSONDocument(url: url) }
 
     public func load() async throws -> [Approval] {
+        let file: File?
         do {
-            return try document.load()?.approvals ?? []
+            file = try document.load()
         } catch {
             throw GateError("\(url.path) is not a readable approvals file (\(error)); move it aside and run `reconciler apply` to request fresh approvals")
         }
+        guard let file else { return [] }
+        guard let mac = file.mac, mac == (try key.mac(Self.canonical(file.approvals))) else {
+            throw GateError("\(url.path) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
+                            + "Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")
+        }
+        return file.approvals
     }
 
     public func save(_ approvals: [Approval]) async throws {
-        try document.save(File(approvals: approvals))
+        try document.save(File(approvals: approvals, mac: try key.mac(Self.canonical(approvals))))
     }
 
-    struct File: Codable { var approvals: [Approval] }
+    /// The bytes the MAC covers: the approvals as sorted-key JSON.
+    static func canonical(_ approvals: [Approval]) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return try encoder.encode(approvals)
+    }
+
+    struct File: Codable {
+        var approvals: [Approval]
+        var mac: String?
+    }
+}
+
+/// The key that makes approvals.json tamper-evident: 32 random bytes in a file outside the
+/// state directory, readable by the controller's user only. Created on first use; a key
+/// file that others can read or write is refused.
+public struct ApprovalKey: Sendable {
+    public let path: String
+    public init(path: String) { self.path = path }
+
+    func mac(_ data: Data) throws -> String {
+        let tag = HMAC<SHA256>.authenticationCode(for: data, using: SymmetricKey(data: try bytes()))
+        return tag.map { String(format: "%02x", $0) }.joined()
+    }
+
+    func bytes() throws -> [UInt8] {
+        var info = stat()
+        if stat(path, &info) != 0 { try create() }
+        guard stat(path, &info) == 0 else { throw GateError("cannot read the approval key \(path)") }
+        guard info.st_mode & 0o077 == 0 else {
+            throw GateError("the approval key \(path) can be read or written by others (mode \(String(info.st_mode & 0o777, radix: 8))); "
+                            + "run `chmod 600 \(path)` (only the controller's user may read it)")
+        }
+        guard let data = FileManager.default.contents(atPath: path), data.count == 32 else {
+            throw GateError("the approval key \(path) is not 32 bytes; restore it from where you keep it, or move it and approvals.json aside to start over")
+        }
+        return Array(data)
+    }
+
+    func create() throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        var key = [UInt8](repeating: 0, count: 32)
+        var generator = SystemRandomNumberGenerator()
+        for index in key.indices { key[index] = UInt8.random(in: .min ... .max, using: &generator) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            if errno == EEXIST { return }  // another process made it first
+            throw GateError("cannot create the approval key \(path): \(String(cString: strerror(errno))); set [approval] key_file in controller.conf")
+        }
+        defer { close(fd) }
+        guard key.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == 32, fsync(fd) == 0 else {
+            unlink(path)
+            throw GateError("cannot write the approval key \(path)")
+        }
+    }
 }
 
 /// Sends the approval mail; returns the provider's request id.

@@ -22,7 +22,9 @@ public final class ApplyLock: Sendable {
 
     /// Takes the lock or throws `Busy` at once; `purpose` is recorded for whoever finds it held.
     public init(directory: URL, name: String = "apply.lock", purpose: String) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        // The state directory holds approvals and logs: its owner's only, whoever made it.
+        chmod(directory.path, 0o700)
         path = directory.appendingPathComponent(name).path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }

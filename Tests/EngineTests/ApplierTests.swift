@@ -257,3 +257,19 @@ struct FullDiskTests {
         #expect(lines.all.filter { $0.contains("apply-log:") }.count == 1)
     }
 }
+
+@Suite struct StateDirectoryTests {
+    @Test func theStateDirectoryIsItsOwnersOnlyWhoeverMadeIt() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-state-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        for directory in [root.appendingPathComponent("fresh"), root.appendingPathComponent("made-by-someone-else")] {
+            if directory.lastPathComponent != "fresh" {
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            }
+            let lock = try StateDirectory(directory).applyLock(purpose: "test")
+            let mode = try FileManager.default.attributesOfItem(atPath: directory.path)[.posixPermissions] as? Int
+            #expect(mode == 0o700, "\(directory.lastPathComponent): \(String(mode ?? 0, radix: 8))")
+            withExtendedLifetime(lock) {}
+        }
+    }
+}

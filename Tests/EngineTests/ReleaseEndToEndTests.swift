@@ -94,7 +94,8 @@ extension EndToEnd {
             for _ in 1...3 { #expect(try world.reconciler(["approve", "--otp", World.wrong(rollback.code)]).status == 1) }
             let void = try world.reconciler(["approve", "--otp", rollback.code])
             #expect(void.status == 1 && void.stderr.contains("no approval is waiting"))
-            let store = FileApprovalStore(url: world.directory.appendingPathComponent("state/approvals.json"))
+            let store = FileApprovalStore(url: world.directory.appendingPathComponent("state/approvals.json"),
+                                          key: ApprovalKey(path: world.directory.appendingPathComponent("keys/approval.key").path))
             let voidID = try #require(try await store.load().last?.id)
             let voided = try world.reconciler(["approve", "--otp", rollback.code, "--id", voidID])
             #expect(voided.status == 1 && voided.stderr.contains("void") && voided.stderr.contains("--resend \(voidID)"))

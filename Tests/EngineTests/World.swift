@@ -76,6 +76,7 @@ final class World: @unchecked Sendable {
             ses_region = "ap-south-1"
             otp_lifetime_seconds = 600
             max_attempts = 3
+            key_file = "keys/approval.key"
             \(extra)
             """.utf8).write(to: conf)
     }

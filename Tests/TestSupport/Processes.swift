@@ -26,6 +26,8 @@ public enum CLI {
     public static func environment(_ extra: [String: String] = [:]) -> [String: String] {
         var environment = ProcessInfo.processInfo.environment
         for key in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"] { environment[key] = nil }
+        // The approval key a test's commands may create lands under .build, never in the developer's ~/.config.
+        environment["XDG_CONFIG_HOME"] = root.appendingPathComponent(".build/test-config").path
         for (key, value) in extra { environment[key] = value }
         return environment
     }
