@@ -83,6 +83,7 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
         case unexpectedPin = "unexpected-pin"
         case duplicateRoute = "duplicate-route"
         case stackLimit = "stack-limit"
+        case fileTooLarge = "file-too-large"
     }
 }
 

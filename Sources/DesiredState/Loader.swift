@@ -82,10 +82,25 @@ private struct Reader {
         let cognito = readCognito()
         let api = readAPI()
         let releases = readReleases()
+        checkSizes(functions: functions, layers: layers)
         return DesiredState(project: project.name, tags: project.tags, environments: project.environments,
                             featureSets: project.featureSets, domains: project.domains, layers: layers,
                             functions: functions, queues: queues, buckets: buckets, cognito: cognito, api: api,
                             releases: releases)
+    }
+
+    /// A file too large to read is an error only where the desired state uses it: a
+    /// desired-state file, a function's code, a layer's requirements or source.
+    mutating func checkSizes(functions: [Function], layers: [Layer]) {
+        let used = functions.map { $0.code.value } + layers.compactMap { $0.source?.value }
+        for (path, size) in files.oversized.sorted(by: { $0.key < $1.key }) {
+            let usedByCode = used.contains { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+            let isDesiredStateFile = !path.contains("/") && (path.hasSuffix(".yaml") || path.hasSuffix(".yml"))
+            guard usedByCode || isDesiredStateFile || layers.contains(where: { $0.requirements.value == path }) else { continue }
+            context.diagnostics.add(.fileTooLarge, at: .file(path), path: "",
+                                    "'\(path)' is \(size >> 20) MiB; files over \(SourceFiles.maxFileBytes >> 20) MiB are not read",
+                                    hint: "keep large data out of the desired state (Lambda code is at most 250 MB unzipped); build it or fetch it at run time")
+        }
     }
 
     // MARK: project.yaml

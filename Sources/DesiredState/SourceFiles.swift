@@ -5,8 +5,18 @@ import Crypto
 /// straight from a git commit; the loader never touches the filesystem.
 public struct SourceFiles: Sendable, Hashable {
     public var files: [String: [UInt8]]
+    /// Files left unread because they are larger than `maxFileBytes`: path → size in bytes.
+    /// An unrelated large file costs nothing; one the desired state uses is reported by the loader.
+    public var oversized: [String: Int]
 
-    public init(_ files: [String: [UInt8]]) { self.files = files }
+    /// No file the desired state uses is this large (Lambda code is at most 250 MB unzipped,
+    /// a whole function's; a YAML file of this size is a mistake).
+    public static let maxFileBytes = 32 << 20
+
+    public init(_ files: [String: [UInt8]], oversized: [String: Int] = [:]) {
+        self.files = files
+        self.oversized = oversized
+    }
 
     public func text(_ path: String) -> String? {
         files[path].map { String(decoding: $0, as: UTF8.self) }

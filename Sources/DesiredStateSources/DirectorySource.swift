@@ -38,7 +38,8 @@ public struct DirectorySource: DesiredStateSource {
             throw Missing(path: directory)
         }
         var files: [String: [UInt8]] = [:]
-        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey]
+        var oversized: [String: Int] = [:]
+        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey]
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: keys) else { throw Missing(path: directory) }
         let prefix = root.path.hasSuffix("/") ? root.path : root.path + "/"
         for case let url as URL in walker {
@@ -51,8 +52,14 @@ public struct DirectorySource: DesiredStateSource {
             guard values.isRegularFile == true else { continue }
             let path = url.standardizedFileURL.path
             guard path.hasPrefix(prefix) else { continue }
-            files[String(path.dropFirst(prefix.count))] = Array(try Data(contentsOf: url))
+            let relative = String(path.dropFirst(prefix.count))
+            // A file too large for any use is not read (the loader says so if the state uses it).
+            if let size = values.fileSize, size > SourceFiles.maxFileBytes {
+                oversized[relative] = size
+                continue
+            }
+            files[relative] = Array(try Data(contentsOf: url))
         }
-        return SourceFiles(files)
+        return SourceFiles(files, oversized: oversized)
     }
 }

@@ -122,29 +122,41 @@ public actor GitRepository {
             try check(git_tree_lookup(&subtree, repo, git_tree_entry_id(entry)), "reading \(trimmed) at \(commit)")
             tree = subtree
         }
-        var files: [String: [UInt8]] = [:]
-        try collect(tree!, prefix: "", into: &files)
-        return SourceFiles(files)
+        var files = SourceFiles([:])
+        var odb: OpaquePointer?
+        try check(git_repository_odb(&odb, repo), "opening the object database")
+        defer { git_odb_free(odb) }
+        try collect(tree!, prefix: "", odb: odb!, into: &files)
+        return files
     }
 
-    private func collect(_ tree: OpaquePointer, prefix: String, into files: inout [String: [UInt8]]) throws {
+    private func collect(_ tree: OpaquePointer, prefix: String, odb: OpaquePointer, into files: inout SourceFiles) throws {
         for index in 0..<git_tree_entrycount(tree) {
             let entry = git_tree_entry_byindex(tree, index)
             let name = prefix + String(cString: git_tree_entry_name(entry))
             switch git_tree_entry_type(entry) {
             case GIT_OBJECT_BLOB:
                 guard git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK else { continue }
+                // The size from the object's header, before reading it: a file too large for any
+                // use is not read (the loader says so if the state uses it).
+                var length = 0
+                var type = GIT_OBJECT_ANY
+                try check(git_odb_read_header(&length, &type, odb, git_tree_entry_id(entry)), "reading the size of \(name)")
+                if length > SourceFiles.maxFileBytes {
+                    files.oversized[name] = length
+                    continue
+                }
                 var blob: OpaquePointer?
                 try check(git_blob_lookup(&blob, repo, git_tree_entry_id(entry)), "reading \(name)")
                 defer { git_blob_free(blob) }
                 let size = Int(git_blob_rawsize(blob))
                 let bytes = git_blob_rawcontent(blob)!.assumingMemoryBound(to: UInt8.self)
-                files[name] = Array(UnsafeBufferPointer(start: bytes, count: size))
+                files.files[name] = Array(UnsafeBufferPointer(start: bytes, count: size))
             case GIT_OBJECT_TREE:
                 var subtree: OpaquePointer?
                 try check(git_tree_lookup(&subtree, repo, git_tree_entry_id(entry)), "reading \(name)/")
                 defer { git_tree_free(subtree) }
-                try collect(subtree!, prefix: name + "/", into: &files)
+                try collect(subtree!, prefix: name + "/", odb: odb, into: &files)
             default:
                 continue  // submodules
             }

@@ -164,6 +164,18 @@ final class Fixture {
         #expect(try fixture.git(["rev-parse", "main"], in: fixture.remote) == theirs)
     }
 
+    @Test func aBlobTooLargeToUseIsNotRead() async throws {
+        let fixture = try Fixture()
+        // 33 MiB of zeros: tiny in git, over the limit once read.
+        let url = URL(fileURLWithPath: fixture.work).appendingPathComponent("desired-state/notes/dump.bin")
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(count: 33 << 20).write(to: url)
+        try fixture.commitAndPush("large unrelated file")
+        let read = try await fixture.source().read()
+        #expect(read.files.oversized == ["notes/dump.bin": 33 << 20] && read.files.files["notes/dump.bin"] == nil)
+        #expect(read.files.files["project.yaml"] != nil)
+    }
+
     @Test func libgit2RunsOnItsOwnThreadNotOnTheCooperativePool() async throws {
         #expect(try await GitThread.shared.run { GitThread.shared.isCurrent })
         #expect(!GitThread.shared.isCurrent)
