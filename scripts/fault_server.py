@@ -7,6 +7,7 @@ segment picks the fault (the client's endpoint is http://127.0.0.1:PORT/<fault>)
   endless   sends a 200 with a body that never ends, as fast as it can
   token     answers every JSON list call with an empty page and the same NextToken
   redirect  answers 307 to another host, with S3's x-amz-bucket-region
+  forbidden answers 403 SignatureDoesNotMatch (REST-JSON, as Lambda does)
   ok        answers STS GetCallerIdentity properly (the control case)
 
 Prints {"port": N} and serves until killed. GET /__requests answers how many requests
@@ -88,6 +89,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def fault_redirect(self):
         self.answer(307, b"", headers=[("Location", "http://127.0.0.2:9/elsewhere"), ("x-amz-bucket-region", "eu-central-1")])
+
+    def fault_forbidden(self):
+        body = json.dumps({"message": "The request signature we calculated does not match the signature you provided."}).encode()
+        self.answer(403, body, "application/json", headers=[("x-amzn-ErrorType", "InvalidSignatureException"), ("x-amzn-RequestId", "fault-403")])
 
     def fault_ok(self):
         self.answer(200, IDENTITY)

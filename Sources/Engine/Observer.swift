@@ -47,19 +47,37 @@ public struct Observer: Sendable {
     func observe(_ target: ObservationTargets, bucket: String) async throws -> RegionSnapshot {
         let region = target.region
         let ports = ports
-        async let bucketExists = ports.artifacts.bucketExists(bucket, region: region)
-        async let stacks = concurrently(Array(target.stacks.keys)) { name in try await ports.stacks.stack(name, region: region) }
-        async let functions = concurrently(target.functions) { name in
-            try await ports.aliases.aliases(functionName: name, region: region).map(FunctionFact.init(aliases:))
+        // The reads of a region run concurrently; the first that fails ends the region at once and
+        // cancels the others (awaiting them in turn would wait for the slowest first).
+        enum Part: Sendable {
+            case bucket(Bool), stacks([String: StackFact]), functions([String: FunctionFact]), layers([String: [LayerVersionFact]])
+            case certificates([CertificateFact]), pools([String: String]), domains([String: CognitoDomainFact])
         }
-        async let layers = concurrently(target.layers) { name in try await ports.layers.versions(name, region: region) }
-        async let certificates = ports.certificates.certificates(domains: target.certificateDomains, region: region)
-        async let pools: [String: String] = target.userPools ? try await ports.domains.userPools(region: region) : [:]
-        async let domains = concurrently(target.cognitoDomains) { domain in try await ports.domains.domain(domain, region: region) }
-
-        var snapshot = RegionSnapshot(region: region, artifactBucketExists: try await bucketExists, stacks: try await stacks,
-                                      functions: try await functions, layers: try await layers, certificates: try await certificates,
-                                      userPools: try await pools, cognitoDomains: try await domains)
+        var snapshot = RegionSnapshot(region: region)
+        try await withThrowingTaskGroup(of: Part.self) { group in
+            group.addTask { .bucket(try await ports.artifacts.bucketExists(bucket, region: region)) }
+            group.addTask { .stacks(try await concurrently(Array(target.stacks.keys)) { name in try await ports.stacks.stack(name, region: region) }) }
+            group.addTask {
+                .functions(try await concurrently(target.functions) { name in
+                    try await ports.aliases.aliases(functionName: name, region: region).map(FunctionFact.init(aliases:))
+                })
+            }
+            group.addTask { .layers(try await concurrently(target.layers) { name in try await ports.layers.versions(name, region: region) }) }
+            group.addTask { .certificates(try await ports.certificates.certificates(domains: target.certificateDomains, region: region)) }
+            if target.userPools { group.addTask { .pools(try await ports.domains.userPools(region: region)) } }
+            group.addTask { .domains(try await concurrently(target.cognitoDomains) { domain in try await ports.domains.domain(domain, region: region) }) }
+            for try await part in group {
+                switch part {
+                case .bucket(let exists): snapshot.artifactBucketExists = exists
+                case .stacks(let stacks): snapshot.stacks = stacks
+                case .functions(let functions): snapshot.functions = functions
+                case .layers(let layers): snapshot.layers = layers
+                case .certificates(let certificates): snapshot.certificates = certificates
+                case .pools(let pools): snapshot.userPools = pools
+                case .domains(let domains): snapshot.cognitoDomains = domains
+                }
+            }
+        }
         // Artifacts: a stack deployed with the desired template proves its artifacts were
         // uploaded; only the others are looked up.
         if snapshot.artifactBucketExists {

@@ -1,9 +1,12 @@
+import AWSClient
 import DesiredState
+import EmulatorHarness
 import Engine
 import Fixtures
 import Foundation
 import Planning
 import Rendering
+import SigV4
 import StateStore
 import Testing
 
@@ -271,5 +274,42 @@ struct FullDiskTests {
             #expect(mode == 0o700, "\(directory.lastPathComponent): \(String(mode ?? 0, radix: 8))")
             withExtendedLifetime(lock) {}
         }
+    }
+}
+
+/// The hang of `plan` seen when some reads were refused: a read that fails must end its
+/// region at once, its sibling reads cancelled, not left waiting on their connections.
+@Suite struct SiblingFailureTests {
+    @Test func aRefusedReadEndsTheRegionAndCancelsTheReadsStillWaiting() async throws {
+        let server = try await FaultServer.start()
+        defer { server.stop() }
+        // Lambda refuses every call; every other service never answers, and nothing would time out for ten minutes.
+        let client = AWSClient(transport: URLSessionTransport(limits: TransportLimits(idleSeconds: 600, deadlineSeconds: 600)),
+                               credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDSIBLING", secretAccessKey: "sibling-secret"))]),
+                               endpoints: EndpointResolver(configured: server.endpoint("silent"), configuredPerService: ["lambda": server.endpoint("forbidden")]),
+                               retry: RetryPolicy(maxAttempts: 1))
+        let (state, stacks) = try DefaultState.load()
+        let target = try #require(Planner.targets(state, stacks: stacks).first { $0.region == "ap-south-1" })
+        // A guard against a hang, not a timing assertion: it only ends a test that would never end.
+        let outcome = await withTaskGroup(of: String.self) { group in
+            group.addTask {
+                do {
+                    _ = try await Observer(ports: .aws(client)).observe([target], project: state.project.value, account: DefaultState.account)
+                    return "observed without an error"
+                } catch {
+                    return "\(error)"
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: 120_000_000_000)
+                return "still waiting after 120 s"
+            }
+            let first = await group.next() ?? ""
+            group.cancelAll()
+            return first
+        }
+        #expect(outcome.contains("lambda ListAliases failed: InvalidSignatureException"), "\(outcome)")
+        let requests = try await server.requests()
+        #expect((requests["silent"] ?? 0) > 0 && requests["forbidden"] ?? 0 > 0, "\(requests)")
     }
 }
