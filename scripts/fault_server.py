@@ -8,6 +8,8 @@ segment picks the fault (the client's endpoint is http://127.0.0.1:PORT/<fault>)
   token     answers every JSON list call with an empty page and the same NextToken
   redirect  answers 307 to another host, with S3's x-amz-bucket-region
   forbidden answers 403 SignatureDoesNotMatch (REST-JSON, as Lambda does)
+  garbage   answers 200 with bytes that are no protocol's
+  truncated promises 1000 bytes, sends 10 and closes the connection
   ok        answers STS GetCallerIdentity properly (the control case)
 
 Prints {"port": N} and serves until killed. GET /__requests answers how many requests
@@ -93,6 +95,18 @@ class Handler(BaseHTTPRequestHandler):
     def fault_forbidden(self):
         body = json.dumps({"message": "The request signature we calculated does not match the signature you provided."}).encode()
         self.answer(403, body, "application/json", headers=[("x-amzn-ErrorType", "InvalidSignatureException"), ("x-amzn-RequestId", "fault-403")])
+
+    def fault_garbage(self):
+        self.answer(200, bytes(range(256)) * 4)
+
+    def fault_truncated(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", "1000")
+        self.end_headers()
+        self.wfile.write(b"<GetCaller")
+        self.wfile.flush()
+        self.close_connection = True
 
     def fault_ok(self):
         self.answer(200, IDENTITY)

@@ -54,7 +54,10 @@ public struct EndpointResolver: Sendable {
         if let override, let url = URL(string: override.hasSuffix("/") ? String(override.dropLast()) : override) { return url }
         if service.isGlobal { return URL(string: "https://iam.amazonaws.com")! }
         let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
-        return URL(string: "https://\(service.hostPrefix).\(region).\(suffix)")!
+        // Regions are checked where they are read (controller.conf, the desired state); a name
+        // that still cannot make a host gives one that fails to resolve, never a crash.
+        return URL(string: "https://\(service.hostPrefix).\(region).\(suffix)")
+            ?? URL(string: "https://\(service.hostPrefix).invalid-region.invalid")!
     }
 
     /// Region used for signing: IAM signs in us-east-1 whatever the caller's region.

@@ -60,6 +60,15 @@ struct FaultTests {
         let tokenFailure = try #require(token as? PaginationError, "\(String(describing: token))")
         #expect("\(tokenFailure)".hasPrefix("ListUserPools did not finish: the service sent the same page token twice"))
 
+        // Bytes that are no protocol's: an error with the status and an excerpt, not a crash.
+        let garbage = await failure { _ = try await STSClient(client(server, "garbage"), region: "us-east-1").getCallerIdentity() }
+        #expect("\(String(describing: garbage))".contains("sts GetCallerIdentity failed: HTTP200: unreadable"), "\(String(describing: garbage))")
+
+        // An answer cut short is a connection failure, retried, then named.
+        let truncated = await failure { _ = try await STSClient(client(server, "truncated"), region: "us-east-1").getCallerIdentity() }
+        let truncatedFailure = try #require(truncated as? RequestFailed, "\(String(describing: truncated))")
+        #expect(truncatedFailure.attempts == 2 && truncatedFailure.failure.kind == .connection, "\(truncatedFailure)")
+
         let requests = try await server.requests()
         #expect(requests["silent"] == 2 && requests["drip"] == 1 && requests["endless"] == 1 && requests["redirect"] == 1 && requests["token"] == 2, "\(requests)")
     }
