@@ -18,6 +18,7 @@ each fault received. Listens on 127.0.0.1 only.
 Usage: fault_server.py [PORT]
 """
 import json
+import os
 import sys
 import threading
 import time
@@ -122,7 +123,16 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128
 
 
+def exit_with_parent():
+    """A test that dies (a crash, a kill) must not leave this server behind."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
+
+
 def main():
+    threading.Thread(target=exit_with_parent, daemon=True).start()
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     server = Server(("127.0.0.1", port), Handler)
     print(json.dumps({"port": server.server_address[1]}), flush=True)

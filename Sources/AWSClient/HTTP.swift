@@ -118,7 +118,10 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<HTTPResponse, any Error>) in
                 delegate.begin(task, origin: origin, limits: limits, continuation: continuation)
-                task.resume()
+                // A cancellation that came before `begin` found nothing to cancel: look again now
+                // that the exchange is registered, or a task cancelled before it was resumed would
+                // never complete and this continuation would wait for ever.
+                if Task.isCancelled { delegate.cancel(task, with: CancellationError()) } else { task.resume() }
             }
         } onCancel: {
             delegate.cancel(task, with: CancellationError())

@@ -42,7 +42,8 @@ public struct Wiring: Sendable {
                 throw ControllerError("environment variable \(name): \(problem); fix or unset it (nothing was changed)")
             }
         }
-        let transport = URLSessionTransport(timeout: 30)
+        let transport = URLSessionTransport(limits: TransportLimits(idleSeconds: Double(config.aws.timeoutSeconds),
+                                                                    deadlineSeconds: Double(config.aws.deadlineSeconds)))
         return AWSClient(transport: transport,
                          credentials: CredentialChain.standard(profile: config.aws.profile, environment: environment, home: home, transport: transport),
                          endpoints: EndpointResolver(configured: config.aws.endpoint, configuredPerService: config.aws.endpoints, environment: environment),

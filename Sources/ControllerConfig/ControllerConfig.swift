@@ -26,6 +26,10 @@ public struct ControllerConfig: Hashable, Sendable {
         /// Per-service endpoints, keyed by service (lambda, cloudformation, s3, …).
         public var endpoints: [String: String] = [:]
         public var maxAttempts: Int = 3
+        /// How long a connection may stay quiet (connecting, or between bytes).
+        public var timeoutSeconds: Int = 30
+        /// How long one request may take in all, however slowly the answer comes.
+        public var deadlineSeconds: Int = 120
     }
 
     /// How `apply` builds layers and waits for AWS.
@@ -121,7 +125,9 @@ extension ControllerConfig {
             }
         }
         if let aws = reader.table(table, "aws") {
-            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts"])
+            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "timeout_seconds", "deadline_seconds"])
+            config.aws.timeoutSeconds = reader.int(aws, "aws", "timeout_seconds", 1...600) ?? config.aws.timeoutSeconds
+            config.aws.deadlineSeconds = reader.int(aws, "aws", "deadline_seconds", 1...3600) ?? config.aws.deadlineSeconds
             config.aws.profile = reader.string(aws, "aws", "profile")
             config.aws.endpoint = reader.endpoint(aws, "aws", "endpoint")
             config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20) ?? config.aws.maxAttempts

@@ -308,7 +308,7 @@ struct FullDiskTests {
             group.cancelAll()
             return first
         }
-        #expect(outcome.contains("lambda ListAliases failed: InvalidSignatureException"), "\(outcome)")
+        #expect(outcome.hasPrefix("lambda List") && outcome.contains("failed: InvalidSignatureException"), "\(outcome)")
         let requests = try await server.requests()
         #expect((requests["silent"] ?? 0) > 0 && requests["forbidden"] ?? 0 > 0, "\(requests)")
     }

@@ -30,6 +30,8 @@ import Testing
             profile = "dzgro"
             endpoint = "http://127.0.0.1:5000"
             max_attempts = 5
+            timeout_seconds = 10
+            deadline_seconds = 45
             [aws.endpoints]
             lambda = "http://127.0.0.1:5001"
             [state]
@@ -52,13 +54,14 @@ import Testing
         #expect(config.source.tokenEnv == "GIT_TOKEN")
         #expect(config.aws.endpoints == ["lambda": "http://127.0.0.1:5001"])
         #expect(config.aws.maxAttempts == 5)
+        #expect(config.aws.timeoutSeconds == 10 && config.aws.deadlineSeconds == 45)
         #expect(config.approval.sesRegion == "eu-west-1")
         #expect(config.intervals.maxBackoffSeconds == 120)
         #expect(config.driftPolicy == .correct)
     }
 
     @Test(arguments: [
-        ("[aws]\nprofil = \"x\"\n", "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts"),
+        ("[aws]\nprofil = \"x\"\n", "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, timeout_seconds, deadline_seconds"),
         ("[approval]\notp_lifetime_seconds = 5\n", "approval.otp_lifetime_seconds: 5 is out of range; allowed 60-86400"),
         ("[approval]\nrecipients = \"a@b.c\"\n", "approval.recipients: expected a list of strings"),
         ("[approval]\nrecipients = [\"nobody\"]\n", "approval: 'nobody' is not an e-mail address"),
