@@ -71,7 +71,8 @@ public struct LambdaClient: Sendable {
         return (alias, requestID)
     }
 
-    static func json(_ routing: RoutingConfig) -> JSON {
+    /// A routing configuration as Lambda's API takes it (CreateAlias, UpdateAlias).
+    public static func json(_ routing: RoutingConfig) -> JSON {
         .object(["AdditionalVersionWeights": .object((routing.AdditionalVersionWeights ?? [:]).mapValues { .double($0) })])
     }
 

@@ -113,7 +113,7 @@ public struct ReconcileCycle: Sendable {
         let progress: @Sendable (String) -> Void = { [logger] line in logger.info("progress", metadata: ["commit": "\(commit.prefix(12))", "detail": "\(line)"]) }
 
         // 3. Observe.
-        var observation = try await deployment.observeEach()
+        var observation = try await deployment.plan()
         for (region, error) in observation.failures.sorted(by: { $0.key < $1.key }) {
             logger.error("region not observed", metadata: ["region": "\(region)", "error": "\(error)"])
         }
@@ -122,7 +122,7 @@ public struct ReconcileCycle: Sendable {
             : StepResult("observe", .partlyObserved, "not observed: " + observation.failures.keys.sorted().joined(separator: ", ")))
 
         // 4. Drift, as observed before anything changes.
-        let drift = try await detectDrift(deployment, observation, status, &report, reconcile: reconcile, due: drift)
+        let drift = try await detectDrift(deployment, observation, status, &report, reconcile: reconcile, due: drift, progress: progress)
         var findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
         let correct = drift.checked && settings.driftPolicy == .correct && findings.contains(where: \.isDrift)
 
@@ -180,7 +180,7 @@ public struct ReconcileCycle: Sendable {
             report.steps.append(retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
                 ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
-        if changed && !stopping() { observation = try await deployment.observeEach() }
+        if changed && !stopping() { observation = try await deployment.plan() }
         // Again after the releases step: an alias that waits for an approval requested in this
         // cycle is a release awaiting its code, not drift.
         findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
@@ -213,7 +213,7 @@ public struct ReconcileCycle: Sendable {
 
     /// CloudFormation drift detection when a check is due; otherwise the findings of the last check.
     func detectDrift(_ deployment: Deployment, _ observation: Deployment.Observation, _ status: ControllerStatus, _ report: inout Report,
-                     reconcile: Bool, due: Bool) async throws -> DriftResult {
+                     reconcile: Bool, due: Bool, progress: (String) -> Void) async throws -> DriftResult {
         let started = ports.clock.now()
         var cloudFormation = status.drift?.findings.filter { $0.kind == .resource || $0.kind == .unchecked } ?? []
         guard due else {
@@ -221,7 +221,7 @@ public struct ReconcileCycle: Sendable {
             return DriftResult(checked: false, started: started, cloudFormation: cloudFormation)
         }
         let existing = deployment.stacks.filter { observation.snapshot.regions[$0.id.region]?.stacks[$0.stackName] != nil }
-        logger.info("progress", metadata: ["commit": "\(deployment.commit.prefix(12))", "detail": "drift check: CloudFormation drift detection on \(existing.count) stacks…"])
+        progress("drift check: CloudFormation drift detection on \(existing.count) stacks…")
         cloudFormation = await ports.cloud.detectDrift(existing)
         if !reconcile {
             // On a commit already applied, whatever the plan would still change drifted.

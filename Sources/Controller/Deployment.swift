@@ -47,9 +47,6 @@ public struct Deployment: Sendable {
         return Observation(snapshot: snapshot, plan: plan, failures: errors.mapValues { "\($0)" })
     }
 
-    /// Every region, as the controller observes each cycle.
-    public func observeEach() async throws -> Observation { try await plan() }
-
     /// What the cloud looked like, and the plan from there.
     public struct Observation: Sendable {
         public var snapshot: Snapshot

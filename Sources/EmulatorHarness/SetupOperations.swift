@@ -55,10 +55,9 @@ extension LambdaClient {
     }
 
     public func createAlias(_ function: String, name: String, version: String, description: String? = nil, routing: RoutingConfig? = nil) async throws -> Alias {
-        let weights: JSON? = routing.map { .object(["AdditionalVersionWeights": .object(($0.AdditionalVersionWeights ?? [:]).mapValues { .double($0) })]) }
-        return try await client.restJSON(.lambda, region: region, operation: "CreateAlias", method: "POST", path: Self.functionsPath + [function, "aliases"],
+        try await client.restJSON(.lambda, region: region, operation: "CreateAlias", method: "POST", path: Self.functionsPath + [function, "aliases"],
                                          body: .object([("Name", .string(name)), ("FunctionVersion", .string(version)),
-                                                        ("Description", description.map(JSON.string)), ("RoutingConfig", weights)]))
+                                                        ("Description", description.map(JSON.string)), ("RoutingConfig", routing.map(Self.json))]))
     }
 
     public func getPolicy(_ function: String, qualifier: String? = nil) async throws -> Policy {

@@ -9,9 +9,7 @@ public struct LambdaAliases: AliasService {
     public func aliases(functionName: String, region: String) async throws -> [String: AliasFact]? {
         do {
             let aliases = try await LambdaClient(client, region: region).listAliases(functionName)
-            return Dictionary(aliases.map { ($0.Name, AliasFact(version: $0.FunctionVersion, revisionID: $0.RevisionId,
-                                                                weights: $0.RoutingConfig?.AdditionalVersionWeights ?? [:])) },
-                              uniquingKeysWith: { a, _ in a })
+            return Dictionary(aliases.map { ($0.Name, Self.fact($0)) }, uniquingKeysWith: { a, _ in a })
         } catch let error as AWSError where error.isNotFound {
             return nil
         }
@@ -19,11 +17,15 @@ public struct LambdaAliases: AliasService {
 
     public func read(region: String, functionName: String, environment: String) async throws -> AliasFact? {
         do {
-            let alias = try await LambdaClient(client, region: region).getAlias(functionName, alias: environment)
-            return AliasFact(version: alias.FunctionVersion, revisionID: alias.RevisionId, weights: alias.RoutingConfig?.AdditionalVersionWeights ?? [:])
+            return Self.fact(try await LambdaClient(client, region: region).getAlias(functionName, alias: environment))
         } catch let error as AWSError where error.isNotFound {
             return nil
         }
+    }
+
+    /// What the controller keeps of an alias Lambda describes.
+    static func fact(_ alias: LambdaClient.Alias) -> AliasFact {
+        AliasFact(version: alias.FunctionVersion, revisionID: alias.RevisionId, weights: alias.RoutingConfig?.AdditionalVersionWeights ?? [:])
     }
 
     public func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) async throws -> AliasMove {
