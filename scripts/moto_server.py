@@ -47,6 +47,21 @@ def _create_aws_request_over_raw_body(self):
 
 access_control.IAMRequestBase._create_aws_request = _create_aws_request_over_raw_body
 
+# AWS takes AssumeRoleWithWebIdentity unsigned (the token is the proof); moto with
+# signature checking on demands a signature for it. Let it through unsigned, as AWS does.
+from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+
+_authenticate = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+
+def _authenticate_unless_web_identity(self, iam_request_cls, resource="*"):
+    if "Authorization" not in self.headers and self._get_action() == "AssumeRoleWithWebIdentity":
+        return
+    return _authenticate(self, iam_request_cls, resource)
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_unless_web_identity
+
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
 from moto.iam.models import iam_backends  # noqa: E402
 import moto.server  # noqa: E402
@@ -67,8 +82,22 @@ def main():
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                                                  "Action": "sts:AssumeRole"}]}),
         "/", None, "", [], None)
+    # Roles for the credential tests: one the test user may assume, one for web identity
+    # (OIDC). Both may do anything, so their sessions' requests pass moto's IAM check.
+    allow_all = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    deploy = iam.create_role("reconciler-deploy", json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                 "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:user/reconciler-test"}}]}),
+        "/", None, "", [], None)
+    iam.put_role_policy("reconciler-deploy", "allow-all", allow_all)
+    ci = iam.create_role("reconciler-ci", json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+                                                 "Principal": {"Federated": "token.actions.githubusercontent.com"}}]}),
+        "/", None, "", [], None)
+    iam.put_role_policy("reconciler-ci", "allow-all", allow_all)
     print(json.dumps({"port": port, "accessKeyId": key.access_key_id, "secretAccessKey": key.secret_access_key,
-                      "roleArn": role.arn, "account": DEFAULT_ACCOUNT_ID}), flush=True)
+                      "roleArn": role.arn, "deployRoleArn": deploy.arn, "webIdentityRoleArn": ci.arn,
+                      "account": DEFAULT_ACCOUNT_ID}), flush=True)
     moto.server.main(["-H", "127.0.0.1", "-p", str(port)])
 
 

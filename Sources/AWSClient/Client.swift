@@ -20,11 +20,14 @@ public struct AWSClient: Sendable {
     public var logger: Logger
     /// Seconds since 1970; injected so tests can sign at a fixed time.
     public var now: @Sendable () -> Double
+    /// Sent with every request (not signed), so AWS's logs name the tool and its version.
+    public var userAgent: String
 
     public init(transport: any HTTPTransport = URLSessionTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
                 retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
-                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler") {
         self.transport = transport
+        self.userAgent = userAgent
         self.credentials = credentials
         self.endpoints = endpoints
         self.retry = retry
@@ -120,16 +123,24 @@ public struct AWSClient: Sendable {
         }
         let payloadHash = SigV4.hexSHA256(body)
         var attempt = 0
+        var retryCost: Int?
         while true {
             attempt += 1
             try Task.checkCancellation()
-            let resolved = try await credentials.resolve()
-            let signer = SigV4(credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: region), service: service.signingName,
-                               doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
-            let toSign = SigningRequest(method: method, path: basePath + path, query: queryString,
-                                        headers: [.init("Host", authority)] + headers.map { .init($0.0, $0.1) }, payloadHash: payloadHash)
-            let signed = signer.sign(toSign, date: now())
-            let request = HTTPRequest(method: method, url: url, headers: headers + signed.addedHeaders.map { ($0.name, $0.value) }, body: body)
+            if let limiter = retry.rateLimiter {
+                let wait = limiter.acquire()
+                if wait > 0 { try await retry.sleep(wait) }
+            }
+            let resolved: ResolvedCredentials? = credentials.isAnonymous ? nil : try await credentials.resolve()
+            var sent = headers
+            if let resolved {
+                let signer = SigV4(credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: region), service: service.signingName,
+                                   doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
+                let toSign = SigningRequest(method: method, path: basePath + path, query: queryString,
+                                            headers: [.init("Host", authority)] + headers.map { .init($0.0, $0.1) }, payloadHash: payloadHash)
+                sent += signer.sign(toSign, date: now()).addedHeaders.map { ($0.name, $0.value) }
+            }
+            let request = HTTPRequest(method: method, url: url, headers: sent + [("User-Agent", userAgent)], body: body)
             var failure: any Error
             var httpResponse: HTTPResponse?
             do {
@@ -137,23 +148,31 @@ public struct AWSClient: Sendable {
                 httpResponse = response
                 let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id") ?? response.header("x-amzn-request-id")
                 if (200..<300).contains(response.status) {
+                    retry.rateLimiter?.record(throttled: false)
+                    retry.quota.succeeded(retryCost: retryCost)
                     return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
                 }
                 var error = Self.decodeError(wire, service: service, operation: operation, response: response, requestID: requestID)
-                error.message = Redaction.scrub(error.message, resolved.credentials)
+                if let resolved {
+                    error.message = Redaction.scrub(error.message, resolved.credentials)
+                    error.accessKeyID = resolved.credentials.accessKeyID
+                    error.credentialSource = resolved.source
+                }
                 error.endpoint = origin
-                error.accessKeyID = resolved.credentials.accessKeyID
-                error.credentialSource = resolved.source
+                retry.rateLimiter?.record(throttled: error.isThrottling)
                 failure = error
             } catch let error as TransportError {
+                retry.rateLimiter?.record(throttled: false)
                 failure = error
             }
-            guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts else {
+            guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts,
+                  let cost = retry.quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false) else {
                 if let transport = failure as? TransportError {
                     throw RequestFailed(service: service.rawValue, operation: operation, region: region, endpoint: origin, attempts: attempt, failure: transport)
                 }
                 throw failure
             }
+            retryCost = cost
             let delay = retry.delay(retry: attempt, retryAfter: RetryPolicy.retryAfter(httpResponse))
             logger.info("retrying AWS request", metadata: [
                 "service": .string(service.rawValue), "operation": .string(operation), "region": .string(region),

@@ -3,11 +3,14 @@ import Foundation
 /// The services we call and how each is reached and signed.
 public enum Service: String, Sendable, CaseIterable {
     case sts, iam, lambda, cloudformation, s3, acm, cognitoIDP = "cognito-idp", ses, sqs, apigatewayv2
+    /// IAM Identity Center's portal (GetRoleCredentials, unsigned).
+    case sso
 
     /// Name used in SigV4's credential scope.
     public var signingName: String {
         switch self {
         case .apigatewayv2: return "apigateway"
+        case .sso: return "awsssoportal"
         default: return rawValue
         }
     }
@@ -17,6 +20,7 @@ public enum Service: String, Sendable, CaseIterable {
         switch self {
         case .ses: return "email"
         case .apigatewayv2: return "apigateway"
+        case .sso: return "portal.sso"
         default: return rawValue
         }
     }

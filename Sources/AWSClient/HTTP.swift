@@ -49,6 +49,8 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
         /// A 3xx: AWS clients never follow one with credentials. `bucketRegion` from S3's
         /// `x-amz-bucket-region` when it says where the bucket is.
         case redirected(status: Int, location: String?, bucketRegion: String?)
+
+        public var isTimeout: Bool { if case .timedOut = self { true } else { false } }
     }
     public var url: String
     public var reason: String

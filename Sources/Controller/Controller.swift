@@ -71,7 +71,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         let lifetime = try directory.controllerLock(purpose: once ? "reconciler run --once" : "reconciler run")
         let client = try wiring.client(logger: logger)
         let ports = ControllerPorts(source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
-                                    lock: { try directory.applyLock(purpose: "reconciler run") })
+                                    lock: { try directory.applyLock(purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
         return Controller(ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
                           schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, lifetimeLock: lifetime)
     }

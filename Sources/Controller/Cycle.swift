@@ -79,6 +79,7 @@ public struct ReconcileCycle: Sendable {
                 return report
             }
             defer { withExtendedLifetime(held) {} }
+            try await ports.checkAccount()
             let read = try await ports.source.read(revision)
             let failure = try await converge(read, &status, &report, reconcile: reconcile, drift: drift)
             status.lastError = failure

@@ -13,13 +13,18 @@ public struct ControllerPorts: Sendable {
     /// Takes the apply lock for the body of a cycle (released when the value is dropped);
     /// throws `ApplyLock.Busy` while a person's apply or approve holds it.
     public var lock: @Sendable () throws -> any Sendable
+    /// Throws when the credentials are not for the account controller.conf names; run under
+    /// the lock before anything is read or changed.
+    public var checkAccount: @Sendable () async throws -> Void
 
-    public init(source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable) {
+    public init(source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable,
+                checkAccount: @escaping @Sendable () async throws -> Void = {}) {
         self.source = source
         self.cloud = cloud
         self.gate = gate
         self.clock = clock
         self.lock = lock
+        self.checkAccount = checkAccount
     }
 }
 

@@ -17,11 +17,12 @@ public struct Wiring: Sendable {
     /// Where `~/.aws` is looked for.
     public var home: String
 
-    public init(config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment, home: String = NSHomeDirectory()) {
+    /// `home` defaults to `$HOME` (what the AWS CLI reads), the password database's entry only without it.
+    public init(config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment, home: String? = nil) {
         self.config = config
         self.base = base
         self.environment = environment
-        self.home = home
+        self.home = home ?? environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory()
     }
 
     /// A path from controller.conf: relative paths are relative to the file.
@@ -33,6 +34,23 @@ public struct Wiring: Sendable {
         StateDirectory(URL(fileURLWithPath: Self.absolute(config.stateDirectory, base: base)))
     }
 
+    /// The profile whose settings apply: controller.conf's, else `AWS_PROFILE`, else `default`.
+    public var profileName: String {
+        config.aws.profile ?? environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default"
+    }
+
+    /// Retries and CA bundle from controller.conf, the environment and the profile.
+    public func clientSettings() throws -> ClientSettings {
+        let shared = try SharedConfig.load(environment: environment, home: home)
+        let configuredBundle = config.aws.caBundle.map { Self.absolute($0, base: base) }
+        do {
+            return try ClientSettings.resolve(maxAttempts: config.aws.maxAttempts, retryMode: config.aws.retryMode, caBundle: configuredBundle,
+                                              environment: environment, profile: profileName, profileValues: shared.profiles[profileName])
+        } catch let invalid as ClientSettings.Invalid {
+            throw ControllerError(invalid.description)
+        }
+    }
+
     /// The AWS client: credentials, endpoints and retries as configured. An endpoint from the
     /// environment that does not parse is an error (controller.conf's are checked when it is read):
     /// requests must never silently go to AWS instead.
@@ -42,12 +60,36 @@ public struct Wiring: Sendable {
                 throw ControllerError("environment variable \(name): \(problem); fix or unset it (nothing was changed)")
             }
         }
+        let settings = try clientSettings()
+        if let bundle = settings.caBundle, !Self.isSystemStore(bundle) {
+            logger.warning("\(Self.caBundleUnsupported(bundle, source: settings.caBundleSource ?? ""))")
+        }
         let transport = URLSessionTransport(limits: TransportLimits(idleSeconds: Double(config.aws.timeoutSeconds),
                                                                     deadlineSeconds: Double(config.aws.deadlineSeconds)))
-        return AWSClient(transport: transport,
-                         credentials: CredentialChain.standard(profile: config.aws.profile, environment: environment, home: home, transport: transport),
-                         endpoints: EndpointResolver(configured: config.aws.endpoint, configuredPerService: config.aws.endpoints, environment: environment),
-                         retry: RetryPolicy(maxAttempts: config.aws.maxAttempts), logger: logger)
+        let endpoints = EndpointResolver(configured: config.aws.endpoint, configuredPerService: config.aws.endpoints, environment: environment)
+        // Off EC2 nothing answers the metadata address: the SDKs give it a second, once.
+        let metadata = URLSessionTransport(limits: TransportLimits(idleSeconds: 1, deadlineSeconds: 2))
+        let context = IdentityContext(environment: environment, home: home, transport: transport, metadataTransport: metadata,
+                                      endpoints: endpoints, logger: logger)
+        return AWSClient(transport: transport, credentials: CredentialChain.standard(profile: config.aws.profile, context: context),
+                         endpoints: endpoints, retry: RetryPolicy(maxAttempts: settings.maxAttempts, mode: settings.retryMode),
+                         logger: logger, userAgent: BuildInfo.userAgent)
+    }
+
+    /// The CA files URLSession on Linux (libcurl) reads, the first that exists; a CA bundle
+    /// that is one of them is what the client trusts anyway.
+    static let systemStores = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/usr/share/ssl/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
+
+    public static func isSystemStore(_ bundle: String) -> Bool {
+        let real = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
+        guard let used = systemStores.first(where: { FileManager.default.fileExists(atPath: $0) }) else { return false }
+        return real(bundle) == real(used)
+    }
+
+    /// Why a CA bundle is not used: on Linux, URLSession (libcurl) trusts the system store only.
+    public static func caBundleUnsupported(_ bundle: String, source: String) -> String {
+        "CA bundle \(bundle) (from \(source)) is not used: this build's HTTP client (URLSession on Linux) trusts only the system's CA store; "
+            + "add the CA there (copy it to /usr/local/share/ca-certificates/ and run update-ca-certificates)"
     }
 
     /// The git source controller.conf describes.

@@ -25,7 +25,14 @@ public struct ControllerConfig: Hashable, Sendable {
         public var endpoint: String?
         /// Per-service endpoints, keyed by service (lambda, cloudformation, s3, …).
         public var endpoints: [String: String] = [:]
-        public var maxAttempts: Int = 3
+        /// Attempts per request; else AWS_MAX_ATTEMPTS, the profile's max_attempts, 3.
+        public var maxAttempts: Int?
+        /// `standard` or `adaptive`; else AWS_RETRY_MODE, the profile's retry_mode, standard.
+        public var retryMode: String?
+        /// PEM file of the CAs to trust; else AWS_CA_BUNDLE, the profile's ca_bundle.
+        public var caBundle: String?
+        /// The only account plan, apply and the daemon act in, when set.
+        public var accountID: String?
         /// How long a connection may stay quiet (connecting, or between bytes).
         public var timeoutSeconds: Int = 30
         /// How long one request may take in all, however slowly the answer comes.
@@ -125,12 +132,20 @@ extension ControllerConfig {
             }
         }
         if let aws = reader.table(table, "aws") {
-            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "timeout_seconds", "deadline_seconds"])
+            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "ca_bundle",
+                                                     "account_id", "timeout_seconds", "deadline_seconds"])
             config.aws.timeoutSeconds = reader.int(aws, "aws", "timeout_seconds", 1...600) ?? config.aws.timeoutSeconds
             config.aws.deadlineSeconds = reader.int(aws, "aws", "deadline_seconds", 1...3600) ?? config.aws.deadlineSeconds
             config.aws.profile = reader.string(aws, "aws", "profile")
             config.aws.endpoint = reader.endpoint(aws, "aws", "endpoint")
-            config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20) ?? config.aws.maxAttempts
+            config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20)
+            config.aws.retryMode = reader.string(aws, "aws", "retry_mode")
+            if let mode = config.aws.retryMode, let problem = RetryModeName.problem(mode) { reader.fail("aws.retry_mode", problem) }
+            config.aws.caBundle = reader.string(aws, "aws", "ca_bundle")
+            config.aws.accountID = reader.string(aws, "aws", "account_id")
+            if let account = config.aws.accountID, account.count != 12 || !account.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                reader.fail("aws.account_id", "'\(account)' is not an AWS account id; write its 12 digits in quotes, e.g. \"123456789012\"")
+            }
             if let endpoints = reader.table(aws, "endpoints", path: "aws") {
                 for key in endpoints.keys.sorted() {
                     if let value = reader.endpoint(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
@@ -288,6 +303,14 @@ private struct TableReader {
             return nil
         }
         return int
+    }
+}
+
+/// The retry modes AWS's SDKs name (`legacy` is each SDK's own, so it is not offered).
+public enum RetryModeName {
+    public static let allowed = ["standard", "adaptive"]
+    public static func problem(_ value: String) -> String? {
+        allowed.contains(value) ? nil : "'\(value)' is not a retry mode; use \"standard\" or \"adaptive\""
     }
 }
 

@@ -14,6 +14,9 @@ public struct Moto: Sendable {
     /// An IAM role that Lambda functions can be created with.
     public let roleArn: String
     public let account: String
+    /// A role the test user may assume (AssumeRole), and one for web identity; both may do anything.
+    public let deployRoleArn: String
+    public let webIdentityRoleArn: String
     let pid: Int32
 
     public struct StartFailure: Error, CustomStringConvertible {
@@ -24,11 +27,14 @@ public struct Moto: Sendable {
     public static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     public static func start(environment extra: [String: String] = [:]) async throws -> Moto {
-        struct Hello: Decodable, Sendable { var accessKeyId: String; var secretAccessKey: String; var roleArn: String; var account: String }
+        struct Hello: Decodable, Sendable {
+            var accessKeyId: String, secretAccessKey: String, roleArn: String, deployRoleArn: String, webIdentityRoleArn: String, account: String
+        }
         let started = try await Launcher.start("moto_server.py", name: "moto", readyPath: "/moto-api/", environment: extra, as: Hello.self)
         return Moto(endpoint: started.endpoint,
                     credentials: Credentials(accessKeyID: started.hello.accessKeyId, secretAccessKey: started.hello.secretAccessKey),
-                    roleArn: started.hello.roleArn, account: started.hello.account, pid: started.pid)
+                    roleArn: started.hello.roleArn, account: started.hello.account, deployRoleArn: started.hello.deployRoleArn,
+                    webIdentityRoleArn: started.hello.webIdentityRoleArn, pid: started.pid)
     }
 
     /// Ends the server (moto's server does not always leave its serve loop on SIGTERM,

@@ -18,12 +18,12 @@ struct ApplyCommand: AsyncParsableCommand {
     var region: [String] = []
 
     func run() async throws {
-        let session = try await Session.open(global)
+        let json = global.json
+        let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
+        let session = try await Session.open(global, progress: say)
         try session.deployment.checkRegions(region)
         let lock = try session.wiring.stateDirectory.applyLock(purpose: "reconciler apply")
         defer { withExtendedLifetime(lock) {} }
-        let json = global.json
-        let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
         let (observation, seconds) = try await session.plan(regions: region, progress: say)
         // apply changes nothing unless it has read every region it was asked to plan.
         if let (region, failure) = observation.failures.sorted(by: { $0.key < $1.key }).first {

@@ -19,7 +19,7 @@ struct PlanCommand: AsyncParsableCommand {
     var detailedExitCode = false
 
     func run() async throws {
-        let session = try await Session.open(global)
+        let session = try await Session.open(global) { if !global.json { printError($0) } }
         try session.deployment.checkRegions(region)
         let (observation, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
         let plan = observation.plan

@@ -13,12 +13,18 @@ struct Session {
 
     var config: ControllerConfig { wiring.config }
 
-    static func open(_ global: GlobalOptions) async throws -> Session {
+    /// `progress` gets what a person should see while it works (plan: standard error; apply: its output).
+    static func open(_ global: GlobalOptions, progress: (String) -> Void) async throws -> Session {
         let wiring = try global.wiring()
         let input = try await global.readDesiredState()
         // A broken desired state stops here, before any AWS call.
         let (state, stacks) = try loadChecked(input.files, json: global.json)
         var client = try wiring.client()
+        // Who is about to act, before anything is read: and never another account than the one configured.
+        progress("asking STS (\(wiring.identityRegion)) whose credentials these are…")
+        let identity = try await wiring.identity(client)
+        progress("acting as \(identity.arn) (account \(identity.account); credentials: \(identity.credentialSource))")
+        try wiring.check(identity)
         let counter = CountingTransport(client.transport)
         client.transport = counter
         let deployment = Deployment(origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,

@@ -12,8 +12,8 @@ import Testing
 
     /// A chain that cannot reach anything outside the script (no instance metadata on the network).
     func chain(profile: String? = nil, environment: [String: String], home: String, transport: ScriptedTransport = ScriptedTransport([])) -> CredentialChain {
-        CredentialChain.standard(profile: profile, environment: environment.merging(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"]) { a, _ in a },
-                                 home: home, transport: transport)
+        CredentialChain.standard(profile: profile, context: IdentityContext(
+            environment: environment.merging(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"]) { a, _ in a }, home: home, transport: transport))
     }
 
     @Test func environmentComesBeforeSharedFiles() async throws {
@@ -26,12 +26,11 @@ import Testing
         #expect(fromEnvironment.source == "environment")
         let fromFile = try await chain(environment: [:], home: home.path).resolve()
         #expect(fromFile.credentials.accessKeyID == "AKIDFILE")
-        #expect(fromFile.source.contains(".aws/credentials"))
-        // Explicit configuration wins over everything.
-        let explicit = try await CredentialChain.standard(explicit: Credentials(accessKeyID: "AKIDCONF", secretAccessKey: "s"), profile: nil,
-                                                          environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"], home: home.path,
-                                                          transport: ScriptedTransport([])).resolve()
-        #expect(explicit.credentials.accessKeyID == "AKIDCONF")
+        #expect(fromFile.source == "profile 'default': keys of profile 'default' in \(home.path)/.aws/credentials")
+        // A profile named in controller.conf wins over the environment's keys.
+        try "[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = s\n".write(to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
+        let named = try await chain(profile: "ops", environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"], home: home.path).resolve()
+        #expect(named.credentials.accessKeyID == "AKIDOPS")
     }
 
     @Test func profilesComeFromEitherFileAndAWSProfile() async throws {
@@ -45,18 +44,18 @@ import Testing
         #expect(try await chain(environment: environment.merging(["AWS_PROFILE": "ops"]) { a, _ in a }, home: "/nonexistent").resolve().credentials.accessKeyID == "AKIDOPS")
     }
 
-    @Test func nothingFoundListsEverySourceTried() async throws {
+    @Test func nothingFoundListsEverySourceLookedAt() async throws {
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let transport = ScriptedTransport([.fail(TransportError(url: "http://127.0.0.1:9", reason: "connection refused"))])
         do {
-            _ = try await chain(profile: "missing", environment: ["AWS_SECRET_ACCESS_KEY": "leaked-secret"], home: dir.path, transport: transport).resolve()
+            _ = try await chain(environment: ["AWS_SECRET_ACCESS_KEY": "leaked-secret"], home: dir.path, transport: transport).resolve()
             Issue.record("credentials appeared from nowhere")
         } catch let error as CredentialsNotFound {
             let text = "\(error)"
-            #expect(text.contains("profile 'missing' in \(dir.path)/.aws/credentials and \(dir.path)/.aws/config: profile 'missing' is not defined"), "\(text)")
-            #expect(text.contains("container credentials (AWS_CONTAINER_CREDENTIALS_*_URI): nothing there"))
-            #expect(text.contains("EC2 instance metadata (IMDSv2): cannot reach http://127.0.0.1:9: connection refused"))
+            #expect(text.contains("profile 'default': not set up"), "\(text)")
+            #expect(text.contains("container credentials (AWS_CONTAINER_CREDENTIALS_*_URI): not set up"))
+            #expect(text.contains("EC2 instance metadata (IMDSv2): not set up"))
             #expect(text.contains("set [aws] profile in controller.conf"))
             #expect(!text.contains("leaked-secret"))
         }

@@ -100,4 +100,75 @@ import Testing
         #expect(delays.map { ($0 * 1000).rounded() } == [100, 200, 400, 799, 1598, 1998, 1998])
         #expect(RetryPolicy(random: { 0 }).delay(retry: 3, retryAfter: nil) == 0)
     }
+
+    @Test func theRetryQuotaStopsRetriesDuringAnOutageAndRefillsOnSuccess() async throws {
+        let failure = ScriptedTransport.Step.status(500, "<ErrorResponse><Error><Code>InternalFailure</Code><Message>down</Message></Error></ErrorResponse>")
+        let transport = ScriptedTransport([failure, failure, failure, failure, okIdentity, okIdentity])
+        let sleeps = SleepLog()
+        var client = scriptedClient(transport, sleeps: sleeps)
+        client.retry.quota = RetryQuota(capacity: 12)
+        // Two retries cost 10 of the 12 tokens.
+        await #expect(throws: AWSError.self) { _ = try await identity(client) }
+        #expect(await transport.sent.count == 3 && client.retry.quota.tokens == 2)
+        // The next failure cannot pay for a retry: it fails at once.
+        await #expect(throws: AWSError.self) { _ = try await identity(client) }
+        #expect(await transport.sent.count == 4 && client.retry.quota.tokens == 2)
+        #expect(try await identity(client) == "111122223333")
+        #expect(client.retry.quota.tokens == 3)
+        // A timeout costs more.
+        #expect(RetryQuota(capacity: 9).acquire(afterTimeout: true) == nil)
+        #expect(RetryQuota().acquire(afterTimeout: true) == 10)
+    }
+
+    @Test func theAdaptiveLimiterIsOffUntilThrottledThenCutsAndRecoversTheRate() {
+        let clock = Clock()
+        let limiter = ClientRateLimiter(now: { clock.now })
+        // Twenty requests a second, all answered: no limit, no waiting.
+        for _ in 0..<40 {
+            #expect(limiter.acquire() == 0)
+            limiter.record(throttled: false)
+            clock.now += 0.05
+        }
+        #expect(limiter.rate == nil)
+        // A throttle: the limiter turns on below the measured rate (× 0.7).
+        limiter.record(throttled: true)
+        let cut = try! #require(limiter.rate)
+        #expect(cut > 5 && cut < 20, "\(cut)")
+        // A burst at one instant now waits its turn: later requests wait longer.
+        let waits = (0..<10).map { _ in limiter.acquire() }
+        #expect(waits.last! > 0 && waits == waits.sorted())
+        // Five seconds of successes at the old pace: the rate grows back along the cubic curve
+        // (never above twice what is measured).
+        for _ in 0..<100 {
+            clock.now += 0.05
+            limiter.record(throttled: false)
+        }
+        #expect(try! #require(limiter.rate) > cut)
+    }
+
+    @Test func adaptiveModeSpacesRequestsOutUnderAThrottlingBurst() async throws {
+        let throttled = ScriptedTransport.Step.status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>")
+        let transport = ScriptedTransport(Array(repeating: throttled, count: 4) + Array(repeating: okIdentity, count: 20))
+        let sleeps = SleepLog()
+        let clock = Clock()
+        var configured = scriptedClient(transport, attempts: 10, sleeps: sleeps)
+        configured.retry = RetryPolicy(maxAttempts: 10, mode: .adaptive, baseDelay: 0.1, maxDelay: 5, now: { clock.now },
+                                   sleep: { delay in await sleeps.record(delay); clock.now += delay }, random: { 0.5 })
+        let client = configured
+        let accounts = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<10 { group.addTask { try await self.identity(client) } }
+            return try await group.reduce(into: [String]()) { $0.append($1) }
+        }
+        #expect(accounts.count == 10 && Set(accounts) == ["111122223333"])
+        #expect(await transport.sent.count == 14)
+        #expect(client.retry.rateLimiter?.rate != nil)
+        // Besides the four backoffs, the limiter made requests wait for a token.
+        let delays = await sleeps.delays
+        #expect(delays.count > 4, "\(delays)")
+    }
+
+    final class Clock: @unchecked Sendable {
+        // Safe: the tests advance it from one task at a time, or tolerate the race (it only grows).
+        var now: Double = 1_000
+    }
 }

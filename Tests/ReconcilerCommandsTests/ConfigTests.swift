@@ -30,6 +30,9 @@ import Testing
             profile = "dzgro"
             endpoint = "http://127.0.0.1:5000"
             max_attempts = 5
+            retry_mode = "adaptive"
+            ca_bundle = "certs/corp.pem"
+            account_id = "123456789012"
             timeout_seconds = 10
             deadline_seconds = 45
             [aws.endpoints]
@@ -53,7 +56,8 @@ import Testing
         #expect(config.source.branch == "release")
         #expect(config.source.tokenEnv == "GIT_TOKEN")
         #expect(config.aws.endpoints == ["lambda": "http://127.0.0.1:5001"])
-        #expect(config.aws.maxAttempts == 5)
+        #expect(config.aws.maxAttempts == 5 && config.aws.retryMode == "adaptive" && config.aws.caBundle == "certs/corp.pem")
+        #expect(config.aws.accountID == "123456789012")
         #expect(config.aws.timeoutSeconds == 10 && config.aws.deadlineSeconds == 45)
         #expect(config.approval.sesRegion == "eu-west-1")
         #expect(config.intervals.maxBackoffSeconds == 120)
@@ -61,7 +65,10 @@ import Testing
     }
 
     @Test(arguments: [
-        ("[aws]\nprofil = \"x\"\n", "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, timeout_seconds, deadline_seconds"),
+        ("[aws]\nprofil = \"x\"\n", "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, retry_mode, ca_bundle, account_id, timeout_seconds, deadline_seconds"),
+        ("[aws]\naccount_id = \"12345\"\n", "c.conf:2: aws.account_id: '12345' is not an AWS account id; write its 12 digits"),
+        ("[aws]\naccount_id = 123456789012\n", "c.conf:2: aws.account_id: expected a string in quotes"),
+        ("[aws]\nretry_mode = \"legacy\"\n", "c.conf:2: aws.retry_mode: 'legacy' is not a retry mode; use \"standard\" or \"adaptive\""),
         ("[approval]\notp_lifetime_seconds = 5\n", "approval.otp_lifetime_seconds: 5 is out of range; allowed 60-86400"),
         ("[approval]\nrecipients = \"a@b.c\"\n", "approval.recipients: expected a list of strings"),
         ("[approval]\nrecipients = [\"nobody\"]\n", "approval: 'nobody' is not an e-mail address"),
