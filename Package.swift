@@ -3,7 +3,7 @@ import PackageDescription
 
 // Module layout (pure core, effects at the edges; docs/architecture.md draws the arrows):
 //   SigV4               pure: AWS Signature Version 4 (swift-crypto only)
-//   AWSClient           effects: credentials, endpoints, protocols, retries, the typed operations the controller uses
+//   AWSClient           effects: HTTP over libcurl, credentials, endpoints, protocols, retries, the typed operations the controller uses
 //   EmulatorHarness     tests and benches: MiniStack and moto on loopback, and the AWS operations only tests use
 //   DesiredState        pure: the desired-state model, YAML loading with source locations, validation
 //   DesiredStateSources effects: the DesiredStateSource protocol; git (libgit2, on its own thread) and a directory
@@ -36,6 +36,11 @@ let package = Package(
             pkgConfig: "libgit2",
             providers: [.apt(["libgit2-dev"])]
         ),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
         .target(
             name: "DesiredStateSources",
             dependencies: ["CLibGit2", "DesiredState"]
@@ -46,7 +51,7 @@ let package = Package(
         ),
         .target(
             name: "AWSClient",
-            dependencies: ["SigV4", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SigV4", "CCurl", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "EmulatorHarness",

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs on a fresh machine, idempotently:
-#   - libgit2-dev from Debian (the git source links libgit2),
+#   - libgit2-dev and libcurl4-openssl-dev from Debian (the git source links libgit2; the
+#     AWS client speaks HTTP through libcurl),
 #   - a Python virtual environment in .venv with the pinned tools of
 #     scripts/requirements.txt: MiniStack (the emulator that runs the full templates),
 #     moto[server] (wire tests) and cfn-lint (checks every rendered SAM template).
@@ -11,13 +12,13 @@ venv="${RECONCILER_VENV:-$root/.venv}"
 
 say() { printf '[bootstrap] %s\n' "$*" >&2; }
 
-if ! pkg-config --exists libgit2 2>/dev/null; then
+if ! pkg-config --exists libgit2 libcurl 2>/dev/null; then
     if [ "$(id -u)" -eq 0 ]; then
-        say "installing libgit2-dev (apt)"
+        say "installing libgit2-dev and libcurl4-openssl-dev (apt)"
         apt-get update -qq >/dev/null
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgit2-dev pkg-config >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgit2-dev libcurl4-openssl-dev pkg-config >/dev/null
     else
-        say "libgit2-dev is missing: run 'sudo apt-get install -y libgit2-dev pkg-config' and retry"
+        say "libgit2-dev or libcurl4-openssl-dev is missing: run 'sudo apt-get install -y libgit2-dev libcurl4-openssl-dev pkg-config' and retry"
         exit 1
     fi
 fi

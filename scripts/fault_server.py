@@ -13,12 +13,14 @@ segment picks the fault (the client's endpoint is http://127.0.0.1:PORT/<fault>)
   ok        answers STS GetCallerIdentity properly (the control case)
 
 Prints {"port": N} and serves until killed. GET /__requests answers how many requests
-each fault received. Listens on 127.0.0.1 only.
+each fault received. Listens on 127.0.0.1 only. With --tls it speaks HTTPS with the given
+certificate (a self-signed one, for the tests of a CA bundle).
 
-Usage: fault_server.py [PORT]
+Usage: fault_server.py [PORT] [--tls CERT KEY]
 """
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -133,8 +135,18 @@ def exit_with_parent():
 
 def main():
     threading.Thread(target=exit_with_parent, daemon=True).start()
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    arguments = sys.argv[1:]
+    tls = None
+    if "--tls" in arguments:
+        at = arguments.index("--tls")
+        tls = arguments[at + 1:at + 3]
+        del arguments[at:at + 3]
+    port = int(arguments[0]) if arguments else 0
     server = Server(("127.0.0.1", port), Handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls[0], tls[1])
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(json.dumps({"port": server.server_address[1]}), flush=True)
     server.serve_forever()
 

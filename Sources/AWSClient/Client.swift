@@ -23,7 +23,7 @@ public struct AWSClient: Sendable {
     /// Sent with every request (not signed), so AWS's logs name the tool and its version.
     public var userAgent: String
 
-    public init(transport: any HTTPTransport = URLSessionTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
+    public init(transport: any HTTPTransport = CurlTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
                 retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler") {
         self.transport = transport

@@ -44,8 +44,10 @@ public struct Wiring: Sendable {
         let shared = try SharedConfig.load(environment: environment, home: home)
         let configuredBundle = config.aws.caBundle.map { Self.absolute($0, base: base) }
         do {
-            return try ClientSettings.resolve(maxAttempts: config.aws.maxAttempts, retryMode: config.aws.retryMode, caBundle: configuredBundle,
-                                              environment: environment, profile: profileName, profileValues: shared.profiles[profileName])
+            var settings = try ClientSettings.resolve(maxAttempts: config.aws.maxAttempts, retryMode: config.aws.retryMode, caBundle: configuredBundle,
+                                                      environment: environment, profile: profileName, profileValues: shared.profiles[profileName])
+            settings.caBundle = settings.caBundle.map { SharedConfig.expandHome($0, home: home) }
+            return settings
         } catch let invalid as ClientSettings.Invalid {
             throw ControllerError(invalid.description)
         }
@@ -61,35 +63,19 @@ public struct Wiring: Sendable {
             }
         }
         let settings = try clientSettings()
-        if let bundle = settings.caBundle, !Self.isSystemStore(bundle) {
-            logger.warning("\(Self.caBundleUnsupported(bundle, source: settings.caBundleSource ?? ""))")
+        if let bundle = settings.caBundle, !FileManager.default.isReadableFile(atPath: bundle) {
+            throw ControllerError("the CA bundle \(bundle) (from \(settings.caBundleSource ?? "?")) cannot be read; fix or unset it (nothing was changed)")
         }
-        let transport = URLSessionTransport(limits: TransportLimits(idleSeconds: Double(config.aws.timeoutSeconds),
-                                                                    deadlineSeconds: Double(config.aws.deadlineSeconds)))
+        let transport = CurlTransport(limits: TransportLimits(idleSeconds: Double(config.aws.timeoutSeconds), deadlineSeconds: Double(config.aws.deadlineSeconds)),
+                                      caBundle: settings.caBundle)
         let endpoints = EndpointResolver(configured: config.aws.endpoint, configuredPerService: config.aws.endpoints, environment: environment)
         // Off EC2 nothing answers the metadata address: the SDKs give it a second, once.
-        let metadata = URLSessionTransport(limits: TransportLimits(idleSeconds: 1, deadlineSeconds: 2))
+        let metadata = CurlTransport(limits: TransportLimits(idleSeconds: 1, deadlineSeconds: 2), caBundle: settings.caBundle)
         let context = IdentityContext(environment: environment, home: home, transport: transport, metadataTransport: metadata,
                                       endpoints: endpoints, logger: logger)
         return AWSClient(transport: transport, credentials: CredentialChain.standard(profile: config.aws.profile, context: context),
                          endpoints: endpoints, retry: RetryPolicy(maxAttempts: settings.maxAttempts, mode: settings.retryMode),
                          logger: logger, userAgent: BuildInfo.userAgent)
-    }
-
-    /// The CA files URLSession on Linux (libcurl) reads, the first that exists; a CA bundle
-    /// that is one of them is what the client trusts anyway.
-    static let systemStores = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/usr/share/ssl/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
-
-    public static func isSystemStore(_ bundle: String) -> Bool {
-        let real = { (path: String) in URL(fileURLWithPath: path).resolvingSymlinksInPath().path }
-        guard let used = systemStores.first(where: { FileManager.default.fileExists(atPath: $0) }) else { return false }
-        return real(bundle) == real(used)
-    }
-
-    /// Why a CA bundle is not used: on Linux, URLSession (libcurl) trusts the system store only.
-    public static func caBundleUnsupported(_ bundle: String, source: String) -> String {
-        "CA bundle \(bundle) (from \(source)) is not used: this build's HTTP client (URLSession on Linux) trusts only the system's CA store; "
-            + "add the CA there (copy it to /usr/local/share/ca-certificates/ and run update-ca-certificates)"
     }
 
     /// The git source controller.conf describes.

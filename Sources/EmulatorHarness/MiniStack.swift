@@ -26,7 +26,7 @@ public struct MiniStack: Sendable {
 
     /// A client for this emulator, signing with the IAM user's key.
     public func client(retry: RetryPolicy = RetryPolicy(maxAttempts: 1), transport: (any HTTPTransport)? = nil) -> AWSClient {
-        AWSClient(transport: transport ?? URLSessionTransport(timeout: 60),
+        AWSClient(transport: transport ?? CurlTransport(timeout: 60),
                   credentials: CredentialChain([StaticCredentialProvider(credentials, name: "MiniStack IAM user key")]),
                   endpoints: EndpointResolver(configured: endpoint.absoluteString), retry: retry)
     }

@@ -1,9 +1,6 @@
 import AWSClient
 import Foundation
 import SigV4
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 
 /// A moto server on a free loopback port with signature checking on: every request
 /// we send is verified by an implementation we did not write. Used by tests, the
@@ -44,7 +41,7 @@ public struct Moto: Sendable {
     /// A client for this emulator, signing with its key (or with `credentials`).
     public func client(credentials: Credentials? = nil, retry: RetryPolicy = RetryPolicy(maxAttempts: 1),
                        transport: (any HTTPTransport)? = nil) -> AWSClient {
-        AWSClient(transport: transport ?? URLSessionTransport(timeout: 60),
+        AWSClient(transport: transport ?? CurlTransport(timeout: 60),
                   credentials: CredentialChain([StaticCredentialProvider(credentials ?? self.credentials, name: "moto test key")]),
                   endpoints: EndpointResolver(configured: endpoint.absoluteString), retry: retry)
     }

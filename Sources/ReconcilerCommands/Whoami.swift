@@ -29,7 +29,7 @@ struct WhoamiCommand: AsyncParsableCommand {
                 ("region", "\(identity.region) (STS)"),
                 ("retries", "\(settings.retryMode.rawValue) (\(settings.retryModeSource)), \(settings.maxAttempts) attempts (\(settings.maxAttemptsSource))"),
             ]
-            if let bundle = settings.caBundle, !Wiring.isSystemStore(bundle) { rows.append(("CA bundle", Wiring.caBundleUnsupported(bundle, source: settings.caBundleSource ?? ""))) }
+            if let bundle = settings.caBundle { rows.append(("CA bundle", "\(bundle) (\(settings.caBundleSource ?? ""))")) }
             for (name, value) in rows { print(name.padding(toLength: 12, withPad: " ", startingAt: 0) + value) }
         }
         try wiring.check(identity)

@@ -13,7 +13,7 @@ struct FaultTests {
     static let limits = TransportLimits(idleSeconds: 20, deadlineSeconds: 60, maxResponseBytes: 1 << 20)
 
     func client(_ server: FaultServer, _ fault: String, attempts: Int = 2, limits: TransportLimits = FaultTests.limits) -> AWSClient {
-        AWSClient(transport: URLSessionTransport(limits: limits),
+        AWSClient(transport: CurlTransport(limits: limits),
                   credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDFAULT", secretAccessKey: "fault-secret"))]),
                   endpoints: EndpointResolver(configured: server.endpoint(fault)),
                   retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.01, maxDelay: 0.05))

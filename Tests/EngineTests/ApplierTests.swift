@@ -284,7 +284,7 @@ struct FullDiskTests {
         let server = try await FaultServer.start()
         defer { server.stop() }
         // Lambda refuses every call; every other service never answers, and nothing would time out for ten minutes.
-        let client = AWSClient(transport: URLSessionTransport(limits: TransportLimits(idleSeconds: 600, deadlineSeconds: 600)),
+        let client = AWSClient(transport: CurlTransport(limits: TransportLimits(idleSeconds: 600, deadlineSeconds: 600)),
                                credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDSIBLING", secretAccessKey: "sibling-secret"))]),
                                endpoints: EndpointResolver(configured: server.endpoint("silent"), configuredPerService: ["lambda": server.endpoint("forbidden")]),
                                retry: RetryPolicy(maxAttempts: 1))

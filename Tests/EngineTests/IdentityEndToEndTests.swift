@@ -95,7 +95,7 @@ extension EndToEnd {
             // In process, the same chain: an operation that needs permission is allowed for the
             // role (moto checks its policy against the session's key and token).
             let context = IdentityContext(environment: setup.environment(["AWS_PROFILE": "deploy"]), home: setup.home.path,
-                                          transport: URLSessionTransport(timeout: 30), endpoints: EndpointResolver(configured: moto.endpoint.absoluteString))
+                                          transport: CurlTransport(timeout: 30), endpoints: EndpointResolver(configured: moto.endpoint.absoluteString))
             let client = AWSClient(transport: context.transport, credentials: CredentialChain.standard(profile: nil, context: context),
                                    endpoints: context.endpoints, retry: RetryPolicy(maxAttempts: 1))
             let resolved = try await client.credentials.resolve()

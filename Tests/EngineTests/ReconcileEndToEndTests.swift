@@ -44,7 +44,7 @@ struct Rig {
     init(emulator: MiniStack, stateDirectory: URL, throttle: Throttle? = nil) {
         self.emulator = emulator
         self.stateDirectory = stateDirectory
-        let base = URLSessionTransport(timeout: 60)
+        let base = CurlTransport(timeout: 60)
         counter = CountingTransport(throttle.map { ThrottlingTransport(base: base, throttle: $0) } ?? base)
         client = emulator.client(retry: RetryPolicy(maxAttempts: 5, baseDelay: 0.01, maxDelay: 0.05), transport: counter)
     }
