@@ -41,7 +41,10 @@ final class CurlExchange: @unchecked Sendable {
     let limits: TransportLimits
     let caBundle: String?
     let origin: String
+    /// Set before the exchange is submitted; resumed (once) on the engine's thread.
     var continuation: CheckedContinuation<HTTPResponse, any Error>?
+    /// The engine has taken it from the queue (a cancellation before that is not the engine's to see).
+    var accepted = false
     var easy: UnsafeMutableRawPointer?
     var headerList: UnsafeMutablePointer<curl_slist>?
     let errorBuffer = UnsafeMutablePointer<CChar>.allocate(capacity: Int(CURL_ERROR_SIZE) + 1)
@@ -109,7 +112,7 @@ final class CurlEngine: @unchecked Sendable {
                 return (incoming, cancelled)
             }
             for exchange in starting { start(exchange) }
-            for exchange in stopping where exchange.continuation != nil {
+            for exchange in stopping where exchange.accepted {
                 remove(exchange)
                 exchange.finish(.failure(CancellationError()))
             }
@@ -129,7 +132,8 @@ final class CurlEngine: @unchecked Sendable {
     /// Ends the exchanges past their limits; returns how long the loop may sleep.
     private func enforceLimits() -> Double {
         let now = Self.now()
-        var wait = 1.0
+        // Idle, the loop sleeps until new work wakes it; busy, it looks at the limits four times a second.
+        var wait = active.isEmpty ? 60 : 0.25
         for exchange in Array(active.values) {
             let deadline = exchange.started + exchange.limits.deadlineSeconds
             let quiet = exchange.lastActivity + exchange.limits.idleSeconds
@@ -147,7 +151,7 @@ final class CurlEngine: @unchecked Sendable {
                 wait = min(wait, deadline - now, quiet - now)
             }
         }
-        return max(0.01, min(wait, 0.25))
+        return max(0.01, wait)
     }
 
     static func seconds(_ value: Double) -> String {
@@ -155,7 +159,8 @@ final class CurlEngine: @unchecked Sendable {
     }
 
     private func start(_ exchange: CurlExchange) {
-        guard exchange.continuation != nil, let easy = curl_easy_init() else {
+        exchange.accepted = true
+        guard let easy = curl_easy_init() else {
             exchange.finish(.failure(TransportError(url: exchange.origin, reason: "libcurl could not start a transfer")))
             return
         }

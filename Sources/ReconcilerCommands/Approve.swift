@@ -38,14 +38,19 @@ struct ApproveCommand: AsyncParsableCommand {
     func run() async throws {
         let wiring = try global.wiring()
         let config = wiring.config
-        let setup = wiring.gate(try wiring.client())
+        let client = try wiring.client()
+        let setup = wiring.gate(client)
         let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
         let gate = setup.gate { line in if json { printError(line) } else { print(line) } }
+        // Aliases may move: with [aws] account_id set, only in that account (checked after the
+        // code is read, so a code is never asked for in vain, and before the gate acts).
+        let checkAccount = wiring.accountGuard(client)
         do {
             if let resend {
                 try setup.checkMail()
+                try await checkAccount()
                 let approval = try await gate.resend(id: resend)
                 let view = ApprovalView(approval, now: Date())
                 if json { print(try jsonString(view)) } else {
@@ -55,10 +60,12 @@ struct ApproveCommand: AsyncParsableCommand {
             }
             let outcome: ReleaseGate.Outcome
             if let retry {
+                try await checkAccount()
                 outcome = try await gate.retry(id: retry)
             } else {
                 var code = otp ?? ""
                 if code == "-" { code = Self.readCode() }
+                try await checkAccount()
                 outcome = try await gate.approve(id: id, code: code)
             }
             if json { print(try jsonString(ApproveOutput(approval: ApprovalView(outcome.approval, now: Date()), entries: outcome.entries))) } else {

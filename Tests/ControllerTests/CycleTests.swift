@@ -178,6 +178,8 @@ struct Harness {
     let clock = TestClock()
     let statusStore = MemoryStatus()
     var busy = false
+    /// What the account check says (nil: the right account).
+    var wrongAccount: String?
 
     init(files: SourceFiles = DefaultState.files, account: MemoryAccount = MemoryAccount()) {
         source = MemorySource(files)
@@ -196,10 +198,12 @@ struct Harness {
     }
 
     func controller(policy: ControllerConfig.DriftPolicy = .report) -> Controller {
-        let busy = busy
+        let busy = busy, wrongAccount = wrongAccount
         let ports = ControllerPorts(source: source, cloud: account, gate: gate, clock: clock, lock: {
             if busy { throw ApplyLock.Busy(path: "state/apply.lock", holder: "reconciler apply, pid 42") }
             return "held"
+        }, checkAccount: {
+            if let wrongAccount { throw ControllerError(wrongAccount) }
         })
         return Controller(ports: ports, settings: CycleSettings(driftPolicy: policy), schedule: .init(ControllerConfig().intervals),
                           statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), random: { 0.5 })
@@ -400,6 +404,16 @@ struct CycleTests {
         let report = await h.cycle()
         #expect(report.steps.map(\.reason) == [.fetched, .locked] && report.failure == nil)
         #expect(await h.account.observations == 0)
+    }
+
+    @Test func credentialsOfAnotherAccountStopTheCycleBeforeItReadsOrChangesAnything() async throws {
+        var h = Harness()
+        h.wrongAccount = "the credentials are for account 999999999999, but [aws] account_id in controller.conf is 123456789012; nothing was changed"
+        let report = await h.cycle()
+        #expect(report.failure?.contains("account 999999999999") == true, "\(report.steps)")
+        #expect(await h.account.observations == 0 && h.source.reads == 0)
+        #expect(await h.account.applied.isEmpty)
+        #expect(h.status.lastError?.contains("[aws] account_id") == true)
     }
 
     @Test func aFetchFailureIsACycleFailure() async throws {
