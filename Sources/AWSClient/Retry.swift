@@ -16,7 +16,6 @@ public struct RetryPolicy: Sendable {
     public var maxAttempts: Int
     public var baseDelay: Double
     public var maxDelay: Double
-    public var mode: RetryMode
     /// Shared by every copy of the policy (and so by every request of a client).
     public var quota: RetryQuota
     /// Adaptive mode only.
@@ -31,7 +30,6 @@ public struct RetryPolicy: Sendable {
                 sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.maxAttempts = max(1, maxAttempts)
-        self.mode = mode
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.quota = quota
