@@ -61,9 +61,9 @@ extension EndToEnd {
             }
 
             /// Method, region and path of every request forwarded since it started.
-            func requests() throws -> [String] {
-                let data = try Data(contentsOf: endpoint.appendingPathComponent("__requests"))
-                return try JSONDecoder().decode([String].self, from: data)
+            func requests() async throws -> [String] {
+                let response = try await CurlTransport(timeout: 10).send(HTTPRequest(method: "GET", url: endpoint.appendingPathComponent("__requests")))
+                return try JSONDecoder().decode([String].self, from: Data(response.body))
             }
         }
 
@@ -258,10 +258,10 @@ extension EndToEnd {
             try await Self.eventually("the rollback held") { Self.status(world)?.reconciledCommit == rollback }
             let rollbackCode = try await world.lastCode()
             #expect(rollbackCode.count == 2)
-            let before = try proxy.requests().count
+            let before = try await proxy.requests().count
             // The person's approve is killed after its first alias change: a confirmed, partly applied release.
             let approve = try Daemon(world: world, arguments: ["approve", "--otp", rollbackCode.code], name: "approve")
-            try await Self.eventually("an alias moved by approve") { try proxy.requests().dropFirst(before).contains { $0.hasPrefix("PUT") && $0.hasSuffix("/aliases/staging") } }
+            try await Self.eventually("an alias moved by approve") { try await proxy.requests().dropFirst(before).contains { $0.hasPrefix("PUT") && $0.hasSuffix("/aliases/staging") } }
             approve.signal(SIGKILL)
             _ = try await approve.exit(within: 10)
             // The controller finishes it; it is killed in the middle of that too.
@@ -273,7 +273,7 @@ extension EndToEnd {
             daemon = try Daemon(world: world, name: "run3")
             try await Self.eventually("the release finished") { try world.pending().isEmpty && Self.status(world)?.reconciledCommit == rollback }
             #expect(try await world.versions("staging") == ["1"])
-            let puts = try proxy.requests().dropFirst(before).filter { $0.hasPrefix("PUT") && $0.contains("/aliases/") }
+            let puts = try await proxy.requests().dropFirst(before).filter { $0.hasPrefix("PUT") && $0.contains("/aliases/") }
             #expect(puts.count == 13 && Set(puts).count == 13, "\(puts)")
             #expect(try await emulator.sentEmails().count == 2)
             #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
