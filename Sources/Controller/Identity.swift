@@ -31,10 +31,10 @@ extension Wiring {
         return IdentityContext.stsRegion(environment: environment, profileRegion: profileRegion)
     }
 
-    /// Resolves the credentials and asks STS whose they are.
-    public func identity(_ client: AWSClient) async throws -> CallerIdentity {
+    /// Resolves the credentials and asks STS (in `region`, else `identityRegion`) whose they are.
+    public func identity(_ client: AWSClient, region: String? = nil) async throws -> CallerIdentity {
         let resolved = try await client.credentials.resolve()
-        let region = identityRegion
+        let region = region ?? identityRegion
         let caller = try await STSClient(client, region: region).getCallerIdentity()
         let expires = resolved.credentials.expiration.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
         return CallerIdentity(account: caller.account, arn: caller.arn, userID: caller.userID, credentialSource: resolved.source,

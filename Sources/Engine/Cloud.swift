@@ -42,6 +42,9 @@ public struct AWSCloud: Cloud {
     public var log: JSONLinesLog
     public var waits: WaitPolicy
     public var clock: any Clock
+    /// The account, when the caller has already asked STS (plan and apply do, to show who
+    /// acts): observation then does not ask again.
+    public var account: String?
 
     public init(client: AWSClient, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy, clock: any Clock = SystemClock()) {
         self.client = client
@@ -53,7 +56,8 @@ public struct AWSCloud: Cloud {
 
     public func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error]) {
         let observer = Observer(ports: .aws(client))
-        let account = try await observer.account(region: targets.first?.region ?? "us-east-1")
+        let account: String
+        if let known = self.account { account = known } else { account = try await observer.account(region: targets.first?.region ?? "us-east-1") }
         return await observer.observeEach(targets, project: project, account: account)
     }
 

@@ -20,15 +20,19 @@ struct Session {
         // A broken desired state stops here, before any AWS call.
         let (state, stacks) = try loadChecked(input.files, json: global.json)
         var client = try wiring.client()
-        // Who is about to act, before anything is read: and never another account than the one configured.
-        progress("asking STS (\(wiring.identityRegion)) whose credentials these are…")
-        let identity = try await wiring.identity(client)
-        progress("acting as \(identity.arn) (account \(identity.account); credentials: \(identity.credentialSource))")
-        try wiring.check(identity)
         let counter = CountingTransport(client.transport)
         client.transport = counter
+        // Who is about to act, before anything is read: and never another account than the one configured.
+        let region = wiring.identityRegion
+        progress("asking STS (\(region)) whose credentials these are…")
+        let identity = try await wiring.identity(client, region: region)
+        progress("acting as \(identity.arn) (account \(identity.account); credentials: \(identity.credentialSource))")
+        try wiring.check(identity)
+        // The observation needs the account too: STS has just named it.
+        var cloud = wiring.cloud(client)
+        cloud.account = identity.account
         let deployment = Deployment(origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,
-                                    cloud: wiring.cloud(client), gate: wiring.gate(client))
+                                    cloud: cloud, gate: wiring.gate(client))
         return Session(wiring: wiring, deployment: deployment, counter: counter)
     }
 
