@@ -124,7 +124,8 @@ import Testing
     }
 
     final class Clock: @unchecked Sendable {
-        // Safe: tests set and read it from one task, never concurrently.
+        // Tests set and read it from one task, except the adaptive-retry burst, whose concurrent
+        // sleeps advance it (a race the test tolerates: the time only grows).
         var now: Double = 0
     }
 }

@@ -121,7 +121,8 @@ import Testing
     }
 
     @Test func theAdaptiveLimiterIsOffUntilThrottledThenCutsAndRecoversTheRate() {
-        let clock = Clock()
+        let clock = CredentialTests.Clock()
+        clock.now = 1_000
         let limiter = ClientRateLimiter(now: { clock.now })
         // Twenty requests a second, all answered: no limit, no waiting.
         for _ in 0..<40 {
@@ -150,7 +151,8 @@ import Testing
         let throttled = ScriptedTransport.Step.status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>")
         let transport = ScriptedTransport(Array(repeating: throttled, count: 4) + Array(repeating: okIdentity, count: 20))
         let sleeps = SleepLog()
-        let clock = Clock()
+        let clock = CredentialTests.Clock()
+        clock.now = 1_000
         var configured = scriptedClient(transport, attempts: 10, sleeps: sleeps)
         configured.retry = RetryPolicy(maxAttempts: 10, mode: .adaptive, baseDelay: 0.1, maxDelay: 5, now: { clock.now },
                                    sleep: { delay in await sleeps.record(delay); clock.now += delay }, random: { 0.5 })
@@ -165,10 +167,5 @@ import Testing
         // Besides the four backoffs, the limiter made requests wait for a token.
         let delays = await sleeps.delays
         #expect(delays.count > 4, "\(delays)")
-    }
-
-    final class Clock: @unchecked Sendable {
-        // Safe: the tests advance it from one task at a time, or tolerate the race (it only grows).
-        var now: Double = 1_000
     }
 }
