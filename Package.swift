@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 // Module layout (pure core, effects at the edges; docs/architecture.md draws the arrows):
@@ -29,6 +29,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        // Only `reconciler run` serves HTTP; the default traits would add swift-configuration.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -51,7 +56,8 @@ let package = Package(
         ),
         .target(
             name: "AWSClient",
-            dependencies: ["SigV4", "CCurl", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SigV4", "CCurl", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                           .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(
             name: "EmulatorHarness",
@@ -93,6 +99,19 @@ let package = Package(
                 "ControllerConfig", "AWSClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
+        ),
+        .target(
+            name: "OperatorSurface",
+            dependencies: [
+                "Controller", "Planning", "ReleaseGate", "StateStore", "AWSClient", "ControllerConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -105,6 +124,7 @@ let package = Package(
             name: "ReconcilerCommands",
             dependencies: [
                 "Controller",
+                "OperatorSurface",
                 "ControllerConfig",
                 "DesiredState",
                 "DesiredStateSources",
@@ -184,7 +204,14 @@ let package = Package(
         .testTarget(
             name: "ControllerTests",
             dependencies: ["Controller", "Engine", "Planning", "DesiredState", "DesiredStateSources", "Rendering", "ReleaseGate", "StateStore",
-                           "ControllerConfig", "AWSClient", "Fixtures", .product(name: "Logging", package: "swift-log")]
+                           "ControllerConfig", "AWSClient", "Fixtures", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")]
+        ),
+        .testTarget(
+            name: "OperatorSurfaceTests",
+            dependencies: ["OperatorSurface", "Controller", "ControllerConfig", "Planning", "ReleaseGate", "StateStore", "AWSClient", "Fixtures",
+                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "SigV4Tests",

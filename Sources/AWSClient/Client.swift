@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Logging
 import SigV4
@@ -22,11 +23,15 @@ public struct AWSClient: Sendable {
     public var now: @Sendable () -> Double
     /// Sent with every request (not signed), so AWS's logs name the tool and its version.
     public var userAgent: String
+    /// Where calls and retries are counted (`reconciler_aws_calls_total`, `reconciler_aws_retries_total`).
+    public var metrics: any MetricsFactory
 
     public init(transport: any HTTPTransport = CurlTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
                 retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
-                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler") {
+                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler",
+                metrics: any MetricsFactory = MetricsSystem.factory) {
         self.transport = transport
+        self.metrics = metrics
         self.userAgent = userAgent
         self.credentials = credentials
         self.endpoints = endpoints
@@ -150,6 +155,7 @@ public struct AWSClient: Sendable {
                 if (200..<300).contains(response.status) {
                     retry.rateLimiter?.record(throttled: false)
                     retry.quota.succeeded(retryCost: retryCost)
+                    count(service, operation, outcome: "ok")
                     return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
                 }
                 var error = Self.decodeError(wire, service: service, operation: operation, response: response, requestID: requestID)
@@ -167,12 +173,14 @@ public struct AWSClient: Sendable {
             }
             guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts,
                   let cost = retry.quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false) else {
+                count(service, operation, outcome: Self.outcome(failure))
                 if let transport = failure as? TransportError {
                     throw RequestFailed(service: service.rawValue, operation: operation, region: region, endpoint: origin, attempts: attempt, failure: transport)
                 }
                 throw failure
             }
             retryCost = cost
+            Counter(label: "reconciler_aws_retries_total", dimensions: [("service", service.rawValue), ("operation", operation)], factory: metrics).increment()
             let delay = retry.delay(retry: attempt, retryAfter: RetryPolicy.retryAfter(httpResponse))
             logger.info("retrying AWS request", metadata: [
                 "service": .string(service.rawValue), "operation": .string(operation), "region": .string(region),
@@ -181,6 +189,18 @@ public struct AWSClient: Sendable {
             ])
             try await retry.sleep(delay)
         }
+    }
+
+    func count(_ service: Service, _ operation: String, outcome: String) {
+        Counter(label: "reconciler_aws_calls_total", dimensions: [("service", service.rawValue), ("operation", operation), ("outcome", outcome)],
+                factory: metrics).increment()
+    }
+
+    /// A call's outcome as a metric label: few values, whatever the error.
+    static func outcome(_ failure: any Error) -> String {
+        guard let error = failure as? AWSError else { return "transport_error" }
+        if error.isThrottling { return "throttled" }
+        return error.status >= 500 ? "server_error" : "client_error"
     }
 
     /// One typed error from any protocol's error response; unknown shapes keep status and an excerpt.

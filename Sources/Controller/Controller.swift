@@ -51,29 +51,33 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     public var statusStore: any StatusStore
     public var logger: Logger
     public var random: @Sendable () -> Double
+    /// Metrics, notifications, health and the push wake-up (nothing, unless the daemon wires them).
+    public var hooks: ControllerHooks
     /// Held for the life of the process: one controller per state directory.
     let lifetimeLock: (any Sendable)?
 
     public init(ports: ControllerPorts, settings: CycleSettings, schedule: Schedule, statusStore: any StatusStore, logger: Logger,
-                lifetimeLock: (any Sendable)? = nil, random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+                hooks: ControllerHooks = ControllerHooks(), lifetimeLock: (any Sendable)? = nil,
+                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.ports = ports
         self.settings = settings
         self.schedule = schedule
         self.statusStore = statusStore
         self.logger = logger
+        self.hooks = hooks
         self.lifetimeLock = lifetimeLock
         self.random = random
     }
 
     /// The controller as controller.conf configures it, with the AWS adapters.
-    public static func make(_ wiring: Wiring, logger: Logger, once: Bool) throws -> Controller {
+    public static func make(_ wiring: Wiring, logger: Logger, once: Bool, hooks: ControllerHooks = ControllerHooks()) throws -> Controller {
         let directory = wiring.stateDirectory
         let lifetime = try directory.controllerLock(purpose: once ? "reconciler run --once" : "reconciler run")
         let client = try wiring.client(logger: logger)
         let ports = ControllerPorts(source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
                                     lock: { try directory.applyLock(purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
         return Controller(ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
-                          schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, lifetimeLock: lifetime)
+                          schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, hooks: hooks, lifetimeLock: lifetime)
     }
 
     var cycle: ReconcileCycle {
@@ -94,7 +98,9 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     /// 0 AWS matches git, 2 something still differs, 1 an error.
     public func runOnce() async throws -> Int32 {
         var status = fresh(state: "once")
+        let before = status, started = ports.clock.now()
         let report = await cycle.run(&status, drift: true, force: true)
+        await finished(report, before: before, after: status, started: started)
         if let failure = report.failure {
             // The exit status alone would leave a person guessing: say what failed at any log level.
             logger.error("cycle failed", metadata: ["error": "\(failure)"])
@@ -123,10 +129,16 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             save(status)
             let wait = min(nextPoll, nextDrift).timeIntervalSince(clock.now())
             if wait > 0 {
-                do { try await cancelWhenGracefulShutdown { try await clock.sleep(seconds: wait) } } catch { break }
+                do {
+                    if try await cancelWhenGracefulShutdown({ try await hooks.wake.sleep(seconds: wait, clock: clock) }) {
+                        logger.info("reconcile requested", metadata: ["by": "git webhook", "poll_was_due_in_seconds": "\(Int(nextPoll.timeIntervalSince(clock.now()).rounded()))"])
+                    }
+                } catch { break }
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
             let driftDue = clock.now() >= nextDrift
+            let before = status, started = clock.now()
+            hooks.health.cycleStarted(at: started)
             let report = await cycle.run(&status, drift: driftDue, force: false)
             let delay: Double
             if let failure = report.failure {
@@ -140,6 +152,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                 status.consecutiveFailures = 0
                 delay = Planning.Schedule.jittered(poll, percent: schedule.jitterPercent, unit: random())
             }
+            await finished(report, before: before, after: status, started: started)
             nextPoll = clock.now().addingTimeInterval(delay)
             if driftDue {
                 nextDrift = clock.now().addingTimeInterval(report.failure == nil ? Planning.Schedule.jittered(drift, percent: schedule.jitterPercent, unit: random()) : delay)
@@ -151,6 +164,18 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         status.updatedAt = clock.now()
         save(status)
         logger.info("controller stopped", metadata: ["reason": "shutdown requested"])
+    }
+
+    /// Tells the hooks what a cycle did: health, metrics, and the events people hear about.
+    func finished(_ report: ReconcileCycle.Report, before: ControllerStatus, after: ControllerStatus, started: Date) async {
+        let now = ports.clock.now()
+        hooks.health.cycleFinished(at: now, failure: report.failure, consecutiveFailures: after.consecutiveFailures)
+        let live = ((try? await ports.gate.store.load()) ?? []).filter(\.isLive)
+        hooks.metrics.cycle(report, status: after, live: live, seconds: now.timeIntervalSince(started), now: now)
+        for event in EventRules.events(before: before, after: after, report: report, failingAfter: hooks.failingAfter, now: now) {
+            logger.info("notifying", metadata: ["event": "\(event.kind.rawValue)", "summary": "\(event.summary)"])
+            hooks.notifier.notify(event)
+        }
     }
 
     func save(_ status: ControllerStatus) {

@@ -31,6 +31,13 @@ public struct ReconcileCycle: Sendable {
     public struct Report: Sendable {
         public var steps: [StepResult] = []
         public var failure: String?
+        /// What the apply of this cycle did, if it applied anything.
+        public var execution: Deployment.Execution?
+        /// Approvals this cycle requested (their codes mailed).
+        public var requested: [Approval] = []
+        /// Confirmed releases this cycle finished.
+        public var finished: [Approval] = []
+        public init() {}
         public func reason(_ step: String) -> StepResult.Reason? { steps.last { $0.step == step }?.reason }
     }
 
@@ -142,6 +149,8 @@ public struct ReconcileCycle: Sendable {
                 return "\(error)"
             }
             execution = done
+            report.execution = done
+            report.requested = done.requests.compactMap { if case .created(let approval) = $0 { approval } else { nil } }
             if correct && !reconcile {
                 corrections = done.report.entries.filter { $0.outcome == .applied }.map { "\($0.region): \($0.subject) restored" }
                     + done.requests.map { "\($0.approval.environment): approval \($0.approval.id) requested to move \($0.approval.changes.count) alias\($0.approval.changes.count == 1 ? "" : "es") back to their pins" }
@@ -172,7 +181,7 @@ public struct ReconcileCycle: Sendable {
             do {
                 let outcome = try await ports.gate.gate(progress: progress).retry(id: approval.id)
                 changed = true
-                if !outcome.succeeded {
+                if outcome.succeeded { report.finished.append(approval) } else {
                     retryFailure = "release \(approval.id) not finished: " + outcome.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.function): \($0.detail ?? "")" }.joined(separator: "; ")
                 }
             } catch {

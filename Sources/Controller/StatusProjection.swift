@@ -72,6 +72,11 @@ public enum StatusProjection {
                     return .init(name: stack.stackName, status: fact?.status, appliedCommit: fact?.tags[StackTags.commit],
                                  conditions: Conditions.stack(name: stack.stackName, pendingDeploy: deploying, findings: mine))
                 }
+                entry.functions = Planner.functions(in: facts.state, region: region).map { function in
+                    let functionName = Naming.functionName(function.name.value)
+                    let aliases = observed[region].functions[functionName]?.aliases ?? [:]
+                    return .init(name: function.name.value, functionName: functionName, aliases: aliases.mapValues(\.target.description))
+                }
             }
             status[region: region] = entry
         }

@@ -68,6 +68,28 @@ public struct ControllerConfig: Hashable, Sendable {
 
     public enum DriftPolicy: String, Hashable, Sendable { case report, correct }
 
+    /// The HTTP server of `reconciler run`: metrics, health, the push webhook, the dashboard.
+    public struct Server: Hashable, Sendable {
+        /// host:port; port 0 takes a free port (the address is logged and kept in status.json).
+        public var host: String = "127.0.0.1"
+        public var port: Int = 9820
+        /// File holding the shared secret of POST /hooks/git (relative paths: to controller.conf);
+        /// the webhook answers 404 without it.
+        public var webhookSecretFile: String?
+        /// /readyz fails when no cycle succeeded for this long; nil: three poll intervals.
+        public var readyWithinSeconds: Int?
+    }
+
+    /// Where the controller tells people what happened. The URLs are secrets (a Slack incoming
+    /// webhook's URL is its credential), so controller.conf names files that hold them.
+    public struct Notify: Hashable, Sendable {
+        public var webhookURLFile: String?
+        public var slackURLFile: String?
+        /// A failing cycle is announced when this many fail in a row (and again on recovery).
+        public var failingAfter: Int = 3
+        public var isEmpty: Bool { webhookURLFile == nil && slackURLFile == nil }
+    }
+
     public var source = Source()
     public var aws = AWS()
     /// Where the controller keeps its state: clone, locks, logs, approvals, caches.
@@ -76,6 +98,9 @@ public struct ControllerConfig: Hashable, Sendable {
     public var apply = Apply()
     public var intervals = Intervals()
     public var driftPolicy: DriftPolicy = .report
+    /// nil: `run` serves no HTTP (no [server] table).
+    public var server: Server?
+    public var notify = Notify()
 
     public init() {}
 }
@@ -116,7 +141,7 @@ extension ControllerConfig {
         }
         var reader = TableReader(file: file, lines: lines)
         var config = ControllerConfig()
-        reader.check(table, path: "", allowed: ["source", "aws", "state", "apply", "approval", "intervals", "drift"])
+        reader.check(table, path: "", allowed: ["source", "aws", "state", "apply", "approval", "intervals", "drift", "server", "notify"])
 
         if let source = reader.table(table, "source") {
             reader.check(source, path: "source", allowed: ["repository", "branch", "subdirectory", "username", "token_env", "author"])
@@ -190,9 +215,41 @@ extension ControllerConfig {
                 }
             }
         }
+        if let server = reader.table(table, "server") {
+            reader.check(server, path: "server", allowed: ["address", "webhook_secret_file", "ready_within_seconds"])
+            var settings = Server()
+            if let address = reader.string(server, "server", "address") {
+                if let (host, port) = Server.parseAddress(address) { (settings.host, settings.port) = (host, port) } else {
+                    reader.fail("server.address", "'\(address)' is not host:port; write e.g. \"127.0.0.1:9820\" (port 0 takes a free port)")
+                }
+            }
+            settings.webhookSecretFile = reader.string(server, "server", "webhook_secret_file")
+            settings.readyWithinSeconds = reader.int(server, "server", "ready_within_seconds", 1...86400)
+            config.server = settings
+        }
+        if let notify = reader.table(table, "notify") {
+            reader.check(notify, path: "notify", allowed: ["webhook_url_file", "slack_url_file", "failing_after"])
+            config.notify.webhookURLFile = reader.string(notify, "notify", "webhook_url_file")
+            config.notify.slackURLFile = reader.string(notify, "notify", "slack_url_file")
+            config.notify.failingAfter = reader.int(notify, "notify", "failing_after", 1...100) ?? config.notify.failingAfter
+        }
         if !reader.errors.isEmpty { throw ConfigErrors(errors: reader.errors) }
         return config
     }
+}
+
+extension ControllerConfig.Server {
+    /// "host:port" or "[v6]:port" with a port in 0...65535.
+    public static func parseAddress(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":") else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(" "), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        return (host, port)
+    }
+
+    /// Whether the address is only reachable from this machine.
+    public var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" }
 }
 
 private struct TableReader {

@@ -43,6 +43,18 @@ public struct ControllerStatus: Codable, Sendable, Equatable {
         }
     }
 
+    /// A function as last observed: where each of its aliases points.
+    public struct FunctionEntry: Codable, Sendable, Equatable {
+        public var name: String
+        public var functionName: String
+        /// Environment → the alias's target ("7", "7 + 8 at 10%"); an environment without an
+        /// alias in AWS is absent.
+        public var aliases: [String: String]
+        public init(name: String, functionName: String, aliases: [String: String]) {
+            self.name = name; self.functionName = functionName; self.aliases = aliases
+        }
+    }
+
     public struct RegionEntry: Codable, Sendable, Equatable {
         public var region: String
         /// The last commit applied in full in this region, and when.
@@ -53,6 +65,8 @@ public struct ControllerStatus: Codable, Sendable, Equatable {
         public var attemptOutcome: String?
         public var conditions: [Condition]
         public var stacks: [StackEntry]
+        /// Functions and their aliases as last observed (nil in status files of older versions).
+        public var functions: [FunctionEntry]?
         public init(region: String) {
             self.region = region
             conditions = []

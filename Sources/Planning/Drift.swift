@@ -4,7 +4,7 @@ import Rendering
 
 /// One thing a drift check found different from git, or waiting for a person.
 public struct Finding: Hashable, Sendable, Codable {
-    public enum Kind: String, Hashable, Sendable, Codable {
+    public enum Kind: String, Hashable, Sendable, Codable, CaseIterable {
         /// A staging or prod alias (the controller's own pointer) is not at its pin.
         case alias
         /// CloudFormation drift detection found a resource changed or deleted outside its stack.

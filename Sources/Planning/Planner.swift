@@ -55,7 +55,7 @@ public enum Conventions {
 
 /// diff(desired, snapshot) → plan. Pure.
 public enum Planner {
-    static func functions(in state: DesiredState, region: String) -> [Function] {
+    public static func functions(in state: DesiredState, region: String) -> [Function] {
         let featureSets = Set(state.stacks.filter { $0.region == region }.map(\.featureSet))
         return state.functions.filter { featureSets.contains($0.featureSet.value) }
     }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Controller
 import Foundation
 import Logging
+import OperatorSurface
 import ServiceLifecycle
 
 struct RunCommand: AsyncParsableCommand {
@@ -13,6 +14,8 @@ struct RunCommand: AsyncParsableCommand {
             (ungated steps; held releases are mailed for approval). Every drift_seconds it checks for drift, and with \
             [drift] policy = "correct" corrects it (staging and prod through the release gate). Failures back off up to \
             max_backoff_seconds. SIGTERM or SIGINT stops it after the current step. Logs are JSON lines on standard error. \
+            With a [server] table it serves /metrics, /healthz, /readyz, POST /hooks/git (a push reconciles now) and a \
+            read-only dashboard at /; [notify] posts events to a webhook or Slack. \
             With --once: one cycle, then the exit status of `plan --detailed-exitcode`: 0 AWS matches git, 2 something \
             still differs (a release awaiting approval, drift), 1 an error.
             """)
@@ -29,13 +32,15 @@ struct RunCommand: AsyncParsableCommand {
         let wiring = try global.wiring()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let logger = Logger(label: "reconciler")
-        let controller = try Controller.make(wiring, logger: logger, once: once)
+        let surface = try OperatorSurface.make(wiring, logger: logger, serve: !once, version: BuildInfo.version)
+        let controller = try Controller.make(wiring, logger: logger, once: once, hooks: surface.hooks)
         if once {
             let code = try await controller.runOnce()
+            await surface.outbox.drain()
             if code != 0 { throw ExitCode(code) }
             return
         }
-        var configuration = ServiceGroupConfiguration(services: [controller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(services: surface.services + [controller], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = .seconds(Controller.shutdownGraceSeconds)
         try await ServiceGroup(configuration: configuration).run()
     }

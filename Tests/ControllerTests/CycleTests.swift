@@ -197,7 +197,7 @@ struct Harness {
         return GateSetup(store: store, mailer: mailbox, aliases: account, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
     }
 
-    func controller(policy: ControllerConfig.DriftPolicy = .report) -> Controller {
+    func controller(policy: ControllerConfig.DriftPolicy = .report, hooks: ControllerHooks = ControllerHooks()) -> Controller {
         let busy = busy, wrongAccount = wrongAccount
         let ports = ControllerPorts(source: source, cloud: account, gate: gate, clock: clock, lock: {
             if busy { throw ApplyLock.Busy(path: "state/apply.lock", holder: "reconciler apply, pid 42") }
@@ -206,7 +206,7 @@ struct Harness {
             if let wrongAccount { throw ControllerError(wrongAccount) }
         })
         return Controller(ports: ports, settings: CycleSettings(driftPolicy: policy), schedule: .init(ControllerConfig().intervals),
-                          statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), random: { 0.5 })
+                          statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), hooks: hooks, random: { 0.5 })
     }
 
     /// One cycle as the daemon runs it; the status it leaves is in `statusStore`.
