@@ -195,7 +195,7 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["Engine", "Planning", "DesiredState", "DesiredStateSources", "Rendering", "StateStore", "AWSClient", "EmulatorHarness",
-                           "ReleaseGate", "Controller", "Fixtures", "TestSupport"]
+                           "ReleaseGate", "Controller", "OperatorSurface", "Fixtures", "TestSupport"]
         ),
         .testTarget(
             name: "ReleaseGateTests",
@@ -209,7 +209,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OperatorSurfaceTests",
-            dependencies: ["OperatorSurface", "Controller", "ControllerConfig", "Planning", "ReleaseGate", "StateStore", "AWSClient", "Fixtures",
+            dependencies: ["OperatorSurface", "Controller", "ControllerConfig", "Planning", "ReleaseGate", "StateStore", "AWSClient", "Fixtures", "TestSupport",
                            .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
         ),

@@ -5,6 +5,7 @@
 #   - a Python virtual environment in .venv with the pinned tools of
 #     scripts/requirements.txt: MiniStack (the emulator that runs the full templates),
 #     moto[server] (wire tests) and cfn-lint (checks every rendered SAM template).
+#   - with --browser (the test suite): Debian's chromium, which opens the dashboard headless.
 # Safe to run repeatedly: each step is skipped when already satisfied.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,6 +20,17 @@ if ! pkg-config --exists libgit2 libcurl 2>/dev/null; then
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libgit2-dev libcurl4-openssl-dev pkg-config >/dev/null
     else
         say "libgit2-dev or libcurl4-openssl-dev is missing: run 'sudo apt-get install -y libgit2-dev libcurl4-openssl-dev pkg-config' and retry"
+        exit 1
+    fi
+fi
+
+if [ "${1:-}" = "--browser" ] && ! command -v chromium >/dev/null 2>&1; then
+    if [ "$(id -u)" -eq 0 ]; then
+        say "installing chromium (apt), for the dashboard's browser test"
+        apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+        say "chromium is missing: run 'sudo apt-get install -y chromium' and retry"
         exit 1
     fi
 fi

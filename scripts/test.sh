@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: installs what it needs
-# (scripts/bootstrap.sh), builds, and runs `swift test` with cfn-lint from .venv.
+# (scripts/bootstrap.sh --browser: chromium too), builds, and runs `swift test` with cfn-lint from .venv.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
-bash scripts/bootstrap.sh
+bash scripts/bootstrap.sh --browser
 export CFN_LINT="$root/.venv/bin/cfn-lint"
 echo "[test] building and running the test suite" >&2
 swift build --build-tests

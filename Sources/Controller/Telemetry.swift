@@ -38,6 +38,14 @@ public struct ControllerEvent: Sendable, Codable, Equatable {
     }
 }
 
+extension ControllerEvent {
+    /// A confirmed release whose aliases all moved.
+    public static func released(_ approval: Approval, by who: String, now: Date) -> ControllerEvent {
+        ControllerEvent(.releaseApplied, "\(approval.environment) now runs commit \(approval.shortCommit): release \(approval.id) applied by \(who)",
+                        details: approval.changes.map(\.line), commit: approval.commit, environment: approval.environment, at: now)
+    }
+}
+
 /// Where events go. `notify` hands an event over and returns at once; delivery (and its
 /// retries) happens elsewhere, so a slow chat service never holds up a cycle.
 public protocol Notifier: Sendable {
@@ -60,10 +68,7 @@ public enum EventRules {
                 "\(approval.environment) release of commit \(approval.shortCommit) waits for approval \(approval.id) (code mailed; expires \(AuditEntry.format(approval.expiresAt)))",
                 details: approval.changes.map(\.line), commit: approval.commit, environment: approval.environment, at: now))
         }
-        for approval in report.finished {
-            events.append(ControllerEvent(.releaseApplied, "\(approval.environment) release of commit \(approval.shortCommit) finished (approval \(approval.id))",
-                                          details: approval.changes.map(\.line), commit: approval.commit, environment: approval.environment, at: now))
-        }
+        for approval in report.finished { events.append(.released(approval, by: "the controller", now: now)) }
         if let check = after.drift, check != before.drift {
             let drifted = check.findings.filter(\.isDrift)
             let known = Set((before.drift?.findings ?? []).filter(\.isDrift).map(\.identity))

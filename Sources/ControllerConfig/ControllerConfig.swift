@@ -78,6 +78,12 @@ public struct ControllerConfig: Hashable, Sendable {
         public var webhookSecretFile: String?
         /// /readyz fails when no cycle succeeded for this long; nil: three poll intervals.
         public var readyWithinSeconds: Int?
+        public init(host: String = "127.0.0.1", port: Int = 9820, webhookSecretFile: String? = nil, readyWithinSeconds: Int? = nil) {
+            self.host = host
+            self.port = port
+            self.webhookSecretFile = webhookSecretFile
+            self.readyWithinSeconds = readyWithinSeconds
+        }
     }
 
     /// Where the controller tells people what happened. The URLs are secrets (a Slack incoming
@@ -88,6 +94,11 @@ public struct ControllerConfig: Hashable, Sendable {
         /// A failing cycle is announced when this many fail in a row (and again on recovery).
         public var failingAfter: Int = 3
         public var isEmpty: Bool { webhookURLFile == nil && slackURLFile == nil }
+        public init(webhookURLFile: String? = nil, slackURLFile: String? = nil, failingAfter: Int = 3) {
+            self.webhookURLFile = webhookURLFile
+            self.slackURLFile = slackURLFile
+            self.failingAfter = failingAfter
+        }
     }
 
     public var source = Source()

@@ -26,13 +26,7 @@ public struct OperatorSurface: Sendable {
         MetricsSystem.bootstrap(factory)
         let metrics = ControllerMetrics(factory: factory)
         let config = wiring.config
-        let sinks = try [
-            config.notify.webhookURLFile.map { try NotificationSink.fromFile(Wiring.absolute($0, base: wiring.base), name: "webhook", format: .json) },
-            config.notify.slackURLFile.map { try NotificationSink.fromFile(Wiring.absolute($0, base: wiring.base), name: "slack", format: .slack) },
-        ].compactMap { $0 }
-        let caBundle = try wiring.clientSettings().caBundle
-        let outbox = NotificationOutbox(sinks: sinks, transport: CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20), caBundle: caBundle),
-                                        metrics: metrics, logger: logger, controller: ProcessInfo.processInfo.hostName, version: version)
+        let outbox = try NotificationOutbox.configured(wiring, metrics: metrics, logger: logger, version: version)
         let hooks = ControllerHooks(metrics: metrics, notifier: outbox, health: HealthBoard(startedAt: Date()), failingAfter: config.notify.failingAfter)
         var server: OperatorServer?
         if serve, let settings = config.server {
@@ -65,5 +59,20 @@ public struct OperatorSurface: Sendable {
             throw SurfaceError("\(path) ([server] webhook_secret_file) holds \(bytes.count) bytes; a shared secret needs at least 16 (e.g. `openssl rand -hex 32 > \(path)`)")
         }
         return bytes
+    }
+}
+
+extension NotificationOutbox {
+    /// The sinks [notify] names, reached as the AWS client reaches AWS (same CA bundle, same proxies).
+    public static func configured(_ wiring: Wiring, metrics: ControllerMetrics, logger: Logger, version: String,
+                                  delays: [Double] = [1, 2, 4]) throws -> NotificationOutbox {
+        let notify = wiring.config.notify
+        let sinks = try [
+            notify.webhookURLFile.map { try NotificationSink.fromFile(Wiring.absolute($0, base: wiring.base), name: "webhook", format: .json) },
+            notify.slackURLFile.map { try NotificationSink.fromFile(Wiring.absolute($0, base: wiring.base), name: "slack", format: .slack) },
+        ].compactMap { $0 }
+        let transport = CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20), caBundle: try wiring.clientSettings().caBundle)
+        return NotificationOutbox(sinks: sinks, transport: transport, metrics: metrics, logger: logger, controller: ProcessInfo.processInfo.hostName,
+                                  version: version, delays: delays)
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Controller
 import Foundation
+import Logging
+import OperatorSurface
 import ReleaseGate
 import StateStore
 
@@ -72,8 +74,24 @@ struct ApproveCommand: AsyncParsableCommand {
                 print(Self.summary(outcome))
             }
             if !outcome.succeeded { throw ExitCode(1) }
+            await Self.announce(outcome.approval, wiring: wiring)
         } catch let error as GateError {
             throw CLIError(error.description)
+        }
+    }
+
+    /// Tells [notify]'s sinks that the release is out (briefly retried; a sink that is down
+    /// is a warning: the release happened).
+    static func announce(_ approval: Approval, wiring: Wiring) async {
+        guard !wiring.config.notify.isEmpty else { return }
+        let logger = Logger(label: "reconciler", factory: { _ in SwiftLogNoOpLogHandler() })
+        do {
+            let outbox = try NotificationOutbox.configured(wiring, metrics: ControllerMetrics(), logger: logger, version: BuildInfo.version, delays: [1, 2])
+            if await !outbox.deliver(.released(approval, by: operatingSystemUser(), now: Date())) {
+                printError("warning: the release notification did not reach every sink of [notify]; the release itself is done")
+            }
+        } catch {
+            printError("warning: no release notification: \(error)")
         }
     }
 

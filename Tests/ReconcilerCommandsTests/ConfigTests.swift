@@ -52,6 +52,14 @@ import Testing
             max_backoff_seconds = 120
             [drift]
             policy = "correct"
+            [server]
+            address = "[::1]:9100"
+            webhook_secret_file = "/etc/reconciler/webhook.secret"
+            ready_within_seconds = 600
+            [notify]
+            webhook_url_file = "hook.url"
+            slack_url_file = "slack.url"
+            failing_after = 5
             """, file: "c.conf")
         #expect(config.source.branch == "release")
         #expect(config.source.tokenEnv == "GIT_TOKEN")
@@ -62,6 +70,16 @@ import Testing
         #expect(config.approval.sesRegion == "eu-west-1")
         #expect(config.intervals.maxBackoffSeconds == 120)
         #expect(config.driftPolicy == .correct)
+        #expect(config.server == .init(host: "::1", port: 9100, webhookSecretFile: "/etc/reconciler/webhook.secret", readyWithinSeconds: 600))
+        #expect(config.server?.isLoopback == true)
+        #expect(config.notify == .init(webhookURLFile: "hook.url", slackURLFile: "slack.url", failingAfter: 5))
+    }
+
+    @Test func withoutAServerTableRunServesNothingAndTheBundledOneListensOnLoopback() throws {
+        #expect(try ControllerConfig.parse("", file: "c.conf").server == nil)
+        let bundled = try ControllerConfig.parse(String(contentsOf: Self.root.appendingPathComponent("controller.conf"), encoding: .utf8), file: "controller.conf")
+        #expect(bundled.server?.host == "127.0.0.1" && bundled.server?.port == 9820)
+        #expect(try ControllerConfig.parse("[server]\naddress = \"0.0.0.0:9820\"\n", file: "c.conf").server?.isLoopback == false)
     }
 
     @Test(arguments: [
@@ -88,6 +106,11 @@ import Testing
         ("[aws]\nendpoint = \"http://[::1\"\n", "aws.endpoint: 'http://[::1' is not an http:// or https:// URL"),
         ("[aws.endpoints]\nlambda = \"ftp://x\"\n", "c.conf:2: aws.endpoints.lambda: 'ftp://x' is not an http:// or https:// URL"),
         ("[aws]\nprofile = \"x\"\nprofil = \"y\"\n", "c.conf:3: aws.profil: unknown key"),
+        ("[server]\naddress = \"9820\"\n", "c.conf:2: server.address: '9820' is not host:port; write e.g. \"127.0.0.1:9820\""),
+        ("[server]\naddress = \"localhost:99999\"\n", "server.address: 'localhost:99999' is not host:port"),
+        ("[server]\nwebhook_secret = \"x\"\n", "server.webhook_secret: unknown key; allowed here: address, webhook_secret_file, ready_within_seconds"),
+        ("[notify]\nslack_url = \"https://hooks.slack.com/x\"\n", "notify.slack_url: unknown key; allowed here: webhook_url_file, slack_url_file, failing_after"),
+        ("[notify]\nfailing_after = 0\n", "notify.failing_after: 0 is out of range; allowed 1-100"),
     ])
     func badConfigurationsAreExplained(_ text: String, _ expected: String) {
         #expect {
