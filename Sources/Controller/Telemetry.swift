@@ -85,11 +85,14 @@ public enum EventRules {
         if after.consecutiveFailures == 0, before.consecutiveFailures >= failingAfter {
             events.append(ControllerEvent(.recovered, "cycles succeed again after \(before.consecutiveFailures) failures", commit: after.lastSeen?.id, at: now))
         }
-        let stalledBefore = Set(before.regions.flatMap { region in region.stalledReasons.map { "\(region.region): \($0)" } })
-        let stalledNow = after.regions.flatMap { region in region.stalledReasons.map { "\(region.region): \($0)" } }
-        let newlyStalled = stalledNow.filter { !stalledBefore.contains($0) }
+        // A stack newly in a state only a person can end; one that stays there is not announced
+        // again, however its reason's text (an elapsed time) changes.
+        let stalledBefore = Set(before.regions.flatMap { region in region.stalledStacks.map { "\(region.region)/\($0.name)" } })
+        let newlyStalled = after.regions.flatMap { region in
+            region.stalledStacks.filter { !stalledBefore.contains("\(region.region)/\($0.name)") }.map { "\(region.region) \($0.name): \($0.reason)" }
+        }
         if !newlyStalled.isEmpty {
-            events.append(ControllerEvent(.needsPerson, "\(newlyStalled.count) thing\(newlyStalled.count == 1 ? "" : "s") need\(newlyStalled.count == 1 ? "s" : "") a person",
+            events.append(ControllerEvent(.needsPerson, "\(newlyStalled.count) stack\(newlyStalled.count == 1 ? "" : "s") need\(newlyStalled.count == 1 ? "s" : "") a person",
                                           details: newlyStalled, commit: after.lastSeen?.id, at: now))
         }
         return events
@@ -102,10 +105,8 @@ extension Finding {
 }
 
 extension ControllerStatus.RegionEntry {
-    var stalledReasons: [String] {
-        conditions.filter { $0.type == .stalled }.map(\.reason) + stacks.flatMap { stack in
-            stack.conditions.filter { $0.type == .stalled }.map { "\(stack.name) \($0.reason)" }
-        }
+    var stalledStacks: [(name: String, reason: String)] {
+        stacks.compactMap { stack in stack.conditions.first { $0.type == .stalled }.map { (stack.name, $0.reason) } }
     }
 }
 

@@ -10,7 +10,7 @@ import ServiceLifecycle
 /// Everything `reconciler run` serves and sends beside the reconcile loop, built from
 /// controller.conf: the metrics registry (swift-metrics bootstrapped into Prometheus), the
 /// notification outbox and, with a [server] table, the HTTP server.
-public struct OperatorSurface: Sendable {
+public struct DaemonSurface: Sendable {
     public let hooks: ControllerHooks
     public let outbox: NotificationOutbox
     public let server: OperatorServer?
@@ -20,7 +20,7 @@ public struct OperatorSurface: Sendable {
     public var services: [any ServiceLifecycle.Service] { [server as (any ServiceLifecycle.Service)?, outbox].compactMap { $0 } }
 
     /// Bootstraps the process's metrics system: call once, before the AWS client is made.
-    public static func make(_ wiring: Wiring, logger: Logger, serve: Bool, version: String) throws -> OperatorSurface {
+    public static func make(_ wiring: Wiring, logger: Logger, serve: Bool, version: String) throws -> DaemonSurface {
         let registry = PrometheusCollectorRegistry()
         let factory = PrometheusMetricsFactory(registry: registry)
         MetricsSystem.bootstrap(factory)
@@ -45,7 +45,7 @@ public struct OperatorSurface: Sendable {
                 sources: .init(status: StatusFile(directory), approvals: wiring.approvals, audit: directory.auditLog), logger: logger,
                 listening: { url in logger.info("http server listening", metadata: ["url": "\(url)", "webhook": "\(secret == nil ? "off" : "on")"]) })
         }
-        return OperatorSurface(hooks: hooks, outbox: outbox, server: server)
+        return DaemonSurface(hooks: hooks, outbox: outbox, server: server)
     }
 
     /// The shared secret of the webhook: the file's content without its final line break.

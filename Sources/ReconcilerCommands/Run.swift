@@ -32,7 +32,7 @@ struct RunCommand: AsyncParsableCommand {
         let wiring = try global.wiring()
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let logger = Logger(label: "reconciler")
-        let surface = try OperatorSurface.make(wiring, logger: logger, serve: !once, version: BuildInfo.version)
+        let surface = try DaemonSurface.make(wiring, logger: logger, serve: !once, version: BuildInfo.version)
         let controller = try Controller.make(wiring, logger: logger, once: once, hooks: surface.hooks)
         if once {
             let code = try await controller.runOnce()
