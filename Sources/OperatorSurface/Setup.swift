@@ -22,7 +22,9 @@ public struct DaemonSurface: Sendable {
     /// Bootstraps the process's metrics system: call once, before the AWS client is made.
     public static func make(_ wiring: Wiring, logger: Logger, serve: Bool, version: String) throws -> DaemonSurface {
         let registry = PrometheusCollectorRegistry()
-        let factory = PrometheusMetricsFactory(registry: registry)
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // A cycle takes from milliseconds (an idle poll) to an hour (a stack update).
+        factory.durationHistogramBuckets["reconciler_cycle_duration_seconds"] = [0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600].map { .milliseconds(Int64($0 * 1000)) }
         MetricsSystem.bootstrap(factory)
         let metrics = ControllerMetrics(factory: factory)
         let config = wiring.config
