@@ -162,6 +162,7 @@ let package = Package(
         // Shared by the test targets: running the reconciler binary and git.
         .target(
             name: "TestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
             path: "Tests/TestSupport"
         ),
         // Shared by the unit tests: the default desired state, a converged account, in-memory ports.
@@ -181,7 +182,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "SigV4", "EmulatorHarness"]
+            dependencies: ["AWSClient", "SigV4", "EmulatorHarness", "TestSupport"]
         ),
         .testTarget(
             name: "DesiredStateSourcesTests",

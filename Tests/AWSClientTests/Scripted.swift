@@ -27,26 +27,6 @@ extension ScriptedTransport.Step {
     }
 }
 
-/// Collects log records for assertions.
-final class LogRecorder: @unchecked Sendable {
-    // Safe: `records` is only touched under `lock`.
-    private let lock = NSLock()
-    private var records: [(Logger.Message, Logger.Metadata)] = []
-    func append(_ message: Logger.Message, _ metadata: Logger.Metadata) { lock.lock(); records.append((message, metadata)); lock.unlock() }
-    var all: [(Logger.Message, Logger.Metadata)] { lock.lock(); defer { lock.unlock() }; return records }
-
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(recorder: self) }
-    }
-
-    struct Handler: LogHandler {
-        let recorder: LogRecorder
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }
-        func log(event: LogEvent) { recorder.append(event.message, event.metadata ?? [:]) }
-    }
-}
 
 /// A client over a scripted transport with fixed credentials, clock and no real sleeping.
 func scriptedClient(_ transport: ScriptedTransport, attempts: Int = 3, sleeps: SleepLog = SleepLog(), logger: Logger = Logger(label: "test"),

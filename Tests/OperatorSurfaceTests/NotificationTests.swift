@@ -5,25 +5,8 @@ import Logging
 import OperatorSurface
 import Prometheus
 import Synchronization
+import TestSupport
 import Testing
-
-/// Keeps every log line with its metadata, to show what never reaches a log.
-final class CapturedLog: Sendable {
-    let lines = Mutex<[String]>([])
-    var text: String { lines.withLock { $0.joined(separator: "\n") } }
-    var logger: Logger {
-        Logger(label: "test") { _ in Handler(log: self) }
-    }
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }
-        func log(event: LogEvent) {
-            log.lines.withLock { $0.append("\(event.level) \(event.message) \(event.metadata ?? [:])") }
-        }
-    }
-}
 
 @Suite("Notifications: payloads, retries, delivery on loopback")
 struct NotificationTests {
@@ -50,7 +33,7 @@ struct NotificationTests {
         #expect(text.split(separator: "\n").count == 22 && text.hasSuffix("… and 5 more"))
     }
 
-    func outbox(_ transport: ScriptedTransport, log: CapturedLog = CapturedLog(), registry: PrometheusCollectorRegistry = .init(),
+    func outbox(_ transport: ScriptedTransport, log: LogRecorder = LogRecorder(), registry: PrometheusCollectorRegistry = .init(),
                 sleeps: Sleeps = Sleeps()) -> NotificationOutbox {
         NotificationOutbox(sinks: [NotificationSink(name: "slack", url: URL(string: "https://hooks.example.com/services/T0/B0/SECRET-PATH")!, format: .slack)],
                            transport: transport, metrics: ControllerMetrics(factory: PrometheusMetricsFactory(registry: registry)), logger: log.logger,
@@ -66,7 +49,7 @@ struct NotificationTests {
 
     @Test func aSinkThatKeepsFailingIsGivenUpAndTheURLNeverLogged() async {
         let transport = ScriptedTransport([.unreachable, .unreachable, .unreachable, .unreachable, .unreachable])
-        let log = CapturedLog(), registry = PrometheusCollectorRegistry()
+        let log = LogRecorder(), registry = PrometheusCollectorRegistry()
         #expect(await outbox(transport, log: log, registry: registry).deliver(event) == false)
         #expect(transport.count == 4)
         #expect(log.text.contains("notification not delivered") && log.text.contains("Couldn't connect to server"), "\(log.text)")
