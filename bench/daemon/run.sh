@@ -3,7 +3,7 @@
 #   - resident memory of an idle `reconciler run` sampled over several minutes (growth ratio);
 #   - CPU time per idle poll, against one `reconciler validate` process (same repository) as baseline;
 #   - commit-to-plan latency (commit → the daemon's plan for it), against a one-shot `reconciler plan`.
-# Usage: bench/daemon/run.sh [IDLE_SECONDS=180] [POLL_SECONDS=5]
+# Usage: bench/daemon/run.sh [IDLE_SECONDS=180] [POLL_SECONDS=5]; SERVER=1 adds a [server] table (run's HTTP server on a free loopback port).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
@@ -42,6 +42,7 @@ poll_seconds = $poll
 drift_seconds = 86400
 jitter_percent = 0
 CONF
+if [ "${SERVER:-0}" = 1 ]; then printf '[server]\naddress = "127.0.0.1:0"\n' >>"$work/controller.conf"; fi
 .venv/bin/python scripts/emulator_client.py verify-sender "$endpoint" ap-south-1 reconciler@dzgro.com
 ticks=$(getconf CLK_TCK)
 cpu() { awk -v t="$ticks" '{print ($14+$15)/t}' "/proc/$1/stat"; }
@@ -75,7 +76,7 @@ rss0, rss1 = int(a[0]), int(a[1]); cpu0, cpu1 = float(a[2]), float(a[3]); p0, p1
 validate_cpu = float(a[6]); plan = float(a[8]) - float(a[7]); latency = float(a[10]) - float(a[9]); poll = float(a[11])
 samples = [int(x) for x in a[12:]]
 per_poll = (cpu1 - cpu0) / max(1, p1 - p0)
-print(f"idle RSS: {rss0/1024:.1f} MiB at start, {rss1/1024:.1f} MiB after {len(samples)*10-10} s (max {max(samples)/1024:.1f} MiB); growth ratio {rss1/rss0:.3f}")
+print(f"idle RSS{' (HTTP server on)' if __import__('os').environ.get('SERVER') == '1' else ''}: {rss0/1024:.1f} MiB at start, {rss1/1024:.1f} MiB after {len(samples)*10-10} s (max {max(samples)/1024:.1f} MiB); growth ratio {rss1/rss0:.3f}")
 print(f"CPU per idle poll: {per_poll*1000:.2f} ms over {p1-p0} polls; one `reconciler validate` process: {validate_cpu*1000:.0f} ms; ratio {per_poll/validate_cpu if validate_cpu else float('nan'):.3f}")
 print(f"commit-to-plan latency: {latency:.2f} s with poll_seconds {poll:g} (expected under one poll interval plus a plan); one-shot `reconciler plan`: {plan:.2f} s; ratio {latency/plan:.2f}")
 PY
