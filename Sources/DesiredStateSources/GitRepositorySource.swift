@@ -24,7 +24,15 @@ public struct GitRepositorySource: DesiredStateSource {
 
     public var isRemote: Bool { repository.contains("://") || repository.hasPrefix("git@") }
 
-    public var description: String { "\(repository) \(branch) \(subdirectory)" }
+    /// Shown in logs, status.json and the dashboard: a password written into the URL is masked.
+    public var description: String { "\(Self.masked(repository)) \(branch) \(subdirectory)" }
+
+    /// `https://user:secret@host/…` → `https://user:***@host/…`; anything else as it is.
+    public static func masked(_ repository: String) -> String {
+        guard let scheme = repository.range(of: "://"), let at = repository[scheme.upperBound...].firstIndex(of: "@"),
+              !repository[scheme.upperBound..<at].contains("/"), let colon = repository[scheme.upperBound..<at].firstIndex(of: ":") else { return repository }
+        return String(repository[..<repository.index(after: colon)]) + "***" + String(repository[at...])
+    }
 
     var clonePath: String { (stateDirectory as NSString).appendingPathComponent("repository.git") }
     var lastSeenPath: String { (stateDirectory as NSString).appendingPathComponent("last-seen-commit.json") }

@@ -52,6 +52,20 @@ final class Fixture {
 }
 
 @Suite struct GitRepositorySourceTests {
+    @Test(arguments: [
+        ("https://bot:ghp_secret@github.com/dzgro/infra.git", "https://bot:***@github.com/dzgro/infra.git"),
+        ("https://bot@github.com/dzgro/infra.git", "https://bot@github.com/dzgro/infra.git"),
+        ("https://github.com/dzgro/infra.git", "https://github.com/dzgro/infra.git"),
+        ("ssh://git@host:2222/infra.git", "ssh://git@host:2222/infra.git"),
+        ("git@github.com:dzgro/infra.git", "git@github.com:dzgro/infra.git"),
+        ("https://host/path/with@sign:in/it", "https://host/path/with@sign:in/it"),
+        ("/srv/git/infra", "/srv/git/infra"),
+    ])
+    func aPasswordInTheRepositoryURLIsNeverShown(_ repository: String, _ shown: String) {
+        #expect(GitRepositorySource.masked(repository) == shown)
+        #expect(GitRepositorySource(repository: repository, branch: "main", subdirectory: "desired-state", stateDirectory: "/tmp").description == "\(shown) main desired-state")
+    }
+
     @Test func readsTheDesiredStateAtTheTipStraightFromTheObjectDatabase() async throws {
         let fixture = try Fixture()
         let head = try fixture.git(["rev-parse", "HEAD"], in: fixture.work)
