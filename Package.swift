@@ -182,7 +182,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "SigV4", "EmulatorHarness", "TestSupport"]
+            dependencies: ["AWSClient", "SigV4", "EmulatorHarness", "TestSupport", .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .testTarget(
             name: "DesiredStateSourcesTests",

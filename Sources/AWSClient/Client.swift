@@ -200,6 +200,8 @@ public struct AWSClient: Sendable {
     static func outcome(_ failure: any Error) -> String {
         guard let error = failure as? AWSError else { return "transport_error" }
         if error.isThrottling { return "throttled" }
+        // Observation asks about things that may not exist yet: an answer, not a failure.
+        if error.isNotFound { return "not_found" }
         return error.status >= 500 ? "server_error" : "client_error"
     }
 

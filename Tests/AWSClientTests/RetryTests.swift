@@ -1,5 +1,6 @@
 import AWSClient
 import Foundation
+import Prometheus
 import TestSupport
 import Testing
 
@@ -168,5 +169,30 @@ import Testing
         // Besides the four backoffs, the limiter made requests wait for a token.
         let delays = await sleeps.delays
         #expect(delays.count > 4, "\(delays)")
+    }
+}
+
+@Suite struct CallMetricsTests {
+    @Test func everyCallIsCountedOnceByItsOutcomeAndEveryRetryApart() async throws {
+        let registry = PrometheusCollectorRegistry()
+        let transport = ScriptedTransport([
+            .status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"),
+            .status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>"),
+            .status(400, "<ErrorResponse><Error><Code>ValidationError</Code><Message>Stack with id Dzgro-core does not exist</Message></Error></ErrorResponse>"),
+            .status(403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"),
+        ])
+        var client = scriptedClient(transport)
+        client.metrics = PrometheusMetricsFactory(registry: registry)
+        _ = try await STSClient(client, region: "eu-west-1").getCallerIdentity()
+        for _ in 0..<2 {  // not found, then refused
+            await #expect(throws: AWSError.self) { _ = try await CloudFormationClient(client, region: "eu-west-1").describeStacks("Dzgro-core") }
+        }
+        var bytes: [UInt8] = []
+        registry.emit(into: &bytes)
+        let samples = try prometheusSamples(String(decoding: bytes, as: UTF8.self))
+        #expect(samples[#"reconciler_aws_calls_total{service="sts",operation="GetCallerIdentity",outcome="ok"}"#] == 1)
+        #expect(samples[#"reconciler_aws_retries_total{service="sts",operation="GetCallerIdentity"}"#] == 1)
+        #expect(samples[#"reconciler_aws_calls_total{service="cloudformation",operation="DescribeStacks",outcome="not_found"}"#] == 1)
+        #expect(samples[#"reconciler_aws_calls_total{service="cloudformation",operation="DescribeStacks",outcome="client_error"}"#] == 1)
     }
 }
