@@ -154,6 +154,10 @@ struct StackBuilder {
     mutating func resource(_ id: String, _ type: String, _ properties: TemplateValue, dependsOn: [String] = []) {
         var r = MapBuilder()
         r.set("Type", .string(type))
+        if StatefulResources.types.contains(type) {
+            r.set("DeletionPolicy", "Retain")
+            r.set("UpdateReplacePolicy", "Retain")
+        }
         r.set("DependsOn", dependsOn.isEmpty ? nil : .list(dependsOn.map { .string($0) }))
         r.set("Properties", properties)
         resources.append(.init(id, r.value))
@@ -511,6 +515,17 @@ struct StackBuilder {
 /// Where the deployer uploads artifacts: content-addressed, so an unchanged
 /// function never uploads or publishes again.
 /// Keys in the artifact bucket: content-addressed, so an upload is never repeated.
+/// Resources that hold data or identities a deployment must never destroy: messages, objects,
+/// users, the clients people's apps are built with, the domains clients resolve. Rendered with
+/// `DeletionPolicy: Retain` and `UpdateReplacePolicy: Retain`, so a removal or a replacement
+/// leaves the old one in the account (orphaned, for a person to move or delete) instead of
+/// deleting it with its contents.
+public enum StatefulResources {
+    public static let types: Set<String> = [
+        "AWS::SQS::Queue", "AWS::S3::Bucket", "AWS::Cognito::UserPool", "AWS::Cognito::UserPoolClient", "AWS::ApiGatewayV2::DomainName",
+    ]
+}
+
 public enum ArtifactKeys {
     public static func function(_ name: String, codeHash: String) -> String { "functions/\(name)/\(codeHash).zip" }
     public static func layer(_ name: String, buildHash: String) -> String { "layers/\(name)/\(buildHash).zip" }

@@ -201,6 +201,23 @@ import Testing
         #expect(core.value["Parameters"]?["ApiCertificateArn"] != nil)
     }
 
+    @Test func nothingStatefulIsDeletedOrReplacedAway() {
+        var retained: [String: Int] = [:]
+        for template in templates {
+            for (id, type, body) in template.resources where StatefulResources.types.contains(type) {
+                #expect(body["DeletionPolicy"] == "Retain" && body["UpdateReplacePolicy"] == "Retain", "\(id) (\(type))")
+                retained[type, default: 0] += 1
+            }
+            // And nothing else: a function, a role or an alias is rebuilt from git, so it may be replaced.
+            for (id, type, body) in template.resources where !StatefulResources.types.contains(type) {
+                #expect(body["DeletionPolicy"] == nil && body["UpdateReplacePolicy"] == nil, "\(id) (\(type))")
+            }
+        }
+        // The bundled state: 88 queues (DLQs included), 16 buckets, 3 user pools and their clients, 4 API domains.
+        #expect(retained == ["AWS::SQS::Queue": 88, "AWS::S3::Bucket": 16, "AWS::Cognito::UserPool": 3, "AWS::Cognito::UserPoolClient": 3,
+                             "AWS::ApiGatewayV2::DomainName": 4])
+    }
+
     @Test func everyQueueHasADeadLetterQueue() throws {
         for template in templates {
             let queues = template.resources(of: "AWS::SQS::Queue")
