@@ -84,6 +84,8 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
         case duplicateRoute = "duplicate-route"
         case stackLimit = "stack-limit"
         case fileTooLarge = "file-too-large"
+        /// A warning: one execution role serves every environment's alias of a function.
+        case sharedExecutionRole = "shared-execution-role"
     }
 }
 

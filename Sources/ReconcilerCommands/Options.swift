@@ -119,5 +119,6 @@ struct RenderedStackSummary: Encodable {
 struct ValidationReport: Encodable {
     var valid: Bool
     var problems: [ProblemJSON]?
+    var warnings: [ProblemJSON]?
     var stacks: [RenderedStackSummary]?
 }

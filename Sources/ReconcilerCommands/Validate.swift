@@ -15,11 +15,13 @@ struct Validate: AsyncParsableCommand {
         let (origin, files) = (input.origin, input.files)
         let (state, rendered) = try loadChecked(files, json: global.json)
         let stacks = rendered.map(RenderedStackSummary.init)
+        let warnings = Isolation.warnings(state)
         if global.json {
-            print(try jsonString(ValidationReport(valid: true, problems: nil, stacks: stacks)))
+            print(try jsonString(ValidationReport(valid: true, problems: nil, warnings: warnings.map(ProblemJSON.init), stacks: stacks)))
             return
         }
         print("desired state from \(origin): valid")
+        for warning in warnings { printError("warning: \(warning)") }
         print("  \(state.project.value): \(state.environments.count) environments, \(state.functions.count) functions, "
               + "\(state.layers.count) layers, \(state.queues.count) queue types, \(state.buckets.count) bucket types, "
               + "\(state.regions.count) regions, \(stacks.count) stacks")
