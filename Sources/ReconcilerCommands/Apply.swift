@@ -10,26 +10,53 @@ struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apply",
         abstract: "Plan, then execute every step not held by the release gate: regions concurrently, steps in order.",
-        discussion: "Steps that move a staging or prod alias are listed as held. One apply at a time (a lock in the state directory); everything done is appended to apply-log.jsonl there. Exit status 1 when a step failed.")
+        discussion: """
+            Steps that move a staging or prod alias are listed as held. One apply at a time (a lock in the state directory); \
+            everything done is appended to apply-log.jsonl there. Exit status 1 when a step failed. With a FILE written by \
+            `plan --out FILE`: reads the desired state at the plan's commit, observes the plan's regions, and executes only if \
+            that plans to the same digest; otherwise it says what moved and changes nothing.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Option(name: .long, help: ArgumentHelp("Apply only this region (repeatable).", valueName: "REGION"))
     var region: [String] = []
 
+    @Argument(help: ArgumentHelp("A plan saved by `plan --out FILE`: executed exactly, or refused.", valueName: "FILE"))
+    var planFile: String?
+
     func run() async throws {
         let json = global.json
         let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
-        let session = try await Session.open(global, progress: say)
-        try session.deployment.checkRegions(region)
+        let saved = try planFile.map(Self.readSaved)
+        var options = global
+        if let saved {
+            guard region.isEmpty else { throw CLIError("a saved plan carries its regions (\(saved.regions.isEmpty ? "all" : saved.regions.joined(separator: ", "))); drop --region") }
+            if global.desiredState == nil {
+                if let ref = global.ref, ref != saved.plan.commit { throw CLIError("the plan is of commit \(saved.plan.commit.prefix(12)); drop --ref \(ref)") }
+                options.ref = saved.plan.commit
+            }
+        }
+        let regions = saved?.regions ?? region
+        let session = try await Session.open(options, progress: say)
+        try session.deployment.checkRegions(regions)
         let lock = try session.wiring.stateDirectory.applyLock(purpose: "reconciler apply")
         defer { withExtendedLifetime(lock) {} }
-        let (observation, seconds) = try await session.plan(regions: region, progress: say)
+        let (observation, seconds) = try await session.plan(regions: regions, progress: say)
         // apply changes nothing unless it has read every region it was asked to plan.
         if let (region, failure) = observation.failures.sorted(by: { $0.key < $1.key }).first {
             throw CLIError("\(region) could not be observed, so nothing was applied: \(failure); run `reconciler apply --region R` for the other regions, or again once \(region) answers")
         }
         let plan = observation.plan
+        if let saved, let file = planFile {
+            let moved = saved.differences(from: plan)
+            guard moved.isEmpty else {
+                throw CLIError("\(file) was planned from what is no longer there, so nothing was applied:\n"
+                               + moved.map { "  \($0)" }.joined(separator: "\n")
+                               + "\nreview a new plan (`reconciler plan --out \(file)`) and apply that")
+            }
+            say("\(file): the plan \(plan.digest.prefix(16)) of \(AuditEntry.format(saved.savedAt)) still holds; applying exactly it")
+        }
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.deployment.origin))
         say(PlanText.summary(plan))
         let execution = try await session.deployment.execute(plan, progress: say)
@@ -45,6 +72,24 @@ struct ApplyCommand: AsyncParsableCommand {
             if let gateFailure { printError("error: \(gateFailure)") }
         }
         if !execution.succeeded { throw ExitCode(1) }
+    }
+
+    static func readSaved(_ path: String) throws -> SavedPlan {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read the plan \(path); write one with `reconciler plan --out \(path)`")
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        struct Version: Decodable { var formatVersion: Int? }
+        guard let version = try? decoder.decode(Version.self, from: data), version.formatVersion != nil else {
+            throw CLIError("\(path) is not a plan written by `reconciler plan --out`")
+        }
+        guard version.formatVersion == SavedPlan.formatVersion else {
+            throw CLIError("\(path) is a plan of format \(version.formatVersion!); this reconciler reads format \(SavedPlan.formatVersion): plan again")
+        }
+        do { return try decoder.decode(SavedPlan.self, from: data) } catch {
+            throw CLIError("\(path) is not a complete plan (\(error)); plan again with `reconciler plan --out \(path)`")
+        }
     }
 
     /// `apply --json`: the report's fields, and the approvals requested or waiting.

@@ -3,6 +3,7 @@ import Controller
 import Engine
 import Foundation
 import Planning
+import StateStore
 
 struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,6 +18,9 @@ struct PlanCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes (0: none, 1: error).")
     var detailedExitCode = false
+
+    @Option(name: .long, help: ArgumentHelp("Also write the plan to FILE: `reconciler apply FILE` executes exactly it, or refuses.", valueName: "FILE"))
+    var out: String?
 
     func run() async throws {
         let session = try await Session.open(global) { if !global.json { printError($0) } }
@@ -38,6 +42,16 @@ struct PlanCommand: AsyncParsableCommand {
                 printError("error: \(region) could not be observed and is not in this plan: \(failure)")
             }
             throw ExitCode(1)
+        }
+        if let out {
+            let saved = SavedPlan(savedAt: Date(), source: session.deployment.origin, regions: region, plan: plan)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.dateEncodingStrategy = .iso8601
+            do { try writeAtomically(try encoder.encode(saved), to: URL(fileURLWithPath: out)) } catch {
+                throw CLIError("cannot write the plan to \(out): \(error); choose a writable path")
+            }
+            printError("plan \(plan.digest.prefix(16)) saved to \(out); `reconciler apply \(out)` executes exactly it, and refuses if anything it was based on moves")
         }
         if detailedExitCode && plan.hasChanges { throw ExitCode(2) }
     }
