@@ -33,6 +33,9 @@ struct ApplyCommand: AsyncParsableCommand {
         if let saved {
             guard region.isEmpty else { throw CLIError("a saved plan carries its regions (\(saved.regions.isEmpty ? "all" : saved.regions.joined(separator: ", "))); drop --region") }
             if global.desiredState == nil {
+                if saved.plan.commit.hasPrefix("uncommitted-") {
+                    throw CLIError("the plan was made from a directory's files (\(saved.source)); pass the same --desired-state DIR")
+                }
                 if let ref = global.ref, ref != saved.plan.commit { throw CLIError("the plan is of commit \(saved.plan.commit.prefix(12)); drop --ref \(ref)") }
                 options.ref = saved.plan.commit
             }

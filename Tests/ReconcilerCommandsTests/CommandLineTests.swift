@@ -125,3 +125,33 @@ extension CLI {
         #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("state/repository.git").path))
     }
 }
+
+@Suite struct SavedPlanFileTests {
+    func write(_ text: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("plan-\(UUID().uuidString).json")
+        try Data(text.utf8).write(to: url)
+        return url
+    }
+
+    static let directoryPlan = #"""
+        {"formatVersion": 1, "savedAt": "2026-11-30T12:00:00Z", "source": "desired-state (uncommitted files)", "regions": [],
+         "plan": {"formatVersion": 1, "project": "Dzgro", "commit": "uncommitted-0123456789ab", "account": "123456789012",
+                  "regions": [], "fingerprints": {}, "digest": "d"}}
+        """#
+
+    @Test(arguments: [
+        (#"{"formatVersion": 2, "plan": {}}"#, [String](), "is a plan of format 2; this reconciler reads format 1: plan again"),
+        (#"{"hello": "world"}"#, [], "is not a plan written by `reconciler plan --out`"),
+        (#"{"formatVersion": 1, "plan": {}}"#, [], "is not a complete plan"),
+        (directoryPlan, [], "the plan was made from a directory's files (desired-state (uncommitted files)); pass the same --desired-state DIR"),
+        (directoryPlan, ["--region", "eu-west-1"], "a saved plan carries its regions (all); drop --region"),
+    ])
+    func whatIsNotAPlanToApplyIsRefusedBeforeAnythingIsRead(_ text: String, _ extra: [String], _ expected: String) throws {
+        let file = try write(text)
+        defer { try? FileManager.default.removeItem(at: file) }
+        // No credentials and no endpoint: had it gone on, it would have failed otherwise.
+        let result = try CLI.run(["apply", file.path] + extra, environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains(expected), "\(result.stderr)")
+    }
+}
