@@ -9,11 +9,7 @@ public enum Isolation {
         let environments = state.aliasEnvironments.map(\.name.value)
         guard environments.count > 1 else { return [] }
         return state.functions.compactMap { function in
-            let consumed = function.triggers.compactMap { trigger -> String? in
-                if case .queue(let queue, _, _) = trigger.kind { return queue.value }
-                return nil
-            }
-            let queues = Array(Set(consumed + function.sendsTo.map(\.value))).sorted()
+            let queues = Array(Set(function.consumedQueues + function.sendsTo.map(\.value))).sorted()
             let buckets = function.buckets.map(\.value).sorted()
             guard !queues.isEmpty || !buckets.isEmpty else { return nil }
             let reach = [queues.isEmpty ? nil : "queue\(queues.count == 1 ? "" : "s") \(queues.joined(separator: ", "))",

@@ -83,6 +83,14 @@ public struct Function: Hashable, Sendable {
     public var roleName: Located<String>?
     /// SHA-256 over the function's code files: the artifact's content address.
     public var codeHash: String
+
+    /// The queues whose messages trigger it (and which it therefore receives from and deletes).
+    public var consumedQueues: [String] {
+        triggers.compactMap { trigger in
+            if case .queue(let queue, _, _) = trigger.kind { return queue.value }
+            return nil
+        }
+    }
 }
 
 public struct Trigger: Hashable, Sendable {

@@ -222,10 +222,7 @@ struct StackBuilder {
 
         // Role: unnamed unless the desired state names it (role names are global).
         var statements: [TemplateValue] = []
-        let consumed = function.triggers.compactMap { trigger -> String? in
-            if case .queue(let queue, _, _) = trigger.kind { return queue.value }
-            return nil
-        }
+        let consumed = function.consumedQueues
         if !consumed.isEmpty {
             statements.append(["Effect": "Allow",
                                 "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
