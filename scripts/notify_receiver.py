@@ -1,9 +1,10 @@
 """A loopback receiver for notification tests: keeps every POST (path and body) and
 returns them, oldest first, as JSON on GET /__received.
 
-    python notify_receiver.py      # prints {"port": N} once it listens on 127.0.0.1:N
+    python notify_receiver.py [PORT]   # prints {"port": N} once it listens on 127.0.0.1:N (0 or none: a free port)
 """
 import json
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -36,6 +37,6 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1]) if len(sys.argv) > 1 else 0), Handler)
 print(json.dumps({"port": server.server_address[1]}), flush=True)
 server.serve_forever()

@@ -110,6 +110,38 @@ public final class FaultServer: Sendable {
     public func stop() { Launcher.stop(pid) }
 }
 
+/// `scripts/notify_receiver.py` on loopback: keeps every notification posted to it, as a
+/// chat service or a webhook receiver would.
+public final class NotifyReceiver: Sendable {
+    public let root: URL
+    let pid: Int32
+
+    struct Hello: Decodable, Sendable { var port: Int }
+
+    private init(root: URL, pid: Int32) {
+        self.root = root
+        self.pid = pid
+    }
+
+    public static func start() async throws -> NotifyReceiver {
+        let started = try await Launcher.start("notify_receiver.py", name: "notification receiver", readyPath: "__received", as: Hello.self)
+        return NotifyReceiver(root: started.endpoint, pid: started.pid)
+    }
+
+    public struct Received: Decodable, Sendable {
+        public var path: String
+        public var contentType: String
+        public var body: String
+    }
+
+    /// Every POST so far, oldest first.
+    public func received() async throws -> [Received] {
+        try JSONDecoder().decode([Received].self, from: Data(try await Launcher.get(root, "__received")))
+    }
+
+    public func stop() { Launcher.stop(pid) }
+}
+
 /// A certificate for 127.0.0.1 that no CA signed, made with the openssl program, for the
 /// tests of a CA bundle. The files live in `directory`.
 public struct SelfSignedCertificate: Sendable {

@@ -15,34 +15,6 @@ extension EndToEnd {
     struct OperatorSurfaceEndToEndTests {
         typealias Daemon = DaemonEndToEndTests.Daemon
 
-        /// scripts/notify_receiver.py: keeps every POST.
-        final class NotifyReceiver: @unchecked Sendable {
-            let process = Process()
-            let port: Int
-
-            init() throws {
-                process.executableURL = CLI.root.appendingPathComponent(".venv/bin/python")
-                process.arguments = [CLI.root.appendingPathComponent("scripts/notify_receiver.py").path]
-                let out = Pipe()
-                process.standardOutput = out
-                process.standardError = FileHandle.nullDevice
-                try process.run()
-                struct Hello: Decodable { var port: Int }
-                port = try JSONDecoder().decode(Hello.self, from: out.fileHandleForReading.availableData).port
-            }
-
-            struct Received: Decodable { var path: String; var contentType: String; var body: String }
-            func received() async throws -> [Received] {
-                let response = try await CurlTransport().send(HTTPRequest(method: "GET", url: URL(string: "http://127.0.0.1:\(port)/__received")!))
-                return try JSONDecoder().decode([Received].self, from: Data(response.body))
-            }
-
-            func stop() {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-        }
-
         static func http(_ url: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> (status: Int, text: String) {
             let response = try await CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 20))
                 .send(HTTPRequest(method: method, url: URL(string: url)!, headers: headers, body: body))
@@ -69,7 +41,7 @@ extension EndToEnd {
         @Test func metricsWebhookNotificationsAndTheDashboard() async throws {
             let emulator = try await MiniStack.start()
             defer { emulator.stop() }
-            let receiver = try NotifyReceiver()
+            let receiver = try await NotifyReceiver.start()
             defer { receiver.stop() }
             let poll = 20.0
             let world = try World(emulator: emulator, extra: """
@@ -87,8 +59,8 @@ extension EndToEnd {
             defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRECTORY"] == nil { try? FileManager.default.removeItem(at: world.directory) } }
             let secret = Array("e2e-\(UUID().uuidString)".utf8)
             try Data(secret + [10]).write(to: world.directory.appendingPathComponent("webhook.secret"))
-            try Data("http://127.0.0.1:\(receiver.port)/events\n".utf8).write(to: world.directory.appendingPathComponent("hook.url"))
-            try Data("http://127.0.0.1:\(receiver.port)/slack\n".utf8).write(to: world.directory.appendingPathComponent("slack.url"))
+            try Data("\(receiver.root.appendingPathComponent("events").absoluteString)\n".utf8).write(to: world.directory.appendingPathComponent("hook.url"))
+            try Data("\(receiver.root.appendingPathComponent("slack").absoluteString)\n".utf8).write(to: world.directory.appendingPathComponent("slack.url"))
             try await world.verifySender()
 
             let daemon = try Daemon(world: world, name: "run")
