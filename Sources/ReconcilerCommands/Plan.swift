@@ -45,10 +45,7 @@ struct PlanCommand: AsyncParsableCommand {
         }
         if let out {
             let saved = SavedPlan(savedAt: Date(), source: session.deployment.origin, regions: region, plan: plan)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            do { try writeAtomically(try encoder.encode(saved), to: URL(fileURLWithPath: out)) } catch {
+            do { try JSONDocument<SavedPlan>(url: URL(fileURLWithPath: out)).save(saved) } catch {
                 throw CLIError("cannot write the plan to \(out): \(error); choose a writable path")
             }
             printError("plan \(plan.digest.prefix(16)) saved to \(out); `reconciler apply \(out)` executes exactly it, and refuses if anything it was based on moves")
