@@ -3,6 +3,7 @@ import Engine
 import Foundation
 import Logging
 import Planning
+import ReleaseGate
 import ServiceLifecycle
 import StateStore
 
@@ -170,7 +171,9 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     func finished(_ report: ReconcileCycle.Report, before: ControllerStatus, after: ControllerStatus, started: Date) async {
         let now = ports.clock.now()
         hooks.health.cycleFinished(at: now, failure: report.failure, consecutiveFailures: after.consecutiveFailures)
-        let live = ((try? await ports.gate.store.load()) ?? []).filter(\.isLive)
+        // The cycle's own last reading; only a cycle that read none (the fetch failed) costs another.
+        let live: [Approval]
+        if let known = report.live { live = known } else { live = ((try? await ports.gate.store.load()) ?? []).filter(\.isLive) }
         hooks.metrics.cycle(report, status: after, live: live, seconds: now.timeIntervalSince(started), now: now)
         for event in EventRules.events(before: before, after: after, report: report, failingAfter: hooks.failingAfter, now: now) {
             logger.info("notifying", metadata: ["event": "\(event.kind.rawValue)", "summary": "\(event.summary)"])

@@ -37,6 +37,8 @@ public struct ReconcileCycle: Sendable {
         public var requested: [Approval] = []
         /// Confirmed releases this cycle finished.
         public var finished: [Approval] = []
+        /// The approvals waiting or partly applied, as the cycle last read them (nil: it read none).
+        public var live: [Approval]?
         public init() {}
         public func reason(_ step: String) -> StepResult.Reason? { steps.last { $0.step == step }?.reason }
     }
@@ -70,7 +72,9 @@ public struct ReconcileCycle: Sendable {
 
         do {
             // A release confirmed but not finished (a crash or a failure while moving its aliases) is finished by the controller.
-            let unfinished = try await ports.gate.store.load().contains { $0.state == .partial }
+            let approvals = try await ports.gate.store.load()
+            report.live = approvals.filter(\.isLive)
+            let unfinished = approvals.contains { $0.state == .partial }
             let reconcile = force || status.reconciledCommit != commit.id || unfinished
             logger.debug("poll", metadata: ["commit": "\(commit.id)", "started": "\(LogTime.precise(started))", "reconcile": "\(reconcile)", "drift_check": "\(drift)"])
             guard reconcile || drift else {
@@ -196,9 +200,11 @@ public struct ReconcileCycle: Sendable {
         findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
 
         // 7. Status: a projection of what this cycle found and did.
+        let live = try await ports.gate.store.load().filter(\.isLive)
+        report.live = live
         let facts = StatusProjection.Facts(
             commit: commit, state: state, stacks: checked.stacks, observation: observation, execution: execution, findings: findings,
-            live: try await ports.gate.store.load().filter(\.isLive), reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
+            live: live, reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
             drift: drift.checked ? .init(at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
                                          findings: findings, corrections: corrections) : nil)
         let projected = StatusProjection.project(status, facts, now: ports.clock.now())
