@@ -35,9 +35,29 @@ public struct CloudFormationClient: Sendable {
         public var status: String
         public var statusReason: String?
         public var executionStatus: String?
-        public var changes: [(action: String, logicalID: String, resourceType: String)]
-        public static func == (a: ChangeSet, b: ChangeSet) -> Bool { a.id == b.id && a.status == b.status && a.changes.count == b.changes.count }
-        public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+        public var changes: [ResourceChange]
+    }
+
+    /// A change set's `ResourceChange`, with its `Details` (what changes and whether it recreates).
+    public struct ResourceChange: Sendable, Hashable {
+        public struct Detail: Sendable, Hashable {
+            /// Properties, Metadata, Tags, DeletionPolicy, …
+            public var attribute: String
+            /// The property's name when `attribute` is Properties.
+            public var name: String?
+            /// Never, Conditionally or Always.
+            public var requiresRecreation: String?
+            public var changeSource: String?
+            public var causingEntity: String?
+        }
+        public var action: String
+        public var logicalID: String
+        public var physicalID: String?
+        public var resourceType: String
+        public var replacement: String?
+        public var policyAction: String?
+        public var scope: [String]
+        public var details: [Detail]
     }
 
     public struct StackResource: Sendable, Hashable {
@@ -78,23 +98,30 @@ public struct CloudFormationClient: Sendable {
 
     public enum TemplateSource: Sendable { case body(String), url(String) }
 
-    public func createChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:],
+    /// `previous` names parameters that keep the stack's current value (`UsePreviousValue`).
+    public func createChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:], previous: [String] = [],
                                 tags: [String: String] = [:], create: Bool, capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws -> (id: String, stackID: String) {
         let p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
-            + Self.stackInput(template: template, parameters: parameters, tags: tags, capabilities: capabilities)
+            + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: tags, capabilities: capabilities)
         let result = try await call("CreateChangeSet", p)
         return (result.string("Id") ?? "", result.string("StackId") ?? "")
     }
 
     /// Template, parameters, tags and capabilities as CreateChangeSet takes them.
-    static func stackInput(template: TemplateSource, parameters: [String: String], tags: [String: String], capabilities: [String]) -> [(String, String)] {
+    static func stackInput(template: TemplateSource, parameters: [String: String], previous: [String] = [], tags: [String: String], capabilities: [String]) -> [(String, String)] {
         var p: [(String, String)] = []
         switch template {
         case .body(let body): p.append(("TemplateBody", body))
         case .url(let url): p.append(("TemplateURL", url))
         }
-        for (index, key) in parameters.keys.sorted().enumerated() {
-            p += [("Parameters.member.\(index + 1).ParameterKey", key), ("Parameters.member.\(index + 1).ParameterValue", parameters[key]!)]
+        let keys = Set(parameters.keys).union(previous).sorted()
+        for (index, key) in keys.enumerated() {
+            p.append(("Parameters.member.\(index + 1).ParameterKey", key))
+            if let value = parameters[key] {
+                p.append(("Parameters.member.\(index + 1).ParameterValue", value))
+            } else {
+                p.append(("Parameters.member.\(index + 1).UsePreviousValue", "true"))
+            }
         }
         for (index, key) in tags.keys.sorted().enumerated() {
             p += [("Tags.member.\(index + 1).Key", key), ("Tags.member.\(index + 1).Value", tags[key]!)]
@@ -105,15 +132,23 @@ public struct CloudFormationClient: Sendable {
 
     public func describeChangeSet(stack: String, name: String) async throws -> ChangeSet {
         var changeSet: ChangeSet?
-        let changes: [(action: String, logicalID: String, resourceType: String)] = try await AWSClient.paginate("DescribeChangeSet") { token in
+        let changes: [ResourceChange] = try await AWSClient.paginate("DescribeChangeSet") { token in
             let result = try await call("DescribeChangeSet", [("StackName", stack), ("ChangeSetName", name)] + (token.map { [("NextToken", $0)] } ?? []))
             if changeSet == nil {
                 changeSet = ChangeSet(id: result.string("ChangeSetId") ?? "", status: result.string("Status") ?? "", statusReason: result.string("StatusReason"),
                                       executionStatus: result.string("ExecutionStatus"), changes: [])
             }
-            let page = result.members("Changes").compactMap { change -> (String, String, String)? in
+            let page = result.members("Changes").compactMap { change -> ResourceChange? in
                 guard let r = change["ResourceChange"] else { return nil }
-                return (r.string("Action") ?? "", r.string("LogicalResourceId") ?? "", r.string("ResourceType") ?? "")
+                return ResourceChange(
+                    action: r.string("Action") ?? "", logicalID: r.string("LogicalResourceId") ?? "", physicalID: r.string("PhysicalResourceId"),
+                    resourceType: r.string("ResourceType") ?? "", replacement: r.string("Replacement"), policyAction: r.string("PolicyAction"),
+                    scope: r.members("Scope").map(\.text),
+                    details: r.members("Details").map { d in
+                        ResourceChange.Detail(attribute: d.string("Target", "Attribute") ?? "", name: d.string("Target", "Name"),
+                                              requiresRecreation: d.string("Target", "RequiresRecreation"),
+                                              changeSource: d.string("ChangeSource"), causingEntity: d.string("CausingEntity"))
+                    })
             }
             return (page, result.string("NextToken"))
         }

@@ -142,7 +142,7 @@ public struct ReconcileCycle: Sendable {
         var execution: Deployment.Execution?
         var corrections: [String] = []
         if (reconcile || correct) && observation.plan.hasChanges {
-            let plan = observation.plan
+            let plan = await deployment.preview(observation.plan, progress: progress)
             logger.info("applying", metadata: ["commit": "\(commit)", "digest": "\(plan.digest.prefix(16))", "steps": "\(plan.steps.count)",
                                                "held": "\(plan.heldSteps.count)", "reason": "\(reconcile ? "commit" : "drift correction")"])
             let done: Deployment.Execution

@@ -47,6 +47,14 @@ public struct Deployment: Sendable {
         return Observation(snapshot: snapshot, plan: plan, failures: errors.mapValues { "\($0)" })
     }
 
+    /// The plan with what each stack update would do to each resource: change sets made
+    /// now, which `execute` runs unless something they were made from moved.
+    public func preview(_ plan: Plan, progress: @escaping @Sendable (String) -> Void) async -> Plan {
+        await cloud.preview(plan, work, progress: progress)
+    }
+
+    var work: ApplyWork { ApplyWork(state: state, files: files, stacks: stacks, commit: commit) }
+
     /// What the cloud looked like, and the plan from there.
     public struct Observation: Sendable {
         public var snapshot: Snapshot
@@ -68,7 +76,7 @@ public struct Deployment: Sendable {
     public func execute(_ plan: Plan, progress: @escaping @Sendable (String) -> Void,
                         shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) async throws -> Execution {
         if !plan.heldSteps.isEmpty { try gate.checkMail() }
-        let report = await cloud.apply(plan, ApplyWork(state: state, files: files, stacks: stacks, commit: commit),
+        let report = await cloud.apply(plan, work,
                                        progress: progress, shouldContinue: shouldContinue)
         // A shutdown leaves the request to the next start: nothing half-mailed.
         guard shouldContinue() else { return Execution(report: report, requests: []) }

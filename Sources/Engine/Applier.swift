@@ -214,6 +214,7 @@ public struct Applier: Sendable {
             }
             let n = await counter.next()
             progress("[\(n)/\(total)] \(region): \(PlanText.marker(step)) \(step.subject): \(step.detail)")
+            for line in step.preview?.lines ?? [] { progress("      \(region): \(line)") }
             await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": now()])
             do {
                 let note = try await executor(for: step.action).run(context)

@@ -13,6 +13,8 @@ public protocol Cloud: Sendable {
     /// the snapshot and its error returned, so the others go on. Throws when the account
     /// itself cannot be identified.
     func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error])
+    /// The plan with each stack update's change set described (made now, executed by `apply`).
+    func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan
     /// Executes the plan's ungated steps (held steps are reported as held).
     func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
                shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport
@@ -59,6 +61,10 @@ public struct AWSCloud: Cloud {
         let account: String
         if let known = self.account { account = known } else { account = try await observer.account(region: targets.first?.region ?? "us-east-1") }
         return await observer.observeEach(targets, project: project, account: account)
+    }
+
+    public func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan {
+        await Previewer(ports: .aws(client), work: work, waits: waits, clock: clock, progress: progress).preview(plan)
     }
 
     public func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,

@@ -24,15 +24,13 @@ public protocol ArtifactStore: Sendable {
 
 /// A change set as CloudFormation describes it.
 public struct ChangeSetFact: Sendable, Hashable {
-    public struct ResourceChange: Sendable, Hashable {
-        public var action: String, logicalID: String, resourceType: String
-        public init(action: String, logicalID: String, resourceType: String) { self.action = action; self.logicalID = logicalID; self.resourceType = resourceType }
-    }
     public var status: String
     public var statusReason: String?
+    /// AVAILABLE when it can be executed; OBSOLETE once the stack changed after it was made.
+    public var executionStatus: String?
     public var changes: [ResourceChange]
-    public init(status: String, statusReason: String? = nil, changes: [ResourceChange] = []) {
-        self.status = status; self.statusReason = statusReason; self.changes = changes
+    public init(status: String, statusReason: String? = nil, executionStatus: String? = nil, changes: [ResourceChange] = []) {
+        self.status = status; self.statusReason = statusReason; self.executionStatus = executionStatus; self.changes = changes
     }
 }
 
@@ -51,8 +49,10 @@ public enum TemplateLocation: Sendable, Hashable { case body(String), url(String
 public protocol StackService: Sendable {
     /// nil when the stack does not exist.
     func stack(_ name: String, region: String) async throws -> StackFact?
-    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], tags: [String: String],
-                         create: Bool, region: String) async throws
+    /// `previous` names parameters that keep the stack's current value. Returns false, creating
+    /// nothing, when the stack already has a change set of that name.
+    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
+                         tags: [String: String], create: Bool, region: String) async throws -> Bool
     func changeSet(stack: String, name: String, region: String) async throws -> ChangeSetFact
     func deleteChangeSet(stack: String, name: String, region: String) async throws
     func executeChangeSet(stack: String, name: String, region: String) async throws
@@ -163,21 +163,26 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
         }
     }
 
-    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], tags: [String: String],
-                         create: Bool, region: String) async throws {
+    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
+                         tags: [String: String], create: Bool, region: String) async throws -> Bool {
         let source: CloudFormationClient.TemplateSource
         switch template {
         case .body(let body): source = .body(body)
         case .url(let url): source = .url(url)
         }
-        _ = try await CloudFormationClient(client, region: region).createChangeSet(stack: stack, name: name, template: source, parameters: parameters,
-                                                                                 tags: tags, create: create)
+        do {
+            _ = try await CloudFormationClient(client, region: region).createChangeSet(stack: stack, name: name, template: source, parameters: parameters,
+                                                                                     previous: previous, tags: tags, create: create)
+            return true
+        } catch let error as AWSError where error.code == "AlreadyExistsException" {
+            return false
+        }
     }
 
     func changeSet(stack: String, name: String, region: String) async throws -> ChangeSetFact {
         let described = try await CloudFormationClient(client, region: region).describeChangeSet(stack: stack, name: name)
-        return ChangeSetFact(status: described.status, statusReason: described.statusReason,
-                             changes: described.changes.map { .init(action: $0.action, logicalID: $0.logicalID, resourceType: $0.resourceType) })
+        return ChangeSetFact(status: described.status, statusReason: described.statusReason, executionStatus: described.executionStatus,
+                             changes: described.changes.map(ResourceChange.init))
     }
 
     func deleteChangeSet(stack: String, name: String, region: String) async throws {
@@ -269,4 +274,17 @@ func concurrently<Value: Sendable>(_ keys: [String], _ read: @escaping @Sendable
 func unique<T: Hashable>(_ items: [T]) -> [T] {
     var seen = Set<T>()
     return items.filter { seen.insert($0).inserted }
+}
+
+extension ResourceChange {
+    /// What a change set says of one resource, as the plan shows it.
+    init(_ change: CloudFormationClient.ResourceChange) {
+        func named(_ detail: CloudFormationClient.ResourceChange.Detail) -> String {
+            detail.attribute == "Properties" ? detail.name ?? detail.attribute : detail.attribute
+        }
+        self.init(action: change.action, logicalID: change.logicalID, type: change.resourceType, physicalID: change.physicalID,
+                  replacement: change.replacement, policyAction: change.policyAction,
+                  causes: unique(change.details.map(named)),
+                  recreating: unique(change.details.filter { ($0.requiresRecreation ?? "Never") != "Never" }.map(named)))
+    }
 }

@@ -1,3 +1,4 @@
+import DesiredState
 import Foundation
 import Planning
 import Rendering
@@ -33,39 +34,14 @@ struct StackDeployer {
         if case .needsPerson(let remedy) = disposition {
             throw ApplyError("stack \(name) in \(region) is \(current?.status ?? "?"): \(remedy)")
         }
-
-        let template: TemplateLocation
-        if stack.delivery == .s3 {
-            let key = ArtifactKeys.template(name, templateHash: stack.templateHash)
-            try await ports.artifacts.put(bucket, key: key, body: Array(stack.body.utf8), contentType: "application/x-yaml", region: region)
-            template = .url(ports.artifacts.url(bucket, key: key, region: region))
-        } else {
-            template = .body(stack.body)
-        }
-
-        let changeSet = "reconciler-\(stack.templateHash.prefix(12))-\(Int(clock.now().timeIntervalSince1970))"
-        do {
-            try await stacks.createChangeSet(stack: name, name: changeSet, template: template, parameters: parameters,
-                                             tags: tags, create: disposition == .absent, region: region)
-        } catch where Self.isNoChange("\(error)") {
-            return "CloudFormation found nothing to change"
-        }
-        var status = "CREATE_PENDING"
-        let described = try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
-                                             timedOut: { "change set \(changeSet) of \(name) still \(status) after \(Int(waits.stackSeconds)) s" }) {
-            let described = try await stacks.changeSet(stack: name, name: changeSet, region: region)
-            status = described.status
-            return status.hasSuffix("_IN_PROGRESS") || status.hasSuffix("_PENDING") ? nil : described
-        }
-        if described.status == "FAILED" {
-            if Self.isNoChange(described.statusReason) {
-                try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
-                return "empty change set: nothing to change"
-            }
-            throw ApplyError("change set for \(name) in \(region) failed: \(described.statusReason ?? "no reason given"); fix the template or its parameters and apply again")
+        let prepared = try await prepare(stack, parameters: parameters, previous: [], bucket: bucket, tags: tags,
+                                         create: disposition == .absent, basedOn: current?.lastChange)
+        guard case .ready(let changeSet, let described, let reused) = prepared else {
+            if case .nothingToChange(_, let note) = prepared { return note }
+            return nil
         }
         let actions = Dictionary(grouping: described.changes, by: \.action).map { "\($0.key) \($0.value.count)" }.sorted()
-        progress("    \(region): \(name): change set with \(described.changes.count) change\(described.changes.count == 1 ? "" : "s")\(actions.isEmpty ? "" : " (\(actions.joined(separator: ", ")))")")
+        progress("    \(region): \(name): \(reused ? "executing the change set the plan showed" : "change set") with \(described.changes.count) change\(described.changes.count == 1 ? "" : "s")\(actions.isEmpty ? "" : " (\(actions.joined(separator: ", ")))")")
 
         let seen = Set(try await stacks.events(stack: name, region: region).map(\.id))
         try await stacks.executeChangeSet(stack: name, name: changeSet, region: region)
@@ -82,6 +58,100 @@ struct StackDeployer {
                              + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")) + "; \(remedy)")
         }
         return nil
+    }
+
+    /// What the update of an existing stack would do, from a change set made now and left
+    /// for `deploy` to execute. `previous` names parameters only the apply will know: they
+    /// keep the stack's current value here. Never throws: what cannot be previewed says why.
+    func preview(_ stack: RenderedStack, parameters: [String: String], previous: [String], bucket: String, tags: [String: String]) async -> StackPreview {
+        let name = stack.stackName
+        var notes = previous.isEmpty ? [] : ["previewed with the current value of \(previous.joined(separator: ", ")): apply makes a new change set once the new value is known"]
+        do {
+            guard let current = try await describe(name) else { return StackPreview(changeSet: nil, notes: ["the stack does not exist yet: every resource is added"]) }
+            guard StackStatus.disposition(current.status, stack: name, region: region) == .ready else {
+                return StackPreview(changeSet: nil, notes: ["the stack is \(current.status): its change set is made when apply reaches it"])
+            }
+            switch try await prepare(stack, parameters: parameters, previous: previous, bucket: bucket, tags: tags, create: false, basedOn: current.lastChange) {
+            case .ready(let changeSet, let described, _):
+                return StackPreview(changeSet: changeSet, changes: described.changes, notes: notes)
+            case .nothingToChange(let changeSet, _):
+                return StackPreview(changeSet: changeSet, notes: notes)
+            }
+        } catch {
+            notes.append("no preview: \(error)")
+            return StackPreview(changeSet: nil, notes: notes)
+        }
+    }
+
+    /// A change set ready to execute, or the news that there is nothing to change.
+    enum Prepared {
+        /// `reused`: made earlier (by a plan) from exactly the same inputs.
+        case ready(String, ChangeSetFact, reused: Bool)
+        case nothingToChange(String, note: String)
+    }
+
+    /// The change set's name follows from everything it is made from, the stack's last change
+    /// included: the change set a plan made is the one apply executes, unless something moved.
+    static func changeSetName(_ stack: RenderedStack, parameters: [String: String], previous: [String], tags: [String: String],
+                              create: Bool, basedOn lastChange: String?) -> String {
+        let lines = [stack.templateHash, create ? "create" : "update", lastChange ?? "-"]
+            + parameters.sorted { $0.key < $1.key }.map { "p \($0.key)=\($0.value)" }
+            + previous.sorted().map { "previous \($0)" }
+            + tags.sorted { $0.key < $1.key }.map { "t \($0.key)=\($0.value)" }
+        return "reconciler-" + sha256Hex(lines.joined(separator: "\n").utf8).prefix(32)
+    }
+
+    /// Makes the change set, or finds the one made from the same inputs, and waits until
+    /// CloudFormation has computed it.
+    func prepare(_ stack: RenderedStack, parameters: [String: String], previous: [String], bucket: String, tags: [String: String],
+                 create: Bool, basedOn lastChange: String?) async throws -> Prepared {
+        let name = stack.stackName
+        let changeSet = Self.changeSetName(stack, parameters: parameters, previous: previous, tags: tags, create: create, basedOn: lastChange)
+        let template: TemplateLocation
+        if stack.delivery == .s3 {
+            let key = ArtifactKeys.template(name, templateHash: stack.templateHash)
+            try await ports.artifacts.put(bucket, key: key, body: Array(stack.body.utf8), contentType: "application/x-yaml", region: region)
+            template = .url(ports.artifacts.url(bucket, key: key, region: region))
+        } else {
+            template = .body(stack.body)
+        }
+        func make() async throws -> Bool {
+            try await stacks.createChangeSet(stack: name, name: changeSet, template: template, parameters: parameters, previous: previous,
+                                             tags: tags, create: create, region: region)
+        }
+        let made: Bool
+        do { made = try await make() } catch where Self.isNoChange("\(error)") {
+            return .nothingToChange(changeSet, note: "CloudFormation found nothing to change")
+        }
+        var described = try await computed(changeSet, of: name)
+        var reused = !made
+        if reused && (described.status != "CREATE_COMPLETE" || described.executionStatus != "AVAILABLE") && !Self.isNoChange(described.statusReason) {
+            // Made earlier but no longer executable (the stack changed, or it failed): made again.
+            progress("    \(region): \(name): change set \(changeSet) is \(described.status)/\(described.executionStatus ?? "-"); making it again")
+            try await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
+            guard try await make() else { throw ApplyError("change set \(changeSet) of \(name) in \(region) still exists after it was deleted; apply again") }
+            described = try await computed(changeSet, of: name)
+            reused = false
+        }
+        if described.status == "FAILED" {
+            if Self.isNoChange(described.statusReason) {
+                try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
+                return .nothingToChange(changeSet, note: "empty change set: nothing to change")
+            }
+            throw ApplyError("change set for \(name) in \(region) failed: \(described.statusReason ?? "no reason given"); fix the template or its parameters and apply again")
+        }
+        return .ready(changeSet, described, reused: reused)
+    }
+
+    /// Waits (bounded) until the change set is computed.
+    func computed(_ changeSet: String, of name: String) async throws -> ChangeSetFact {
+        var status = "CREATE_PENDING"
+        return try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
+                                    timedOut: { "change set \(changeSet) of \(name) still \(status) after \(Int(waits.stackSeconds)) s" }) {
+            let described = try await stacks.changeSet(stack: name, name: changeSet, region: region)
+            status = described.status
+            return status.hasSuffix("_IN_PROGRESS") || status.hasSuffix("_PENDING") ? nil : described
+        }
     }
 
     /// Prints new stack events as they happen until no operation is in progress.

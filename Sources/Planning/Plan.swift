@@ -56,12 +56,15 @@ public struct Step: Hashable, Sendable, Codable {
     public var action: Action
     /// The environment whose release gate holds this step (staging, prod), or nil.
     public var gate: String?
+    /// For a stack update: what its change set would do to each resource.
+    public var preview: StackPreview?
 
-    public init(region: String, change: Change, action: Action, gate: String? = nil) {
+    public init(region: String, change: Change, action: Action, gate: String? = nil, preview: StackPreview? = nil) {
         self.region = region
         self.change = change
         self.action = action
         self.gate = gate
+        self.preview = preview
     }
 
     /// What the step touches, e.g. `stack Dzgro-core`.

@@ -35,6 +35,7 @@ public enum PlanText {
             for step in region.steps {
                 let start = colour ? Self.colour(step) : ""
                 lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
+                for line in step.preview?.lines ?? [] { lines.append("      " + line) }
             }
         }
         lines.append("")

@@ -36,6 +36,13 @@ public struct SavedPlan: Codable, Sendable, Equatable {
         let (before, after) = (described(plan), described(now))
         lines += before.filter { !after.contains($0) }.map { "no longer planned: \($0)" }
         lines += after.filter { !before.contains($0) }.map { "newly planned: \($0)" }
+        let previews = Dictionary(plan.steps.map { ("\($0.region) \($0.subject)", $0.preview) }, uniquingKeysWith: { a, _ in a })
+        for step in now.steps {
+            let key = "\(step.region) \(step.subject)"
+            guard let planned = previews[key], planned != step.preview else { continue }
+            func count(_ preview: StackPreview?) -> String { preview.map { "\($0.changes.count) resource change\($0.changes.count == 1 ? "" : "s")" } ?? "no change set" }
+            lines.append("\(key): its change set differs (planned \(count(planned)), now \(count(step.preview)))")
+        }
         return lines.isEmpty ? ["the steps' details differ (digest \(plan.digest.prefix(16)) planned, \(now.digest.prefix(16)) now)"] : lines
     }
 }

@@ -25,7 +25,8 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         let session = try await Session.open(global) { if !global.json { printError($0) } }
         try session.deployment.checkRegions(region)
-        let (observation, seconds) = try await session.plan(regions: region) { if !global.json { printError($0) } }
+        let json = global.json
+        let (observation, seconds) = try await session.plan(regions: region) { if !json { printError($0) } }
         let plan = observation.plan
         let failures = observation.failures
         let calls = await session.callsByRegion()

@@ -37,12 +37,13 @@ struct Session {
     }
 
     /// Observes (concurrently) what a plan of `regions` needs, every region when none is
-    /// named, and plans. Regions that could not be read come back as failures.
-    func plan(regions: [String], progress: (String) -> Void) async throws -> (Deployment.Observation, seconds: Double) {
+    /// named, plans, and previews the stack updates. Regions that could not be read come back as failures.
+    func plan(regions: [String], progress: @escaping @Sendable (String) -> Void) async throws -> (Deployment.Observation, seconds: Double) {
         let started = Date()
         let observed = regions.isEmpty ? deployment.state.regions : regions
         progress("observing \(observed.count) region\(observed.count == 1 ? "" : "s") (\(observed.joined(separator: ", ")))…")
-        let observation = try await deployment.plan(regions: regions)
+        var observation = try await deployment.plan(regions: regions)
+        observation.plan = await deployment.preview(observation.plan, progress: progress)
         return (observation, Date().timeIntervalSince(started))
     }
 

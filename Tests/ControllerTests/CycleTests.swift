@@ -99,6 +99,8 @@ actor MemoryAccount: Cloud, AliasService {
         return (seen, failures)
     }
 
+    nonisolated func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan { plan }
+
     func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
                shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport {
         applied.append(plan)

@@ -20,7 +20,10 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     var objects: [String: [UInt8]] = [:]
     var buckets: Set<String> = []
     var stacks: [String: StackFact] = [:]
-    var changeSets: [String: (parameters: [String: String], tags: [String: String])] = [:]
+    var changeSets: [String: (parameters: [String: String], previous: [String], tags: [String: String])] = [:]
+    /// What a described change set lists, and the change sets executed ("region/stack/name").
+    var resourceChanges: [ResourceChange] = [.init(action: "Add", logicalID: "Everything", type: "AWS::Serverless::Function")]
+    var executed: [String] = []
     /// The parameters each stack was last deployed with, by "region/name".
     var deployed: [String: [String: String]] = [:]
     var layers: [String: [LayerVersionFact]] = [:]
@@ -55,17 +58,26 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     nonisolated func url(_ bucket: String, key: String, region: String) -> String { "memory://\(bucket)/\(key)" }
 
     func stack(_ name: String, region: String) -> StackFact? { stacks["\(region)/\(name)"] }
-    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], tags: [String: String],
-                         create: Bool, region: String) throws {
+    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
+                         tags: [String: String], create: Bool, region: String) throws -> Bool {
         try write(region)
-        changeSets["\(region)/\(stack)/\(name)"] = (parameters, tags)
+        guard changeSets["\(region)/\(stack)/\(name)"] == nil else { return false }
+        changeSets["\(region)/\(stack)/\(name)"] = (parameters, previous, tags)
+        return true
     }
     func changeSet(stack: String, name: String, region: String) -> ChangeSetFact {
-        ChangeSetFact(status: "CREATE_COMPLETE", changes: [.init(action: "Add", logicalID: "Everything", resourceType: "AWS::Serverless::Function")])
+        ChangeSetFact(status: "CREATE_COMPLETE", executionStatus: "AVAILABLE", changes: resourceChanges)
     }
-    func deleteChangeSet(stack: String, name: String, region: String) {}
+    func setResourceChanges(_ changes: [ResourceChange]) { resourceChanges = changes }
+    func forgetExecuted() { executed = [] }
+    func setLayers(_ key: String, _ edit: (inout [LayerVersionFact]) -> Void) { if var facts = layers[key] { edit(&facts); layers[key] = facts } }
+    func setStack(_ key: String, _ edit: (inout StackFact) -> Void) { if var fact = stacks[key] { edit(&fact); stacks[key] = fact } }
+    func deleteChangeSet(stack: String, name: String, region: String) { changeSets["\(region)/\(stack)/\(name)"] = nil }
     func executeChangeSet(stack: String, name: String, region: String) throws {
+        executed.append("\(region)/\(stack)/\(name)")
         let set = try #require(changeSets["\(region)/\(stack)/\(name)"])
+        // Executing one change set of a stack removes them all, as CloudFormation does.
+        changeSets = changeSets.filter { !$0.key.hasPrefix("\(region)/\(stack)/") }
         deployed["\(region)/\(stack)"] = set.parameters
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
     }
@@ -76,7 +88,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         try write(region)
         let version = (layers["\(region)/\(name)"]?.count ?? 0) + 1
         let arn = "arn:aws:lambda:\(region):\(DefaultState.account):layer:\(name):\(version)"
-        layers["\(region)/\(name)", default: []].append(LayerVersionFact(version: version, arn: arn, contentHash: nil))
+        layers["\(region)/\(name)", default: []].append(LayerVersionFact(version: version, arn: arn, contentHash: Conventions.contentHash(fromLayerDescription: description)))
         return arn
     }
     func delete(_ name: String, version: Int, region: String) throws { try write(region) }

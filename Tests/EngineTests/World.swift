@@ -90,9 +90,16 @@ final class World: @unchecked Sendable {
     func git(_ arguments: [String]) throws -> String { try Git.run(arguments, in: repository) }
 
     /// A hand-made release: edit releases.yaml and commit, as a person may.
-    func commitReleases(_ edit: (String) -> String, message: String) throws {
-        let url = repository.appendingPathComponent("desired-state/releases.yaml")
-        try Data(edit(try String(contentsOf: url, encoding: .utf8)).utf8).write(to: url)
+    func commitReleases(_ edit: @escaping (String) -> String, message: String) throws {
+        try commitEdits(["releases.yaml": edit], message: message)
+    }
+
+    /// Edits files of the desired state (paths under desired-state/) and commits them.
+    func commitEdits(_ edits: [String: (String) -> String], message: String) throws {
+        for (path, edit) in edits {
+            let url = repository.appendingPathComponent("desired-state").appendingPathComponent(path)
+            try Data(edit(try String(contentsOf: url, encoding: .utf8)).utf8).write(to: url)
+        }
         try git(["commit", "-q", "-am", message])
     }
 

@@ -253,4 +253,18 @@ struct PlanTextTests {
         #expect(PlanText.render(plan, source: "x", colour: true).contains("\u{1B}["))
         #expect(!text.contains("\u{1B}["))
     }
+
+    /// A stack update with its change set: what is replaced, what is left behind, the retags counted.
+    @Test func previewedStackUpdate() throws {
+        let (state, stacks) = try World.load(World.edited([("functions/api/handler.py", "def ", "# v2\ndef ")]))
+        let (base, baseStacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: World.converged(base, baseStacks), commit: "c0ffee")
+        let retagged = (1...112).map { ResourceChange(action: "Modify", logicalID: "R\($0)", type: "AWS::SQS::Queue", replacement: "False", causes: ["Tags"]) }
+        let previewed = plan.previewed(["ap-south-1/Dzgro-core": StackPreview(
+            changeSet: "reconciler-3f5a", changes: [StackPreviewTests.userPool, StackPreviewTests.bucket, StackPreviewTests.role,
+                                                     ResourceChange(action: "Modify", logicalID: "ApiFunction", type: "AWS::Lambda::Function",
+                                                                    physicalID: "ApiFunction", replacement: "False", causes: ["Code", "Tags"])] + retagged,
+            notes: ["previewed with the current value of LayerCommon: apply makes a new change set once the new value is known"])])
+        try check(PlanText.render(previewed, source: "commit c0ffee", colour: false) + "\n", "previewed-update.txt")
+    }
 }

@@ -1,0 +1,124 @@
+import Rendering
+
+/// One resource change of a stack's change set, as CloudFormation describes it.
+public struct ResourceChange: Hashable, Sendable, Codable {
+    /// Add, Modify, Remove, Import or Dynamic.
+    public var action: String
+    public var logicalID: String
+    public var type: String
+    /// The resource as it exists now (a Modify or Remove).
+    public var physicalID: String?
+    /// For a Modify: True, False or Conditional.
+    public var replacement: String?
+    /// What CloudFormation will do with the old resource: Delete, Retain, ReplaceAndRetain, …
+    public var policyAction: String?
+    /// What changes: the names of the properties (or attributes such as `Tags`), each once.
+    public var causes: [String]
+    /// Those of `causes` that may force a replacement.
+    public var recreating: [String]
+
+    public init(action: String, logicalID: String, type: String, physicalID: String? = nil, replacement: String? = nil,
+                policyAction: String? = nil, causes: [String] = [], recreating: [String] = []) {
+        self.action = action
+        self.logicalID = logicalID
+        self.type = type
+        self.physicalID = physicalID
+        self.replacement = replacement
+        self.policyAction = policyAction
+        self.causes = causes
+        self.recreating = recreating
+    }
+
+    /// A new resource takes the place of the old one (certainly, or depending on values known at execution).
+    public var replaces: Bool { action == "Modify" && (replacement == "True" || replacement == "Conditional") }
+    /// Only the stack's tags reach it: every deploy retags every resource.
+    public var onlyRetagged: Bool { action == "Modify" && causes == ["Tags"] && !replaces }
+    public var isStateful: Bool { StatefulResources.types.contains(type) }
+    /// The old resource leaves the stack: removed, or replaced.
+    public var leavesStack: Bool { action == "Remove" || replaces }
+    /// A stateful resource leaves the stack and its data with it: deleted, not retained.
+    public var destroysData: Bool {
+        guard isStateful, leavesStack else { return false }
+        return policyAction.map { $0.hasSuffix("Delete") } ?? false
+    }
+    /// A stateful resource leaves the stack but stays in the account (its policy is Retain).
+    public var orphans: Bool { isStateful && leavesStack && !destroysData }
+
+    public var marker: String {
+        switch action {
+        case "Add": return "+"
+        case "Remove": return "-"
+        case "Modify": return replaces ? "-/+" : "~"
+        default: return "?"
+        }
+    }
+
+    /// One line for people, e.g. `-/+ UsersQueue (AWS::SQS::Queue): replaced because QueueName; …`.
+    public var line: String {
+        var text = "\(marker) \(logicalID) (\(type))"
+        switch action {
+        case "Modify" where replaces:
+            text += replacement == "Conditional"
+                ? ": may be replaced, depending on values known at execution" + (recreating.isEmpty ? "" : " (\(recreating.joined(separator: ", ")))")
+                : ": replaced" + (recreating.isEmpty ? "" : " because of \(recreating.joined(separator: ", "))")
+            let others = causes.filter { !recreating.contains($0) }
+            if !others.isEmpty { text += "; also \(others.joined(separator: ", "))" }
+        case "Modify":
+            if !causes.isEmpty { text += ": \(causes.joined(separator: ", "))" }
+        case "Add", "Remove":
+            break
+        default:
+            text += ": \(action)"
+        }
+        let resource = physicalID.map { "`\($0)`" } ?? "the old resource"
+        if destroysData {
+            text += "; \(resource) is DELETED with its data (policy \(policyAction ?? "Delete"))"
+        } else if orphans {
+            text += "; \(resource) is retained: it stays in the account, no longer managed by the stack"
+        }
+        return text
+    }
+}
+
+/// What CloudFormation says a stack update would do, from a change set made at plan time.
+/// Apply executes that same change set when nothing it was made from has changed.
+public struct StackPreview: Hashable, Sendable, Codable {
+    /// The change set's name; nil when none could be made (`notes` says why).
+    public var changeSet: String?
+    public var changes: [ResourceChange]
+    /// What the preview could not know, or why there is none.
+    public var notes: [String]
+
+    public init(changeSet: String?, changes: [ResourceChange] = [], notes: [String] = []) {
+        self.changeSet = changeSet
+        self.changes = changes
+        self.notes = notes
+    }
+
+    /// The lines to show: every change that is more than a retag, then the retags counted.
+    public var lines: [String] {
+        let retagged = changes.filter(\.onlyRetagged).count
+        var lines = changes.filter { !$0.onlyRetagged }.map(\.line)
+        if retagged > 0 { lines.append("~ \(retagged) resource\(retagged == 1 ? "" : "s") only retagged (the stack's tags change with every deploy)") }
+        if changeSet != nil && changes.isEmpty { lines.append("CloudFormation finds nothing to change") }
+        return lines + notes.map { "note: \($0)" }
+    }
+}
+
+extension Plan {
+    /// The same plan with each stack step's preview, keyed by `region/stackName` (digest recomputed).
+    public func previewed(_ previews: [String: StackPreview]) -> Plan {
+        guard !previews.isEmpty else { return self }
+        let regions = self.regions.map { region in
+            var region = region
+            region.steps = region.steps.map { step in
+                guard case .deployStack(let name, _, _, _, _, _) = step.action, let preview = previews["\(step.region)/\(name)"] else { return step }
+                var step = step
+                step.preview = preview
+                return step
+            }
+            return region
+        }
+        return Plan(project: project, commit: commit, account: account, regions: regions, fingerprints: fingerprints)
+    }
+}
