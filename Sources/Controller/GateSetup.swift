@@ -13,29 +13,32 @@ public struct GateSetup: Sendable {
     public var store: any ApprovalStore
     public var mailer: any Mailer
     public var aliases: any AliasService
+    public var stacks: any StackReleaser
     public var audit: any AuditSink
     public var policy: ReleaseGate.Policy
     /// The [approval] setting that is missing, when releases cannot be mailed.
     public var missingMailSetting: String?
     public var now: @Sendable () -> Date
 
-    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, audit: any AuditSink,
+    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
                 policy: ReleaseGate.Policy, missingMailSetting: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.mailer = mailer
         self.aliases = aliases
+        self.stacks = stacks
         self.audit = audit
         self.policy = policy
         self.missingMailSetting = missingMailSetting
         self.now = now
     }
 
-    /// Approvals and the audit log in the state directory, codes mailed through SES, aliases through Lambda.
-    public static func aws(_ config: ControllerConfig, directory: StateDirectory, key: ApprovalKey, client: AWSClient) -> GateSetup {
+    /// Approvals and the audit log in the state directory, codes mailed through SES, aliases
+    /// through Lambda, held stack updates through CloudFormation with `waits`.
+    public static func aws(_ config: ControllerConfig, directory: StateDirectory, key: ApprovalKey, client: AWSClient, waits: WaitPolicy) -> GateSetup {
         GateSetup(store: FileApprovalStore(url: directory.approvals, key: key),
                   mailer: SESMailer(client: client, region: config.approval.sesRegion, sender: config.approval.sender ?? "",
                                     recipients: config.approval.recipients),
-                  aliases: LambdaAliases(client: client), audit: directory.auditLog,
+                  aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client), waits: waits), audit: directory.auditLog,
                   policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts),
                   missingMailSetting: config.approval.sender == nil ? "sender" : config.approval.recipients.isEmpty ? "recipients" : nil)
     }
@@ -43,13 +46,13 @@ public struct GateSetup: Sendable {
     /// Refuses before anything changes when releases cannot be held for lack of a mailbox.
     public func checkMail() throws {
         if let missing = missingMailSetting {
-            throw ControllerError("this plan moves staging or prod aliases, which wait for an e-mailed code, but [approval] in controller.conf has no "
+            throw ControllerError("this plan holds changes for approval (staging or prod aliases, risky stack updates), which wait for an e-mailed code, but [approval] in controller.conf has no "
                                   + "\(missing); set sender and recipients, then run the command again (nothing was changed)")
         }
     }
 
     public func gate(progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
-        ReleaseGate(store: store, mailer: mailer, aliases: aliases, audit: audit, policy: policy, now: now, progress: progress)
+        ReleaseGate(store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, policy: policy, now: now, progress: progress)
     }
 }
 

@@ -58,7 +58,7 @@ public enum StatusProjection {
                 entry.appliedCommit = commit
                 entry.appliedAt = now
             }
-            let awaiting = facts.live.filter { $0.changes.contains { $0.region == region } }
+            let awaiting = facts.live.filter { $0.regions.contains(region) }
                 .map { "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id), \($0.state == .pending ? "waiting for its code" : "confirmed, partly applied"))" }
             let mine = facts.findings.filter { $0.region == region }
             entry.conditions = Conditions.region(.init(failure: failure, pendingSteps: pending, awaiting: awaiting), findings: mine, seen: commit)

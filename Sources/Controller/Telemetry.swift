@@ -42,7 +42,7 @@ extension ControllerEvent {
     /// A confirmed release whose aliases all moved.
     public static func released(_ approval: Approval, by who: String, now: Date) -> ControllerEvent {
         ControllerEvent(.releaseApplied, "\(approval.environment) now runs commit \(approval.shortCommit): release \(approval.id) applied by \(who)",
-                        details: approval.changes.map(\.line), commit: approval.commit, environment: approval.environment, at: now)
+                        details: approval.lines, commit: approval.commit, environment: approval.environment, at: now)
     }
 }
 
@@ -66,7 +66,7 @@ public enum EventRules {
             events.append(ControllerEvent(
                 .approvalRequested,
                 "\(approval.environment) release of commit \(approval.shortCommit) waits for approval \(approval.id) (code mailed; expires \(AuditEntry.format(approval.expiresAt)))",
-                details: approval.changes.map(\.line), commit: approval.commit, environment: approval.environment, at: now))
+                details: approval.lines, commit: approval.commit, environment: approval.environment, at: now))
         }
         for approval in report.finished { events.append(.released(approval, by: "the controller", now: now)) }
         if let check = after.drift, check != before.drift {

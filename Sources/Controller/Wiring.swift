@@ -96,12 +96,16 @@ public struct Wiring: Sendable {
         return AWSCloud(client: client,
                         layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
                         log: directory.applyLog,
-                        waits: WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
-                                          stackSeconds: Double(config.apply.stackWaitSeconds)),
-                        clock: clock)
+                        waits: waits, clock: clock)
     }
 
-    public func gate(_ client: AWSClient) -> GateSetup { GateSetup.aws(config, directory: stateDirectory, key: approvalKey, client: client) }
+    /// How long stack operations and AWS's own work may take, from [apply].
+    public var waits: WaitPolicy {
+        WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
+                   stackSeconds: Double(config.apply.stackWaitSeconds))
+    }
+
+    public func gate(_ client: AWSClient) -> GateSetup { GateSetup.aws(config, directory: stateDirectory, key: approvalKey, client: client, waits: waits) }
 
     /// The key of approvals.json: `[approval] key_file`, else under `$XDG_CONFIG_HOME` (or `$HOME/.config`).
     public var approvalKey: ApprovalKey {

@@ -58,6 +58,8 @@ public protocol StackService: Sendable {
     func executeChangeSet(stack: String, name: String, region: String) async throws
     /// The latest events (at most 100), newest first.
     func events(stack: String, region: String) async throws -> [StackEventFact]
+    /// The template the stack was last deployed with, as it was submitted.
+    func template(stack: String, region: String) async throws -> String
 }
 
 /// Lambda layers and their versions.
@@ -191,6 +193,10 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func executeChangeSet(stack: String, name: String, region: String) async throws {
         try await CloudFormationClient(client, region: region).executeChangeSet(stack: stack, name: name)
+    }
+
+    func template(stack: String, region: String) async throws -> String {
+        try await CloudFormationClient(client, region: region).getTemplate(stack)
     }
 
     func events(stack: String, region: String) async throws -> [StackEventFact] {

@@ -36,6 +36,7 @@ struct Previewer {
             }
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
-        return plan.previewed(previews)
+        return plan.previewed(previews, environments: work.state.environments.map(\.name.value),
+                              gated: work.state.gatedEnvironments.map(\.name.value))
     }
 }

@@ -42,7 +42,13 @@ struct StackDeployer {
         }
         let actions = Dictionary(grouping: described.changes, by: \.action).map { "\($0.key) \($0.value.count)" }.sorted()
         progress("    \(region): \(name): \(reused ? "executing the change set the plan showed" : "change set") with \(described.changes.count) change\(described.changes.count == 1 ? "" : "s")\(actions.isEmpty ? "" : " (\(actions.joined(separator: ", ")))")")
+        try await execute(changeSet, of: name)
+        return nil
+    }
 
+    /// Executes a change set and follows the stack until it settles; throws with the failed
+    /// resources when it does not end complete.
+    func execute(_ changeSet: String, of name: String) async throws {
         let seen = Set(try await stacks.events(stack: name, region: region).map(\.id))
         try await stacks.executeChangeSet(stack: name, name: changeSet, region: region)
         let final = try await follow(name, seen: seen)
@@ -57,7 +63,6 @@ struct StackDeployer {
             throw ApplyError("stack \(name) in \(region) ended \(final?.status ?? "missing")"
                              + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")) + "; \(remedy)")
         }
-        return nil
     }
 
     /// What the update of an existing stack would do, from a change set made now and left
@@ -73,13 +78,25 @@ struct StackDeployer {
             }
             switch try await prepare(stack, parameters: parameters, previous: previous, bucket: bucket, tags: tags, create: false, basedOn: current.lastChange) {
             case .ready(let changeSet, let described, _):
-                return StackPreview(changeSet: changeSet, changes: described.changes, notes: notes)
+                var preview = StackPreview(changeSet: changeSet, changes: described.changes, notes: notes)
+                if preview.touchesPermissions { preview.widening = await widening(of: stack) }
+                return preview
             case .nothingToChange(let changeSet, _):
                 return StackPreview(changeSet: changeSet, notes: notes)
             }
         } catch {
             notes.append("no preview: \(error)")
             return StackPreview(changeSet: nil, notes: notes)
+        }
+    }
+
+    /// The permissions the rendered template grants that the deployed one does not. When they
+    /// cannot be compared, one line says so: the update is then held as if it widened them.
+    func widening(of stack: RenderedStack) async -> [String] {
+        do {
+            return try TemplateGrants.widening(from: try await stacks.template(stack: stack.stackName, region: region), to: stack.body)
+        } catch {
+            return ["permissions that could not be compared with the deployed template (\(error))"]
         }
     }
 

@@ -90,7 +90,7 @@ public enum Dashboard {
             let state = approval.state == .partial ? "confirmed, partly applied (the controller finishes it)"
                 : left > 0 ? "waiting for its code: \(span(left)) left" : "code expired: `reconciler approve \(approval.id) --resend`"
             return ["id": approval.id, "environment": approval.environment, "commit": approval.shortCommit, "state": state,
-                    "requestedBy": approval.requestedBy, "requestedAt": time(approval.requestedAt), "changes": approval.changes.map(\.line)]
+                    "requestedBy": approval.requestedBy, "requestedAt": time(approval.requestedAt), "changes": approval.lines]
         }
         model["hasApprovals"] = !live.isEmpty
         if let drift = status.drift {

@@ -99,6 +99,7 @@ public struct Step: Hashable, Sendable, Codable {
         case .deployStack(_, _, let reasons, _, let delivery, _):
             return (change == .create ? "create" : "update") + ": " + reasons.joined(separator: "; ")
                 + (delivery == "s3" ? " (template via the artifact bucket)" : "")
+                + (gate.map { " (held: \(preview?.risks.count ?? 0) risky change\(preview?.risks.count == 1 ? "" : "s") need\(preview?.risks.count == 1 ? "s" : "") approval for \($0))" } ?? "")
         case .stackNeedsAttention(_, let status, let reason, let remedy):
             return "\(status)\(reason.map { " (\($0))" } ?? ""): \(remedy)"
         case .cognitoDomain(_, let environment, let pool, _):

@@ -1,3 +1,4 @@
+import DesiredState
 import Rendering
 
 /// One resource change of a stack's change set, as CloudFormation describes it.
@@ -88,11 +89,44 @@ public struct StackPreview: Hashable, Sendable, Codable {
     public var changes: [ResourceChange]
     /// What the preview could not know, or why there is none.
     public var notes: [String]
+    /// Permissions the new template grants that the deployed one does not (`TemplateGrants`);
+    /// a single line saying so when they could not be compared.
+    public var widening: [String]
 
-    public init(changeSet: String?, changes: [ResourceChange] = [], notes: [String] = []) {
+    public init(changeSet: String?, changes: [ResourceChange] = [], notes: [String] = [], widening: [String] = []) {
         self.changeSet = changeSet
         self.changes = changes
         self.notes = notes
+        self.widening = widening
+    }
+
+    /// Resource types whose changes can widen permissions: worth comparing the templates' grants.
+    public static let permissionTypes: Set<String> = ["AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::Lambda::Permission"]
+
+    /// Whether a change set touches permissions beyond retagging them.
+    public var touchesPermissions: Bool {
+        changes.contains { Self.permissionTypes.contains($0.type) && !$0.onlyRetagged }
+    }
+
+    /// Why a person must approve this update, one line each: a stateful resource that would
+    /// leave the stack (removed or replaced), and each permission it would grant anew.
+    public var risks: [String] {
+        changes.filter { $0.isStateful && $0.leavesStack }.map(\.line) + widening.map { "grants \($0)" }
+    }
+
+    /// The environment whose approvers must confirm this update, or nil when it may go ahead.
+    /// A risk confined to resources of ungated environments (their logical ids end in the
+    /// environment's name, e.g. `…BucketDev`) goes ahead; anything shared (a function's role
+    /// serves every environment) or of a gated environment is held for the last gated one,
+    /// the most guarded (prod).
+    public func heldFor(environments: [String], gated: [String]) -> String? {
+        guard let gate = gated.last, !risks.isEmpty else { return nil }
+        if !widening.isEmpty { return gate }
+        let ungated = environments.filter { !gated.contains($0) }.map(Naming.title)
+        let confined = changes.filter { $0.isStateful && $0.leavesStack }.allSatisfy { change in
+            ungated.contains { change.logicalID.hasSuffix($0) }
+        }
+        return confined ? nil : gate
     }
 
     /// The lines to show: every change that is more than a retag, then the retags counted.
@@ -101,13 +135,15 @@ public struct StackPreview: Hashable, Sendable, Codable {
         var lines = changes.filter { !$0.onlyRetagged }.map(\.line)
         if retagged > 0 { lines.append("~ \(retagged) resource\(retagged == 1 ? "" : "s") only retagged (the stack's tags change with every deploy)") }
         if changeSet != nil && changes.isEmpty { lines.append("CloudFormation finds nothing to change") }
-        return lines + notes.map { "note: \($0)" }
+        return lines + widening.map { "! grants \($0)" } + notes.map { "note: \($0)" }
     }
 }
 
 extension Plan {
-    /// The same plan with each stack step's preview, keyed by `region/stackName` (digest recomputed).
-    public func previewed(_ previews: [String: StackPreview]) -> Plan {
+    /// The same plan with each stack step's preview, keyed by `region/stackName` (digest
+    /// recomputed); a step whose preview carries risks is held for the environment `heldFor`
+    /// names.
+    public func previewed(_ previews: [String: StackPreview], environments: [String] = [], gated: [String] = []) -> Plan {
         guard !previews.isEmpty else { return self }
         let regions = self.regions.map { region in
             var region = region
@@ -115,6 +151,7 @@ extension Plan {
                 guard case .deployStack(let name, _, _, _, _, _) = step.action, let preview = previews["\(step.region)/\(name)"] else { return step }
                 var step = step
                 step.preview = preview
+                step.gate = preview.heldFor(environments: environments, gated: gated)
                 return step
             }
             return region

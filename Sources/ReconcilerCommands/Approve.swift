@@ -122,11 +122,12 @@ struct ApproveCommand: AsyncParsableCommand {
     static func summary(_ outcome: ReleaseGate.Outcome) -> String {
         let a = outcome.approval
         var lines = ["", table(outcome.entries.map { [$0.outcome.rawValue, $0.region, $0.function, $0.change, $0.detail ?? ""] }, indent: "  ")]
-        let applied = outcome.entries.filter { $0.outcome == .applied || $0.outcome == .already }.count
+        let applied = outcome.entries.filter { ($0.outcome == .applied || $0.outcome == .already) && !$0.function.hasPrefix("stack ") }.count
+        let stacks = a.stackChanges.isEmpty ? "" : "; \(a.stackChanges.count - a.remainingStacks.count) of \(a.stackChanges.count) held stack update\(a.stackChanges.count == 1 ? "" : "s") executed"
         if outcome.succeeded {
-            lines.append("Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all).")
+            lines.append("Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all\(stacks)).")
         } else {
-            lines.append("Partly released: \(a.changes.count - a.remaining.count) of \(a.changes.count) \(a.environment) aliases moved; \(a.remaining.count) did not. "
+            lines.append("Partly released: \(a.changes.count - a.remaining.count) of \(a.changes.count) \(a.environment) aliases moved; \(a.remaining.count) did not\(stacks). "
                          + "Fix the failure above, then finish with `reconciler approve --retry \(a.id)` (no new code needed).")
         }
         return lines.joined(separator: "\n")

@@ -32,6 +32,8 @@ struct ApprovalView: Encodable {
     var secondsLeft: Int
     var attemptsLeft: Int
     var changes: [Change]
+    /// Risky stack updates held with the release: region, stack, change set, risks.
+    var stacks: [StackChange]
     var reason: String?
 
     init(_ approval: Approval, now: Date) {
@@ -46,6 +48,7 @@ struct ApprovalView: Encodable {
         secondsLeft = approval.state == .pending ? max(0, Int(approval.expiresAt.timeIntervalSince(now).rounded(.down))) : 0
         attemptsLeft = approval.attemptsLeft
         changes = approval.changes.map { Change(region: $0.region, function: $0.function, from: $0.from?.description, to: $0.to.description, applied: $0.applied != nil) }
+        stacks = approval.stackChanges
         reason = approval.reason
     }
 
@@ -54,7 +57,13 @@ struct ApprovalView: Encodable {
         let time = state == "pending" ? (secondsLeft > 0 ? "\(secondsLeft / 60) min \(secondsLeft % 60) s left" : "expired") : state
         var lines = ["\(id)  \(environment)  commit \(commit.prefix(12))  \(changes.count) change\(changes.count == 1 ? "" : "s")  "
                      + (state == "pending" ? "\(attemptsLeft) attempt\(attemptsLeft == 1 ? "" : "s") left, \(time)" : time)]
-        lines.append(table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
+        for stack in stacks {
+            lines.append("    \(stack.applied != nil ? "applied  " : "")\(stack.region)  stack \(stack.stackName)  change set \(stack.changeSet), held: \(stack.risks.count) risky change\(stack.risks.count == 1 ? "" : "s")")
+            lines += stack.risks.map { "      \($0)" }
+        }
+        if !changes.isEmpty {
+            lines.append(table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
+        }
         if let reason { lines.append("    \(reason)") }
         return lines.joined(separator: "\n")
     }
@@ -66,7 +75,8 @@ func describe(_ request: ReleaseGate.Request, recipients: [String]) -> String {
     let expiry = AuditEntry(time: a.expiresAt, event: .requested, user: "").time
     switch request {
     case .created:
-        return "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias change\(a.changes.count == 1 ? "" : "s")); the code was mailed to "
+        let stacks = a.stackChanges.isEmpty ? "" : ", \(a.stackChanges.count) risky stack update\(a.stackChanges.count == 1 ? "" : "s")"
+        return "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias change\(a.changes.count == 1 ? "" : "s")\(stacks)); the code was mailed to "
             + "\(recipients.joined(separator: ", ")), valid until \(expiry), \(a.attemptsLeft) attempts.\n"
             + "    Approve with: reconciler approve --id \(a.id) --otp -   (type the code when asked)"
     case .waiting:

@@ -48,6 +48,45 @@ public struct AliasChange: Codable, Hashable, Sendable {
     public var line: String { "\(region)  \(function)  \(from?.description ?? "(created by the stack)") → \(to)" }
 }
 
+/// A stack update held because it is risky (a stateful resource leaves the stack, or
+/// permissions widen): exactly one change set, executed on approval.
+public struct StackChange: Codable, Hashable, Sendable {
+    public var region: String
+    public var stackName: String
+    public var changeSet: String
+    /// The stack's `status@lastChange` when the change set was made: executed only from there.
+    public var basedOn: String
+    /// The region's gated aliases (`functionName/environment` → RevisionId) when planned: the
+    /// change set carries their pointers, so it must not run after one of them moved.
+    public var aliasRevisions: [String: String]
+    /// Why it is held, one line each (as the plan showed them).
+    public var risks: [String]
+    /// Set once the change set was executed.
+    public var applied: Date?
+
+    /// The held stack update of a plan step; nil for any other step.
+    public init?(_ step: Step, fingerprints: [String: String]) {
+        guard step.gate != nil, case .deployStack(let stackName, _, _, _, _, _) = step.action, let preview = step.preview,
+              let changeSet = preview.changeSet else { return nil }
+        region = step.region
+        self.stackName = stackName
+        self.changeSet = changeSet
+        basedOn = fingerprints["\(step.region)/stack/\(stackName)"] ?? ""
+        let prefix = "\(step.region)/alias/"
+        aliasRevisions = Dictionary(uniqueKeysWithValues: fingerprints.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+        risks = preview.risks
+    }
+
+    public var keys: [AliasKey] {
+        aliasRevisions.keys.sorted().compactMap { key in
+            let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+            return parts.count == 2 ? AliasKey(region: region, functionName: parts[0], environment: parts[1]) : nil
+        }
+    }
+
+    public var line: String { "\(region)  stack \(stackName)  change set \(changeSet)" }
+}
+
 /// A held release: the alias changes of one commit in one gated environment, waiting for
 /// the code e-mailed to the team.
 public struct Approval: Codable, Hashable, Sendable {
@@ -74,6 +113,8 @@ public struct Approval: Codable, Hashable, Sendable {
     /// The digest of the plan the approval was requested from (in the mail).
     public var planDigest: String
     public var changes: [AliasChange]
+    /// Risky stack updates held with the release (absent in approvals written before them).
+    public var stacks: [StackChange]?
     public var requestedBy: String
     public var requestedAt: Date
     public var expiresAt: Date
@@ -86,5 +127,11 @@ public struct Approval: Codable, Hashable, Sendable {
 
     public var isLive: Bool { state == .pending || state == .partial }
     public var remaining: [AliasChange] { changes.filter { $0.applied == nil } }
+    public var stackChanges: [StackChange] { stacks ?? [] }
+    /// Everything it holds, one line each: the stack updates with their risks, then the alias moves.
+    public var lines: [String] { stackChanges.flatMap { [$0.line] + $0.risks.map { "  \($0)" } } + changes.map(\.line) }
+    /// The regions it changes.
+    public var regions: Set<String> { Set(changes.map(\.region) + stackChanges.map(\.region)) }
+    public var remainingStacks: [StackChange] { stackChanges.filter { $0.applied == nil } }
     public var shortCommit: String { String(commit.prefix(12)) }
 }

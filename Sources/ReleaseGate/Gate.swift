@@ -16,18 +16,20 @@ public struct ReleaseGate: Sendable {
     public let store: any ApprovalStore
     public let mailer: any Mailer
     public let aliases: any AliasService
+    public let stacks: any StackReleaser
     public let audit: any AuditSink
     public let policy: Policy
     public let user: String
     public let now: @Sendable () -> Date
     public let progress: @Sendable (String) -> Void
 
-    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, audit: any AuditSink, policy: Policy = Policy(),
+    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink, policy: Policy = Policy(),
                 user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
         self.mailer = mailer
         self.aliases = aliases
+        self.stacks = stacks
         self.audit = audit
         self.policy = policy
         self.user = user
@@ -51,15 +53,18 @@ public struct ReleaseGate: Sendable {
         }
     }
 
-    /// One pending approval per commit and environment for the plan's held steps. A live
-    /// approval for other changes of the same environment is superseded.
+    /// One pending approval per commit and environment for the plan's held steps (alias
+    /// moves, and risky stack updates). A live approval for other changes of the same
+    /// environment is superseded.
     public func request(_ plan: Plan) async throws -> [Request] {
         var environments: [String] = []
         var changes: [String: [AliasChange]] = [:]
+        var stackChanges: [String: [StackChange]] = [:]
         for step in plan.heldSteps {
-            guard let environment = step.gate, let change = AliasChange(step) else { continue }
-            if changes[environment] == nil { environments.append(environment) }
-            changes[environment, default: []].append(change)
+            guard let environment = step.gate else { continue }
+            if !environments.contains(environment) { environments.append(environment) }
+            if let change = AliasChange(step) { changes[environment, default: []].append(change) }
+            if let change = StackChange(step, fingerprints: plan.fingerprints) { stackChanges[environment, default: []].append(change) }
         }
         guard !environments.isEmpty else { return [] }
         var approvals = try await store.load()
@@ -68,7 +73,8 @@ public struct ReleaseGate: Sendable {
             // Bound to the aliases as they are when the mail goes out: the apply just run may
             // have created them (a new stack), and they must not move again before approval.
             let pending = try await refreshed(changes[environment, default: []])
-            guard !pending.isEmpty else { continue }
+            let held = stackChanges[environment, default: []]
+            guard !pending.isEmpty || !held.isEmpty else { continue }
             // Only the changes still needed count: a confirmed release interrupted after moving
             // some aliases (a crash between UpdateAlias and saving) still matches its approval.
             let needed = Set(pending.map(\.key))
@@ -78,13 +84,14 @@ public struct ReleaseGate: Sendable {
             if let existing = approvals.first(where: {
                 $0.isLive && $0.environment == environment && $0.commit == plan.commit
                     && Set($0.remaining.filter { needed.contains($0.key) }.map(\.intent)) == wanted
+                    && Set($0.remainingStacks.map(\.changeSet)) == Set(held.map(\.changeSet))
             }) {
                 results.append(existing.state == .pending ? .waiting(existing) : .partial(existing))
                 continue
             }
             let code = OneTimePassword.generate()
             var approval = Approval(id: ApprovalID.make(), environment: environment, commit: plan.commit, planDigest: plan.digest,
-                                    changes: changes[environment, default: []], requestedBy: user, requestedAt: now(),
+                                    changes: changes[environment, default: []], stacks: held.isEmpty ? nil : held, requestedBy: user, requestedAt: now(),
                                     expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
                                     state: .pending, seal: OneTimePassword.seal(code))
             progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
@@ -98,7 +105,8 @@ public struct ReleaseGate: Sendable {
             approval.reason = nil
             approvals.append(approval)
             try await store.save(approvals)
-            try await record(.requested, approval, requestIDs: [requestID].compactMap { $0 }, changes: approval.changes.map(\.line))
+            try await record(.requested, approval, requestIDs: [requestID].compactMap { $0 },
+                             changes: approval.lines)
             results.append(.created(approval))
         }
         try await store.save(approvals)  // approvals found expired on the way
@@ -239,7 +247,7 @@ public struct ReleaseGate: Sendable {
         var approval = approvals[index]
         let remaining = approval.changes.indices.filter { approval.changes[$0].applied == nil }
         let regions = Set(remaining.map { approval.changes[$0].region })
-        progress("re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) region\(regions.count == 1 ? "" : "s")…")
+        if !remaining.isEmpty { progress("re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) region\(regions.count == 1 ? "" : "s")…") }
         let observed: [AliasFact?]
         do {
             observed = try await aliases.read(remaining.map { approval.changes[$0].key })
@@ -274,9 +282,48 @@ public struct ReleaseGate: Sendable {
                             + "\nRun `reconciler plan` to see the aliases as they are now, then `reconciler apply` to request a fresh approval for what the commit still asks.")
         }
 
+        // Risky stack updates before the aliases: each change set carries the region's alias
+        // pointers as planned, and the release may rely on what it changes.
+        for (i, change) in approval.stackChanges.enumerated() where change.applied == nil {
+            let current: [AliasFact?]
+            do { current = try await aliases.read(change.keys) } catch {
+                throw GateError("\(error); nothing more was changed, retry with `reconciler approve --retry \(approval.id)`")
+            }
+            let aliasesMoved = zip(change.keys, current).filter { key, fact in
+                change.aliasRevisions["\(key.functionName)/\(key.environment)"] != (fact?.revisionID ?? "")
+            }.map { "\($0.0.functionName):\($0.0.environment) in \(change.region)" }
+            do {
+                if !aliasesMoved.isEmpty {
+                    throw StaleStackChange("its change set carries the aliases as planned, and \(aliasesMoved.joined(separator: ", ")) moved since")
+                }
+                progress("executing the reviewed change set \(change.changeSet) of \(change.stackName) in \(change.region)…")
+                try await stacks.release(stack: change.stackName, changeSet: change.changeSet, basedOn: change.basedOn, region: change.region, progress: progress)
+            } catch let stale as StaleStackChange {
+                approval.state = .stale
+                approval.reason = "stack \(change.stackName) in \(change.region): \(stale)"
+                approvals[index] = approval
+                try await store.save(approvals)
+                try await record(.stale, approval, detail: approval.reason)
+                throw GateError("approval \(approval.id) is stale, so \(i == 0 ? "nothing was" : "nothing more was") changed: stack \(change.stackName) in \(change.region): \(stale)."
+                                + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
+            } catch {
+                entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: "change set \(change.changeSet)", outcome: .failed, detail: "\(error)"))
+                approval.state = .partial
+                approval.reason = "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
+                approvals[index] = approval
+                try await store.save(approvals)
+                try await record(.partiallyApplied, approval, changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" }, detail: approval.reason)
+                return Outcome(approval: approval, entries: entries)
+            }
+            approval.stacks?[i].applied = now()
+            approvals[index] = approval
+            try await store.save(approvals)
+            entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: "change set \(change.changeSet)", outcome: .applied))
+        }
+
         // Regions concurrently; inside a region one alias after another, stopping at the first failure.
         let byRegion = Dictionary(grouping: toApply) { approval.changes[$0].region }
-        progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(byRegion.count) region\(byRegion.count == 1 ? "" : "s") (\(byRegion.keys.sorted().joined(separator: ", ")))…")
+        if !toApply.isEmpty { progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(byRegion.count) region\(byRegion.count == 1 ? "" : "s") (\(byRegion.keys.sorted().joined(separator: ", ")))…") }
         let snapshot = approval
         let results = await withTaskGroup(of: [(Int, Result<AliasMove, Error>?)].self) { group in
             for (_, indices) in byRegion {
@@ -318,7 +365,7 @@ public struct ReleaseGate: Sendable {
                                      detail: "after a failure in \(change.region)"))
             }
         }
-        let done = approval.remaining.isEmpty
+        let done = approval.remaining.isEmpty && approval.remainingStacks.isEmpty
         approval.state = done ? .applied : .partial
         approval.reason = done ? "applied by \(user)" : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
         approvals[index] = approval
@@ -390,7 +437,16 @@ public enum ApprovalMail {
     }
 
     public static func subject(_ approval: Approval) -> String {
-        "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias change\(approval.changes.count == 1 ? "" : "s"))"
+        let stacks = approval.stackChanges.count
+        return "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias change\(approval.changes.count == 1 ? "" : "s")"
+            + (stacks == 0 ? ")" : ", \(stacks) risky stack update\(stacks == 1 ? "" : "s"))")
+    }
+
+    /// The held stack updates, each with its risks, before the aliases.
+    static func stackSection(_ approval: Approval) -> [String] {
+        guard !approval.stackChanges.isEmpty else { return [] }
+        return ["It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):"]
+            + approval.stackChanges.flatMap { ["  \($0.region)  \($0.stackName)  change set \($0.changeSet)"] + $0.risks.map { "    \($0)" } } + [""]
     }
 
     public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {
@@ -408,8 +464,9 @@ public enum ApprovalMail {
             "Plan:      \(approval.planDigest)",
             "Requested: by \(approval.requestedBy) at \(AuditEntry.format(approval.requestedAt))",
             "",
+        ] + stackSection(approval) + (approval.changes.isEmpty ? [] : [
             "It moves these \(approval.environment) aliases (region, function, from → to):",
-        ] + table + [
+        ] + table) + [
             "",
             "One-time password: \(code)",
             "It is valid until \(AuditEntry.format(approval.expiresAt)) (\(duration(lifetime))) and allows \(approval.attemptsLeft) attempts.",

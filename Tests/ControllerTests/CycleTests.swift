@@ -196,7 +196,7 @@ struct Harness {
 
     var gate: GateSetup {
         let clock = clock
-        return GateSetup(store: store, mailer: mailbox, aliases: account, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
+        return GateSetup(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
     }
 
     func controller(policy: ControllerConfig.DriftPolicy = .report, hooks: ControllerHooks = ControllerHooks()) -> Controller {

@@ -20,7 +20,9 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     var objects: [String: [UInt8]] = [:]
     var buckets: Set<String> = []
     var stacks: [String: StackFact] = [:]
-    var changeSets: [String: (parameters: [String: String], previous: [String], tags: [String: String])] = [:]
+    var changeSets: [String: (parameters: [String: String], previous: [String], tags: [String: String], template: TemplateLocation)] = [:]
+    /// The template each stack was last deployed with, by "region/name".
+    var templates: [String: String] = [:]
     /// What a described change set lists, and the change sets executed ("region/stack/name").
     var resourceChanges: [ResourceChange] = [.init(action: "Add", logicalID: "Everything", type: "AWS::Serverless::Function")]
     var executed: [String] = []
@@ -62,7 +64,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
                          tags: [String: String], create: Bool, region: String) throws -> Bool {
         try write(region)
         guard changeSets["\(region)/\(stack)/\(name)"] == nil else { return false }
-        changeSets["\(region)/\(stack)/\(name)"] = (parameters, previous, tags)
+        changeSets["\(region)/\(stack)/\(name)"] = (parameters, previous, tags, template)
         return true
     }
     func changeSet(stack: String, name: String, region: String) -> ChangeSetFact {
@@ -79,9 +81,14 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         // Executing one change set of a stack removes them all, as CloudFormation does.
         changeSets = changeSets.filter { !$0.key.hasPrefix("\(region)/\(stack)/") }
         deployed["\(region)/\(stack)"] = set.parameters
+        if case .body(let body) = set.template { templates["\(region)/\(stack)"] = body }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
     }
     func events(stack: String, region: String) -> [StackEventFact] { [] }
+    func template(stack: String, region: String) throws -> String {
+        try templates["\(region)/\(stack)"] ?? { throw Injected(description: "no template for \(stack)") }()
+    }
+    func setTemplate(_ key: String, _ body: String) { templates[key] = body }
 
     func versions(_ name: String, region: String) -> [LayerVersionFact]? { layers["\(region)/\(name)"] }
     func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) throws -> String {

@@ -119,7 +119,7 @@ extension EndToEnd {
             let later = Date().addingTimeInterval(601)
             let gate = ReleaseGate(store: store,
                                    mailer: SESMailer(client: client, region: "ap-south-1", sender: "reconciler@dzgro.test", recipients: ["releases@dzgro.test"]),
-                                   aliases: LambdaAliases(client: client),
+                                   aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client), waits: WaitPolicy()),
                                    audit: JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl")), now: { later })
             do {
                 _ = try await gate.approve(id: nil, code: fresh.code)

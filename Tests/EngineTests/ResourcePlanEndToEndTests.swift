@@ -7,24 +7,29 @@ import TestSupport
 import Testing
 
 extension EndToEnd {
-    /// A stack update shown resource by resource through the binary on MiniStack: the plan's
-    /// change set is the one apply executes, and a removed bucket type is retained and named.
-    @Suite("Resource-level plans end to end on MiniStack", .serialized)
+    /// A risky stack update through the binary on MiniStack: shown resource by resource, held
+    /// by the release gate with its risks mailed, and on approval exactly the reviewed change
+    /// set executed, the removed buckets retained.
+    @Suite("Resource-level plans and held stack updates end to end on MiniStack", .serialized)
     struct ResourcePlanEndToEndTests {
-        @Test func aRemovedBucketTypeIsShownRetainedAndTheReviewedChangeSetIsExecuted() async throws {
+        @Test func aRemovedBucketTypeAndAWiderRoleAreShownHeldAndReleasedExactly() async throws {
             let emulator = try await MiniStack.start()
             defer { emulator.stop() }
             let world = try World(emulator: emulator)
             defer { try? FileManager.default.removeItem(at: world.directory) }
             try await world.verifySender()
             try world.succeed(["apply"])
+            let first = try world.git(["rev-parse", "HEAD"])
             let quiet = try world.succeed(["plan", "--json"])
             #expect(!quiet.stdout.contains("\"preview\""), "a plan without stack updates previews nothing")
 
-            // The exports bucket type leaves the desired state, with the functions' grants to it.
+            // The exports bucket type leaves the desired state; the queue processor may use the uploads bucket instead.
             try world.commitEdits([
                 "buckets.yaml": { $0.replacingOccurrences(of: "  dzgro-exports:\n    featureSet: core\n    expireAfterDays: 30\n", with: "") },
-                "functions.yaml": { $0.replacingOccurrences(of: ", dzgro-exports]", with: "]") },
+                "functions.yaml": {
+                    $0.replacingOccurrences(of: "buckets: [dzgro-reports, dzgro-exports]", with: "buckets: [dzgro-reports, dzgro-uploads]")
+                        .replacingOccurrences(of: ", dzgro-exports]", with: "]")
+                },
             ], message: "Drop the exports bucket type")
             let plan = try world.succeed(["plan"])
             let lines = plan.stdout.split(separator: "\n").map(String.init)
@@ -33,30 +38,47 @@ extension EndToEnd {
                 #expect(lines.contains { $0.hasPrefix("      - ") && $0.contains("(AWS::S3::Bucket); `\(bucket)` is retained: it stays in the account, no longer managed by the stack") },
                         "\(bucket):\n\(plan.stdout)")
             }
+            #expect(lines.contains("      ! grants QueueModelMessageProcessorFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"), "\(plan.stdout)")
+            #expect(lines.contains { $0.contains("stack Dzgro-core") && $0.contains("risky changes need approval for prod)") }, "\(plan.stdout)")
             #expect(lines.contains { $0.contains("only retagged") }, "\(plan.stdout)")
             #expect(plan.stderr.contains("previewing 1 stack update through change sets…"), "\(plan.stderr)")
+            let artifacts = CLI.root.appendingPathComponent(".build/test-artifacts")
+            try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+            try? Data(plan.stdout.utf8).write(to: artifacts.appendingPathComponent("risky-plan.txt"))
 
-            // The same plan again: the change set is found, not made again, so the digest holds.
+            // The same plan again finds the same change set, so the digest holds.
             let json = try world.succeed(["plan", "--json"])
             let previewed = try JSONDecoder().decode(PlanJSON.self, from: Data(json.stdout.utf8)).plan
             let step = try #require(previewed.steps.first { $0.subject == "stack Dzgro-core" })
             let changeSet = try #require(step.preview?.changeSet)
-            #expect(changeSet.hasPrefix("reconciler-"))
-            #expect(lines.contains { $0.contains(String(previewed.digest.prefix(16))) }, "the digest moved between two plans")
+            #expect(step.gate == "prod" && lines.contains { $0.contains(String(previewed.digest.prefix(16))) }, "the digest moved between two plans")
             let removed = step.preview?.changes.filter { $0.action == "Remove" } ?? []
             #expect(removed.allSatisfy(\.orphans) && Set(removed.compactMap(\.physicalID)) == Set(exports), "\(removed)")
 
+            // apply holds it: nothing in the stack changes, and the risks are mailed with the code.
             let applied = try world.succeed(["apply"])
-            #expect(applied.stdout.contains("Dzgro-core: executing the change set the plan showed"), "\(applied.stdout)")
-            #expect(!applied.stdout.contains("making it again"), "\(applied.stdout)")
-            let core = try #require(try await CloudFormationClient(emulator.client(), region: "ap-south-1").describeStacks("Dzgro-core").first)
+            #expect(applied.stdout.contains("Release gate:"), "\(applied.stdout)")
+            let cfn = CloudFormationClient(emulator.client(), region: "ap-south-1")
+            #expect(try await cfn.describeStacks("Dzgro-core").first?.tags[StackTags.commit] == first)
+            #expect(try await cfn.listStackResources("Dzgro-core").contains { $0.physicalID == "dzgro-exports-prod" })
+            let mail = try await world.lastCode()
+            #expect(mail.mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  ap-south-1  Dzgro-core  change set \(changeSet)"),
+                    "\(mail.mail.body)")
+            #expect(mail.mail.body.contains("    grants QueueModelMessageProcessorFunctionRole allows s3:PutObject on "))
+            #expect(!applied.stdout.contains(mail.code) && !applied.stderr.contains(mail.code))
+
+            // Approved: exactly that change set runs; the buckets stay, outside the stack.
+            let approved = try world.succeed(["approve", "--otp", mail.code])
+            #expect(approved.stdout.contains("Dzgro-core"), "\(approved.stdout)")
+            let core = try #require(try await cfn.describeStacks("Dzgro-core").first)
             let head = try world.git(["rev-parse", "HEAD"])
-            #expect(core.status == "UPDATE_COMPLETE" && core.tags[StackTags.commit] == head)
-            // Retained: the buckets are still there, outside the stack.
+            #expect(core.status == "UPDATE_COMPLETE" && core.tags[StackTags.commit] == head, "\(core.status) \(core.tags)")
             let s3 = S3Client(emulator.client(), region: "ap-south-1")
             for bucket in exports { #expect(try await s3.headBucket(bucket), "\(bucket) was deleted") }
-            let resources = try await CloudFormationClient(emulator.client(), region: "ap-south-1").listStackResources("Dzgro-core")
+            let resources = try await cfn.listStackResources("Dzgro-core")
             #expect(!resources.contains { exports.contains($0.physicalID ?? "") })
+            let after = try world.succeed(["plan"])
+            #expect(after.stdout.contains("No changes"), "\(after.stdout)")
         }
     }
 }

@@ -91,6 +91,25 @@ struct StackPreviewTests {
         #expect(await cloud.deployed["eu-west-1/Dzgro-ams"]?[layerParameter]?.hasSuffix(":2") == true)
     }
 
+    @Test func aUserPoolReplacementIsHeldAndNothingRunsBeforeApproval() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        let (plan, work) = try await converged(cloud) { cloud in
+            await cloud.setStack("ap-south-1/Dzgro-core") { $0.tags[StackTags.template] = "an older template" }
+        }
+        await cloud.setResourceChanges([ResourceChange(action: "Modify", logicalID: "UserPoolProd", type: "AWS::Cognito::UserPool", physicalID: "ap-south-1_Prod1",
+                                                       replacement: "True", policyAction: "ReplaceAndRetain", causes: ["UsernameAttributes"],
+                                                       recreating: ["UsernameAttributes"])])
+        let previewed = await previewer(cloud, work).preview(plan)
+        let step = try #require(previewed.steps.first { $0.subject == "stack Dzgro-core" })
+        #expect(step.gate == "prod" && step.preview?.risks.count == 1)
+        #expect(PlanText.render(previewed, source: "test", colour: false)
+            .contains("      -/+ UserPoolProd (AWS::Cognito::UserPool): replaced because of UsernameAttributes; `ap-south-1_Prod1` is retained"))
+        let report = await applier(cloud, work, LinesSeen()).apply(previewed)
+        #expect(report.entries.first { $0.subject == "stack Dzgro-core" }?.outcome == .held)
+        #expect(await cloud.executed.isEmpty)
+    }
+
     @Test func creationsAndPlansWithoutStackUpdatesMakeNoChangeSet() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cloud = MemoryCloud(pools: try ApplierTests.pools())

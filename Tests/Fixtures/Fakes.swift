@@ -61,6 +61,31 @@ public actor Account: AliasService {
     public func failing(_ regions: Set<String>) { failingRegions = regions }
 }
 
+/// Stacks whose held change sets the gate executes: each stack is at `basedOn` until a change
+/// set runs, and a change set is executable until it has run or is marked obsolete.
+public actor HeldStacks: StackReleaser {
+    public struct Key: Hashable, Sendable { public var region: String, stack: String }
+    public var at: [Key: String] = [:]
+    public var executable: Set<String> = []
+    public var released: [String] = []
+    public var failure: String?
+    public init() {}
+    public func set(_ region: String, _ stack: String, at state: String, changeSet: String) {
+        at[Key(region: region, stack: stack)] = state
+        executable.insert(changeSet)
+    }
+    public func fail(_ message: String?) { failure = message }
+    public func release(stack: String, changeSet: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
+        let key = Key(region: region, stack: stack)
+        guard at[key] == basedOn else { throw StaleStackChange("it was \(basedOn) when planned and is \(at[key] ?? "missing") now") }
+        guard executable.contains(changeSet) else { throw StaleStackChange("its change set \(changeSet) is OBSOLETE") }
+        if let failure { throw GateError(failure) }
+        executable.remove(changeSet)
+        at[key] = "UPDATE_COMPLETE@\(released.count + 1)"
+        released.append("\(region)/\(stack)/\(changeSet)")
+    }
+}
+
 public actor MemoryAudit: AuditSink {
     public var entries: [AuditEntry] = []
     public init() {}

@@ -15,7 +15,7 @@ struct DashboardTests {
         let store = MemoryStore(), mailbox = Mailbox(), account = Account()
         await account.set("eu-west-1", "Dzgro-AmsChange", "prod", "1")
         let now = self.now
-        let gate = ReleaseGate(store: store, mailer: mailbox, aliases: account, audit: MemoryAudit(), user: "alice", now: { now })
+        let gate = ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: MemoryAudit(), user: "alice", now: { now })
         let step = Step(region: "eu-west-1", change: .update,
                         action: .alias(function: "AmsChange", functionName: "Dzgro-AmsChange", environment: "prod", from: .init(version: "1"),
                                        to: .init(version: "2"), revisionID: "r1"), gate: "prod")

@@ -264,7 +264,9 @@ struct PlanTextTests {
             changeSet: "reconciler-3f5a", changes: [StackPreviewTests.userPool, StackPreviewTests.bucket, StackPreviewTests.role,
                                                      ResourceChange(action: "Modify", logicalID: "ApiFunction", type: "AWS::Lambda::Function",
                                                                     physicalID: "ApiFunction", replacement: "False", causes: ["Code", "Tags"])] + retagged,
-            notes: ["previewed with the current value of LayerCommon: apply makes a new change set once the new value is known"])])
+            notes: ["previewed with the current value of LayerCommon: apply makes a new change set once the new value is known"],
+            widening: ["ApiFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"])],
+            environments: state.environments.map(\.name.value), gated: state.gatedEnvironments.map(\.name.value))
         try check(PlanText.render(previewed, source: "commit c0ffee", colour: false) + "\n", "previewed-update.txt")
     }
 }

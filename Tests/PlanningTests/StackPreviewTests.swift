@@ -51,6 +51,21 @@ import Testing
         #expect(StackPreview(changeSet: nil, notes: ["no preview: AccessDenied"]).lines == ["note: no preview: AccessDenied"])
     }
 
+    /// Which approvers must confirm: nobody for what only dev or local loses, prod for anything shared or gated.
+    @Test(arguments: [
+        ([userPool], [String](), "prod"),
+        ([ResourceChange(action: "Remove", logicalID: "DzgroExportsBucketDev", type: "AWS::S3::Bucket"),
+          ResourceChange(action: "Remove", logicalID: "DzgroExportsBucketLocal", type: "AWS::S3::Bucket")], [], nil),
+        ([ResourceChange(action: "Remove", logicalID: "DzgroExportsBucketStaging", type: "AWS::S3::Bucket")], [], "prod"),
+        ([role], ["ApiFunctionRole allows s3:PutObject on *"], "prod"),
+        ([role, ResourceChange(action: "Add", logicalID: "NewQueueProd", type: "AWS::SQS::Queue")], [], nil),
+    ] as [([ResourceChange], [String], String?)])
+    func heldForTheMostGuardedEnvironmentUnlessConfinedToUngatedOnes(changes: [ResourceChange], widening: [String], held: String?) {
+        let preview = StackPreview(changeSet: "c", changes: changes, widening: widening)
+        #expect(preview.heldFor(environments: ["local", "dev", "staging", "prod"], gated: ["staging", "prod"]) == held)
+        #expect(preview.heldFor(environments: ["dev"], gated: []) == nil)
+    }
+
     @Test func aPreviewIsPartOfThePlanAndItsDigestAndASavedPlanNamesAChangedOne() throws {
         let (state, stacks) = try World.load(World.edited([("functions/api/handler.py", "def ", "# v2\ndef ")]))
         let (base, baseStacks) = try World.load()
@@ -58,10 +73,16 @@ import Testing
         let core = try #require(plan.steps.first { $0.subject == "stack Dzgro-core" })
         #expect(core.change == .update && core.preview == nil)
 
-        let previewed = plan.previewed(["ap-south-1/Dzgro-core": StackPreview(changeSet: "reconciler-a", changes: [Self.role])])
+        let previewed = plan.previewed(["ap-south-1/Dzgro-core": StackPreview(changeSet: "reconciler-a", changes: [Self.role])],
+                                       environments: ["dev", "prod"], gated: ["prod"])
         #expect(previewed.steps.first { $0.subject == "stack Dzgro-core" }?.preview?.changeSet == "reconciler-a")
         #expect(previewed.digest != plan.digest && previewed.steps.count == plan.steps.count)
         #expect(plan.previewed([:]) == plan)
+        #expect(previewed.heldSteps.isEmpty, "a role modified without new grants is not held")
+        let risky = plan.previewed(["ap-south-1/Dzgro-core": StackPreview(changeSet: "reconciler-a", changes: [Self.userPool])],
+                                   environments: ["dev", "prod"], gated: ["prod"])
+        let held = try #require(risky.steps.first { $0.subject == "stack Dzgro-core" })
+        #expect(held.gate == "prod" && held.detail.hasSuffix("(held: 1 risky change needs approval for prod)"), "\(held.detail)")
 
         let saved = SavedPlan(savedAt: Date(), source: "test", regions: [], plan: previewed)
         let moved = previewed.previewed(["ap-south-1/Dzgro-core": StackPreview(changeSet: "reconciler-b", changes: [Self.role, Self.bucket])])

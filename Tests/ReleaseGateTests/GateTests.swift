@@ -15,12 +15,13 @@ struct Fixture {
     let mailbox = Mailbox()
     let account = Account()
     let audit = MemoryAudit()
+    let stacks = HeldStacks()
     let clock = TestClock()
     let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"]
 
     var gate: ReleaseGate {
         let clock = clock
-        return ReleaseGate(store: store, mailer: mailbox, aliases: account, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3),
+        return ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3),
                            user: "tester", now: { clock.now() })
     }
 
@@ -149,7 +150,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         await f.seed()
         _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
         let code = try #require(await f.mailbox.lastCode())
-        let full = ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, audit: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")),
+        let full = ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")),
                                policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", now: { f.clock.now() })
         await #expect(throws: LogWriteFailed.self) { _ = try await full.approve(id: nil, code: code) }
         #expect(await f.account.moves.isEmpty)

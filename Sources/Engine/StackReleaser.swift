@@ -1,0 +1,38 @@
+import Foundation
+import Planning
+
+/// Executes the stack updates the release gate held, exactly as reviewed: the stack must be
+/// where it was when planned and the change set still executable, or nothing happens.
+public struct CloudStackReleaser: StackReleaser {
+    var ports: CloudPorts
+    var waits: WaitPolicy
+    var clock: any Clock
+
+    public init(ports: CloudPorts, waits: WaitPolicy, clock: any Clock = SystemClock()) {
+        self.ports = ports
+        self.waits = waits
+        self.clock = clock
+    }
+
+    public func release(stack name: String, changeSet: String, basedOn: String, region: String,
+                        progress: @escaping @Sendable (String) -> Void) async throws {
+        let deployer = StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress)
+        guard let stack = try await deployer.describe(name) else {
+            throw StaleStackChange("the stack no longer exists")
+        }
+        let now = "\(stack.status)@\(stack.lastChange ?? "")"
+        guard now == basedOn else {
+            throw StaleStackChange("it was \(basedOn) when planned and is \(now) now")
+        }
+        let described: ChangeSetFact
+        do {
+            described = try await ports.stacks.changeSet(stack: name, name: changeSet, region: region)
+        } catch {
+            throw StaleStackChange("its change set \(changeSet) cannot be read (\(error))")
+        }
+        guard described.status == "CREATE_COMPLETE", described.executionStatus == "AVAILABLE" else {
+            throw StaleStackChange("its change set \(changeSet) is \(described.status)/\(described.executionStatus ?? "-"), not executable")
+        }
+        try await deployer.execute(changeSet, of: name)
+    }
+}

@@ -1,0 +1,15 @@
+/// Executes a stack update the release gate held (`Engine` binds it to CloudFormation): the
+/// release gate's port to stacks, as `AliasService` is its port to aliases.
+public protocol StackReleaser: Sendable {
+    /// Executes exactly `changeSet` of the stack in `region` and waits for the stack to
+    /// finish. Throws `StaleStackChange`, changing nothing, when the stack is no longer at
+    /// `basedOn` (its `status@lastChange` when planned) or the change set cannot be executed.
+    func release(stack: String, changeSet: String, basedOn: String, region: String,
+                 progress: @escaping @Sendable (String) -> Void) async throws
+}
+
+/// A held stack update that no longer matches what was reviewed; nothing was changed.
+public struct StaleStackChange: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

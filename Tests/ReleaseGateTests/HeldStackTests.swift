@@ -1,0 +1,99 @@
+import Fixtures
+import Foundation
+import Planning
+import ReleaseGate
+import Testing
+
+/// Risky stack updates held by the gate: mailed with their risks, executed exactly as the
+/// change set reviewed on approval, before the release's aliases; refused when stale.
+@Suite struct HeldStackTests {
+    static let removal = ResourceChange(action: "Remove", logicalID: "ExportsBucketProd", type: "AWS::S3::Bucket", physicalID: "exports-prod", policyAction: "Retain")
+
+    /// A prod release of AmsChange with a held update of `Dzgro-ams` in eu-west-1.
+    func plan(_ f: Fixture, changeSet: String = "reconciler-abc") async -> Plan {
+        let release = await f.plan("prod", to: AliasTarget(version: "2"))
+        var regions = release.regions
+        let preview = StackPreview(changeSet: changeSet, changes: [Self.removal], widening: ["AmsChangeFunctionRole allows s3:PutObject on *"])
+        let stack = Step(region: "eu-west-1", change: .update,
+                         action: .deployStack(stackName: "Dzgro-ams", featureSet: "ams", reasons: ["template changed"], templateHash: "h", delivery: "inline", parameters: [:]),
+                         gate: "prod", preview: preview)
+        let index = regions.firstIndex { $0.region == "eu-west-1" }!
+        regions[index].steps.insert(stack, at: 0)
+        var fingerprints = ["eu-west-1/stack/Dzgro-ams": "UPDATE_COMPLETE@t1"]
+        for env in ["staging", "prod"] {
+            fingerprints["eu-west-1/alias/AmsChangeFunction/\(env)"] = await f.account.read(region: "eu-west-1", functionName: "AmsChangeFunction", environment: env)?.revisionID
+        }
+        return Plan(project: "dzgro", commit: release.commit, account: release.account, regions: regions, fingerprints: fingerprints)
+    }
+
+    @Test func theRiskyUpdateIsMailedAndExecutedExactlyBeforeTheAliases() async throws {
+        let f = Fixture()
+        await f.seed()
+        await f.stacks.set("eu-west-1", "Dzgro-ams", at: "UPDATE_COMPLETE@t1", changeSet: "reconciler-abc")
+        let plan = await plan(f)
+        let requests = try await f.gate.request(plan)
+        #expect(requests.count == 1 && requests[0].approval.environment == "prod")
+        #expect(requests[0].approval.stackChanges.map(\.changeSet) == ["reconciler-abc"])
+        let mail = try #require(await f.mailbox.sent.last)
+        #expect(mail.subject.hasSuffix("(4 alias changes, 1 risky stack update)"))
+        #expect(mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  eu-west-1  Dzgro-ams  change set reconciler-abc\n    - ExportsBucketProd (AWS::S3::Bucket); `exports-prod` is retained"), "\(mail.body)")
+        #expect(mail.body.contains("    grants AmsChangeFunctionRole allows s3:PutObject on *"))
+        // Requested again for the same change set: the approval waits.
+        guard case .waiting = try await f.gate.request(plan)[0] else { Issue.record("expected the same approval to wait"); return }
+        #expect(await f.stacks.released.isEmpty)
+
+        let outcome = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        #expect(outcome.succeeded)
+        #expect(outcome.entries.first.map { "\($0.function) \($0.change) \($0.outcome.rawValue)" } == "stack Dzgro-ams change set reconciler-abc applied")
+        #expect(await f.stacks.released == ["eu-west-1/Dzgro-ams/reconciler-abc"])
+        #expect(await f.versions("prod") == ["2", "2", "2", "2"])
+        #expect(outcome.approval.stackChanges.allSatisfy { $0.applied != nil })
+    }
+
+    @Test func aStackThatMovedSinceThePlanMakesTheApprovalStaleAndNothingChanges() async throws {
+        let f = Fixture()
+        await f.seed()
+        // Someone updated the stack after the plan: it is no longer where the change set was made from.
+        await f.stacks.set("eu-west-1", "Dzgro-ams", at: "UPDATE_COMPLETE@t2", changeSet: "reconciler-abc")
+        _ = try await f.gate.request(await plan(f))
+        await expectRefusal("is stale, so nothing was changed: stack Dzgro-ams in eu-west-1: it was UPDATE_COMPLETE@t1 when planned and is UPDATE_COMPLETE@t2 now") {
+            _ = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        }
+        #expect(await f.stacks.released.isEmpty)
+        #expect(await f.account.moves.isEmpty)
+        #expect(await f.store.approvals[0].state == .stale)
+    }
+
+    @Test func anAliasOfTheRegionMovedSinceThePlanMakesItStaleToo() async throws {
+        let f = Fixture()
+        await f.seed()
+        await f.stacks.set("eu-west-1", "Dzgro-ams", at: "UPDATE_COMPLETE@t1", changeSet: "reconciler-abc")
+        let plan = await plan(f)
+        _ = try await f.gate.request(plan)
+        // The staging alias moved (say, another release): the change set would put it back.
+        await f.account.set("eu-west-1", "AmsChangeFunction", "staging", "3")
+        await expectRefusal("AmsChangeFunction:staging in eu-west-1 moved since") {
+            _ = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        }
+        #expect(await f.stacks.released.isEmpty)
+        #expect(await f.account.moves.isEmpty)
+    }
+
+    @Test func aFailedUpdateLeavesTheReleasePartialAndTheAliasesUnmoved() async throws {
+        let f = Fixture()
+        await f.seed()
+        await f.stacks.set("eu-west-1", "Dzgro-ams", at: "UPDATE_COMPLETE@t1", changeSet: "reconciler-abc")
+        await f.stacks.fail("stack Dzgro-ams in eu-west-1 ended UPDATE_ROLLBACK_COMPLETE")
+        _ = try await f.gate.request(await plan(f))
+        let outcome = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        #expect(!outcome.succeeded && outcome.approval.state == .partial)
+        #expect(outcome.entries.map(\.outcome) == [.failed])
+        #expect(await f.account.moves.isEmpty)
+        // Fixed, then finished without a code.
+        await f.stacks.fail(nil)
+        let retried = try await f.gate.retry(id: outcome.approval.id)
+        #expect(retried.succeeded)
+        #expect(await f.stacks.released == ["eu-west-1/Dzgro-ams/reconciler-abc"])
+        #expect(await f.versions("prod") == ["2", "2", "2", "2"])
+    }
+}
