@@ -20,6 +20,16 @@ public struct LambdaClient: Sendable {
         public var Description: String?
     }
 
+    public struct FunctionConfiguration: Decodable, Sendable, Hashable {
+        public var FunctionName: String
+        public var FunctionArn: String
+        public var Version: String
+        public var CodeSha256: String?
+        public var RevisionId: String?
+        public var LastModified: String?
+        public var Description: String?
+    }
+
     public struct LayerVersion: Decodable, Sendable, Hashable {
         public var LayerVersionArn: String
         public var Version: Int
@@ -94,5 +104,21 @@ public struct LambdaClient: Sendable {
     public func deleteLayerVersion(_ name: String, version: Int) async throws {
         let _: AWSClient.Empty = try await client.restJSON(.lambda, region: region, operation: "DeleteLayerVersion", method: "DELETE",
                                                            path: Self.layers + [name, "versions", String(version)])
+    }
+
+    public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
+        struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
+        return try await AWSClient.paginate("ListVersionsByFunction") { marker in
+            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
+                                                       path: Self.functions + [name, "versions"],
+                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
+            return (page.Versions ?? [], page.NextMarker)
+        }
+    }
+
+    /// Deletes one published version (never `$LATEST`, which Lambda refuses as a qualifier here).
+    public func deleteFunctionVersion(_ name: String, version: String) async throws {
+        let _: AWSClient.Empty = try await client.restJSON(.lambda, region: region, operation: "DeleteFunction", method: "DELETE",
+                                                           path: Self.functions + [name], query: [("Qualifier", version)])
     }
 }

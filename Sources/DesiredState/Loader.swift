@@ -84,7 +84,7 @@ private struct Reader {
         let releases = readReleases()
         checkSizes(functions: functions, layers: layers)
         return DesiredState(project: project.name, tags: project.tags, environments: project.environments,
-                            featureSets: project.featureSets, domains: project.domains, layers: layers,
+                            featureSets: project.featureSets, domains: project.domains, keepVersions: project.keepVersions, layers: layers,
                             functions: functions, queues: queues, buckets: buckets, cognito: cognito, api: api,
                             releases: releases)
     }
@@ -111,11 +111,12 @@ private struct Reader {
         var environments: [Environment]
         var featureSets: [FeatureSet]
         var domains: Domains?
+        var keepVersions: Int
     }
 
     mutating func readProject() -> Project? {
         guard let node = root("project.yaml", required: true),
-              let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains"])
+              let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains", "keepVersions"])
         else { return nil }
         let name = map.required("project", hint: "name the project, e.g. `project: Dzgro`")?.string()
         if let name, !(Naming.isTypeName(name.value) && name.value.count <= 32) {
@@ -199,7 +200,8 @@ private struct Reader {
             }
         }
         guard let name else { return nil }
-        return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains)
+        let keepVersions = map.optional("keepVersions")?.int(1...1000, unit: "versions")?.value ?? DesiredState.defaultKeepVersions
+        return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains, keepVersions: keepVersions)
     }
 
     // MARK: layers.yaml

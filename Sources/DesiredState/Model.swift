@@ -6,6 +6,9 @@ public struct DesiredState: Hashable, Sendable {
     public var environments: [Environment]
     public var featureSets: [FeatureSet]
     public var domains: Domains?
+    /// How many of each function's newest versions a deploy keeps besides those an alias or a
+    /// release pin refers to (`keepVersions` in project.yaml).
+    public var keepVersions: Int
     public var layers: [Layer]
     public var functions: [Function]
     public var queues: [Queue]
@@ -13,6 +16,10 @@ public struct DesiredState: Hashable, Sendable {
     public var cognito: Cognito?
     public var api: HTTPAPI?
     public var releases: Releases
+}
+
+extension DesiredState {
+    public static let defaultKeepVersions = 10
 }
 
 public struct Tag: Hashable, Sendable {

@@ -8,16 +8,6 @@ import Foundation
 extension LambdaClient {
     static let functionsPath = ["2015-03-31", "functions"]
 
-    public struct FunctionConfiguration: Decodable, Sendable, Hashable {
-        public var FunctionName: String
-        public var FunctionArn: String
-        public var Version: String
-        public var CodeSha256: String?
-        public var RevisionId: String?
-        public var LastModified: String?
-        public var Description: String?
-    }
-
     public struct FunctionInfo: Decodable, Sendable {
         public var Configuration: FunctionConfiguration
         public var Tags: [String: String]?
@@ -37,16 +27,6 @@ extension LambdaClient {
         try await client.restJSON(.lambda, region: region, operation: "CreateFunction", method: "POST", path: Self.functionsPath,
                                   body: ["FunctionName": .string(name), "Runtime": .string(runtime), "Role": .string(role), "Handler": .string(handler),
                                          "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish)])
-    }
-
-    public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
-        struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
-        return try await AWSClient.paginate("ListVersionsByFunction") { marker in
-            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
-                                                       path: Self.functionsPath + [name, "versions"],
-                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
-            return (page.Versions ?? [], page.NextMarker)
-        }
     }
 
     public func publishVersion(_ name: String, description: String? = nil, revisionID: String? = nil) async throws -> FunctionConfiguration {

@@ -41,6 +41,7 @@ func executor(for action: Step.Action) -> any StepExecutor {
     case .publishLayer(let layer, let awsName, let contentHash, let runtimes, let architecture):
         return PublishLayer(layer: layer, awsName: awsName, contentHash: contentHash, runtimes: runtimes, architecture: architecture)
     case .pruneLayer(let name, let versions): return PruneLayer(name: name, versions: versions)
+    case .pruneVersions(_, let functions, let keep): return PruneVersions(functions: functions, keep: keep)
     case .uploadArtifact(let function, let key): return UploadArtifact(function: function, key: key)
     case .deployStack(let name, _, _, let templateHash, _, let parameters): return DeployStack(stackName: name, templateHash: templateHash, planned: parameters)
     case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
@@ -123,6 +124,41 @@ struct PruneLayer: StepExecutor {
     func run(_ c: StepContext) async throws -> String? {
         for version in versions { try await c.ports.layers.delete(name, version: version, region: c.region) }
         return nil
+    }
+}
+
+struct PruneVersions: StepExecutor {
+    var functions: [String], keep: Int
+
+    /// The versions to delete: neither among the newest `keep`, nor `referenced`.
+    static func prunable(_ versions: [Int], keep: Int, referenced: Set<Int>) -> [Int] {
+        versions.sorted(by: >).dropFirst(keep).filter { !referenced.contains($0) }.sorted()
+    }
+
+    func run(_ c: StepContext) async throws -> String? {
+        var deleted = 0
+        for function in functions {
+            let functionName = Naming.functionName(function)
+            let versions = try await c.ports.versions.versions(functionName: functionName, region: c.region)
+            // Read after the deploy: every alias's version and weighted versions, and every pin
+            // of the desired state (a release waiting for its code points at one).
+            var referenced = Set<Int>()
+            for alias in (try await c.ports.aliases.aliases(functionName: functionName, region: c.region) ?? [:]).values {
+                referenced.formUnion(([alias.version] + Array(alias.weights.keys)).compactMap { Int($0) })
+            }
+            for environment in c.work.state.environments {
+                guard let pin = c.work.state.releases.pin(environment: environment.name.value, region: c.region, function: function) else { continue }
+                referenced.insert(pin.version.value)
+                if let canary = pin.canary { referenced.insert(canary.version.value) }
+            }
+            let doomed = Self.prunable(versions, keep: keep, referenced: referenced)
+            for version in doomed { try await c.ports.versions.delete(functionName: functionName, version: version, region: c.region) }
+            if !doomed.isEmpty {
+                c.progress("    \(c.region): deleted version\(doomed.count == 1 ? "" : "s") \(doomed.map(String.init).joined(separator: ", ")) of \(functionName); kept \(versions.count - doomed.count)")
+            }
+            deleted += doomed.count
+        }
+        return deleted == 0 ? "nothing to delete" : nil
     }
 }
 

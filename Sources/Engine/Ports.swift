@@ -71,6 +71,13 @@ public protocol LayerService: Sendable {
     func delete(_ name: String, version: Int, region: String) async throws
 }
 
+/// A function's published versions.
+public protocol FunctionVersionService: Sendable {
+    /// The published versions (not `$LATEST`), in any order.
+    func versions(functionName: String, region: String) async throws -> [Int]
+    func delete(functionName: String, version: Int, region: String) async throws
+}
+
 /// ACM certificates.
 public protocol CertificateService: Sendable {
     /// The certificates whose domain is one of `domains`.
@@ -98,9 +105,11 @@ public struct CloudPorts: Sendable {
     public var certificates: any CertificateService
     public var domains: any UserPoolDomainService
     public var aliases: any AliasService
+    public var versions: any FunctionVersionService
 
     public init(identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
-                certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService) {
+                certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService,
+                versions: any FunctionVersionService) {
         self.identity = identity
         self.artifacts = artifacts
         self.stacks = stacks
@@ -108,18 +117,19 @@ public struct CloudPorts: Sendable {
         self.certificates = certificates
         self.domains = domains
         self.aliases = aliases
+        self.versions = versions
     }
 
     /// The ports through the AWS APIs.
     public static func aws(_ client: AWSClient) -> CloudPorts {
         let adapter = AWSAdapters(client: client)
         return CloudPorts(identity: adapter, artifacts: adapter, stacks: adapter, layers: adapter, certificates: adapter, domains: adapter,
-                          aliases: LambdaAliases(client: client))
+                          aliases: LambdaAliases(client: client), versions: adapter)
     }
 }
 
 /// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
-struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService {
+struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService {
     let client: AWSClient
 
     func account(region: String) async throws -> String {
@@ -223,6 +233,16 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func delete(_ name: String, version: Int, region: String) async throws {
         try await LambdaClient(client, region: region).deleteLayerVersion(name, version: version)
+    }
+
+    // MARK: Lambda function versions
+
+    func versions(functionName: String, region: String) async throws -> [Int] {
+        try await LambdaClient(client, region: region).listVersionsByFunction(functionName).compactMap { Int($0.Version) }
+    }
+
+    func delete(functionName: String, version: Int, region: String) async throws {
+        try await LambdaClient(client, region: region).deleteFunctionVersion(functionName, version: String(version))
     }
 
     // MARK: ACM

@@ -42,6 +42,9 @@ public struct Step: Hashable, Sendable, Codable {
         case awaitCertificate(purpose: String, arn: String?, domainName: String, records: [DNSRecord])
         case publishLayer(layer: String, layerName: String, contentHash: String, runtimes: [String], architecture: String)
         case pruneLayer(layerName: String, versions: [Int])
+        /// After a stack update: deletes its functions' versions no alias or release pin refers
+        /// to, beyond the newest `keep` of each (which ones is decided when it runs).
+        case pruneVersions(stackName: String, functions: [String], keep: Int)
         case uploadArtifact(function: String, key: String)
         /// `parameters` holds the values known when planning; the rest (a layer version or a
         /// certificate made earlier in the same apply) are filled in by `apply`.
@@ -74,6 +77,7 @@ public struct Step: Hashable, Sendable, Codable {
         case .requestCertificate(let purpose, let domain, _), .awaitCertificate(let purpose, _, let domain, _):
             return "certificate \(purpose) \(domain)"
         case .publishLayer(_, let name, _, _, _), .pruneLayer(let name, _): return "layer \(name)"
+        case .pruneVersions(let stackName, _, _): return "function versions of \(stackName)"
         case .uploadArtifact(let function, let key):
             return "artifact \(function) \(key.split(separator: "/").last.map { String($0.prefix(12)) } ?? key)"
         case .deployStack(let name, _, _, _, _, _), .stackNeedsAttention(let name, _, _, _): return "stack \(name)"
@@ -95,6 +99,8 @@ public struct Step: Hashable, Sendable, Codable {
             return "build (\(architecture)) and publish a version with content \(hash.prefix(12))"
         case .pruneLayer(_, let versions):
             return "delete version\(versions.count == 1 ? "" : "s") \(versions.map(String.init).joined(separator: ", ")) (keep the newest 3)"
+        case .pruneVersions(_, let functions, let keep):
+            return "delete those no alias or release pin refers to, beyond the newest \(keep) of each of its \(functions.count) function\(functions.count == 1 ? "" : "s")"
         case .uploadArtifact: return "upload"
         case .deployStack(_, _, let reasons, _, let delivery, _):
             return (change == .create ? "create" : "update") + ": " + reasons.joined(separator: "; ")

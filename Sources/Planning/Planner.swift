@@ -249,6 +249,13 @@ public enum Planner {
                                         from: current, to: target, revisionID: alias?.revisionID), gate: env)
                 }
             }
+            // 8. An update of a stack publishes versions of its functions: older ones that
+            //    nothing refers to are pruned once it is done.
+            for step in stackSteps where step.change == .update {
+                guard case .deployStack(let stackName, let featureSet, _, _, _, _) = step.action else { continue }
+                let names = functions(in: state, region: region).filter { $0.featureSet.value == featureSet }.map(\.name.value)
+                if !names.isEmpty { add(.delete, .pruneVersions(stackName: stackName, functions: names, keep: state.keepVersions)) }
+            }
             return RegionPlan(region: region, steps: steps, unchanged: unchanged)
         }
         return Plan(project: project, commit: commit, account: snapshot.account, regions: regions, fingerprints: fingerprints)

@@ -55,6 +55,8 @@ let badInputs: [BadInput] = [
              rule: .invalidName, at: "2local", path: "environments.2local", message: "cannot be an alias and stage name", hint: "lowercase letters and digits"),
     BadInput(name: "two environments follow deployments", edits: [edit("project.yaml", "  staging: {alias: gated}", "  staging: {alias: auto}")],
              rule: .aliasPolicy, at: "staging", path: "environments", message: "2 environments have `alias: auto` (dev, staging)", hint: "exactly one environment"),
+    BadInput(name: "no version kept", edits: [edit("project.yaml", "keepVersions: 10", "keepVersions: 0")],
+             rule: .outOfRange, at: "0", path: "keepVersions", message: "0 versions is out of range", hint: "from 1 to 1000 versions"),
     BadInput(name: "misspelt alias policy", edits: [edit("project.yaml", "  prod: {alias: gated}", "  prod: {alias: gatd}")],
              rule: .invalidValue, at: "gatd", path: "environments.prod.alias", message: "'gatd' is not allowed", hint: "did you mean 'gated'?"),
     BadInput(name: "core feature set in two regions", edits: [edit("project.yaml", "regions: [ap-south-1]\n", "regions: [ap-south-1, eu-west-1]\n")],

@@ -16,7 +16,7 @@ import Testing
 struct Injected: Error, CustomStringConvertible { var description: String }
 
 /// An AWS account in memory, through the engine's ports.
-actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService {
+actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService {
     var objects: [String: [UInt8]] = [:]
     var buckets: Set<String> = []
     var stacks: [String: StackFact] = [:]
@@ -33,6 +33,9 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     var pools: [String: String] = [:]
     var domains: [String: CognitoDomainFact] = [:]
     var aliasFacts: [String: [String: AliasFact]] = [:]
+    /// Published function versions by "region/functionName", and those deleted.
+    var functionVersions: [String: [Int]] = [:]
+    var deletedVersions: [String] = []
     /// Certificates reach ISSUED on their second description; never, when false.
     var validates = true
     /// Regions where every write fails.
@@ -126,6 +129,15 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
 
     func aliases(functionName: String, region: String) -> [String: AliasFact]? { aliasFacts["\(region)/\(functionName)"] }
+    func setAlias(_ region: String, _ functionName: String, _ environment: String, _ fact: AliasFact) { aliasFacts["\(region)/\(functionName)", default: [:]][environment] = fact }
+
+    func versions(functionName: String, region: String) -> [Int] { functionVersions["\(region)/\(functionName)"] ?? [] }
+    func delete(functionName: String, version: Int, region: String) throws {
+        try write(region)
+        functionVersions["\(region)/\(functionName)"]?.removeAll { $0 == version }
+        deletedVersions.append("\(region)/\(functionName):\(version)")
+    }
+    func setVersions(_ region: String, _ functionName: String, _ versions: [Int]) { functionVersions["\(region)/\(functionName)"] = versions }
     func read(region: String, functionName: String, environment: String) -> AliasFact? { aliasFacts["\(region)/\(functionName)"]?[environment] }
     func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
         try write(region)
@@ -134,7 +146,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
 
     nonisolated var ports: CloudPorts {
-        CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self)
+        CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self)
     }
 }
 

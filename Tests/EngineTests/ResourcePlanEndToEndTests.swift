@@ -80,6 +80,32 @@ extension EndToEnd {
             let after = try world.succeed(["plan"])
             #expect(after.stdout.contains("No changes"), "\(after.stdout)")
         }
+
+        @Test func aDeployPrunesVersionsNothingRefersToBeyondTheNewest() async throws {
+            let emulator = try await MiniStack.start()
+            defer { emulator.stop() }
+            let world = try World(emulator: emulator)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            try world.commitEdits(["project.yaml": { $0.replacingOccurrences(of: "keepVersions: 10", with: "keepVersions: 1") }], message: "Keep one version")
+            try world.succeed(["apply"])
+            let lambda = LambdaClient(emulator.client(), region: "eu-west-1")
+            let name = Naming.functionName("AmsChange")
+            func versions() async throws -> [String] { try await lambda.listVersionsByFunction(name).map(\.Version).filter { $0 != "$LATEST" } }
+            #expect(try await versions() == ["1"])
+
+            // v2: dev moves to 2; 1 stays (staging and prod point at it, and the pins).
+            try world.commitCode("v2", functions: ["AmsChange"])
+            let second = try world.succeed(["apply"])
+            #expect(second.stdout.contains("function versions of Dzgro-ams"), "\(second.stdout)")
+            #expect(try await versions() == ["1", "2"])
+            // v3: dev moves to 3; 2 is neither the newest nor referred to.
+            try world.commitCode("v3", functions: ["AmsChange"])
+            let third = try world.succeed(["apply"])
+            #expect(third.stdout.contains("eu-west-1: deleted version 2 of \(name); kept 2"), "\(third.stdout)")
+            #expect(try await versions() == ["1", "3"])
+            #expect(try await world.aliases("dev")["eu-west-1/AmsChange"]?.version == "3")
+            #expect(try await world.aliases("prod")["eu-west-1/AmsChange"]?.version == "1")
+        }
     }
 }
 

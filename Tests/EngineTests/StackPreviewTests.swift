@@ -46,7 +46,8 @@ struct StackPreviewTests {
         let (plan, work) = try await converged(cloud) { cloud in
             await cloud.setStack("eu-west-1/Dzgro-ams") { $0.tags[StackTags.template] = "an older template" }
         }
-        #expect(PlanText.outline(plan).filter { !$0.contains("[held") } == ["eu-west-1 ~ stack Dzgro-ams"])
+        #expect(PlanText.outline(plan).filter { !$0.contains("[held") }
+                == ["eu-west-1 ~ stack Dzgro-ams", "eu-west-1 - function versions of Dzgro-ams"])
         let removed = ResourceChange(action: "Remove", logicalID: "AmsExportsBucketDev", type: "AWS::S3::Bucket", physicalID: "ams-exports-dev", policyAction: "Retain")
         await cloud.setResourceChanges([removed])
 

@@ -20,17 +20,20 @@ struct PlannerTests {
         var description: String { name }
     }
 
+    /// A stack update prunes the old versions of its functions afterwards.
+    static func prunes(_ region: String, _ stack: String) -> [String] { ["\(region) - function versions of \(stack)"] }
+
     static let cases: [Case] = [
         Case(name: "nothing changed", expected: []),
         Case(name: "one function's code changed",
              edits: [("functions/ams_change/handler.py", "def ", "# a fix\ndef ")],
              expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
-                 ["\(region) + artifact AmsChange", "\(region) ~ stack Dzgro-ams"]
+                 ["\(region) + artifact AmsChange", "\(region) ~ stack Dzgro-ams"] + prunes(region, "Dzgro-ams")
              }),
         Case(name: "one layer requirement changed",
              edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
              expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
-                 ["\(region) + layer Dzgro-ams", "\(region) ~ stack Dzgro-ams"]
+                 ["\(region) + layer Dzgro-ams", "\(region) ~ stack Dzgro-ams"] + prunes(region, "Dzgro-ams")
              }),
         Case(name: "layer with three versions already: publishing prunes the oldest",
              edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
@@ -41,10 +44,10 @@ struct PlannerTests {
                      }
                  }
              },
-             expected: ["ap-south-1 + layer Dzgro-ams", "ap-south-1 ~ stack Dzgro-ams",
-                        "eu-west-1 + layer Dzgro-ams", "eu-west-1 - layer Dzgro-ams", "eu-west-1 ~ stack Dzgro-ams",
-                        "us-east-1 + layer Dzgro-ams", "us-east-1 ~ stack Dzgro-ams",
-                        "us-west-2 + layer Dzgro-ams", "us-west-2 ~ stack Dzgro-ams"]),
+             expected: ["ap-south-1 + layer Dzgro-ams", "ap-south-1 ~ stack Dzgro-ams"] + prunes("ap-south-1", "Dzgro-ams")
+                + ["eu-west-1 + layer Dzgro-ams", "eu-west-1 - layer Dzgro-ams", "eu-west-1 ~ stack Dzgro-ams"] + prunes("eu-west-1", "Dzgro-ams")
+                + ["us-east-1 + layer Dzgro-ams", "us-east-1 ~ stack Dzgro-ams"] + prunes("us-east-1", "Dzgro-ams")
+                + ["us-west-2 + layer Dzgro-ams", "us-west-2 ~ stack Dzgro-ams"] + prunes("us-west-2", "Dzgro-ams")),
         Case(name: "certificate pending validation",
              remote: { snapshot in
                  snapshot.regions["us-east-1"]!.certificates[0].status = "PENDING_VALIDATION"
@@ -53,7 +56,8 @@ struct PlannerTests {
              expected: ["us-east-1 * certificate auth auth.dzgro.com"]),
         Case(name: "certificate failed: a new one is requested",
              remote: { snapshot in snapshot.regions["ap-south-1"]!.certificates[0].status = "FAILED" },
-             expected: ["ap-south-1 + certificate api api.dzgro.com", "ap-south-1 * certificate api api.dzgro.com", "ap-south-1 ~ stack Dzgro-core"]),
+             expected: ["ap-south-1 + certificate api api.dzgro.com", "ap-south-1 * certificate api api.dzgro.com", "ap-south-1 ~ stack Dzgro-core"]
+                + prunes("ap-south-1", "Dzgro-core")),
         Case(name: "stack in UPDATE_ROLLBACK_FAILED",
              remote: { snapshot in snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED" },
              expected: ["eu-west-1 ! stack Dzgro-ams"]),
@@ -112,6 +116,7 @@ struct PlannerTests {
                 case .deployStack, .stackNeedsAttention: return 4
                 case .cognitoDomain: return 5
                 case .alias: return 6
+                case .pruneVersions: return 7
                 }
             }
             #expect(order == order.sorted(), "steps of \(region.region) out of order")

@@ -1,0 +1,47 @@
+import DesiredState
+@testable import Engine
+import Fixtures
+import Foundation
+import Planning
+import Rendering
+import StateStore
+import Testing
+
+/// Versions pruned after a stack update: every version an alias (weights included) or a
+/// release pin refers to stays, and the newest `keep`.
+@Suite("Pruning function versions")
+struct PruneVersionsTests {
+    @Test(arguments: [
+        ([Int](1...15), 10, Set<Int>(), [1, 2, 3, 4, 5]),
+        ([Int](1...15), 10, Set([1, 3]), [2, 4, 5]),
+        ([Int](1...15), 1, Set([2, 14]), [1, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]),
+        ([3, 1, 2], 10, Set<Int>(), []),
+        ([Int](), 3, Set<Int>(), []),
+    ])
+    func keepsTheNewestAndWhatIsReferred(versions: [Int], keep: Int, referenced: Set<Int>, deleted: [Int]) {
+        #expect(PruneVersions.prunable(versions, keep: keep, referenced: referenced) == deleted)
+    }
+
+    @Test func aliasesWeightsAndPinsAreKeptThroughThePorts() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-prune-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // Pins: staging and prod of AmsChange in eu-west-1 at 1 (the bundled releases.yaml).
+        let (state, stacks) = try DefaultState.load()
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        let name = Naming.functionName("AmsChange")
+        await cloud.setVersions("eu-west-1", name, Array(1...20))
+        await cloud.setAlias("eu-west-1", name, "dev", AliasFact(version: "20", revisionID: "a"))
+        await cloud.setAlias("eu-west-1", name, "staging", AliasFact(version: "4", revisionID: "b", weights: ["5": 0.1]))
+        await cloud.setVersions("eu-west-1", Naming.functionName("AmsPerformance"), [1, 2])
+        let step = Step(region: "eu-west-1", change: .delete, action: .pruneVersions(stackName: "Dzgro-ams", functions: ["AmsChange", "AmsPerformance"], keep: 3))
+        let plan = Plan(project: "Dzgro", commit: "c0ffee", account: DefaultState.account, regions: [RegionPlan(region: "eu-west-1", steps: [step], unchanged: 0)], fingerprints: [:])
+        let report = await Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+                                   layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+                                   log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { _ in }).apply(plan)
+        #expect(report.succeeded && report.entries.map(\.outcome) == [.applied])
+        // Kept: 18, 19, 20 (newest three), 4 and 5 (staging and its canary), 1 (pinned).
+        #expect(await cloud.functionVersions["eu-west-1/\(name)"] == [1, 4, 5, 18, 19, 20])
+        #expect(await cloud.deletedVersions.count == 14)
+        #expect(await cloud.functionVersions["eu-west-1/\(Naming.functionName("AmsPerformance"))"] == [1, 2])
+    }
+}
