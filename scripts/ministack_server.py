@@ -47,7 +47,9 @@ def main():
     # The server runs in its own process group with the Lambda workers it starts, and is
     # killed when this launcher dies, even by SIGKILL (PR_SET_PDEATHSIG).
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    child = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "ministack")], env=env,
+    # MiniStack itself, with AWS's replacement rules where it has none (see that script).
+    tables = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ministack_aws_tables.py")
+    child = subprocess.Popen([sys.executable, tables], env=env,
                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                              preexec_fn=lambda: libc.prctl(1, signal.SIGKILL))
 

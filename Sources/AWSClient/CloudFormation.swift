@@ -209,6 +209,10 @@ public struct CloudFormationClient: Sendable {
         }
     }
 
+    public func deleteStack(_ stack: String) async throws {
+        _ = try await call("DeleteStack", [("StackName", stack)])
+    }
+
     public func continueUpdateRollback(_ stack: String, skip: [String] = []) async throws {
         var p: [(String, String)] = [("StackName", stack)]
         for (index, id) in skip.enumerated() { p.append(("ResourcesToSkip.member.\(index + 1)", id)) }

@@ -36,6 +36,13 @@ public struct S3Client: Sendable {
         }
     }
 
+    /// The names of every bucket the account owns (ListBuckets answers for all regions).
+    public func listBuckets() async throws -> [String] {
+        let response = try await client.restXML(.s3, region: region, operation: "ListBuckets", method: "GET", path: [])
+        guard let root = XMLElement.parse(response.body) else { return [] }
+        return root.members("Buckets").compactMap { $0.string("Name") }
+    }
+
     public func createBucket(_ bucket: String) async throws {
         let body = region == "us-east-1" ? [] : Array("""
             <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>\(xmlEscape(region))</LocationConstraint></CreateBucketConfiguration>

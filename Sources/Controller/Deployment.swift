@@ -39,7 +39,9 @@ public struct Deployment: Sendable {
     /// and left out of the plan, so the others go on; it throws only when no region was read.
     public func plan(regions: [String] = []) async throws -> Observation {
         let wanted = Set(regions)
-        let (snapshot, errors) = try await cloud.observe(Planner.targets(state, stacks: stacks, for: wanted), project: state.project.value)
+        // A plan of every region also looks for stacks in regions the desired state left.
+        let (snapshot, errors) = try await cloud.observe(Planner.targets(state, stacks: stacks, for: wanted), project: state.project.value,
+                                                         beyond: wanted.isEmpty ? Set(state.regions) : nil)
         if !wanted.isEmpty, let failure = state.regions.lazy.compactMap({ errors[$0] }).first { throw failure }
         if snapshot.regions.isEmpty, let error = errors.values.first { throw error }
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit)

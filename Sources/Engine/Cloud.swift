@@ -11,8 +11,9 @@ import StateStore
 public protocol Cloud: Sendable {
     /// Every region of `targets`, concurrently; a region that cannot be read is left out of
     /// the snapshot and its error returned, so the others go on. Throws when the account
-    /// itself cannot be identified.
-    func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error])
+    /// itself cannot be identified. With `beyond` (the desired regions), other regions the
+    /// project deployed to are read for stray stacks.
+    func observe(_ targets: [ObservationTargets], project: String, beyond: Set<String>?) async throws -> (Snapshot, failures: [String: any Error])
     /// The plan with each stack update's change set described (made now, executed by `apply`).
     func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan
     /// Executes the plan's ungated steps (held steps are reported as held).
@@ -56,11 +57,11 @@ public struct AWSCloud: Cloud {
         self.clock = clock
     }
 
-    public func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error]) {
+    public func observe(_ targets: [ObservationTargets], project: String, beyond: Set<String>?) async throws -> (Snapshot, failures: [String: any Error]) {
         let observer = Observer(ports: .aws(client))
         let account: String
         if let known = self.account { account = known } else { account = try await observer.account(region: targets.first?.region ?? "us-east-1") }
-        return await observer.observeEach(targets, project: project, account: account)
+        return await observer.observeEach(targets, project: project, account: account, beyond: beyond)
     }
 
     public func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan {

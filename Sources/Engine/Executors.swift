@@ -45,6 +45,7 @@ func executor(for action: Step.Action) -> any StepExecutor {
     case .uploadArtifact(let function, let key): return UploadArtifact(function: function, key: key)
     case .deployStack(let name, _, _, let templateHash, _, let parameters): return DeployStack(stackName: name, templateHash: templateHash, planned: parameters)
     case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
+    case .deleteStack(let name, _): return DeleteStray(stackName: name)
     case .cognitoDomain(let domain, _, let pool, let arn): return CreateCognitoDomain(domain: domain, userPool: pool, plannedCertificateArn: arn)
     case .alias(_, let functionName, let environment, _, let to, let revisionID):
         return MoveAlias(functionName: functionName, environment: environment, to: to, revisionID: revisionID)
@@ -213,6 +214,15 @@ struct DeployStack: StepExecutor {
         tags[StackTags.parameters] = Conventions.parametersHash(parameters, of: stack)
         tags[StackTags.commit] = commit
         return tags
+    }
+}
+
+/// A stray stack deleted by `apply` itself: only when no environment is gated (otherwise the
+/// release gate holds the step and deletes it on approval).
+struct DeleteStray: StepExecutor {
+    var stackName: String
+    func run(_ c: StepContext) async throws -> String? {
+        try await StackDeployer(ports: c.ports, region: c.region, waits: c.waits, clock: c.clock, progress: c.progress).delete(stackName, basedOn: nil)
     }
 }
 

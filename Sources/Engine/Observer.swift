@@ -20,43 +20,63 @@ public struct Observer: Sendable {
     }
 
     /// Every region, concurrently; a region that cannot be read is left out of the
-    /// snapshot and its error returned, so the others go on.
-    public func observeEach(_ targets: [ObservationTargets], project: String, account: String) async -> (Snapshot, failures: [String: any Error]) {
-        await withTaskGroup(of: (String, Result<RegionSnapshot, any Error>).self) { group in
+    /// snapshot and its error returned, so the others go on. With `beyond`, the regions the
+    /// desired state has, any other region where the project has an artifact bucket (it
+    /// deployed there once) is read too, for its stray stacks only.
+    public func observeEach(_ targets: [ObservationTargets], project: String, account: String,
+                            beyond desired: Set<String>? = nil) async -> (Snapshot, failures: [String: any Error]) {
+        var targets = targets
+        var failures: [String: any Error] = [:]
+        if let desired, let home = targets.first?.region {
+            let prefix = Naming.artifactBucket(project: project, account: account, region: "")
+            do {
+                let former = try await ports.artifacts.bucketNames(region: home).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+                targets += Set(former).subtracting(desired).sorted().map(ObservationTargets.strays)
+            } catch {
+                failures[Self.formerRegions] = error
+            }
+        }
+        let observed = await withTaskGroup(of: (String, Result<RegionSnapshot, any Error>).self) { group in
             for target in targets {
                 group.addTask {
                     do {
-                        return (target.region, .success(try await observe(target, bucket: Naming.artifactBucket(project: project, account: account, region: target.region))))
+                        return (target.region, .success(try await observe(target, project: project, bucket: Naming.artifactBucket(project: project, account: account, region: target.region))))
                     } catch {
                         return (target.region, .failure(error))
                     }
                 }
             }
             var snapshot = Snapshot(account: account)
-            var failures: [String: any Error] = [:]
+            var failed: [String: any Error] = [:]
             for await (region, result) in group {
                 switch result {
                 case .success(let observed): snapshot.regions[region] = observed
-                case .failure(let error): failures[region] = error
+                case .failure(let error): failed[region] = error
                 }
             }
-            return (snapshot, failures)
+            return (snapshot, failed)
         }
+        return (observed.0, observed.1.merging(failures) { a, _ in a })
     }
 
-    func observe(_ target: ObservationTargets, bucket: String) async throws -> RegionSnapshot {
+    /// The key of a failure to list the account's buckets (the regions deployed to before).
+    public static let formerRegions = "regions deployed to before"
+
+
+    func observe(_ target: ObservationTargets, project: String, bucket: String) async throws -> RegionSnapshot {
         let region = target.region
         let ports = ports
         // The reads of a region run concurrently; the first that fails ends the region at once and
         // cancels the others (awaiting them in turn would wait for the slowest first).
         enum Part: Sendable {
-            case bucket(Bool), stacks([String: StackFact]), functions([String: FunctionFact]), layers([String: [LayerVersionFact]])
+            case bucket(Bool), stacks([StackFact]), functions([String: FunctionFact]), layers([String: [LayerVersionFact]])
             case certificates([CertificateFact]), pools([String: String]), domains([String: CognitoDomainFact])
         }
         var snapshot = RegionSnapshot(region: region)
         try await withThrowingTaskGroup(of: Part.self) { group in
             group.addTask { .bucket(try await ports.artifacts.bucketExists(bucket, region: region)) }
-            group.addTask { .stacks(try await concurrently(Array(target.stacks.keys)) { name in try await ports.stacks.stack(name, region: region) }) }
+            // One listing answers for the desired stacks and finds the project's strays.
+            group.addTask { .stacks(try await ports.stacks.stacks(region: region)) }
             group.addTask {
                 .functions(try await concurrently(target.functions) { name in
                     try await ports.aliases.aliases(functionName: name, region: region).map(FunctionFact.init(aliases:))
@@ -69,7 +89,14 @@ public struct Observer: Sendable {
             for try await part in group {
                 switch part {
                 case .bucket(let exists): snapshot.artifactBucketExists = exists
-                case .stacks(let stacks): snapshot.stacks = stacks
+                case .stacks(let stacks):
+                    for stack in stacks {
+                        if target.stacks[stack.name] != nil {
+                            snapshot.stacks[stack.name] = stack
+                        } else if stack.tags["Project"] == project, stack.tags[StackTags.template] != nil {
+                            snapshot.strays[stack.name] = stack
+                        }
+                    }
                 case .functions(let functions): snapshot.functions = functions
                 case .layers(let layers): snapshot.layers = layers
                 case .certificates(let certificates): snapshot.certificates = certificates

@@ -20,6 +20,8 @@ public protocol ArtifactStore: Sendable {
     func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) async throws
     /// Where CloudFormation reads a template uploaded to the bucket.
     func url(_ bucket: String, key: String, region: String) -> String
+    /// Every bucket of the account, in any region.
+    func bucketNames(region: String) async throws -> [String]
 }
 
 /// A change set as CloudFormation describes it.
@@ -49,6 +51,11 @@ public enum TemplateLocation: Sendable, Hashable { case body(String), url(String
 public protocol StackService: Sendable {
     /// nil when the stack does not exist.
     func stack(_ name: String, region: String) async throws -> StackFact?
+    /// Every stack of the region that is not deleted.
+    func stacks(region: String) async throws -> [StackFact]
+    /// Logical id → physical id of the stack's resources.
+    func resources(stack: String, region: String) async throws -> [String: String]
+    func deleteStack(_ name: String, region: String) async throws
     /// `previous` names parameters that keep the stack's current value. Returns false, creating
     /// nothing, when the stack already has a change set of that name.
     func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
@@ -157,6 +164,10 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
         try await S3Client(client, region: region).putObject(bucket, key: key, body: body, contentType: contentType)
     }
 
+    func bucketNames(region: String) async throws -> [String] {
+        try await S3Client(client, region: region).listBuckets()
+    }
+
     func url(_ bucket: String, key: String, region: String) -> String {
         let endpoint = client.endpoints.endpoint(for: .s3, region: region).absoluteString
         return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/\(bucket)/\(key)"
@@ -166,13 +177,24 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func stack(_ name: String, region: String) async throws -> StackFact? {
         do {
-            return try await CloudFormationClient(client, region: region).describeStacks(name).first.map { stack in
-                StackFact(name: stack.name, status: stack.status, statusReason: stack.statusReason,
-                          lastChange: stack.lastUpdated ?? stack.creationTime, outputs: stack.outputs, tags: stack.tags)
-            }
+            return try await CloudFormationClient(client, region: region).describeStacks(name).first.map(StackFact.init)
         } catch let error as AWSError where error.isNotFound {
             return nil
         }
+    }
+
+    func stacks(region: String) async throws -> [StackFact] {
+        try await CloudFormationClient(client, region: region).describeStacks().map(StackFact.init)
+    }
+
+    func resources(stack: String, region: String) async throws -> [String: String] {
+        Dictionary(try await CloudFormationClient(client, region: region).listStackResources(stack).compactMap { resource in
+            resource.physicalID.map { (resource.logicalID, $0) }
+        }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func deleteStack(_ name: String, region: String) async throws {
+        try await CloudFormationClient(client, region: region).deleteStack(name)
     }
 
     func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
@@ -312,5 +334,12 @@ extension ResourceChange {
                   replacement: change.replacement, policyAction: change.policyAction,
                   causes: unique(change.details.map(named)),
                   recreating: unique(change.details.filter { ($0.requiresRecreation ?? "Never") != "Never" }.map(named)))
+    }
+}
+
+extension StackFact {
+    init(_ stack: CloudFormationClient.Stack) {
+        self.init(name: stack.name, status: stack.status, statusReason: stack.statusReason,
+                  lastChange: stack.lastUpdated ?? stack.creationTime, outputs: stack.outputs, tags: stack.tags)
     }
 }

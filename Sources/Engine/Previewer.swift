@@ -20,9 +20,19 @@ struct Previewer {
             else { return nil }
             return (step.region, stack, planned)
         }
-        guard !updates.isEmpty else { return plan }
-        progress("previewing \(updates.count) stack update\(updates.count == 1 ? "" : "s") through change sets…")
+        let deletions = plan.steps.compactMap { step -> (region: String, stack: String)? in
+            guard case .deleteStack(let name, _) = step.action else { return nil }
+            return (step.region, name)
+        }
+        guard !updates.isEmpty || !deletions.isEmpty else { return plan }
+        if !updates.isEmpty { progress("previewing \(updates.count) stack update\(updates.count == 1 ? "" : "s") through change sets…") }
         let previews = await withTaskGroup(of: (String, StackPreview).self) { group in
+            for deletion in deletions {
+                group.addTask {
+                    let deployer = StackDeployer(ports: ports, region: deletion.region, waits: waits, clock: clock, progress: progress)
+                    return ("\(deletion.region)/\(deletion.stack)", await deployer.deletionPreview(deletion.stack))
+                }
+            }
             for update in updates {
                 group.addTask {
                     let deployer = StackDeployer(ports: ports, region: update.region, waits: waits, clock: clock, progress: progress)

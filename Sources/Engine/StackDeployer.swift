@@ -100,6 +100,20 @@ struct StackDeployer {
         }
     }
 
+    /// What deleting the stack does to its stateful resources: each one listed as removed,
+    /// with what its deletion policy does (retained, or deleted with its data).
+    func deletionPreview(_ name: String) async -> StackPreview {
+        do {
+            let physical = try await stacks.resources(stack: name, region: region)
+            let resources = try TemplateResources.of(try await stacks.template(stack: name, region: region))
+            return StackPreview(changeSet: nil, changes: resources.filter { StatefulResources.types.contains($0.type) }.map {
+                ResourceChange(action: "Remove", logicalID: $0.logicalID, type: $0.type, physicalID: physical[$0.logicalID], policyAction: $0.deletionPolicy)
+            })
+        } catch {
+            return StackPreview(changeSet: nil, notes: ["what the deletion retains could not be read (\(error))"])
+        }
+    }
+
     /// A change set ready to execute, or the news that there is nothing to change.
     enum Prepared {
         /// `reused`: made earlier (by a plan) from exactly the same inputs.
@@ -169,6 +183,32 @@ struct StackDeployer {
             status = described.status
             return status.hasSuffix("_IN_PROGRESS") || status.hasSuffix("_PENDING") ? nil : described
         }
+    }
+
+    /// Deletes a stack and follows it until it is gone. With `basedOn`, only from exactly that
+    /// `status@lastChange` (a held deletion, reviewed then). Returns a note when it was gone already.
+    func delete(_ name: String, basedOn: String?) async throws -> String? {
+        guard let current = try await describe(name) else { return "the stack is gone already" }
+        let now = "\(current.status)@\(current.lastChange ?? "")"
+        if let basedOn, now != basedOn { throw StaleStackChange("it was \(basedOn) when planned and is \(now) now") }
+        var seen = Set(try await stacks.events(stack: name, region: region).map(\.id))
+        try await stacks.deleteStack(name, region: region)
+        var status = "DELETE_IN_PROGRESS"
+        let final: StackFact? = try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
+                                                     timedOut: { "stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events" }) {
+            // Once the stack is gone its events can no longer be read by name.
+            for event in ((try? await stacks.events(stack: name, region: region)) ?? []).reversed() where seen.insert(event.id).inserted {
+                progress("      \(region) \(name)  \(event.status)  \(event.resourceType)  \(event.logicalID)\(event.reason.map { "  \($0)" } ?? "")")
+            }
+            let stack = try await describe(name)
+            guard let current = stack?.status, current.hasSuffix("_IN_PROGRESS") else { return .some(stack) }
+            status = current
+            return nil
+        }
+        if let final, final.status != "DELETE_COMPLETE" {
+            throw ApplyError("stack \(name) in \(region) ended \(final.status)\(final.statusReason.map { " (\($0))" } ?? ""); read its events, fix what blocks the deletion and apply again")
+        }
+        return nil
     }
 
     /// Prints new stack events as they happen until no operation is in progress.

@@ -35,4 +35,8 @@ public struct CloudStackReleaser: StackReleaser {
         }
         try await deployer.execute(changeSet, of: name)
     }
+
+    public func delete(stack name: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
+        _ = try await StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress).delete(name, basedOn: basedOn)
+    }
 }

@@ -50,6 +50,8 @@ public struct Step: Hashable, Sendable, Codable {
         /// certificate made earlier in the same apply) are filled in by `apply`.
         case deployStack(stackName: String, featureSet: String, reasons: [String], templateHash: String, delivery: String, parameters: [String: String])
         case stackNeedsAttention(stackName: String, status: String, reason: String?, remedy: String)
+        /// A stack of the project whose (region, feature set) left the desired state.
+        case deleteStack(stackName: String, featureSet: String)
         case cognitoDomain(domain: String, environment: String, userPool: String, certificateArn: String?)
         case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
     }
@@ -80,7 +82,7 @@ public struct Step: Hashable, Sendable, Codable {
         case .pruneVersions(let stackName, _, _): return "function versions of \(stackName)"
         case .uploadArtifact(let function, let key):
             return "artifact \(function) \(key.split(separator: "/").last.map { String($0.prefix(12)) } ?? key)"
-        case .deployStack(let name, _, _, _, _, _), .stackNeedsAttention(let name, _, _, _): return "stack \(name)"
+        case .deployStack(let name, _, _, _, _, _), .stackNeedsAttention(let name, _, _, _), .deleteStack(let name, _): return "stack \(name)"
         case .cognitoDomain(let domain, _, _, _): return "cognito domain \(domain)"
         case .alias(_, let functionName, let environment, _, _, _): return "alias \(functionName):\(environment)"
         }
@@ -106,6 +108,9 @@ public struct Step: Hashable, Sendable, Codable {
             return (change == .create ? "create" : "update") + ": " + reasons.joined(separator: "; ")
                 + (delivery == "s3" ? " (template via the artifact bucket)" : "")
                 + (gate.map { " (held: \(preview?.risks.count ?? 0) risky change\(preview?.risks.count == 1 ? "" : "s") need\(preview?.risks.count == 1 ? "s" : "") approval for \($0))" } ?? "")
+        case .deleteStack(_, let featureSet):
+            return "delete: feature set \(featureSet) no longer runs in \(region)"
+                + (gate.map { " (held: needs approval for \($0))" } ?? "")
         case .stackNeedsAttention(_, let status, let reason, let remedy):
             return "\(status)\(reason.map { " (\($0))" } ?? ""): \(remedy)"
         case .cognitoDomain(_, let environment, let pool, _):

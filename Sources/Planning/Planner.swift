@@ -16,6 +16,11 @@ public struct ObservationTargets: Hashable, Sendable {
     public var certificateDomains: [String]
     public var cognitoDomains: [String]
     public var userPools: Bool
+
+    /// A region the desired state no longer has: only its stacks are read, to find strays.
+    public static func strays(_ region: String) -> ObservationTargets {
+        ObservationTargets(region: region, stacks: [:], artifactKeys: [:], functions: [], layers: [], certificateDomains: [], cognitoDomains: [], userPools: false)
+    }
 }
 
 /// Small conventions the planner and the applier share.
@@ -256,8 +261,26 @@ public enum Planner {
                 let names = functions(in: state, region: region).filter { $0.featureSet.value == featureSet }.map(\.name.value)
                 if !names.isEmpty { add(.delete, .pruneVersions(stackName: stackName, functions: names, keep: state.keepVersions)) }
             }
+            steps += strayDeletions(snapshot[region], state: state, fingerprints: &fingerprints)
             return RegionPlan(region: region, steps: steps, unchanged: unchanged)
         }
-        return Plan(project: project, commit: commit, account: snapshot.account, regions: regions, fingerprints: fingerprints)
+        // Regions the desired state left, where the project still has stacks.
+        let former = snapshot.regions.keys.filter { !state.regions.contains($0) }.sorted().compactMap { region -> RegionPlan? in
+            let steps = strayDeletions(snapshot[region], state: state, fingerprints: &fingerprints)
+            return steps.isEmpty ? nil : RegionPlan(region: region, steps: steps, unchanged: 0)
+        }
+        return Plan(project: project, commit: commit, account: snapshot.account, regions: regions + former, fingerprints: fingerprints)
+    }
+
+    /// A stack of the project whose (region, feature set) left the desired state is deleted,
+    /// held for the most guarded environment's approvers (its stateful resources are retained
+    /// by their policies). One mid-operation is left for a later plan.
+    static func strayDeletions(_ observed: RegionSnapshot, state: DesiredState, fingerprints: inout [String: String]) -> [Step] {
+        observed.strays.values.sorted { $0.name < $1.name }.compactMap { stack in
+            guard StackStatus.disposition(stack.status, stack: stack.name, region: observed.region) != .inProgress else { return nil }
+            fingerprints["\(observed.region)/stack/\(stack.name)"] = "\(stack.status)@\(stack.lastChange ?? "")"
+            return Step(region: observed.region, change: .delete, action: .deleteStack(stackName: stack.name, featureSet: stack.tags["FeatureSet"] ?? "?"),
+                        gate: state.gatedEnvironments.last?.name.value)
+        }
     }
 }

@@ -32,11 +32,14 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
     public var userPools: [String: String]
     /// Cognito custom domains by domain name (only the ones asked about).
     public var cognitoDomains: [String: CognitoDomainFact]
+    /// Stacks of the project (its `Project` tag and the controller's template tag) that the
+    /// desired state no longer has in this region, by name.
+    public var strays: [String: StackFact]
 
     public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
                 functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
                 certificates: [CertificateFact] = [], userPools: [String: String] = [:],
-                cognitoDomains: [String: CognitoDomainFact] = [:]) {
+                cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:]) {
         self.region = region
         self.artifactBucketExists = artifactBucketExists
         self.artifacts = artifacts
@@ -46,6 +49,7 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
         self.certificates = certificates
         self.userPools = userPools
         self.cognitoDomains = cognitoDomains
+        self.strays = strays
     }
 }
 

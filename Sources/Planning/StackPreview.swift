@@ -148,10 +148,18 @@ extension Plan {
         let regions = self.regions.map { region in
             var region = region
             region.steps = region.steps.map { step in
-                guard case .deployStack(let name, _, _, _, _, _) = step.action, let preview = previews["\(step.region)/\(name)"] else { return step }
                 var step = step
-                step.preview = preview
-                step.gate = preview.heldFor(environments: environments, gated: gated)
+                switch step.action {
+                case .deployStack(let name, _, _, _, _, _):
+                    guard let preview = previews["\(step.region)/\(name)"] else { return step }
+                    step.preview = preview
+                    step.gate = preview.heldFor(environments: environments, gated: gated)
+                case .deleteStack(let name, _):
+                    // Held whatever it lists: the planner decided.
+                    step.preview = previews["\(step.region)/\(name)"] ?? step.preview
+                default:
+                    break
+                }
                 return step
             }
             return region

@@ -6,6 +6,8 @@ public protocol StackReleaser: Sendable {
     /// `basedOn` (its `status@lastChange` when planned) or the change set cannot be executed.
     func release(stack: String, changeSet: String, basedOn: String, region: String,
                  progress: @escaping @Sendable (String) -> Void) async throws
+    /// Deletes the stack and waits until it is gone; `StaleStackChange` when it is no longer at `basedOn`.
+    func delete(stack: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
 }
 
 /// A held stack update that no longer matches what was reviewed; nothing was changed.

@@ -53,7 +53,10 @@ public struct AliasChange: Codable, Hashable, Sendable {
 public struct StackChange: Codable, Hashable, Sendable {
     public var region: String
     public var stackName: String
+    /// The change set to execute; empty when the stack is deleted.
     public var changeSet: String
+    /// The stack is deleted: its (region, feature set) left the desired state.
+    public var deletes: Bool?
     /// The stack's `status@lastChange` when the change set was made: executed only from there.
     public var basedOn: String
     /// The region's gated aliases (`functionName/environment` → RevisionId) when planned: the
@@ -64,17 +67,28 @@ public struct StackChange: Codable, Hashable, Sendable {
     /// Set once the change set was executed.
     public var applied: Date?
 
-    /// The held stack update of a plan step; nil for any other step.
+    /// The held stack update or deletion of a plan step; nil for any other step.
     public init?(_ step: Step, fingerprints: [String: String]) {
-        guard step.gate != nil, case .deployStack(let stackName, _, _, _, _, _) = step.action, let preview = step.preview,
-              let changeSet = preview.changeSet else { return nil }
+        guard step.gate != nil else { return nil }
+        switch step.action {
+        case .deployStack(let stackName, _, _, _, _, _):
+            guard let changeSet = step.preview?.changeSet else { return nil }
+            self.stackName = stackName
+            self.changeSet = changeSet
+            risks = step.preview?.risks ?? []
+        case .deleteStack(let stackName, let featureSet):
+            self.stackName = stackName
+            changeSet = ""
+            deletes = true
+            risks = ["deletes the stack (feature set \(featureSet) left \(step.region)): its functions, triggers and APIs stop"] + (step.preview?.risks ?? [])
+                + (step.preview?.notes ?? [])
+        default:
+            return nil
+        }
         region = step.region
-        self.stackName = stackName
-        self.changeSet = changeSet
         basedOn = fingerprints["\(step.region)/stack/\(stackName)"] ?? ""
         let prefix = "\(step.region)/alias/"
         aliasRevisions = Dictionary(uniqueKeysWithValues: fingerprints.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
-        risks = preview.risks
     }
 
     public var keys: [AliasKey] {
@@ -84,7 +98,9 @@ public struct StackChange: Codable, Hashable, Sendable {
         }
     }
 
-    public var line: String { "\(region)  stack \(stackName)  change set \(changeSet)" }
+    /// What is done to the stack: `change set NAME` or `delete`.
+    public var action: String { deletes == true ? "delete" : "change set \(changeSet)" }
+    public var line: String { "\(region)  stack \(stackName)  \(action)" }
 }
 
 /// A held release: the alias changes of one commit in one gated environment, waiting for

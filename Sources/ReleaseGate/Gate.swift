@@ -84,7 +84,7 @@ public struct ReleaseGate: Sendable {
             if let existing = approvals.first(where: {
                 $0.isLive && $0.environment == environment && $0.commit == plan.commit
                     && Set($0.remaining.filter { needed.contains($0.key) }.map(\.intent)) == wanted
-                    && Set($0.remainingStacks.map(\.changeSet)) == Set(held.map(\.changeSet))
+                    && Set($0.remainingStacks.map(\.line)) == Set(held.map(\.line))
             }) {
                 results.append(existing.state == .pending ? .waiting(existing) : .partial(existing))
                 continue
@@ -296,8 +296,13 @@ public struct ReleaseGate: Sendable {
                 if !aliasesMoved.isEmpty {
                     throw StaleStackChange("its change set carries the aliases as planned, and \(aliasesMoved.joined(separator: ", ")) moved since")
                 }
-                progress("executing the reviewed change set \(change.changeSet) of \(change.stackName) in \(change.region)…")
-                try await stacks.release(stack: change.stackName, changeSet: change.changeSet, basedOn: change.basedOn, region: change.region, progress: progress)
+                if change.deletes == true {
+                    progress("deleting stack \(change.stackName) in \(change.region)…")
+                    try await stacks.delete(stack: change.stackName, basedOn: change.basedOn, region: change.region, progress: progress)
+                } else {
+                    progress("executing the reviewed change set \(change.changeSet) of \(change.stackName) in \(change.region)…")
+                    try await stacks.release(stack: change.stackName, changeSet: change.changeSet, basedOn: change.basedOn, region: change.region, progress: progress)
+                }
             } catch let stale as StaleStackChange {
                 approval.state = .stale
                 approval.reason = "stack \(change.stackName) in \(change.region): \(stale)"
@@ -307,7 +312,7 @@ public struct ReleaseGate: Sendable {
                 throw GateError("approval \(approval.id) is stale, so \(i == 0 ? "nothing was" : "nothing more was") changed: stack \(change.stackName) in \(change.region): \(stale)."
                                 + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
             } catch {
-                entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: "change set \(change.changeSet)", outcome: .failed, detail: "\(error)"))
+                entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: change.action, outcome: .failed, detail: "\(error)"))
                 approval.state = .partial
                 approval.reason = "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
                 approvals[index] = approval
@@ -318,7 +323,7 @@ public struct ReleaseGate: Sendable {
             approval.stacks?[i].applied = now()
             approvals[index] = approval
             try await store.save(approvals)
-            entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: "change set \(change.changeSet)", outcome: .applied))
+            entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: change.action, outcome: .applied))
         }
 
         // Regions concurrently; inside a region one alias after another, stopping at the first failure.
@@ -446,7 +451,7 @@ public enum ApprovalMail {
     static func stackSection(_ approval: Approval) -> [String] {
         guard !approval.stackChanges.isEmpty else { return [] }
         return ["It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):"]
-            + approval.stackChanges.flatMap { ["  \($0.region)  \($0.stackName)  change set \($0.changeSet)"] + $0.risks.map { "    \($0)" } } + [""]
+            + approval.stackChanges.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
     }
 
     public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {

@@ -84,7 +84,7 @@ actor MemoryAccount: Cloud, AliasService {
 
     private(set) var observedRegions: [String] = []
 
-    func observe(_ targets: [ObservationTargets], project: String) async throws -> (Snapshot, failures: [String: any Error]) {
+    func observe(_ targets: [ObservationTargets], project: String, beyond: Set<String>?) async throws -> (Snapshot, failures: [String: any Error]) {
         observations += 1
         observedRegions = targets.map(\.region)
         var seen = Snapshot(account: snapshot.account)

@@ -61,8 +61,16 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         objects["\(bucket)/\(key)"] = body
     }
     nonisolated func url(_ bucket: String, key: String, region: String) -> String { "memory://\(bucket)/\(key)" }
+    func bucketNames(region: String) -> [String] { buckets.sorted() }
 
     func stack(_ name: String, region: String) -> StackFact? { stacks["\(region)/\(name)"] }
+    func stacks(region: String) -> [StackFact] { stacks.filter { $0.key.hasPrefix("\(region)/") }.map(\.value) }
+    func resources(stack: String, region: String) -> [String: String] { [:] }
+    func deleteStack(_ name: String, region: String) throws {
+        try write(region)
+        stacks["\(region)/\(name)"] = nil
+    }
+    func addStack(_ region: String, _ fact: StackFact) { stacks["\(region)/\(fact.name)"] = fact }
     func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
                          tags: [String: String], create: Bool, region: String) throws -> Bool {
         try write(region)

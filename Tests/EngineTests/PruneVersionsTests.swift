@@ -45,3 +45,32 @@ struct PruneVersionsTests {
         #expect(await cloud.functionVersions["eu-west-1/\(Naming.functionName("AmsPerformance"))"] == [1, 2])
     }
 }
+
+/// Stacks of the project found where the desired state no longer has them.
+@Suite("Stray stacks")
+struct StrayStackTests {
+    @Test func strayStacksAreFoundInDesiredRegionsAndInRegionsWithAnArtifactBucket() async throws {
+        let (state, stacks) = try DefaultState.load()
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        let managed = ["Project": "Dzgro", "FeatureSet": "ams", StackTags.template: "h"]
+        await cloud.addStack("eu-west-1", StackFact(name: "Dzgro-reports", status: "CREATE_COMPLETE", tags: managed))
+        await cloud.addStack("eu-west-1", StackFact(name: "someone-elses", status: "CREATE_COMPLETE", tags: ["Project": "Other", StackTags.template: "h"]))
+        await cloud.addStack("sa-east-1", StackFact(name: "Dzgro-ams", status: "CREATE_COMPLETE", tags: managed))
+        await cloud.addStack("sa-east-1", StackFact(name: "by-hand", status: "CREATE_COMPLETE", tags: ["Project": "Dzgro"]))
+        try await cloud.createBucket(Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: "sa-east-1"), region: "sa-east-1")
+        try await cloud.createBucket("unrelated-bucket", region: "sa-east-1")
+        let observer = Observer(ports: cloud.ports)
+        let (snapshot, failures) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account,
+                                                              beyond: Set(state.regions))
+        #expect(failures.isEmpty)
+        #expect(Array(snapshot["eu-west-1"].strays.keys) == ["Dzgro-reports"])
+        #expect(Array(snapshot["sa-east-1"].strays.keys) == ["Dzgro-ams"])
+        #expect(snapshot.regions.count == state.regions.count + 1)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        #expect(PlanText.outline(plan).filter { $0.contains(" - stack ") } == ["eu-west-1 - stack Dzgro-reports [held: prod]", "sa-east-1 - stack Dzgro-ams [held: prod]"])
+        // Without `beyond` (a plan of named regions) no other region is read.
+        let (narrow, _) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account)
+        #expect(narrow.regions["sa-east-1"] == nil)
+    }
+}
+

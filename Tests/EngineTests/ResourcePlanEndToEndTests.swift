@@ -62,7 +62,7 @@ extension EndToEnd {
             #expect(try await cfn.describeStacks("Dzgro-core").first?.tags[StackTags.commit] == first)
             #expect(try await cfn.listStackResources("Dzgro-core").contains { $0.physicalID == "dzgro-exports-prod" })
             let mail = try await world.lastCode()
-            #expect(mail.mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  ap-south-1  Dzgro-core  change set \(changeSet)"),
+            #expect(mail.mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  ap-south-1  stack Dzgro-core  change set \(changeSet)"),
                     "\(mail.mail.body)")
             #expect(mail.mail.body.contains("    grants QueueModelMessageProcessorFunctionRole allows s3:PutObject on "))
             #expect(!applied.stdout.contains(mail.code) && !applied.stderr.contains(mail.code))
@@ -79,6 +79,49 @@ extension EndToEnd {
             #expect(!resources.contains { exports.contains($0.physicalID ?? "") })
             let after = try world.succeed(["plan"])
             #expect(after.stdout.contains("No changes"), "\(after.stdout)")
+        }
+
+        @Test func aRegionThatLeftTheDesiredStateHasItsStackDeletedOnApprovalAndItsQueuesKept() async throws {
+            let emulator = try await MiniStack.start()
+            defer { emulator.stop() }
+            let world = try World(emulator: emulator)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            try await world.verifySender()
+            try world.succeed(["apply"])
+            let west = CloudFormationClient(emulator.client(), region: "us-west-2")
+            let queue = Naming.queueName("AmsChange", environment: "prod")
+            #expect(try await SQSClient(emulator.client(), region: "us-west-2").getQueueURL(queue).contains(queue))
+
+            // ams leaves us-west-2 (its releases go with it).
+            try world.commitEdits([
+                "project.yaml": { $0.replacingOccurrences(of: "regions: [ap-south-1, eu-west-1, us-east-1, us-west-2]", with: "regions: [ap-south-1, eu-west-1, us-east-1]") },
+                "releases.yaml": { text in
+                    text.split(separator: "\n", omittingEmptySubsequences: false).reduce(into: (lines: [String](), skipping: false)) { state, line in
+                        if line.hasPrefix("  us-west-2:") { state.skipping = true; return }
+                        if state.skipping && line.hasPrefix("    ") { return }
+                        state.skipping = false
+                        state.lines.append(String(line))
+                    }.lines.joined(separator: "\n")
+                },
+            ], message: "ams leaves us-west-2")
+            let plan = try world.succeed(["plan"])
+            #expect(plan.stdout.contains("us-west-2: 1 step, 0 unchanged\n  - stack Dzgro-ams  delete: feature set ams no longer runs in us-west-2 (held: needs approval for prod)"), "\(plan.stdout)")
+            #expect(plan.stdout.contains("(AWS::SQS::Queue); `"), "\(plan.stdout)")
+            #expect(plan.stdout.contains("is retained: it stays in the account, no longer managed by the stack"), "\(plan.stdout)")
+
+            let applied = try world.succeed(["apply"])
+            #expect(applied.stdout.contains("Release gate:"), "\(applied.stdout)")
+            #expect(try await west.describeStacks("Dzgro-ams").first?.status.hasSuffix("_COMPLETE") == true, "held: the stack is still there")
+            let mail = try await world.lastCode()
+            #expect(mail.mail.body.contains("  us-west-2  stack Dzgro-ams  delete\n    deletes the stack (feature set ams left us-west-2)"), "\(mail.mail.body)")
+
+            let approved = try world.succeed(["approve", "--otp", mail.code])
+            #expect(approved.stdout.contains("delete"), "\(approved.stdout)")
+            await #expect(throws: AWSError.self) { _ = try await west.describeStacks("Dzgro-ams") }
+            // Retained: the queues outlive their stack.
+            #expect(try await SQSClient(emulator.client(), region: "us-west-2").getQueueURL(queue).contains(queue))
+            let after = try world.succeed(["plan"])
+            #expect(!after.stdout.contains("us-west-2:") && after.stdout.contains("No changes"), "\(after.stdout)")
         }
 
         @Test func aDeployPrunesVersionsNothingRefersToBeyondTheNewest() async throws {

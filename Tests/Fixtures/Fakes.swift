@@ -75,6 +75,13 @@ public actor HeldStacks: StackReleaser {
         executable.insert(changeSet)
     }
     public func fail(_ message: String?) { failure = message }
+    public func delete(stack: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
+        let key = Key(region: region, stack: stack)
+        guard at[key] == basedOn else { throw StaleStackChange("it was \(basedOn) when planned and is \(at[key] ?? "missing") now") }
+        if let failure { throw GateError(failure) }
+        at[key] = nil
+        released.append("\(region)/\(stack)/delete")
+    }
     public func release(stack: String, changeSet: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
         let key = Key(region: region, stack: stack)
         guard at[key] == basedOn else { throw StaleStackChange("it was \(basedOn) when planned and is \(at[key] ?? "missing") now") }

@@ -82,6 +82,21 @@ struct PlannerTests {
              expected: ["us-west-2 + artifact bucket dzgro-artifacts-123456789012-us-west-2"]),
         Case(name: "cognito domain missing", remote: { snapshot in snapshot.regions["ap-south-1"]!.cognitoDomains["auth.staging.dzgro.com"] = nil },
              expected: ["ap-south-1 + cognito domain auth.staging.dzgro.com"]),
+        Case(name: "a stack of the project the desired state no longer has is deleted, held for prod",
+             remote: { snapshot in
+                 let stray = StackFact(name: "Dzgro-reports", status: "UPDATE_COMPLETE", lastChange: "t1",
+                                       tags: ["Project": "Dzgro", "FeatureSet": "reports", StackTags.template: "h"])
+                 snapshot.regions["eu-west-1"]!.strays[stray.name] = stray
+                 // A region the desired state left entirely.
+                 snapshot.regions["sa-east-1"] = RegionSnapshot(region: "sa-east-1", strays: ["Dzgro-ams": StackFact(name: "Dzgro-ams", status: "UPDATE_COMPLETE",
+                                                                                                                      tags: ["Project": "Dzgro", "FeatureSet": "ams"])])
+             },
+             expected: ["eu-west-1 - stack Dzgro-reports [held: prod]", "sa-east-1 - stack Dzgro-ams [held: prod]"]),
+        Case(name: "a stray stack mid-operation waits for a later plan",
+             remote: { snapshot in
+                 snapshot.regions["eu-west-1"]!.strays["Dzgro-reports"] = StackFact(name: "Dzgro-reports", status: "UPDATE_IN_PROGRESS", tags: ["Project": "Dzgro"])
+             },
+             expected: []),
         Case(name: "stack update in progress with the desired template: nothing to do",
              remote: { snapshot in snapshot.regions["us-east-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_IN_PROGRESS" },
              expected: []),
@@ -117,6 +132,7 @@ struct PlannerTests {
                 case .cognitoDomain: return 5
                 case .alias: return 6
                 case .pruneVersions: return 7
+                case .deleteStack: return 8
                 }
             }
             #expect(order == order.sorted(), "steps of \(region.region) out of order")

@@ -36,7 +36,7 @@ import Testing
         #expect(requests[0].approval.stackChanges.map(\.changeSet) == ["reconciler-abc"])
         let mail = try #require(await f.mailbox.sent.last)
         #expect(mail.subject.hasSuffix("(4 alias changes, 1 risky stack update)"))
-        #expect(mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  eu-west-1  Dzgro-ams  change set reconciler-abc\n    - ExportsBucketProd (AWS::S3::Bucket); `exports-prod` is retained"), "\(mail.body)")
+        #expect(mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  eu-west-1  stack Dzgro-ams  change set reconciler-abc\n    - ExportsBucketProd (AWS::S3::Bucket); `exports-prod` is retained"), "\(mail.body)")
         #expect(mail.body.contains("    grants AmsChangeFunctionRole allows s3:PutObject on *"))
         // Requested again for the same change set: the approval waits.
         guard case .waiting = try await f.gate.request(plan)[0] else { Issue.record("expected the same approval to wait"); return }
@@ -48,6 +48,25 @@ import Testing
         #expect(await f.stacks.released == ["eu-west-1/Dzgro-ams/reconciler-abc"])
         #expect(await f.versions("prod") == ["2", "2", "2", "2"])
         #expect(outcome.approval.stackChanges.allSatisfy { $0.applied != nil })
+    }
+
+    @Test func aStrayStackIsDeletedOnApprovalOnlyFromWhereItWasPlanned() async throws {
+        let f = Fixture()
+        await f.seed()
+        await f.stacks.set("us-west-2", "Dzgro-ams", at: "UPDATE_COMPLETE@t1", changeSet: "-")
+        let deletion = Step(region: "us-west-2", change: .delete, action: .deleteStack(stackName: "Dzgro-ams", featureSet: "ams"), gate: "prod",
+                            preview: StackPreview(changeSet: nil, changes: [ResourceChange(action: "Remove", logicalID: "AmsChangeQProd", type: "AWS::SQS::Queue",
+                                                                                             physicalID: "https://sqs/AmsChangeQProd", policyAction: "Retain")]))
+        let plan = Plan(project: "dzgro", commit: "c0ffee0000000000000000000000000000000002", account: "123456789012",
+                        regions: [RegionPlan(region: "us-west-2", steps: [deletion], unchanged: 0)],
+                        fingerprints: ["us-west-2/stack/Dzgro-ams": "UPDATE_COMPLETE@t1"])
+        let requests = try await f.gate.request(plan)
+        #expect(requests.first?.approval.stackChanges.map(\.line) == ["us-west-2  stack Dzgro-ams  delete"])
+        let mail = try #require(await f.mailbox.sent.last)
+        #expect(mail.body.contains("  us-west-2  stack Dzgro-ams  delete\n    deletes the stack (feature set ams left us-west-2): its functions, triggers and APIs stop\n    - AmsChangeQProd (AWS::SQS::Queue); `https://sqs/AmsChangeQProd` is retained"), "\(mail.body)")
+        let outcome = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        #expect(outcome.succeeded && outcome.entries.map(\.change) == ["delete"])
+        #expect(await f.stacks.released == ["us-west-2/Dzgro-ams/delete"])
     }
 
     @Test func aStackThatMovedSinceThePlanMakesTheApprovalStaleAndNothingChanges() async throws {
