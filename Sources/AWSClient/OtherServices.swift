@@ -89,6 +89,35 @@ public struct S3Client: Sendable {
         }
     }
 
+    /// The keys under `prefix` with their last-modified time (ISO 8601), every page.
+    public func listObjects(_ bucket: String, prefix: String) async throws -> [(key: String, lastModified: String)] {
+        try await AWSClient.paginate("ListObjectsV2") { token in
+            let response = try await client.restXML(.s3, region: region, operation: "ListObjectsV2", method: "GET", path: [bucket],
+                                                    query: [("list-type", "2"), ("prefix", prefix)] + (token.map { [("continuation-token", $0)] } ?? []))
+            guard let root = XMLElement.parse(response.body) else { return ([], nil) }
+            let objects = root.children.filter { $0.name == "Contents" }.compactMap { item in
+                item.string("Key").map { (key: $0, lastModified: item.string("LastModified") ?? "") }
+            }
+            return (objects, root.string("IsTruncated") == "true" ? root.string("NextContinuationToken") : nil)
+        }
+    }
+
+    public func deleteObject(_ bucket: String, key: String) async throws {
+        _ = try await client.restXML(.s3, region: region, operation: "DeleteObject", method: "DELETE", path: Self.objectPath(bucket, key))
+    }
+
+    /// One lifecycle rule for the whole bucket: versions replaced or deleted expire after
+    /// `days`, as do delete markers left alone and unfinished multipart uploads.
+    public func putNoncurrentExpiry(_ bucket: String, days: Int) async throws {
+        let rule = "<Rule><ID>reconciler-noncurrent-expiry</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
+            + "<NoncurrentVersionExpiration><NoncurrentDays>\(days)</NoncurrentDays></NoncurrentVersionExpiration>"
+            + "<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"
+            + "<AbortIncompleteMultipartUpload><DaysAfterInitiation>\(days)</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>"
+        let body = Array("<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(rule)</LifecycleConfiguration>".utf8)
+        _ = try await client.restXML(.s3, region: region, operation: "PutBucketLifecycleConfiguration", method: "PUT", path: [bucket], query: [("lifecycle", "")],
+                                     headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
+    }
+
     /// Path segments of an object: the bucket, then the key split at its slashes (kept, not encoded).
     static func objectPath(_ bucket: String, _ key: String) -> [String] {
         [bucket] + key.split(separator: "/", omittingEmptySubsequences: false).map(String.init)

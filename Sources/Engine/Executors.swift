@@ -42,6 +42,7 @@ func executor(for action: Step.Action) -> any StepExecutor {
         return PublishLayer(layer: layer, awsName: awsName, contentHash: contentHash, runtimes: runtimes, architecture: architecture)
     case .pruneLayer(let name, let versions): return PruneLayer(name: name, versions: versions)
     case .pruneVersions(_, let functions, let keep): return PruneVersions(functions: functions, keep: keep)
+    case .pruneArtifacts(let bucket): return PruneArtifacts(bucket: bucket)
     case .uploadArtifact(let function, let key): return UploadArtifact(function: function, key: key)
     case .deployStack(let name, _, _, let templateHash, _, let parameters): return DeployStack(stackName: name, templateHash: templateHash, planned: parameters)
     case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
@@ -160,6 +161,58 @@ struct PruneVersions: StepExecutor {
             deleted += doomed.count
         }
         return deleted == 0 ? "nothing to delete" : nil
+    }
+}
+
+/// Deletes what piles up in a region's artifact bucket: function archives and templates that
+/// neither the desired state nor a stack deployed in the region refers to (a stack that fails
+/// and rolls back needs the archives its deployed template names), and layer archives but
+/// the newest of each layer (Lambda keeps its own copy once a version is published). Deleted
+/// and replaced versions expire after a day through a lifecycle rule.
+struct PruneArtifacts: StepExecutor {
+    var bucket: String
+
+    static let prefixes = ["functions/", "layers/", "templates/"]
+
+    /// The keys to delete among `objects` (key → last modified), keeping `referenced` and the newest object of each layer.
+    static func prunable(_ objects: [String: String], referenced: Set<String>) -> [String] {
+        let newestLayers = Dictionary(grouping: objects.filter { $0.key.hasPrefix("layers/") }) { $0.key.split(separator: "/").prefix(2).joined(separator: "/") }
+            .compactMap { $0.value.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key }
+        return objects.keys.filter { !referenced.contains($0) && !newestLayers.contains($0) }.sorted()
+    }
+
+    /// The artifact keys a template names (function archives, layer archives).
+    static func keys(in template: String) -> Set<String> {
+        var keys = Set<String>()
+        for prefix in ["functions/", "layers/"] {
+            var rest = template[...]
+            while let start = rest.range(of: prefix) {
+                let tail = rest[start.lowerBound...]
+                let key = tail.prefix { !"\"' \n\r\t,}]".contains($0) }
+                if key.hasSuffix(".zip") { keys.insert(String(key)) }
+                rest = rest[start.upperBound...]
+            }
+        }
+        return keys
+    }
+
+    func run(_ c: StepContext) async throws -> String? {
+        let state = c.work.state
+        var referenced = Set(Planner.functions(in: state, region: c.region).map { ArtifactKeys.function($0.name.value, codeHash: $0.codeHash) })
+        let regional = c.work.stacks.filter { $0.id.region == c.region }
+        referenced.formUnion(regional.map { ArtifactKeys.template($0.stackName, templateHash: $0.templateHash) })
+        // What the stacks as deployed now name: a later failed update rolls back to it.
+        let deployed = Set(try await c.ports.stacks.stacks(region: c.region).map(\.name))
+        for stack in regional where deployed.contains(stack.stackName) {
+            referenced.formUnion(Self.keys(in: try await c.ports.stacks.template(stack: stack.stackName, region: c.region)))
+        }
+        var objects: [String: String] = [:]
+        for prefix in Self.prefixes { objects.merge(try await c.ports.artifacts.objects(bucket, prefix: prefix, region: c.region)) { a, _ in a } }
+        let doomed = Self.prunable(objects, referenced: referenced)
+        for key in doomed { try await c.ports.artifacts.delete(bucket, key: key, region: c.region) }
+        try await c.ports.artifacts.expireReplacedVersions(bucket, region: c.region)
+        if !doomed.isEmpty { c.progress("    \(c.region): deleted \(doomed.count) artifact\(doomed.count == 1 ? "" : "s") from \(bucket); kept \(objects.count - doomed.count)") }
+        return nil
     }
 }
 

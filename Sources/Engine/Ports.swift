@@ -22,6 +22,11 @@ public protocol ArtifactStore: Sendable {
     func url(_ bucket: String, key: String, region: String) -> String
     /// Every bucket of the account, in any region.
     func bucketNames(region: String) async throws -> [String]
+    /// The objects under `prefix`: key → last modified (ISO 8601).
+    func objects(_ bucket: String, prefix: String, region: String) async throws -> [String: String]
+    func delete(_ bucket: String, key: String, region: String) async throws
+    /// Versions replaced or deleted expire after a day (a lifecycle rule on the bucket).
+    func expireReplacedVersions(_ bucket: String, region: String) async throws
 }
 
 /// A change set as CloudFormation describes it.
@@ -166,6 +171,18 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func bucketNames(region: String) async throws -> [String] {
         try await S3Client(client, region: region).listBuckets()
+    }
+
+    func objects(_ bucket: String, prefix: String, region: String) async throws -> [String: String] {
+        Dictionary(try await S3Client(client, region: region).listObjects(bucket, prefix: prefix).map { ($0.key, $0.lastModified) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func delete(_ bucket: String, key: String, region: String) async throws {
+        try await S3Client(client, region: region).deleteObject(bucket, key: key)
+    }
+
+    func expireReplacedVersions(_ bucket: String, region: String) async throws {
+        try await S3Client(client, region: region).putNoncurrentExpiry(bucket, days: 1)
     }
 
     func url(_ bucket: String, key: String, region: String) -> String {

@@ -45,6 +45,9 @@ public struct Step: Hashable, Sendable, Codable {
         /// After a stack update: deletes its functions' versions no alias or release pin refers
         /// to, beyond the newest `keep` of each (which ones is decided when it runs).
         case pruneVersions(stackName: String, functions: [String], keep: Int)
+        /// After the stack updates of a region: deletes the archives and templates in the
+        /// artifact bucket that neither the desired state nor a deployed stack refers to.
+        case pruneArtifacts(bucket: String)
         case uploadArtifact(function: String, key: String)
         /// `parameters` holds the values known when planning; the rest (a layer version or a
         /// certificate made earlier in the same apply) are filled in by `apply`.
@@ -80,6 +83,7 @@ public struct Step: Hashable, Sendable, Codable {
             return "certificate \(purpose) \(domain)"
         case .publishLayer(_, let name, _, _, _), .pruneLayer(let name, _): return "layer \(name)"
         case .pruneVersions(let stackName, _, _): return "function versions of \(stackName)"
+        case .pruneArtifacts(let bucket): return "artifacts in \(bucket)"
         case .uploadArtifact(let function, let key):
             return "artifact \(function) \(key.split(separator: "/").last.map { String($0.prefix(12)) } ?? key)"
         case .deployStack(let name, _, _, _, _, _), .stackNeedsAttention(let name, _, _, _), .deleteStack(let name, _): return "stack \(name)"
@@ -103,6 +107,8 @@ public struct Step: Hashable, Sendable, Codable {
             return "delete version\(versions.count == 1 ? "" : "s") \(versions.map(String.init).joined(separator: ", ")) (keep the newest 3)"
         case .pruneVersions(_, let functions, let keep):
             return "delete those no alias or release pin refers to, beyond the newest \(keep) of each of its \(functions.count) function\(functions.count == 1 ? "" : "s")"
+        case .pruneArtifacts:
+            return "delete archives and templates nothing refers to (the newest archive of each layer stays); replaced versions expire after a day"
         case .uploadArtifact: return "upload"
         case .deployStack(_, _, let reasons, _, let delivery, _):
             return (change == .create ? "create" : "update") + ": " + reasons.joined(separator: "; ")

@@ -261,6 +261,7 @@ public enum Planner {
                 let names = functions(in: state, region: region).filter { $0.featureSet.value == featureSet }.map(\.name.value)
                 if !names.isEmpty { add(.delete, .pruneVersions(stackName: stackName, functions: names, keep: state.keepVersions)) }
             }
+            if stackSteps.contains(where: { $0.change == .update }) { add(.delete, .pruneArtifacts(bucket: bucket)) }
             steps += strayDeletions(snapshot[region], state: state, fingerprints: &fingerprints)
             return RegionPlan(region: region, steps: steps, unchanged: unchanged)
         }

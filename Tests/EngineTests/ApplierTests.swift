@@ -18,6 +18,9 @@ struct Injected: Error, CustomStringConvertible { var description: String }
 /// An AWS account in memory, through the engine's ports.
 actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService {
     var objects: [String: [UInt8]] = [:]
+    /// Last-modified times set by tests (others read as 2026-01-01), and buckets given the expiry rule.
+    var modified: [String: String] = [:]
+    var expiring: Set<String> = []
     var buckets: Set<String> = []
     var stacks: [String: StackFact] = [:]
     var changeSets: [String: (parameters: [String: String], previous: [String], tags: [String: String], template: TemplateLocation)] = [:]
@@ -62,6 +65,15 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
     nonisolated func url(_ bucket: String, key: String, region: String) -> String { "memory://\(bucket)/\(key)" }
     func bucketNames(region: String) -> [String] { buckets.sorted() }
+    func objects(_ bucket: String, prefix: String, region: String) -> [String: String] {
+        Dictionary(uniqueKeysWithValues: objects.keys.filter { $0.hasPrefix("\(bucket)/\(prefix)") }.map { (String($0.dropFirst(bucket.count + 1)), modified[$0] ?? "2026-01-01T00:00:00Z") })
+    }
+    func delete(_ bucket: String, key: String, region: String) throws {
+        try write(region)
+        objects["\(bucket)/\(key)"] = nil
+    }
+    func expireReplacedVersions(_ bucket: String, region: String) throws { try write(region); expiring.insert(bucket) }
+    func putObject(_ bucket: String, key: String, modified time: String) { objects["\(bucket)/\(key)"] = []; modified["\(bucket)/\(key)"] = time }
 
     func stack(_ name: String, region: String) -> StackFact? { stacks["\(region)/\(name)"] }
     func stacks(region: String) -> [StackFact] { stacks.filter { $0.key.hasPrefix("\(region)/") }.map(\.value) }
@@ -92,7 +104,10 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         // Executing one change set of a stack removes them all, as CloudFormation does.
         changeSets = changeSets.filter { !$0.key.hasPrefix("\(region)/\(stack)/") }
         deployed["\(region)/\(stack)"] = set.parameters
-        if case .body(let body) = set.template { templates["\(region)/\(stack)"] = body }
+        switch set.template {
+        case .body(let body): templates["\(region)/\(stack)"] = body
+        case .url(let url): templates["\(region)/\(stack)"] = objects[String(url.dropFirst("memory://".count))].map { String(decoding: $0, as: UTF8.self) }
+        }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
     }
     func events(stack: String, region: String) -> [StackEventFact] { [] }

@@ -74,3 +74,46 @@ struct StrayStackTests {
     }
 }
 
+/// Artifacts pruned after stack updates: what the desired state or a deployed stack names
+/// stays, and the newest archive of each layer.
+@Suite("Pruning artifacts")
+struct PruneArtifactsTests {
+    @Test func keysAreReadFromATemplate() {
+        let template = "Code:\n  S3Bucket: b\n  S3Key: functions/Api/abc.zip\nOther: \"layers/common/def.zip\"\nNot: functions/readme.txt\n"
+        #expect(PruneArtifacts.keys(in: template) == ["functions/Api/abc.zip", "layers/common/def.zip"])
+    }
+
+    @Test func whatIsReferredToAndTheNewestLayerArchiveStay() {
+        let objects = ["functions/Api/old.zip": "2026-01-01T00:00:00Z", "functions/Api/new.zip": "2026-02-01T00:00:00Z",
+                       "layers/common/a.zip": "2026-01-01T00:00:00Z", "layers/common/b.zip": "2026-03-01T00:00:00Z",
+                       "layers/ams/c.zip": "2026-01-01T00:00:00Z", "templates/Dzgro-core/x.yaml": "2026-01-01T00:00:00Z"]
+        #expect(PruneArtifacts.prunable(objects, referenced: ["functions/Api/new.zip"]) == ["functions/Api/old.zip", "layers/common/a.zip", "templates/Dzgro-core/x.yaml"])
+    }
+
+    @Test func aConvergedRegionKeepsWhatItsStacksNameAndLosesTheRest() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-artifacts-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (state, stacks) = try DefaultState.load()
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        let work = ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee")
+        let applier = Applier(ports: cloud.ports, work: work, layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+                              log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { _ in })
+        let snapshot = try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account)
+        _ = await applier.apply(Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee"))
+        let bucket = Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: "ap-south-1")
+        let before = await cloud.objects(bucket, prefix: "", region: "ap-south-1")
+        await cloud.putObject(bucket, key: "functions/Api/0ld.zip", modified: "2025-01-01T00:00:00Z")
+        await cloud.putObject(bucket, key: "templates/Dzgro-core/0ld.yaml", modified: "2025-01-01T00:00:00Z")
+        await cloud.putObject(bucket, key: "layers/common/0ld.zip", modified: "2025-01-01T00:00:00Z")
+
+        let step = Step(region: "ap-south-1", change: .delete, action: .pruneArtifacts(bucket: bucket))
+        let report = await applier.apply(Plan(project: "Dzgro", commit: "c0ffee", account: DefaultState.account,
+                                              regions: [RegionPlan(region: "ap-south-1", steps: [step], unchanged: 0)], fingerprints: [:]))
+        #expect(report.succeeded, "\(report.entries)")
+        let after = await cloud.objects(bucket, prefix: "", region: "ap-south-1")
+        #expect(Set(after.keys) == Set(before.keys), "kept: \(after.keys.sorted())")
+        #expect(before.keys.contains { $0.hasPrefix("functions/Api/") } && before.keys.contains { $0.hasPrefix("layers/common/") })
+        #expect(await cloud.expiring == [bucket])
+    }
+}
+

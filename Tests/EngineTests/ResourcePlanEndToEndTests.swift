@@ -148,6 +148,11 @@ extension EndToEnd {
             #expect(try await versions() == ["1", "3"])
             #expect(try await world.aliases("dev")["eu-west-1/AmsChange"]?.version == "3")
             #expect(try await world.aliases("prod")["eu-west-1/AmsChange"]?.version == "1")
+            // The archives of v1 and v2 went with them: only what the stack now names is left.
+            let bucket = Naming.artifactBucket(project: "Dzgro", account: emulator.account, region: "eu-west-1")
+            let archives = try await S3Client(emulator.client(), region: "eu-west-1").listObjects(bucket, prefix: "functions/AmsChange/")
+            #expect(archives.count == 1, "\(archives.map(\.key))")
+            #expect(third.stdout.contains("artifacts in \(bucket)"), "\(third.stdout)")
         }
     }
 }

@@ -47,7 +47,7 @@ struct StackPreviewTests {
             await cloud.setStack("eu-west-1/Dzgro-ams") { $0.tags[StackTags.template] = "an older template" }
         }
         #expect(PlanText.outline(plan).filter { !$0.contains("[held") }
-                == ["eu-west-1 ~ stack Dzgro-ams", "eu-west-1 - function versions of Dzgro-ams"])
+                == ["eu-west-1 ~ stack Dzgro-ams", "eu-west-1 - function versions of Dzgro-ams", "eu-west-1 - artifacts in dzgro-artifacts-123456789012-eu-west-1"])
         let removed = ResourceChange(action: "Remove", logicalID: "AmsExportsBucketDev", type: "AWS::S3::Bucket", physicalID: "ams-exports-dev", policyAction: "Retain")
         await cloud.setResourceChanges([removed])
 

@@ -20,8 +20,10 @@ struct PlannerTests {
         var description: String { name }
     }
 
-    /// A stack update prunes the old versions of its functions afterwards.
-    static func prunes(_ region: String, _ stack: String) -> [String] { ["\(region) - function versions of \(stack)"] }
+    /// A stack update prunes the old versions of its functions afterwards, and its region's artifacts.
+    static func prunes(_ region: String, _ stack: String) -> [String] {
+        ["\(region) - function versions of \(stack)", "\(region) - artifacts in dzgro-artifacts-123456789012-\(region)"]
+    }
 
     static let cases: [Case] = [
         Case(name: "nothing changed", expected: []),
@@ -131,7 +133,7 @@ struct PlannerTests {
                 case .deployStack, .stackNeedsAttention: return 4
                 case .cognitoDomain: return 5
                 case .alias: return 6
-                case .pruneVersions: return 7
+                case .pruneVersions, .pruneArtifacts: return 7
                 case .deleteStack: return 8
                 }
             }
