@@ -217,6 +217,11 @@ public struct Applier: Sendable {
             for line in step.preview?.lines ?? [] { progress("      \(region): \(line)") }
             await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": now()])
             do {
+                // An update the plan could not show is not made unseen: it might be one the gate would hold.
+                if step.change == .update, case .deployStack(let name, _, _, _, _, _) = step.action, let preview = step.preview, preview.changeSet == nil {
+                    throw ApplyError("the update of \(name) could not be shown resource by resource when planned (\(preview.notes.joined(separator: "; "))), "
+                                     + "so it was not made; plan again once that is resolved")
+                }
                 let note = try await executor(for: step.action).run(context)
                 let outcome: ApplyOutcome = note == nil ? .applied : .unchanged
                 entries.append(entry(outcome, note))

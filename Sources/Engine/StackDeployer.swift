@@ -74,7 +74,7 @@ struct StackDeployer {
         do {
             guard let current = try await describe(name) else { return StackPreview(changeSet: nil, notes: ["the stack does not exist yet: every resource is added"]) }
             guard StackStatus.disposition(current.status, stack: name, region: region) == .ready else {
-                return StackPreview(changeSet: nil, notes: ["the stack is \(current.status): its change set is made when apply reaches it"])
+                return StackPreview(changeSet: nil, notes: ["the stack is \(current.status)"])
             }
             switch try await prepare(stack, parameters: parameters, previous: previous, bucket: bucket, tags: tags, create: false, basedOn: current.lastChange) {
             case .ready(let changeSet, let described, _):

@@ -309,7 +309,8 @@ public struct ReleaseGate: Sendable {
                 approvals[index] = approval
                 try await store.save(approvals)
                 try await record(.stale, approval, detail: approval.reason)
-                throw GateError("approval \(approval.id) is stale, so \(i == 0 ? "nothing was" : "nothing more was") changed: stack \(change.stackName) in \(change.region): \(stale)."
+                let before = approval.stackChanges.contains { $0.applied != nil }
+                throw GateError("approval \(approval.id) is stale, so \(before ? "nothing more was" : "nothing was") changed: stack \(change.stackName) in \(change.region): \(stale)."
                                 + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
             } catch {
                 entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: change.action, outcome: .failed, detail: "\(error)"))

@@ -111,6 +111,24 @@ struct StackPreviewTests {
         #expect(await cloud.executed.isEmpty)
     }
 
+    @Test func anUpdateThePlanCouldNotShowIsNotMade() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        let (plan, work) = try await converged(cloud) { cloud in
+            await cloud.setStack("eu-west-1/Dzgro-ams") { $0.tags[StackTags.template] = "an older template" }
+        }
+        // Between the observation and the preview someone starts an update by hand.
+        await cloud.setStack("eu-west-1/Dzgro-ams") { $0.status = "UPDATE_IN_PROGRESS" }
+        let previewed = await previewer(cloud, work).preview(plan)
+        let step = try #require(previewed.steps.first { $0.subject == "stack Dzgro-ams" })
+        #expect(step.preview?.changeSet == nil && step.preview?.notes == ["the stack is UPDATE_IN_PROGRESS"])
+        let report = await applier(cloud, work, LinesSeen()).apply(previewed)
+        let entry = try #require(report.entries.first { $0.subject == "stack Dzgro-ams" })
+        #expect(entry.outcome == .failed)
+        #expect(entry.detail == "the update of Dzgro-ams could not be shown resource by resource when planned (the stack is UPDATE_IN_PROGRESS), so it was not made; plan again once that is resolved")
+        #expect(await cloud.executed.isEmpty)
+    }
+
     @Test func creationsAndPlansWithoutStackUpdatesMakeNoChangeSet() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let cloud = MemoryCloud(pools: try ApplierTests.pools())
