@@ -60,7 +60,7 @@ public struct Observer: Sendable {
     }
 
     /// The key of a failure to list the account's buckets (the regions deployed to before).
-    public static let formerRegions = "regions deployed to before"
+    public static let formerRegions = "the account's bucket list (regions deployed to before)"
 
 
     func observe(_ target: ObservationTargets, project: String, bucket: String) async throws -> RegionSnapshot {
