@@ -4,8 +4,9 @@ import Planning
 import Rendering
 
 /// Shows what each stack update of a plan would do: a change set per stack (the one apply
-/// executes later), described resource by resource. Stacks that are created, blocked or
-/// unchanged cost nothing, so a plan without stack updates makes no call here.
+/// executes later), described resource by resource; and for each stack to delete, what
+/// becomes of its stateful resources. Stacks that are created, blocked or unchanged cost
+/// nothing, so a plan without stack updates or deletions makes no call here.
 struct Previewer {
     var ports: CloudPorts
     var work: ApplyWork

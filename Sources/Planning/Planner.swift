@@ -274,8 +274,8 @@ public enum Planner {
     }
 
     /// A stack of the project whose (region, feature set) left the desired state is deleted,
-    /// held for the most guarded environment's approvers (its stateful resources are retained
-    /// by their policies). One mid-operation is left for a later plan.
+    /// held for the most guarded environment's approvers (the preview shows what becomes of its
+    /// stateful resources). One mid-operation is left for a later plan.
     static func strayDeletions(_ observed: RegionSnapshot, state: DesiredState, fingerprints: inout [String: String]) -> [Step] {
         observed.strays.values.sorted { $0.name < $1.name }.compactMap { stack in
             guard StackStatus.disposition(stack.status, stack: stack.name, region: observed.region) != .inProgress else { return nil }
