@@ -189,35 +189,24 @@ struct StackDeployer {
     /// `status@lastChange` (a held deletion, reviewed then). Returns a note when it was gone already.
     func delete(_ name: String, basedOn: String?) async throws -> String? {
         guard let current = try await describe(name) else { return "the stack is gone already" }
-        let now = "\(current.status)@\(current.lastChange ?? "")"
-        if let basedOn, now != basedOn { throw StaleStackChange("it was \(basedOn) when planned and is \(now) now") }
-        var seen = Set(try await stacks.events(stack: name, region: region).map(\.id))
+        if let basedOn, current.fingerprint != basedOn { throw StaleStackChange("it was \(basedOn) when planned and is \(current.fingerprint) now") }
+        let seen = Set(try await stacks.events(stack: name, region: region).map(\.id))
         try await stacks.deleteStack(name, region: region)
-        var status = "DELETE_IN_PROGRESS"
-        let final: StackFact? = try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
-                                                     timedOut: { "stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events" }) {
-            // Once the stack is gone its events can no longer be read by name.
-            for event in ((try? await stacks.events(stack: name, region: region)) ?? []).reversed() where seen.insert(event.id).inserted {
-                progress("      \(region) \(name)  \(event.status)  \(event.resourceType)  \(event.logicalID)\(event.reason.map { "  \($0)" } ?? "")")
-            }
-            let stack = try await describe(name)
-            guard let current = stack?.status, current.hasSuffix("_IN_PROGRESS") else { return .some(stack) }
-            status = current
-            return nil
-        }
+        let final = try await follow(name, seen: seen, vanishing: true)
         if let final, final.status != "DELETE_COMPLETE" {
             throw ApplyError("stack \(name) in \(region) ended \(final.status)\(final.statusReason.map { " (\($0))" } ?? ""); read its events, fix what blocks the deletion and apply again")
         }
         return nil
     }
 
-    /// Prints new stack events as they happen until no operation is in progress.
-    func follow(_ name: String, seen initial: Set<String>) async throws -> StackFact? {
+    /// Prints new stack events as they happen until no operation is in progress. A stack being
+    /// deleted (`vanishing`) may be gone before its last events are read: they are then skipped.
+    func follow(_ name: String, seen initial: Set<String>, vanishing: Bool = false) async throws -> StackFact? {
         var seen = initial
         var status = "IN_PROGRESS"
         return try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
                                     timedOut: { "stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events" }) {
-            let events = try await stacks.events(stack: name, region: region)
+            let events = vanishing ? (try? await stacks.events(stack: name, region: region)) ?? [] : try await stacks.events(stack: name, region: region)
             for event in events.reversed() where seen.insert(event.id).inserted {
                 progress("      \(region) \(name)  \(event.status)  \(event.resourceType)  \(event.logicalID)\(event.reason.map { "  \($0)" } ?? "")")
             }

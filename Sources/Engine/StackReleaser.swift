@@ -20,9 +20,8 @@ public struct CloudStackReleaser: StackReleaser {
         guard let stack = try await deployer.describe(name) else {
             throw StaleStackChange("the stack no longer exists")
         }
-        let now = "\(stack.status)@\(stack.lastChange ?? "")"
-        guard now == basedOn else {
-            throw StaleStackChange("it was \(basedOn) when planned and is \(now) now")
+        guard stack.fingerprint == basedOn else {
+            throw StaleStackChange("it was \(basedOn) when planned and is \(stack.fingerprint) now")
         }
         let described: ChangeSetFact
         do {

@@ -172,7 +172,7 @@ public enum Planner {
             var stackSteps: [Step] = []
             for stack in stacks where stack.id.region == region {
                 let fact = observed.stacks[stack.stackName]
-                if let fact { fingerprints["\(region)/stack/\(stack.stackName)"] = "\(fact.status)@\(fact.lastChange ?? "")" }
+                if let fact { fingerprints["\(region)/stack/\(stack.stackName)"] = fact.fingerprint }
                 let templateMatches = fact?.tags[StackTags.template] == stack.templateHash
                 for function in state.functions where function.featureSet.value == stack.id.featureSet {
                     let key = ArtifactKeys.function(function.name.value, codeHash: function.codeHash)
@@ -279,7 +279,7 @@ public enum Planner {
     static func strayDeletions(_ observed: RegionSnapshot, state: DesiredState, fingerprints: inout [String: String]) -> [Step] {
         observed.strays.values.sorted { $0.name < $1.name }.compactMap { stack in
             guard StackStatus.disposition(stack.status, stack: stack.name, region: observed.region) != .inProgress else { return nil }
-            fingerprints["\(observed.region)/stack/\(stack.name)"] = "\(stack.status)@\(stack.lastChange ?? "")"
+            fingerprints["\(observed.region)/stack/\(stack.name)"] = stack.fingerprint
             return Step(region: observed.region, change: .delete, action: .deleteStack(stackName: stack.name, featureSet: stack.tags["FeatureSet"] ?? "?"),
                         gate: state.gatedEnvironments.last?.name.value)
         }

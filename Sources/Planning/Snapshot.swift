@@ -62,6 +62,10 @@ public struct StackFact: Hashable, Sendable, Codable {
     public var outputs: [String: String]
     public var tags: [String: String]
 
+    /// `status@lastChange`: what a plan records of the stack, and what a held change of it
+    /// must still find before it runs.
+    public var fingerprint: String { "\(status)@\(lastChange ?? "")" }
+
     public init(name: String, status: String, statusReason: String? = nil, lastChange: String? = nil,
                 outputs: [String: String] = [:], tags: [String: String] = [:]) {
         self.name = name
