@@ -58,7 +58,7 @@ struct ApprovalView: Encodable {
         var lines = ["\(id)  \(environment)  commit \(commit.prefix(12))  \(changes.count) change\(changes.count == 1 ? "" : "s")  "
                      + (state == "pending" ? "\(attemptsLeft) attempt\(attemptsLeft == 1 ? "" : "s") left, \(time)" : time)]
         for stack in stacks {
-            lines.append("    \(stack.applied != nil ? "applied  " : "")\(stack.region)  stack \(stack.stackName)  change set \(stack.changeSet), held: \(stack.risks.count) risky change\(stack.risks.count == 1 ? "" : "s")")
+            lines.append("    \(stack.applied != nil ? "applied  " : "")\(stack.line), held: \(stack.risks.count) risky change\(stack.risks.count == 1 ? "" : "s")")
             lines += stack.risks.map { "      \($0)" }
         }
         if !changes.isEmpty {
