@@ -15,11 +15,16 @@ public enum TemplateGrants {
         public var description: String
     }
 
-    public static func of(_ template: String) throws -> Set<String> {
+    /// A template's `Resources`, as YAML (or JSON) reads them.
+    static func resources(_ template: String) throws -> [String: Any] {
         let loaded: Any?
         do { loaded = try Yams.load(yaml: template) } catch { throw Unreadable(description: "the template is not YAML or JSON: \(error)") }
         guard let root = loaded as? [String: Any] else { throw Unreadable(description: "the template is not a mapping") }
-        let resources = root["Resources"] as? [String: Any] ?? [:]
+        return root["Resources"] as? [String: Any] ?? [:]
+    }
+
+    public static func of(_ template: String) throws -> Set<String> {
+        let resources = try resources(template)
         var grants = Set<String>()
         for (id, value) in resources {
             guard let resource = value as? [String: Any], let type = resource["Type"] as? String else { continue }

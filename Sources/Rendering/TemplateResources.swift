@@ -1,5 +1,3 @@
-import Yams
-
 /// The resources a deployed template declares and what CloudFormation does with each when
 /// the stack is deleted (its `DeletionPolicy`; Delete when none is written).
 public enum TemplateResources {
@@ -10,10 +8,7 @@ public enum TemplateResources {
     }
 
     public static func of(_ template: String) throws -> [Resource] {
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: template) } catch { throw TemplateGrants.Unreadable(description: "the template is not YAML or JSON: \(error)") }
-        guard let root = loaded as? [String: Any] else { throw TemplateGrants.Unreadable(description: "the template is not a mapping") }
-        return (root["Resources"] as? [String: Any] ?? [:]).compactMap { id, value in
+        try TemplateGrants.resources(template).compactMap { id, value in
             guard let resource = value as? [String: Any], let type = resource["Type"] as? String else { return nil }
             return Resource(logicalID: id, type: type, deletionPolicy: resource["DeletionPolicy"] as? String ?? "Delete")
         }.sorted { $0.logicalID < $1.logicalID }
