@@ -90,7 +90,7 @@ let package = Package(
         ),
         .target(
             name: "ReleaseGate",
-            dependencies: ["Planning", "AWSClient", "StateStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Planning", "DesiredState", "AWSClient", "StateStore", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Controller",

@@ -3,6 +3,8 @@ import Foundation
 /// The services we call and how each is reached and signed.
 public enum Service: String, Sendable, CaseIterable {
     case sts, iam, lambda, cloudformation, s3, acm, cognitoIDP = "cognito-idp", ses, sqs, apigatewayv2
+    /// CloudWatch (alarms and metrics).
+    case monitoring
     /// IAM Identity Center's portal (GetRoleCredentials, unsigned).
     case sso
 
@@ -29,6 +31,7 @@ public enum Service: String, Sendable, CaseIterable {
     public var environmentName: String {
         switch self {
         case .cognitoIDP: return "COGNITO_IDENTITY_PROVIDER"
+        case .monitoring: return "CLOUDWATCH"
         default: return rawValue.uppercased()
         }
     }

@@ -122,3 +122,15 @@ public struct LambdaClient: Sendable {
                                                            path: Self.functions + [name], query: [("Qualifier", version)])
     }
 }
+
+extension LambdaClient {
+    /// Invokes the function at `qualifier` and waits for it (RequestResponse). Returns the
+    /// function's error (`X-Amz-Function-Error` with the start of its payload), nil when it succeeded.
+    public func invoke(_ function: String, qualifier: String, payload: [UInt8]) async throws -> String? {
+        let response = try await client.send(.lambda, region: region, operation: "Invoke", protocol: .restJSON, method: "POST",
+                                             path: AWSClient.path(Self.functions + [function, "invocations"]), query: [("Qualifier", qualifier)],
+                                             headers: [("Content-Type", "application/json"), ("X-Amz-Invocation-Type", "RequestResponse")], body: payload)
+        guard let kind = response.headers["x-amz-function-error"] else { return nil }
+        return "\(kind): \(String(decoding: response.body.prefix(300), as: UTF8.self))"
+    }
+}

@@ -120,6 +120,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         var status = fresh(state: "running")
         let poll = schedule.pollSeconds, drift = schedule.driftSeconds
         var nextPoll = clock.now(), nextDrift = clock.now()
+        // The next step of a rollout in progress wakes the loop before the poll is due.
+        var rolloutDue: Date?
         logger.info("controller started", metadata: ["pid": "\(getpid())", "source": "\(status.source)", "poll_seconds": "\(Int(schedule.pollSeconds))",
                                                      "drift_seconds": "\(Int(schedule.driftSeconds))", "drift_policy": "\(settings.driftPolicy.rawValue)",
                                                      "state_directory": "\((statusStore.location as NSString).deletingLastPathComponent)"])
@@ -128,7 +130,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             status.nextDriftCheckDue = nextDrift
             status.updatedAt = clock.now()
             save(status)
-            let wait = min(nextPoll, nextDrift).timeIntervalSince(clock.now())
+            let wait = min(nextPoll, nextDrift, rolloutDue ?? .distantFuture).timeIntervalSince(clock.now())
             if wait > 0 {
                 do {
                     if try await cancelWhenGracefulShutdown({ try await hooks.wake.sleep(seconds: wait, clock: clock) }) {
@@ -141,6 +143,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             let before = status, started = clock.now()
             hooks.health.cycleStarted(at: started)
             let report = await cycle.run(&status, drift: driftDue, force: false)
+            // At least a second ahead: a step the lock kept from running must not spin the loop; a failed cycle backs off instead.
+            rolloutDue = report.failure == nil ? report.rolloutDue.map { max($0, clock.now().addingTimeInterval(1)) } : nil
             let delay: Double
             if let failure = report.failure {
                 status.consecutiveFailures += 1

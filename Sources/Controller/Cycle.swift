@@ -39,6 +39,8 @@ public struct ReconcileCycle: Sendable {
         public var finished: [Approval] = []
         /// The approvals waiting or partly applied, as the cycle last read them (nil: it read none).
         public var live: [Approval]?
+        /// When a rollout in progress has its next step due (nil: none rolls out).
+        public var rolloutDue: Date?
         public init() {}
         public func reason(_ step: String) -> StepResult.Reason? { steps.last { $0.step == step }?.reason }
     }
@@ -76,8 +78,12 @@ public struct ReconcileCycle: Sendable {
             report.live = approvals.filter(\.isLive)
             let unfinished = approvals.contains { $0.state == .partial }
             let reconcile = force || status.reconciledCommit != commit.id || unfinished
-            logger.debug("poll", metadata: ["commit": "\(commit.id)", "started": "\(LogTime.precise(started))", "reconcile": "\(reconcile)", "drift_check": "\(drift)"])
-            guard reconcile || drift else {
+            report.rolloutDue = Self.rolloutDue(approvals)
+            // A rollout step that is due is walked, and the status shows where it stands.
+            let walk = report.rolloutDue.map { $0 <= started } ?? false
+            logger.debug("poll", metadata: ["commit": "\(commit.id)", "started": "\(LogTime.precise(started))", "reconcile": "\(reconcile)", "drift_check": "\(drift)",
+                                            "rollout_due": "\(walk)"])
+            guard reconcile || drift || walk else {
                 status.lastError = nil
                 report.steps.append(StepResult("fetch", .upToDate, "commit \(commit.shortID) is reconciled and no drift check is due"))
                 return report
@@ -194,19 +200,38 @@ public struct ReconcileCycle: Sendable {
             report.steps.append(retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
                 ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
+        // 6b. Walk the rollouts in progress: what is due now (a shift, a check, a rollback).
+        for approval in try await ports.gate.store.load() where approval.state == .rollingOut && !stopping() {
+            let before = approval.rollout
+            do {
+                let walked = try await ports.gate.gate(progress: progress).advance(id: approval.id)
+                if walked.rollout != before { changed = true }
+                if let rollout = walked.rollout {
+                    logger.info("rollout", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "position": "\(rollout.summary(now: ports.clock.now()))"])
+                }
+                report.steps.append(StepResult("rollouts", walked.approval.state == .rolledBack ? .rolledBack : .rolloutWalked,
+                                               "\(approval.environment) \(approval.id): \(walked.rollout?.summary(now: ports.clock.now()) ?? walked.approval.state.rawValue)"))
+            } catch {
+                retryFailure = "rollout of \(approval.id): \(error)"
+                report.steps.append(StepResult("rollouts", .releaseFailed, "\(approval.environment) \(approval.id): \(error)"))
+            }
+        }
+        report.rolloutDue = Self.rolloutDue(try await ports.gate.store.load())
         if changed && !stopping() { observation = try await deployment.plan() }
         // Again after the releases step: an alias that waits for an approval requested in this
         // cycle is a release awaiting its code, not drift.
         findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
 
         // 7. Status: a projection of what this cycle found and did.
-        let live = try await ports.gate.store.load().filter(\.isLive)
+        let approvals = try await ports.gate.store.load()
+        let live = approvals.filter(\.isLive)
         report.live = live
         let facts = StatusProjection.Facts(
             commit: commit, state: state, stacks: checked.stacks, observation: observation, execution: execution, findings: findings,
             live: live, reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
             drift: drift.checked ? .init(at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
-                                         findings: findings, corrections: corrections) : nil)
+                                         findings: findings, corrections: corrections) : nil,
+            rollouts: Approval.currentRollouts(approvals))
         let projected = StatusProjection.project(status, facts, now: ports.clock.now())
         status = projected.status
         if let check = status.drift, drift.checked {
@@ -255,9 +280,20 @@ public struct ReconcileCycle: Sendable {
     func currentFindings(_ state: DesiredState, _ observed: Snapshot, cloudFormation: [Finding]) async throws -> [Finding] {
         let regions = state.regions.filter { observed.regions[$0] != nil }
         var awaiting: [String: AliasTarget?] = [:]
-        for approval in try await ports.gate.store.load() where approval.isLive {
+        let approvals = try await ports.gate.store.load()
+        for approval in approvals where approval.isLive {
             for change in approval.remaining {
                 awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)] = .some(change.from)
+            }
+        }
+        // An alias a rollout walks is where its step put it; one it rolled back waits for a fixed commit.
+        for approval in Approval.currentRollouts(approvals) {
+            guard let rollout = approval.rollout else { continue }
+            for i in approval.progressive {
+                let change = approval.changes[i]
+                let step = approval.state == .rolledBack ? -1 : rollout.step
+                awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)]
+                    = .some(change.target(at: step, of: rollout.final, percent: rollout.percent(at: step)))
             }
         }
         let now = ports.clock.now()
@@ -266,6 +302,18 @@ public struct ReconcileCycle: Sendable {
             + DriftRules.aliases(state, snapshot: observed, regions: regions, awaiting: awaiting)
             + cloudFormation.filter { regions.contains($0.region) }
     }
+}
+
+extension ReconcileCycle {
+    /// When the earliest rollout in progress has something due.
+    static func rolloutDue(_ approvals: [Approval]) -> Date? {
+        approvals.filter { $0.state == .rollingOut }.compactMap { approval -> Date? in
+            guard let rollout = approval.rollout else { return nil }
+            if case .bake(let until) = rollout.next(now: .distantPast) { return until }
+            return .distantPast  // a shift, a check or a rollback: now
+        }.min()
+    }
+
 }
 
 /// Times in logs: ISO 8601 with fractions of a second.

@@ -15,30 +15,33 @@ public struct GateSetup: Sendable {
     public var aliases: any AliasService
     public var stacks: any StackReleaser
     public var audit: any AuditSink
+    public var checks: any ReleaseChecks
     public var policy: ReleaseGate.Policy
     /// The [approval] setting that is missing, when releases cannot be mailed.
     public var missingMailSetting: String?
     public var now: @Sendable () -> Date
 
     public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
-                policy: ReleaseGate.Policy, missingMailSetting: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+                checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: ReleaseGate.Policy, missingMailSetting: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
         self.mailer = mailer
         self.aliases = aliases
         self.stacks = stacks
         self.audit = audit
+        self.checks = checks
         self.policy = policy
         self.missingMailSetting = missingMailSetting
         self.now = now
     }
 
     /// Approvals and the audit log in the state directory, codes mailed through SES, aliases
-    /// through Lambda, held stack updates through CloudFormation with `waits`.
+    /// through Lambda, rollout checks through CloudWatch, held stack updates through CloudFormation with `waits`.
     public static func aws(_ config: ControllerConfig, directory: StateDirectory, key: ApprovalKey, client: AWSClient, waits: WaitPolicy) -> GateSetup {
         GateSetup(store: FileApprovalStore(url: directory.approvals, key: key),
                   mailer: SESMailer(client: client, region: config.approval.sesRegion, sender: config.approval.sender ?? "",
                                     recipients: config.approval.recipients),
                   aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client), waits: waits), audit: directory.auditLog,
+                  checks: CloudWatchChecks(client: client),
                   policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts),
                   missingMailSetting: config.approval.sender == nil ? "sender" : config.approval.recipients.isEmpty ? "recipients" : nil)
     }
@@ -52,7 +55,7 @@ public struct GateSetup: Sendable {
     }
 
     public func gate(progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
-        ReleaseGate(store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, policy: policy, now: now, progress: progress)
+        ReleaseGate(store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, now: now, progress: progress)
     }
 }
 

@@ -26,6 +26,8 @@ public enum StatusProjection {
         public var retryFailure: String?
         /// The drift check made in this cycle, if one was.
         public var drift: ControllerStatus.DriftCheck?
+        /// The newest progressive release of each environment, while it rolls out or after it was rolled back.
+        public var rollouts: [Approval] = []
     }
 
     /// A commit whose desired state is broken: its problems; nothing else changes, and the
@@ -61,7 +63,15 @@ public enum StatusProjection {
             let awaiting = facts.live.filter { $0.regions.contains(region) }
                 .map { "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id), \($0.state == .pending ? "waiting for its code" : "confirmed, partly applied"))" }
             let mine = facts.findings.filter { $0.region == region }
-            entry.conditions = Conditions.region(.init(failure: failure, pendingSteps: pending, awaiting: awaiting), findings: mine, seen: commit)
+            let touching = facts.rollouts.filter { $0.regions.contains(region) }
+            let rolling = touching.filter { $0.state == .rollingOut }.map {
+                "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id)): \($0.rollout?.summary(now: now) ?? "")"
+            }
+            let rolledBack = touching.filter { $0.state == .rolledBack }.map {
+                "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id)) \($0.reason ?? "rolled back"); \($0.environment) runs the previous versions"
+            }
+            entry.conditions = Conditions.region(.init(failure: failure, pendingSteps: pending, awaiting: awaiting, rollingOut: rolling, rolledBack: rolledBack),
+                                                 findings: mine, seen: commit)
             if failures[region] == nil {
                 entry.stacks = facts.stacks.filter { $0.id.region == region }.map { stack in
                     let fact = observed[region].stacks[stack.stackName]

@@ -13,6 +13,7 @@ public struct StepResult: Sendable, Equatable, CustomStringConvertible {
         case applied = "Applied", nothingToApply = "NothingToApply", applyFailed = "ApplyFailed"
         case releasesRequested = "ReleasesRequested", noRelease = "NoRelease", gateFailed = "GateFailed"
         case releasesFinished = "ReleasesFinished", releaseFailed = "ReleaseFailed"
+        case rolloutWalked = "RolloutWalked", rolledBack = "RolledBack"
     }
     public var step: String
     public var reason: Reason

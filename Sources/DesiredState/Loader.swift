@@ -145,10 +145,18 @@ private struct Reader {
                                         "'\(envName.value)' cannot be an alias and stage name",
                                         hint: "allowed: 1-16 lowercase letters and digits, starting with a letter")
             }
-            guard let fields = value.mapping(allowed: ["alias"]),
+            guard let fields = value.mapping(allowed: ["alias", "rollout"]),
                   let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue))
             else { continue }
-            environments.append(Environment(name: envName, alias: AliasPolicy(rawValue: alias.value)!))
+            let policy = AliasPolicy(rawValue: alias.value)!
+            var rollout: RolloutPolicy?
+            if let node = fields.optional("rollout") {
+                if policy == .gated { rollout = RolloutReader.rollout(node) } else {
+                    node.report(.aliasPolicy, "only a gated environment rolls out in steps; '\(envName.value)' has `alias: \(policy.rawValue)`",
+                                hint: "remove `rollout`, or make the environment `alias: gated`")
+                }
+            }
+            environments.append(Environment(name: envName, alias: policy, rollout: rollout))
         }
         var featureSets: [FeatureSet] = []
         for (fsName, value) in map.required("featureSets", hint: "declare the feature sets and their regions")?

@@ -41,6 +41,8 @@ public enum AliasPolicy: String, Hashable, Sendable, CaseIterable {
 public struct Environment: Hashable, Sendable {
     public var name: Located<String>
     public var alias: AliasPolicy
+    /// How a confirmed release reaches all traffic (gated environments only); nil: at once.
+    public var rollout: RolloutPolicy?
     public var hasAlias: Bool { alias != .none }
 }
 
@@ -237,6 +239,10 @@ extension DesiredState {
     /// Environments whose alias exists (auto or gated): the ones triggers invoke.
     public var aliasEnvironments: [Environment] { environments.filter(\.hasAlias) }
     public var gatedEnvironments: [Environment] { environments.filter { $0.alias == .gated } }
+    /// The rollout policy of each gated environment that has one.
+    public var rolloutPolicies: [String: RolloutPolicy] {
+        Dictionary(uniqueKeysWithValues: gatedEnvironments.compactMap { env in env.rollout.map { (env.name.value, $0) } })
+    }
     public var autoEnvironment: Environment? { environments.first { $0.alias == .auto } }
 
     /// Custom domains of one kind per environment with an alias, plus the apex names.

@@ -47,6 +47,22 @@ struct Validator {
                 autos.isEmpty ? "no environment has `alias: auto`" : "\(autos.count) environments have `alias: auto` (\(autos.map(\.name.value).joined(separator: ", ")))",
                 hint: "exactly one environment follows every deployment (SAM AutoPublishAlias); make the others gated or none")
         }
+        for env in state.gatedEnvironments {
+            guard let hook = env.rollout?.preTrafficHook else { continue }
+            let path = "environments.\(env.name.value).rollout.preTrafficHook"
+            reference(Located(hook, at: env.name.location), in: declared.functions, what: "function", path: path, defineIn: "functions.yaml")
+            guard let function = state.function(named: hook) else { continue }
+            // Invoked in every region a release of the environment moves an alias in.
+            let hookRegions = Set(state.regions(of: function.featureSet.value))
+            let missing = state.regions.filter { region in
+                !hookRegions.contains(region) && state.functions.contains { state.regions(of: $0.featureSet.value).contains(region) }
+            }
+            if !missing.isEmpty {
+                add(.unknownReference, env.name.location, path,
+                    "the pre-traffic hook \(hook) does not run in \(missing.joined(separator: ", ")), where \(env.name.value) releases move aliases",
+                    hint: "give the hook a feature set that runs in every region (\(state.regions.joined(separator: ", ")))")
+            }
+        }
         if let domains = state.domains, let apex = domains.apexEnvironment {
             if !state.aliasEnvironments.contains(where: { $0.name.value == apex.value }) {
                 add(.unknownReference, apex.location, "domains.apexEnvironment", "'\(apex.value)' is not an environment with an alias",

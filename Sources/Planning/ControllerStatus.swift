@@ -25,6 +25,10 @@ public struct ControllerStatus: Codable, Sendable, Equatable {
             case drifted = "Drifted"
             /// Cannot progress without a person (or an unreachable AWS); the reason says what to do.
             case stalled = "Stalled"
+            /// A confirmed release shifts traffic in steps here.
+            case rollingOut = "RollingOut"
+            /// The last progressive release here was rolled back: the region runs the previous versions.
+            case degraded = "Degraded"
         }
         public var type: Kind
         public var reason: String
@@ -137,8 +141,13 @@ public enum Conditions {
         public var pendingSteps: Int
         /// Live approvals touching this region: "staging (approval 4f2a…)".
         public var awaiting: [String]
-        public init(failure: String? = nil, pendingSteps: Int = 0, awaiting: [String] = []) {
+        /// Progressive releases shifting traffic here, one line each.
+        public var rollingOut: [String]
+        /// Progressive releases rolled back here (the newest of their environment), one line each.
+        public var rolledBack: [String]
+        public init(failure: String? = nil, pendingSteps: Int = 0, awaiting: [String] = [], rollingOut: [String] = [], rolledBack: [String] = []) {
             self.failure = failure; self.pendingSteps = pendingSteps; self.awaiting = awaiting
+            self.rollingOut = rollingOut; self.rolledBack = rolledBack
         }
     }
 
@@ -166,6 +175,8 @@ public enum Conditions {
             result.append(.init(.reconciling, "\(facts.pendingSteps) step\(facts.pendingSteps == 1 ? "" : "s") of commit \(seen.map { String($0.prefix(12)) } ?? "?") not applied yet"))
         }
         if !facts.awaiting.isEmpty { result.append(.init(.awaitingApproval, facts.awaiting.joined(separator: "; "))) }
+        if !facts.rollingOut.isEmpty { result.append(.init(.rollingOut, facts.rollingOut.joined(separator: "; "))) }
+        if !facts.rolledBack.isEmpty { result.append(.init(.degraded, facts.rolledBack.joined(separator: "; "))) }
         let drift = findings.filter(\.isDrift)
         if !drift.isEmpty { result.append(.init(.drifted, "\(drift.count) finding\(drift.count == 1 ? "" : "s"): " + drift.map(\.subject).joined(separator: ", "))) }
         return result.isEmpty ? [.init(.ready, "converged at commit \(seen.map { String($0.prefix(12)) } ?? "?")")] : result

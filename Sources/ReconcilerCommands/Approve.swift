@@ -13,8 +13,10 @@ struct ApproveCommand: AsyncParsableCommand {
         discussion: """
             With the code: re-reads every alias of the approval and, only if none moved since the plan, moves them \
             (UpdateAlias with RevisionId), regions concurrently. Three wrong codes void the approval; --resend mails a new \
-            code. If a region fails, --retry finishes the rest without a new code. Exit status 1 when refused or not \
-            everything was applied.
+            code. If a region fails, --retry finishes the rest without a new code. When the environment has a rollout \
+            policy, the aliases then shift in its steps, checked after each bake; approve follows the rollout until it ends \
+            (--no-follow returns at once; the controller or `reconciler rollout follow` walks it on). Exit status 1 when \
+            refused, not everything was applied, or the rollout was rolled back.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -31,6 +33,9 @@ struct ApproveCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Finish a confirmed approval that was partly applied (no code needed).", valueName: "ID"))
     var retry: String?
 
+    @Flag(name: .long, help: "With a rollout policy: start the rollout and return, leaving its steps to the controller or `reconciler rollout follow`.")
+    var noFollow = false
+
     func validate() throws {
         let modes = [otp != nil, resend != nil, retry != nil].filter { $0 }.count
         guard modes == 1 else { throw ValidationError("give exactly one of --otp CODE (with --id ID when several wait), --resend ID or --retry ID") }
@@ -42,7 +47,7 @@ struct ApproveCommand: AsyncParsableCommand {
         let config = wiring.config
         let client = try wiring.client()
         let setup = wiring.gate(client)
-        let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
+        var lock: ApplyLock? = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
         let gate = setup.gate { line in if json { printError(line) } else { print(line) } }
@@ -70,11 +75,21 @@ struct ApproveCommand: AsyncParsableCommand {
                 try await checkAccount()
                 outcome = try await gate.approve(id: id, code: code)
             }
-            if json { print(try jsonString(ApproveOutput(approval: ApprovalView(outcome.approval, now: Date()), entries: outcome.entries))) } else {
-                print(Self.summary(outcome))
+            if !json { print(Self.summary(outcome)) }
+            var released = outcome.approval
+            if released.state == .rollingOut && !noFollow {
+                lock = nil  // the bakes wait without the lock, so the daemon and other commands go on
+                released = try await RolloutFollower(wiring: wiring, progress: { line in if json { printError(line) } else { print(line) } }).follow(id: released.id)
+                if !json { print(RolloutView(released, now: Date()).text) }
+            } else if released.state == .rollingOut && !json {
+                print("The rollout goes on without this command: `reconciler rollout status \(released.environment)` shows it, `reconciler rollout follow \(released.environment)` walks it.")
             }
-            if !outcome.succeeded { throw ExitCode(1) }
-            await Self.announce(outcome.approval, wiring: wiring)
+            if json {
+                print(try jsonString(ApproveOutput(approval: ApprovalView(released, now: Date()), entries: outcome.entries,
+                                                   rollout: released.rollout == nil ? nil : RolloutView(released, now: Date()))))
+            }
+            if !outcome.succeeded || released.state == .rolledBack { throw ExitCode(1) }
+            if released.state == .applied { await Self.announce(released, wiring: wiring) }
         } catch let error as GateError {
             throw CLIError(error.description)
         }
@@ -124,7 +139,10 @@ struct ApproveCommand: AsyncParsableCommand {
         var lines = ["", table(outcome.entries.map { [$0.outcome.rawValue, $0.region, $0.function, $0.change, $0.detail ?? ""] }, indent: "  ")]
         let applied = outcome.entries.filter { ($0.outcome == .applied || $0.outcome == .already) && !$0.function.hasPrefix("stack ") }.count
         let stacks = a.stackChanges.isEmpty ? "" : "; \(a.stackChanges.count - a.remainingStacks.count) of \(a.stackChanges.count) held stack update\(a.stackChanges.count == 1 ? "" : "s") executed"
-        if outcome.succeeded {
+        if a.state == .rollingOut, let rollout = a.rollout {
+            lines.append("Confirmed: \(applied == 0 ? "" : "\(applied) alias\(applied == 1 ? "" : "es") moved at once\(stacks); ")"
+                         + "\(a.progressive.count) roll out in steps (\(rollout.policy.summary)). Now: \(rollout.summary(now: Date())).")
+        } else if outcome.succeeded {
             lines.append("Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all\(stacks)).")
         } else {
             lines.append("Partly released: \(a.changes.count - a.remaining.count) of \(a.changes.count) \(a.environment) aliases moved; \(a.remaining.count) did not\(stacks). "
@@ -136,5 +154,6 @@ struct ApproveCommand: AsyncParsableCommand {
     struct ApproveOutput: Encodable {
         var approval: ApprovalView
         var entries: [ReleaseGate.Outcome.Entry]
+        var rollout: RolloutView?
     }
 }

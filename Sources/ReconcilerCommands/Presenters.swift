@@ -35,6 +35,8 @@ struct ApprovalView: Encodable {
     /// Risky stack updates held with the release: region, stack, change set, risks.
     var stacks: [StackChange]
     var reason: String?
+    /// How the aliases reach all traffic once confirmed (absent: at once).
+    var rollout: String?
 
     init(_ approval: Approval, now: Date) {
         id = approval.id
@@ -50,6 +52,7 @@ struct ApprovalView: Encodable {
         changes = approval.changes.map { Change(region: $0.region, function: $0.function, from: $0.from?.description, to: $0.to.description, applied: $0.applied != nil) }
         stacks = approval.stackChanges
         reason = approval.reason
+        rollout = approval.rollout?.policy.summary
     }
 
     /// One approval for people: its header line and its changes.
@@ -64,6 +67,7 @@ struct ApprovalView: Encodable {
         if !changes.isEmpty {
             lines.append(table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
         }
+        if let rollout { lines.append("    once confirmed, rolls out: \(rollout)") }
         if let reason { lines.append("    \(reason)") }
         return lines.joined(separator: "\n")
     }

@@ -21,6 +21,8 @@ struct StatusCommand: AsyncParsableCommand {
         /// Whether the process that wrote status.json as running is still alive.
         var controllerAlive: Bool?
         var approvals: [ApprovalView]
+        /// Progressive releases rolling out, and the last rolled back of each environment.
+        var rollouts: [RolloutView]
         var audit: [AuditEntry]
     }
 
@@ -31,10 +33,12 @@ struct StatusCommand: AsyncParsableCommand {
         let statusFile = StatusFile(directory)
         let controller = statusFile.load()
         let alive = controller.map { kill($0.pid, 0) == 0 || errno == EPERM }
-        let approvals = try await wiring.approvals.load().filter(\.isLive).map { ApprovalView($0, now: now) }
+        let stored = try await wiring.approvals.load()
+        let approvals = stored.filter(\.isLive).map { ApprovalView($0, now: now) }
+        let rollouts = Approval.currentRollouts(stored).map { RolloutView($0, now: now) }
         let audit = await directory.auditLog.last(last, as: AuditEntry.self)
         if global.json {
-            print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, audit: audit)))
+            print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, rollouts: rollouts, audit: audit)))
             return
         }
         if let controller {
@@ -44,6 +48,10 @@ struct StatusCommand: AsyncParsableCommand {
         }
         print("\nHeld releases:")
         print(approvals.isEmpty ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+        if !rollouts.isEmpty {
+            print("\nRollouts:")
+            print(rollouts.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+        }
         print("\nAudit log (last \(audit.count), \(directory.auditLog.url.path)):")
         if audit.isEmpty { print("  empty") }
         for entry in audit {

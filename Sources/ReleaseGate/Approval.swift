@@ -1,4 +1,5 @@
 import Foundation
+import DesiredState
 import Planning
 
 /// One alias move an approval covers, as planned.
@@ -121,6 +122,11 @@ public struct Approval: Codable, Hashable, Sendable {
         case stale
         /// A newer plan of the same environment replaced it.
         case superseded
+        /// Confirmed; its aliases shift in steps (`rollout`); the controller or
+        /// `reconciler rollout follow` walks it on.
+        case rollingOut = "rolling-out"
+        /// Confirmed, and put back on the previous versions by a failed check or an abort.
+        case rolledBack = "rolled-back"
     }
 
     public var id: String
@@ -140,6 +146,8 @@ public struct Approval: Codable, Hashable, Sendable {
     public var seal: OneTimePassword.Seal?
     /// Why the approval ended, for people reading `approvals` or the state file.
     public var reason: String?
+    /// How its aliases reach all traffic (absent: at once), and how far they are.
+    public var rollout: RolloutProgress?
 
     public var isLive: Bool { state == .pending || state == .partial }
     public var remaining: [AliasChange] { changes.filter { $0.applied == nil } }
@@ -150,4 +158,6 @@ public struct Approval: Codable, Hashable, Sendable {
     public var regions: Set<String> { Set(changes.map(\.region) + stackChanges.map(\.region)) }
     public var remainingStacks: [StackChange] { stackChanges.filter { $0.applied == nil } }
     public var shortCommit: String { String(commit.prefix(12)) }
+    /// The alias changes that move in steps (none without a rollout policy).
+    public var progressive: [Int] { rollout == nil ? [] : changes.indices.filter { changes[$0].isProgressive } }
 }

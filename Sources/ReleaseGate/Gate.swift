@@ -1,4 +1,5 @@
 import Foundation
+import DesiredState
 import Planning
 
 /// The release gate: no staging or prod alias moves until a person confirms, with the
@@ -18,12 +19,15 @@ public struct ReleaseGate: Sendable {
     public let aliases: any AliasService
     public let stacks: any StackReleaser
     public let audit: any AuditSink
+    /// Alarms, metrics and the pre-traffic hook of progressive releases.
+    public let checks: any ReleaseChecks
     public let policy: Policy
     public let user: String
     public let now: @Sendable () -> Date
     public let progress: @Sendable (String) -> Void
 
-    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink, policy: Policy = Policy(),
+    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
+                checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(),
                 user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.store = store
@@ -31,6 +35,7 @@ public struct ReleaseGate: Sendable {
         self.aliases = aliases
         self.stacks = stacks
         self.audit = audit
+        self.checks = checks
         self.policy = policy
         self.user = user
         self.now = now
@@ -55,8 +60,12 @@ public struct ReleaseGate: Sendable {
 
     /// One pending approval per commit and environment for the plan's held steps (alias
     /// moves, and risky stack updates). A live approval for other changes of the same
-    /// environment is superseded.
-    public func request(_ plan: Plan) async throws -> [Request] {
+    /// environment is superseded. `rollouts`: the rollout policy of each gated environment
+    /// that has one; its approvals shift their aliases in steps once confirmed.
+    ///
+    /// An alias that a rollout is walking to the same version is not asked for again, nor one
+    /// a rollout of the same commit rolled back: that commit waits for a fix.
+    public func request(_ plan: Plan, rollouts: [String: RolloutPolicy] = [:]) async throws -> [Request] {
         var environments: [String] = []
         var changes: [String: [AliasChange]] = [:]
         var stackChanges: [String: [StackChange]] = [:]
@@ -69,10 +78,12 @@ public struct ReleaseGate: Sendable {
         guard !environments.isEmpty else { return [] }
         var approvals = try await store.load()
         var results: [Request] = []
+        let walked = Set(approvals.filter { $0.state == .rollingOut || ($0.state == .rolledBack && $0.commit == plan.commit) }
+            .flatMap { approval in approval.progressive.map { approval.changes[$0] } }.map { "\($0.key)→\($0.to)" })
         for environment in environments {
             // Bound to the aliases as they are when the mail goes out: the apply just run may
             // have created them (a new stack), and they must not move again before approval.
-            let pending = try await refreshed(changes[environment, default: []])
+            let pending = try await refreshed(changes[environment, default: []].filter { !walked.contains("\($0.key)→\($0.to)") })
             let held = stackChanges[environment, default: []]
             guard !pending.isEmpty || !held.isEmpty else { continue }
             // Only the changes still needed count: a confirmed release interrupted after moving
@@ -94,6 +105,7 @@ public struct ReleaseGate: Sendable {
                                     changes: changes[environment, default: []], stacks: held.isEmpty ? nil : held, requestedBy: user, requestedAt: now(),
                                     expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
                                     state: .pending, seal: OneTimePassword.seal(code))
+            if let policy = rollouts[environment], approval.changes.contains(where: \.isProgressive) { approval.rollout = RolloutProgress(policy: policy) }
             progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
             let requestID = try await mail(approval, code: code, resent: false)
             for index in approvals.indices where approvals[index].isLive && approvals[index].environment == environment {
@@ -156,6 +168,8 @@ public struct ReleaseGate: Sendable {
         case already
         case failed
         case notReached = "not-reached"
+        /// Handed to the rollout, which shifts it in steps.
+        case rollingOut = "rolling-out"
     }
 
     /// What happened to each change of an approval when it was applied.
@@ -170,7 +184,8 @@ public struct ReleaseGate: Sendable {
         }
         public var approval: Approval
         public var entries: [Entry]
-        public var succeeded: Bool { approval.state == .applied }
+        /// Everything applied, or everything in place except what a rollout now walks.
+        public var succeeded: Bool { approval.state == .applied || approval.state == .rollingOut }
     }
 
     /// Checks the code; on success re-reads the aliases and applies the approved changes.
@@ -194,6 +209,15 @@ public struct ReleaseGate: Sendable {
             throw GateError("approval \(approval.id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); request a new code with `reconciler approve --resend \(approval.id)` or run `reconciler apply`")
         case .stale, .superseded:
             throw GateError("approval \(approval.id) is \(approval.state.rawValue): \(approval.reason ?? "")")
+        case .rollingOut, .rolledBack:
+            throw GateError("approval \(approval.id) was already confirmed and is \(approval.state.rawValue) (`reconciler rollout status` shows it)")
+        }
+        // One rollout at a time moves an alias: the code is not spent while another walks it.
+        let keys = Set(approval.changes.map(\.key))
+        if let walking = approvals.first(where: { $0.state == .rollingOut && $0.changes.contains { keys.contains($0.key) } }) {
+            throw GateError("the \(walking.environment) release of approval \(walking.id) (commit \(walking.shortCommit)) is still rolling out over some of the same aliases; "
+                            + "nothing was checked and no attempt was used. Wait for it (`reconciler rollout status`), or end it with "
+                            + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
         }
         if now() >= approval.expiresAt {
             approval.state = .expired
@@ -265,7 +289,7 @@ public struct ReleaseGate: Sendable {
                 entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)",
                                      outcome: .already, detail: "the alias already points there"))
             } else if let current, target == change.from, current.revisionID == change.revisionID {
-                toApply.append(i)
+                if !approval.progressive.contains(i) { toApply.append(i) }
             } else {
                 let now = current.map { "\($0.version)\($0.weights.isEmpty ? "" : " (weighted)") at revision \($0.revisionID ?? "?")" } ?? "missing"
                 moved.append("\(change.function) in \(change.region): \(change.from?.description ?? "missing") at revision \(change.revisionID ?? "?") when planned, now \(now)")
@@ -371,7 +395,25 @@ public struct ReleaseGate: Sendable {
                                      detail: "after a failure in \(change.region)"))
             }
         }
-        let done = approval.remaining.isEmpty && approval.remainingStacks.isEmpty
+        let walking = approval.progressive.filter { approval.changes[$0].applied == nil }
+        let direct = approval.remaining.filter { !$0.isProgressive || approval.rollout == nil }
+        let done = direct.isEmpty && approval.remainingStacks.isEmpty
+        if done, !walking.isEmpty, let rollout = approval.rollout {
+            // Everything else is in place: the rest walks the rollout's steps.
+            for i in walking {
+                let change = approval.changes[i]
+                entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)", outcome: .rollingOut,
+                                     detail: "in steps: \(rollout.policy.summary)"))
+            }
+            approval.state = .rollingOut
+            approval.reason = "confirmed by \(user); rolling out \(rollout.policy.summary)"
+            approvals[index] = approval
+            try await store.save(approvals)
+            try await record(.rolloutStarted, approval, requestIDs: requestIDs,
+                             changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" }, detail: approval.reason)
+            let report = try await advance(id: approval.id)
+            return Outcome(approval: report.approval, entries: entries)
+        }
         approval.state = done ? .applied : .partial
         approval.reason = done ? "applied by \(user)" : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
         approvals[index] = approval
@@ -472,7 +514,11 @@ public enum ApprovalMail {
             "",
         ] + stackSection(approval) + (approval.changes.isEmpty ? [] : [
             "It moves these \(approval.environment) aliases (region, function, from → to):",
-        ] + table) + [
+        ] + table) + (approval.rollout.map { rollout in [
+            "",
+            "Once confirmed, the aliases that change version shift in steps: \(rollout.policy.summary).",
+            "A failed check puts every one of them back on its previous version, and you get a mail.",
+        ] } ?? []) + [
             "",
             "One-time password: \(code)",
             "It is valid until \(AuditEntry.format(approval.expiresAt)) (\(duration(lifetime))) and allows \(approval.attemptsLeft) attempts.",

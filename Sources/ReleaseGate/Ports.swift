@@ -132,6 +132,9 @@ public struct SESMailer: Mailer {
 public struct AuditEntry: Codable, Hashable, Sendable {
     public enum Event: String, Codable, Sendable {
         case promoted, requested, resent, rejected, voided, expired, approved, stale, superseded, applied, partiallyApplied = "partially-applied"
+        /// A progressive release: a start, a shift of its aliases, a check's result, a rollback, what the person on call did.
+        case rolloutStarted = "rollout-started", shifted, checkPassed = "check-passed", checkFailed = "check-failed", rolledBack = "rolled-back",
+             aborted, promotedNow = "promoted-now"
     }
     public var time: String
     public var event: Event

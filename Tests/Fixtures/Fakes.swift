@@ -113,3 +113,28 @@ public final class TestClock: Clock {
         await Task.yield()
     }
 }
+
+/// CloudWatch and the pre-traffic hook of an account: alarm states per region, metrics per
+/// alias and version, and the hook's answer. Every call is counted.
+public actor Checks: ReleaseChecks {
+    public var alarms: [String: [String: String]] = [:]
+    public var metrics: [String: AliasMetrics] = [:]
+    public var hookFailure: String?
+    public var invocations: [(region: String, functionName: String, qualifier: String, payload: String)] = []
+    public var metricReads: [(region: String, functionName: String, version: String, from: Date, to: Date)] = []
+    public init() {}
+
+    public func alarm(_ name: String, _ state: String, in regions: [String]) { for region in regions { alarms[region, default: [:]][name] = state } }
+    public func record(_ region: String, _ functionName: String, version: String, _ value: AliasMetrics) { metrics["\(region)/\(functionName)/\(version)"] = value }
+    public func failHook(_ failure: String?) { hookFailure = failure }
+
+    public func alarmStates(_ names: [String], region: String) -> [String: String] { (alarms[region] ?? [:]).filter { names.contains($0.key) } }
+    public func metrics(region: String, functionName: String, alias: String, version: String, from start: Date, to end: Date) -> AliasMetrics {
+        metricReads.append((region, functionName, version, start, end))
+        return metrics["\(region)/\(functionName)/\(version)"] ?? AliasMetrics()
+    }
+    public func invoke(region: String, functionName: String, qualifier: String, payload: [UInt8]) -> String? {
+        invocations.append((region, functionName, qualifier, String(decoding: payload, as: UTF8.self)))
+        return hookFailure
+    }
+}

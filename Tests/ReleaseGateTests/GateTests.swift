@@ -16,12 +16,13 @@ struct Fixture {
     let account = Account()
     let audit = MemoryAudit()
     let stacks = HeldStacks()
+    let checks = Checks()
     let clock = TestClock()
     let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"]
 
     var gate: ReleaseGate {
         let clock = clock
-        return ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, policy: .init(lifetime: 600, maxAttempts: 3),
+        return ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, checks: checks, policy: .init(lifetime: 600, maxAttempts: 3),
                            user: "tester", now: { clock.now() })
     }
 
