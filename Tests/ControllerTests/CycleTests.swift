@@ -177,6 +177,7 @@ struct Harness {
     let store = MemoryStore()
     let mailbox = Mailbox()
     let audit = MemoryAudit()
+    let checks = Checks()
     let clock = TestClock()
     let statusStore = MemoryStatus()
     var busy = false
@@ -196,7 +197,8 @@ struct Harness {
 
     var gate: GateSetup {
         let clock = clock
-        return GateSetup(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
+        return GateSetup(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, checks: checks,
+                         policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
     }
 
     func controller(policy: ControllerConfig.DriftPolicy = .report, hooks: ControllerHooks = ControllerHooks()) -> Controller {
@@ -358,6 +360,69 @@ struct CycleTests {
         }
         #expect(try await h.store.load().first?.state == .applied)
         #expect(await h.mailbox.sent.count == 1)
+    }
+
+    @Test func theDaemonWalksARolloutWhenItsStepIsDueAndTheStatusShowsIt() async throws {
+        let h = try Harness.converged()
+        // prod rolls out 10% for a minute, then all; AmsChange moves to 2 in prod everywhere.
+        var files = DefaultState.edited([("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}")])
+        let text = files.text("releases.yaml")!
+        let prodStart = text.range(of: "prod:")!.lowerBound
+        files.files["releases.yaml"] = Array((String(text[..<prodStart]) + String(text[prodStart...]).replacingOccurrences(of: "AmsChange: 1", with: "AmsChange: 2")).utf8)
+        h.source.commit(files, id: "c5")
+        await h.cycle()
+        let approval = try #require(try await h.store.load().first)
+        #expect(approval.rollout?.policy.steps == [.init(percent: 10, bakeSeconds: 60)])
+        let outcome = try await h.gate.gate(progress: { _ in }).approve(id: nil, code: try #require(await h.mailbox.lastCode()))
+        #expect(outcome.approval.state == .rollingOut)
+        for region in regions { #expect(await h.account.alias(region, "AmsChangeFunction", "prod")?.target.description == "1 + 2 at 10%") }
+
+        // Mid-bake: a poll with a drift check finds no drift in the weighted aliases, asks for nothing,
+        // and says when the next step is due; the status shows the rollout.
+        h.clock.advance(20)
+        let middle = await h.cycle(drift: true)
+        #expect(middle.failure == nil, "\(middle.steps)")
+        #expect(middle.rolloutDue == outcome.approval.rollout?.since?.addingTimeInterval(60))
+        #expect(h.status.drift?.findings.filter(\.isDrift).isEmpty == true, "\(h.status.drift?.findings ?? [])")
+        #expect(h.conditions("eu-west-1") == [.rollingOut])
+        #expect(h.status[region: "eu-west-1"].conditions.first?.reason.contains("step 1 of 2: 10% on the new versions, next step in 40s") == true)
+        #expect(await h.mailbox.sent.count == 1)
+        // Before the step is due a poll does nothing at all.
+        #expect(await h.cycle().reason("fetch") == .upToDate)
+
+        // Once it is due, the poll walks it: all traffic on 2, no routing, Ready.
+        h.clock.advance(40)
+        let walked = await h.cycle()
+        #expect(walked.reason("rollouts") == .rolloutWalked, "\(walked.steps)")
+        #expect(walked.rolloutDue == nil)
+        for region in regions {
+            #expect(await h.account.alias(region, "AmsChangeFunction", "prod")?.target == AliasTarget(version: "2"))
+            #expect(h.conditions(region) == [.ready], "\(region): \(h.status[region: region].conditions)")
+        }
+        #expect(try await h.store.load().first?.state == .applied)
+    }
+
+    @Test func aRolledBackReleaseMarksItsRegionsDegradedAndIsNotAskedForAgain() async throws {
+        let h = try Harness.converged()
+        let files = DefaultState.edited([("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}"),
+                                     ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2")])
+        h.source.commit(files, id: "c6")
+        await h.cycle()
+        _ = try await h.gate.gate(progress: { _ in }).approve(id: nil, code: try #require(await h.mailbox.lastCode()))
+        await h.checks.record("ap-south-1", "ApiFunction", version: "2", AliasMetrics(invocations: 10, errors: 4))
+        h.clock.advance(60)
+        let report = await h.cycle()
+        #expect(report.reason("rollouts") == .rolledBack, "\(report.steps)")
+        #expect(await h.account.alias("ap-south-1", "ApiFunction", "prod")?.target == AliasTarget(version: "1"))
+        #expect(h.conditions("ap-south-1") == [.degraded])
+        #expect(h.status[region: "ap-south-1"].conditions.first?.reason.contains("rolled back: Api in ap-south-1: 4 errors on version 2 (at most 0); prod runs the previous versions") == true)
+        #expect(h.conditions("eu-west-1") == [.ready])
+        // The rollback mail went out, and no new approval for the same commit.
+        let again = await h.cycle(drift: true)
+        #expect(again.failure == nil)
+        #expect(await h.mailbox.sent.count == 2)
+        #expect(await h.mailbox.sent.last?.subject.contains("ROLLED BACK") == true)
+        #expect(h.status.drift?.findings.filter(\.isDrift).isEmpty == true, "\(h.status.drift?.findings ?? [])")
     }
 
     @Test func driftIsReportedAndOnlyCorrectedWhenThePolicySaysSo() async throws {
