@@ -7,6 +7,8 @@
 #   release: a code commit reaches dev only, `promote staging` commits the pins, `apply`
 #   holds them and mails the code, and `approve` with the code read from the emulator's
 #   outbox moves staging in every region. Invocations show which version each alias runs.
+#   Last, prod gets a rollout policy: its release shifts traffic 10 %, 50 %, 100 % (three
+#   seconds a step), each step checked against an alarm and the alias's errors.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -122,4 +124,37 @@ say "status: held releases and the audit log"
 run status
 
 echo "apply log: $(wc -l <"$work/state/apply-log.jsonl") entries; audit log: $(wc -l <"$work/state/audit.jsonl") entries (removed with the demo's temporary directory)"
+say "prod rolls out in steps: a commit gives it a rollout policy (seconds per step here; minutes in earnest)"
+python3 - "$repo/desired-state/project.yaml" <<'PY'
+import sys
+path = sys.argv[1]
+text = open(path).read().replace("  prod: {alias: gated}", """  prod:
+    alias: gated
+    rollout:
+      steps: [[10%, 3s], [50%, 3s], [100%]]
+      alarms: [dzgro-prod-errors]
+      metrics: {errors: 0, throttles: 0}""")
+open(path, "w").write(text)
+PY
+git -C "$repo" -c user.name=demo -c user.email=demo@localhost commit -q -am "prod rolls out 10%, 50%, then 100%, watching its alarm and errors"
+emulator alarm dzgro-prod-errors OK "${regions[@]}"
+echo "the team's alarm dzgro-prod-errors exists (OK) in ${regions[*]}"
+
+say "promote prod and apply: held, and the mail says how it will roll out"
+run promote prod --yes
+run apply
+code="$(emulator mail)"
+
+say "approve, leaving the steps to the controller (--no-follow); rollout status shows each alias's weight"
+printf '%s\n' "$code" | "$bin" approve --otp - --no-follow --config "$work/controller.conf"
+unset code
+run rollout status prod
+
+say "rollout follow: walk the rest in the foreground (what a plain approve, or the daemon, does)"
+run rollout follow prod
+invoke ap-south-1 ApiFunction prod
+
+say "the audit log of the rollout: every shift and check, with the values that decided it"
+run status --last 8 | sed -n '/^Audit log/,$p'
+
 say "done"

@@ -19,6 +19,10 @@ command line):
   emulator_client.py verify-sender ENDPOINT REGION ADDRESS
                                                     verifies a sender address in SES (on AWS the
                                                     address's owner does it once per account)
+  emulator_client.py alarm ENDPOINT NAME STATE REGION...
+                                                    creates the metric alarm NAME (the team's, on a
+                                                    metric of its own) where missing and sets its
+                                                    state (OK or ALARM) in each region
 """
 import json
 import os
@@ -148,6 +152,14 @@ def main():
         summary(endpoint, sys.argv[3:])
     elif command == "mail":
         mail(endpoint)
+    elif command == "alarm":
+        name, state = sys.argv[3], sys.argv[4]
+        for region in sys.argv[5:]:
+            cloudwatch = client("cloudwatch", endpoint, region)
+            if not cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+                cloudwatch.put_metric_alarm(AlarmName=name, Namespace="Dzgro/Release", MetricName="Errors", Statistic="Sum", Period=60,
+                                            EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold")
+            cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the demo")
     elif command == "verify-sender":
         client("ses", endpoint, sys.argv[3]).verify_email_identity(EmailAddress=sys.argv[4])
     else:

@@ -59,8 +59,16 @@ struct StatusCommand: AsyncParsableCommand {
             print("  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
                   + (entry.requestIds.isEmpty ? "" : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
                      + (entry.requestIds.count > 2 ? " and \(entry.requestIds.count - 2) more" : ""))
-                  + (entry.detail.map { "\n      \($0)" } ?? ""))
+                  + (entry.detail.map { "\n      \($0)" } ?? "")
+                  + Self.rolloutValues(entry))
         }
+    }
+
+    /// The values behind a rollout's shift, check or rollback, a few lines of them.
+    static func rolloutValues(_ entry: AuditEntry) -> String {
+        guard [.shifted, .checkPassed, .checkFailed, .rolledBack].contains(entry.event), let changes = entry.changes, !changes.isEmpty else { return "" }
+        let shown = changes.prefix(6).map { "\n        \($0)" }.joined()
+        return shown + (changes.count > 6 ? "\n        … \(changes.count - 6) more in the audit log" : "")
     }
 
     static func time(_ date: Date, now: Date) -> String {
