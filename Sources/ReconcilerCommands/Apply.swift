@@ -64,13 +64,19 @@ struct ApplyCommand: AsyncParsableCommand {
         say(PlanText.summary(plan))
         let execution = try await session.deployment.execute(plan, progress: say)
         let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)
+        // Releases walking their rollout: their aliases show in the plan as held, and are not asked for again.
+        let rolling = Approval.currentRollouts(try await session.wiring.approvals.load()).filter { $0.state == .rollingOut }.map { RolloutView($0, now: Date()) }
         if global.json {
-            print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure)))
+            print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure, rollouts: rolling)))
         } else {
             print(Self.summary(report, plan: plan))
             if !requests.isEmpty {
                 print("Release gate:")
                 for request in requests { print(describe(request, recipients: session.config.approval.recipients)) }
+            }
+            if !rolling.isEmpty {
+                print("Rolling out (confirmed; their aliases are not asked for again):")
+                for view in rolling { print("  \(view.environment): approval \(view.approval), commit \(view.commit.prefix(12)): \(view.position)  (`reconciler rollout status \(view.environment)`)") }
             }
             if let gateFailure { printError("error: \(gateFailure)") }
         }
@@ -100,13 +106,15 @@ struct ApplyCommand: AsyncParsableCommand {
         var report: ApplyReport
         var approvals: [ApprovalView]
         var approvalError: String?
+        var rollouts: [RolloutView]
 
-        enum Keys: String, CodingKey { case approvals, approvalError }
+        enum Keys: String, CodingKey { case approvals, approvalError, rollouts }
         func encode(to encoder: Encoder) throws {
             try report.encode(to: encoder)
             var container = encoder.container(keyedBy: Keys.self)
             try container.encode(approvals, forKey: .approvals)
             try container.encodeIfPresent(approvalError, forKey: .approvalError)
+            try container.encode(rollouts, forKey: .rollouts)
         }
     }
 

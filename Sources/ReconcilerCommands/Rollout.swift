@@ -50,13 +50,10 @@ struct RolloutCommand: AsyncParsableCommand {
         case .follow:
             let rolling = try await wiring.approvals.load().filter { $0.state == .rollingOut && (environment == nil || $0.environment == environment) }
             guard !rolling.isEmpty else { throw CLIError("no release is rolling out\(environment.map { " in \($0)" } ?? ""); `reconciler rollout status` shows the last ones") }
-            var rolledBack = false
-            for approval in rolling {
-                let ended = try await RolloutFollower(wiring: wiring, progress: progress).follow(id: approval.id)
-                if json { print(try jsonString(RolloutView(ended, now: Date()))) }
-                rolledBack = rolledBack || ended.state == .rolledBack
-            }
-            if rolledBack { throw ExitCode(1) }
+            var ended: [Approval] = []
+            for approval in rolling { ended.append(try await RolloutFollower(wiring: wiring, progress: progress).follow(id: approval.id)) }
+            if json { print(try jsonString(ended.map { RolloutView($0, now: Date()) })) }
+            if ended.contains(where: { $0.state == .rolledBack }) { throw ExitCode(1) }
         case .abort, .promoteNow:
             let environment = environment ?? ""
             let client = try wiring.client()
@@ -88,15 +85,25 @@ struct RolloutFollower {
         let client = try wiring.client()
         let gate = wiring.gate(client).gate(progress: progress)
         var announced: String?
+        var busySince: Date?
+        // A cycle holding the lock may wait on a stack for up to [apply] stack_wait_seconds.
+        let patience = TimeInterval(wiring.config.apply.stackWaitSeconds + 60)
         while true {
             let report: ReleaseGate.RolloutReport
             do {
                 let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler rollout follow")
+                busySince = nil
                 do { report = try await gate.advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
                 withExtendedLifetime(lock) {}
             } catch let busy as ApplyLock.Busy {
                 // The daemon (or a person) is acting; it may be walking this very rollout.
-                progress("waiting for the apply lock (\(busy))…")
+                let since = busySince ?? Date()
+                if busySince == nil { progress("waiting for the apply lock (\(busy))…") }
+                busySince = since
+                guard Date().timeIntervalSince(since) < patience else {
+                    throw CLIError("the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk it. "
+                                   + "See `reconciler rollout status`, and `reconciler rollout follow` again later")
+                }
                 try await Task.sleep(nanoseconds: 2_000_000_000)
                 continue
             }

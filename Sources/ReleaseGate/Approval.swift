@@ -158,6 +158,11 @@ public struct Approval: Codable, Hashable, Sendable {
     public var regions: Set<String> { Set(changes.map(\.region) + stackChanges.map(\.region)) }
     public var remainingStacks: [StackChange] { stackChanges.filter { $0.applied == nil } }
     public var shortCommit: String { String(commit.prefix(12)) }
-    /// The alias changes that move in steps (none without a rollout policy).
-    public var progressive: [Int] { rollout == nil ? [] : changes.indices.filter { changes[$0].isProgressive } }
+    /// The alias changes that move in steps (none without a rollout policy): once the rollout
+    /// started, those it walks; before, those that would (an alias found already at its
+    /// target is done, and never walked back to a step).
+    public var progressive: [Int] {
+        guard let rollout else { return [] }
+        return rollout.walking ?? changes.indices.filter { changes[$0].isProgressive && changes[$0].applied == nil }
+    }
 }

@@ -395,10 +395,10 @@ public struct ReleaseGate: Sendable {
                                      detail: "after a failure in \(change.region)"))
             }
         }
-        let walking = approval.progressive.filter { approval.changes[$0].applied == nil }
-        let direct = approval.remaining.filter { !$0.isProgressive || approval.rollout == nil }
-        let done = direct.isEmpty && approval.remainingStacks.isEmpty
+        let walking = approval.progressive
+        let done = approval.remaining.count == walking.count && approval.remainingStacks.isEmpty
         if done, !walking.isEmpty, let rollout = approval.rollout {
+            approval.rollout?.walking = walking
             // Everything else is in place: the rest walks the rollout's steps.
             for i in walking {
                 let change = approval.changes[i]

@@ -16,6 +16,8 @@ public struct RolloutProgress: Codable, Hashable, Sendable {
     }
 
     public var policy: RolloutPolicy
+    /// The approval's alias changes (indices) the rollout walks, fixed when it starts.
+    public var walking: [Int]?
     /// The step whose weight every alias of the rollout has: -1 before any traffic.
     public var step: Int = -1
     /// When that weight was in place on every alias: its bake started then.

@@ -164,6 +164,11 @@ extension EndToEnd {
             try? Data(middle.utf8).write(to: artifacts.appendingPathComponent("rollout-mid.txt"))
             try? Data(trail.compactMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }.map { String(decoding: $0, as: UTF8.self) }
                 .joined(separator: "\n").utf8).write(to: artifacts.appendingPathComponent("rollout-rollback-audit.jsonl"))
+            // apply meanwhile shows the rollout and asks for nothing.
+            let mailsMid = try await emulator.sentEmails().count
+            let applyMid = try world.succeed(["apply"])
+            #expect(applyMid.stdout.contains("Rolling out (confirmed; their aliases are not asked for again):\n  staging: approval \(third.id)"), "\(applyMid.stdout)")
+            #expect(try await emulator.sentEmails().count == mailsMid)
             let restarted = try DaemonEndToEndTests.Daemon(world: world, name: "restarted")
             try await DaemonEndToEndTests.eventually("the rollout to finish", within: 60) { try Self.approval(world, third.id)?["state"] as? String == "applied" }
             #expect(try await Self.stagingTargets(world) == ["4"])

@@ -211,6 +211,22 @@ import Testing
         #expect(resumed.nextDue == f.clock.now().addingTimeInterval(60))
     }
 
+    @Test func anAliasFoundAtItsTargetIsDoneAndNeverWalkedBack() async throws {
+        let f = Fixture()
+        await f.seed()
+        await f.checks.alarm("dzgro-errors", "OK", in: f.regions)
+        let requests = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")), rollouts: ["prod": Self.policy])
+        await f.account.set("us-west-2", "AmsChangeFunction", "prod", "2")
+        let outcome = try await f.gate.approve(id: try #require(requests.first?.approval.id), code: try #require(await f.mailbox.lastCode()))
+        #expect(outcome.approval.state == .rollingOut && outcome.approval.rollout?.walking == [0, 1, 2])
+        #expect(outcome.entries.first { $0.region == "us-west-2" }?.outcome == .already)
+        #expect(await f.account.read(region: "us-west-2", functionName: "AmsChangeFunction", environment: "prod")?.target == AliasTarget(version: "2"))
+        f.clock.advance(60)
+        _ = try await f.gate.advance(id: outcome.approval.id)
+        #expect(await f.account.read(region: "us-west-2", functionName: "AmsChangeFunction", environment: "prod")?.target == AliasTarget(version: "2"))
+        #expect(await f.account.read(region: "eu-west-1", functionName: "AmsChangeFunction", environment: "prod")?.target.description == "1 + 2 at 50%")
+    }
+
     @Test func anAliasMovedOutsideTheReleaseStopsItAndIsLeftAlone() async throws {
         let f = Fixture()
         let approval = try await started(f)
