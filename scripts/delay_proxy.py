@@ -2,7 +2,11 @@
 to the emulator, like the round trip to a distant AWS region. Headers (Host included)
 pass unchanged, so signatures still verify. Prints {"port": N} and serves until killed;
 GET /__calls answers the number of requests forwarded, by region (from the signature scope);
-GET /__requests the method, region and path of every request forwarded, in order. The benchmarks
+GET /__requests the method, region and path of every request forwarded, in order;
+GET /__timeline each forwarded request as [arrived, answered, "METHOD region path"] (seconds
+on the proxy's monotonic clock), from which the benchmarks read the critical path: the
+longest chain of requests each sent after the previous one was answered. DELETE on any of
+the three clears what it reports. The benchmarks
 use it for latency; the daemon tests also stop and restart it on the same port, to take
 the "cloud" away and bring it back while the emulator keeps its state.
 
@@ -21,6 +25,7 @@ UPSTREAM = int(sys.argv[1])
 DELAY = int(sys.argv[2]) / 1000.0
 calls = Counter()
 requests = []
+timeline = []
 lock = threading.Lock()
 
 
@@ -31,11 +36,12 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
-        if self.path in ("/__calls", "/__requests"):
+        if self.path in ("/__calls", "/__requests", "/__timeline"):
             with lock:
-                body = json.dumps(dict(calls) if self.path == "/__calls" else requests).encode()
+                kept = {"/__calls": calls, "/__requests": requests, "/__timeline": timeline}[self.path]
+                body = json.dumps(dict(kept) if self.path == "/__calls" else kept).encode()
                 if self.command == "DELETE":
-                    calls.clear()
+                    kept.clear()
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -43,6 +49,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
+        arrived = time.monotonic()
+        # The operation, for people reading the timeline: JSON protocols name it in X-Amz-Target, the
+        # query protocol in the form body's Action; REST protocols by the path.
+        target = self.headers.get("X-Amz-Target", "").rsplit(".", 1)[-1]
+        if not target and body and b"Action=" in body:
+            target = body.split(b"Action=", 1)[1].split(b"&", 1)[0].decode("latin-1")
         auth = self.headers.get("Authorization", "")
         region = auth.split("Credential=")[1].split("/")[2] if "Credential=" in auth else "?"
         with lock:
@@ -64,6 +76,8 @@ class Handler(BaseHTTPRequestHandler):
         head.append(f"Content-Length: {len(data)}")
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if self.command == "HEAD" else data))
         upstream.close()
+        with lock:
+            timeline.append([arrived, time.monotonic(), f"{self.command} {region} {target or self.path}"])
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
 
