@@ -25,45 +25,60 @@ public struct Observer: Sendable {
     /// deployed there once) is read too, for its stray stacks only.
     public func observeEach(_ targets: [ObservationTargets], project: String, account: String,
                             beyond desired: Set<String>? = nil) async -> (Snapshot, failures: [String: any Error]) {
-        var targets = targets
-        var failures: [String: any Error] = [:]
-        if let desired, let home = targets.first?.region {
-            let prefix = Naming.artifactBucket(project: project, account: account, region: "")
+        let bucket: @Sendable (String) -> String = { region in Naming.artifactBucket(project: project, account: account, region: region) }
+        // A plan of every region lists the account's buckets once, beside the regions' reads (not
+        // before them): the list finds the regions deployed to before, and a region whose
+        // artifact bucket is in it needs no HeadBucket.
+        let home = desired == nil ? nil : targets.first?.region
+        let listing: Task<Result<Set<String>, any Error>, Never>? = home.map { home in
+            Task { do { return .success(Set(try await ports.artifacts.bucketNames(region: home))) } catch { return .failure(error) } }
+        }
+        let listed: @Sendable () async -> Set<String>? = { if case .success(let names)? = await listing?.value { names } else { nil } }
+        typealias Observed = [(String, Result<RegionSnapshot, any Error>)]
+        let observe: @Sendable (ObservationTargets) async -> (String, Result<RegionSnapshot, any Error>) = { target in
             do {
-                let former = try await ports.artifacts.bucketNames(region: home).filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
-                targets += Set(former).subtracting(desired).sorted().map(ObservationTargets.strays)
+                return (target.region, .success(try await self.observe(target, project: project, bucket: bucket(target.region), listed: listed)))
             } catch {
-                failures[Self.formerRegions] = error
+                return (target.region, .failure(error))
             }
         }
-        let observed = await withTaskGroup(of: (String, Result<RegionSnapshot, any Error>).self) { group in
-            for target in targets {
+        var failures: [String: any Error] = [:]
+        let observed = await withTaskGroup(of: Observed.self) { group in
+            for target in targets { group.addTask { [await observe(target)] } }
+            if let listing, let desired {
+                // The regions deployed to before, once the list is in: their stray stacks only.
                 group.addTask {
-                    do {
-                        return (target.region, .success(try await observe(target, project: project, bucket: Naming.artifactBucket(project: project, account: account, region: target.region))))
-                    } catch {
-                        return (target.region, .failure(error))
+                    guard case .success(let names) = await listing.value else { return [] }
+                    let prefix = bucket("")
+                    let former = Set(names.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }).subtracting(desired).sorted()
+                    return await withTaskGroup(of: (String, Result<RegionSnapshot, any Error>).self) { inner in
+                        for region in former { inner.addTask { await observe(.strays(region)) } }
+                        return await inner.reduce(into: []) { $0.append($1) }
                     }
                 }
             }
-            var snapshot = Snapshot(account: account)
-            var failed: [String: any Error] = [:]
-            for await (region, result) in group {
-                switch result {
-                case .success(let observed): snapshot.regions[region] = observed
-                case .failure(let error): failed[region] = error
-                }
-            }
-            return (snapshot, failed)
+            return await group.reduce(into: Observed()) { $0 += $1 }
         }
-        return (observed.0, observed.1.merging(failures) { a, _ in a })
+        if case .failure(let error)? = await listing?.value { failures[Self.formerRegions] = error }
+        var snapshot = Snapshot(account: account)
+        for (region, result) in observed {
+            switch result {
+            case .success(let regionSnapshot): snapshot.regions[region] = regionSnapshot
+            case .failure(let error): failures[region] = error
+            }
+        }
+        return (snapshot, failures)
     }
 
     /// The key of a failure to list the account's buckets (the regions deployed to before).
     public static let formerRegions = "the account's bucket list (regions deployed to before)"
 
 
-    func observe(_ target: ObservationTargets, project: String, bucket: String) async throws -> RegionSnapshot {
+    /// One region. `listed` gives the account's bucket names when a listing was made: the
+    /// artifact bucket found there exists; one not found is asked for (it may be another
+    /// account's, which HeadBucket tells).
+    func observe(_ target: ObservationTargets, project: String, bucket: String,
+                 listed: @escaping @Sendable () async -> Set<String>? = { nil }) async throws -> RegionSnapshot {
         let region = target.region
         let ports = ports
         // The reads of a region run concurrently; the first that fails ends the region at once and
@@ -74,7 +89,10 @@ public struct Observer: Sendable {
         }
         var snapshot = RegionSnapshot(region: region)
         try await withThrowingTaskGroup(of: Part.self) { group in
-            group.addTask { .bucket(try await ports.artifacts.bucketExists(bucket, region: region)) }
+            group.addTask {
+                if await listed()?.contains(bucket) == true { return .bucket(true) }
+                return .bucket(try await ports.artifacts.bucketExists(bucket, region: region))
+            }
             // One listing answers for the desired stacks and finds the project's strays.
             group.addTask { .stacks(try await ports.stacks.stacks(region: region)) }
             group.addTask {

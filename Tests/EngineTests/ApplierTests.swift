@@ -55,7 +55,9 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
 
     func account(region: String) -> String { DefaultState.account }
 
-    func bucketExists(_ bucket: String, region: String) -> Bool { buckets.contains(bucket) }
+    /// Buckets asked for one by one (HeadBucket).
+    var bucketHeads: [String] = []
+    func bucketExists(_ bucket: String, region: String) -> Bool { bucketHeads.append(bucket); return buckets.contains(bucket) }
     func createBucket(_ bucket: String, region: String) throws { try write(region); buckets.insert(bucket) }
     func objectExists(_ bucket: String, key: String, region: String) -> Bool { objects["\(bucket)/\(key)"] != nil }
     func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) throws {

@@ -72,6 +72,26 @@ struct StrayStackTests {
         let (narrow, _) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account)
         #expect(narrow.regions["sa-east-1"] == nil)
     }
+
+    @Test func theBucketListingOfAPlanOfEveryRegionSparesEachRegionItsHeadBucket() async throws {
+        let (state, stacks) = try DefaultState.load()
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        for region in state.regions.dropLast() {
+            try await cloud.createBucket(Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: region), region: region)
+        }
+        let observer = Observer(ports: cloud.ports)
+        let (snapshot, failures) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account,
+                                                              beyond: Set(state.regions))
+        #expect(failures.isEmpty)
+        #expect(state.regions.dropLast().allSatisfy { snapshot[$0].artifactBucketExists })
+        // The one not in the list is asked for: it may be another account's.
+        let missing = try #require(state.regions.last)
+        #expect(!snapshot[missing].artifactBucketExists)
+        #expect(await cloud.bucketHeads == [Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: missing)])
+        // A plan of named regions lists nothing and asks for each.
+        _ = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account)
+        #expect(await cloud.bucketHeads.count == 1 + state.regions.count)
+    }
 }
 
 /// Artifacts pruned after stack updates: what the desired state or a deployed stack names
