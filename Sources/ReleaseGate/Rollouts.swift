@@ -290,7 +290,9 @@ extension ReleaseGate {
             "",
             "Why: \(approval.reason ?? "")",
             "",
-            "Every alias it shifted points at its previous version again:",
+            approval.reason?.contains("NOT every alias went back") == true
+                ? "NOT every alias went back (see why above); these are the versions they had before, to put back by hand or with a commit:"
+                : "Every alias it shifted points at its previous version again:",
         ] + approval.progressive.map { "  \(approval.changes[$0].region)  \(approval.changes[$0].function)  \(approval.changes[$0].from?.description ?? "-")" }
           + ["", "What the last check saw:"] + (approval.rollout?.lastCheck ?? []).map { "  \($0)" }
           + ["", "The commit stays unreleased in \(approval.environment); fix it and commit, and the next release asks for a new code."]).joined(separator: "\n") + "\n"

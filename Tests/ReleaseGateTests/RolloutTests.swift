@@ -237,6 +237,7 @@ import Testing
         #expect(report.approval.reason?.contains("NOT every alias went back") == true)
         #expect(await f.account.read(region: "us-west-2", functionName: "AmsChangeFunction", environment: "prod")?.version == "7")
         #expect(await f.account.read(region: "eu-west-1", functionName: "AmsChangeFunction", environment: "prod")?.target == AliasTarget(version: "1"))
+        #expect(await f.mailbox.sent.last?.body.contains("NOT every alias went back (see why above)") == true)
     }
 
     @Test func theOnCallPersonAbortsOrPromotesWithoutACode() async throws {
