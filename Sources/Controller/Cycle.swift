@@ -291,9 +291,8 @@ public struct ReconcileCycle: Sendable {
             guard let rollout = approval.rollout else { continue }
             for i in approval.progressive {
                 let change = approval.changes[i]
-                let step = approval.state == .rolledBack ? -1 : rollout.step
                 awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)]
-                    = .some(change.target(at: step, of: rollout.final, percent: rollout.percent(at: step)))
+                    = .some(rollout.target(of: change, at: rollout.position))
             }
         }
         let now = ports.clock.now()

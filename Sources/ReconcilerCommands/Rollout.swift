@@ -150,14 +150,13 @@ struct RolloutView: Encodable {
         commit = approval.commit
         state = approval.state.rawValue
         policy = rollout.policy.summary
-        let step = approval.state == .rolledBack ? -1 : rollout.step
-        percent = rollout.percent(at: step)
+        percent = rollout.percent(at: rollout.position)
         position = rollout.summary(now: now)
         nextStepAt = approval.state == .rollingOut ? rollout.bakeEnds : nil
         aliases = approval.progressive.map { i in
             let change = approval.changes[i]
             return Alias(region: change.region, function: change.function, from: change.from?.description ?? "-", to: change.to.description,
-                         now: change.target(at: step, of: rollout.final, percent: rollout.percent(at: step)).description)
+                         now: rollout.target(of: change, at: rollout.position).description)
         }
         lastCheck = rollout.lastCheck ?? []
         reason = approval.reason

@@ -38,6 +38,16 @@ public struct RolloutProgress: Codable, Hashable, Sendable {
     /// The last step: all traffic on the new versions.
     public var final: Int { policy.steps.count }
 
+    /// The step the aliases are at: -1 once rolled back.
+    public var position: Int { outcome == .rolledBack ? -1 : step }
+
+    /// Where an alias of the rollout points at `step` (-1: where it was; `final`: the new version alone).
+    public func target(of change: AliasChange, at step: Int) -> AliasTarget {
+        guard let from = change.from, step >= 0 else { return change.from ?? change.to }
+        if step >= final { return change.to }
+        return AliasTarget(version: from.version, weights: [change.to.version: Double(percent(at: step)) / 100])
+    }
+
     /// The share of traffic on the new versions at `step`, in percent.
     public func percent(at step: Int) -> Int { step < 0 ? 0 : step >= final ? 100 : policy.steps[step].percent }
 
@@ -134,14 +144,6 @@ extension AliasChange {
     public var isProgressive: Bool {
         guard let from else { return false }
         return from.weights.isEmpty && to.weights.isEmpty && from.version != to.version
-    }
-
-    /// Where the alias points at a step of the rollout.
-    public func target(at step: Int, of final: Int, percent: Int) -> AliasTarget {
-        guard let from else { return to }
-        if step < 0 { return from }
-        if step >= final { return to }
-        return AliasTarget(version: from.version, weights: [to.version: Double(percent) / 100])
     }
 }
 

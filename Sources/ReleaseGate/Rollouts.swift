@@ -145,15 +145,14 @@ extension ReleaseGate {
     func shift(_ approval: Approval, to step: Int, of rollout: RolloutProgress) async -> Moved {
         let indices = approval.progressive
         let byRegion = Dictionary(grouping: indices) { approval.changes[$0].region }
-        let percent = rollout.percent(at: step)
         let results = await withTaskGroup(of: [(Int, String, String?, String?)].self) { group in
             for (_, regionIndices) in byRegion {
                 group.addTask {
                     var lines: [(Int, String, String?, String?)] = []
                     for i in regionIndices {
                         let change = approval.changes[i]
-                        let target = change.target(at: step, of: rollout.final, percent: percent)
-                        let known = (-1...rollout.final).map { change.target(at: $0, of: rollout.final, percent: rollout.percent(at: $0)) }
+                        let target = rollout.target(of: change, at: step)
+                        let known = (-1...rollout.final).map { rollout.target(of: change, at: $0) }
                         do {
                             guard let current = try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment) else {
                                 lines.append((i, "\(change.region)  \(change.function)  missing", nil, "the \(change.environment) alias of \(change.function) in \(change.region) is gone"))

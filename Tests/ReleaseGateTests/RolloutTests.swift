@@ -86,9 +86,12 @@ import Testing
         let change = AliasChange(region: "eu-west-1", function: "AmsChange", functionName: "AmsChangeFunction", environment: "prod",
                                  from: AliasTarget(version: "1"), to: AliasTarget(version: "2"), revisionID: "r1")
         #expect(change.isProgressive)
-        #expect(change.target(at: 0, of: 2, percent: 10).description == "1 + 2 at 10%")
-        #expect(change.target(at: 2, of: 2, percent: 100) == AliasTarget(version: "2"))
-        #expect(change.target(at: -1, of: 2, percent: 0) == AliasTarget(version: "1"))
+        #expect(r.target(of: change, at: 0).description == "1 + 2 at 10%")
+        #expect(r.target(of: change, at: 2) == AliasTarget(version: "2"))
+        #expect(r.target(of: change, at: -1) == AliasTarget(version: "1"))
+        var rolledBack = r
+        rolledBack.rolledBack()
+        #expect(r.position == 1 && rolledBack.position == -1)
         // A new alias, or a weighted pin, moves at once.
         var created = change
         created.from = nil
