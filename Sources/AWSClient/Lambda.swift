@@ -101,6 +101,14 @@ public struct LambdaClient: Sendable {
         }
     }
 
+    /// Every layer of the region with its newest version (ListLayers: one call answers for all).
+    public func listLayers(pageSize: Int = 50) async throws -> [(name: String, latest: LayerVersion)] {
+        struct Item: Decodable { var LayerName: String; var LatestMatchingVersion: LayerVersion? }
+        struct Page: Decodable { var Layers: [Item]?; var NextMarker: String? }
+        let items = try await pages("ListLayers", path: Self.layers, pageSize: pageSize, as: Page.self) { ($0.Layers, $0.NextMarker) }
+        return items.compactMap { item in item.LatestMatchingVersion.map { (item.LayerName, $0) } }
+    }
+
     public func deleteLayerVersion(_ name: String, version: Int) async throws {
         let _: AWSClient.Empty = try await client.restJSON(.lambda, region: region, operation: "DeleteLayerVersion", method: "DELETE",
                                                            path: Self.layers + [name, "versions", String(version)])

@@ -157,6 +157,19 @@ public struct ACMClient: Sendable {
         public var CertificateArn: String
         public var DomainName: String
         public var Status: String?
+        /// The domain name and the alternative names (the first 100).
+        public var SubjectAlternativeNameSummaries: [String]?
+        public var HasAdditionalSubjectAlternativeNames: Bool?
+        public var NotAfter: Double?
+        public init(CertificateArn: String, DomainName: String, Status: String? = nil, SubjectAlternativeNameSummaries: [String]? = nil,
+                    HasAdditionalSubjectAlternativeNames: Bool? = nil, NotAfter: Double? = nil) {
+            self.CertificateArn = CertificateArn
+            self.DomainName = DomainName
+            self.Status = Status
+            self.SubjectAlternativeNameSummaries = SubjectAlternativeNameSummaries
+            self.HasAdditionalSubjectAlternativeNames = HasAdditionalSubjectAlternativeNames
+            self.NotAfter = NotAfter
+        }
     }
 
     public func requestCertificate(domain: String, alternativeNames: [String], idempotencyToken: String? = nil) async throws -> String {

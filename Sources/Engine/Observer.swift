@@ -85,7 +85,7 @@ public struct Observer: Sendable {
         // cancels the others (awaiting them in turn would wait for the slowest first).
         enum Part: Sendable {
             case bucket(Bool), stacks([StackFact]), functions([String: FunctionFact]), layers([String: [LayerVersionFact]])
-            case certificates([CertificateFact]), pools([String: String]), domains([String: CognitoDomainFact])
+            case certificates([CertificateFact]), domains([String: CognitoDomainFact])
         }
         var snapshot = RegionSnapshot(region: region)
         try await withThrowingTaskGroup(of: Part.self) { group in
@@ -100,9 +100,18 @@ public struct Observer: Sendable {
                     try await ports.aliases.aliases(functionName: name, region: region).map(FunctionFact.init(aliases:))
                 })
             }
-            group.addTask { .layers(try await concurrently(target.layers) { name in try await ports.layers.versions(name, region: region) }) }
+            // One listing gives every layer's newest version; only a layer whose newest version
+            // lacks the desired content has its versions listed (an older one may hold it).
+            if !target.layers.isEmpty {
+                group.addTask {
+                    let newest = try await ports.layers.newest(region: region)
+                    let unmatched = target.layers.filter { name, hash in newest[name].map { $0.contentHash != hash } ?? false }.map(\.key)
+                    var layers = try await concurrently(unmatched) { name in try await ports.layers.versions(name, region: region) }
+                    for name in target.layers.keys where layers[name] == nil { layers[name] = newest[name].map { [$0] } }
+                    return .layers(layers)
+                }
+            }
             group.addTask { .certificates(try await ports.certificates.certificates(domains: target.certificateDomains, region: region)) }
-            if target.userPools { group.addTask { .pools(try await ports.domains.userPools(region: region)) } }
             group.addTask { .domains(try await concurrently(target.cognitoDomains) { domain in try await ports.domains.domain(domain, region: region) }) }
             for try await part in group {
                 switch part {
@@ -118,7 +127,6 @@ public struct Observer: Sendable {
                 case .functions(let functions): snapshot.functions = functions
                 case .layers(let layers): snapshot.layers = layers
                 case .certificates(let certificates): snapshot.certificates = certificates
-                case .pools(let pools): snapshot.userPools = pools
                 case .domains(let domains): snapshot.cognitoDomains = domains
                 }
             }

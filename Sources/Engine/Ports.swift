@@ -78,6 +78,8 @@ public protocol StackService: Sendable {
 public protocol LayerService: Sendable {
     /// nil when no version of the layer exists.
     func versions(_ name: String, region: String) async throws -> [LayerVersionFact]?
+    /// The newest version of every layer in the region, by layer name (one call for all).
+    func newest(region: String) async throws -> [String: LayerVersionFact]
     /// Publishes a version from an archive in the artifact bucket; returns its ARN.
     func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) async throws -> String
     func delete(_ name: String, version: Int, region: String) async throws
@@ -258,12 +260,14 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func versions(_ name: String, region: String) async throws -> [LayerVersionFact]? {
         do {
-            return try await LambdaClient(client, region: region).listLayerVersions(name).map {
-                LayerVersionFact(version: $0.Version, arn: $0.LayerVersionArn, contentHash: Conventions.contentHash(fromLayerDescription: $0.Description))
-            }
+            return try await LambdaClient(client, region: region).listLayerVersions(name).map(LayerVersionFact.init)
         } catch let error as AWSError where error.isNotFound {
             return nil
         }
+    }
+
+    func newest(region: String) async throws -> [String: LayerVersionFact] {
+        Dictionary(try await LambdaClient(client, region: region).listLayers().map { ($0.name, LayerVersionFact($0.latest)) }, uniquingKeysWith: { a, _ in a })
     }
 
     func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) async throws -> String {
@@ -290,8 +294,12 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
         guard !domains.isEmpty else { return [] }
         let acm = ACMClient(client, region: region)
         let wanted = Set(domains)
-        let arns = try await acm.listCertificates().filter { wanted.contains($0.DomainName) }.map(\.CertificateArn)
-        return try await concurrently(arns) { arn in try await certificate(arn, region: region) }.values.sorted { $0.arn < $1.arn }
+        let summaries = try await acm.listCertificates().filter { wanted.contains($0.DomainName) }
+        let summarized = summaries.compactMap(CertificateFact.init(summary:))
+        let described = try await concurrently(summaries.filter { CertificateFact(summary: $0) == nil }.map(\.CertificateArn)) { arn in
+            try await certificate(arn, region: region)
+        }
+        return (summarized + described.values).sorted { $0.arn < $1.arn }
     }
 
     func request(domain: String, alternativeNames: [String], idempotencyToken: String, region: String) async throws -> String {
@@ -358,5 +366,23 @@ extension StackFact {
     init(_ stack: CloudFormationClient.Stack) {
         self.init(name: stack.name, status: stack.status, statusReason: stack.statusReason,
                   lastChange: stack.lastUpdated ?? stack.creationTime, outputs: stack.outputs, tags: stack.tags)
+    }
+}
+
+extension LayerVersionFact {
+    init(_ version: LambdaClient.LayerVersion) {
+        self.init(version: version.Version, arn: version.LayerVersionArn, contentHash: Conventions.contentHash(fromLayerDescription: version.Description))
+    }
+}
+
+extension CertificateFact {
+    /// An issued certificate whose summary names all of it (every alternative name and its
+    /// expiry), as ListCertificates answers on AWS: nothing more to describe. Anything else
+    /// (pending, failed, an older or shorter summary) is described.
+    init?(summary: ACMClient.Summary) {
+        guard summary.Status == "ISSUED", let names = summary.SubjectAlternativeNameSummaries, summary.HasAdditionalSubjectAlternativeNames == false,
+              let notAfter = summary.NotAfter else { return nil }
+        self.init(arn: summary.CertificateArn, domainName: summary.DomainName, alternativeNames: names.filter { $0 != summary.DomainName },
+                  status: "ISSUED", notAfter: notAfter)
     }
 }

@@ -12,14 +12,15 @@ public struct ObservationTargets: Hashable, Sendable {
     /// recorded template hash differs: a matching hash proves they were uploaded).
     public var artifactKeys: [String: [String]]
     public var functions: [String]
-    public var layers: [String]
+    /// Layer name → the content hash desired for it: a layer whose newest version holds it
+    /// needs no list of its versions.
+    public var layers: [String: String]
     public var certificateDomains: [String]
     public var cognitoDomains: [String]
-    public var userPools: Bool
 
     /// A region the desired state no longer has: only its stacks are read, to find strays.
     public static func strays(_ region: String) -> ObservationTargets {
-        ObservationTargets(region: region, stacks: [:], artifactKeys: [:], functions: [], layers: [], certificateDomains: [], cognitoDomains: [], userPools: false)
+        ObservationTargets(region: region, stacks: [:], artifactKeys: [:], functions: [], layers: [:], certificateDomains: [], cognitoDomains: [])
     }
 }
 
@@ -85,8 +86,8 @@ public enum Planner {
         return all.compactMap { target in
             if regions.contains(target.region) { return target }
             guard needsCertificates, !target.certificateDomains.isEmpty else { return nil }
-            return ObservationTargets(region: target.region, stacks: [:], artifactKeys: [:], functions: [], layers: [],
-                                      certificateDomains: target.certificateDomains, cognitoDomains: [], userPools: false)
+            return ObservationTargets(region: target.region, stacks: [:], artifactKeys: [:], functions: [], layers: [:],
+                                      certificateDomains: target.certificateDomains, cognitoDomains: [])
         }
     }
 
@@ -104,10 +105,9 @@ public enum Planner {
                         .map { ArtifactKeys.function($0.name.value, codeHash: $0.codeHash) })
                 }),
                 functions: fns.map { Naming.functionName($0.name.value) },
-                layers: layers(in: state, region: region).map { Naming.layerName(project: project, layer: $0.name.value) },
+                layers: Dictionary(uniqueKeysWithValues: layers(in: state, region: region).map { (Naming.layerName(project: project, layer: $0.name.value), $0.contentHash) }),
                 certificateDomains: state.certificates.filter { $0.region == region }.map(\.domainName),
-                cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
-                userPools: cognito)
+                cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [])
         }
     }
 

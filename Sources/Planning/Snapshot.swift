@@ -24,12 +24,12 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
     public var stacks: [String: StackFact]
     /// Functions by AWS name; absent: the function does not exist.
     public var functions: [String: FunctionFact]
-    /// Versions of each layer by AWS layer name, newest first; absent or empty: none.
+    /// Versions of each layer by AWS layer name; absent or empty: none. A layer whose newest
+    /// version holds the desired content has that version only (its older ones are listed when
+    /// a new version is published, and pruned then).
     public var layers: [String: [LayerVersionFact]]
     /// Certificates in this region, by their domain name.
     public var certificates: [CertificateFact]
-    /// Cognito user pools by name → id.
-    public var userPools: [String: String]
     /// Cognito custom domains by domain name (only the ones asked about).
     public var cognitoDomains: [String: CognitoDomainFact]
     /// Stacks of the project (its `Project` tag and the controller's template tag) that the
@@ -38,7 +38,7 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
 
     public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
                 functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
-                certificates: [CertificateFact] = [], userPools: [String: String] = [:],
+                certificates: [CertificateFact] = [],
                 cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:]) {
         self.region = region
         self.artifactBucketExists = artifactBucketExists
@@ -47,7 +47,6 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
         self.functions = functions
         self.layers = layers
         self.certificates = certificates
-        self.userPools = userPools
         self.cognitoDomains = cognitoDomains
         self.strays = strays
     }

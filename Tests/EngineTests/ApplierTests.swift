@@ -57,6 +57,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
 
     /// Buckets asked for one by one (HeadBucket).
     var bucketHeads: [String] = []
+    var layerVersionLists: [String] = []
     func bucketExists(_ bucket: String, region: String) -> Bool { bucketHeads.append(bucket); return buckets.contains(bucket) }
     func createBucket(_ bucket: String, region: String) throws { try write(region); buckets.insert(bucket) }
     func objectExists(_ bucket: String, key: String, region: String) -> Bool { objects["\(bucket)/\(key)"] != nil }
@@ -118,7 +119,12 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
     func setTemplate(_ key: String, _ body: String) { templates[key] = body }
 
-    func versions(_ name: String, region: String) -> [LayerVersionFact]? { layers["\(region)/\(name)"] }
+    func versions(_ name: String, region: String) -> [LayerVersionFact]? { layerVersionLists.append("\(region)/\(name)"); return layers["\(region)/\(name)"] }
+    func newest(region: String) -> [String: LayerVersionFact] {
+        Dictionary(uniqueKeysWithValues: layers.filter { $0.key.hasPrefix("\(region)/") }.compactMap { key, versions in
+            versions.max { $0.version < $1.version }.map { (String(key.dropFirst(region.count + 1)), $0) }
+        })
+    }
     func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) throws -> String {
         try write(region)
         let version = (layers["\(region)/\(name)"]?.count ?? 0) + 1

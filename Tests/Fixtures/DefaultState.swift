@@ -42,7 +42,7 @@ public enum DefaultState {
             var r = RegionSnapshot(region: region, artifactBucketExists: true, artifacts: Set(target.artifactKeys.values.joined()))
             for layer in state.layers {
                 let name = Naming.layerName(project: project, layer: layer.name.value)
-                if target.layers.contains(name) {
+                if target.layers[name] != nil {
                     r.layers[name] = [LayerVersionFact(version: 1, arn: layerArn(region, name, 1), contentHash: layer.contentHash)]
                 }
             }
@@ -71,11 +71,6 @@ public enum DefaultState {
                     }
                 }
                 r.functions[function] = FunctionFact(aliases: aliases)
-            }
-            if target.userPools {
-                for environment in state.aliasEnvironments {
-                    r.userPools[Naming.userPoolName(project: project, environment: environment.name.value)] = "pool-\(environment.name.value)"
-                }
             }
             for domain in target.cognitoDomains { r.cognitoDomains[domain] = CognitoDomainFact(userPoolID: "pool", status: "ACTIVE") }
             snapshot.regions[region] = r
