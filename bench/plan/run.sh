@@ -32,7 +32,6 @@ echo "[bench] deploying the default desired state to the emulator (no delay)" >&
 "$bin" apply --config "$work/direct.conf" --desired-state desired-state >/dev/null
 
 # One proxy per delay: 50 ms (a near region) and 150 ms (a far one) by default.
-now() { python3 -c 'import time;print(time.monotonic())'; }
 for delay in "${delays[@]}"; do
     mkfifo "$work/proxy-$delay"
     "$py" scripts/delay_proxy.py "${endpoint##*:}" "$delay" >"$work/proxy-$delay" & pids+=($!)
@@ -42,16 +41,14 @@ for delay in "${delays[@]}"; do
     echo "[bench] $runs runs each, $delay ms added to every request" >&2
     for i in $(seq "$runs"); do
         curl -s -X DELETE "$proxy/__calls" >/dev/null; curl -s -X DELETE "$proxy/__timeline" >/dev/null
-        t0="$(now)"; status=0
-        "$bin" plan --config "$work/proxied-$delay.conf" --desired-state desired-state --json --detailed-exitcode >"$work/plan.json" || status=$?
-        t1="$(now)"
+        status=0
+        "$py" bench/timed.py "$work/swift-$delay.times" \
+            "$bin" plan --config "$work/proxied-$delay.conf" --desired-state desired-state --json --detailed-exitcode >"$work/plan.json" || status=$?
         [ "$status" -eq 0 ] || { echo "plan exit $status (expected 0: no changes)" >&2; exit 1; }
-        echo "$t0 $t1" >>"$work/swift-$delay.times"
         curl -s "$proxy/__calls" >"$work/swift.calls"
         curl -s "$proxy/__timeline" >"$work/swift-$delay.timeline.$i"
         curl -s -X DELETE "$proxy/__calls" >/dev/null
-        t0="$(now)"; "$py" bench/plan/boto3_sequential.py "$proxy" "$account" >"$work/boto3.count"; t1="$(now)"
-        echo "$t0 $t1" >>"$work/boto3-$delay.times"
+        "$py" bench/timed.py "$work/boto3-$delay.times" "$py" bench/plan/boto3_sequential.py "$proxy" "$account" >"$work/boto3.count"
         curl -s "$proxy/__calls" >"$work/boto3.calls"
     done
 done
@@ -60,7 +57,7 @@ import json, statistics, sys
 work, runs, delays = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def times(name):
-    return [float(b) - float(a) for a, b in (line.split() for line in open(f"{work}/{name}.times"))]
+    return [float(b) - float(a) for a, b, _ in (line.split() for line in open(f"{work}/{name}.times"))]
 
 def chain(timeline):
     """The longest chain of requests each sent after the one before it was answered, first to last."""
@@ -93,13 +90,15 @@ for delay in delays:
     limit = d * int(delay) / 1000
     print(f"  {delay:>4} ms  {ms*1000:>7.0f} ms  {d:>5.0f}  {limit*1000:>3.0f} ms  {ms/limit:>9.2f}x  {mb*1000:>4.0f} ms  {mb/ms:>9.1f}x")
     # Where the rest of the plan's time goes (the proxy's clock is the same monotonic clock).
-    starts = [tuple(map(float, line.split())) for line in open(f"{work}/swift-{delay}.times")]
+    starts = [tuple(map(float, line.split()[:2])) for line in open(f"{work}/swift-{delay}.times")]
     before = statistics.median(c[0][0] - t0 for c, (t0, _) in zip(chains, starts) if c)
     after = statistics.median(t1 - c[-1][1] for c, (_, t1) in zip(chains, starts) if c)
     gaps = statistics.median(sum(b[0] - a[1] for a, b in zip(c, c[1:])) for c in chains if c)
-    spans[delay] = (before, gaps, after, chains[-1])
-for delay, (before, gaps, after, path) in spans.items():
+    inside = statistics.median(sum(r[1] - r[0] for r in c) for c in chains if c)
+    spans[delay] = (before, gaps, after, inside, chains[-1])
+for delay, (before, gaps, after, inside, path) in spans.items():
     print(f"  at {delay} ms, outside the requests: {before*1000:.0f} ms before the first, {gaps*1000:.0f} ms between those of the critical path, {after*1000:.0f} ms after the last")
+    print(f"    the critical path's requests took {inside*1000:.0f} ms in the proxy (the delay and the emulator's own time)")
     print("    critical path: " + " → ".join(r[2].split(' ', 1)[1] for r in path))
 plan = json.load(open(f"{work}/plan.json"))
 calls = json.load(open(f"{work}/swift.calls"))
