@@ -167,7 +167,6 @@ public struct ReleaseGate: Sendable {
         /// The alias was found at its target already.
         case already
         case failed
-        case notReached = "not-reached"
         /// Handed to the rollout, which shifts it in steps.
         case rollingOut = "rolling-out"
     }
@@ -351,48 +350,40 @@ public struct ReleaseGate: Sendable {
             entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: change.action, outcome: .applied))
         }
 
-        // Regions concurrently; inside a region one alias after another, stopping at the first failure.
-        let byRegion = Dictionary(grouping: toApply) { approval.changes[$0].region }
-        if !toApply.isEmpty { progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(byRegion.count) region\(byRegion.count == 1 ? "" : "s") (\(byRegion.keys.sorted().joined(separator: ", ")))…") }
+        // Every alias at once, all regions: each is its own pointer, guarded by its own RevisionId,
+        // so no move waits for another (what must come first, the stack changes, is done above).
+        // A move that fails leaves the others in place, and the approval partly applied.
+        let moving = Set(toApply.map { approval.changes[$0].region })
+        if !toApply.isEmpty { progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(moving.count) region\(moving.count == 1 ? "" : "s") (\(moving.sorted().joined(separator: ", ")))…") }
         let snapshot = approval
-        let results = await withTaskGroup(of: [(Int, Result<AliasMove, Error>?)].self) { group in
-            for (_, indices) in byRegion {
+        let results = await withTaskGroup(of: (Int, Result<AliasMove, Error>).self) { group in
+            for i in toApply {
                 group.addTask {
-                    var results: [(Int, Result<AliasMove, Error>?)] = []
-                    var failed = false
-                    for i in indices {
-                        if failed { results.append((i, nil)); continue }
-                        let change = snapshot.changes[i]
-                        do {
-                            let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
-                                                              to: change.to, expectedRevision: change.revisionID)
-                            progress("  \(change.region): \(change.function) \(change.environment) → \(change.to)")
-                            results.append((i, .success(move)))
-                        } catch {
-                            progress("  \(change.region): \(change.function) FAILED: \(error)")
-                            results.append((i, .failure(error)))
-                            failed = true
-                        }
+                    let change = snapshot.changes[i]
+                    do {
+                        let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
+                                                          to: change.to, expectedRevision: change.revisionID)
+                        progress("  \(change.region): \(change.function) \(change.environment) → \(change.to)")
+                        return (i, .success(move))
+                    } catch {
+                        progress("  \(change.region): \(change.function) FAILED: \(error)")
+                        return (i, .failure(error))
                     }
-                    return results
                 }
             }
-            return await group.reduce(into: []) { $0 += $1 }
+            return await group.reduce(into: []) { $0.append($1) }
         }
         var requestIDs: [String] = []
         for (i, result) in results.sorted(by: { $0.0 < $1.0 }) {
             let change = approval.changes[i]
             let description = "\(change.from?.description ?? "-") → \(change.to)"
             switch result {
-            case .success(let move)?:
+            case .success(let move):
                 approval.changes[i].applied = .init(at: now(), revisionID: move.revisionID, requestID: move.requestID)
                 if let id = move.requestID { requestIDs.append(id) }
                 entries.append(.init(region: change.region, function: change.function, change: description, outcome: .applied, requestID: move.requestID))
-            case .failure(let error)?:
+            case .failure(let error):
                 entries.append(.init(region: change.region, function: change.function, change: description, outcome: .failed, detail: "\(error)"))
-            case nil:
-                entries.append(.init(region: change.region, function: change.function, change: description, outcome: .notReached,
-                                     detail: "after a failure in \(change.region)"))
             }
         }
         let walking = approval.progressive

@@ -138,47 +138,36 @@ extension ReleaseGate {
         var failure: String?
     }
 
-    /// Moves every progressive alias to its target at `step` (-1: back to where it was),
-    /// regions concurrently, one alias after another inside a region. An alias already there
-    /// is left alone (a restart after a crash mid-shift); one found anywhere the rollout
-    /// never put it is a failure and is not touched.
+    /// Moves every progressive alias to its target at `step` (-1: back to where it was), all at
+    /// once (each alias is guarded by its own RevisionId). An alias already there is left alone
+    /// (a restart after a crash mid-shift); one found anywhere the rollout never put it is a
+    /// failure and is not touched.
     func shift(_ approval: Approval, to step: Int, of rollout: RolloutProgress) async -> Moved {
-        let indices = approval.progressive
-        let byRegion = Dictionary(grouping: indices) { approval.changes[$0].region }
-        let results = await withTaskGroup(of: [(Int, String, String?, String?)].self) { group in
-            for (_, regionIndices) in byRegion {
+        let results = await withTaskGroup(of: (Int, String, String?, String?).self) { group in
+            for i in approval.progressive {
                 group.addTask {
-                    var lines: [(Int, String, String?, String?)] = []
-                    for i in regionIndices {
-                        let change = approval.changes[i]
-                        let target = rollout.target(of: change, at: step)
-                        let known = (-1...rollout.final).map { rollout.target(of: change, at: $0) }
-                        do {
-                            guard let current = try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment) else {
-                                lines.append((i, "\(change.region)  \(change.function)  missing", nil, "the \(change.environment) alias of \(change.function) in \(change.region) is gone"))
-                                continue
-                            }
-                            if current.target == target {
-                                lines.append((i, "\(change.region)  \(change.function)  \(target) (already)", nil, nil))
-                                continue
-                            }
-                            guard known.contains(current.target) else {
-                                lines.append((i, "\(change.region)  \(change.function)  \(current.target) (moved outside the release)", nil,
-                                              "the \(change.environment) alias of \(change.function) in \(change.region) points at \(current.target), where this release never put it"))
-                                continue
-                            }
-                            let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
-                                                              to: target, expectedRevision: current.revisionID)
-                            progress("  \(change.region): \(change.function) \(change.environment) → \(target)")
-                            lines.append((i, "\(change.region)  \(change.function)  \(current.target) → \(target)", move.requestID, nil))
-                        } catch {
-                            lines.append((i, "\(change.region)  \(change.function)  FAILED", nil, "\(change.function) in \(change.region): \(error)"))
+                    let change = approval.changes[i]
+                    let target = rollout.target(of: change, at: step)
+                    let known = (-1...rollout.final).map { rollout.target(of: change, at: $0) }
+                    do {
+                        guard let current = try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment) else {
+                            return (i, "\(change.region)  \(change.function)  missing", nil, "the \(change.environment) alias of \(change.function) in \(change.region) is gone")
                         }
+                        if current.target == target { return (i, "\(change.region)  \(change.function)  \(target) (already)", nil, nil) }
+                        guard known.contains(current.target) else {
+                            return (i, "\(change.region)  \(change.function)  \(current.target) (moved outside the release)", nil,
+                                    "the \(change.environment) alias of \(change.function) in \(change.region) points at \(current.target), where this release never put it")
+                        }
+                        let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
+                                                          to: target, expectedRevision: current.revisionID)
+                        progress("  \(change.region): \(change.function) \(change.environment) → \(target)")
+                        return (i, "\(change.region)  \(change.function)  \(current.target) → \(target)", move.requestID, nil)
+                    } catch {
+                        return (i, "\(change.region)  \(change.function)  FAILED", nil, "\(change.function) in \(change.region): \(error)")
                     }
-                    return lines
                 }
             }
-            return await group.reduce(into: []) { $0 += $1 }
+            return await group.reduce(into: []) { $0.append($1) }
         }.sorted { $0.0 < $1.0 }
         var moved = Moved()
         moved.lines = results.map(\.1)

@@ -38,6 +38,12 @@ public actor Account: AliasService {
     public init() {}
     var failingRegions: Set<String> = []
     var revision = 0
+    /// The most moves under way at once; with `gather(n)`, each move waits (up to a second)
+    /// until n are under way, so moves made one after another show as 1.
+    public var mostAtOnce = 0
+    var underWay = 0
+    var gathering: Int?
+    public func gather(_ moves: Int?) { gathering = moves }
 
     public func set(_ region: String, _ function: String, _ environment: String, _ version: String, weights: [String: Double] = [:]) {
         revision += 1
@@ -50,7 +56,13 @@ public actor Account: AliasService {
     public func read(region: String, functionName: String, environment: String) -> AliasFact? {
         aliases[Key(region: region, function: functionName, environment: environment)]
     }
-    public func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
+    public func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) async throws -> AliasMove {
+        underWay += 1
+        mostAtOnce = max(mostAtOnce, underWay)
+        if let gathering {
+            for _ in 0..<200 where underWay < gathering { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+        underWay -= 1
         if failingRegions.contains(region) { throw GateError("ServiceException in \(region)") }
         let key = Key(region: region, function: functionName, environment: environment)
         guard aliases[key]?.revisionID == expectedRevision else { throw GateError("PreconditionFailedException") }

@@ -213,6 +213,32 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         #expect(await f.store.approvals[0].reason?.contains("AmsChange in eu-west-1") == true)
     }
 
+    /// A release of 7 functions in 4 regions: the 28 aliases move at once, not one after another.
+    @Test func everyAliasOfAReleaseMovesAtOnce() async throws {
+        let f = Fixture()
+        let functions = (1...7).map { "Function\($0)" }
+        var regionPlans: [RegionPlan] = []
+        for region in f.regions {
+            var steps: [Step] = []
+            for function in functions {
+                await f.account.set(region, "\(function)Function", "staging", "1")
+                let alias = await f.account.read(region: region, functionName: "\(function)Function", environment: "staging")
+                steps.append(Step(region: region, change: .update,
+                                  action: .alias(function: function, functionName: "\(function)Function", environment: "staging",
+                                                 from: alias?.target, to: AliasTarget(version: "2"), revisionID: alias?.revisionID), gate: "staging"))
+            }
+            regionPlans.append(RegionPlan(region: region, steps: steps, unchanged: 0))
+        }
+        _ = try await f.gate.request(Plan(project: "dzgro", commit: "c0ffee0000000000000000000000000000000001", account: "123456789012",
+                                          regions: regionPlans, fingerprints: [:]))
+        let code = try #require(await f.mailbox.lastCode())
+        await f.account.gather(28)
+        let outcome = try await f.gate.approve(id: nil, code: code)
+        #expect(outcome.succeeded && outcome.entries.count == 28)
+        #expect(await f.account.mostAtOnce == 28)
+        #expect(await f.account.moves.count == 28)
+    }
+
     @Test func partialFailureReportsAndRetriesWithoutCode() async throws {
         let f = Fixture()
         await f.seed()
