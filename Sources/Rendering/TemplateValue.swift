@@ -154,17 +154,31 @@ public enum YAMLEmitter {
     }
 
     private static let keywords: Set<String> = ["true", "false", "yes", "no", "on", "off", "y", "n", "null", "~"]
-    private static let plainFirst = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ/_$")
-    private static let plainRest = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_$.:-+() *")
 
-    /// A string as a YAML scalar: plain when that reads back as the same string.
+    /// A string as a YAML scalar: plain when that reads back as the same string. Decided on the
+    /// UTF-8 bytes (the plain characters are all ASCII), which a template has many of.
     static func scalar(_ s: String) -> String {
-        if let first = s.first, plainFirst.contains(first), s.allSatisfy(plainRest.contains),
-           !s.hasSuffix(" "), !s.hasSuffix(":"), !s.contains(": "), !s.contains(" #"),
-           !keywords.contains(s.lowercased()) {
+        let bytes = s.utf8
+        if let first = bytes.first, let last = bytes.last, plainFirst(first), bytes.allSatisfy(plainRest), last != UInt8(ascii: " "), last != UInt8(ascii: ":"),
+           !s.contains(": "), !s.contains(" #"), !(bytes.count <= 5 && keywords.contains(s.lowercased())) {
             return s
         }
         return quoted(s)
+    }
+
+    private static func plainFirst(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "$"): true
+        default: false
+        }
+    }
+
+    private static func plainRest(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "+"),
+             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "), UInt8(ascii: "*"): true
+        default: plainFirst(byte)
+        }
     }
 
     static func quoted(_ s: String) -> String {
