@@ -54,28 +54,12 @@ for delay in "${delays[@]}"; do
 done
 python3 - "$work" "$runs" "${delays[@]}" <<'PY'
 import json, statistics, sys
+sys.path.insert(0, "bench")
+from critical_path import chain, outside
 work, runs, delays = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def times(name):
     return [float(b) - float(a) for a, b, _ in (line.split() for line in open(f"{work}/{name}.times"))]
-
-def chain(timeline):
-    """The longest chain of requests each sent after the one before it was answered, first to last."""
-    ordered = sorted(timeline, key=lambda r: r[0])
-    best, previous = [], []
-    for i, (arrived, _, _) in enumerate(ordered):
-        before = [j for j in range(i) if ordered[j][1] <= arrived]
-        j = max(before, key=lambda k: (best[k], ordered[k][1]), default=None)
-        best.append(1 + (best[j] if j is not None else 0))
-        previous.append(j)
-    if not best:
-        return []
-    i = max(range(len(best)), key=lambda k: (best[k], -ordered[k][1]))
-    path = []
-    while i is not None:
-        path.append(ordered[i])
-        i = previous[i]
-    return path[::-1]
 
 print(f"bench/plan: a no-change plan of the default desired state, {runs} runs per delay, MiniStack behind scripts/delay_proxy.py")
 print("  critical path: the longest chain of requests the plan sent each after the previous was answered (from the proxy's timeline);")
@@ -91,10 +75,8 @@ for delay in delays:
     print(f"  {delay:>4} ms  {ms*1000:>7.0f} ms  {d:>5.0f}  {limit*1000:>3.0f} ms  {ms/limit:>9.2f}x  {mb*1000:>4.0f} ms  {mb/ms:>9.1f}x")
     # Where the rest of the plan's time goes (the proxy's clock is the same monotonic clock).
     starts = [tuple(map(float, line.split()[:2])) for line in open(f"{work}/swift-{delay}.times")]
-    before = statistics.median(c[0][0] - t0 for c, (t0, _) in zip(chains, starts) if c)
-    after = statistics.median(t1 - c[-1][1] for c, (_, t1) in zip(chains, starts) if c)
-    gaps = statistics.median(sum(b[0] - a[1] for a, b in zip(c, c[1:])) for c in chains if c)
-    inside = statistics.median(sum(r[1] - r[0] for r in c) for c in chains if c)
+    parts = [outside(c, t0, t1) for c, (t0, t1) in zip(chains, starts)]
+    before, gaps, after, inside = (statistics.median(p[k] for p in parts) for k in range(4))
     spans[delay] = (before, gaps, after, inside, chains[-1])
 for delay, (before, gaps, after, inside, path) in spans.items():
     print(f"  at {delay} ms, outside the requests: {before*1000:.0f} ms before the first, {gaps*1000:.0f} ms between those of the critical path, {after*1000:.0f} ms after the last")
