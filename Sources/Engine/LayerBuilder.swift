@@ -71,7 +71,8 @@ private func runBlocking(_ program: String, _ arguments: [String], environment: 
 
 /// Builds layer archives once: the result is cached on disk under a hash of the layer's
 /// inputs (requirements, source files, runtimes), the platform and the Python version.
-/// A second run, or another region in the same run, reuses it without running pip.
+/// A second run, or another region in the same run, reuses it without running pip; regions
+/// asking while it is built wait for the same build.
 public actor LayerBuilder {
     public struct Build: Sendable {
         public var zip: [UInt8]
@@ -101,12 +102,10 @@ public actor LayerBuilder {
         if let running = inFlight[key] { return try await running.value }
         let task = Task { try await self.buildUncached(layer, files: files, architecture: architecture, key: key) }
         inFlight[key] = task
-        do {
-            return try await task.value
-        } catch {
-            inFlight[key] = nil
-            throw error
-        }
+        // Only while it runs: a finished build is on disk, and a task kept here would keep its
+        // archive in memory for the life of the process (the daemon's, 19 MiB for the default state).
+        defer { inFlight[key] = nil }
+        return try await task.value
     }
 
     func buildUncached(_ layer: Layer, files: SourceFiles, architecture: String, key: String) async throws -> Build {

@@ -1,5 +1,5 @@
 import DesiredState
-import Engine
+@testable import Engine
 import Foundation
 import Planning
 import DesiredStateSources
@@ -83,6 +83,8 @@ struct LayerBuilderTests {
         #expect(await installer.calls.first?.platform == "manylinux2014_x86_64")
         #expect(await installer.calls.first?.python == "3.12")
         #expect(Set(builds.map(\.zip)).count == 1)
+        // Nothing of it stays in memory (a long-running daemon would keep every archive).
+        #expect(await builder.inFlight.isEmpty)
         // A second run (a new builder on the same cache directory) does not install at all.
         let again = try await LayerBuilder(cacheDirectory: dir, installer: installer).build(layer, files: Repo.files, architecture: "x86_64")
         #expect(again.fromCache && again.zip == builds[0].zip)
