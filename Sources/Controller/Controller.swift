@@ -116,6 +116,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     }
 
     public func run() async throws {
+        ProcessMemory.configureForDaemon()
         let clock = ports.clock
         var status = fresh(state: "running")
         let poll = schedule.pollSeconds, drift = schedule.driftSeconds
@@ -158,6 +159,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                 delay = Planning.Schedule.jittered(poll, percent: schedule.jitterPercent, unit: random())
             }
             await finished(report, before: before, after: status, started: started)
+            ProcessMemory.release()
             nextPoll = clock.now().addingTimeInterval(delay)
             if driftDue {
                 nextDrift = clock.now().addingTimeInterval(report.failure == nil ? Planning.Schedule.jittered(drift, percent: schedule.jitterPercent, unit: random()) : delay)
