@@ -90,10 +90,41 @@ public enum Redaction {
             text = text.replacingOccurrences(of: secret, with: "[redacted]")
         }
         if credentials.accessKeyID.count > 4 { text = text.replacingOccurrences(of: credentials.accessKeyID, with: keyID(credentials.accessKeyID)) }
-        // Signatures, and a token quoted in a canonical request even when it is not ours.
-        for pattern in [#"(?i)(signature=)[0-9a-f]{64}"#, #"(?i)(x-amz-security-token[:=]\s*)[^\s&,"'<]+"#] {
-            text = text.replacingOccurrences(of: pattern, with: "$1[redacted]", options: .regularExpression)
+        return quotedSecrets(text)
+    }
+
+    /// Signatures (`Signature=` and 64 hex digits), and a token quoted in a canonical request
+    /// even when it is not ours (`X-Amz-Security-Token:` or `=`, up to a space, `&`, `,`, a quote
+    /// or `<`); names in any case. A scan of the bytes: a regular expression here would load
+    /// ICU's tables into the process on its first error.
+    static func quotedSecrets(_ text: String) -> String {
+        let bytes = Array(text.utf8), redacted = Array("[redacted]".utf8)
+        let signature = Array("signature=".utf8), token = Array("x-amz-security-token".utf8)
+        func named(_ name: [UInt8], at i: Int) -> Bool {
+            i + name.count <= bytes.count && name.indices.allSatisfy { bytes[i + $0] | 0x20 == name[$0] | 0x20 }
         }
-        return text
+        func isHex(_ b: UInt8) -> Bool { (0x30...0x39).contains(b) || (0x61...0x66).contains(b | 0x20) }
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (0x09...0x0D).contains(b) }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
+        var i = 0
+        while i < bytes.count {
+            if named(signature, at: i) {
+                let start = i + signature.count
+                var end = start
+                while end < bytes.count, end - start < 64, isHex(bytes[end]) { end += 1 }
+                if end - start == 64 { out += bytes[i..<start] + redacted; i = end; continue }
+            }
+            if named(token, at: i), i + token.count < bytes.count, bytes[i + token.count] == UInt8(ascii: ":") || bytes[i + token.count] == UInt8(ascii: "=") {
+                var start = i + token.count + 1
+                while start < bytes.count, isSpace(bytes[start]) { start += 1 }
+                var end = start
+                while end < bytes.count, !isSpace(bytes[end]), !"&,\"'<".utf8.contains(bytes[end]) { end += 1 }
+                if end > start { out += bytes[i..<start] + redacted; i = end; continue }
+            }
+            out.append(bytes[i])
+            i += 1
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -233,11 +233,8 @@ enum TemporaryCredentialsJSON {
 enum Timestamp {
     static func parse(_ text: String) -> Double? {
         let trimmed = text.hasSuffix("UTC") ? String(text.dropLast(3)) + "Z" : text
-        let plain = ISO8601DateFormatter()
-        if let date = plain.date(from: trimmed) { return date.timeIntervalSince1970 }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: trimmed)?.timeIntervalSince1970
+        if let date = try? Date.ISO8601FormatStyle().parse(trimmed) { return date.timeIntervalSince1970 }
+        return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(trimmed))?.timeIntervalSince1970
     }
 }
 

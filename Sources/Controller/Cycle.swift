@@ -315,11 +315,10 @@ extension ReconcileCycle {
 
 }
 
-/// Times in logs: ISO 8601 with fractions of a second.
+/// Times in logs: ISO 8601 with fractions of a second (FoundationEssentials' format style:
+/// ISO8601DateFormatter goes through ICU's calendars, megabytes of tables for every process).
 public enum LogTime {
     public static func precise(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
     }
 }

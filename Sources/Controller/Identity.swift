@@ -36,7 +36,7 @@ extension Wiring {
         let resolved = try await client.credentials.resolve()
         let region = region ?? identityRegion
         let caller = try await STSClient(client, region: region).getCallerIdentity()
-        let expires = resolved.credentials.expiration.map { ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: $0)) }
+        let expires = resolved.credentials.expiration.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) }
         return CallerIdentity(account: caller.account, arn: caller.arn, userID: caller.userID, credentialSource: resolved.source,
                               accessKeyID: Redaction.keyID(resolved.credentials.accessKeyID), expires: expires, region: region)
     }

@@ -308,10 +308,20 @@ private struct TableReader {
         return value
     }
 
+    /// Two letters, one or more words, a number: ap-south-1, us-gov-west-1. (Read by hand: a
+    /// regular expression would load ICU's tables into every process that reads the config.)
+    static func isRegionName(_ value: String) -> Bool {
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        let lower = { (part: Substring) in !part.isEmpty && part.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } }
+        guard parts.count >= 3, let first = parts.first, let last = parts.last, first.utf8.count == 2, lower(first),
+              !last.isEmpty, last.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return false }
+        return parts.dropFirst().dropLast().allSatisfy(lower)
+    }
+
     /// An AWS region name such as eu-west-1.
     mutating func region(_ table: TOMLTable, _ path: String, _ key: String) -> String? {
         guard let value = string(table, path, key) else { return nil }
-        guard value.range(of: #"^[a-z]{2}(-[a-z]+)+-[0-9]+$"#, options: .regularExpression) != nil else {
+        guard Self.isRegionName(value) else {
             fail("\(path).\(key)", "'\(value)' is not an AWS region; write it like \"eu-west-1\"")
             return nil
         }

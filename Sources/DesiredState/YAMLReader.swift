@@ -40,9 +40,10 @@ struct YNode {
         }
     }
 
+    /// A plain `~`, `null` (in any of YAML's three spellings) or nothing.
     var isNull: Bool {
-        guard case .scalar(let s) = node else { return false }
-        return s.style == .plain && Resolver.default.resolveTag(of: node) == .null
+        guard case .scalar(let s) = node, s.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(s.string)
     }
 
     private func wrongType(_ expected: String, hint: String) {
@@ -126,13 +127,17 @@ struct YNode {
         return Located(value, at: location)
     }
 
+    /// YAML 1.1's plain booleans (true/false, yes/no, on/off in three spellings each).
     func bool() -> Bool? {
-        guard case .scalar = node, let value = node.bool else {
+        guard case .scalar(let s) = node, s.style == .plain, let value = YNode.booleans[s.string] else {
             wrongType("true or false", hint: "write true or false")
             return nil
         }
         return value
     }
+
+    private static let booleans: [String: Bool] = Dictionary(uniqueKeysWithValues: [("true", true), ("false", false), ("yes", true), ("no", false), ("on", true), ("off", false)]
+        .flatMap { word, value in [word, word.prefix(1).uppercased() + word.dropFirst(), word.uppercased()].map { ($0, value) } })
 
     func oneOf(_ allowed: [String]) -> Located<String>? {
         guard let value = string(hint: "allowed: \(allowed.joined(separator: ", "))") else { return nil }
@@ -195,7 +200,9 @@ struct YMap {
 /// Parses one YAML file into a node; a syntax error becomes a located diagnostic.
 func parseYAML(_ text: String, file: String, context: ReadContext) -> YNode? {
     do {
-        guard let node = try Yams.compose(yaml: text) else {
+        // The basic resolver: the reader interprets scalars itself (the default one matches
+        // every plain scalar against regular expressions whenever a node is compared or hashed).
+        guard let node = try Yams.compose(yaml: text, .basic) else {
             context.diagnostics.add(.yamlSyntax, at: .file(file), path: "", "the file is empty",
                                     hint: "see docs/desired-state.md for what it must contain")
             return nil

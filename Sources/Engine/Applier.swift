@@ -186,7 +186,7 @@ public struct Applier: Sendable {
         return report
     }
 
-    func now() -> String { ISO8601DateFormatter().string(from: clock.now()) }
+    func now() -> String { clock.now().formatted(.iso8601) }
 
     func applyRegion(_ regionPlan: RegionPlan, plan: Plan, board: CertificateBoard, counter: Counter, total: Int, run: String) async -> [ApplyReport.Entry] {
         let region = regionPlan.region

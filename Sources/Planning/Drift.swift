@@ -175,14 +175,12 @@ public enum DriftRules {
     }
 
     static func day(_ seconds: Double) -> String {
-        String(ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds)).prefix(10))
+        String(Date(timeIntervalSince1970: seconds).formatted(.iso8601).prefix(10))
     }
 
     /// CloudFormation timestamps, with or without fractional seconds.
     public static func parseTime(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.date(from: text)
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
+        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
     }
 }

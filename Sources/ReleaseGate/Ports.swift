@@ -163,9 +163,7 @@ public struct AuditEntry: Codable, Hashable, Sendable {
     }
 
     public static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
+        date.formatted(.iso8601)
     }
 }
 

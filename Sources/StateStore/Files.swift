@@ -34,7 +34,7 @@ public final class ApplyLock: Sendable {
             throw Busy(path: path, holder: holder)
         }
         descriptor = fd
-        let text = Array("\(purpose), pid \(getpid()) since \(ISO8601DateFormatter().string(from: Date()))\n".utf8)
+        let text = Array("\(purpose), pid \(getpid()) since \(Date().formatted(.iso8601))\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }

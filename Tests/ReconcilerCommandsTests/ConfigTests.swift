@@ -101,6 +101,12 @@ import Testing
         ("[\n-1]\n", "c.conf:1: table header ["),
         // A region or an endpoint that cannot be used is an error with its key and line, never a fallback.
         ("[approval]\nses_region = \"ap south 1\"\n", "c.conf:2: approval.ses_region: 'ap south 1' is not an AWS region"),
+        ("[approval]\nses_region = \"EU-west-1\"\n", "'EU-west-1' is not an AWS region"),
+        ("[approval]\nses_region = \"eu-west-\"\n", "'eu-west-' is not an AWS region"),
+        ("[approval]\nses_region = \"eu-1\"\n", "'eu-1' is not an AWS region"),
+        ("[approval]\nses_region = \"eu--1\"\n", "'eu--1' is not an AWS region"),
+        ("[approval]\nses_region = \"eu-west-1a\"\n", "'eu-west-1a' is not an AWS region"),
+        ("[approval]\nses_region = \"e-west-1\"\n", "'e-west-1' is not an AWS region"),
         ("[aws]\nendpoint = \"127.0.0.1:5000\"\n", "c.conf:2: aws.endpoint: '127.0.0.1:5000' is not an http:// or https:// URL with a host"),
         ("[aws]\nendpoint = \"http://127.0.0.1:5000 \"\n", "aws.endpoint: 'http://127.0.0.1:5000 ' contains spaces"),
         ("[aws]\nendpoint = \"http://[::1\"\n", "aws.endpoint: 'http://[::1' is not an http:// or https:// URL"),
@@ -117,6 +123,13 @@ import Testing
             _ = try ControllerConfig.parse(text, file: "c.conf")
         } throws: { error in
             "\(error)".contains(expected)
+        }
+    }
+
+    @Test(arguments: ["eu-west-1", "us-gov-west-1", "ap-southeast-2", "cn-north-1"])
+    func regionNamesAreAccepted(_ region: String) {
+        do { _ = try ControllerConfig.parse("[approval]\nses_region = \"\(region)\"\n", file: "c.conf") } catch {
+            #expect(!"\(error)".contains("not an AWS region"), "\(error)")
         }
     }
 }
