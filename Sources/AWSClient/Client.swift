@@ -25,12 +25,15 @@ public struct AWSClient: Sendable {
     public var userAgent: String
     /// Where calls and retries are counted (`reconciler_aws_calls_total`, `reconciler_aws_retries_total`).
     public var metrics: any MetricsFactory
+    /// Requests in flight per service and region (shared by every copy of the client).
+    public var slots: RequestSlots
 
     public init(transport: any HTTPTransport = CurlTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
                 retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
                 now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler",
-                metrics: any MetricsFactory = MetricsSystem.factory) {
+                metrics: any MetricsFactory = MetricsSystem.factory, slots: RequestSlots = RequestSlots()) {
         self.transport = transport
+        self.slots = slots
         self.metrics = metrics
         self.userAgent = userAgent
         self.credentials = credentials
@@ -127,12 +130,14 @@ public struct AWSClient: Sendable {
             throw AWSError(service: service.rawValue, operation: operation, code: "InvalidRequest", message: "cannot build a URL for \(path)", status: 0, requestID: nil)
         }
         let payloadHash = SigV4.hexSHA256(body)
+        let key = "\(service.rawValue)/\(region)"
+        let limiter = retry.rateLimiters?.limiter(key)
         var attempt = 0
         var retryCost: Int?
         while true {
             attempt += 1
             try Task.checkCancellation()
-            if let limiter = retry.rateLimiter {
+            if let limiter {
                 let wait = limiter.acquire()
                 if wait > 0 { try await retry.sleep(wait) }
             }
@@ -149,11 +154,11 @@ public struct AWSClient: Sendable {
             var failure: any Error
             var httpResponse: HTTPResponse?
             do {
-                let response = try await transport.send(request)
+                let response = try await slots.withSlot(key) { try await transport.send(request) }
                 httpResponse = response
                 let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id") ?? response.header("x-amzn-request-id")
                 if (200..<300).contains(response.status) {
-                    retry.rateLimiter?.record(throttled: false)
+                    limiter?.record(throttled: false)
                     retry.quota.succeeded(retryCost: retryCost)
                     count(service, operation, outcome: "ok")
                     return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
@@ -165,10 +170,10 @@ public struct AWSClient: Sendable {
                     error.credentialSource = resolved.source
                 }
                 error.endpoint = origin
-                retry.rateLimiter?.record(throttled: error.isThrottling)
+                limiter?.record(throttled: error.isThrottling)
                 failure = error
             } catch let error as TransportError {
-                retry.rateLimiter?.record(throttled: false)
+                limiter?.record(throttled: false)
                 failure = error
             }
             guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts,

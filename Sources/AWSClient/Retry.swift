@@ -18,8 +18,8 @@ public struct RetryPolicy: Sendable {
     public var maxDelay: Double
     /// Shared by every copy of the policy (and so by every request of a client).
     public var quota: RetryQuota
-    /// Adaptive mode only.
-    public var rateLimiter: ClientRateLimiter?
+    /// Adaptive mode only: one limiter per service and region.
+    public var rateLimiters: RateLimiters?
     /// Sleeps for the given seconds; throws when the task is cancelled. Injected in tests.
     public var sleep: @Sendable (Double) async throws -> Void
     /// A number in 0..<1 for jitter. Injected in tests.
@@ -33,7 +33,7 @@ public struct RetryPolicy: Sendable {
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.quota = quota
-        self.rateLimiter = mode == .adaptive ? ClientRateLimiter(now: now) : nil
+        self.rateLimiters = mode == .adaptive ? RateLimiters(now: now) : nil
         self.sleep = sleep
         self.random = random
     }

@@ -165,7 +165,7 @@ import Testing
         }
         #expect(accounts.count == 10 && Set(accounts) == ["111122223333"])
         #expect(await transport.sent.count == 14)
-        #expect(client.retry.rateLimiter?.rate != nil)
+        #expect(client.retry.rateLimiters?.rates.keys.sorted() == ["sts/eu-west-1"])
         // Besides the four backoffs, the limiter made requests wait for a token.
         let delays = await sleeps.delays
         #expect(delays.count > 4, "\(delays)")
@@ -194,5 +194,35 @@ import Testing
         #expect(samples[#"reconciler_aws_retries_total{service="sts",operation="GetCallerIdentity"}"#] == 1)
         #expect(samples[#"reconciler_aws_calls_total{service="cloudformation",operation="DescribeStacks",outcome="not_found"}"#] == 1)
         #expect(samples[#"reconciler_aws_calls_total{service="cloudformation",operation="DescribeStacks",outcome="client_error"}"#] == 1)
+    }
+}
+
+/// Requests in flight per service and region are bounded, as botocore's connection pool
+/// bounds them; another region or service has slots of its own.
+@Suite struct RequestSlotTests {
+    actor Gauge {
+        var now: [String: Int] = [:], most: [String: Int] = [:]
+        func enter(_ key: String) { now[key, default: 0] += 1; most[key] = max(most[key] ?? 0, now[key]!) }
+        func leave(_ key: String) { now[key, default: 0] -= 1 }
+    }
+
+    @Test func atMostTenRequestsAtOnceToOneServiceInOneRegion() async throws {
+        let slots = RequestSlots(limit: 10), gauge = Gauge()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<60 {
+                let key = i % 3 == 0 ? "lambda/eu-west-1" : "lambda/us-east-1"
+                group.addTask {
+                    try await slots.withSlot(key) {
+                        await gauge.enter(key)
+                        try await Task.sleep(for: .milliseconds(5))
+                        await gauge.leave(key)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(await gauge.most["lambda/us-east-1"] == 10)
+        #expect(await gauge.most["lambda/eu-west-1"] == 10)
+        #expect(slots.waiting("lambda/us-east-1") == 0)
     }
 }

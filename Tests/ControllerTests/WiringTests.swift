@@ -54,7 +54,7 @@ import Testing
         #expect(fromConf.caBundle == "/srv/reconciler/certs/ca.pem")
         let defaults = try settings([:])
         #expect(defaults.maxAttempts == 3 && defaults.retryMode == .standard && defaults.caBundle == nil && defaults.maxAttemptsSource == "default")
-        #expect(try Wiring(config: ControllerConfig(), base: "/", environment: ["HOME": home.path, "AWS_RETRY_MODE": "adaptive"]).client().retry.rateLimiter != nil)
+        #expect(try Wiring(config: ControllerConfig(), base: "/", environment: ["HOME": home.path, "AWS_RETRY_MODE": "adaptive"]).client().retry.rateLimiters != nil)
         #expect { _ = try settings(["AWS_MAX_ATTEMPTS": "many"]) } throws: {
             "\($0)" == "AWS_MAX_ATTEMPTS: max_attempts 'many' is not a whole number from 1 to 20; fix or unset it (nothing was changed)"
         }
