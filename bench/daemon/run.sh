@@ -56,6 +56,31 @@ rss0=$(rss $daemon); cpu0=$(cpu $daemon); polls0=$(polls)
 samples=("$rss0")
 for _ in $(seq $((idle / 10))); do sleep 10; samples+=("$(rss $daemon)"); done
 rss1=$(rss $daemon); cpu1=$(cpu $daemon); polls1=$(polls)
+# Where the idle daemon's resident memory is: its own binary, each group of libraries, and
+# anonymous memory (heap, thread stacks), from /proc/PID/smaps.
+python3 - "$daemon" >"$work/breakdown.txt" <<'PY'
+import collections, re, sys
+pid = sys.argv[1]
+groups, anon, name = collections.Counter(), 0, None
+def group(path):
+    if not path.startswith("/"): return "anonymous (heap, thread stacks, runtime caches)" if path in ("", "[heap]", "[stack]") or path.startswith("[anon") else path
+    base = path.rsplit("/", 1)[-1]
+    if base == "reconciler": return "the reconciler binary"
+    if "FoundationICU" in base or base.startswith("libicu"): return "ICU (through Foundation)"
+    if base.startswith(("libFoundation", "libswift", "lib_Foundation", "libdispatch", "libBlocksRuntime")): return "Swift runtime and Foundation"
+    if base.startswith(("libcrypto", "libssl", "libgnutls", "libmbed", "libnettle", "libhogweed", "libgmp", "libp11", "libtasn1", "libk5crypto")): return "TLS and crypto (curl, libgit2)"
+    if base.startswith(("libcurl", "libgit2", "libssh", "libnghttp", "libidn", "librtmp", "libpsl", "libldap", "liblber", "libbrotli", "libzstd", "libz.", "libxml2", "libgssapi", "libkrb5", "libsasl", "libunistring", "libffi", "libhttp_parser", "libpcre", "libkeyutils", "libcom_err", "libkrb5support", "liblzma", "libresolv")): return "curl, libgit2 and their libraries"
+    if base.startswith(("libc.", "libm.", "libstdc++", "libgcc", "ld-linux", "libpthread", "libdl", "librt", "libutil")): return "C and C++ runtime"
+    return "other files"
+for line in open(f"/proc/{pid}/smaps"):
+    m = re.match(r"^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$", line)
+    if m: name = m.group(1).strip(); continue
+    if line.startswith("Rss:"): groups[group(name)] += int(line.split()[1])
+threads = len(__import__("os").listdir(f"/proc/{pid}/task"))
+print(f"  breakdown of the idle RSS ({threads} threads):")
+for what, kb in groups.most_common():
+    print(f"    {kb/1024:6.1f} MiB  {what}")
+PY
 
 # Baselines in the same run: a whole process reading the same repository, and a one-shot plan.
 validate_cpu=$(python3 -c "import resource,subprocess,sys; subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL); r=resource.getrusage(resource.RUSAGE_CHILDREN); print(r.ru_utime+r.ru_stime)" "$bin" validate --config "$work/controller.conf")
@@ -69,7 +94,7 @@ commit=$(git -C "$repo" rev-parse HEAD)
 for _ in $(seq 600); do grep -q "\"applying\".*" "$work/run.log" && grep "\"applying\"" "$work/run.log" | grep -q "$commit" && break; sleep 0.05; done
 planned=$(grep "\"applying\"" "$work/run.log" | grep "$commit" | head -1 | python3 -c "import sys,json,datetime;print(datetime.datetime.fromisoformat(json.loads(sys.stdin.read())['time'].replace('Z','+00:00')).timestamp())")
 
-python3 - "$rss0" "$rss1" "$cpu0" "$cpu1" "$polls0" "$polls1" "$validate_cpu" "$plan_start" "$plan_end" "$committed" "$planned" "$poll" "${samples[@]}" <<'PY'
+BREAKDOWN="$work/breakdown.txt" python3 - "$rss0" "$rss1" "$cpu0" "$cpu1" "$polls0" "$polls1" "$validate_cpu" "$plan_start" "$plan_end" "$committed" "$planned" "$poll" "${samples[@]}" <<'PY'
 import sys
 a = sys.argv[1:]
 rss0, rss1 = int(a[0]), int(a[1]); cpu0, cpu1 = float(a[2]), float(a[3]); p0, p1 = int(a[4]), int(a[5])
@@ -77,6 +102,7 @@ validate_cpu = float(a[6]); plan = float(a[8]) - float(a[7]); latency = float(a[
 samples = [int(x) for x in a[12:]]
 per_poll = (cpu1 - cpu0) / max(1, p1 - p0)
 print(f"idle RSS{' (HTTP server on)' if __import__('os').environ.get('SERVER') == '1' else ''}: {rss0/1024:.1f} MiB at start, {rss1/1024:.1f} MiB after {len(samples)*10-10} s (max {max(samples)/1024:.1f} MiB); growth ratio {rss1/rss0:.3f}")
+print(open(__import__("os").environ["BREAKDOWN"]).read(), end="")
 print(f"CPU per idle poll: {per_poll*1000:.2f} ms over {p1-p0} polls; one `reconciler validate` process: {validate_cpu*1000:.0f} ms; ratio {per_poll/validate_cpu if validate_cpu else float('nan'):.3f}")
 print(f"commit-to-plan latency: {latency:.2f} s with poll_seconds {poll:g} (expected under one poll interval plus a plan); one-shot `reconciler plan`: {plan:.2f} s; ratio {latency/plan:.2f}")
 PY
