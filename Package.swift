@@ -55,8 +55,11 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
+            name: "UTCTime"
+        ),
+        .target(
             name: "AWSClient",
-            dependencies: ["SigV4", "CCurl", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+            dependencies: ["SigV4", "CCurl", "UTCTime", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "CoreMetrics", package: "swift-metrics")]
         ),
         .target(
@@ -79,24 +82,25 @@ let package = Package(
         ),
         .target(
             name: "Planning",
-            dependencies: ["DesiredState", "Rendering"]
+            dependencies: ["DesiredState", "Rendering", "UTCTime"]
         ),
         .target(
-            name: "StateStore"
+            name: "StateStore",
+            dependencies: ["UTCTime"]
         ),
         .target(
             name: "Engine",
-            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient", "StateStore"]
+            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient", "StateStore", "UTCTime"]
         ),
         .target(
             name: "ReleaseGate",
-            dependencies: ["Planning", "DesiredState", "AWSClient", "StateStore", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Planning", "DesiredState", "AWSClient", "StateStore", "UTCTime", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Controller",
             dependencies: [
                 "DesiredState", "DesiredStateSources", "Rendering", "Planning", "Engine", "ReleaseGate", "StateStore",
-                "ControllerConfig", "AWSClient",
+                "ControllerConfig", "AWSClient", "UTCTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -105,7 +109,7 @@ let package = Package(
         .target(
             name: "OperatorSurface",
             dependencies: [
-                "Controller", "Planning", "ReleaseGate", "StateStore", "AWSClient", "ControllerConfig",
+                "Controller", "Planning", "ReleaseGate", "StateStore", "AWSClient", "ControllerConfig", "UTCTime",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -124,6 +128,7 @@ let package = Package(
             name: "ReconcilerCommands",
             dependencies: [
                 "Controller",
+                "UTCTime",
                 "OperatorSurface",
                 "ControllerConfig",
                 "DesiredState",
@@ -182,7 +187,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "SigV4", "EmulatorHarness", "TestSupport", .product(name: "Prometheus", package: "swift-prometheus")]
+            dependencies: ["AWSClient", "SigV4", "UTCTime", "EmulatorHarness", "TestSupport", .product(name: "Prometheus", package: "swift-prometheus")]
         ),
         .testTarget(
             name: "DesiredStateSourcesTests",

@@ -1,5 +1,6 @@
 import Foundation
 import SigV4
+import UTCTime
 
 /// Credentials and where they came from (for messages; never the secret).
 public struct ResolvedCredentials: Sendable {
@@ -233,8 +234,7 @@ enum TemporaryCredentialsJSON {
 enum Timestamp {
     static func parse(_ text: String) -> Double? {
         let trimmed = text.hasSuffix("UTC") ? String(text.dropLast(3)) + "Z" : text
-        if let date = try? Date.ISO8601FormatStyle().parse(trimmed) { return date.timeIntervalSince1970 }
-        return (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(trimmed))?.timeIntervalSince1970
+        return UTCTime.parse(trimmed)?.timeIntervalSince1970
     }
 }
 

@@ -8,6 +8,7 @@ import Planning
 import ReleaseGate
 import Rendering
 import StateStore
+import UTCTime
 
 /// One reconcile cycle, in the order Flux's controllers use: fetch once → validate →
 /// observe → detect drift → apply → request or finish releases → status. Each step returns
@@ -315,10 +316,7 @@ extension ReconcileCycle {
 
 }
 
-/// Times in logs: ISO 8601 with fractions of a second (FoundationEssentials' format style:
-/// ISO8601DateFormatter goes through ICU's calendars, megabytes of tables for every process).
+/// Times in logs: ISO 8601 in UTC with milliseconds.
 public enum LogTime {
-    public static func precise(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
+    public static func precise(_ date: Date) -> String { UTCTime.string(date, milliseconds: true) }
 }

@@ -1,5 +1,6 @@
 import AWSClient
 import Foundation
+import UTCTime
 
 /// Who is about to act: the identity STS names for the credentials, where the credentials
 /// came from, and the region whose STS answered. No secret: the access key id is shortened.
@@ -36,7 +37,7 @@ extension Wiring {
         let resolved = try await client.credentials.resolve()
         let region = region ?? identityRegion
         let caller = try await STSClient(client, region: region).getCallerIdentity()
-        let expires = resolved.credentials.expiration.map { Date(timeIntervalSince1970: $0).formatted(.iso8601) }
+        let expires = resolved.credentials.expiration.map { UTCTime.string(Date(timeIntervalSince1970: $0)) }
         return CallerIdentity(account: caller.account, arn: caller.arn, userID: caller.userID, credentialSource: resolved.source,
                               accessKeyID: Redaction.keyID(resolved.credentials.accessKeyID), expires: expires, region: region)
     }

@@ -3,6 +3,7 @@ import Foundation
 import Planning
 import Rendering
 import StateStore
+import UTCTime
 
 /// How long to wait, and how often to look, for things AWS does on its own.
 public struct WaitPolicy: Sendable {
@@ -186,7 +187,7 @@ public struct Applier: Sendable {
         return report
     }
 
-    func now() -> String { clock.now().formatted(.iso8601) }
+    func now() -> String { UTCTime.string(clock.now()) }
 
     func applyRegion(_ regionPlan: RegionPlan, plan: Plan, board: CertificateBoard, counter: Counter, total: Int, run: String) async -> [ApplyReport.Entry] {
         let region = regionPlan.region

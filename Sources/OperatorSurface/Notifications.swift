@@ -3,6 +3,7 @@ import Controller
 import Foundation
 import Logging
 import ServiceLifecycle
+import UTCTime
 
 /// One place events are posted to. The URL is a secret (a Slack incoming webhook's URL is
 /// its credential): it is never logged; `name` is.
@@ -34,7 +35,7 @@ public struct NotificationSink: Sendable {
     public func body(_ event: ControllerEvent, controller: String, version: String) -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = UTCTime.encoding
         switch format {
         case .json:
             struct Payload: Encodable {

@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Rendering
+import UTCTime
 
 /// One thing a drift check found different from git, or waiting for a person.
 public struct Finding: Hashable, Sendable, Codable {
@@ -175,12 +176,11 @@ public enum DriftRules {
     }
 
     static func day(_ seconds: Double) -> String {
-        String(Date(timeIntervalSince1970: seconds).formatted(.iso8601).prefix(10))
+        String(UTCTime.string(Date(timeIntervalSince1970: seconds)).prefix(10))
     }
 
     /// CloudFormation timestamps, with or without fractional seconds.
     public static func parseTime(_ text: String) -> Date? {
-        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
-        return try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)
+        UTCTime.parse(text)
     }
 }

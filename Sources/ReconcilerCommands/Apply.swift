@@ -5,6 +5,7 @@ import Foundation
 import Planning
 import ReleaseGate
 import StateStore
+import UTCTime
 
 struct ApplyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -88,7 +89,7 @@ struct ApplyCommand: AsyncParsableCommand {
             throw CLIError("cannot read the plan \(path); write one with `reconciler plan --out \(path)`")
         }
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = UTCTime.decoding
         struct Version: Decodable { var formatVersion: Int? }
         guard let version = try? decoder.decode(Version.self, from: data), version.formatVersion != nil else {
             throw CLIError("\(path) is not a plan written by `reconciler plan --out`")

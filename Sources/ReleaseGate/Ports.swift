@@ -2,6 +2,7 @@ import AWSClient
 import Crypto
 import Foundation
 import StateStore
+import UTCTime
 
 /// Where approvals are kept between commands.
 public protocol ApprovalStore: Sendable {
@@ -48,7 +49,7 @@ public struct FileApprovalStore: ApprovalStore {
     static func canonical(_ approvals: [Approval]) throws -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = UTCTime.encoding
         return try encoder.encode(approvals)
     }
 
@@ -163,7 +164,7 @@ public struct AuditEntry: Codable, Hashable, Sendable {
     }
 
     public static func format(_ date: Date) -> String {
-        date.formatted(.iso8601)
+        UTCTime.string(date)
     }
 }
 

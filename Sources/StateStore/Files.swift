@@ -1,6 +1,7 @@
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import UTCTime
 #endif
 
 /// Keeps two commands from changing the cloud at once: an exclusive `flock` on a file in
@@ -34,7 +35,7 @@ public final class ApplyLock: Sendable {
             throw Busy(path: path, holder: holder)
         }
         descriptor = fd
-        let text = Array("\(purpose), pid \(getpid()) since \(Date().formatted(.iso8601))\n".utf8)
+        let text = Array("\(purpose), pid \(getpid()) since \(UTCTime.string(Date()))\n".utf8)
         _ = ftruncate(fd, 0)
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
@@ -111,14 +112,14 @@ public struct JSONDocument<Value: Codable>: Sendable {
     public func load() throws -> Value? {
         guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
         let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
+        decoder.dateDecodingStrategy = UTCTime.decoding
         return try decoder.decode(Value.self, from: data)
     }
 
     public func save(_ value: Value) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = UTCTime.encoding
         try writeAtomically(try encoder.encode(value), to: url)
     }
 }
