@@ -10,18 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 runs="${1:-3}"; delays=("${@:2}"); [ ${#delays[@]} -gt 0 ] || delays=(50 150); build="${BUILD:-release}"
-bash scripts/bootstrap.sh
-swift build -c "$build" --product reconciler >&2
-bin="$(swift build -c "$build" --show-bin-path)/reconciler"
-py="$root/.venv/bin/python"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench-approve.XXXXXX")"
-source scripts/emulator.sh
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_emulator; rm -rf "$work"; }
-trap cleanup EXIT
+source bench/common.sh
 start_emulator "$work"
-field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 repo="$work/repo"
 "$py" bench/scale/generate.py "$repo/desired-state" --functions 7
@@ -57,10 +47,7 @@ commit "version 2 of every function"
 
 version=1
 for delay in "${delays[@]}"; do
-    mkfifo "$work/proxy-$delay"
-    "$py" scripts/delay_proxy.py "${endpoint##*:}" "$delay" >"$work/proxy-$delay" & pids+=($!)
-    read -r proxy_hello <"$work/proxy-$delay"
-    proxy="http://127.0.0.1:$(field "$proxy_hello" port)"
+    start_proxy "$delay"
     conf "$proxy" "proxied-$delay.conf"
     echo "[bench] $runs releases of 28 aliases, $delay ms added to every request of approve" >&2
     for i in $(seq "$runs"); do

@@ -10,19 +10,8 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 runs="${1:-5}"; delays=("${@:2}"); [ ${#delays[@]} -gt 0 ] || delays=(50 150); build="${BUILD:-release}"
-bash scripts/bootstrap.sh
-swift build -c "$build" --product reconciler >&2
-bin="$(swift build -c "$build" --show-bin-path)/reconciler"
-py="$root/.venv/bin/python"
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench-plan.XXXXXX")"
-source scripts/emulator.sh
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_emulator; rm -rf "$work"; }
-trap cleanup EXIT
-
+source bench/common.sh
 start_emulator "$work"
-field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 conf() { # endpoint → controller.conf
     printf '[aws]\nendpoint = "%s"\n[apply]\npython = "%s"\npoll_seconds = 1\n[state]\ndirectory = "%s/state"\n' "$1" "$py" "$work" >"$work/$2"
@@ -33,10 +22,7 @@ echo "[bench] deploying the default desired state to the emulator (no delay)" >&
 
 # One proxy per delay: 50 ms (a near region) and 150 ms (a far one) by default.
 for delay in "${delays[@]}"; do
-    mkfifo "$work/proxy-$delay"
-    "$py" scripts/delay_proxy.py "${endpoint##*:}" "$delay" >"$work/proxy-$delay" & pids+=($!)
-    read -r proxy_hello <"$work/proxy-$delay"
-    proxy="http://127.0.0.1:$(field "$proxy_hello" port)"
+    start_proxy "$delay"
     conf "$proxy" "proxied-$delay.conf"
     echo "[bench] $runs runs each, $delay ms added to every request" >&2
     for i in $(seq "$runs"); do

@@ -10,25 +10,13 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(1 10 50)
 delay="${DELAY_MS:-50}"; build="${BUILD:-release}"
-bash scripts/bootstrap.sh
-swift build -c "$build" --product reconciler >&2
-bin="$(swift build -c "$build" --show-bin-path)/reconciler"
-py="$root/.venv/bin/python"
-work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench-scale.XXXXXX")"
-source scripts/emulator.sh
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; stop_emulator; rm -rf "$work"; }
-trap cleanup EXIT
-field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+source bench/common.sh
 
 for size in "${sizes[@]}"; do
     # A fresh emulator per size: each starts from an empty account.
     stop_emulator; mkdir -p "$work/$size"
     start_emulator "$work/$size"
-    mkfifo "$work/$size/proxy"
-    "$py" scripts/delay_proxy.py "${endpoint##*:}" "$delay" >"$work/$size/proxy" & pids+=($!)
-    read -r hello <"$work/$size/proxy"
-    proxy="http://127.0.0.1:$(field "$hello" port)"
+    start_proxy "$delay"
     "$py" bench/scale/generate.py "$work/$size/state" --functions $((7 * size)) --queues $((5 * size)) --buckets $((4 * size))
     printf '[aws]\nendpoint = "%s"\n[apply]\npython = "%s"\npoll_seconds = 1\n[state]\ndirectory = "%s/state-dir"\n' "$proxy" "$py" "$work/$size" >"$work/$size/c.conf"
     run() { # NAME COMMAND...: timed, with the proxy's timeline kept
