@@ -10,6 +10,12 @@ the three clears what it reports. The benchmarks
 use it for latency; the daemon tests also stop and restart it on the same port, to take
 the "cloud" away and bring it back while the emulator keeps its state.
 
+With THROTTLE_RPS set, it answers as AWS does beyond a service's rate: each service in each
+region (from the signature scope) gets that many requests per second (a token bucket holding
+one second's worth); a request beyond it is refused with the service's throttling error (429
+TooManyRequestsException for Lambda, ThrottlingException for JSON services, Throttling for
+query services, 503 SlowDown for S3), counted in GET /__throttled.
+
 Usage: delay_proxy.py UPSTREAM_PORT DELAY_MS [PORT]
 """
 import http.client
@@ -26,7 +32,35 @@ DELAY = int(sys.argv[2]) / 1000.0
 calls = Counter()
 requests = []
 timeline = []
+throttled = Counter()
 lock = threading.Lock()
+RATE = float(__import__("os").environ.get("THROTTLE_RPS") or 0)
+buckets = {}  # "service region" -> [tokens, last refill]
+
+
+def admitted(key):
+    """Takes a token from the key's bucket; False when it is empty."""
+    if not RATE:
+        return True
+    with lock:
+        now = time.monotonic()
+        tokens, last = buckets.get(key, [RATE, now])
+        tokens = min(RATE, tokens + (now - last) * RATE)
+        buckets[key] = [tokens - 1 if tokens >= 1 else tokens, now]
+        if tokens < 1:
+            throttled[key] += 1
+        return tokens >= 1
+
+
+def throttling(command, path, target, query):
+    """The answer AWS gives beyond the rate, in the service's protocol: (status, content type, body)."""
+    if path.startswith(("/2015-03-31/", "/2018-10-31/")):
+        return 429, "application/json", b'{"Type":"User","message":"Rate exceeded"}', "TooManyRequestsException"
+    if target:
+        return 400, "application/x-amz-json-1.1", b'{"__type":"ThrottlingException","message":"Rate exceeded"}', None
+    if query:
+        return 400, "text/xml", b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>", None
+    return 503, "application/xml", b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>", None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -36,10 +70,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def handle_any(self):
-        if self.path in ("/__calls", "/__requests", "/__timeline"):
+        if self.path in ("/__calls", "/__requests", "/__timeline", "/__throttled"):
             with lock:
-                kept = {"/__calls": calls, "/__requests": requests, "/__timeline": timeline}[self.path]
-                body = json.dumps(dict(kept) if self.path == "/__calls" else kept).encode()
+                kept = {"/__calls": calls, "/__requests": requests, "/__timeline": timeline, "/__throttled": throttled}[self.path]
+                body = json.dumps(dict(kept) if isinstance(kept, Counter) else kept).encode()
                 if self.command == "DELETE":
                     kept.clear()
             self.send_response(200)
@@ -56,11 +90,21 @@ class Handler(BaseHTTPRequestHandler):
         if not target and body and b"Action=" in body:
             target = body.split(b"Action=", 1)[1].split(b"&", 1)[0].decode("latin-1")
         auth = self.headers.get("Authorization", "")
-        region = auth.split("Credential=")[1].split("/")[2] if "Credential=" in auth else "?"
+        scope = auth.split("Credential=")[1].split("/") if "Credential=" in auth else ["?"] * 4
+        region, service = scope[2], scope[3]
         with lock:
             calls[region] += 1
             requests.append(f"{self.command} {region} {self.path}")
         time.sleep(DELAY)
+        if not admitted(f"{service} {region}"):
+            status, kind, data, error_type = throttling(self.command, self.path, target, body and b"Action=" in body)
+            head = [f"HTTP/1.1 {status} Throttled", f"Content-Type: {kind}", f"Content-Length: {len(data)}", "x-amzn-RequestId: throttled-by-proxy"]
+            if error_type:
+                head.append(f"x-amzn-ErrorType: {error_type}")
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if self.command == "HEAD" else data))
+            with lock:
+                timeline.append([arrived, time.monotonic(), f"{self.command} {region} {target or self.path} THROTTLED"])
+            return
         upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive", "proxy-connection")}
         upstream.request(self.command, self.path, body=body, headers=headers)
