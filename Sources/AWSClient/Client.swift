@@ -131,7 +131,7 @@ public struct AWSClient: Sendable {
         }
         let payloadHash = SigV4.hexSHA256(body)
         let key = "\(service.rawValue)/\(region)"
-        let limiter = retry.rateLimiters?.limiter(key)
+        let limiter = retry.rateLimiters?.limiter(key), quota = retry.quotas.quota(key)
         var attempt = 0
         var retryCost: Int?
         while true {
@@ -159,7 +159,7 @@ public struct AWSClient: Sendable {
                 let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id") ?? response.header("x-amzn-request-id")
                 if (200..<300).contains(response.status) {
                     limiter?.record(throttled: false)
-                    retry.quota.succeeded(retryCost: retryCost)
+                    quota.succeeded(retryCost: retryCost)
                     count(service, operation, outcome: "ok")
                     return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
                 }
@@ -177,7 +177,7 @@ public struct AWSClient: Sendable {
                 failure = error
             }
             guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts,
-                  let cost = retry.quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false) else {
+                  let cost = quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false) else {
                 count(service, operation, outcome: Self.outcome(failure))
                 if let transport = failure as? TransportError {
                     throw RequestFailed(service: service.rawValue, operation: operation, region: region, endpoint: origin, attempts: attempt, failure: transport)

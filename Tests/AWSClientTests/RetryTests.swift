@@ -108,15 +108,17 @@ import Testing
         let transport = ScriptedTransport([failure, failure, failure, failure, okIdentity, okIdentity])
         let sleeps = SleepLog()
         var client = scriptedClient(transport, sleeps: sleeps)
-        client.retry.quota = RetryQuota(capacity: 12)
+        client.retry.quotas = RetryQuotas(capacity: 12)
         // Two retries cost 10 of the 12 tokens.
         await #expect(throws: AWSError.self) { _ = try await identity(client) }
-        #expect(await transport.sent.count == 3 && client.retry.quota.tokens == 2)
+        #expect(await transport.sent.count == 3 && client.retry.quotas.quota("sts/eu-west-1").tokens == 2)
         // The next failure cannot pay for a retry: it fails at once.
         await #expect(throws: AWSError.self) { _ = try await identity(client) }
-        #expect(await transport.sent.count == 4 && client.retry.quota.tokens == 2)
+        #expect(await transport.sent.count == 4 && client.retry.quotas.quota("sts/eu-west-1").tokens == 2)
         #expect(try await identity(client) == "111122223333")
-        #expect(client.retry.quota.tokens == 3)
+        #expect(client.retry.quotas.quota("sts/eu-west-1").tokens == 3)
+        // Another region (another SDK client) drew nothing from it.
+        #expect(client.retry.quotas.quota("sts/us-east-1").tokens == 12)
         // A timeout costs more.
         #expect(RetryQuota(capacity: 9).acquire(afterTimeout: true) == nil)
         #expect(RetryQuota().acquire(afterTimeout: true) == 10)
