@@ -64,7 +64,7 @@ pid = sys.argv[1]
 groups, anon, name = collections.Counter(), 0, None
 def group(path):
     if not path.startswith("/"): return "anonymous (heap, thread stacks, runtime caches)" if path in ("", "[heap]", "[stack]") or path.startswith("[anon") else path
-    base = path.rsplit("/", 1)[-1]
+    base = path.rsplit("/", 1)[-1].removesuffix(" (deleted)")  # a binary rebuilt while it runs
     if base == "reconciler": return "the reconciler binary"
     if "FoundationICU" in base or base.startswith("libicu"): return "ICU (through Foundation)"
     if base.startswith(("libFoundation", "libswift", "lib_Foundation", "libdispatch", "libBlocksRuntime")): return "Swift runtime and Foundation"
@@ -79,7 +79,7 @@ for line in open(f"/proc/{pid}/smaps"):
 threads = len(__import__("os").listdir(f"/proc/{pid}/task"))
 print(f"  breakdown of the idle RSS ({threads} threads):")
 for what, kb in groups.most_common():
-    print(f"    {kb/1024:6.1f} MiB  {what}")
+    if kb >= 52: print(f"    {kb/1024:6.1f} MiB  {what}")
 PY
 
 # Baselines in the same run: a whole process reading the same repository, and a one-shot plan.
