@@ -131,7 +131,7 @@ public struct AWSClient: Sendable {
         }
         let payloadHash = SigV4.hexSHA256(body)
         let key = "\(service.rawValue)/\(region)"
-        let limiter = retry.rateLimiters?.limiter(key), quota = retry.quotas.quota(key)
+        let limiter = retry.rateLimiters?[key], quota = retry.quotas[key]
         var attempt = 0
         var retryCost: Int?
         while true {

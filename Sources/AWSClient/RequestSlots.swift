@@ -53,23 +53,25 @@ public final class RequestSlots: Sendable {
     public func waiting(_ key: String) -> Int { queues.withLock { $0[key]?.waiting.count ?? 0 } }
 }
 
-/// The adaptive mode's rate limiters, one per service and region as each SDK client has its
-/// own: throttling by Lambda in one region slows that, not CloudFormation or another region.
-public final class RateLimiters: Sendable {
-    private let now: @Sendable () -> Double
-    private let limiters = Mutex<[String: ClientRateLimiter]>([:])
+/// One of something per service and region (`lambda/eu-west-1`), made on first use and shared
+/// by every copy of the client, as each SDK client (one service, one region) has its own: the
+/// retry quota and the adaptive mode's rate limiter. Throttling by Lambda in one region then
+/// drains and slows that, not CloudFormation or another region.
+public final class PerServiceRegion<Value: AnyObject & Sendable>: Sendable {
+    private let make: @Sendable () -> Value
+    private let values = Mutex<[String: Value]>([:])
 
-    public init(now: @escaping @Sendable () -> Double) { self.now = now }
+    public init(_ make: @escaping @Sendable () -> Value) { self.make = make }
 
-    public func limiter(_ key: String) -> ClientRateLimiter {
-        limiters.withLock { limiters in
-            if let limiter = limiters[key] { return limiter }
-            let limiter = ClientRateLimiter(now: now)
-            limiters[key] = limiter
-            return limiter
+    public subscript(_ key: String) -> Value {
+        values.withLock { values in
+            if let value = values[key] { return value }
+            let value = make()
+            values[key] = value
+            return value
         }
     }
 
-    /// The limiters that throttling has turned on, by key, with their rates.
-    public var rates: [String: Double] { limiters.withLock { $0.compactMapValues(\.rate) } }
+    /// Every one made so far, by key.
+    public var all: [String: Value] { values.withLock { $0 } }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// How requests are retried, as AWS's SDKs name it (`AWS_RETRY_MODE`, `retry_mode`).
 public enum RetryMode: String, Sendable, CaseIterable {
@@ -19,23 +18,23 @@ public struct RetryPolicy: Sendable {
     public var maxDelay: Double
     /// One quota per service and region, as each SDK client has its own; shared by every copy
     /// of the policy.
-    public var quotas: RetryQuotas
+    public var quotas: PerServiceRegion<RetryQuota>
     /// Adaptive mode only: one limiter per service and region.
-    public var rateLimiters: RateLimiters?
+    public var rateLimiters: PerServiceRegion<ClientRateLimiter>?
     /// Sleeps for the given seconds; throws when the task is cancelled. Injected in tests.
     public var sleep: @Sendable (Double) async throws -> Void
     /// A number in 0..<1 for jitter. Injected in tests.
     public var random: @Sendable () -> Double
 
     public init(maxAttempts: Int = 3, mode: RetryMode = .standard, baseDelay: Double = 1, maxDelay: Double = 20,
-                quotas: RetryQuotas = RetryQuotas(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+                quotas: PerServiceRegion<RetryQuota> = PerServiceRegion { RetryQuota() }, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
                 sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
                 random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.quotas = quotas
-        self.rateLimiters = mode == .adaptive ? RateLimiters(now: now) : nil
+        self.rateLimiters = mode == .adaptive ? PerServiceRegion { ClientRateLimiter(now: now) } : nil
         self.sleep = sleep
         self.random = random
     }
@@ -61,24 +60,6 @@ public struct RetryPolicy: Sendable {
     static func retryAfter(_ response: HTTPResponse?) -> Double? {
         guard let value = response?.header("Retry-After") else { return nil }
         return Double(value.trimmingCharacters(in: .whitespaces))
-    }
-}
-
-/// The retry quotas of a client, one per service and region (`lambda/eu-west-1`): an outage or
-/// throttling of one drains its own.
-public final class RetryQuotas: Sendable {
-    public let capacity: Int
-    private let quotas = Mutex<[String: RetryQuota]>([:])
-
-    public init(capacity: Int = 500) { self.capacity = capacity }
-
-    public func quota(_ key: String) -> RetryQuota {
-        quotas.withLock { quotas in
-            if let quota = quotas[key] { return quota }
-            let quota = RetryQuota(capacity: capacity)
-            quotas[key] = quota
-            return quota
-        }
     }
 }
 

@@ -108,17 +108,17 @@ import Testing
         let transport = ScriptedTransport([failure, failure, failure, failure, okIdentity, okIdentity])
         let sleeps = SleepLog()
         var client = scriptedClient(transport, sleeps: sleeps)
-        client.retry.quotas = RetryQuotas(capacity: 12)
+        client.retry.quotas = PerServiceRegion { RetryQuota(capacity: 12) }
         // Two retries cost 10 of the 12 tokens.
         await #expect(throws: AWSError.self) { _ = try await identity(client) }
-        #expect(await transport.sent.count == 3 && client.retry.quotas.quota("sts/eu-west-1").tokens == 2)
+        #expect(await transport.sent.count == 3 && client.retry.quotas["sts/eu-west-1"].tokens == 2)
         // The next failure cannot pay for a retry: it fails at once.
         await #expect(throws: AWSError.self) { _ = try await identity(client) }
-        #expect(await transport.sent.count == 4 && client.retry.quotas.quota("sts/eu-west-1").tokens == 2)
+        #expect(await transport.sent.count == 4 && client.retry.quotas["sts/eu-west-1"].tokens == 2)
         #expect(try await identity(client) == "111122223333")
-        #expect(client.retry.quotas.quota("sts/eu-west-1").tokens == 3)
+        #expect(client.retry.quotas["sts/eu-west-1"].tokens == 3)
         // Another region (another SDK client) drew nothing from it.
-        #expect(client.retry.quotas.quota("sts/us-east-1").tokens == 12)
+        #expect(client.retry.quotas["sts/us-east-1"].tokens == 12)
         // A timeout costs more.
         #expect(RetryQuota(capacity: 9).acquire(afterTimeout: true) == nil)
         #expect(RetryQuota().acquire(afterTimeout: true) == 10)
@@ -167,7 +167,7 @@ import Testing
         }
         #expect(accounts.count == 10 && Set(accounts) == ["111122223333"])
         #expect(await transport.sent.count == 14)
-        #expect(client.retry.rateLimiters?.rates.keys.sorted() == ["sts/eu-west-1"])
+        #expect(client.retry.rateLimiters?.all.compactMapValues(\.rate).keys.sorted() == ["sts/eu-west-1"])
         // Besides the four backoffs, the limiter made requests wait for a token.
         let delays = await sleeps.delays
         #expect(delays.count > 4, "\(delays)")
