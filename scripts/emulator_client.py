@@ -19,6 +19,14 @@ command line):
   emulator_client.py verify-sender ENDPOINT REGION ADDRESS
                                                     verifies a sender address in SES (on AWS the
                                                     address's owner does it once per account)
+  emulator_client.py old-deployment ENDPOINT REGION
+                                                    the deployment a team runs before moving in: a
+                                                    bucket with an object and a queue with a message
+                                                    outside any stack, and stack dzgro-dev holding the
+                                                    dev user pool (with a user), its client, a queue
+                                                    (with a message) and one queue of its own
+  emulator_client.py inventory ENDPOINT REGION      JSON: that deployment's data (objects, messages,
+                                                    users) and the stack holding each resource
   emulator_client.py alarm ENDPOINT NAME STATE REGION...
                                                     creates the metric alarm NAME (the team's, on a
                                                     metric of its own) where missing and sets its
@@ -140,6 +148,86 @@ def mail(endpoint):
     print(code)
 
 
+# The earlier deployment's stack, written as people write templates (short tags), with
+# outputs that read the resources a move takes away.
+OLD_STACK = """AWSTemplateFormatVersion: '2010-09-09'
+Description: the deployment before reconciler
+Resources:
+  UserPool:
+    Type: AWS::Cognito::UserPool
+    Properties:
+      UserPoolName: DzgroUserPoolDev
+      UsernameAttributes: [email]
+      AutoVerifiedAttributes: [email]
+  WebClient:
+    Type: AWS::Cognito::UserPoolClient
+    Properties:
+      ClientName: DzgroWebClientDev
+      UserPoolId: !Ref UserPool
+      GenerateSecret: false
+  PaymentsQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: PaymentEventsQDev
+  LegacyQueue:
+    Type: AWS::SQS::Queue
+    Properties:
+      QueueName: LegacyJobsDev
+      Tags:
+        - Key: Reads
+          Value: !GetAtt PaymentsQueue.QueueName
+Outputs:
+  PoolArn:
+    Value: !GetAtt UserPool.Arn
+  PaymentsUrl:
+    Value: !Ref PaymentsQueue
+  PaymentsArn:
+    Value: !Sub "${PaymentsQueue.Arn}/from-${AWS::Region}"
+"""
+
+OLD_DATA = {"bucket": "dzgro-reports-dev", "object": "reports/2026/old.csv", "queues": ["DzgroReportsQDev", "PaymentEventsQDev"],
+            "pool": "DzgroUserPoolDev", "user": "ops@dzgro.test"}
+
+
+def old_deployment(endpoint, region):
+    s3, sqs = client("s3", endpoint, region), client("sqs", endpoint, region)
+    s3.create_bucket(Bucket=OLD_DATA["bucket"], CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_object(Bucket=OLD_DATA["bucket"], Key=OLD_DATA["object"], Body=b"order,amount\n1,100\n")
+    sqs.create_queue(QueueName="DzgroReportsQDev", Attributes={"VisibilityTimeout": "30"})
+    cfn = client("cloudformation", endpoint, region)
+    cfn.create_stack(StackName="dzgro-dev", TemplateBody=OLD_STACK)
+    cfn.get_waiter("stack_create_complete").wait(StackName="dzgro-dev", WaiterConfig={"Delay": 1, "MaxAttempts": 120})
+    for name in OLD_DATA["queues"]:
+        sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"], MessageBody=f"kept in {name}")
+    idp = client("cognito-idp", endpoint, region)
+    pool = next(p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == OLD_DATA["pool"])
+    idp.admin_create_user(UserPoolId=pool, Username=OLD_DATA["user"], UserAttributes=[{"Name": "email", "Value": OLD_DATA["user"]}],
+                          MessageAction="SUPPRESS")
+
+
+def inventory(endpoint, region):
+    s3, sqs = client("s3", endpoint, region), client("sqs", endpoint, region)
+    idp, cfn = client("cognito-idp", endpoint, region), client("cloudformation", endpoint, region)
+    owners = {}
+    for stack in cfn.list_stacks()["StackSummaries"]:
+        if stack["StackStatus"] != "DELETE_COMPLETE":
+            for resource in cfn.list_stack_resources(StackName=stack["StackName"])["StackResourceSummaries"]:
+                owners[resource.get("PhysicalResourceId", "")] = stack["StackName"]
+    queues = {}
+    for name in OLD_DATA["queues"]:
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        queues[name] = {"messages": int(attributes.get("ApproximateNumberOfMessages", 0)) + int(attributes.get("ApproximateNumberOfMessagesNotVisible", 0)),
+                        "visibilityTimeout": attributes.get("VisibilityTimeout"),
+                        "stack": next((stack for physical, stack in owners.items() if physical.endswith("/" + name)), None)}
+    pools = [p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == OLD_DATA["pool"]]
+    users = {pool: [next((a["Value"] for a in u.get("Attributes", []) if a["Name"] == "email"), u["Username"])
+                   for u in idp.list_users(UserPoolId=pool)["Users"]] for pool in pools}
+    objects = [o["Key"] for o in s3.list_objects_v2(Bucket=OLD_DATA["bucket"]).get("Contents", [])]
+    return {"objects": objects, "bucketStack": owners.get(OLD_DATA["bucket"]), "queues": queues, "pools": users,
+            "poolStacks": {pool: owners.get(pool) for pool in pools}}
+
+
 def main():
     command, endpoint = sys.argv[1], sys.argv[2]
     if command == "state":
@@ -160,6 +248,10 @@ def main():
                 cloudwatch.put_metric_alarm(AlarmName=name, Namespace="Dzgro/Release", MetricName="Errors", Statistic="Sum", Period=60,
                                             EvaluationPeriods=1, Threshold=0, ComparisonOperator="GreaterThanThreshold")
             cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the demo")
+    elif command == "old-deployment":
+        old_deployment(endpoint, sys.argv[3])
+    elif command == "inventory":
+        print(json.dumps(inventory(endpoint, sys.argv[3]), sort_keys=True))
     elif command == "verify-sender":
         client("ses", endpoint, sys.argv[3]).verify_email_identity(EmailAddress=sys.argv[4])
     else:

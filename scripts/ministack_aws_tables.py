@@ -9,6 +9,9 @@ template reference marks "Update requires: Replacement"; every other property of
 types then reports Never, as on AWS. Only the change-set report changes: MiniStack's own
 update handlers are untouched. (README, "Emulators and their gaps".)
 
+DescribeStackResources by PhysicalResourceId, which MiniStack does not serve, answers as on
+AWS (below).
+
 MiniStack's ListCertificates summary has the ARN, domain name and status only. AWS's also has
 SubjectAlternativeNameSummaries (the domain name first), HasAdditionalSubjectAlternativeNames
 and NotAfter, which tell the controller an issued certificate needs no DescribeCertificate.
@@ -50,6 +53,39 @@ def _list_certificates_as_aws(data):
 
 
 acm._list_certificates = _list_certificates_as_aws
+
+# DescribeStackResources with PhysicalResourceId (and no StackName) answers, on AWS, the
+# resources of the stack holding that physical resource, or "Stack for <id> does not exist"
+# when no stack holds it. MiniStack 1.5.33 requires StackName; the controller asks AWS's way
+# when it looks for the stack an existing bucket, queue or pool belongs to (adoption).
+from ministack.services import sqs as _sqs
+from ministack.services.cloudformation import _stacks, handlers
+
+_describe_stack_resources = handlers._describe_stack_resources
+
+
+def _same_physical(resource_type, held, asked):
+    if resource_type == "AWS::SQS::Queue":
+        return _sqs._queue_ref_from_urlish(held) == _sqs._queue_ref_from_urlish(asked)
+    return held == asked
+
+
+def _describe_stack_resources_as_aws(params):
+    physical = handlers._p(params, "PhysicalResourceId")
+    if not physical or handlers._p(params, "StackName"):
+        return _describe_stack_resources(params)
+    for stack in list(_stacks.values()):
+        if stack.get("StackStatus") == "DELETE_COMPLETE":
+            continue
+        for resource in stack.get("_resources", {}).values():
+            held = resource.get("PhysicalResourceId")
+            if held and _same_physical(resource.get("ResourceType"), held, physical):
+                return _describe_stack_resources({"StackName": [stack["StackName"]]})
+    return handlers._error("ValidationError", f"Stack for {physical} does not exist")
+
+
+handlers._describe_stack_resources = _describe_stack_resources_as_aws
+handlers._ACTION_HANDLERS["DescribeStackResources"] = _describe_stack_resources_as_aws
 
 if __name__ == "__main__":
     from ministack.app import main

@@ -185,8 +185,53 @@ public struct CloudFormationClient: Sendable {
         }
     }
 
-    public func getTemplate(_ stack: String) async throws -> String {
-        try await call("GetTemplate", [("StackName", stack), ("TemplateStage", "Original")]).string("TemplateBody") ?? ""
+    /// The template as submitted (`Original`), or after its transforms ran (`Processed`).
+    public func getTemplate(_ stack: String, processed: Bool = false) async throws -> String {
+        try await call("GetTemplate", [("StackName", stack), ("TemplateStage", processed ? "Processed" : "Original")]).string("TemplateBody") ?? ""
+    }
+
+    /// The stack that holds the resource with this physical id, and its logical id there; nil
+    /// when no stack holds it (CloudFormation answers "Stack for … does not exist").
+    public func owner(physicalID: String) async throws -> (stack: String, logicalID: String)? {
+        do {
+            // The answer lists every resource of that stack: the one asked for is found by its id (a
+            // queue's URL by its last part too, as one queue has several URL forms).
+            let members = try await call("DescribeStackResources", [("PhysicalResourceId", physicalID)]).members("StackResources")
+            let name = physicalID.split(separator: "/").last.map(String.init) ?? physicalID
+            guard let member = members.first(where: { $0.string("PhysicalResourceId") == physicalID })
+                    ?? members.first(where: { physicalID.hasPrefix("http") && $0.string("PhysicalResourceId")?.hasSuffix("/" + name) == true }),
+                  let stack = member.string("StackName") else { return nil }
+            return (stack, member.string("LogicalResourceId") ?? "")
+        } catch let error as AWSError where error.code == "ValidationError" && error.message.contains("does not exist") {
+            return nil
+        }
+    }
+
+    /// One resource of an IMPORT change set: its type, logical id and identifying properties.
+    public struct ResourceToImport: Sendable, Hashable {
+        public var type: String
+        public var logicalID: String
+        public var identifier: [String: String]
+        public init(type: String, logicalID: String, identifier: [String: String]) {
+            self.type = type; self.logicalID = logicalID; self.identifier = identifier
+        }
+    }
+
+    /// An IMPORT change set: adopts existing resources into the stack (a new one when it does
+    /// not exist). Tags are not sent: an import may not change them.
+    public func createImportChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String], previous: [String],
+                                      resources: [ResourceToImport]) async throws {
+        var p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", "IMPORT")]
+            + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: [:],
+                              capabilities: ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+        for (index, resource) in resources.enumerated() {
+            let prefix = "ResourcesToImport.member.\(index + 1)"
+            p += [("\(prefix).ResourceType", resource.type), ("\(prefix).LogicalResourceId", resource.logicalID)]
+            for (entry, key) in resource.identifier.keys.sorted().enumerated() {
+                p += [("\(prefix).ResourceIdentifier.entry.\(entry + 1).key", key), ("\(prefix).ResourceIdentifier.entry.\(entry + 1).value", resource.identifier[key]!)]
+            }
+        }
+        _ = try await call("CreateChangeSet", p)
     }
 
     public func detectStackDrift(_ stack: String) async throws -> String {

@@ -43,6 +43,19 @@ public struct S3Client: Sendable {
         return root.members("Buckets").compactMap { $0.string("Name") }
     }
 
+    /// The bucket's versioning status: Enabled, Suspended, or nil when it was never set.
+    public func getBucketVersioning(_ bucket: String) async throws -> String? {
+        let response = try await client.restXML(.s3, region: region, operation: "GetBucketVersioning", method: "GET", path: [bucket], query: [("versioning", "")])
+        return XMLElement.parse(response.body)?.string("Status")
+    }
+
+    /// The region the bucket lives in (GetBucketLocation answers an empty constraint for us-east-1).
+    public func getBucketLocation(_ bucket: String) async throws -> String {
+        let response = try await client.restXML(.s3, region: region, operation: "GetBucketLocation", method: "GET", path: [bucket], query: [("location", "")])
+        let constraint = XMLElement.parse(response.body)?.text ?? ""
+        return constraint.isEmpty ? "us-east-1" : constraint == "EU" ? "eu-west-1" : constraint
+    }
+
     public func createBucket(_ bucket: String) async throws {
         let body = region == "us-east-1" ? [] : Array("""
             <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>\(xmlEscape(region))</LocationConstraint></CreateBucketConfiguration>
@@ -222,6 +235,65 @@ public struct CognitoClient: Sendable {
             let page: Page = try await call("ListUserPools", .object([("MaxResults", .int(pageSize)), ("NextToken", token.map(JSON.string))]))
             return (page.UserPools ?? [], page.NextToken)
         }
+    }
+
+    /// What the controller compares of a pool it may adopt.
+    public struct UserPoolDescription: Decodable, Sendable, Hashable {
+        public struct Policies: Decodable, Sendable, Hashable {
+            public struct PasswordPolicy: Decodable, Sendable, Hashable { public var MinimumLength: Int? }
+            public var PasswordPolicy: PasswordPolicy?
+        }
+        public var Id: String
+        public var Name: String?
+        public var UsernameAttributes: [String]?
+        public var AliasAttributes: [String]?
+        public var AutoVerifiedAttributes: [String]?
+        public var MfaConfiguration: String?
+        public var DeletionProtection: String?
+        public var Policies: Policies?
+        public var CustomDomain: String?
+        public var Domain: String?
+    }
+
+    public func describeUserPool(_ id: String) async throws -> UserPoolDescription {
+        struct Out: Decodable { var UserPool: UserPoolDescription }
+        let out: Out = try await call("DescribeUserPool", ["UserPoolId": .string(id)])
+        return out.UserPool
+    }
+
+    public struct ClientSummary: Decodable, Sendable, Hashable { public var ClientId: String; public var ClientName: String? }
+
+    public func listUserPoolClients(_ poolID: String) async throws -> [ClientSummary] {
+        struct Page: Decodable { var UserPoolClients: [ClientSummary]?; var NextToken: String? }
+        return try await AWSClient.paginate("ListUserPoolClients") { token in
+            let page: Page = try await call("ListUserPoolClients", .object([("UserPoolId", .string(poolID)), ("MaxResults", .int(60)),
+                                                                            ("NextToken", token.map(JSON.string))]))
+            return (page.UserPoolClients ?? [], page.NextToken)
+        }
+    }
+
+    /// A client as DescribeUserPoolClient answers; its secret is never decoded.
+    public struct ClientDescription: Decodable, Sendable, Hashable {
+        public var ClientId: String
+        public var ClientName: String?
+        public var ExplicitAuthFlows: [String]?
+        public var PreventUserExistenceErrors: String?
+        public var hasSecret: Bool
+        enum CodingKeys: String, CodingKey { case ClientId, ClientName, ExplicitAuthFlows, PreventUserExistenceErrors, ClientSecret }
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            ClientId = try c.decode(String.self, forKey: .ClientId)
+            ClientName = try c.decodeIfPresent(String.self, forKey: .ClientName)
+            ExplicitAuthFlows = try c.decodeIfPresent([String].self, forKey: .ExplicitAuthFlows)
+            PreventUserExistenceErrors = try c.decodeIfPresent(String.self, forKey: .PreventUserExistenceErrors)
+            hasSecret = c.contains(.ClientSecret)
+        }
+    }
+
+    public func describeUserPoolClient(_ poolID: String, clientID: String) async throws -> ClientDescription {
+        struct Out: Decodable { var UserPoolClient: ClientDescription }
+        let out: Out = try await call("DescribeUserPoolClient", ["UserPoolId": .string(poolID), "ClientId": .string(clientID)])
+        return out.UserPoolClient
     }
 
     /// Creates a custom domain (with a certificate) or a Cognito prefix domain (without).

@@ -44,6 +44,10 @@ public struct Deployment: Sendable {
                                                          beyond: wanted.isEmpty ? Set(state.regions) : nil)
         if !wanted.isEmpty, let failure = state.regions.lazy.compactMap({ errors[$0] }).first { throw failure }
         if snapshot.regions.isEmpty, let error = errors.values.first { throw error }
+        let problems = Planner.adoptionProblems(state, stacks: stacks, snapshot: snapshot)
+        if !problems.isEmpty {
+            throw ControllerError("the desired state cannot move in next to what exists; nothing was changed:\n" + problems.map { "  - " + $0 }.joined(separator: "\n"))
+        }
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit)
             .restricted(to: wanted.isEmpty ? Set(snapshot.regions.keys) : wanted)
         return Observation(snapshot: snapshot, plan: plan, failures: errors.mapValues { "\($0)" })

@@ -84,7 +84,8 @@ private struct Reader {
         let releases = readReleases()
         checkSizes(functions: functions, layers: layers)
         return DesiredState(project: project.name, tags: project.tags, environments: project.environments,
-                            featureSets: project.featureSets, domains: project.domains, keepVersions: project.keepVersions, layers: layers,
+                            featureSets: project.featureSets, domains: project.domains, keepVersions: project.keepVersions,
+                            adoptFrom: project.adoptFrom, layers: layers,
                             functions: functions, queues: queues, buckets: buckets, cognito: cognito, api: api,
                             releases: releases)
     }
@@ -112,11 +113,12 @@ private struct Reader {
         var featureSets: [FeatureSet]
         var domains: Domains?
         var keepVersions: Int
+        var adoptFrom: [Located<String>]
     }
 
     mutating func readProject() -> Project? {
         guard let node = root("project.yaml", required: true),
-              let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains", "keepVersions"])
+              let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains", "keepVersions", "adopt"])
         else { return nil }
         let name = map.required("project", hint: "name the project, e.g. `project: Dzgro`")?.string()
         if let name, !(Naming.isTypeName(name.value) && name.value.count <= 32) {
@@ -209,7 +211,32 @@ private struct Reader {
         }
         guard let name else { return nil }
         let keepVersions = map.optional("keepVersions")?.int(1...1000, unit: "versions")?.value ?? DesiredState.defaultKeepVersions
-        return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains, keepVersions: keepVersions)
+        return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains, keepVersions: keepVersions,
+                       adoptFrom: readAdopt(map.optional("adopt"), project: name.value, featureSets: featureSets))
+    }
+
+    /// `adopt: {fromStacks: [...]}`: the earlier deployment's stacks resources may be taken from.
+    func readAdopt(_ node: YNode?, project: String, featureSets: [FeatureSet]) -> [Located<String>] {
+        guard let node, let fields = node.mapping(allowed: ["fromStacks"]),
+              let list = fields.required("fromStacks", hint: "list the stacks of the earlier deployment, e.g. `fromStacks: [dzgro-dev]`")?.stringList()
+        else { return [] }
+        let ours = Set(featureSets.map { Naming.stackName(project: project, featureSet: $0.name.value) })
+        var names: [Located<String>] = []
+        for (index, stack) in list.enumerated() {
+            let path = "adopt.fromStacks[\(index)]"
+            if !Naming.isStackName(stack.value) {
+                context.diagnostics.add(.invalidName, at: stack.location, path: path, "'\(stack.value)' is not a CloudFormation stack name",
+                                        hint: "a stack name starts with a letter and has at most 128 letters, digits and hyphens")
+            } else if ours.contains(stack.value) {
+                context.diagnostics.add(.invalidValue, at: stack.location, path: path, "stack \(stack.value) is one of the controller's own",
+                                        hint: "name only stacks of the earlier deployment; the controller's stacks are \(ours.sorted().joined(separator: ", "))")
+            } else if names.contains(where: { $0.value == stack.value }) {
+                context.diagnostics.add(.duplicateKey, at: stack.location, path: path, "stack \(stack.value) is listed twice", hint: "list each stack once")
+            } else {
+                names.append(stack)
+            }
+        }
+        return names
     }
 
     // MARK: layers.yaml

@@ -9,6 +9,9 @@ public struct DesiredState: Hashable, Sendable {
     /// How many of each function's newest versions a deploy keeps besides those an alias or a
     /// release pin refers to (`keepVersions` in project.yaml).
     public var keepVersions: Int
+    /// Stacks of an earlier deployment whose resources the desired state may take over
+    /// (`adopt: {fromStacks: […]}` in project.yaml): retained there, removed, imported.
+    public var adoptFrom: [Located<String>] = []
     public var layers: [Layer]
     public var functions: [Function]
     public var queues: [Queue]

@@ -63,16 +63,7 @@ extension SESClient {
     }
 }
 
-/// SQS (JSON 1.0, target AmazonSQS).
-public struct SQSClient: Sendable {
-    public var client: AWSClient
-    public var region: String
-    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
-
-    func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
-        try await client.json(.sqs, region: region, version: "1.0", target: "AmazonSQS", operation: operation, body)
-    }
-
+extension SQSClient {
     public func createQueue(_ name: String, attributes: [String: String] = [:], tags: [String: String] = [:]) async throws -> String {
         struct Out: Decodable { var QueueUrl: String }
         let out: Out = try await call("CreateQueue", .object([
@@ -83,29 +74,12 @@ public struct SQSClient: Sendable {
         return out.QueueUrl
     }
 
-    public func getQueueURL(_ name: String) async throws -> String {
-        struct Out: Decodable { var QueueUrl: String }
-        let out: Out = try await call("GetQueueUrl", ["QueueName": .string(name)])
-        return out.QueueUrl
-    }
-
-    public func getQueueAttributes(_ url: String, names: [String] = ["All"]) async throws -> [String: String] {
-        struct Out: Decodable { var Attributes: [String: String]? }
-        let out: Out = try await call("GetQueueAttributes", ["QueueUrl": .string(url), "AttributeNames": .array(names.map(JSON.string))])
-        return out.Attributes ?? [:]
-    }
-
     public func tagQueue(_ url: String, tags: [String: String]) async throws {
         let _: AWSClient.Empty = try await call("TagQueue", ["QueueUrl": .string(url), "Tags": .object(tags.mapValues(JSON.string))])
     }
 }
 
-/// API Gateway v2 (REST-JSON, signed as apigateway).
-public struct APIGatewayV2Client: Sendable {
-    public var client: AWSClient
-    public var region: String
-    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
-
+extension APIGatewayV2Client {
     public struct API: Decodable, Sendable, Hashable {
         public var apiId: String
         public var name: String

@@ -48,6 +48,7 @@ func executor(for action: Step.Action) -> any StepExecutor {
     case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
     case .deleteStack(let name, _): return DeleteStray(stackName: name)
     case .cognitoDomain(let domain, _, let pool, let arn): return CreateCognitoDomain(domain: domain, userPool: pool, plannedCertificateArn: arn)
+    case .adopt(let stackName, let resources): return AdoptResources(stackName: stackName, resources: resources)
     case .alias(_, let functionName, let environment, _, let to, let revisionID):
         return MoveAlias(functionName: functionName, environment: environment, to: to, revisionID: revisionID)
     }

@@ -88,6 +88,7 @@ public struct Observer: Sendable {
             case certificates([CertificateFact]), domains([String: CognitoDomainFact])
         }
         var snapshot = RegionSnapshot(region: region)
+        var everyStack: [String: StackFact] = [:]
         try await withThrowingTaskGroup(of: Part.self) { group in
             group.addTask {
                 if await listed()?.contains(bucket) == true { return .bucket(true) }
@@ -118,6 +119,7 @@ public struct Observer: Sendable {
                 case .bucket(let exists): snapshot.artifactBucketExists = exists
                 case .stacks(let stacks):
                     for stack in stacks {
+                        everyStack[stack.name] = stack
                         if target.stacks[stack.name] != nil {
                             snapshot.stacks[stack.name] = stack
                         } else if stack.tags["Project"] == project, stack.tags[StackTags.template] != nil {
@@ -131,6 +133,9 @@ public struct Observer: Sendable {
                 }
             }
         }
+        // What the stacks would create that exists already, and the stacks named to take it from.
+        snapshot.found = try await discover(target, stacks: snapshot.stacks)
+        snapshot.adoptFrom = target.adoptFrom.filter { everyStack[$0] != nil }
         // Artifacts: a stack deployed with the desired template proves its artifacts were
         // uploaded; only the others are looked up.
         if snapshot.artifactBucketExists {

@@ -1,6 +1,7 @@
 import AWSClient
 import Foundation
 import Planning
+import Rendering
 
 // The engine's ports to the cloud: one small protocol per kind of thing it observes or
 // changes, each taking the region per call. `CloudPorts.aws` binds them to the AWS APIs;
@@ -72,6 +73,42 @@ public protocol StackService: Sendable {
     func events(stack: String, region: String) async throws -> [StackEventFact]
     /// The template the stack was last deployed with, as it was submitted.
     func template(stack: String, region: String) async throws -> String
+    /// The same after its transforms ran (what CloudFormation holds, resource by resource).
+    func processedTemplate(stack: String, region: String) async throws -> String
+    /// An IMPORT change set (a new stack when none exists). Returns false, creating nothing,
+    /// when the stack already has a change set of that name.
+    func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String],
+                               resources: [ResourceToImport], region: String) async throws -> Bool
+}
+
+/// A resource an IMPORT change set adopts: its type, logical ID and identifying properties.
+public typealias ResourceToImport = CloudFormationClient.ResourceToImport
+
+/// What exists of a resource the desired state names.
+public struct ExistingResource: Hashable, Sendable {
+    public var physicalID: String
+    public var identifier: [String: String]
+    /// By the properties `AdoptableResource.desired` names.
+    public var live: [String: String]
+    /// Other resources of the same name (user pools): their ids.
+    public var alsoNamed: [String]
+    /// The region a bucket lives in.
+    public var region: String?
+    public init(physicalID: String, identifier: [String: String], live: [String: String] = [:], alsoNamed: [String] = [], region: String? = nil) {
+        self.physicalID = physicalID
+        self.identifier = identifier
+        self.live = live
+        self.alsoNamed = alsoNamed
+        self.region = region
+    }
+}
+
+/// Finds the resources a stack would create that exist already, and the stack holding each.
+public protocol ResourceDiscovery: Sendable {
+    /// The resource of that kind and name, nil when none exists. `pool` is a client's pool id.
+    func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) async throws -> ExistingResource?
+    /// The stack holding the resource with that physical ID; nil when none does.
+    func owner(physicalID: String, region: String) async throws -> ResourceOwner?
 }
 
 /// Lambda layers and their versions.
@@ -120,10 +157,12 @@ public struct CloudPorts: Sendable {
     public var domains: any UserPoolDomainService
     public var aliases: any AliasService
     public var versions: any FunctionVersionService
+    public var discovery: any ResourceDiscovery
 
     public init(identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
                 certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService,
-                versions: any FunctionVersionService) {
+                versions: any FunctionVersionService, discovery: any ResourceDiscovery) {
+        self.discovery = discovery
         self.identity = identity
         self.artifacts = artifacts
         self.stacks = stacks
@@ -138,12 +177,13 @@ public struct CloudPorts: Sendable {
     public static func aws(_ client: AWSClient) -> CloudPorts {
         let adapter = AWSAdapters(client: client)
         return CloudPorts(identity: adapter, artifacts: adapter, stacks: adapter, layers: adapter, certificates: adapter, domains: adapter,
-                          aliases: LambdaAliases(client: client), versions: adapter)
+                          aliases: LambdaAliases(client: client), versions: adapter, discovery: adapter)
     }
 }
 
 /// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
-struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService {
+struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService,
+    ResourceDiscovery {
     let client: AWSClient
 
     func account(region: String) async throws -> String {
@@ -248,6 +288,26 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func template(stack: String, region: String) async throws -> String {
         try await CloudFormationClient(client, region: region).getTemplate(stack)
+    }
+
+    func processedTemplate(stack: String, region: String) async throws -> String {
+        try await CloudFormationClient(client, region: region).getTemplate(stack, processed: true)
+    }
+
+    func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String],
+                               resources: [ResourceToImport], region: String) async throws -> Bool {
+        let source: CloudFormationClient.TemplateSource
+        switch template {
+        case .body(let body): source = .body(body)
+        case .url(let url): source = .url(url)
+        }
+        do {
+            try await CloudFormationClient(client, region: region).createImportChangeSet(stack: stack, name: name, template: source, parameters: [:],
+                                                                                       previous: previous, resources: resources)
+            return true
+        } catch let error as AWSError where error.code == "AlreadyExistsException" {
+            return false
+        }
     }
 
     func events(stack: String, region: String) async throws -> [StackEventFact] {

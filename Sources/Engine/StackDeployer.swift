@@ -51,8 +51,8 @@ struct StackDeployer {
     func execute(_ changeSet: String, of name: String) async throws {
         let seen = Set(try await stacks.events(stack: name, region: region).map(\.id))
         try await stacks.executeChangeSet(stack: name, name: changeSet, region: region)
-        let final = try await follow(name, seen: seen)
-        guard let status = final?.status, status == "CREATE_COMPLETE" || status == "UPDATE_COMPLETE" else {
+        let final = try await follow(name, seen: seen, executing: true)
+        guard let status = final?.status, ["CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"].contains(status) else {
             let failures = try await stacks.events(stack: name, region: region)
                 .filter { !seen.contains($0.id) && $0.status.hasSuffix("_FAILED") }
                 .map { "\($0.logicalID) (\($0.resourceType)): \($0.reason ?? $0.status)" }
@@ -63,6 +63,64 @@ struct StackDeployer {
             throw ApplyError("stack \(name) in \(region) ended \(final?.status ?? "missing")"
                              + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")) + "; \(remedy)")
         }
+    }
+
+    /// Updates an existing stack to `template` (JSON), its parameters kept, through a change
+    /// set named after its inputs; nothing happens when CloudFormation finds nothing to change.
+    func update(_ name: String, template: String, previous: [String], bucket: String) async throws {
+        guard let current = try await settled(name) else { throw ApplyError("stack \(name) in \(region) does not exist") }
+        let changeSet = "reconciler-adopt-" + sha256Hex((["update", current.lastChange ?? "-", template] + previous).joined(separator: "\n").utf8).prefix(32)
+        let location = try await deliver(name, template: template, bucket: bucket)
+        func make() async throws -> Bool {
+            try await stacks.createChangeSet(stack: name, name: changeSet, template: location, parameters: [:], previous: previous, tags: [:],
+                                             create: false, region: region)
+        }
+        do { _ = try await make() } catch where Self.isNoChange("\(error)") { return }
+        let described = try await computed(changeSet, of: name)
+        if described.status == "FAILED" {
+            try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
+            if Self.isNoChange(described.statusReason) { return }
+            throw ApplyError("the change set updating \(name) in \(region) failed: \(described.statusReason ?? "no reason given")")
+        }
+        try await execute(changeSet, of: name)
+    }
+
+    /// Imports `resources` into the stack (created by the import when it does not exist) with
+    /// `template`: the stack as it is plus their declarations, nothing else.
+    func importResources(_ name: String, template: String, previous: [String], resources: [ResourceToImport], bucket: String) async throws {
+        let current = try await settled(name)
+        let identity = resources.map { "\($0.logicalID) \($0.identifier.sorted { $0.key < $1.key })" }
+        let changeSet = "reconciler-import-" + sha256Hex((["import", current?.lastChange ?? "-", template] + previous + identity).joined(separator: "\n").utf8).prefix(32)
+        let location = try await deliver(name, template: template, bucket: bucket)
+        if try await !stacks.createImportChangeSet(stack: name, name: changeSet, template: location, previous: previous, resources: resources, region: region) {
+            progress("    \(region): \(name): import change set \(changeSet) exists already; using it")
+        }
+        let described = try await computed(changeSet, of: name)
+        guard described.status == "CREATE_COMPLETE", described.executionStatus == "AVAILABLE" else {
+            try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
+            throw ApplyError("the import into \(name) in \(region) cannot run: \(described.statusReason ?? described.status); nothing was imported. Fix what it names and apply again")
+        }
+        try await execute(changeSet, of: name)
+    }
+
+    /// The stack once no operation runs on it; nil when it does not exist (or was never created).
+    func settled(_ name: String) async throws -> StackFact? {
+        var current = try await describe(name)
+        if let status = current?.status, StackStatus.disposition(status, stack: name, region: region) == .inProgress {
+            progress("    \(region): \(name) is \(status); waiting for it to finish before changing it")
+            current = try await follow(name, seen: [])
+        }
+        let disposition = StackStatus.disposition(current?.status, stack: name, region: region)
+        if case .needsPerson(let remedy) = disposition { throw ApplyError("stack \(name) in \(region) is \(current?.status ?? "?"): \(remedy)") }
+        return disposition == .absent ? nil : current
+    }
+
+    /// Inline when small enough, else through the artifact bucket.
+    func deliver(_ name: String, template: String, bucket: String) async throws -> TemplateLocation {
+        guard template.utf8.count > StackLimits.inlineTemplateBytes else { return .body(template) }
+        let key = ArtifactKeys.template(name, templateHash: sha256Hex(template.utf8))
+        try await ports.artifacts.put(bucket, key: key, body: Array(template.utf8), contentType: "application/json", region: region)
+        return .url(ports.artifacts.url(bucket, key: key, region: region))
     }
 
     /// What the update of an existing stack would do, from a change set made now and left
@@ -201,7 +259,7 @@ struct StackDeployer {
 
     /// Prints new stack events as they happen until no operation is in progress. A stack being
     /// deleted (`vanishing`) may be gone before its last events are read: they are then skipped.
-    func follow(_ name: String, seen initial: Set<String>, vanishing: Bool = false) async throws -> StackFact? {
+    func follow(_ name: String, seen initial: Set<String>, vanishing: Bool = false, executing: Bool = false) async throws -> StackFact? {
         var seen = initial
         var status = "IN_PROGRESS"
         return try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
@@ -211,7 +269,8 @@ struct StackDeployer {
                 progress("      \(region) \(name)  \(event.status)  \(event.resourceType)  \(event.logicalID)\(event.reason.map { "  \($0)" } ?? "")")
             }
             let stack = try await describe(name)
-            guard let current = stack?.status, current.hasSuffix("_IN_PROGRESS"), current != "REVIEW_IN_PROGRESS" else { return .some(stack) }
+            // After a change set of a new stack is executed, REVIEW_IN_PROGRESS means it has not started yet.
+            guard let current = stack?.status, current.hasSuffix("_IN_PROGRESS"), current != "REVIEW_IN_PROGRESS" || executing else { return .some(stack) }
             status = current
             return nil
         }

@@ -33,6 +33,8 @@ public struct Step: Hashable, Sendable, Codable {
         case wait
         /// Needs a person; `apply` stops the region here with the remedy.
         case blocked
+        /// Takes resources that exist already into a stack (an IMPORT change set).
+        case adopt
     }
 
     public enum Action: Hashable, Sendable, Codable {
@@ -56,6 +58,9 @@ public struct Step: Hashable, Sendable, Codable {
         /// A stack of the project whose (region, feature set) left the desired state.
         case deleteStack(stackName: String, featureSet: String)
         case cognitoDomain(domain: String, environment: String, userPool: String, certificateArn: String?)
+        /// Before the stack's deployment: imports the resources that exist already, each taken
+        /// out of the stack that holds it first when there is one.
+        case adopt(stackName: String, resources: [Adoption])
         case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
     }
 
@@ -88,6 +93,8 @@ public struct Step: Hashable, Sendable, Codable {
             return "artifact \(function) \(key.split(separator: "/").last.map { String($0.prefix(12)) } ?? key)"
         case .deployStack(let name, _, _, _, _, _), .stackNeedsAttention(let name, _, _, _), .deleteStack(let name, _): return "stack \(name)"
         case .cognitoDomain(let domain, _, _, _): return "cognito domain \(domain)"
+        case .adopt(let stackName, let resources):
+            return resources.count == 1 ? "adopt \(resources[0].subject)" : "adopt \(resources.count) resources into \(stackName)"
         case .alias(_, let functionName, let environment, _, _, _): return "alias \(functionName):\(environment)"
         }
     }
@@ -123,6 +130,10 @@ public struct Step: Hashable, Sendable, Codable {
             return change == .wait ? "wait for ACTIVE" : "create for \(pool) (\(environment)), then wait for ACTIVE"
         case .alias(_, _, _, let from, let to, _):
             return "\(from.map(\.description) ?? "(created by the stack)") → \(to)" + (gate.map { " (held: release to \($0) needs approval)" } ?? "")
+        case .adopt(let stackName, let resources):
+            return "into \(stackName) with its data, then the update below sets what differs"
+                + (resources.count == 1 ? "; \(resources[0].route)" : "")
+                + (gate.map { " (held: adopting \($0) resources needs approval)" } ?? "")
         }
     }
 }

@@ -7,6 +7,7 @@ public enum PlanText {
         case .delete: return "-"
         case .wait: return "*"
         case .blocked: return "!"
+        case .adopt: return "<="
         }
     }
 
@@ -18,6 +19,7 @@ public enum PlanText {
         case .delete: return "\u{1B}[31m"
         case .wait: return "\u{1B}[36m"
         case .blocked: return "\u{1B}[1;31m"
+        case .adopt: return "\u{1B}[34m"
         }
     }
 
@@ -34,7 +36,19 @@ public enum PlanText {
             let width = region.steps.map { $0.subject.count }.max() ?? 0
             for step in region.steps {
                 let start = colour ? Self.colour(step) : ""
+                if case .adopt(let stackName, let resources) = step.action, resources.count > 1 {
+                    // Each resource its own line: where it is now, and what the update will change.
+                    lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
+                    for resource in resources {
+                        lines.append("    \(start)\(marker(step)) adopt \(resource.subject)\(reset)  \(resource.physicalID == resource.name ? "" : "\(resource.physicalID), ")\(resource.route) into \(stackName) as \(resource.logicalID)")
+                        for difference in resource.differences { lines.append("        ~ \(difference)") }
+                    }
+                    continue
+                }
                 lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
+                if case .adopt(_, let resources) = step.action {
+                    for difference in resources.flatMap(\.differences) { lines.append("        ~ \(difference)") }
+                }
                 for line in step.preview?.lines ?? [] { lines.append("      " + line) }
             }
         }
@@ -51,12 +65,12 @@ public enum PlanText {
     public static func summary(_ plan: Plan) -> String {
         guard plan.hasChanges else { return "No changes: the cloud matches the desired state." }
         let counts = plan.counts
-        let parts: [(String, String)] = [("create", "to create"), ("update", "to update"), ("delete", "to delete"),
+        let parts: [(String, String)] = [("adopt", "to adopt"), ("create", "to create"), ("update", "to update"), ("delete", "to delete"),
                                          ("wait", "to wait for"), ("held", "held for approval"), ("blocked", "need a person")]
         var text = "Plan: " + parts.compactMap { key, label in counts[key].map { "\($0) \(label)" } }.joined(separator: ", ") + "."
         let gates = Set(plan.heldSteps.compactMap(\.gate)).sorted()
         if !gates.isEmpty { text += " Releases to \(gates.joined(separator: " and ")) wait for an approved one-time password." }
-        text += "\nMarkers: + create, ~ update, - delete, * wait, ! needs a person."
+        text += "\nMarkers: \(counts["adopt"] == nil ? "" : "<= adopt (import what exists), ")+ create, ~ update, - delete, * wait, ! needs a person."
         return text
     }
 }

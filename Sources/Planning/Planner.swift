@@ -17,6 +17,11 @@ public struct ObservationTargets: Hashable, Sendable {
     public var layers: [String: String]
     public var certificateDomains: [String]
     public var cognitoDomains: [String]
+    /// Stack name → the named stateful resources it declares: those it does not hold yet are
+    /// looked for in the account (a stack deployed with the desired template holds them all).
+    public var adoptable: [String: [AdoptableResource]] = [:]
+    /// The stacks of `adopt.fromStacks`, whose existence the plan checks.
+    public var adoptFrom: [String] = []
 
     /// A region the desired state no longer has: only its stacks are read, to find strays.
     public static func strays(_ region: String) -> ObservationTargets {
@@ -107,7 +112,9 @@ public enum Planner {
                 functions: fns.map { Naming.functionName($0.name.value) },
                 layers: Dictionary(uniqueKeysWithValues: layers(in: state, region: region).map { (Naming.layerName(project: project, layer: $0.name.value), $0.contentHash) }),
                 certificateDomains: state.certificates.filter { $0.region == region }.map(\.domainName),
-                cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [])
+                cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
+                adoptable: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.adoptable) }),
+                adoptFrom: state.adoptFrom.map(\.value))
         }
     }
 
@@ -168,7 +175,9 @@ public enum Planner {
                 if !prune.isEmpty { add(.delete, .pruneLayer(layerName: name, versions: prune.sorted())) }
             }
 
-            // 4. Function artifacts (content-addressed) and 5. stacks.
+            // 4. Function artifacts (content-addressed) and 5. stacks, each after adopting what
+            //    it would otherwise create.
+            let adoptions = adoptions(observed, stacks: stacks.filter { $0.id.region == region })
             var stackSteps: [Step] = []
             for stack in stacks where stack.id.region == region {
                 let fact = observed.stacks[stack.stackName]
@@ -204,6 +213,10 @@ public enum Planner {
                     stackSteps.append(Step(region: region, change: .blocked,
                                            action: .stackNeedsAttention(stackName: stack.stackName, status: fact.status, reason: fact.statusReason, remedy: remedy)))
                     continue
+                }
+                if let adopted = adoptions[stack.stackName] {
+                    stackSteps.append(Step(region: region, change: .adopt, action: .adopt(stackName: stack.stackName, resources: adopted)))
+                    reasons.insert("after adopting \(adopted.count) resource\(adopted.count == 1 ? "" : "s")", at: 0)
                 }
                 if disposition == .absent {
                     reasons.insert("new stack", at: 0)

@@ -35,11 +35,18 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
     /// Stacks of the project (its `Project` tag and the controller's template tag) that the
     /// desired state no longer has in this region, by name.
     public var strays: [String: StackFact]
+    /// Resources the desired stacks would create that exist already (adopted by `apply`).
+    public var found: [FoundResource]
+    /// The stacks of `adopt.fromStacks` that exist in this region.
+    public var adoptFrom: [String]
 
     public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
                 functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
                 certificates: [CertificateFact] = [],
-                cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:]) {
+                cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:],
+                found: [FoundResource] = [], adoptFrom: [String] = []) {
+        self.found = found
+        self.adoptFrom = adoptFrom
         self.region = region
         self.artifactBucketExists = artifactBucketExists
         self.artifacts = artifacts

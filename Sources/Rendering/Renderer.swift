@@ -19,6 +19,8 @@ public struct RenderedStack: Hashable, Sendable {
     public var parameters: [String]
     /// The gated aliases and the parameters that carry their live pointers into a deployment.
     public var aliasParameters: [AliasParameters] = []
+    /// The named stateful resources, which may exist already and are then imported.
+    public var adoptable: [AdoptableResource] = []
     /// Logical IDs of the resources whose state the controller sets itself (the gated
     /// aliases' version pointers): drift on them is the controller's to judge, not
     /// CloudFormation's.
@@ -94,7 +96,7 @@ public enum Renderer {
         return RenderedStack(id: stack, stackName: Naming.stackName(project: state.project.value, featureSet: stack.featureSet),
                              template: template, body: YAMLEmitter.emit(template),
                              resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key),
-                             aliasParameters: builder.gatedAliases)
+                             aliasParameters: builder.gatedAliases, adoptable: builder.adoptable)
     }
 }
 
@@ -115,6 +117,7 @@ struct StackBuilder {
     var parameters: [TemplateValue.Entry] = []
     var conditions: [TemplateValue.Entry] = []
     var gatedAliases: [AliasParameters] = []
+    var adoptable: [AdoptableResource] = []
     var outputs: [TemplateValue.Entry] = []
     var expandedResourceCount = 0
 
@@ -157,6 +160,7 @@ struct StackBuilder {
         if StatefulResources.types.contains(type) {
             r.set("DeletionPolicy", "Retain")
             r.set("UpdateReplacePolicy", "Retain")
+            if let resource = AdoptableResource.from(logicalID: id, type: type, properties: properties) { adoptable.append(resource) }
         }
         r.set("DependsOn", dependsOn.isEmpty ? nil : .list(dependsOn.map { .string($0) }))
         r.set("Properties", properties)

@@ -16,7 +16,8 @@ import Testing
 struct Injected: Error, CustomStringConvertible { var description: String }
 
 /// An AWS account in memory, through the engine's ports.
-actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService {
+actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService,
+    ResourceDiscovery {
     var objects: [String: [UInt8]] = [:]
     /// Last-modified times set by tests (others read as 2026-01-01), and buckets given the expiry rule.
     var modified: [String: String] = [:]
@@ -80,7 +81,36 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
 
     func stack(_ name: String, region: String) -> StackFact? { stacks["\(region)/\(name)"] }
     func stacks(region: String) -> [StackFact] { stacks.filter { $0.key.hasPrefix("\(region)/") }.map(\.value) }
-    func resources(stack: String, region: String) -> [String: String] { [:] }
+    func resources(stack: String, region: String) -> [String: String] { held["\(region)/\(stack)"] ?? [:] }
+    /// Resources of the account by "region/kind/name", the stacks holding them by "region/physical id",
+    /// each stack's resources (logical → physical) by "region/name", and the IMPORT change sets made.
+    var existing: [String: ExistingResource] = [:]
+    var owners: [String: ResourceOwner] = [:]
+    var held: [String: [String: String]] = [:]
+    var imports: [String: [ResourceToImport]] = [:]
+    var discoveries: [String] = []
+    func addExisting(_ region: String, _ kind: AdoptableResource.Kind, _ name: String, _ resource: ExistingResource, owner: ResourceOwner? = nil) {
+        existing["\(region)/\(kind.rawValue)/\(name)"] = resource
+        if let owner {
+            owners["\(region)/\(resource.physicalID)"] = owner
+            held["\(region)/\(owner.stack)", default: [:]][owner.logicalID] = resource.physicalID
+        }
+    }
+    func hold(_ region: String, _ stack: String, _ resources: [String: String]) { held["\(region)/\(stack)"] = resources }
+    func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) -> ExistingResource? {
+        discoveries.append("\(region)/\(kind.rawValue)/\(name)")
+        return existing["\(region)/\(kind.rawValue)/\(name)"]
+    }
+    func owner(physicalID: String, region: String) -> ResourceOwner? { owners["\(region)/\(physicalID)"] }
+    func processedTemplate(stack: String, region: String) throws -> String { try template(stack: stack, region: region) }
+    func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String], resources: [ResourceToImport],
+                               region: String) throws -> Bool {
+        try write(region)
+        guard changeSets["\(region)/\(stack)/\(name)"] == nil else { return false }
+        changeSets["\(region)/\(stack)/\(name)"] = ([:], previous, [:], template)
+        imports["\(region)/\(stack)/\(name)"] = resources
+        return true
+    }
     func deleteStack(_ name: String, region: String) throws {
         try write(region)
         stacks["\(region)/\(name)"] = nil
@@ -110,6 +140,11 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         switch set.template {
         case .body(let body): templates["\(region)/\(stack)"] = body
         case .url(let url): templates["\(region)/\(stack)"] = objects[String(url.dropFirst("memory://".count))].map { String(decoding: $0, as: UTF8.self) }
+        }
+        if let imported = imports["\(region)/\(stack)/\(name)"] {
+            for resource in imported { held["\(region)/\(stack)", default: [:]][resource.logicalID] = resource.identifier.values.sorted().last }
+            stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "IMPORT_COMPLETE", tags: stacks["\(region)/\(stack)"]?.tags ?? [:])
+            return
         }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
     }
@@ -177,7 +212,8 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
 
     nonisolated var ports: CloudPorts {
-        CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self)
+        CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self,
+                   discovery: self)
     }
 }
 

@@ -130,7 +130,7 @@ struct PlannerTests {
                 case .requestCertificate, .awaitCertificate: return 1
                 case .publishLayer, .pruneLayer: return 2
                 case .uploadArtifact: return 3
-                case .deployStack, .stackNeedsAttention: return 4
+                case .adopt, .deployStack, .stackNeedsAttention: return 4
                 case .cognitoDomain: return 5
                 case .alias: return 6
                 case .pruneVersions, .pruneArtifacts: return 7

@@ -1,0 +1,65 @@
+/// SQS (JSON 1.0, target AmazonSQS): what the controller reads of a queue it may adopt.
+public struct SQSClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    public func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
+        try await client.json(.sqs, region: region, version: "1.0", target: "AmazonSQS", operation: operation, body)
+    }
+
+    /// The queue's URL; a missing queue is an error that `isNotFound`.
+    public func getQueueURL(_ name: String) async throws -> String {
+        struct Out: Decodable { var QueueUrl: String }
+        let out: Out = try await call("GetQueueUrl", ["QueueName": .string(name)])
+        return out.QueueUrl
+    }
+
+    public func getQueueAttributes(_ url: String, names: [String] = ["All"]) async throws -> [String: String] {
+        struct Out: Decodable { var Attributes: [String: String]? }
+        let out: Out = try await call("GetQueueAttributes", ["QueueUrl": .string(url), "AttributeNames": .array(names.map(JSON.string))])
+        return out.Attributes ?? [:]
+    }
+}
+
+/// API Gateway v2 (REST-JSON, signed as apigateway): custom domains and their mappings.
+public struct APIGatewayV2Client: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    public struct DomainName: Decodable, Sendable, Hashable {
+        public struct Configuration: Decodable, Sendable, Hashable {
+            public var apiGatewayDomainName: String?
+            public var certificateArn: String?
+            public var endpointType: String?
+        }
+        public var domainName: String
+        public var domainNameConfigurations: [Configuration]?
+    }
+
+    public struct Mapping: Decodable, Sendable, Hashable {
+        public var apiId: String
+        public var apiMappingId: String
+        public var apiMappingKey: String?
+        public var stage: String
+    }
+
+    /// nil when the domain does not exist in this region.
+    public func getDomainName(_ name: String) async throws -> DomainName? {
+        do {
+            return try await client.restJSON(.apigatewayv2, region: region, operation: "GetDomainName", method: "GET", path: ["v2", "domainnames", name])
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
+    }
+
+    public func getApiMappings(_ domain: String) async throws -> [Mapping] {
+        struct Page: Decodable { var items: [Mapping]?; var nextToken: String? }
+        return try await AWSClient.paginate("GetApiMappings") { token in
+            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApiMappings", method: "GET",
+                                                       path: ["v2", "domainnames", domain, "apimappings"], query: token.map { [("nextToken", $0)] } ?? [])
+            return (page.items ?? [], page.nextToken)
+        }
+    }
+}

@@ -1,0 +1,178 @@
+import AWSClient
+import DesiredState
+import Foundation
+import Planning
+import Rendering
+
+// Moving in next to an earlier deployment: the resources a stack would create that exist
+// already are found by the observer (`discover`) and imported by `AdoptResources`, each
+// taken out of the stack holding it first (retained there, then removed).
+
+extension AWSAdapters {
+    func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) async throws -> ExistingResource? {
+        switch kind {
+        case .bucket:
+            let s3 = S3Client(client, region: region)
+            guard try await s3.headBucket(name) else { return nil }
+            async let location = s3.getBucketLocation(name)
+            async let versioning = s3.getBucketVersioning(name)
+            let home = try await location
+            return ExistingResource(physicalID: name, identifier: ["BucketName": name],
+                                    live: try await versioning.map { ["VersioningConfiguration.Status": $0] } ?? [:],
+                                    region: home == region ? nil : home)
+        case .queue:
+            let sqs = SQSClient(client, region: region)
+            let url: String
+            do { url = try await sqs.getQueueURL(name) } catch let error as AWSError where error.isNotFound { return nil }
+            let attributes = try await sqs.getQueueAttributes(url)
+            var live: [String: String] = ["FifoQueue": attributes["FifoQueue"] ?? "false"]
+            for key in ["VisibilityTimeout", "MessageRetentionPeriod"] { live[key] = attributes[key] }
+            if let redrive = attributes["RedrivePolicy"].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }),
+               let count = redrive["maxReceiveCount"] {
+                live["RedrivePolicy.maxReceiveCount"] = "\(count)"
+            }
+            return ExistingResource(physicalID: url, identifier: ["QueueUrl": url], live: live)
+        case .userPool:
+            let cognito = CognitoClient(client, region: region)
+            let ids = try await cognito.listUserPools().filter { $0.Name == name }.map(\.Id).sorted()
+            guard let id = ids.first else { return nil }
+            let pool = try await cognito.describeUserPool(id)
+            var live: [String: String] = ["UsernameAttributes": (pool.UsernameAttributes ?? []).joined(separator: ","),
+                                          "AliasAttributes": (pool.AliasAttributes ?? []).joined(separator: ",")]
+            live["AutoVerifiedAttributes"] = pool.AutoVerifiedAttributes?.joined(separator: ",")
+            live["MfaConfiguration"] = pool.MfaConfiguration
+            live["DeletionProtection"] = pool.DeletionProtection
+            live["Policies.PasswordPolicy.MinimumLength"] = pool.Policies?.PasswordPolicy?.MinimumLength.map(String.init)
+            return ExistingResource(physicalID: id, identifier: ["UserPoolId": id], live: live, alsoNamed: Array(ids.dropFirst()))
+        case .userPoolClient:
+            guard let pool else { return nil }
+            let cognito = CognitoClient(client, region: region)
+            guard let summary = try await cognito.listUserPoolClients(pool).first(where: { $0.ClientName == name }) else { return nil }
+            let described = try await cognito.describeUserPoolClient(pool, clientID: summary.ClientId)
+            var live: [String: String] = ["GenerateSecret": described.hasSecret ? "true" : "false"]
+            live["ExplicitAuthFlows"] = described.ExplicitAuthFlows?.joined(separator: ",")
+            live["PreventUserExistenceErrors"] = described.PreventUserExistenceErrors
+            return ExistingResource(physicalID: summary.ClientId, identifier: ["UserPoolId": pool, "ClientId": summary.ClientId], live: live)
+        case .apiDomain:
+            guard try await APIGatewayV2Client(client, region: region).getDomainName(name) != nil else { return nil }
+            return ExistingResource(physicalID: name, identifier: ["DomainName": name])
+        }
+    }
+
+    func owner(physicalID: String, region: String) async throws -> ResourceOwner? {
+        try await CloudFormationClient(client, region: region).owner(physicalID: physicalID).map { ResourceOwner(stack: $0.stack, logicalID: $0.logicalID) }
+    }
+}
+
+extension Observer {
+    /// The resources the target's stacks declare but do not hold, that exist already: where each
+    /// is and what it is. A stack deployed with the desired template holds all of its own (no
+    /// call); another is listed once. Clients are looked for in their pool, once it is known.
+    func discover(_ target: ObservationTargets, stacks: [String: StackFact]) async throws -> [FoundResource] {
+        let region = target.region
+        let ports = ports
+        var held: [String: [String: String]] = [:]
+        var wanted: [(stack: String, resource: AdoptableResource)] = []
+        for (stackName, resources) in target.adoptable.sorted(by: { $0.key < $1.key }) where !resources.isEmpty {
+            let fact = stacks[stackName]
+            if let fact, fact.tags[StackTags.template] == target.stacks[stackName] { continue }
+            var present: [String: String] = [:]
+            if let fact, StackStatus.disposition(fact.status, stack: stackName, region: region) != .absent {
+                present = try await ports.stacks.resources(stack: stackName, region: region)
+            }
+            held[stackName] = present
+            wanted += resources.filter { present[$0.logicalID] == nil }.map { (stackName, $0) }
+        }
+        guard !wanted.isEmpty else { return [] }
+        let byKey = Dictionary(wanted.map { ("\($0.stack)/\($0.resource.logicalID)", $0) }, uniquingKeysWith: { a, _ in a })
+        let find: @Sendable (String, String?) async throws -> FoundResource? = { key, pool in
+            guard let (stack, resource) = byKey[key],
+                  let existing = try await ports.discovery.find(resource.kind, name: resource.name, pool: pool, region: region) else { return nil }
+            return FoundResource(stackName: stack, logicalID: resource.logicalID, kind: resource.kind, name: resource.name,
+                                 physicalID: existing.physicalID, identifier: existing.identifier,
+                                 owner: try await ports.discovery.owner(physicalID: existing.physicalID, region: region),
+                                 live: existing.live, alsoNamed: existing.alsoNamed, elsewhere: existing.region)
+        }
+        var found = try await concurrently(wanted.filter { $0.resource.kind != .userPoolClient }.map { "\($0.stack)/\($0.resource.logicalID)" }) { key in
+            try await find(key, nil)
+        }
+        // A client of a pool that exists (found now, or in the stack already), in that pool.
+        let pools = Dictionary(wanted.filter { $0.resource.kind == .userPoolClient }.compactMap { entry -> (String, String)? in
+            guard let pool = entry.resource.pool,
+                  let id = found["\(entry.stack)/\(pool)"]?.physicalID ?? held[entry.stack]?[pool] else { return nil }
+            return ("\(entry.stack)/\(entry.resource.logicalID)", id)
+        }, uniquingKeysWith: { a, _ in a })
+        found.merge(try await concurrently(pools.keys.sorted()) { key in try await find(key, pools[key]) }) { a, _ in a }
+        return found.values.sorted { ($0.stackName, $0.logicalID) < ($1.stackName, $1.logicalID) }
+    }
+}
+
+/// Adopts a stack's resources that exist already: each one held by another stack is retained
+/// there and removed from it (its references there replaced by their values), then all are
+/// imported into the stack in one IMPORT change set. Every part first checks whether it is
+/// done, so an apply cut short anywhere (kill -9 included) finishes on the next one.
+struct AdoptResources: StepExecutor {
+    var stackName: String
+    var resources: [Adoption]
+
+    func run(_ c: StepContext) async throws -> String? {
+        guard let stack = c.work.stacks.first(where: { $0.id.region == c.region && $0.stackName == stackName }) else {
+            throw ApplyError("stack \(stackName) is not rendered for \(c.region)")
+        }
+        let deployer = StackDeployer(ports: c.ports, region: c.region, waits: c.waits, clock: c.clock, progress: c.progress)
+        let moving = Dictionary(grouping: resources.filter { $0.from != nil }, by: { $0.from!.stack })
+        if !moving.isEmpty {
+            let account = try await c.ports.identity.account(region: c.region)
+            for (source, adoptions) in moving.sorted(by: { $0.key < $1.key }) {
+                try await release(adoptions, from: source, account: account, deployer: deployer, c)
+            }
+        }
+
+        let current = try await deployer.describe(stackName)
+        let exists = current.map { StackStatus.disposition($0.status, stack: stackName, region: c.region) != .absent } ?? false
+        let present = exists ? try await c.ports.stacks.resources(stack: stackName, region: c.region) : [:]
+        let pending = resources.filter { present[$0.logicalID] == nil }
+        guard !pending.isEmpty else { return "every resource is in \(stackName) already" }
+        let declared = Dictionary(stack.adoptable.map { ($0.logicalID, $0.importDeclaration) }, uniquingKeysWith: { a, _ in a })
+        var declarations: [String: TemplateValue] = [:]
+        for adoption in pending {
+            guard let declaration = declared[adoption.logicalID] else { throw ApplyError("\(stackName) no longer declares \(adoption.logicalID); plan again") }
+            declarations[adoption.logicalID] = declaration
+        }
+        let base = exists ? try TemplateEdit.load(try await c.ports.stacks.template(stack: stackName, region: c.region)) : [:]
+        let template = try TemplateEdit.json(TemplateEdit.adding(declarations, to: base))
+        c.progress("    \(c.region): \(stackName): importing \(pending.map(\.subject).joined(separator: ", "))")
+        try await deployer.importResources(stackName, template: template, previous: Self.parameters(base),
+                                           resources: pending.map { ResourceToImport(type: $0.kind.type, logicalID: $0.logicalID, identifier: $0.identifier) },
+                                           bucket: c.bucket)
+        return nil
+    }
+
+    /// Takes `adoptions` out of `source`: retained there first (one update), then removed
+    /// (another), each skipped when done already.
+    func release(_ adoptions: [Adoption], from source: String, account: String, deployer: StackDeployer, _ c: StepContext) async throws {
+        let held = try await c.ports.stacks.resources(stack: source, region: c.region)
+        let still = adoptions.filter { held[$0.from!.logicalID] != nil }
+        guard !still.isEmpty else { return }
+        let ids = Set(still.map { $0.from!.logicalID })
+        var template = try TemplateEdit.load(try await c.ports.stacks.processedTemplate(stack: source, region: c.region))
+        let previous = Self.parameters(template)
+        if let retained = try TemplateEdit.retaining(ids, in: template) {
+            c.progress("    \(c.region): \(source): retaining \(ids.sorted().joined(separator: ", ")) (DeletionPolicy Retain), so removing them keeps them")
+            try await deployer.update(source, template: try TemplateEdit.json(retained), previous: previous, bucket: c.bucket)
+            template = retained
+        }
+        var removed = try TemplateEdit.removing(Dictionary(still.map { ($0.from!.logicalID, $0.values(region: c.region, account: account)) },
+                                                           uniquingKeysWith: { a, _ in a }), from: template)
+        // A stack keeps at least one resource: a placeholder that creates nothing in the account.
+        if TemplateEdit.resources(removed).isEmpty {
+            removed["Resources"] = ["ReconcilerPlaceholder": ["Type": "AWS::CloudFormation::WaitConditionHandle"]]
+        }
+        c.progress("    \(c.region): \(source): removing \(ids.sorted().joined(separator: ", ")) from the stack (they stay in the account)")
+        try await deployer.update(source, template: try TemplateEdit.json(removed), previous: previous, bucket: c.bucket)
+    }
+
+    static func parameters(_ template: [String: Any]) -> [String] {
+        (template["Parameters"] as? [String: Any]).map { $0.keys.sorted() } ?? []
+    }
+}
