@@ -97,6 +97,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         }
     }
     func hold(_ region: String, _ stack: String, _ resources: [String: String]) { held["\(region)/\(stack)"] = resources }
+    func forgetDiscoveries() { discoveries = [] }
     func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) -> ExistingResource? {
         discoveries.append("\(region)/\(kind.rawValue)/\(name)")
         return existing["\(region)/\(kind.rawValue)/\(name)"]
@@ -145,6 +146,10 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
             for resource in imported { held["\(region)/\(stack)", default: [:]][resource.logicalID] = resource.identifier.values.sorted().last }
             stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "IMPORT_COMPLETE", tags: stacks["\(region)/\(stack)"]?.tags ?? [:])
             return
+        }
+        // A resource the new template no longer declares leaves the stack.
+        if let held = held["\(region)/\(stack)"], let body = templates["\(region)/\(stack)"], let declared = try? TemplateEdit.resources(TemplateEdit.load(body)) {
+            self.held["\(region)/\(stack)"] = held.filter { declared[$0.key] != nil }
         }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
     }

@@ -1,0 +1,117 @@
+import AWSClient
+import DesiredState
+@testable import Engine
+import Fixtures
+import Foundation
+import Planning
+import Rendering
+import StateStore
+import Testing
+
+/// Adoption over the in-memory account: what the observer asks for, and the order of the
+/// changes `apply` makes (retain, remove, import, then the stack's own update).
+@Suite("Adoption with in-memory ports")
+struct AdoptionEngineTests {
+    static let region = "ap-south-1"
+    static let old = """
+        Resources:
+          Payments:
+            Type: AWS::SQS::Queue
+            Properties: {QueueName: PaymentEventsQDev}
+          Watcher:
+            Type: AWS::SQS::Queue
+            Properties:
+              QueueName: Watcher
+              Tags: [{Key: Watches, Value: !GetAtt Payments.Arn}]
+        """
+
+    /// The account before moving in: a bucket outside any stack, a queue in stack dzgro-dev, the
+    /// dev pool outside any stack, and its client.
+    static func account() async throws -> MemoryCloud {
+        let cloud = MemoryCloud(pools: try ApplierTests.pools())
+        await cloud.addExisting(region, .bucket, "dzgro-reports-dev", ExistingResource(physicalID: "dzgro-reports-dev", identifier: ["BucketName": "dzgro-reports-dev"]))
+        await cloud.addExisting(region, .queue, "PaymentEventsQDev",
+                                ExistingResource(physicalID: "https://q/PaymentEventsQDev", identifier: ["QueueUrl": "https://q/PaymentEventsQDev"], live: ["FifoQueue": "false"]),
+                                owner: ResourceOwner(stack: "dzgro-dev", logicalID: "Payments"))
+        await cloud.hold(region, "dzgro-dev", ["Payments": "https://q/PaymentEventsQDev", "Watcher": "https://q/Watcher"])
+        await cloud.addStack(region, StackFact(name: "dzgro-dev", status: "CREATE_COMPLETE"))
+        await cloud.setTemplate("\(region)/dzgro-dev", old)
+        await cloud.addExisting(region, .userPool, "DzgroUserPoolDev", ExistingResource(physicalID: "pool-dev", identifier: ["UserPoolId": "pool-dev"],
+                                                                                        live: ["UsernameAttributes": "email", "AliasAttributes": ""]))
+        await cloud.addExisting(region, .userPoolClient, "DzgroWebClientDev",
+                                ExistingResource(physicalID: "client-dev", identifier: ["UserPoolId": "pool-dev", "ClientId": "client-dev"], live: ["GenerateSecret": "false"]))
+        return cloud
+    }
+
+    @Test func aConvergedStackIsNotSearchedAndANewOneIsSearchedWhole() async throws {
+        let (state, stacks) = try DefaultState.load(DefaultState.edited([("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  fromStacks: [dzgro-dev]")]))
+        let cloud = try await Self.account()
+        let target = try #require(Planner.targets(state, stacks: stacks).first { $0.region == Self.region })
+        let snapshot = try await Observer(ports: cloud.ports).observe([target], project: "Dzgro", account: DefaultState.account)
+        let found = snapshot[Self.region].found
+        #expect(Set(found.map(\.name)) == ["dzgro-reports-dev", "PaymentEventsQDev", "DzgroUserPoolDev", "DzgroWebClientDev"])
+        #expect(found.first { $0.kind == .queue }?.owner == ResourceOwner(stack: "dzgro-dev", logicalID: "Payments"))
+        #expect(snapshot[Self.region].adoptFrom == ["dzgro-dev"])
+        let core = try #require(stacks.first { $0.stackName == "Dzgro-core" && $0.id.region == Self.region })
+        let ams = try #require(stacks.first { $0.stackName == "Dzgro-ams" && $0.id.region == Self.region })
+        // Every named resource of the new stacks once; a client only in a pool that exists (dev's).
+        #expect(await cloud.discoveries.count == (core.adoptable + ams.adoptable).filter { $0.kind != .userPoolClient }.count + 1)
+        #expect(await cloud.discoveries.filter { $0.contains("/user pool client/") } == ["\(Self.region)/user pool client/DzgroWebClientDev"])
+
+        // Deployed with the desired template: nothing is searched.
+        await cloud.forgetDiscoveries()
+        for stack in [core, ams] {
+            await cloud.addStack(Self.region, StackFact(name: stack.stackName, status: "UPDATE_COMPLETE", tags: [StackTags.template: stack.templateHash]))
+        }
+        _ = try await Observer(ports: cloud.ports).observe([target], project: "Dzgro", account: DefaultState.account)
+        #expect(await cloud.discoveries.isEmpty)
+
+        // Deployed with another template: only what the stack does not hold is searched.
+        await cloud.addStack(Self.region, StackFact(name: "Dzgro-core", status: "UPDATE_COMPLETE", tags: [StackTags.template: "older"]))
+        await cloud.hold(Self.region, "Dzgro-core", Dictionary(uniqueKeysWithValues: core.adoptable.filter { $0.logicalID != "DzgroReportsBucketDev" }.map { ($0.logicalID, $0.name) }))
+        let again = try await Observer(ports: cloud.ports).observe([target], project: "Dzgro", account: DefaultState.account)
+        #expect(await cloud.discoveries == ["\(Self.region)/bucket/dzgro-reports-dev"])
+        #expect(again[Self.region].found.map(\.logicalID) == ["DzgroReportsBucketDev"])
+    }
+
+    @Test func applyRetainsRemovesAndImportsBeforeTheStackIsCreated() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-adoption-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (state, stacks) = try DefaultState.load(DefaultState.edited([("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  fromStacks: [dzgro-dev]")]))
+        let cloud = try await Self.account()
+        let targets = Planner.targets(state, stacks: stacks)
+        let snapshot = try await Observer(ports: cloud.ports).observe(targets, project: "Dzgro", account: DefaultState.account)
+        #expect(Planner.adoptionProblems(state, stacks: stacks, snapshot: snapshot).isEmpty)
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let applier = Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+                              layers: LayerBuilder(cacheDirectory: directory.appendingPathComponent("cache"), installer: FakeInstaller()),
+                              log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")),
+                              waits: WaitPolicy(pollSeconds: 5, certificateSeconds: 900, stackSeconds: 3600, domainSeconds: 900), clock: TestClock(),
+                              progress: { _ in })
+        let report = await applier.apply(plan)
+        #expect(report.succeeded, "\(report.entries.filter { $0.outcome != .applied })")
+        // dzgro-dev: retained, then removed, its reference kept as a value; then one import into Dzgro-core, then its creation.
+        let executed = await cloud.executed.filter { $0.hasPrefix("\(Self.region)/dzgro-dev/") || $0.hasPrefix("\(Self.region)/Dzgro-core/") }
+        #expect(executed.map { $0.split(separator: "/")[1] } == ["dzgro-dev", "dzgro-dev", "Dzgro-core", "Dzgro-core"], "\(executed)")
+        let source = try TemplateEdit.load(try #require(await cloud.templates["\(Self.region)/dzgro-dev"]))
+        #expect(TemplateEdit.resources(source).keys.sorted() == ["Watcher"])
+        #expect(try TemplateEdit.json(source).contains("arn:aws:sqs:ap-south-1:\(DefaultState.account):PaymentEventsQDev"))
+        let imports = await cloud.imports.filter { $0.key.hasPrefix("\(Self.region)/Dzgro-core/") }
+        #expect(imports.count == 1)
+        let imported = try #require(imports.values.first)
+        #expect(Set(imported.map(\.logicalID)) == ["DzgroReportsBucketDev", "PaymentEventsQDev", "UserPoolDev", "UserPoolClientDev"])
+        #expect(imported.first { $0.logicalID == "UserPoolClientDev" }?.identifier == ["UserPoolId": "pool-dev", "ClientId": "client-dev"])
+
+        // Cut short after the import: apply again imports nothing twice and touches dzgro-dev no more.
+        await cloud.forgetExecuted()
+        let step = try #require(plan.steps.first { $0.change == .adopt })
+        guard case .adopt(let stackName, let resources) = step.action else { return }
+        let note = try await AdoptResources(stackName: stackName, resources: resources).run(StepContext(
+            region: Self.region, bucket: "b", ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+            layers: LayerBuilder(cacheDirectory: directory.appendingPathComponent("cache"), installer: FakeInstaller()),
+            waits: WaitPolicy(pollSeconds: 5, certificateSeconds: 900, stackSeconds: 3600, domainSeconds: 900), clock: TestClock(),
+            board: CertificateBoard(), produced: ProducedValues(), progress: { _ in }))
+        #expect(note == "every resource is in Dzgro-core already")
+        #expect(await cloud.executed.isEmpty)
+    }
+}
