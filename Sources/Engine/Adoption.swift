@@ -110,69 +110,77 @@ extension Observer {
 /// Adopts a stack's resources that exist already: each one held by another stack is retained
 /// there and removed from it (its references there replaced by their values), then all are
 /// imported into the stack in one IMPORT change set. Every part first checks whether it is
-/// done, so an apply cut short anywhere (kill -9 included) finishes on the next one.
-struct AdoptResources: StepExecutor {
-    var stackName: String
-    var resources: [Adoption]
+/// done, so an apply cut short anywhere (kill -9 included) finishes on the next one. Used by
+/// `apply` for ungated adoptions and by the release gate for approved ones.
+struct Adopter {
+    var ports: CloudPorts
+    var region: String
+    /// The region's artifact bucket: an import template too large to send inline goes there.
+    var bucket: String
+    var waits: WaitPolicy
+    var clock: any Clock
+    var progress: @Sendable (String) -> Void
 
-    func run(_ c: StepContext) async throws -> String? {
-        guard let stack = c.work.stacks.first(where: { $0.id.region == c.region && $0.stackName == stackName }) else {
-            throw ApplyError("stack \(stackName) is not rendered for \(c.region)")
-        }
-        let deployer = StackDeployer(ports: c.ports, region: c.region, waits: c.waits, clock: c.clock, progress: c.progress)
+    /// Returns a note when every resource was in the stack already.
+    func adopt(_ resources: [Adoption], into stackName: String) async throws -> String? {
+        let deployer = StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress)
         let moving = Dictionary(grouping: resources.filter { $0.from != nil }, by: { $0.from!.stack })
         if !moving.isEmpty {
-            let account = try await c.ports.identity.account(region: c.region)
+            let account = try await ports.identity.account(region: region)
             for (source, adoptions) in moving.sorted(by: { $0.key < $1.key }) {
-                try await release(adoptions, from: source, account: account, deployer: deployer, c)
+                try await release(adoptions, from: source, account: account, deployer: deployer)
             }
         }
 
-        let current = try await deployer.describe(stackName)
-        let exists = current.map { StackStatus.disposition($0.status, stack: stackName, region: c.region) != .absent } ?? false
-        let present = exists ? try await c.ports.stacks.resources(stack: stackName, region: c.region) : [:]
+        let current = try await deployer.settled(stackName)
+        let present = current == nil ? [:] : try await ports.stacks.resources(stack: stackName, region: region)
         let pending = resources.filter { present[$0.logicalID] == nil }
         guard !pending.isEmpty else { return "every resource is in \(stackName) already" }
-        let declared = Dictionary(stack.adoptable.map { ($0.logicalID, $0.importDeclaration) }, uniquingKeysWith: { a, _ in a })
-        var declarations: [String: TemplateValue] = [:]
-        for adoption in pending {
-            guard let declaration = declared[adoption.logicalID] else { throw ApplyError("\(stackName) no longer declares \(adoption.logicalID); plan again") }
-            declarations[adoption.logicalID] = declaration
-        }
-        let base = exists ? try TemplateEdit.load(try await c.ports.stacks.template(stack: stackName, region: c.region)) : [:]
-        let template = try TemplateEdit.json(TemplateEdit.adding(declarations, to: base))
-        c.progress("    \(c.region): \(stackName): importing \(pending.map(\.subject).joined(separator: ", "))")
+        let base = current == nil ? [:] : try TemplateEdit.load(try await ports.stacks.template(stack: stackName, region: region))
+        let template = try TemplateEdit.json(try TemplateEdit.adding(Dictionary(pending.map { ($0.logicalID, $0.declaration) }, uniquingKeysWith: { a, _ in a }),
+                                                                    to: base))
+        progress("    \(region): \(stackName): importing \(pending.map(\.subject).joined(separator: ", "))")
         try await deployer.importResources(stackName, template: template, previous: Self.parameters(base),
                                            resources: pending.map { ResourceToImport(type: $0.kind.type, logicalID: $0.logicalID, identifier: $0.identifier) },
-                                           bucket: c.bucket)
+                                           bucket: bucket)
         return nil
     }
 
     /// Takes `adoptions` out of `source`: retained there first (one update), then removed
     /// (another), each skipped when done already.
-    func release(_ adoptions: [Adoption], from source: String, account: String, deployer: StackDeployer, _ c: StepContext) async throws {
-        let held = try await c.ports.stacks.resources(stack: source, region: c.region)
+    func release(_ adoptions: [Adoption], from source: String, account: String, deployer: StackDeployer) async throws {
+        let held = try await ports.stacks.resources(stack: source, region: region)
         let still = adoptions.filter { held[$0.from!.logicalID] != nil }
         guard !still.isEmpty else { return }
         let ids = Set(still.map { $0.from!.logicalID })
-        var template = try TemplateEdit.load(try await c.ports.stacks.processedTemplate(stack: source, region: c.region))
+        var template = try TemplateEdit.load(try await ports.stacks.processedTemplate(stack: source, region: region))
         let previous = Self.parameters(template)
         if let retained = try TemplateEdit.retaining(ids, in: template) {
-            c.progress("    \(c.region): \(source): retaining \(ids.sorted().joined(separator: ", ")) (DeletionPolicy Retain), so removing them keeps them")
-            try await deployer.update(source, template: try TemplateEdit.json(retained), previous: previous, bucket: c.bucket)
+            progress("    \(region): \(source): retaining \(ids.sorted().joined(separator: ", ")) (DeletionPolicy Retain), so removing them keeps them")
+            try await deployer.update(source, template: try TemplateEdit.json(retained), previous: previous, bucket: bucket)
             template = retained
         }
-        var removed = try TemplateEdit.removing(Dictionary(still.map { ($0.from!.logicalID, $0.values(region: c.region, account: account)) },
+        var removed = try TemplateEdit.removing(Dictionary(still.map { ($0.from!.logicalID, $0.values(region: region, account: account)) },
                                                            uniquingKeysWith: { a, _ in a }), from: template)
         // A stack keeps at least one resource: a placeholder that creates nothing in the account.
         if TemplateEdit.resources(removed).isEmpty {
             removed["Resources"] = ["ReconcilerPlaceholder": ["Type": "AWS::CloudFormation::WaitConditionHandle"]]
         }
-        c.progress("    \(c.region): \(source): removing \(ids.sorted().joined(separator: ", ")) from the stack (they stay in the account)")
-        try await deployer.update(source, template: try TemplateEdit.json(removed), previous: previous, bucket: c.bucket)
+        progress("    \(region): \(source): removing \(ids.sorted().joined(separator: ", ")) from the stack (they stay in the account)")
+        try await deployer.update(source, template: try TemplateEdit.json(removed), previous: previous, bucket: bucket)
     }
 
     static func parameters(_ template: [String: Any]) -> [String] {
         (template["Parameters"] as? [String: Any]).map { $0.keys.sorted() } ?? []
+    }
+}
+
+/// The adoptions `apply` runs itself (those of ungated environments).
+struct AdoptResources: StepExecutor {
+    var stackName: String
+    var resources: [Adoption]
+
+    func run(_ c: StepContext) async throws -> String? {
+        try await Adopter(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress).adopt(resources, into: stackName)
     }
 }

@@ -35,6 +35,10 @@ public struct CloudStackReleaser: StackReleaser {
         try await deployer.execute(changeSet, of: name)
     }
 
+    public func adopt(stack name: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
+        _ = try await Adopter(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress).adopt(resources, into: name)
+    }
+
     public func delete(stack name: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
         _ = try await StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress).delete(name, basedOn: basedOn)
     }

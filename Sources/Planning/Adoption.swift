@@ -63,9 +63,15 @@ public struct Adoption: Hashable, Sendable, Codable {
     /// The stack it is taken from (retained there, removed, then imported); nil: it is in no stack.
     public var from: ResourceOwner?
     public var differences: [PropertyDifference]
+    /// The environment it serves: a gated one's approvers confirm its adoption.
+    public var environment: String?
+    /// How the IMPORT change set declares it (JSON), so the step carries all it needs.
+    public var declaration: String
 
     public init(logicalID: String, kind: AdoptableResource.Kind, name: String, physicalID: String, identifier: [String: String],
-                from: ResourceOwner?, differences: [PropertyDifference]) {
+                from: ResourceOwner?, differences: [PropertyDifference], environment: String? = nil, declaration: String = "{}") {
+        self.environment = environment
+        self.declaration = declaration
         self.logicalID = logicalID
         self.kind = kind
         self.name = name
@@ -95,7 +101,8 @@ extension Planner {
             let adoptions = observed.found.filter { $0.stackName == stack.stackName }.compactMap { found -> Adoption? in
                 guard let resource = declared[found.logicalID] else { return nil }
                 return Adoption(logicalID: found.logicalID, kind: found.kind, name: found.name, physicalID: found.physicalID, identifier: found.identifier,
-                                from: found.owner, differences: differences(resource, live: found.live))
+                                from: found.owner, differences: differences(resource, live: found.live), environment: resource.environment,
+                                declaration: resource.declaration)
             }.sorted { ($0.kind.rawValue, $0.name) < ($1.kind.rawValue, $1.name) }
             if !adoptions.isEmpty { result[stack.stackName] = adoptions }
         }

@@ -120,7 +120,10 @@ public struct Step: Hashable, Sendable, Codable {
         case .deployStack(_, _, let reasons, _, let delivery, _):
             return (change == .create ? "create" : "update") + ": " + reasons.joined(separator: "; ")
                 + (delivery == "s3" ? " (template via the artifact bucket)" : "")
-                + (gate.map { " (held: \(preview?.risks.count ?? 0) risky change\(preview?.risks.count == 1 ? "" : "s") need\(preview?.risks.count == 1 ? "s" : "") approval for \($0))" } ?? "")
+                + (gate.map { gate in
+                    guard let preview else { return " (held: waits for the \(gate) adoption)" }
+                    return " (held: \(preview.risks.count) risky change\(preview.risks.count == 1 ? "" : "s") need\(preview.risks.count == 1 ? "s" : "") approval for \(gate))"
+                } ?? "")
         case .deleteStack(_, let featureSet):
             return "delete: feature set \(featureSet) no longer runs in \(region)"
                 + (gate.map { " (held: needs approval for \($0))" } ?? "")

@@ -214,12 +214,27 @@ public enum Planner {
                                            action: .stackNeedsAttention(stackName: stack.stackName, status: fact.status, reason: fact.statusReason, remedy: remedy)))
                     continue
                 }
+                // Adoptions, one step per approval they need: an ungated environment's go ahead, a
+                // gated one's wait for its approvers, and so does the stack until all are in.
+                var waitsFor: String?
                 if let adopted = adoptions[stack.stackName] {
-                    stackSteps.append(Step(region: region, change: .adopt, action: .adopt(stackName: stack.stackName, resources: adopted)))
-                    reasons.insert("after adopting \(adopted.count) resource\(adopted.count == 1 ? "" : "s")", at: 0)
+                    let gated = state.gatedEnvironments.map(\.name.value)
+                    let groups = Dictionary(grouping: adopted) { $0.environment.flatMap { gated.contains($0) ? $0 : nil } }
+                    for gate in [nil] + gated.map(Optional.some) {
+                        guard let group = groups[gate] else { continue }
+                        stackSteps.append(Step(region: region, change: .adopt, action: .adopt(stackName: stack.stackName, resources: group), gate: gate))
+                        if gate != nil { waitsFor = gate }
+                    }
+                    reasons.insert("after adopting \(adopted.count) resource\(adopted.count == 1 ? "" : "s")"
+                                   + (waitsFor.map { " (waits until the \($0) adoption is approved; the apply after it deploys)" } ?? ""), at: 0)
                 }
+                // A stack the controller never deployed (one an import made) is deployed as new:
+                // its own resources are created, the adopted ones updated as the adoption showed.
+                let firstDeployment = disposition == .absent || (disposition == .ready && fact?.tags[StackTags.template] == nil)
                 if disposition == .absent {
                     reasons.insert("new stack", at: 0)
+                } else if firstDeployment {
+                    reasons.insert("first deployment by the controller", at: 0)
                 } else {
                     if !templateMatches { reasons.insert("template changed", at: 0) }
                     if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters, of: stack) {
@@ -229,10 +244,10 @@ public enum Planner {
                 if reasons.isEmpty {
                     unchanged += 1
                 } else {
-                    stackSteps.append(Step(region: region, change: disposition == .absent ? .create : .update,
+                    stackSteps.append(Step(region: region, change: firstDeployment ? .create : .update,
                                            action: .deployStack(stackName: stack.stackName, featureSet: stack.id.featureSet, reasons: reasons,
                                                                 templateHash: stack.templateHash, delivery: stack.delivery.rawValue,
-                                                                parameters: parameters)))
+                                                                parameters: parameters), gate: waitsFor))
                 }
             }
             steps += stackSteps

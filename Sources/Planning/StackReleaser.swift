@@ -8,6 +8,9 @@ public protocol StackReleaser: Sendable {
                  progress: @escaping @Sendable (String) -> Void) async throws
     /// Deletes the stack and waits until it is gone; `StaleStackChange` when it is no longer at `basedOn`.
     func delete(stack: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
+    /// Adopts the resources into the stack (each taken out of the stack holding it first), and
+    /// waits for the import; what is done already is skipped. `bucket`: the region's artifact bucket.
+    func adopt(stack: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
 }
 
 /// A held stack update that no longer matches what was reviewed; nothing was changed.

@@ -67,6 +67,11 @@ public struct StackChange: Codable, Hashable, Sendable {
     public var risks: [String]
     /// Set once the change set was executed.
     public var applied: Date?
+    /// The stack adopts these resources that exist already (an IMPORT, after taking each out of
+    /// the stack holding it), into the stack's artifact bucket's region.
+    public var adopts: [Adoption]?
+    /// The artifact bucket of the region (an import template too large to send inline goes there).
+    public var bucket: String?
 
     /// The held stack update or deletion of a plan step; nil for any other step.
     public init?(_ step: Step, fingerprints: [String: String]) {
@@ -83,6 +88,13 @@ public struct StackChange: Codable, Hashable, Sendable {
             deletes = true
             risks = ["deletes the stack (feature set \(featureSet) left \(step.region)): its functions, triggers and APIs stop"] + (step.preview?.risks ?? [])
                 + (step.preview?.notes ?? [])
+        case .adopt(let stackName, let resources):
+            self.stackName = stackName
+            changeSet = ""
+            adopts = resources
+            risks = resources.flatMap { resource in
+                ["adopts \(resource.subject) (\(resource.route)) with its data"] + resource.differences.map { "  then sets \($0)" }
+            }
         default:
             return nil
         }
@@ -100,7 +112,7 @@ public struct StackChange: Codable, Hashable, Sendable {
     }
 
     /// What is done to the stack: `change set NAME` or `delete`.
-    public var action: String { deletes == true ? "delete" : "change set \(changeSet)" }
+    public var action: String { deletes == true ? "delete" : adopts != nil ? "adopt" : "change set \(changeSet)" }
     public var line: String { "\(region)  stack \(stackName)  \(action)" }
 }
 

@@ -73,7 +73,10 @@ public struct ReleaseGate: Sendable {
             guard let environment = step.gate else { continue }
             if !environments.contains(environment) { environments.append(environment) }
             if let change = AliasChange(step) { changes[environment, default: []].append(change) }
-            if let change = StackChange(step, fingerprints: plan.fingerprints) { stackChanges[environment, default: []].append(change) }
+            if var change = StackChange(step, fingerprints: plan.fingerprints) {
+                if change.adopts != nil { change.bucket = Naming.artifactBucket(project: plan.project, account: plan.account, region: step.region) }
+                stackChanges[environment, default: []].append(change)
+            }
         }
         guard !environments.isEmpty else { return [] }
         var approvals = try await store.load()
@@ -322,6 +325,9 @@ public struct ReleaseGate: Sendable {
                 if change.deletes == true {
                     progress("deleting stack \(change.stackName) in \(change.region)…")
                     try await stacks.delete(stack: change.stackName, basedOn: change.basedOn, region: change.region, progress: progress)
+                } else if let adopts = change.adopts {
+                    progress("adopting \(adopts.count) resource\(adopts.count == 1 ? "" : "s") into \(change.stackName) in \(change.region)…")
+                    try await stacks.adopt(stack: change.stackName, resources: adopts, bucket: change.bucket ?? "", region: change.region, progress: progress)
                 } else {
                     progress("executing the reviewed change set \(change.changeSet) of \(change.stackName) in \(change.region)…")
                     try await stacks.release(stack: change.stackName, changeSet: change.changeSet, basedOn: change.basedOn, region: change.region, progress: progress)
@@ -476,16 +482,27 @@ public enum ApprovalMail {
     }
 
     public static func subject(_ approval: Approval) -> String {
-        let stacks = approval.stackChanges.count
+        let stacks = approval.stackChanges.filter { $0.adopts == nil }.count
+        let adoptions = approval.stackChanges.compactMap(\.adopts).joined().count
         return "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias change\(approval.changes.count == 1 ? "" : "s")"
-            + (stacks == 0 ? ")" : ", \(stacks) risky stack update\(stacks == 1 ? "" : "s"))")
+            + (stacks == 0 ? "" : ", \(stacks) risky stack update\(stacks == 1 ? "" : "s")")
+            + (adoptions == 0 ? "" : ", \(adoptions) resource\(adoptions == 1 ? "" : "s") to adopt") + ")"
     }
 
-    /// The held stack updates, each with its risks, before the aliases.
+    /// The held adoptions and stack updates, each with what it does, before the aliases.
     static func stackSection(_ approval: Approval) -> [String] {
-        guard !approval.stackChanges.isEmpty else { return [] }
-        return ["It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):"]
-            + approval.stackChanges.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
+        let adoptions = approval.stackChanges.filter { $0.adopts != nil }
+        let updates = approval.stackChanges.filter { $0.adopts == nil }
+        var lines: [String] = []
+        if !adoptions.isEmpty {
+            lines += ["It adopts these resources of \(approval.environment) that exist already, with their data (nothing is deleted or replaced; the apply after it deploys the stack over them):"]
+                + adoptions.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
+        }
+        if !updates.isEmpty {
+            lines += ["It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):"]
+                + updates.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
+        }
+        return lines
     }
 
     public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {

@@ -52,15 +52,18 @@ public struct AdoptableResource: Hashable, Sendable {
     public var name: String
     /// A client's pool, by logical ID.
     public var pool: String?
+    /// The environment it serves (its `Environment` tag; a client, its pool's).
+    public var environment: String?
     /// What the controller compares with the resource that exists, as text (lists joined with
     /// commas, in order), by property.
     public var desired: [String: String]
-    /// The resource as an IMPORT change set declares it: retained, named, and the properties
-    /// whose change would replace it; everything else is set by the update after the import.
-    public var importDeclaration: TemplateValue
+    /// The resource as an IMPORT change set declares it (JSON): retained, named, and the
+    /// properties whose change would replace it; the update after the import sets the rest.
+    public var declaration: String
 
-    /// The adoptable resource a rendered resource is, or nil for other types.
-    static func from(logicalID: String, type: String, properties: TemplateValue) -> AdoptableResource? {
+    /// The adoptable resource a rendered resource is, or nil for other types. `pools`: those
+    /// of the stack so far, whose environment a client takes.
+    static func from(logicalID: String, type: String, properties: TemplateValue, pools: [AdoptableResource]) -> AdoptableResource? {
         guard let kind = Kind(type: type), let name = properties[kind.nameProperty]?.stringValue else { return nil }
         var desired: [String: String] = [:]
         func text(_ value: TemplateValue?) -> String? {
@@ -97,7 +100,11 @@ public struct AdoptableResource: Hashable, Sendable {
         declared.set(kind.nameProperty, .string(name))
         for key in kind.replacing.sorted() { declared.set(key, properties[key]) }
         let declaration: TemplateValue = ["Type": .string(type), "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": declared.value]
-        return AdoptableResource(logicalID: logicalID, kind: kind, name: name, pool: pool, desired: desired.compactMapValues { $0 },
-                                 importDeclaration: declaration)
+        let tags = properties["Tags"] ?? properties["UserPoolTags"]
+        let environment = tags?.entries.first { $0.key == "Environment" }?.value.stringValue
+            ?? tags?.listValue?.first { $0["Key"]?.stringValue == "Environment" }?["Value"]?.stringValue
+            ?? pools.first { $0.logicalID == pool }?.environment
+        return AdoptableResource(logicalID: logicalID, kind: kind, name: name, pool: pool, environment: environment, desired: desired.compactMapValues { $0 },
+                                 declaration: (try? TemplateEdit.json(TemplateEdit.plain(declaration) as? [String: Any] ?? [:])) ?? "{}")
     }
 }

@@ -160,7 +160,7 @@ struct StackBuilder {
         if StatefulResources.types.contains(type) {
             r.set("DeletionPolicy", "Retain")
             r.set("UpdateReplacePolicy", "Retain")
-            if let resource = AdoptableResource.from(logicalID: id, type: type, properties: properties) { adoptable.append(resource) }
+            if let resource = AdoptableResource.from(logicalID: id, type: type, properties: properties, pools: adoptable) { adoptable.append(resource) }
         }
         r.set("DependsOn", dependsOn.isEmpty ? nil : .list(dependsOn.map { .string($0) }))
         r.set("Properties", properties)

@@ -64,11 +64,16 @@ public enum TemplateEdit {
         return result
     }
 
-    /// The template with `declarations` (logical ID → the resource as an import declares it) added.
-    public static func adding(_ declarations: [String: TemplateValue], to template: [String: Any]) -> [String: Any] {
+    /// The template with `declarations` (logical ID → the resource as an import declares it, JSON) added.
+    public static func adding(_ declarations: [String: String], to template: [String: Any]) throws -> [String: Any] {
         var result = template
         var resources = resources(template)
-        for (id, declaration) in declarations { resources[id] = plain(declaration) }
+        for (id, declaration) in declarations {
+            guard let resource = try? JSONSerialization.jsonObject(with: Data(declaration.utf8)) as? [String: Any] else {
+                throw Problem("the declaration of \(id) is not a JSON object")
+            }
+            resources[id] = resource
+        }
         result["Resources"] = resources
         result["AWSTemplateFormatVersion"] = result["AWSTemplateFormatVersion"] ?? "2010-09-09"
         return result

@@ -94,6 +94,10 @@ public actor HeldStacks: StackReleaser {
         at[key] = nil
         released.append("\(region)/\(stack)/delete")
     }
+    public func adopt(stack: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
+        if let failure { throw GateError(failure) }
+        released.append("\(region)/\(stack)/adopt " + resources.map(\.name).joined(separator: ","))
+    }
     public func release(stack: String, changeSet: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
         let key = Key(region: region, stack: stack)
         guard at[key] == basedOn else { throw StaleStackChange("it was \(basedOn) when planned and is \(at[key] ?? "missing") now") }

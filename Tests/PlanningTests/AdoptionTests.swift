@@ -39,8 +39,9 @@ struct AdoptionTests {
         #expect(byID["UserPoolProd"]?.name == "DzgroUserPoolProd" && byID["UserPoolProd"]?.desired["UsernameAttributes"] == "email")
         let client = try #require(byID["UserPoolClientDev"])
         #expect(client.pool == "UserPoolDev" && client.desired["GenerateSecret"] == "false")
-        #expect(client.importDeclaration == ["Type": "AWS::Cognito::UserPoolClient", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
-                                             "Properties": ["UserPoolId": .ref("UserPoolDev"), "ClientName": "DzgroWebClientDev", "GenerateSecret": false]])
+        #expect(client.declaration == #"{"DeletionPolicy":"Retain","Properties":{"ClientName":"DzgroWebClientDev","GenerateSecret":false,"UserPoolId":{"Ref":"UserPoolDev"}},"#
+                + #""Type":"AWS::Cognito::UserPoolClient","UpdateReplacePolicy":"Retain"}"#)
+        #expect(client.environment == "dev" && byID["DzgroReportsQProd"]?.environment == "prod" && byID["ApiDomainApex"]?.environment == "prod")
         #expect(byID["ApiDomainDev"]?.kind == .apiDomain && byID["ApiDomainDev"]?.name == "api.dev.dzgro.com")
         // Every bucket, queue, pool, client and API domain of the stack, and nothing else.
         let expected = Set(core.template["Resources"]!.entries.filter { entry in
@@ -96,6 +97,33 @@ struct AdoptionTests {
         #expect(lines[line + 1] == "        ~ VersioningConfiguration.Status: (none) → Enabled")
         // Without adoptions the legend is as it always was.
         #expect(!PlanText.render(Planner.plan(state, stacks: stacks, snapshot: World.converged(state, stacks), commit: "c"), source: "t", colour: false).contains("<="))
+    }
+
+    @Test func gatedEnvironmentsResourcesWaitForTheirApproversAndTheStackWaitsForThem() throws {
+        let (state, stacks) = try World.load()
+        let snapshot = Self.snapshot([
+            Self.found("DzgroReportsQDev", .queue, "DzgroReportsQDev", live: ["FifoQueue": "false"]),
+            Self.found("DzgroReportsQStaging", .queue, "DzgroReportsQStaging", live: ["FifoQueue": "false"]),
+            Self.found("UserPoolProd", .userPool, "DzgroUserPoolProd", physicalID: "ap-south-1_p", live: ["UsernameAttributes": "email", "AliasAttributes": ""]),
+            Self.found("UserPoolClientProd", .userPoolClient, "DzgroWebClientProd", physicalID: "c", live: ["GenerateSecret": "false"]),
+        ])
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let steps = plan.regions.first { $0.region == Self.region }!.steps
+        let adoptions = steps.filter { $0.change == .adopt }
+        #expect(adoptions.map(\.gate) == [nil, "staging", "prod"])
+        #expect(adoptions.map(\.subject) == ["adopt queue DzgroReportsQDev", "adopt queue DzgroReportsQStaging", "adopt 2 resources into Dzgro-core"])
+        let deploy = try #require(steps.first { $0.subject == "stack Dzgro-core" })
+        #expect(deploy.gate == "prod" && deploy.detail.hasSuffix("(held: waits for the prod adoption)"), "\(deploy.detail)")
+        #expect(adoptions[2].detail.hasSuffix("(held: adopting prod resources needs approval)"), "\(adoptions[2].detail)")
+
+        // Once everything is in the stack the import made, its first deployment is a creation: not previewed, not held.
+        var adopted = World.converged(state, stacks)
+        adopted.regions[Self.region]!.stacks["Dzgro-core"]!.tags = [:]
+        let next = Planner.plan(state, stacks: stacks, snapshot: adopted, commit: "c0ffee")
+        let first = try #require(next.steps.first { $0.subject == "stack Dzgro-core" })
+        #expect(first.change == .create && first.gate == nil)
+        guard case .deployStack(_, _, let reasons, _, _, _) = first.action else { Issue.record("not a deployment"); return }
+        #expect(reasons.first == "first deployment by the controller")
     }
 
     struct Refusal: CustomStringConvertible, Sendable {

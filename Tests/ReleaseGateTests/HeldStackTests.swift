@@ -50,6 +50,30 @@ import Testing
         #expect(outcome.approval.stackChanges.allSatisfy { $0.applied != nil })
     }
 
+    @Test func aHeldAdoptionIsMailedWithWhatItTakesAndRunsOnApproval() async throws {
+        let f = Fixture()
+        await f.seed()
+        let adoption = Adoption(logicalID: "UserPoolProd", kind: .userPool, name: "DzgroUserPoolProd", physicalID: "ap-south-1_p", identifier: ["UserPoolId": "ap-south-1_p"],
+                                from: ResourceOwner(stack: "dzgro-prod", logicalID: "Pool"),
+                                differences: [PropertyDifference(property: "MfaConfiguration", live: "OFF", desired: "OPTIONAL")], environment: "prod")
+        let step = Step(region: "ap-south-1", change: .adopt, action: .adopt(stackName: "Dzgro-core", resources: [adoption]), gate: "prod")
+        let plan = Plan(project: "Dzgro", commit: "c0ffee0000000000000000000000000000000003", account: "123456789012",
+                        regions: [RegionPlan(region: "ap-south-1", steps: [step], unchanged: 0)], fingerprints: [:])
+        let requests = try await f.gate.request(plan)
+        let change = try #require(requests.first?.approval.stackChanges.first)
+        #expect(change.line == "ap-south-1  stack Dzgro-core  adopt" && change.bucket == "Dzgro-artifacts-123456789012-ap-south-1".lowercased())
+        let mail = try #require(await f.mailbox.sent.last)
+        #expect(mail.subject.hasSuffix("(0 alias changes, 1 resource to adopt)"), "\(mail.subject)")
+        #expect(mail.body.contains("It adopts these resources of prod that exist already, with their data (nothing is deleted or replaced; the apply after it deploys the stack over them):\n"
+                                   + "  ap-south-1  stack Dzgro-core  adopt\n"
+                                   + "    adopts user pool DzgroUserPoolProd (in stack dzgro-prod as Pool: retain there, remove from it, import) with its data\n"
+                                   + "      then sets MfaConfiguration: OFF → OPTIONAL"), "\(mail.body)")
+        #expect(await f.stacks.released.isEmpty)
+        let outcome = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        #expect(outcome.succeeded && outcome.entries.map(\.change) == ["adopt"])
+        #expect(await f.stacks.released == ["ap-south-1/Dzgro-core/adopt DzgroUserPoolProd"])
+    }
+
     @Test func aStrayStackIsDeletedOnApprovalOnlyFromWhereItWasPlanned() async throws {
         let f = Fixture()
         await f.seed()

@@ -88,12 +88,13 @@ struct TemplateEditTests {
     }
 
     @Test func addingDeclaresResourcesBesideTheStacksOwn() throws {
-        let declaration: TemplateValue = ["Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain", "Properties": ["QueueName": "A", "FifoQueue": false]]
-        let fresh = TemplateEdit.adding(["AQueue": declaration], to: [:])
+        let declaration = #"{"Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain", "Properties": {"QueueName": "A", "FifoQueue": false}}"#
+        let fresh = try TemplateEdit.adding(["AQueue": declaration], to: [:])
         #expect(fresh["AWSTemplateFormatVersion"] as? String == "2010-09-09")
         let queue = try #require(TemplateEdit.resources(fresh)["AQueue"] as? [String: Any])
         #expect((queue["Properties"] as? [String: Any])?["FifoQueue"] as? Bool == false)
-        let existing = TemplateEdit.adding(["AQueue": declaration], to: try TemplateEdit.load(Self.old))
+        let existing = try TemplateEdit.adding(["AQueue": declaration], to: try TemplateEdit.load(Self.old))
         #expect(TemplateEdit.resources(existing).count == 5)
+        #expect(throws: TemplateEdit.Problem.self) { try TemplateEdit.adding(["AQueue": "[1]"], to: [:]) }
     }
 }
