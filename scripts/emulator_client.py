@@ -21,8 +21,9 @@ command line):
                                                     address's owner does it once per account)
   emulator_client.py old-deployment ENDPOINT REGION
                                                     the deployment a team runs before moving in: a
-                                                    bucket with an object and a queue with a message
-                                                    outside any stack, and stack dzgro-dev holding the
+                                                    bucket with an object and dev's and staging's
+                                                    queues with a message each outside any stack,
+                                                    and stack dzgro-dev holding the
                                                     dev user pool (with a user), its client, a queue
                                                     (with a message) and one queue of its own
   emulator_client.py inventory ENDPOINT REGION      JSON: that deployment's data (objects, messages,
@@ -185,7 +186,7 @@ Outputs:
     Value: !Sub "${PaymentsQueue.Arn}/from-${AWS::Region}"
 """
 
-OLD_DATA = {"bucket": "dzgro-reports-dev", "object": "reports/2026/old.csv", "queues": ["DzgroReportsQDev", "PaymentEventsQDev"],
+OLD_DATA = {"bucket": "dzgro-reports-dev", "object": "reports/2026/old.csv", "queues": ["DzgroReportsQDev", "DzgroReportsQStaging", "PaymentEventsQDev"],
             "pool": "DzgroUserPoolDev", "user": "ops@dzgro.test"}
 
 
@@ -194,6 +195,7 @@ def old_deployment(endpoint, region):
     s3.create_bucket(Bucket=OLD_DATA["bucket"], CreateBucketConfiguration={"LocationConstraint": region})
     s3.put_object(Bucket=OLD_DATA["bucket"], Key=OLD_DATA["object"], Body=b"order,amount\n1,100\n")
     sqs.create_queue(QueueName="DzgroReportsQDev", Attributes={"VisibilityTimeout": "30"})
+    sqs.create_queue(QueueName="DzgroReportsQStaging")
     cfn = client("cloudformation", endpoint, region)
     cfn.create_stack(StackName="dzgro-dev", TemplateBody=OLD_STACK)
     cfn.get_waiter("stack_create_complete").wait(StackName="dzgro-dev", WaiterConfig={"Delay": 1, "MaxAttempts": 120})

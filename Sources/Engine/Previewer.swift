@@ -16,7 +16,8 @@ struct Previewer {
 
     func preview(_ plan: Plan) async -> Plan {
         let updates = plan.steps.compactMap { step -> (region: String, stack: RenderedStack, planned: [String: String])? in
-            guard step.change == .update, case .deployStack(let name, _, _, let templateHash, _, let planned) = step.action,
+            // A deployment waiting for an adoption is previewed once the adopted resources are in.
+            guard step.change == .update, step.gate == nil, case .deployStack(let name, _, _, let templateHash, _, let planned) = step.action,
                   let stack = work.stacks.first(where: { $0.id.region == step.region && $0.stackName == name && $0.templateHash == templateHash })
             else { return nil }
             return (step.region, stack, planned)

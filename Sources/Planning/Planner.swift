@@ -252,8 +252,12 @@ public enum Planner {
             }
             steps += stackSteps
 
-            // 6. Cognito custom domains, once the pools exist.
-            if cognitoRegion(state) == region, let domains = state.domains {
+            // 6. Cognito custom domains, once the pools exist (not while their stack waits for an adoption).
+            let waiting = Set(stackSteps.filter { $0.gate != nil && $0.preview == nil }.compactMap { step -> String? in
+                if case .deployStack(let name, _, _, _, _, _) = step.action { return name } else { return nil }
+            })
+            let cognitoStack = state.cognito.map { Naming.stackName(project: project, featureSet: $0.featureSet.value) }
+            if cognitoRegion(state) == region, let domains = state.domains, !waiting.contains(cognitoStack ?? "") {
                 for (environment, domain) in state.customDomains(prefix: domains.authPrefix) {
                     let pool = Naming.userPoolName(project: project, environment: environment)
                     switch observed.cognitoDomains[domain] {
