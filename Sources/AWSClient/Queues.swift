@@ -22,7 +22,8 @@ public struct SQSClient: Sendable {
     }
 }
 
-/// API Gateway v2 (REST-JSON, signed as apigateway): custom domains and their mappings.
+/// API Gateway v2 (REST-JSON, signed as apigateway): custom domains and their mappings (the
+/// controller maps each custom domain to its environment's stage itself, like Cognito domains).
 public struct APIGatewayV2Client: Sendable {
     public var client: AWSClient
     public var region: String
@@ -52,6 +53,23 @@ public struct APIGatewayV2Client: Sendable {
         } catch let error as AWSError where error.isNotFound {
             return nil
         }
+    }
+
+    /// Maps the domain's root (no mapping key) to the API's stage.
+    public func createApiMapping(_ domain: String, apiID: String, stage: String) async throws -> Mapping {
+        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateApiMapping", method: "POST", path: ["v2", "domainnames", domain, "apimappings"],
+                                  body: ["apiId": .string(apiID), "stage": .string(stage)])
+    }
+
+    /// Points an existing mapping at another API's stage: what the domain serves changes at once.
+    public func updateApiMapping(_ domain: String, mappingID: String, apiID: String, stage: String) async throws -> Mapping {
+        try await client.restJSON(.apigatewayv2, region: region, operation: "UpdateApiMapping", method: "PATCH",
+                                  path: ["v2", "domainnames", domain, "apimappings", mappingID], body: ["apiId": .string(apiID), "stage": .string(stage)])
+    }
+
+    /// nil when the domain does not exist.
+    public func apiMappings(_ domain: String) async throws -> [Mapping]? {
+        do { return try await getApiMappings(domain) } catch let error as AWSError where error.isNotFound { return nil }
     }
 
     public func getApiMappings(_ domain: String) async throws -> [Mapping] {

@@ -40,7 +40,7 @@ public struct GateSetup: Sendable {
         GateSetup(store: FileApprovalStore(url: directory.approvals, key: key),
                   mailer: SESMailer(client: client, region: config.approval.sesRegion, sender: config.approval.sender ?? "",
                                     recipients: config.approval.recipients),
-                  aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client), waits: waits), audit: directory.auditLog,
+                  aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits), audit: directory.auditLog,
                   checks: CloudWatchChecks(client: client),
                   policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts),
                   missingMailSetting: config.approval.sender == nil ? "sender" : config.approval.recipients.isEmpty ? "recipients" : nil)

@@ -96,7 +96,7 @@ public struct Wiring: Sendable {
         return AWSCloud(client: client,
                         layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
                         log: directory.applyLog,
-                        waits: waits, clock: clock)
+                        waits: waits, clock: clock, history: FileMappingHistory(url: directory.cutOvers))
     }
 
     /// How long stack operations and AWS's own work may take, from [apply].

@@ -85,7 +85,7 @@ private struct Reader {
         checkSizes(functions: functions, layers: layers)
         return DesiredState(project: project.name, tags: project.tags, environments: project.environments,
                             featureSets: project.featureSets, domains: project.domains, keepVersions: project.keepVersions,
-                            adoptFrom: project.adoptFrom, layers: layers,
+                            adoptFrom: project.adoptFrom, cutOver: project.cutOver, layers: layers,
                             functions: functions, queues: queues, buckets: buckets, cognito: cognito, api: api,
                             releases: releases)
     }
@@ -114,6 +114,7 @@ private struct Reader {
         var domains: Domains?
         var keepVersions: Int
         var adoptFrom: [Located<String>]
+        var cutOver: [Located<String>]
     }
 
     mutating func readProject() -> Project? {
@@ -211,15 +212,36 @@ private struct Reader {
         }
         guard let name else { return nil }
         let keepVersions = map.optional("keepVersions")?.int(1...1000, unit: "versions")?.value ?? DesiredState.defaultKeepVersions
+        let adopt = map.optional("adopt")?.mapping(allowed: ["fromStacks", "cutOver"])
         return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains, keepVersions: keepVersions,
-                       adoptFrom: readAdopt(map.optional("adopt"), project: name.value, featureSets: featureSets))
+                       adoptFrom: readFromStacks(adopt, project: name.value, featureSets: featureSets),
+                       cutOver: readCutOver(adopt, environments: environments, domains: domains))
     }
 
-    /// `adopt: {fromStacks: [...]}`: the earlier deployment's stacks resources may be taken from.
-    func readAdopt(_ node: YNode?, project: String, featureSets: [FeatureSet]) -> [Located<String>] {
-        guard let node, let fields = node.mapping(allowed: ["fromStacks"]),
-              let list = fields.required("fromStacks", hint: "list the stacks of the earlier deployment, e.g. `fromStacks: [dzgro-dev]`")?.stringList()
-        else { return [] }
+    /// `adopt.cutOver`: environments with a custom domain, each once.
+    func readCutOver(_ adopt: YMap?, environments: [Environment], domains: Domains?) -> [Located<String>] {
+        guard let list = adopt?.optional("cutOver")?.stringList() else { return [] }
+        var names: [Located<String>] = []
+        for (index, environment) in list.enumerated() {
+            let path = "adopt.cutOver[\(index)]"
+            let withDomain = domains == nil ? [] : environments.filter(\.hasAlias).map(\.name.value)
+            if !withDomain.contains(environment.value) {
+                context.diagnostics.add(.unknownReference, at: environment.location, path: path,
+                                        "'\(environment.value)' is not an environment with a custom domain",
+                                        hint: withDomain.isEmpty ? "declare `domains` and environments with an alias first"
+                                            : "environments with a custom domain: \(withDomain.joined(separator: ", "))")
+            } else if names.contains(where: { $0.value == environment.value }) {
+                context.diagnostics.add(.duplicateKey, at: environment.location, path: path, "'\(environment.value)' is listed twice", hint: "list each environment once")
+            } else {
+                names.append(environment)
+            }
+        }
+        return names
+    }
+
+    /// `adopt.fromStacks`: the earlier deployment's stacks resources may be taken from.
+    func readFromStacks(_ adopt: YMap?, project: String, featureSets: [FeatureSet]) -> [Located<String>] {
+        guard let list = adopt?.optional("fromStacks")?.stringList() else { return [] }
         let ours = Set(featureSets.map { Naming.stackName(project: project, featureSet: $0.name.value) })
         var names: [Located<String>] = []
         for (index, stack) in list.enumerated() {

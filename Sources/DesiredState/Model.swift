@@ -12,6 +12,10 @@ public struct DesiredState: Hashable, Sendable {
     /// Stacks of an earlier deployment whose resources the desired state may take over
     /// (`adopt: {fromStacks: […]}` in project.yaml): retained there, removed, imported.
     public var adoptFrom: [Located<String>] = []
+    /// The environments whose API custom domain now serves the controller's HTTP API
+    /// (`adopt: {cutOver: […]}`): a domain still mapped to another API moves only once its
+    /// environment is listed, and moves back when it is no longer.
+    public var cutOver: [Located<String>] = []
     public var layers: [Layer]
     public var functions: [Function]
     public var queues: [Queue]

@@ -184,3 +184,65 @@ struct AdoptResources: StepExecutor {
         try await Adopter(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress).adopt(resources, into: stackName)
     }
 }
+
+extension AWSAdapters {
+    func mappings(domain: String, region: String) async throws -> [ApiMappingFact]? {
+        try await APIGatewayV2Client(client, region: region).apiMappings(domain)?.map {
+            ApiMappingFact(id: $0.apiMappingId, apiID: $0.apiId, key: $0.apiMappingKey ?? "", stage: $0.stage)
+        }
+    }
+
+    func createMapping(domain: String, apiID: String, stage: String, region: String) async throws {
+        _ = try await APIGatewayV2Client(client, region: region).createApiMapping(domain, apiID: apiID, stage: stage)
+    }
+
+    func updateMapping(domain: String, mappingID: String, apiID: String, stage: String, region: String) async throws {
+        _ = try await APIGatewayV2Client(client, region: region).updateApiMapping(domain, mappingID: mappingID, apiID: apiID, stage: stage)
+    }
+}
+
+/// Points an API custom domain's root at a stage, as planned: the environment's stage of the
+/// stack's HTTP API, or the API it served before the cut-over. Only from where the plan saw it;
+/// a cut-over records where it pointed, a move back forgets it. Used by `apply` for ungated
+/// environments and by the release gate for approved ones.
+struct DomainMapper {
+    var ports: CloudPorts
+    var region: String
+    var progress: @Sendable (String) -> Void
+
+    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget) async throws -> String? {
+        if let from, from == to { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
+        let ours = try await ports.stacks.stack(stackName, region: region)?.outputs["HttpApiId"]
+        guard let apiID = to.apiID ?? ours else {
+            throw ApplyError("stack \(stackName) in \(region) has no HttpApiId output, so \(domain) cannot be mapped to it; check the stack's events and apply again")
+        }
+        guard let mappings = try await ports.mappings.mappings(domain: domain, region: region) else {
+            throw ApplyError("custom domain \(domain) does not exist in \(region); the deployment of \(stackName) creates it: check its events and apply again")
+        }
+        let root = mappings.first { $0.key == "" }
+        if let root, root.apiID == apiID, root.stage == to.stage { return "\(domain) is mapped so already" }
+        guard root?.id == mappingID, root?.target == from else {
+            throw ApplyError("\(domain) was planned at \(from?.description ?? "no mapping") and now points at \(root?.target.description ?? "nothing"), so it was not moved; plan again")
+        }
+        if let root {
+            try await ports.mappings.updateMapping(domain: domain, mappingID: root.id, apiID: apiID, stage: to.stage, region: region)
+        } else {
+            try await ports.mappings.createMapping(domain: domain, apiID: apiID, stage: to.stage, region: region)
+        }
+        if let root, to.apiID == nil, root.apiID != ours {
+            try await ports.history.record(domain, previous: root.target)
+        } else if to.apiID != nil {
+            try await ports.history.forget(domain)
+        }
+        progress("    \(region): \(domain) now serves \(to.apiID == nil ? "the HTTP API \(apiID)'s \(to.stage) stage" : "API \(apiID) stage \(to.stage)")\(root.map { " (was API \($0.apiID) stage \($0.stage))" } ?? "")")
+        return nil
+    }
+}
+
+struct MapDomain: StepExecutor {
+    var domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget
+    func run(_ c: StepContext) async throws -> String? {
+        try await DomainMapper(ports: c.ports, region: c.region, progress: c.progress)
+            .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to)
+    }
+}

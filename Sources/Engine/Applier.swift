@@ -216,7 +216,9 @@ public struct Applier: Sendable {
             let n = await counter.next()
             progress("[\(n)/\(total)] \(region): \(PlanText.marker(step)) \(step.subject): \(step.detail)")
             for line in step.preview?.lines ?? [] { progress("      \(region): \(line)") }
-            await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue, "time": now()])
+            // With what the step is to do: a cut-over's line keeps where the domain pointed before.
+            await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue,
+                          "detail": step.detail, "time": now()])
             do {
                 // An update the plan could not show is not made unseen: it might be one the gate would hold.
                 if step.change == .update, case .deployStack(let name, _, _, _, _, _) = step.action, let preview = step.preview, preview.changeSet == nil {

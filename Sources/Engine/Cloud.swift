@@ -48,8 +48,12 @@ public struct AWSCloud: Cloud {
     /// The account, when the caller has already asked STS (plan and apply do, to show who
     /// acts): observation then does not ask again.
     public var account: String?
+    /// Where the domains the controller cut over pointed before.
+    public var history: any MappingHistory
 
-    public init(client: AWSClient, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy, clock: any Clock = SystemClock()) {
+    public init(client: AWSClient, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy, clock: any Clock = SystemClock(),
+                history: any MappingHistory = MemoryMappingHistory()) {
+        self.history = history
         self.client = client
         self.layers = layers
         self.log = log
@@ -58,21 +62,25 @@ public struct AWSCloud: Cloud {
     }
 
     public func observe(_ targets: [ObservationTargets], project: String, beyond: Set<String>?) async throws -> (Snapshot, failures: [String: any Error]) {
-        let observer = Observer(ports: .aws(client))
+        let observer = Observer(ports: ports)
         let account: String
         if let known = self.account { account = known } else { account = try await observer.account(region: targets.first?.region ?? "us-east-1") }
-        return await observer.observeEach(targets, project: project, account: account, beyond: beyond)
+        var (snapshot, failures) = await observer.observeEach(targets, project: project, account: account, beyond: beyond)
+        snapshot.previousMappings = try await history.all()
+        return (snapshot, failures)
     }
 
     public func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan {
-        await Previewer(ports: .aws(client), work: work, waits: waits, clock: clock, progress: progress).preview(plan)
+        await Previewer(ports: ports, work: work, waits: waits, clock: clock, progress: progress).preview(plan)
     }
 
     public func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
                       shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport {
-        await Applier(ports: .aws(client), work: work, layers: layers, log: log, waits: waits, clock: clock,
+        await Applier(ports: ports, work: work, layers: layers, log: log, waits: waits, clock: clock,
                       progress: progress, shouldContinue: shouldContinue).apply(plan)
     }
+
+    var ports: CloudPorts { .aws(client, history: history) }
 
     public func detectDrift(_ stacks: [RenderedStack]) async -> [Finding] {
         await DriftDetector(api: CloudFormationDrift(client: client), pollSeconds: max(1, waits.pollSeconds), clock: clock).check(stacks)

@@ -85,7 +85,7 @@ public struct Observer: Sendable {
         // cancels the others (awaiting them in turn would wait for the slowest first).
         enum Part: Sendable {
             case bucket(Bool), stacks([StackFact]), functions([String: FunctionFact]), layers([String: [LayerVersionFact]])
-            case certificates([CertificateFact]), domains([String: CognitoDomainFact])
+            case certificates([CertificateFact]), domains([String: CognitoDomainFact]), mappings([String: [ApiMappingFact]])
         }
         var snapshot = RegionSnapshot(region: region)
         var everyStack: [String: StackFact] = [:]
@@ -114,6 +114,9 @@ public struct Observer: Sendable {
             }
             group.addTask { .certificates(try await ports.certificates.certificates(domains: target.certificateDomains, region: region)) }
             group.addTask { .domains(try await concurrently(target.cognitoDomains) { domain in try await ports.domains.domain(domain, region: region) }) }
+            if !target.apiDomains.isEmpty {
+                group.addTask { .mappings(try await concurrently(target.apiDomains) { domain in try await ports.mappings.mappings(domain: domain, region: region) }) }
+            }
             for try await part in group {
                 switch part {
                 case .bucket(let exists): snapshot.artifactBucketExists = exists
@@ -130,6 +133,7 @@ public struct Observer: Sendable {
                 case .layers(let layers): snapshot.layers = layers
                 case .certificates(let certificates): snapshot.certificates = certificates
                 case .domains(let domains): snapshot.cognitoDomains = domains
+                case .mappings(let mappings): snapshot.apiMappings = mappings
                 }
             }
         }

@@ -2,6 +2,7 @@ import AWSClient
 import Foundation
 import Planning
 import Rendering
+import StateStore
 
 // The engine's ports to the cloud: one small protocol per kind of thing it observes or
 // changes, each taking the region per call. `CloudPorts.aws` binds them to the AWS APIs;
@@ -147,6 +148,47 @@ public protocol UserPoolDomainService: Sendable {
     func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) async throws
 }
 
+/// API custom domains' mappings (API Gateway v2).
+public protocol DomainMappingService: Sendable {
+    /// nil when the domain does not exist.
+    func mappings(domain: String, region: String) async throws -> [ApiMappingFact]?
+    func createMapping(domain: String, apiID: String, stage: String, region: String) async throws
+    func updateMapping(domain: String, mappingID: String, apiID: String, stage: String, region: String) async throws
+}
+
+/// Where each API custom domain the controller cut over pointed before, so that it can move back.
+public protocol MappingHistory: Sendable {
+    func all() async throws -> [String: MappingTarget]
+    func record(_ domain: String, previous: MappingTarget) async throws
+    func forget(_ domain: String) async throws
+}
+
+/// The history in a file of the state directory (`cut-overs.json`), written atomically.
+public struct FileMappingHistory: MappingHistory {
+    let document: JSONDocument<[String: MappingTarget]>
+    public init(url: URL) { document = JSONDocument(url: url) }
+    public func all() throws -> [String: MappingTarget] { try document.load() ?? [:] }
+    public func record(_ domain: String, previous: MappingTarget) throws {
+        var all = try all()
+        all[domain] = previous
+        try document.save(all)
+    }
+    public func forget(_ domain: String) throws {
+        var all = try all()
+        guard all.removeValue(forKey: domain) != nil else { return }
+        try document.save(all)
+    }
+}
+
+/// The history of one process (tests, and commands that only read).
+public actor MemoryMappingHistory: MappingHistory {
+    var entries: [String: MappingTarget]
+    public init(_ entries: [String: MappingTarget] = [:]) { self.entries = entries }
+    public func all() -> [String: MappingTarget] { entries }
+    public func record(_ domain: String, previous: MappingTarget) { entries[domain] = previous }
+    public func forget(_ domain: String) { entries[domain] = nil }
+}
+
 /// Every port the engine uses.
 public struct CloudPorts: Sendable {
     public var identity: any IdentityService
@@ -158,11 +200,15 @@ public struct CloudPorts: Sendable {
     public var aliases: any AliasService
     public var versions: any FunctionVersionService
     public var discovery: any ResourceDiscovery
+    public var mappings: any DomainMappingService
+    public var history: any MappingHistory
 
     public init(identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
                 certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService,
-                versions: any FunctionVersionService, discovery: any ResourceDiscovery) {
+                versions: any FunctionVersionService, discovery: any ResourceDiscovery, mappings: any DomainMappingService, history: any MappingHistory) {
         self.discovery = discovery
+        self.mappings = mappings
+        self.history = history
         self.identity = identity
         self.artifacts = artifacts
         self.stacks = stacks
@@ -173,17 +219,17 @@ public struct CloudPorts: Sendable {
         self.versions = versions
     }
 
-    /// The ports through the AWS APIs.
-    public static func aws(_ client: AWSClient) -> CloudPorts {
+    /// The ports through the AWS APIs; `history` records cut-overs (the state directory's file in production).
+    public static func aws(_ client: AWSClient, history: any MappingHistory = MemoryMappingHistory()) -> CloudPorts {
         let adapter = AWSAdapters(client: client)
         return CloudPorts(identity: adapter, artifacts: adapter, stacks: adapter, layers: adapter, certificates: adapter, domains: adapter,
-                          aliases: LambdaAliases(client: client), versions: adapter, discovery: adapter)
+                          aliases: LambdaAliases(client: client), versions: adapter, discovery: adapter, mappings: adapter, history: history)
     }
 }
 
 /// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
 struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService,
-    ResourceDiscovery {
+    ResourceDiscovery, DomainMappingService {
     let client: AWSClient
 
     func account(region: String) async throws -> String {

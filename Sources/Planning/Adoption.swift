@@ -187,3 +187,23 @@ extension Adoption {
         }
     }
 }
+
+/// Where a custom domain's root mapping points: an API's stage. `apiID` nil: the HTTP API of
+/// the controller's own stack (known once that stack exists).
+public struct MappingTarget: Hashable, Sendable, Codable, CustomStringConvertible {
+    public var apiID: String?
+    public var stage: String
+    public init(apiID: String?, stage: String) { self.apiID = apiID; self.stage = stage }
+    public var description: String { apiID.map { "API \($0) stage \(stage)" } ?? "the HTTP API's \(stage) stage" }
+}
+
+/// One mapping of a custom domain, as API Gateway lists it.
+public struct ApiMappingFact: Hashable, Sendable, Codable {
+    public var id: String
+    public var apiID: String
+    /// "" for the domain's root.
+    public var key: String
+    public var stage: String
+    public init(id: String, apiID: String, key: String, stage: String) { self.id = id; self.apiID = apiID; self.key = key; self.stage = stage }
+    public var target: MappingTarget { MappingTarget(apiID: apiID, stage: stage) }
+}

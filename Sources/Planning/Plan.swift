@@ -61,6 +61,10 @@ public struct Step: Hashable, Sendable, Codable {
         /// Before the stack's deployment: imports the resources that exist already, each taken
         /// out of the stack that holds it first when there is one.
         case adopt(stackName: String, resources: [Adoption])
+        /// Points an API custom domain's root at a stage: its environment's stage of the stack's
+        /// HTTP API, or (moving back) the API it served before. `mappingID`: the mapping to
+        /// change (nil: none yet, one is made); `from` == `to`: it stays, waiting for `adopt.cutOver`.
+        case apiMapping(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget)
         case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
     }
 
@@ -95,6 +99,7 @@ public struct Step: Hashable, Sendable, Codable {
         case .cognitoDomain(let domain, _, _, _): return "cognito domain \(domain)"
         case .adopt(let stackName, let resources):
             return resources.count == 1 ? "adopt \(resources[0].subject)" : "adopt \(resources.count) resources into \(stackName)"
+        case .apiMapping(let domain, _, _, _, _, _): return "api mapping \(domain)"
         case .alias(_, let functionName, let environment, _, _, _): return "alias \(functionName):\(environment)"
         }
     }
@@ -133,6 +138,10 @@ public struct Step: Hashable, Sendable, Codable {
             return change == .wait ? "wait for ACTIVE" : "create for \(pool) (\(environment)), then wait for ACTIVE"
         case .alias(_, _, _, let from, let to, _):
             return "\(from.map(\.description) ?? "(created by the stack)") → \(to)" + (gate.map { " (held: release to \($0) needs approval)" } ?? "")
+        case .apiMapping(_, let environment, _, _, let from, let to):
+            if from == to, let from { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
+            let verb = from == nil ? "map to \(to)" : to.apiID == nil ? "cut over from \(from!) to \(to)" : "move back from \(from!) to \(to), where it was before the cut-over"
+            return verb + (gate.map { " (held: moving what \($0)'s domain serves needs approval)" } ?? "")
         case .adopt(let stackName, let resources):
             return "into \(stackName) with its data, then the update below sets what differs"
                 + (resources.count == 1 ? "; \(resources[0].route)" : "")

@@ -22,6 +22,8 @@ public struct ObservationTargets: Hashable, Sendable {
     public var adoptable: [String: [AdoptableResource]] = [:]
     /// The stacks of `adopt.fromStacks`, whose existence the plan checks.
     public var adoptFrom: [String] = []
+    /// The API custom domains of this region, whose mappings are read every plan.
+    public var apiDomains: [String] = []
 
     /// A region the desired state no longer has: only its stacks are read, to find strays.
     public static func strays(_ region: String) -> ObservationTargets {
@@ -81,6 +83,16 @@ public enum Planner {
         state.cognito.flatMap { state.regions(of: $0.featureSet.value).first }
     }
 
+    /// The HTTP API's region, and its custom domains by environment.
+    static func apiRegion(_ state: DesiredState) -> String? {
+        state.api.flatMap { state.regions(of: $0.featureSet.value).first }
+    }
+
+    static func apiDomains(_ state: DesiredState) -> [(environment: String, domain: String)] {
+        guard state.api != nil, let domains = state.domains else { return [] }
+        return state.customDomains(prefix: domains.apiPrefix)
+    }
+
     /// What a plan of `regions` needs read (every region when empty): those regions whole and,
     /// when one of them holds the Cognito domains, the certificates of the regions that issue
     /// them (the auth certificate lives in us-east-1). Nothing else of other regions.
@@ -114,7 +126,8 @@ public enum Planner {
                 certificateDomains: state.certificates.filter { $0.region == region }.map(\.domainName),
                 cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
                 adoptable: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.adoptable) }),
-                adoptFrom: state.adoptFrom.map(\.value))
+                adoptFrom: state.adoptFrom.map(\.value),
+                apiDomains: apiRegion(state) == region ? apiDomains(state).map(\.domain) : [])
         }
     }
 
@@ -266,6 +279,15 @@ public enum Planner {
                     case nil: add(.create, .cognitoDomain(domain: domain, environment: environment, userPool: pool, certificateArn: certificates[.auth]??.arn))
                     }
                 }
+            }
+
+            // 6b. Each API custom domain's root mapping: the controller's, like the aliases.
+            if apiRegion(state) == region, let api = state.api {
+                let stackName = Naming.stackName(project: project, featureSet: api.featureSet.value)
+                let (mappingSteps, mapped) = mappings(state, observed: observed, stackName: stackName, waiting: waiting.contains(stackName),
+                                                      previous: snapshot.previousMappings)
+                steps += mappingSteps
+                unchanged += mapped
             }
 
             // 7. Gated aliases: the controller's own pointers. A function that does not exist

@@ -3,10 +3,14 @@
 public struct Snapshot: Hashable, Sendable, Codable {
     public var account: String
     public var regions: [String: RegionSnapshot]
+    /// Where each API custom domain the controller cut over pointed before (its own record,
+    /// from the state directory): where it moves back to when `adopt.cutOver` no longer lists it.
+    public var previousMappings: [String: MappingTarget]
 
-    public init(account: String, regions: [String: RegionSnapshot] = [:]) {
+    public init(account: String, regions: [String: RegionSnapshot] = [:], previousMappings: [String: MappingTarget] = [:]) {
         self.account = account
         self.regions = regions
+        self.previousMappings = previousMappings
     }
 
     public subscript(region: String) -> RegionSnapshot {
@@ -39,12 +43,15 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
     public var found: [FoundResource]
     /// The stacks of `adopt.fromStacks` that exist in this region.
     public var adoptFrom: [String]
+    /// The mappings of each API custom domain that exists, by domain (absent: no such domain).
+    public var apiMappings: [String: [ApiMappingFact]]
 
     public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
                 functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
                 certificates: [CertificateFact] = [],
                 cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:],
-                found: [FoundResource] = [], adoptFrom: [String] = []) {
+                found: [FoundResource] = [], adoptFrom: [String] = [], apiMappings: [String: [ApiMappingFact]] = [:]) {
+        self.apiMappings = apiMappings
         self.found = found
         self.adoptFrom = adoptFrom
         self.region = region

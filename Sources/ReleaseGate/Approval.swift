@@ -72,6 +72,8 @@ public struct StackChange: Codable, Hashable, Sendable {
     public var adopts: [Adoption]?
     /// The artifact bucket of the region (an import template too large to send inline goes there).
     public var bucket: String?
+    /// An API custom domain's root moves to another stage (a cut-over, or back).
+    public var mapping: MappingMove?
 
     /// The held stack update or deletion of a plan step; nil for any other step.
     public init?(_ step: Step, fingerprints: [String: String]) {
@@ -88,6 +90,11 @@ public struct StackChange: Codable, Hashable, Sendable {
             deletes = true
             risks = ["deletes the stack (feature set \(featureSet) left \(step.region)): its functions, triggers and APIs stop"] + (step.preview?.risks ?? [])
                 + (step.preview?.notes ?? [])
+        case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to):
+            self.stackName = stackName
+            changeSet = ""
+            mapping = MappingMove(domain: domain, environment: environment, mappingID: mappingID, from: from, to: to)
+            risks = ["moves \(domain) from \(from?.description ?? "no mapping") to \(to)\(to.apiID == nil ? "" : " (where it was before the cut-over)"); what it serves changes at once"]
         case .adopt(let stackName, let resources):
             self.stackName = stackName
             changeSet = ""
@@ -112,8 +119,19 @@ public struct StackChange: Codable, Hashable, Sendable {
     }
 
     /// What is done to the stack: `change set NAME` or `delete`.
-    public var action: String { deletes == true ? "delete" : adopts != nil ? "adopt" : "change set \(changeSet)" }
-    public var line: String { "\(region)  stack \(stackName)  \(action)" }
+    public var action: String { deletes == true ? "delete" : adopts != nil ? "adopt" : mapping != nil ? "move" : "change set \(changeSet)" }
+    /// What it changes: `stack NAME`, or `api mapping DOMAIN`.
+    public var subject: String { mapping.map { "api mapping \($0.domain)" } ?? "stack \(stackName)" }
+    public var line: String { "\(region)  \(subject)  \(action)" }
+}
+
+/// An API custom domain's root mapping moved by the controller: where it was planned, where it goes.
+public struct MappingMove: Codable, Hashable, Sendable {
+    public var domain: String
+    public var environment: String
+    public var mappingID: String?
+    public var from: MappingTarget?
+    public var to: MappingTarget
 }
 
 /// A held release: the alias changes of one commit in one gated environment, waiting for

@@ -325,6 +325,10 @@ public struct ReleaseGate: Sendable {
                 if change.deletes == true {
                     progress("deleting stack \(change.stackName) in \(change.region)…")
                     try await stacks.delete(stack: change.stackName, basedOn: change.basedOn, region: change.region, progress: progress)
+                } else if let move = change.mapping {
+                    progress("moving \(move.domain) in \(change.region) to \(move.to)…")
+                    try await stacks.map(domain: move.domain, environment: move.environment, stackName: change.stackName, mappingID: move.mappingID,
+                                         from: move.from, to: move.to, region: change.region, progress: progress)
                 } else if let adopts = change.adopts {
                     progress("adopting \(adopts.count) resource\(adopts.count == 1 ? "" : "s") into \(change.stackName) in \(change.region)…")
                     try await stacks.adopt(stack: change.stackName, resources: adopts, bucket: change.bucket ?? "", region: change.region, progress: progress)
@@ -342,7 +346,7 @@ public struct ReleaseGate: Sendable {
                 throw GateError("approval \(approval.id) is stale, so \(before ? "nothing more was" : "nothing was") changed: stack \(change.stackName) in \(change.region): \(stale)."
                                 + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
             } catch {
-                entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: change.action, outcome: .failed, detail: "\(error)"))
+                entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .failed, detail: "\(error)"))
                 approval.state = .partial
                 approval.reason = "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
                 approvals[index] = approval
@@ -353,7 +357,7 @@ public struct ReleaseGate: Sendable {
             approval.stacks?[i].applied = now()
             approvals[index] = approval
             try await store.save(approvals)
-            entries.append(.init(region: change.region, function: "stack \(change.stackName)", change: change.action, outcome: .applied))
+            entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .applied))
         }
 
         // Every alias at once, all regions: each is its own pointer, guarded by its own RevisionId,
@@ -482,18 +486,25 @@ public enum ApprovalMail {
     }
 
     public static func subject(_ approval: Approval) -> String {
-        let stacks = approval.stackChanges.filter { $0.adopts == nil }.count
+        let stacks = approval.stackChanges.filter { $0.adopts == nil && $0.mapping == nil }.count
         let adoptions = approval.stackChanges.compactMap(\.adopts).joined().count
+        let moves = approval.stackChanges.filter { $0.mapping != nil }.count
         return "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias change\(approval.changes.count == 1 ? "" : "s")"
             + (stacks == 0 ? "" : ", \(stacks) risky stack update\(stacks == 1 ? "" : "s")")
-            + (adoptions == 0 ? "" : ", \(adoptions) resource\(adoptions == 1 ? "" : "s") to adopt") + ")"
+            + (adoptions == 0 ? "" : ", \(adoptions) resource\(adoptions == 1 ? "" : "s") to adopt")
+            + (moves == 0 ? "" : ", \(moves) domain\(moves == 1 ? "" : "s") to move") + ")"
     }
 
     /// The held adoptions and stack updates, each with what it does, before the aliases.
     static func stackSection(_ approval: Approval) -> [String] {
         let adoptions = approval.stackChanges.filter { $0.adopts != nil }
-        let updates = approval.stackChanges.filter { $0.adopts == nil }
+        let moves = approval.stackChanges.filter { $0.mapping != nil }
+        let updates = approval.stackChanges.filter { $0.adopts == nil && $0.mapping == nil }
         var lines: [String] = []
+        if !moves.isEmpty {
+            lines += ["It moves what these custom domains of \(approval.environment) serve (the previous mapping is kept, so reverting the commit moves it back):"]
+                + moves.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
+        }
         if !adoptions.isEmpty {
             lines += ["It adopts these resources of \(approval.environment) that exist already, with their data (nothing is deleted or replaced; the apply after it deploys the stack over them):"]
                 + adoptions.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]

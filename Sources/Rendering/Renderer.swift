@@ -496,6 +496,8 @@ struct StackBuilder {
         output("HttpApiId", .ref(apiID), "Id of the HTTP API")
         output("HttpApiEndpoint", .getAtt(apiID, "ApiEndpoint"), "Default endpoint of the HTTP API")
 
+        // Each domain's root mapping to its environment's stage is the controller's (as a
+        // Cognito domain is): it moves a domain another API serves only when told (`adopt.cutOver`).
         guard let domains = state.domains else { return }
         parameter(TemplateParameters.apiCertificate, "ACM certificate (in this region) covering the API custom domains; requested by reconciler")
         for (env, domain) in state.customDomains(prefix: domains.apiPrefix) {
@@ -506,8 +508,6 @@ struct StackBuilder {
                      ["DomainName": .string(domain),
                       "DomainNameConfigurations": [["CertificateArn": .ref(TemplateParameters.apiCertificate), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]],
                       "Tags": tagMap(environment: env)])
-            resource("ApiMapping\(suffix)", "AWS::ApiGatewayV2::ApiMapping",
-                     ["ApiId": .ref(apiID), "DomainName": .ref(domainID), "Stage": .ref("\(apiID)Stage\(Naming.title(env))")])
             output("\(domainID)Target", .getAtt(domainID, "RegionalDomainName"), "DNS target (CNAME/alias) for \(domain)")
         }
     }

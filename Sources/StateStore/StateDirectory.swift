@@ -14,6 +14,8 @@ public struct StateDirectory: Sendable {
     public var approvals: URL { url.appendingPathComponent("approvals.json") }
     /// What the daemon knows, written once per cycle; read by `status`.
     public var status: URL { url.appendingPathComponent("status.json") }
+    /// Where each API custom domain the controller cut over pointed before (to move it back).
+    public var cutOvers: URL { url.appendingPathComponent("cut-overs.json") }
     /// Built layer archives, by content.
     public var layerCache: URL { url.appendingPathComponent("cache/layers") }
 

@@ -115,3 +115,60 @@ struct AdoptionEngineTests {
         #expect(await cloud.executed.isEmpty)
     }
 }
+
+/// The controller's own move of an API custom domain's root mapping, over the in-memory account.
+@Suite("Domain cut-over with in-memory ports")
+struct DomainMapperTests {
+    static let region = "ap-south-1"
+
+    func account() async -> MemoryCloud {
+        let cloud = MemoryCloud(pools: [:])
+        await cloud.addStack(Self.region, StackFact(name: "Dzgro-core", status: "UPDATE_COMPLETE", outputs: ["HttpApiId": "new"]))
+        await cloud.setMappings("api.dev.dzgro.com", [ApiMappingFact(id: "m1", apiID: "old", key: "", stage: "v1")])
+        return cloud
+    }
+
+    func mapper(_ cloud: MemoryCloud) -> DomainMapper { DomainMapper(ports: cloud.ports, region: Self.region, progress: { _ in }) }
+
+    @Test func aCutOverMovesTheRootAndRecordsWhereItWasAndMovingBackForgetsIt() async throws {
+        let cloud = await account()
+        let old = MappingTarget(apiID: "old", stage: "v1"), ours = MappingTarget(apiID: nil, stage: "dev")
+        _ = try await mapper(cloud).map(domain: "api.dev.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: "m1", from: old, to: ours)
+        #expect(await cloud.apiMappings["api.dev.dzgro.com"] == [ApiMappingFact(id: "m1", apiID: "new", key: "", stage: "dev")])
+        #expect(try await cloud.history.all() == ["api.dev.dzgro.com": old])
+        // Again (an apply cut short after the move): nothing more happens.
+        #expect(try await mapper(cloud).map(domain: "api.dev.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: "m1", from: old, to: ours)
+                == "api.dev.dzgro.com is mapped so already")
+
+        _ = try await mapper(cloud).map(domain: "api.dev.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: "m1",
+                                        from: MappingTarget(apiID: "new", stage: "dev"), to: old)
+        #expect(await cloud.apiMappings["api.dev.dzgro.com"]?.first?.target == old)
+        #expect(try await cloud.history.all().isEmpty)
+    }
+
+    @Test func aMappingThatMovedSinceThePlanIsLeftAlone() async throws {
+        let cloud = await account()
+        await #expect(throws: ApplyError.self) {
+            try await mapper(cloud).map(domain: "api.dev.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: "m1",
+                                        from: MappingTarget(apiID: "other", stage: "v1"), to: MappingTarget(apiID: nil, stage: "dev"))
+        }
+        #expect(await cloud.apiMappings["api.dev.dzgro.com"]?.first?.apiID == "old")
+        #expect(try await cloud.history.all().isEmpty)
+        // Staying is no call at all.
+        #expect(try await mapper(cloud).map(domain: "api.dev.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: "m1",
+                                            from: MappingTarget(apiID: "old", stage: "v1"), to: MappingTarget(apiID: "old", stage: "v1"))?.hasPrefix("stays on API old stage v1") == true)
+    }
+
+    @Test func aFreeDomainIsMappedToTheStacksAPI() async throws {
+        let cloud = await account()
+        await cloud.setMappings("api.dzgro.com", [])
+        _ = try await mapper(cloud).map(domain: "api.dzgro.com", environment: "prod", stackName: "Dzgro-core", mappingID: nil, from: nil,
+                                        to: MappingTarget(apiID: nil, stage: "prod"))
+        #expect(await cloud.apiMappings["api.dzgro.com"]?.map(\.target) == [MappingTarget(apiID: "new", stage: "prod")])
+        #expect(try await cloud.history.all().isEmpty, "mapping a free domain is no cut-over")
+        await #expect(throws: ApplyError.self) {
+            try await mapper(cloud).map(domain: "api.none.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: nil, from: nil,
+                                        to: MappingTarget(apiID: nil, stage: "dev"))
+        }
+    }
+}

@@ -17,7 +17,7 @@ struct Injected: Error, CustomStringConvertible { var description: String }
 
 /// An AWS account in memory, through the engine's ports.
 actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService,
-    ResourceDiscovery {
+    ResourceDiscovery, DomainMappingService {
     var objects: [String: [UInt8]] = [:]
     /// Last-modified times set by tests (others read as 2026-01-01), and buckets given the expiry rule.
     var modified: [String: String] = [:]
@@ -98,6 +98,22 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
     func hold(_ region: String, _ stack: String, _ resources: [String: String]) { held["\(region)/\(stack)"] = resources }
     func forgetDiscoveries() { discoveries = [] }
+    /// API custom domains (by name) and their mappings; each stack's HTTP API is `api-<stack>`.
+    var apiMappings: [String: [ApiMappingFact]] = [:]
+    nonisolated let history = MemoryMappingHistory()
+    func mappings(domain: String, region: String) -> [ApiMappingFact]? { apiMappings[domain] }
+    func createMapping(domain: String, apiID: String, stage: String, region: String) throws {
+        try write(region)
+        guard apiMappings[domain] != nil else { throw Injected(description: "NotFoundException: domain \(domain)") }
+        apiMappings[domain]!.append(ApiMappingFact(id: "m\(apiMappings[domain]!.count + 1)-\(domain)", apiID: apiID, key: "", stage: stage))
+    }
+    func updateMapping(domain: String, mappingID: String, apiID: String, stage: String, region: String) throws {
+        try write(region)
+        guard let index = apiMappings[domain]?.firstIndex(where: { $0.id == mappingID }) else { throw Injected(description: "NotFoundException: mapping \(mappingID)") }
+        apiMappings[domain]![index].apiID = apiID
+        apiMappings[domain]![index].stage = stage
+    }
+    func setMappings(_ domain: String, _ mappings: [ApiMappingFact]) { apiMappings[domain] = mappings }
     func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) -> ExistingResource? {
         discoveries.append("\(region)/\(kind.rawValue)/\(name)")
         return existing["\(region)/\(kind.rawValue)/\(name)"]
@@ -147,11 +163,19 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
             stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "IMPORT_COMPLETE", tags: stacks["\(region)/\(stack)"]?.tags ?? [:])
             return
         }
+        // The API's custom domains come with the stack that declares them, and its HTTP API's id with its outputs.
+        var outputs: [String: String] = [:]
+        if let body = templates["\(region)/\(stack)"], let declared = try? TemplateEdit.resources(TemplateEdit.load(body)) {
+            for case let resource as [String: Any] in declared.values where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
+                if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String, apiMappings[name] == nil { apiMappings[name] = [] }
+            }
+            if declared["HttpApi"] != nil { outputs["HttpApiId"] = "api-\(stack)" }
+        }
         // A resource the new template no longer declares leaves the stack.
         if let held = held["\(region)/\(stack)"], let body = templates["\(region)/\(stack)"], let declared = try? TemplateEdit.resources(TemplateEdit.load(body)) {
             self.held["\(region)/\(stack)"] = held.filter { declared[$0.key] != nil }
         }
-        stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", tags: set.tags)
+        stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", outputs: outputs, tags: set.tags)
     }
     func events(stack: String, region: String) -> [StackEventFact] { [] }
     func template(stack: String, region: String) throws -> String {
@@ -218,7 +242,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
 
     nonisolated var ports: CloudPorts {
         CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self,
-                   discovery: self)
+                   discovery: self, mappings: self, history: history)
     }
 }
 

@@ -27,6 +27,9 @@ public enum DefaultState {
         return (state, Renderer.render(state))
     }
 
+    /// The HTTP API's id in the converged account.
+    public static let apiID = "a1b2c3d4e5"
+
     public static func layerArn(_ region: String, _ name: String, _ version: Int) -> String {
         "arn:aws:lambda:\(region):\(account):layer:\(name):\(version)"
     }
@@ -60,6 +63,7 @@ public enum DefaultState {
                     }
                 }
                 r.stacks[stack.stackName] = StackFact(name: stack.stackName, status: "CREATE_COMPLETE", lastChange: "2026-11-20T10:00:00Z",
+                                                      outputs: stack.template["Resources"]?["HttpApi"] == nil ? [:] : ["HttpApiId": apiID],
                                                       tags: [StackTags.template: stack.templateHash, StackTags.parameters: Conventions.parametersHash(parameters)])
             }
             for function in target.functions {
@@ -73,6 +77,12 @@ public enum DefaultState {
                 r.functions[function] = FunctionFact(aliases: aliases)
             }
             for domain in target.cognitoDomains { r.cognitoDomains[domain] = CognitoDomainFact(userPoolID: "pool", status: "ACTIVE") }
+            // Each API custom domain's root on its environment's stage of the stack's HTTP API.
+            if let domains = state.domains, !target.apiDomains.isEmpty {
+                for (environment, domain) in state.customDomains(prefix: domains.apiPrefix) {
+                    r.apiMappings[domain] = [ApiMappingFact(id: "map-\(domain)", apiID: apiID, key: "", stage: environment)]
+                }
+            }
             snapshot.regions[region] = r
         }
         return snapshot

@@ -98,6 +98,11 @@ public actor HeldStacks: StackReleaser {
         if let failure { throw GateError(failure) }
         released.append("\(region)/\(stack)/adopt " + resources.map(\.name).joined(separator: ","))
     }
+    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget, region: String,
+                    progress: @escaping @Sendable (String) -> Void) throws {
+        if let failure { throw GateError(failure) }
+        released.append("\(region)/\(domain)/map \(to)")
+    }
     public func release(stack: String, changeSet: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
         let key = Key(region: region, stack: stack)
         guard at[key] == basedOn else { throw StaleStackChange("it was \(basedOn) when planned and is \(at[key] ?? "missing") now") }

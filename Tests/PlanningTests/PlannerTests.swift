@@ -122,7 +122,7 @@ struct PlannerTests {
         let (state, stacks) = try World.load()
         let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c0ffee")
         // Nothing held: the stacks create the gated aliases with their functions.
-        #expect(plan.counts == ["create": 37, "wait": 2])
+        #expect(plan.counts == ["create": 41, "wait": 2])
         for region in plan.regions {
             let order = region.steps.map { step -> Int in
                 switch step.action {
@@ -131,7 +131,7 @@ struct PlannerTests {
                 case .publishLayer, .pruneLayer: return 2
                 case .uploadArtifact: return 3
                 case .adopt, .deployStack, .stackNeedsAttention: return 4
-                case .cognitoDomain: return 5
+                case .cognitoDomain, .apiMapping: return 5
                 case .alias: return 6
                 case .pruneVersions, .pruneArtifacts: return 7
                 case .deleteStack: return 8

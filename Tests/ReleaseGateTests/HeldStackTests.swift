@@ -74,6 +74,26 @@ import Testing
         #expect(await f.stacks.released == ["ap-south-1/Dzgro-core/adopt DzgroUserPoolProd"])
     }
 
+    @Test func aHeldCutOverIsMailedWithWhereTheDomainGoesAndMovesOnApproval() async throws {
+        let f = Fixture()
+        await f.seed()
+        let step = Step(region: "ap-south-1", change: .update,
+                        action: .apiMapping(domain: "api.dzgro.com", environment: "prod", stackName: "Dzgro-core", mappingID: "m1",
+                                            from: MappingTarget(apiID: "old", stage: "prod"), to: MappingTarget(apiID: nil, stage: "prod")), gate: "prod")
+        let plan = Plan(project: "Dzgro", commit: "c0ffee0000000000000000000000000000000004", account: "123456789012",
+                        regions: [RegionPlan(region: "ap-south-1", steps: [step], unchanged: 0)], fingerprints: [:])
+        let requests = try await f.gate.request(plan)
+        #expect(requests.first?.approval.stackChanges.map(\.line) == ["ap-south-1  api mapping api.dzgro.com  move"])
+        let mail = try #require(await f.mailbox.sent.last)
+        #expect(mail.subject.hasSuffix("(0 alias changes, 1 domain to move)"), "\(mail.subject)")
+        #expect(mail.body.contains("It moves what these custom domains of prod serve (the previous mapping is kept, so reverting the commit moves it back):\n"
+                                   + "  ap-south-1  api mapping api.dzgro.com  move\n"
+                                   + "    moves api.dzgro.com from API old stage prod to the HTTP API's prod stage; what it serves changes at once"), "\(mail.body)")
+        let outcome = try await f.gate.approve(id: nil, code: try #require(await f.mailbox.lastCode()))
+        #expect(outcome.succeeded && outcome.entries.map(\.change) == ["move"])
+        #expect(await f.stacks.released == ["ap-south-1/api.dzgro.com/map the HTTP API's prod stage"])
+    }
+
     @Test func aStrayStackIsDeletedOnApprovalOnlyFromWhereItWasPlanned() async throws {
         let f = Fixture()
         await f.seed()

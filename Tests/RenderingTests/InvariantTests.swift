@@ -196,8 +196,8 @@ import Testing
         for (_, domain) in domains {
             #expect(domain["DomainNameConfigurations"]?.listValue?.first?["CertificateArn"]?.refTarget == "ApiCertificateArn")
         }
-        let mappings = core.resources(of: "AWS::ApiGatewayV2::ApiMapping").map(\.properties)
-        #expect(mappings.map { $0["Stage"]!.refTarget! } == ["HttpApiStageDev", "HttpApiStageStaging", "HttpApiStageProd", "HttpApiStageProd"])
+        // The controller maps each domain itself (it may be another API's until cut over).
+        #expect(core.resources(of: "AWS::ApiGatewayV2::ApiMapping").isEmpty)
         #expect(core.value["Parameters"]?["ApiCertificateArn"] != nil)
     }
 

@@ -1,0 +1,90 @@
+import DesiredState
+import Fixtures
+import Foundation
+import Planning
+import Rendering
+import Testing
+
+/// Each API custom domain's root mapping is the controller's: mapped when free, moved off
+/// another API only once `adopt.cutOver` lists its environment, back when it no longer does.
+@Suite("API custom domain mappings")
+struct DomainMappingTests {
+    static let region = "ap-south-1"
+
+    struct Case: CustomStringConvertible, Sendable {
+        var name: String
+        var cutOver: [String] = []
+        var mappings: [String: [ApiMappingFact]] = [:]
+        var previous: [String: MappingTarget] = [:]
+        /// `marker domain detail [held: env]`
+        var expected: [String]
+        var description: String { name }
+    }
+
+    static func root(_ domain: String, _ api: String, _ stage: String) -> [String: [ApiMappingFact]] {
+        [domain: [ApiMappingFact(id: "m-\(domain)", apiID: api, key: "", stage: stage)]]
+    }
+
+    static let cases: [Case] = [
+        Case(name: "converged: every domain on its stage", expected: []),
+        Case(name: "a domain with nothing at its root is mapped",
+             mappings: ["api.dev.dzgro.com": []],
+             expected: ["+ api mapping api.dev.dzgro.com  map to the HTTP API's dev stage"]),
+        Case(name: "another API serves it and nobody said to move it: it stays, shown",
+             mappings: root("api.dev.dzgro.com", "old", "dev"),
+             expected: ["* api mapping api.dev.dzgro.com  stays on API old stage dev until `adopt.cutOver` lists dev"]),
+        Case(name: "dev listed: cut over at once",
+             cutOver: ["dev"], mappings: root("api.dev.dzgro.com", "old", "v1"),
+             expected: ["~ api mapping api.dev.dzgro.com  cut over from API old stage v1 to the HTTP API's dev stage"]),
+        Case(name: "prod listed: held like a release, the apex domain too",
+             cutOver: ["prod"], mappings: root("api.prod.dzgro.com", "old", "prod").merging(root("api.dzgro.com", "old", "prod")) { a, _ in a },
+             expected: ["~ api mapping api.prod.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs approval) [held: prod]",
+                        "~ api mapping api.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs approval) [held: prod]"]),
+        Case(name: "no longer listed: back to where it was before the cut-over",
+             previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")],
+             expected: ["~ api mapping api.staging.dzgro.com  move back from API \(World.apiID) stage staging to API old stage staging, where it was before the cut-over (held: moving what staging's domain serves needs approval) [held: staging]"]),
+        Case(name: "still listed: the record changes nothing",
+             cutOver: ["staging"], previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")], expected: []),
+        Case(name: "ours, on the wrong stage",
+             mappings: root("api.dev.dzgro.com", World.apiID, "prod"),
+             expected: ["~ api mapping api.dev.dzgro.com  cut over from API \(World.apiID) stage prod to the HTTP API's dev stage"]),
+    ]
+
+    @Test(arguments: cases)
+    func plan(_ c: Case) throws {
+        let edits = c.cutOver.isEmpty ? [] : [("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  cutOver: [\(c.cutOver.joined(separator: ", "))]")]
+        let (state, stacks) = try World.load(World.edited(edits))
+        var snapshot = World.converged(state, stacks)
+        snapshot.regions[Self.region]!.apiMappings.merge(c.mappings) { _, new in new }
+        snapshot.previousMappings = c.previous
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
+        let lines = plan.steps.filter { if case .apiMapping = $0.action { true } else { false } }.map {
+            "\(PlanText.marker($0)) \($0.subject)  \($0.detail)" + ($0.gate.map { " [held: \($0)]" } ?? "")
+        }
+        #expect(lines == c.expected, "\(c.name)")
+    }
+
+    @Test func aFreshAccountMapsEveryDomainAfterTheStackAndNothingWhileTheStackWaitsForAnAdoption() throws {
+        let (state, stacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c")
+        let steps = plan.regions.first { $0.region == Self.region }!.steps
+        let deploy = try #require(steps.firstIndex { $0.subject == "stack Dzgro-core" })
+        let mappings = steps.indices.filter { if case .apiMapping = steps[$0].action { true } else { false } }
+        #expect(mappings.count == 4 && mappings.allSatisfy { $0 > deploy && steps[$0].gate == nil && steps[$0].change == .create })
+
+        var waiting = Snapshot(account: World.account)
+        waiting.regions[Self.region] = RegionSnapshot(region: Self.region, found: [
+            FoundResource(stackName: "Dzgro-core", logicalID: "DzgroReportsQProd", kind: .queue, name: "DzgroReportsQProd", physicalID: "u",
+                          identifier: ["QueueUrl": "u"], live: ["FifoQueue": "false"])])
+        let held = Planner.plan(state, stacks: stacks, snapshot: waiting, commit: "c")
+        #expect(!held.steps.contains { if case .apiMapping = $0.action { true } else { false } })
+    }
+
+    @Test func cutOverNamesEnvironmentsWithACustomDomainOnce() throws {
+        let bad = World.edited([("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  cutOver: [dev, local, dev, qa]")])
+        let text = DesiredStateLoader.load(bad).diagnostics.map(\.description).joined(separator: "\n")
+        #expect(text.contains("adopt.cutOver[1]") && text.contains("'local' is not an environment with a custom domain"), "\(text)")
+        #expect(text.contains("adopt.cutOver[2]") && text.contains("'dev' is listed twice"), "\(text)")
+        #expect(text.contains("adopt.cutOver[3]") && text.contains("'qa' is not an environment with a custom domain"), "\(text)")
+    }
+}
