@@ -128,7 +128,8 @@ struct Adopter {
         if !moving.isEmpty {
             let account = try await ports.identity.account(region: region)
             for (source, adoptions) in moving.sorted(by: { $0.key < $1.key }) {
-                try await release(adoptions, from: source, account: account, deployer: deployer)
+                try await release(Dictionary(adoptions.map { ($0.from!.logicalID, $0.values(region: region, account: account)) }, uniquingKeysWith: { a, _ in a }),
+                                  from: source, deployer: deployer)
             }
         }
 
@@ -146,13 +147,13 @@ struct Adopter {
         return nil
     }
 
-    /// Takes `adoptions` out of `source`: retained there first (one update), then removed
-    /// (another), each skipped when done already.
-    func release(_ adoptions: [Adoption], from source: String, account: String, deployer: StackDeployer) async throws {
+    /// Takes resources out of `source` (logical ID → what references to it become there):
+    /// retained there first (one update), then removed (another), each skipped when done already.
+    func release(_ resources: [String: TemplateEdit.Values], from source: String, deployer: StackDeployer) async throws {
         let held = try await ports.stacks.resources(stack: source, region: region)
-        let still = adoptions.filter { held[$0.from!.logicalID] != nil }
+        let still = resources.filter { held[$0.key] != nil }
         guard !still.isEmpty else { return }
-        let ids = Set(still.map { $0.from!.logicalID })
+        let ids = Set(still.keys)
         var template = try TemplateEdit.load(try await ports.stacks.processedTemplate(stack: source, region: region))
         let previous = Self.parameters(template)
         if let retained = try TemplateEdit.retaining(ids, in: template) {
@@ -160,8 +161,7 @@ struct Adopter {
             try await deployer.update(source, template: try TemplateEdit.json(retained), previous: previous, bucket: bucket)
             template = retained
         }
-        var removed = try TemplateEdit.removing(Dictionary(still.map { ($0.from!.logicalID, $0.values(region: region, account: account)) },
-                                                           uniquingKeysWith: { a, _ in a }), from: template)
+        var removed = try TemplateEdit.removing(still, from: template)
         // A stack keeps at least one resource: a placeholder that creates nothing in the account.
         if TemplateEdit.resources(removed).isEmpty {
             removed["Resources"] = ["ReconcilerPlaceholder": ["Type": "AWS::CloudFormation::WaitConditionHandle"]]
@@ -208,9 +208,14 @@ extension AWSAdapters {
 struct DomainMapper {
     var ports: CloudPorts
     var region: String
+    /// The region's artifact bucket (a large template of an earlier stack goes there).
+    var bucket: String
+    var waits: WaitPolicy
+    var clock: any Clock
     var progress: @Sendable (String) -> Void
 
-    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget) async throws -> String? {
+    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+             releaseFrom: [String] = []) async throws -> String? {
         if let from, from == to { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
         let ours = try await ports.stacks.stack(stackName, region: region)?.outputs["HttpApiId"]
         guard let apiID = to.apiID ?? ours else {
@@ -223,6 +228,10 @@ struct DomainMapper {
         if let root, root.apiID == apiID, root.stage == to.stage { return "\(domain) is mapped so already" }
         guard root?.id == mappingID, root?.target == from else {
             throw ApplyError("\(domain) was planned at \(from?.description ?? "no mapping") and now points at \(root?.target.description ?? "nothing"), so it was not moved; plan again")
+        }
+        // Deleting an earlier deployment's stack deletes its mapping resources with it: they leave those stacks first.
+        if to.apiID == nil, let root, root.apiID != ours {
+            try await releaseMappings(of: domain, mappingID: root.id, from: releaseFrom)
         }
         if let root {
             try await ports.mappings.updateMapping(domain: domain, mappingID: root.id, apiID: apiID, stage: to.stage, region: region)
@@ -239,10 +248,25 @@ struct DomainMapper {
     }
 }
 
+extension DomainMapper {
+    /// Takes every resource that maps `domain` out of the stacks that hold one (retained, then
+    /// removed), skipping stacks that do not exist or hold none.
+    func releaseMappings(of domain: String, mappingID: String, from stacks: [String]) async throws {
+        let deployer = StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress)
+        let adopter = Adopter(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress)
+        for stack in stacks where try await deployer.settled(stack) != nil {
+            let ids = TemplateEdit.mappings(of: domain, in: try TemplateEdit.load(try await ports.stacks.processedTemplate(stack: stack, region: region)))
+            guard !ids.isEmpty else { continue }
+            try await adopter.release(Dictionary(ids.map { ($0, TemplateEdit.Values(ref: mappingID, attributes: ["ApiMappingId": mappingID])) },
+                                                 uniquingKeysWith: { a, _ in a }), from: stack, deployer: deployer)
+        }
+    }
+}
+
 struct MapDomain: StepExecutor {
-    var domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget
+    var domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget, releaseFrom: [String]
     func run(_ c: StepContext) async throws -> String? {
-        try await DomainMapper(ports: c.ports, region: c.region, progress: c.progress)
-            .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to)
+        try await DomainMapper(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress)
+            .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     }
 }

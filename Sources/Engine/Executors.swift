@@ -49,8 +49,8 @@ func executor(for action: Step.Action) -> any StepExecutor {
     case .deleteStack(let name, _): return DeleteStray(stackName: name)
     case .cognitoDomain(let domain, _, let pool, let arn): return CreateCognitoDomain(domain: domain, userPool: pool, plannedCertificateArn: arn)
     case .adopt(let stackName, let resources): return AdoptResources(stackName: stackName, resources: resources)
-    case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to):
-        return MapDomain(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to)
+    case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to, let releaseFrom):
+        return MapDomain(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     case .alias(_, let functionName, let environment, _, let to, let revisionID):
         return MoveAlias(functionName: functionName, environment: environment, to: to, revisionID: revisionID)
     }

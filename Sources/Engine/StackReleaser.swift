@@ -35,10 +35,10 @@ public struct CloudStackReleaser: StackReleaser {
         try await deployer.execute(changeSet, of: name)
     }
 
-    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget, region: String,
-                    progress: @escaping @Sendable (String) -> Void) async throws {
-        _ = try await DomainMapper(ports: ports, region: region, progress: progress)
-            .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to)
+    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+                    releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
+        _ = try await DomainMapper(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress)
+            .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     }
 
     public func adopt(stack name: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {

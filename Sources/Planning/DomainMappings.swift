@@ -13,6 +13,8 @@ extension Planner {
         let ourAPI = observed.stacks[stackName]?.outputs["HttpApiId"]
         let cutOver = Set(state.cutOver.map(\.value))
         let gated = Set(state.gatedEnvironments.map(\.name.value))
+        // A cut-over first takes the domain's mapping resource out of the earlier deployment's stacks.
+        let release = state.adoptFrom.map(\.value)
         var steps: [Step] = []
         var unchanged = 0
         for (environment, domain) in apiDomains(state) {
@@ -21,7 +23,7 @@ extension Planner {
             func add(_ change: Step.Change, _ root: ApiMappingFact?, to: MappingTarget, gate: String?) {
                 steps.append(Step(region: observed.region, change: change,
                                   action: .apiMapping(domain: domain, environment: environment, stackName: stackName, mappingID: root?.id,
-                                                      from: root?.target, to: to), gate: gate))
+                                                      from: root?.target, to: to, releaseFrom: release), gate: gate))
             }
             // Not there yet (the stack creates the domain), or nothing mapped at its root: map it.
             guard let root = observed.apiMappings[domain]?.first(where: { $0.key == "" }) else {

@@ -64,7 +64,10 @@ public struct Step: Hashable, Sendable, Codable {
         /// Points an API custom domain's root at a stage: its environment's stage of the stack's
         /// HTTP API, or (moving back) the API it served before. `mappingID`: the mapping to
         /// change (nil: none yet, one is made); `from` == `to`: it stays, waiting for `adopt.cutOver`.
-        case apiMapping(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget)
+        /// `releaseFrom`: the earlier deployment's stacks, out of which a mapping resource of the
+        /// domain is taken first (retained, removed), so deleting them later leaves the domain alone.
+        case apiMapping(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+                        releaseFrom: [String])
         case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
     }
 
@@ -99,7 +102,7 @@ public struct Step: Hashable, Sendable, Codable {
         case .cognitoDomain(let domain, _, _, _): return "cognito domain \(domain)"
         case .adopt(let stackName, let resources):
             return resources.count == 1 ? "adopt \(resources[0].subject)" : "adopt \(resources.count) resources into \(stackName)"
-        case .apiMapping(let domain, _, _, _, _, _): return "api mapping \(domain)"
+        case .apiMapping(let domain, _, _, _, _, _, _): return "api mapping \(domain)"
         case .alias(_, let functionName, let environment, _, _, _): return "alias \(functionName):\(environment)"
         }
     }
@@ -138,10 +141,12 @@ public struct Step: Hashable, Sendable, Codable {
             return change == .wait ? "wait for ACTIVE" : "create for \(pool) (\(environment)), then wait for ACTIVE"
         case .alias(_, _, _, let from, let to, _):
             return "\(from.map(\.description) ?? "(created by the stack)") → \(to)" + (gate.map { " (held: release to \($0) needs approval)" } ?? "")
-        case .apiMapping(_, let environment, _, _, let from, let to):
+        case .apiMapping(_, let environment, _, _, let from, let to, let releaseFrom):
             if from == to, let from { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
             let verb = from == nil ? "map to \(to)" : to.apiID == nil ? "cut over from \(from!) to \(to)" : "move back from \(from!) to \(to), where it was before the cut-over"
-            return verb + (gate.map { " (held: moving what \($0)'s domain serves needs approval)" } ?? "")
+            let release = from != nil && to.apiID == nil && !releaseFrom.isEmpty
+                ? "; its mapping resource leaves \(releaseFrom.joined(separator: ", ")) first, if one holds it" : ""
+            return verb + release + (gate.map { " (held: moving what \($0)'s domain serves needs approval)" } ?? "")
         case .adopt(let stackName, let resources):
             return "into \(stackName) with its data, then the update below sets what differs"
                 + (resources.count == 1 ? "; \(resources[0].route)" : "")

@@ -13,8 +13,8 @@ public protocol StackReleaser: Sendable {
     func adopt(stack: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
     /// Points an API custom domain's root at `to`, only from `from` (the mapping as planned);
     /// records or forgets where a cut-over came from.
-    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget, region: String,
-             progress: @escaping @Sendable (String) -> Void) async throws
+    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+             releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
 }
 
 /// A held stack update that no longer matches what was reviewed; nothing was changed.

@@ -90,10 +90,10 @@ public struct StackChange: Codable, Hashable, Sendable {
             deletes = true
             risks = ["deletes the stack (feature set \(featureSet) left \(step.region)): its functions, triggers and APIs stop"] + (step.preview?.risks ?? [])
                 + (step.preview?.notes ?? [])
-        case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to):
+        case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to, let releaseFrom):
             self.stackName = stackName
             changeSet = ""
-            mapping = MappingMove(domain: domain, environment: environment, mappingID: mappingID, from: from, to: to)
+            mapping = MappingMove(domain: domain, environment: environment, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
             risks = ["moves \(domain) from \(from?.description ?? "no mapping") to \(to)\(to.apiID == nil ? "" : " (where it was before the cut-over)"); what it serves changes at once"]
         case .adopt(let stackName, let resources):
             self.stackName = stackName
@@ -132,6 +132,8 @@ public struct MappingMove: Codable, Hashable, Sendable {
     public var mappingID: String?
     public var from: MappingTarget?
     public var to: MappingTarget
+    /// Stacks out of which a mapping resource of the domain is taken first.
+    public var releaseFrom: [String]?
 }
 
 /// A held release: the alias changes of one commit in one gated environment, waiting for

@@ -74,7 +74,9 @@ public struct ReleaseGate: Sendable {
             if !environments.contains(environment) { environments.append(environment) }
             if let change = AliasChange(step) { changes[environment, default: []].append(change) }
             if var change = StackChange(step, fingerprints: plan.fingerprints) {
-                if change.adopts != nil { change.bucket = Naming.artifactBucket(project: plan.project, account: plan.account, region: step.region) }
+                if change.adopts != nil || change.mapping != nil {
+                    change.bucket = Naming.artifactBucket(project: plan.project, account: plan.account, region: step.region)
+                }
                 stackChanges[environment, default: []].append(change)
             }
         }
@@ -328,7 +330,8 @@ public struct ReleaseGate: Sendable {
                 } else if let move = change.mapping {
                     progress("moving \(move.domain) in \(change.region) to \(move.to)…")
                     try await stacks.map(domain: move.domain, environment: move.environment, stackName: change.stackName, mappingID: move.mappingID,
-                                         from: move.from, to: move.to, region: change.region, progress: progress)
+                                         from: move.from, to: move.to, releaseFrom: move.releaseFrom ?? [], bucket: change.bucket ?? "",
+                                         region: change.region, progress: progress)
                 } else if let adopts = change.adopts {
                     progress("adopting \(adopts.count) resource\(adopts.count == 1 ? "" : "s") into \(change.stackName) in \(change.region)…")
                     try await stacks.adopt(stack: change.stackName, resources: adopts, bucket: change.bucket ?? "", region: change.region, progress: progress)

@@ -79,6 +79,24 @@ public enum TemplateEdit {
         return result
     }
 
+    /// The resources that map `domain` (API Gateway base path mappings and API mappings), by
+    /// logical ID: their `DomainName` is the domain, or refers to a domain resource of that name.
+    public static func mappings(of domain: String, in template: [String: Any]) -> [String] {
+        let resources = resources(template)
+        func names(_ value: Any?) -> Bool {
+            if let text = value as? String { return text == domain }
+            if let ref = (value as? [String: Any])?["Ref"] as? String, let target = resources[ref] as? [String: Any] {
+                return (target["Properties"] as? [String: Any])?["DomainName"] as? String == domain
+            }
+            return false
+        }
+        return resources.compactMap { id, value in
+            guard let resource = value as? [String: Any], ["AWS::ApiGateway::BasePathMapping", "AWS::ApiGatewayV2::ApiMapping"].contains(resource["Type"] as? String ?? ""),
+                  names((resource["Properties"] as? [String: Any])?["DomainName"]) else { return nil }
+            return id
+        }.sorted()
+    }
+
     public static func plain(_ value: TemplateValue) -> Any {
         switch value {
         case .string(let s): s

@@ -128,7 +128,9 @@ struct DomainMapperTests {
         return cloud
     }
 
-    func mapper(_ cloud: MemoryCloud) -> DomainMapper { DomainMapper(ports: cloud.ports, region: Self.region, progress: { _ in }) }
+    func mapper(_ cloud: MemoryCloud) -> DomainMapper {
+        DomainMapper(ports: cloud.ports, region: Self.region, bucket: "b", waits: WaitPolicy(), clock: TestClock(), progress: { _ in })
+    }
 
     @Test func aCutOverMovesTheRootAndRecordsWhereItWasAndMovingBackForgetsIt() async throws {
         let cloud = await account()
@@ -144,6 +146,24 @@ struct DomainMapperTests {
                                         from: MappingTarget(apiID: "new", stage: "dev"), to: old)
         #expect(await cloud.apiMappings["api.dev.dzgro.com"]?.first?.target == old)
         #expect(try await cloud.history.all().isEmpty)
+    }
+
+    @Test func theEarlierStacksMappingResourceLeavesItBeforeTheCutOver() async throws {
+        let cloud = await account()
+        await cloud.addStack(Self.region, StackFact(name: "dzgro-dev", status: "CREATE_COMPLETE"))
+        await cloud.setTemplate("\(Self.region)/dzgro-dev", """
+            Resources:
+              Api: {Type: AWS::ApiGateway::RestApi, Properties: {Name: legacy}}
+              Root: {Type: AWS::ApiGateway::BasePathMapping, Properties: {DomainName: api.dev.dzgro.com, RestApiId: !Ref Api, Stage: v1}}
+              Other: {Type: AWS::ApiGateway::BasePathMapping, Properties: {DomainName: api.other.dzgro.com, RestApiId: !Ref Api}}
+            """)
+        await cloud.hold(Self.region, "dzgro-dev", ["Api": "legacy", "Root": "r", "Other": "o"])
+        _ = try await mapper(cloud).map(domain: "api.dev.dzgro.com", environment: "dev", stackName: "Dzgro-core", mappingID: "m1",
+                                        from: MappingTarget(apiID: "old", stage: "v1"), to: MappingTarget(apiID: nil, stage: "dev"), releaseFrom: ["dzgro-dev", "dzgro-gone"])
+        #expect(await cloud.executed.filter { $0.hasPrefix("\(Self.region)/dzgro-dev/") }.count == 2, "retained, then removed")
+        let left = TemplateEdit.resources(try TemplateEdit.load(try #require(await cloud.templates["\(Self.region)/dzgro-dev"])))
+        #expect(left.keys.sorted() == ["Api", "Other"])
+        #expect(await cloud.apiMappings["api.dev.dzgro.com"]?.first?.apiID == "new")
     }
 
     @Test func aMappingThatMovedSinceThePlanIsLeftAlone() async throws {

@@ -98,8 +98,8 @@ public actor HeldStacks: StackReleaser {
         if let failure { throw GateError(failure) }
         released.append("\(region)/\(stack)/adopt " + resources.map(\.name).joined(separator: ","))
     }
-    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget, region: String,
-                    progress: @escaping @Sendable (String) -> Void) throws {
+    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+                    releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
         if let failure { throw GateError(failure) }
         released.append("\(region)/\(domain)/map \(to)")
     }

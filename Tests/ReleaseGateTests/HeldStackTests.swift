@@ -79,7 +79,8 @@ import Testing
         await f.seed()
         let step = Step(region: "ap-south-1", change: .update,
                         action: .apiMapping(domain: "api.dzgro.com", environment: "prod", stackName: "Dzgro-core", mappingID: "m1",
-                                            from: MappingTarget(apiID: "old", stage: "prod"), to: MappingTarget(apiID: nil, stage: "prod")), gate: "prod")
+                                            from: MappingTarget(apiID: "old", stage: "prod"), to: MappingTarget(apiID: nil, stage: "prod"),
+                                            releaseFrom: ["dzgro-prod"]), gate: "prod")
         let plan = Plan(project: "Dzgro", commit: "c0ffee0000000000000000000000000000000004", account: "123456789012",
                         regions: [RegionPlan(region: "ap-south-1", steps: [step], unchanged: 0)], fingerprints: [:])
         let requests = try await f.gate.request(plan)

@@ -87,6 +87,17 @@ struct TemplateEditTests {
         #expect(throws: TemplateEdit.Problem.self) { try TemplateEdit.removing(["Queue": partial], from: try TemplateEdit.load(Self.old)) }
     }
 
+    @Test func theMappingsOfADomainAreFoundByNameOrThroughTheirDomainResource() throws {
+        let template = try TemplateEdit.load("""
+            Resources:
+              Domain: {Type: AWS::ApiGatewayV2::DomainName, Properties: {DomainName: api.dev.dzgro.com}}
+              ByRef: {Type: AWS::ApiGatewayV2::ApiMapping, Properties: {DomainName: !Ref Domain, ApiId: x, Stage: dev}}
+              ByName: {Type: AWS::ApiGateway::BasePathMapping, Properties: {DomainName: api.dev.dzgro.com, RestApiId: y}}
+              Elsewhere: {Type: AWS::ApiGateway::BasePathMapping, Properties: {DomainName: api.prod.dzgro.com, RestApiId: y}}
+            """)
+        #expect(TemplateEdit.mappings(of: "api.dev.dzgro.com", in: template) == ["ByName", "ByRef"])
+    }
+
     @Test func addingDeclaresResourcesBesideTheStacksOwn() throws {
         let declaration = #"{"Type": "AWS::SQS::Queue", "DeletionPolicy": "Retain", "Properties": {"QueueName": "A", "FifoQueue": false}}"#
         let fresh = try TemplateEdit.adding(["AQueue": declaration], to: [:])
