@@ -47,7 +47,8 @@ func executor(for action: Step.Action) -> any StepExecutor {
     case .deployStack(let name, _, _, let templateHash, _, let parameters): return DeployStack(stackName: name, templateHash: templateHash, planned: parameters)
     case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
     case .deleteStack(let name, _): return DeleteStray(stackName: name)
-    case .cognitoDomain(let domain, _, let pool, let arn): return CreateCognitoDomain(domain: domain, userPool: pool, plannedCertificateArn: arn)
+    case .cognitoDomain(let domain, let environment, let pool, let arn):
+        return CreateCognitoDomain(domain: domain, environment: environment, userPool: pool, plannedCertificateArn: arn)
     case .adopt(let stackName, let resources): return AdoptResources(stackName: stackName, resources: resources)
     case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to, let releaseFrom):
         return MapDomain(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
@@ -290,12 +291,14 @@ struct StackNeedsAttention: StepExecutor {
 }
 
 struct CreateCognitoDomain: StepExecutor {
-    var domain: String, userPool: String, plannedCertificateArn: String?
+    var domain: String, environment: String, userPool: String, plannedCertificateArn: String?
     func run(_ c: StepContext) async throws -> String? {
         let domains = c.ports.domains
         if try await domains.domain(domain, region: c.region) == nil {
-            guard let pool = try await domains.userPools(region: c.region)[userPool] else {
-                throw ApplyError("user pool \(userPool) does not exist in \(c.region), so \(domain) cannot be created; the stack deployment should have created it — check its events")
+            // The stack's own pool, by its logical ID: user pools are not unique by name.
+            let stack = c.work.state.cognito.map { Naming.stackName(project: c.work.state.project.value, featureSet: $0.featureSet.value) } ?? "?"
+            guard let pool = try await c.ports.stacks.resources(stack: stack, region: c.region)[TemplateParameters.userPoolID(environment)] else {
+                throw ApplyError("user pool \(userPool) is not in stack \(stack) in \(c.region), so \(domain) cannot be created; the stack deployment should have created it — check its events")
             }
             let certificate = try await c.board.waitIssued("auth", fallback: plannedCertificateArn, clock: c.clock, poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
             try await domains.createDomain(domain, userPoolID: pool, certificateArn: certificate, region: c.region)

@@ -141,8 +141,6 @@ public protocol CertificateService: Sendable {
 
 /// Cognito user pools and their custom domains.
 public protocol UserPoolDomainService: Sendable {
-    /// Pool name → id.
-    func userPools(region: String) async throws -> [String: String]
     /// nil when the domain does not exist.
     func domain(_ domain: String, region: String) async throws -> CognitoDomainFact?
     func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) async throws
@@ -421,10 +419,6 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 
     // MARK: Cognito
-
-    func userPools(region: String) async throws -> [String: String] {
-        Dictionary(try await CognitoClient(client, region: region).listUserPools().map { ($0.Name, $0.Id) }, uniquingKeysWith: { a, _ in a })
-    }
 
     func domain(_ domain: String, region: String) async throws -> CognitoDomainFact? {
         do {

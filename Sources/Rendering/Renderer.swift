@@ -417,7 +417,7 @@ struct StackBuilder {
         }
         for environment in state.aliasEnvironments {
             let env = environment.name.value
-            let pool = "UserPool\(Naming.title(env))"
+            let pool = TemplateParameters.userPoolID(env)
             var properties = MapBuilder()
             properties.set("UserPoolName", .string(Naming.userPoolName(project: project, environment: env)))
             properties.set("UsernameAttributes", .list(cognito.usernameAttributes.map { .string($0) }))
@@ -538,5 +538,7 @@ public enum TemplateParameters {
     public static let artifactBucket = "ArtifactBucket"
     public static let apiCertificate = "ApiCertificateArn"
     public static func layer(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
+    /// The logical ID of an environment's user pool (the Cognito domain step finds the pool by it).
+    public static func userPoolID(_ environment: String) -> String { "UserPool\(Naming.title(environment))" }
     // Each gated alias's own two: `AliasParameters`.
 }

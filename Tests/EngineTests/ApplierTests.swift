@@ -163,17 +163,21 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
             stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "IMPORT_COMPLETE", tags: stacks["\(region)/\(stack)"]?.tags ?? [:])
             return
         }
-        // The API's custom domains come with the stack that declares them, and its HTTP API's id with its outputs.
+        // The stack holds what its template declares (a user pool by its id; a resource the
+        // template no longer declares leaves it), its HTTP API's id is an output, and the API's
+        // custom domains come with it.
         var outputs: [String: String] = [:]
         if let body = templates["\(region)/\(stack)"], let declared = try? TemplateEdit.resources(TemplateEdit.load(body)) {
+            let before = held["\(region)/\(stack)"] ?? [:]
+            held["\(region)/\(stack)"] = Dictionary(uniqueKeysWithValues: declared.map { id, value in
+                let resource = value as? [String: Any], properties = resource?["Properties"] as? [String: Any]
+                let pool = resource?["Type"] as? String == "AWS::Cognito::UserPool" ? (properties?["UserPoolName"] as? String).flatMap { pools[$0] } : nil
+                return (id, before[id] ?? pool ?? id)
+            })
             for case let resource as [String: Any] in declared.values where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
                 if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String, apiMappings[name] == nil { apiMappings[name] = [] }
             }
             if declared["HttpApi"] != nil { outputs["HttpApiId"] = "api-\(stack)" }
-        }
-        // A resource the new template no longer declares leaves the stack.
-        if let held = held["\(region)/\(stack)"], let body = templates["\(region)/\(stack)"], let declared = try? TemplateEdit.resources(TemplateEdit.load(body)) {
-            self.held["\(region)/\(stack)"] = held.filter { declared[$0.key] != nil }
         }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", outputs: outputs, tags: set.tags)
     }
@@ -216,7 +220,6 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         return shown
     }
 
-    func userPools(region: String) -> [String: String] { pools }
     func domain(_ domain: String, region: String) -> CognitoDomainFact? { domains[domain] }
     func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) throws {
         try write(region)
