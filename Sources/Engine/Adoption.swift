@@ -107,12 +107,15 @@ extension Observer {
     }
 }
 
-/// Adopts a stack's resources that exist already: each one held by another stack is retained
-/// there and removed from it (its references there replaced by their values), then all are
-/// imported into the stack in one IMPORT change set. Every part first checks whether it is
-/// done, so an apply cut short anywhere (kill -9 included) finishes on the next one. Used by
-/// `apply` for ungated adoptions and by the release gate for approved ones.
-struct Adopter {
+/// What moving in next to an earlier deployment changes in one region: adoptions and the API
+/// domains' mappings. Used by `apply` for ungated environments and by the release gate for
+/// approved ones.
+///
+/// An adoption takes each resource held by another stack out of it (retained there, then
+/// removed, its references there replaced by their values), then imports them all into the
+/// stack in one IMPORT change set. Every part first checks whether it is done, so an apply cut
+/// short anywhere (kill -9 included) finishes on the next one.
+struct MoveIn {
     var ports: CloudPorts
     var region: String
     /// The region's artifact bucket: an import template too large to send inline goes there.
@@ -181,7 +184,7 @@ struct AdoptResources: StepExecutor {
     var resources: [Adoption]
 
     func run(_ c: StepContext) async throws -> String? {
-        try await Adopter(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress).adopt(resources, into: stackName)
+        try await MoveIn(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress).adopt(resources, into: stackName)
     }
 }
 
@@ -201,19 +204,10 @@ extension AWSAdapters {
     }
 }
 
-/// Points an API custom domain's root at a stage, as planned: the environment's stage of the
-/// stack's HTTP API, or the API it served before the cut-over. Only from where the plan saw it;
-/// a cut-over records where it pointed, a move back forgets it. Used by `apply` for ungated
-/// environments and by the release gate for approved ones.
-struct DomainMapper {
-    var ports: CloudPorts
-    var region: String
-    /// The region's artifact bucket (a large template of an earlier stack goes there).
-    var bucket: String
-    var waits: WaitPolicy
-    var clock: any Clock
-    var progress: @Sendable (String) -> Void
-
+extension MoveIn {
+    /// Points an API custom domain's root at a stage, as planned: the environment's stage of the
+    /// stack's HTTP API, or the API it served before the cut-over. Only from where the plan saw
+    /// it; a cut-over records where it pointed, a move back forgets it.
     func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
              releaseFrom: [String] = []) async throws -> String? {
         if let from, from == to { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
@@ -248,16 +242,15 @@ struct DomainMapper {
     }
 }
 
-extension DomainMapper {
+extension MoveIn {
     /// Takes every resource that maps `domain` out of the stacks that hold one (retained, then
     /// removed), skipping stacks that do not exist or hold none.
     func releaseMappings(of domain: String, mappingID: String, from stacks: [String]) async throws {
         let deployer = StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress)
-        let adopter = Adopter(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress)
         for stack in stacks where try await deployer.settled(stack) != nil {
             let ids = TemplateEdit.mappings(of: domain, in: try TemplateEdit.load(try await ports.stacks.processedTemplate(stack: stack, region: region)))
             guard !ids.isEmpty else { continue }
-            try await adopter.release(Dictionary(ids.map { ($0, TemplateEdit.Values(ref: mappingID, attributes: ["ApiMappingId": mappingID])) },
+            try await release(Dictionary(ids.map { ($0, TemplateEdit.Values(ref: mappingID, attributes: ["ApiMappingId": mappingID])) },
                                                  uniquingKeysWith: { a, _ in a }), from: stack, deployer: deployer)
         }
     }
@@ -266,7 +259,7 @@ extension DomainMapper {
 struct MapDomain: StepExecutor {
     var domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget, releaseFrom: [String]
     func run(_ c: StepContext) async throws -> String? {
-        try await DomainMapper(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress)
+        try await MoveIn(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress)
             .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     }
 }

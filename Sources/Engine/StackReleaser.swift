@@ -37,12 +37,12 @@ public struct CloudStackReleaser: StackReleaser {
 
     public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
                     releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
-        _ = try await DomainMapper(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress)
+        _ = try await MoveIn(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress)
             .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     }
 
     public func adopt(stack name: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
-        _ = try await Adopter(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress).adopt(resources, into: name)
+        _ = try await MoveIn(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress).adopt(resources, into: name)
     }
 
     public func delete(stack name: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {

@@ -118,7 +118,7 @@ struct AdoptionEngineTests {
 
 /// The controller's own move of an API custom domain's root mapping, over the in-memory account.
 @Suite("Domain cut-over with in-memory ports")
-struct DomainMapperTests {
+struct DomainCutOverTests {
     static let region = "ap-south-1"
 
     func account() async -> MemoryCloud {
@@ -128,8 +128,8 @@ struct DomainMapperTests {
         return cloud
     }
 
-    func mapper(_ cloud: MemoryCloud) -> DomainMapper {
-        DomainMapper(ports: cloud.ports, region: Self.region, bucket: "b", waits: WaitPolicy(), clock: TestClock(), progress: { _ in })
+    func mapper(_ cloud: MemoryCloud) -> MoveIn {
+        MoveIn(ports: cloud.ports, region: Self.region, bucket: "b", waits: WaitPolicy(), clock: TestClock(), progress: { _ in })
     }
 
     @Test func aCutOverMovesTheRootAndRecordsWhereItWasAndMovingBackForgetsIt() async throws {
