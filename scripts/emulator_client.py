@@ -26,6 +26,9 @@ command line):
                                                     and stack dzgro-dev holding the
                                                     dev user pool (with a user), its client, a queue
                                                     (with a message) and one queue of its own
+  emulator_client.py pool ENDPOINT REGION create NAME | delete ID
+                                                    a user pool outside any stack (prints its id), or
+                                                    deletes one
   emulator_client.py inventory ENDPOINT REGION      JSON: that deployment's data (objects, messages,
                                                     users) and the stack holding each resource
   emulator_client.py alarm ENDPOINT NAME STATE REGION...
@@ -252,6 +255,12 @@ def main():
             cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="set by the demo")
     elif command == "old-deployment":
         old_deployment(endpoint, sys.argv[3])
+    elif command == "pool":
+        idp = client("cognito-idp", endpoint, sys.argv[3])
+        if sys.argv[4] == "create":
+            print(idp.create_user_pool(PoolName=sys.argv[5])["UserPool"]["Id"])
+        else:
+            idp.delete_user_pool(UserPoolId=sys.argv[5])
     elif command == "inventory":
         print(json.dumps(inventory(endpoint, sys.argv[3]), sort_keys=True))
     elif command == "verify-sender":

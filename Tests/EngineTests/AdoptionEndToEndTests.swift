@@ -47,8 +47,18 @@ extension EndToEnd {
             await #expect(throws: AWSError.self) { _ = try await cfn.describeStacks("Dzgro-core") }
             #expect(try inventory(world).poolStacks.values.allSatisfy { $0 == "dzgro-dev" })
 
-            // Named: the plan shows every adoption, where it is and what the update changes.
+            // Named, but a second pool has dev's name: which one holds the users cannot be told.
             try world.commitEdits(["project.yaml": { $0 + "\nadopt:\n  fromStacks: [dzgro-dev]\n" }], message: "Move in next to the earlier deployment")
+            let second = String(decoding: try world.emulatorClient(["pool", "ap-south-1", "create", "DzgroUserPoolDev"]), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let twins = try world.reconciler(["apply"])
+            let first = try #require(try inventory(world).pools.keys.first { $0 != second })
+            #expect(twins.status == 1 && twins.stderr.contains("user pool DzgroUserPoolDev (ap-south-1): 2 user pools have this name (\([first, second].sorted().joined(separator: ", ")))"),
+                    "\(twins.stderr)")
+            await #expect(throws: AWSError.self) { _ = try await cfn.describeStacks("Dzgro-core") }
+            _ = try world.emulatorClient(["pool", "ap-south-1", "delete", second])
+
+            // The plan shows every adoption, where it is and what the update changes.
             let plan = try world.succeed(["plan"])
             try? Data(plan.stdout.utf8).write(to: artifacts.appendingPathComponent("adoption-plan.txt"))
             let lines = plan.stdout.split(separator: "\n").map(String.init)
