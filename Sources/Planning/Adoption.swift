@@ -109,6 +109,17 @@ extension Planner {
         return result
     }
 
+    /// A stack's adoptions, one step per approval they need: the ungated environments' together
+    /// (they go ahead), then each gated environment's, held for its approvers, in the order of
+    /// the environments. The last step's gate is what the stack's deployment waits for.
+    static func adoptionSteps(_ adopted: [Adoption], stackName: String, region: String, state: DesiredState) -> [Step] {
+        let gated = state.gatedEnvironments.map(\.name.value)
+        let groups = Dictionary(grouping: adopted) { $0.environment.flatMap { gated.contains($0) ? $0 : nil } }
+        return ([nil] + gated.map(Optional.some)).compactMap { gate in
+            groups[gate].map { Step(region: region, change: .adopt, action: .adopt(stackName: stackName, resources: $0), gate: gate) }
+        }
+    }
+
     static func differences(_ resource: AdoptableResource, live: [String: String]) -> [PropertyDifference] {
         resource.desired.keys.sorted().compactMap { key in
             let desired = resource.desired[key] ?? ""

@@ -192,6 +192,8 @@ public enum Planner {
             //    it would otherwise create.
             let adoptions = adoptions(observed, stacks: stacks.filter { $0.id.region == region })
             var stackSteps: [Step] = []
+            // Stacks whose deployment waits for a held adoption (their domains and pools wait too).
+            var waiting: Set<String> = []
             for stack in stacks where stack.id.region == region {
                 let fact = observed.stacks[stack.stackName]
                 if let fact { fingerprints["\(region)/stack/\(stack.stackName)"] = fact.fingerprint }
@@ -227,17 +229,12 @@ public enum Planner {
                                            action: .stackNeedsAttention(stackName: stack.stackName, status: fact.status, reason: fact.statusReason, remedy: remedy)))
                     continue
                 }
-                // Adoptions, one step per approval they need: an ungated environment's go ahead, a
-                // gated one's wait for its approvers, and so does the stack until all are in.
                 var waitsFor: String?
                 if let adopted = adoptions[stack.stackName] {
-                    let gated = state.gatedEnvironments.map(\.name.value)
-                    let groups = Dictionary(grouping: adopted) { $0.environment.flatMap { gated.contains($0) ? $0 : nil } }
-                    for gate in [nil] + gated.map(Optional.some) {
-                        guard let group = groups[gate] else { continue }
-                        stackSteps.append(Step(region: region, change: .adopt, action: .adopt(stackName: stack.stackName, resources: group), gate: gate))
-                        if gate != nil { waitsFor = gate }
-                    }
+                    let adopting = adoptionSteps(adopted, stackName: stack.stackName, region: region, state: state)
+                    stackSteps += adopting
+                    waitsFor = adopting.last?.gate
+                    if waitsFor != nil { waiting.insert(stack.stackName) }
                     reasons.insert("after adopting \(adopted.count) resource\(adopted.count == 1 ? "" : "s")"
                                    + (waitsFor.map { " (waits until the \($0) adoption is approved; the apply after it deploys)" } ?? ""), at: 0)
                 }
@@ -266,9 +263,6 @@ public enum Planner {
             steps += stackSteps
 
             // 6. Cognito custom domains, once the pools exist (not while their stack waits for an adoption).
-            let waiting = Set(stackSteps.filter { $0.gate != nil && $0.preview == nil }.compactMap { step -> String? in
-                if case .deployStack(let name, _, _, _, _, _) = step.action { return name } else { return nil }
-            })
             let cognitoStack = state.cognito.map { Naming.stackName(project: project, featureSet: $0.featureSet.value) }
             if cognitoRegion(state) == region, let domains = state.domains, !waiting.contains(cognitoStack ?? "") {
                 for (environment, domain) in state.customDomains(prefix: domains.authPrefix) {
