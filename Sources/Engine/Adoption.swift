@@ -13,7 +13,12 @@ extension AWSAdapters {
         switch kind {
         case .bucket:
             let s3 = S3Client(client, region: region)
-            guard try await s3.headBucket(name) else { return nil }
+            do {
+                guard try await s3.headBucket(name) else { return nil }
+            } catch let error as AWSError where error.status == 403 {
+                // Bucket names are global: HeadBucket answers 403 for one this identity may not read.
+                return ExistingResource(physicalID: name, identifier: ["BucketName": name], region: ExistingResource.anotherAccount)
+            }
             async let location = s3.getBucketLocation(name)
             async let versioning = s3.getBucketVersioning(name)
             let home = try await location
@@ -223,8 +228,12 @@ extension MoveIn {
         guard root?.id == mappingID, root?.target == from else {
             throw ApplyError("\(domain) was planned at \(from?.description ?? "no mapping") and now points at \(root?.target.description ?? "nothing"), so it was not moved; plan again")
         }
-        // Deleting an earlier deployment's stack deletes its mapping resources with it: they leave those stacks first.
         if to.apiID == nil, let root, root.apiID != ours {
+            // A cut-over: where it points now is recorded before it moves (a crash in between
+            // leaves a record a later cut-over overwrites, never a move without one), and an
+            // earlier deployment's mapping resource leaves its stack (deleting that stack later
+            // would delete the mapping with it).
+            try await ports.history.record(domain, previous: root.target)
             try await releaseMappings(of: domain, mappingID: root.id, from: releaseFrom)
         }
         if let root {
@@ -232,11 +241,7 @@ extension MoveIn {
         } else {
             try await ports.mappings.createMapping(domain: domain, apiID: apiID, stage: to.stage, region: region)
         }
-        if let root, to.apiID == nil, root.apiID != ours {
-            try await ports.history.record(domain, previous: root.target)
-        } else if to.apiID != nil {
-            try await ports.history.forget(domain)
-        }
+        if to.apiID != nil { try await ports.history.forget(domain) }
         progress("    \(region): \(domain) now serves \(to.apiID == nil ? "the HTTP API \(apiID)'s \(to.stage) stage" : "API \(apiID) stage \(to.stage)")\(root.map { " (was API \($0.apiID) stage \($0.stage))" } ?? "")")
         return nil
     }

@@ -93,8 +93,9 @@ public struct ExistingResource: Hashable, Sendable {
     public var live: [String: String]
     /// Other resources of the same name (user pools): their ids.
     public var alsoNamed: [String]
-    /// The region a bucket lives in.
+    /// The region a bucket lives in, or `anotherAccount`.
     public var region: String?
+    public static let anotherAccount = FoundResource.anotherAccount
     public init(physicalID: String, identifier: [String: String], live: [String: String] = [:], alsoNamed: [String] = [], region: String? = nil) {
         self.physicalID = physicalID
         self.identifier = identifier

@@ -26,8 +26,10 @@ public struct FoundResource: Hashable, Sendable, Codable {
     public var live: [String: String]
     /// Other resources of the same name (user pools are not unique by name): their ids.
     public var alsoNamed: [String]
-    /// Where a bucket lives when that is not the region of the stack that declares it.
+    /// Where a bucket lives when that is not the region of the stack that declares it, or
+    /// `anotherAccount` when this identity may not read it.
     public var elsewhere: String?
+    public static let anotherAccount = "another account"
 
     public init(stackName: String, logicalID: String, kind: AdoptableResource.Kind, name: String, physicalID: String, identifier: [String: String],
                 owner: ResourceOwner? = nil, live: [String: String] = [:], alsoNamed: [String] = [], elsewhere: String? = nil) {
@@ -143,6 +145,10 @@ extension Planner {
                 let what = "\(found.kind.rawValue) \(found.name) (\(region))"
                 if !found.alsoNamed.isEmpty {
                     problems.append("\(what): \(found.alsoNamed.count + 1) user pools have this name (\(([found.physicalID] + found.alsoNamed).sorted().joined(separator: ", "))); the controller cannot tell which one holds your users: delete or rename the others, then plan again")
+                    continue
+                }
+                if found.elsewhere == FoundResource.anotherAccount {
+                    problems.append("\(what) exists, and this identity may not read it (HeadBucket answers 403): bucket names are global, so it belongs to another account or its policy refuses you; choose another name, or grant access and plan again")
                     continue
                 }
                 if let elsewhere = found.elsewhere {
