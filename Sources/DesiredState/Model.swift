@@ -252,12 +252,16 @@ extension DesiredState {
     }
     public var autoEnvironment: Environment? { environments.first { $0.alias == .auto } }
 
-    /// Custom domains of one kind per environment with an alias, plus the apex names.
+    /// Exactly one custom domain of a kind per environment with an alias: `{prefix}.{env}.{base}`,
+    /// and for the apex environment `{prefix}.{base}` only. One each is what AWS allows a user
+    /// pool (its `CustomDomain`), and what a stage needs.
     public func customDomains(prefix: String) -> [(environment: String, domain: String)] {
         guard let domains else { return [] }
-        var result = aliasEnvironments.map { ($0.name.value, "\(prefix).\($0.name.value).\(domains.base.value)") }
-        if let apex = domains.apexEnvironment?.value { result.append((apex, "\(prefix).\(domains.base.value)")) }
-        return result
+        let apex = domains.apexEnvironment?.value
+        return aliasEnvironments.map { environment in
+            let name = environment.name.value
+            return (name, name == apex ? "\(prefix).\(domains.base.value)" : "\(prefix).\(name).\(domains.base.value)")
+        }
     }
 
     /// The certificates the application needs: the API's in the API's region, the

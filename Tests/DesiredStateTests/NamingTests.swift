@@ -55,7 +55,7 @@ import Testing
         let certificates = state.certificates
         #expect(certificates.map(\.region) == ["ap-south-1", "us-east-1"])
         #expect(certificates[0].domainName == "api.dzgro.com")
-        #expect(certificates[0].subjectAlternativeNames == ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.prod.dzgro.com"])
+        #expect(certificates[0].subjectAlternativeNames == ["api.dev.dzgro.com", "api.staging.dzgro.com"])
         #expect(certificates[1].domainName == "auth.dzgro.com")
     }
 }

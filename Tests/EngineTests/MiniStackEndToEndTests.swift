@@ -92,7 +92,7 @@ extension EndToEnd {
             #expect(api.stages == ["dev": ["LambdaAlias": "dev"], "staging": ["LambdaAlias": "staging"], "prod": ["LambdaAlias": "prod"]])
             #expect(api.integrations == ["ApiFunction:${stageVariables.LambdaAlias}", "RazorPayWebhookFunction:${stageVariables.LambdaAlias}"])
             #expect(api.routes == ["ANY /api/{proxy+}", "POST /webhook/rzrpay/{proxy+}"])
-            #expect(core.domains == ["api.dev.dzgro.com": ["dev"], "api.staging.dzgro.com": ["staging"], "api.prod.dzgro.com": ["prod"], "api.dzgro.com": ["prod"]])
+            #expect(core.domains == ["api.dev.dzgro.com": ["dev"], "api.staging.dzgro.com": ["staging"], "api.dzgro.com": ["prod"]])
             #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 0)
 
             // 2. New code for one function: dev moves, staging and prod stay.

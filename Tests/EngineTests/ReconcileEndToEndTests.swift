@@ -103,7 +103,7 @@ extension EndToEnd {
             // Fresh apply: everything, the gated aliases included (created by the stacks).
             let (firstPlan, first) = try await rig.apply(files)
             #expect(first.succeeded, "\(first.entries.filter { $0.outcome != .applied })")
-            #expect(firstPlan.counts["create"] == 41 && firstPlan.counts["held"] == nil)
+            #expect(firstPlan.counts["create"] == 39 && firstPlan.counts["held"] == nil)
             let s3 = S3Client(emulator.client(), region: "ap-south-1")
             for region in state.regions {
                 #expect(try await S3Client(emulator.client(), region: region).headBucket("dzgro-artifacts-\(emulator.account)-\(region)"))
@@ -120,10 +120,10 @@ extension EndToEnd {
                                                                                        key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
             #expect(try await CognitoClient(emulator.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
             let log = try String(contentsOf: directory.appendingPathComponent("apply-log.jsonl"), encoding: .utf8)
-            #expect(log.split(separator: "\n").count == 2 + 2 * 43)
+            #expect(log.split(separator: "\n").count == 2 + 2 * 41)
             // Each API custom domain on its environment's stage, mapped by the controller.
             let api = APIGatewayV2Client(emulator.client(), region: "ap-south-1")
-            for (domain, stage) in [("api.dev.dzgro.com", "dev"), ("api.staging.dzgro.com", "staging"), ("api.prod.dzgro.com", "prod"), ("api.dzgro.com", "prod")] {
+            for (domain, stage) in [("api.dev.dzgro.com", "dev"), ("api.staging.dzgro.com", "staging"), ("api.dzgro.com", "prod")] {
                 #expect(try await api.getApiMappings(domain).map(\.stage) == [stage], "\(domain)")
             }
 

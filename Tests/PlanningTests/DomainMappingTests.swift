@@ -36,10 +36,9 @@ struct DomainMappingTests {
         Case(name: "dev listed: cut over at once",
              cutOver: ["dev"], mappings: root("api.dev.dzgro.com", "old", "v1"),
              expected: ["~ api mapping api.dev.dzgro.com  cut over from API old stage v1 to the HTTP API's dev stage"]),
-        Case(name: "prod listed: held like a release, the apex domain too",
-             cutOver: ["prod"], mappings: root("api.prod.dzgro.com", "old", "prod").merging(root("api.dzgro.com", "old", "prod")) { a, _ in a },
-             expected: ["~ api mapping api.prod.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs approval) [held: prod]",
-                        "~ api mapping api.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs approval) [held: prod]"]),
+        Case(name: "prod listed: held like a release (prod's one domain is the apex)",
+             cutOver: ["prod"], mappings: root("api.dzgro.com", "old", "prod"),
+             expected: ["~ api mapping api.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs approval) [held: prod]"]),
         Case(name: "no longer listed: back to where it was before the cut-over",
              previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")],
              expected: ["~ api mapping api.staging.dzgro.com  move back from API \(World.apiID) stage staging to API old stage staging, where it was before the cut-over (held: moving what staging's domain serves needs approval) [held: staging]"]),
@@ -70,7 +69,7 @@ struct DomainMappingTests {
         let steps = plan.regions.first { $0.region == Self.region }!.steps
         let deploy = try #require(steps.firstIndex { $0.subject == "stack Dzgro-core" })
         let mappings = steps.indices.filter { if case .apiMapping = steps[$0].action { true } else { false } }
-        #expect(mappings.count == 4 && mappings.allSatisfy { $0 > deploy && steps[$0].gate == nil && steps[$0].change == .create })
+        #expect(mappings.count == 3 && mappings.allSatisfy { $0 > deploy && steps[$0].gate == nil && steps[$0].change == .create })
 
         var waiting = Snapshot(account: World.account)
         waiting.regions[Self.region] = RegionSnapshot(region: Self.region, found: [
@@ -78,6 +77,23 @@ struct DomainMappingTests {
                           identifier: ["QueueUrl": "u"], live: ["FifoQueue": "false"])])
         let held = Planner.plan(state, stacks: stacks, snapshot: waiting, commit: "c")
         #expect(!held.steps.contains { if case .apiMapping = $0.action { true } else { false } })
+    }
+
+    /// AWS gives a user pool one custom domain (`DescribeUserPool` has one `CustomDomain`), and
+    /// the application one API name per stage: the apex environment's are the apex names only.
+    @Test func everyPoolAndEveryStageGetsExactlyOneCustomDomain() throws {
+        let (state, stacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c")
+        let auth = plan.steps.compactMap { step -> (String, String)? in
+            if case .cognitoDomain(let domain, let environment, _, _) = step.action { (environment, domain) } else { nil }
+        }
+        let api = plan.steps.compactMap { step -> (String, String)? in
+            if case .apiMapping(let domain, let environment, _, _, _, _, _) = step.action { (environment, domain) } else { nil }
+        }
+        let environments = state.aliasEnvironments.map(\.name.value)
+        #expect(auth.map(\.0) == environments && api.map(\.0) == environments, "one each, in the environments' order")
+        #expect(auth.map(\.1) == ["auth.dev.dzgro.com", "auth.staging.dzgro.com", "auth.dzgro.com"])
+        #expect(api.map(\.1) == ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.dzgro.com"])
     }
 
     @Test func cutOverNamesEnvironmentsWithACustomDomainOnce() throws {

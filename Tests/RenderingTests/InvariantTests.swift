@@ -192,7 +192,7 @@ import Testing
         }
 
         let domains = core.resources(of: "AWS::ApiGatewayV2::DomainName")
-        #expect(domains.map { $0.properties["DomainName"]!.stringValue! } == ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.prod.dzgro.com", "api.dzgro.com"])
+        #expect(domains.map { $0.properties["DomainName"]!.stringValue! } == ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.dzgro.com"])
         for (_, domain) in domains {
             #expect(domain["DomainNameConfigurations"]?.listValue?.first?["CertificateArn"]?.refTarget == "ApiCertificateArn")
         }
@@ -213,9 +213,9 @@ import Testing
                 #expect(body["DeletionPolicy"] == nil && body["UpdateReplacePolicy"] == nil, "\(id) (\(type))")
             }
         }
-        // The bundled state: 88 queues (DLQs included), 16 buckets, 3 user pools and their clients, 4 API domains.
+        // The bundled state: 88 queues (DLQs included), 16 buckets, 3 user pools and their clients, 3 API domains (one per stage).
         #expect(retained == ["AWS::SQS::Queue": 88, "AWS::S3::Bucket": 16, "AWS::Cognito::UserPool": 3, "AWS::Cognito::UserPoolClient": 3,
-                             "AWS::ApiGatewayV2::DomainName": 4])
+                             "AWS::ApiGatewayV2::DomainName": 3])
     }
 
     @Test func everyQueueHasADeadLetterQueue() throws {

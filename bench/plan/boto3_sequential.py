@@ -52,10 +52,10 @@ for region, spec in regions.items():
     if spec["cognito"]:
         idp = client("cognito-idp", region)
         call(idp.list_user_pools, MaxResults=60)
-        for domain in ["auth.dev.dzgro.com", "auth.staging.dzgro.com", "auth.prod.dzgro.com", "auth.dzgro.com"]:
+        for domain in ["auth.dev.dzgro.com", "auth.staging.dzgro.com", "auth.dzgro.com"]:
             call(idp.describe_user_pool_domain, Domain=domain)
         # Each API custom domain's mappings (the controller maps them itself).
         api = client("apigatewayv2", region)
-        for domain in ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.prod.dzgro.com", "api.dzgro.com"]:
+        for domain in ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.dzgro.com"]:
             call(api.get_api_mappings, DomainName=domain)
 print(calls)
