@@ -219,10 +219,12 @@ public struct CertificateRequest: Hashable, Sendable {
 }
 
 extension DesiredState {
-    /// Every region, in the order the feature sets name them.
+    /// Every region the application uses, in the order the feature sets name them, then a
+    /// certificate's region none of them runs in (the auth certificate lives in us-east-1
+    /// whatever runs there: Cognito requires it there).
     public var regions: [String] {
         var seen = Set<String>()
-        return featureSets.flatMap { $0.regions.map(\.value) }.filter { seen.insert($0).inserted }
+        return (featureSets.flatMap { $0.regions.map(\.value) } + certificates.map(\.region)).filter { seen.insert($0).inserted }
     }
 
     /// One stack per (region, feature set), regions in order, feature sets in declaration order.

@@ -153,9 +153,9 @@ public enum Planner {
                 steps.append(Step(region: region, change: change, action: action, gate: gate))
             }
 
-            // 1. Artifact bucket.
+            // 1. Artifact bucket, where a stack is deployed (a region may hold a certificate only).
             let bucket = Naming.artifactBucket(project: project, account: snapshot.account, region: region)
-            if observed.artifactBucketExists { unchanged += 1 } else { add(.create, .artifactBucket(name: bucket)) }
+            if observed.artifactBucketExists { unchanged += 1 } else if stacks.contains(where: { $0.id.region == region }) { add(.create, .artifactBucket(name: bucket)) }
 
             // 2. Certificates requested in this region.
             for request in state.certificates where request.region == region {

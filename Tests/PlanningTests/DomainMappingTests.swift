@@ -96,6 +96,24 @@ struct DomainMappingTests {
         #expect(api.map(\.1) == ["api.dev.dzgro.com", "api.staging.dzgro.com", "api.dzgro.com"])
     }
 
+    /// Cognito takes a custom domain's certificate from us-east-1 only: it is requested there
+    /// whatever feature sets run there, and only the certificate lives there then.
+    @Test func theAuthCertificateIsRequestedInUSEast1EvenWithNothingDeployedThere() throws {
+        let pins = "  us-east-1:\n    AmsChange: 1\n    AmsPerformance: 1\n"
+        var files = World.edited([("project.yaml", "regions: [ap-south-1, eu-west-1, us-east-1, us-west-2]", "regions: [ap-south-1, eu-west-1, us-west-2]")])
+        files.files["releases.yaml"] = Array(files.text("releases.yaml")!.replacingOccurrences(of: pins, with: "").utf8)
+        let (state, stacks) = try World.load(files)
+        #expect(state.regions == ["ap-south-1", "eu-west-1", "us-west-2", "us-east-1"])
+        #expect(!stacks.contains { $0.id.region == "us-east-1" })
+        let plan = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c")
+        let east = try #require(plan.regions.first { $0.region == "us-east-1" })
+        #expect(east.steps.map(\.subject) == ["certificate auth auth.dzgro.com", "certificate auth auth.dzgro.com"], "request, wait; no bucket, no stack")
+        let target = try #require(Planner.targets(state, stacks: stacks).first { $0.region == "us-east-1" })
+        #expect(target.certificateDomains == ["auth.dzgro.com"] && target.stacks.isEmpty)
+        // The pools' domains in ap-south-1 use it.
+        #expect(plan.steps.contains { if case .cognitoDomain = $0.action { $0.region == "ap-south-1" } else { false } })
+    }
+
     @Test func cutOverNamesEnvironmentsWithACustomDomainOnce() throws {
         let bad = World.edited([("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  cutOver: [dev, local, dev, qa]")])
         let text = DesiredStateLoader.load(bad).diagnostics.map(\.description).joined(separator: "\n")
