@@ -58,8 +58,8 @@ poll_seconds = 1
 directory = "$work/state"
 
 [approval]
-recipients = ["releases@dzgro.com"]
-sender = "reconciler@dzgro.com"
+recipients = ["dzgrotechnologies@gmail.com"]
+sender = "noreply@dzgro.com"
 ses_region = "ap-south-1"
 CONF
 run() { echo "\$ reconciler $* --config controller.conf" >&2; "$bin" "$@" --config "$work/controller.conf"; }
@@ -72,7 +72,7 @@ print(f"  {sys.argv[1]}:{sys.argv[2]:<8} ran version {version}; the handler says
 }
 
 say "account set-up (on AWS, once): the sender of release codes is verified in SES"
-emulator verify-sender ap-south-1 reconciler@dzgro.com
+emulator verify-sender ap-south-1 noreply@dzgro.com
 
 say "plan (exit 2: there are changes)"
 status=0; run plan --detailed-exitcode || status=$?

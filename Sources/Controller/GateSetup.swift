@@ -38,7 +38,7 @@ public struct GateSetup: Sendable {
     /// through Lambda, rollout checks through CloudWatch, held stack updates through CloudFormation with `waits`.
     public static func aws(_ config: ControllerConfig, directory: StateDirectory, key: ApprovalKey, client: AWSClient, waits: WaitPolicy) -> GateSetup {
         GateSetup(store: FileApprovalStore(url: directory.approvals, key: key),
-                  mailer: SESMailer(client: client, region: config.approval.sesRegion, sender: config.approval.sender ?? "",
+                  mailer: SESMailer(client: client, region: config.approval.sesRegion ?? "", sender: config.approval.sender ?? "",
                                     recipients: config.approval.recipients),
                   aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits), audit: directory.auditLog,
                   checks: CloudWatchChecks(client: client),

@@ -51,7 +51,9 @@ public struct ControllerConfig: Hashable, Sendable {
     public struct Approval: Hashable, Sendable {
         public var recipients: [String] = []
         public var sender: String?
-        public var sesRegion: String = "us-east-1"
+        /// The region whose SES mails the codes; required with recipients (no silent default: the
+        /// sender is verified, and the account out of the SES sandbox, in one region only).
+        public var sesRegion: String?
         public var otpLifetimeSeconds: Int = 600
         public var maxAttempts: Int = 3
         /// The key that protects approvals.json; outside the state directory. nil: the default,
@@ -204,7 +206,10 @@ extension ControllerConfig {
             config.approval.keyFile = reader.string(approval, "approval", "key_file")
             config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
             config.approval.sender = reader.string(approval, "approval", "sender")
-            config.approval.sesRegion = reader.region(approval, "approval", "ses_region") ?? config.approval.sesRegion
+            config.approval.sesRegion = reader.region(approval, "approval", "ses_region")
+            if !config.approval.recipients.isEmpty && config.approval.sesRegion == nil {
+                reader.fail("approval.ses_region", "is required with recipients: name the region whose SES sends the codes (the sender is verified, and the account out of the SES sandbox, there), e.g. ses_region = \"ap-south-1\"")
+            }
             config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
             config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
             for address in config.approval.recipients + [config.approval.sender].compactMap({ $0 }) where !address.contains("@") {

@@ -11,7 +11,9 @@ import Testing
         #expect(config.source.repository == ".")
         #expect(config.source.subdirectory == "desired-state")
         #expect(config.source.authorName == "reconciler")
-        #expect(config.approval.recipients == ["releases@dzgro.com"])
+        // The team's release mail.
+        #expect(config.approval.recipients == ["dzgrotechnologies@gmail.com"] && config.approval.sender == "noreply@dzgro.com"
+                && config.approval.sesRegion == "ap-south-1")
         #expect(config.approval.otpLifetimeSeconds == 600)
         #expect(config.intervals.pollSeconds == 60)
         #expect(config.driftPolicy == .report)
@@ -89,7 +91,8 @@ import Testing
         ("[aws]\nretry_mode = \"legacy\"\n", "c.conf:2: aws.retry_mode: 'legacy' is not a retry mode; use \"standard\" or \"adaptive\""),
         ("[approval]\notp_lifetime_seconds = 5\n", "approval.otp_lifetime_seconds: 5 is out of range; allowed 60-86400"),
         ("[approval]\nrecipients = \"a@b.c\"\n", "approval.recipients: expected a list of strings"),
-        ("[approval]\nrecipients = [\"nobody\"]\n", "approval: 'nobody' is not an e-mail address"),
+        ("[approval]\nrecipients = [\"nobody\"]\nses_region = \"ap-south-1\"\n", "approval: 'nobody' is not an e-mail address"),
+        ("[approval]\nrecipients = [\"a@b.c\"]\nsender = \"r@b.c\"\n", "approval.ses_region: is required with recipients: name the region whose SES sends the codes"),
         ("[drift]\npolicy = \"fix\"\n", "drift.policy: 'fix' is not a policy; allowed: report, correct"),
         ("[sourc]\n", "sourc: unknown key"),
         ("[source\n", "c.conf:1: TOML syntax error"),
