@@ -169,27 +169,27 @@ Resources:
       ClientName: DzgroWebClientDev
       UserPoolId: !Ref UserPool
       GenerateSecret: false
-  PaymentsQueue:
+  AmazonQueue:
     Type: AWS::SQS::Queue
     Properties:
-      QueueName: PaymentEventsQDev
+      QueueName: AmazonReportsQDev
   LegacyQueue:
     Type: AWS::SQS::Queue
     Properties:
       QueueName: LegacyJobsDev
       Tags:
         - Key: Reads
-          Value: !GetAtt PaymentsQueue.QueueName
+          Value: !GetAtt AmazonQueue.QueueName
 Outputs:
   PoolArn:
     Value: !GetAtt UserPool.Arn
-  PaymentsUrl:
-    Value: !Ref PaymentsQueue
-  PaymentsArn:
-    Value: !Sub "${PaymentsQueue.Arn}/from-${AWS::Region}"
+  AmazonUrl:
+    Value: !Ref AmazonQueue
+  AmazonArn:
+    Value: !Sub "${AmazonQueue.Arn}/from-${AWS::Region}"
 """
 
-OLD_DATA = {"bucket": "dzgro-reports-dev", "object": "reports/2026/old.csv", "queues": ["DzgroReportsQDev", "DzgroReportsQStaging", "PaymentEventsQDev"],
+OLD_DATA = {"bucket": "dzgro-reports-dev", "object": "reports/2026/old.csv", "queues": ["DzgroReportsQDev", "DzgroReportsQStaging", "AmazonReportsQDev"],
             "pool": "DzgroUserPoolDev", "user": "ops@dzgro.test"}
 
 

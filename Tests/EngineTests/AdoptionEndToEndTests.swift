@@ -65,14 +65,14 @@ extension EndToEnd {
             #expect(lines.contains("    <= adopt bucket dzgro-reports-dev  in no stack: import into Dzgro-core as DzgroReportsBucketDev"), "\(plan.stdout)")
             #expect(lines.contains { $0.hasPrefix("    <= adopt user pool DzgroUserPoolDev  ap-south-1_") && $0.hasSuffix(", in stack dzgro-dev as UserPool: retain there, remove from it, import into Dzgro-core as UserPoolDev") },
                     "\(plan.stdout)")
-            #expect(lines.contains { $0.hasPrefix("    <= adopt queue PaymentEventsQDev  ") && $0.contains("in stack dzgro-dev as PaymentsQueue") }, "\(plan.stdout)")
+            #expect(lines.contains { $0.hasPrefix("    <= adopt queue AmazonReportsQDev  ") && $0.contains("in stack dzgro-dev as AmazonQueue") }, "\(plan.stdout)")
             #expect(lines.contains("        ~ VisibilityTimeout: 30 → 900"), "\(plan.stdout)")
             #expect(lines.contains { $0.hasPrefix("  <= adopt queue DzgroReportsQStaging") && $0.hasSuffix("(held: adopting staging resources needs approval)") }, "\(plan.stdout)")
             #expect(lines.contains { $0.contains("stack Dzgro-core") && $0.hasSuffix("(held: waits for the staging adoption)") }, "\(plan.stdout)")
             let json = try world.succeed(["plan", "--json"])
             let steps = try JSONDecoder().decode(PlanJSON.self, from: Data(json.stdout.utf8)).plan.steps
             let adopted = steps.compactMap { step -> [Adoption]? in if case .adopt(_, let resources) = step.action { resources } else { nil } }.flatMap { $0 }
-            #expect(Set(adopted.map(\.name)) == ["dzgro-reports-dev", "DzgroReportsQDev", "DzgroReportsQStaging", "PaymentEventsQDev", "DzgroUserPoolDev", "DzgroWebClientDev"])
+            #expect(Set(adopted.map(\.name)) == ["dzgro-reports-dev", "DzgroReportsQDev", "DzgroReportsQStaging", "AmazonReportsQDev", "DzgroUserPoolDev", "DzgroWebClientDev"])
 
             // apply: dev's resources are adopted now; staging's wait for their code, and the stack for them.
             let applied = try world.succeed(["apply"])
@@ -88,7 +88,7 @@ extension EndToEnd {
             try world.succeed(["apply"])
             let after = try inventory(world)
             #expect(after.objects == ["reports/2026/old.csv"] && after.bucketStack == "Dzgro-core")
-            for name in ["DzgroReportsQDev", "DzgroReportsQStaging", "PaymentEventsQDev"] {
+            for name in ["DzgroReportsQDev", "DzgroReportsQStaging", "AmazonReportsQDev"] {
                 #expect(after.queues[name]?.messages == 1 && after.queues[name]?.stack == "Dzgro-core", "\(name): \(String(describing: after.queues[name]))")
             }
             #expect(after.queues["DzgroReportsQDev"]?.visibilityTimeout == "900")

@@ -15,14 +15,14 @@ struct AdoptionEngineTests {
     static let region = "ap-south-1"
     static let old = """
         Resources:
-          Payments:
+          Amazon:
             Type: AWS::SQS::Queue
-            Properties: {QueueName: PaymentEventsQDev}
+            Properties: {QueueName: AmazonReportsQDev}
           Watcher:
             Type: AWS::SQS::Queue
             Properties:
               QueueName: Watcher
-              Tags: [{Key: Watches, Value: !GetAtt Payments.Arn}]
+              Tags: [{Key: Watches, Value: !GetAtt Amazon.Arn}]
         """
 
     /// The account before moving in: a bucket outside any stack, a queue in stack dzgro-dev, the
@@ -30,10 +30,10 @@ struct AdoptionEngineTests {
     static func account() async throws -> MemoryCloud {
         let cloud = MemoryCloud(pools: try ApplierTests.pools())
         await cloud.addExisting(region, .bucket, "dzgro-reports-dev", ExistingResource(physicalID: "dzgro-reports-dev", identifier: ["BucketName": "dzgro-reports-dev"]))
-        await cloud.addExisting(region, .queue, "PaymentEventsQDev",
-                                ExistingResource(physicalID: "https://q/PaymentEventsQDev", identifier: ["QueueUrl": "https://q/PaymentEventsQDev"], live: ["FifoQueue": "false"]),
-                                owner: ResourceOwner(stack: "dzgro-dev", logicalID: "Payments"))
-        await cloud.hold(region, "dzgro-dev", ["Payments": "https://q/PaymentEventsQDev", "Watcher": "https://q/Watcher"])
+        await cloud.addExisting(region, .queue, "AmazonReportsQDev",
+                                ExistingResource(physicalID: "https://q/AmazonReportsQDev", identifier: ["QueueUrl": "https://q/AmazonReportsQDev"], live: ["FifoQueue": "false"]),
+                                owner: ResourceOwner(stack: "dzgro-dev", logicalID: "Amazon"))
+        await cloud.hold(region, "dzgro-dev", ["Amazon": "https://q/AmazonReportsQDev", "Watcher": "https://q/Watcher"])
         await cloud.addStack(region, StackFact(name: "dzgro-dev", status: "CREATE_COMPLETE"))
         await cloud.setTemplate("\(region)/dzgro-dev", old)
         await cloud.addExisting(region, .userPool, "DzgroUserPoolDev", ExistingResource(physicalID: "pool-dev", identifier: ["UserPoolId": "pool-dev"],
@@ -49,8 +49,8 @@ struct AdoptionEngineTests {
         let target = try #require(Planner.targets(state, stacks: stacks).first { $0.region == Self.region })
         let snapshot = try await Observer(ports: cloud.ports).observe([target], project: "Dzgro", account: DefaultState.account)
         let found = snapshot[Self.region].found
-        #expect(Set(found.map(\.name)) == ["dzgro-reports-dev", "PaymentEventsQDev", "DzgroUserPoolDev", "DzgroWebClientDev"])
-        #expect(found.first { $0.kind == .queue }?.owner == ResourceOwner(stack: "dzgro-dev", logicalID: "Payments"))
+        #expect(Set(found.map(\.name)) == ["dzgro-reports-dev", "AmazonReportsQDev", "DzgroUserPoolDev", "DzgroWebClientDev"])
+        #expect(found.first { $0.kind == .queue }?.owner == ResourceOwner(stack: "dzgro-dev", logicalID: "Amazon"))
         #expect(snapshot[Self.region].adoptFrom == ["dzgro-dev"])
         let core = try #require(stacks.first { $0.stackName == "Dzgro-core" && $0.id.region == Self.region })
         let ams = try #require(stacks.first { $0.stackName == "Dzgro-ams" && $0.id.region == Self.region })
@@ -95,11 +95,11 @@ struct AdoptionEngineTests {
         #expect(executed.map { $0.split(separator: "/")[1] } == ["dzgro-dev", "dzgro-dev", "Dzgro-core", "Dzgro-core"], "\(executed)")
         let source = try TemplateEdit.load(try #require(await cloud.templates["\(Self.region)/dzgro-dev"]))
         #expect(TemplateEdit.resources(source).keys.sorted() == ["Watcher"])
-        #expect(try TemplateEdit.json(source).contains("arn:aws:sqs:ap-south-1:\(DefaultState.account):PaymentEventsQDev"))
+        #expect(try TemplateEdit.json(source).contains("arn:aws:sqs:ap-south-1:\(DefaultState.account):AmazonReportsQDev"))
         let imports = await cloud.imports.filter { $0.key.hasPrefix("\(Self.region)/Dzgro-core/") }
         #expect(imports.count == 1)
         let imported = try #require(imports.values.first)
-        #expect(Set(imported.map(\.logicalID)) == ["DzgroReportsBucketDev", "PaymentEventsQDev", "UserPoolDev", "UserPoolClientDev"])
+        #expect(Set(imported.map(\.logicalID)) == ["DzgroReportsBucketDev", "AmazonReportsQDev", "UserPoolDev", "UserPoolClientDev"])
         #expect(imported.first { $0.logicalID == "UserPoolClientDev" }?.identifier == ["UserPoolId": "pool-dev", "ClientId": "client-dev"])
 
         // Cut short after the import: apply again imports nothing twice and touches dzgro-dev no more.

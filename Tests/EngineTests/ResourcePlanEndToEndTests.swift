@@ -27,7 +27,7 @@ extension EndToEnd {
             try world.commitEdits([
                 "buckets.yaml": { $0.replacingOccurrences(of: "  dzgro-exports:\n    featureSet: core\n    expireAfterDays: 30\n", with: "") },
                 "functions.yaml": {
-                    $0.replacingOccurrences(of: "buckets: [dzgro-reports, dzgro-exports]", with: "buckets: [dzgro-reports, dzgro-uploads]")
+                    $0.replacingOccurrences(of: "buckets: [dzgro-reports, amazon-reports, dzgro-exports]", with: "buckets: [dzgro-reports, amazon-reports, dzgro-uploads]")
                         .replacingOccurrences(of: ", dzgro-exports]", with: "]")
                 },
             ], message: "Drop the exports bucket type")

@@ -75,10 +75,10 @@ struct AdoptionTests {
 
     @Test func thePlanShowsEachAdoptionWithWhereItIsAndWhatChanges() throws {
         let (state, stacks) = try Self.taking()
-        let owner = ResourceOwner(stack: "dzgro-dev", logicalID: "PaymentsQueue")
+        let owner = ResourceOwner(stack: "dzgro-dev", logicalID: "AmazonQueue")
         let snapshot = Self.snapshot([
             Self.found("DzgroReportsBucketDev", .bucket, "dzgro-reports-dev", live: ["VersioningConfiguration.Status": "Enabled"]),
-            Self.found("PaymentEventsQDev", .queue, "PaymentEventsQDev", physicalID: "https://q/PaymentEventsQDev", owner: owner,
+            Self.found("AmazonReportsQDev", .queue, "AmazonReportsQDev", physicalID: "https://q/AmazonReportsQDev", owner: owner,
                        live: ["VisibilityTimeout": "900", "MessageRetentionPeriod": "345600", "RedrivePolicy.maxReceiveCount": "10", "FifoQueue": "false"]),
         ], adoptFrom: ["dzgro-dev"])
         #expect(Planner.adoptionProblems(state, stacks: stacks, snapshot: snapshot).isEmpty)
@@ -86,7 +86,7 @@ struct AdoptionTests {
         let text = PlanText.render(plan, source: "test", colour: false)
         #expect(text.contains("  <= adopt 2 resources into Dzgro-core"), "\(text)")
         #expect(text.contains("    <= adopt bucket dzgro-reports-dev  in no stack: import into Dzgro-core as DzgroReportsBucketDev"), "\(text)")
-        #expect(text.contains("    <= adopt queue PaymentEventsQDev  https://q/PaymentEventsQDev, in stack dzgro-dev as PaymentsQueue: retain there, remove from it, import into Dzgro-core as PaymentEventsQDev"), "\(text)")
+        #expect(text.contains("    <= adopt queue AmazonReportsQDev  https://q/AmazonReportsQDev, in stack dzgro-dev as AmazonQueue: retain there, remove from it, import into Dzgro-core as AmazonReportsQDev"), "\(text)")
         #expect(text.contains("Plan: 1 to adopt,") && text.contains("Markers: <= adopt (import what exists), + create"), "\(text)")
         #expect(PlanText.outline(plan).contains("ap-south-1 <= adopt 2 resources into Dzgro-core"))
         // A single adoption is one line, its differences below it.
@@ -182,12 +182,12 @@ struct AdoptionTests {
     }
 
     @Test func whatALeavingResourceLeavesBehindIsItsDocumentedValues() {
-        let queue = Adoption(logicalID: "Q", kind: .queue, name: "PaymentEventsQDev", physicalID: "https://sqs.ap-south-1.amazonaws.com/1/PaymentEventsQDev",
+        let queue = Adoption(logicalID: "Q", kind: .queue, name: "AmazonReportsQDev", physicalID: "https://sqs.ap-south-1.amazonaws.com/1/AmazonReportsQDev",
                              identifier: [:], from: nil, differences: [])
         #expect(queue.values(region: "ap-south-1", account: "1") == TemplateEdit.Values(
-            ref: "https://sqs.ap-south-1.amazonaws.com/1/PaymentEventsQDev",
-            attributes: ["Arn": "arn:aws:sqs:ap-south-1:1:PaymentEventsQDev", "QueueName": "PaymentEventsQDev",
-                         "QueueUrl": "https://sqs.ap-south-1.amazonaws.com/1/PaymentEventsQDev"]))
+            ref: "https://sqs.ap-south-1.amazonaws.com/1/AmazonReportsQDev",
+            attributes: ["Arn": "arn:aws:sqs:ap-south-1:1:AmazonReportsQDev", "QueueName": "AmazonReportsQDev",
+                         "QueueUrl": "https://sqs.ap-south-1.amazonaws.com/1/AmazonReportsQDev"]))
         let pool = Adoption(logicalID: "P", kind: .userPool, name: "DzgroUserPoolDev", physicalID: "ap-south-1_x", identifier: [:], from: nil, differences: [])
         #expect(pool.values(region: "ap-south-1", account: "1").attributes["Arn"] == "arn:aws:cognito-idp:ap-south-1:1:userpool/ap-south-1_x")
         #expect(pool.values(region: "ap-south-1", account: "1").attributes["ProviderURL"] == "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_x")

@@ -213,8 +213,8 @@ import Testing
                 #expect(body["DeletionPolicy"] == nil && body["UpdateReplacePolicy"] == nil, "\(id) (\(type))")
             }
         }
-        // The bundled state: 88 queues (DLQs included), 16 buckets, 3 user pools and their clients, 3 API domains (one per stage).
-        #expect(retained == ["AWS::SQS::Queue": 88, "AWS::S3::Bucket": 16, "AWS::Cognito::UserPool": 3, "AWS::Cognito::UserPoolClient": 3,
+        // The bundled state: 80 queues (DLQs included), 20 buckets, 3 user pools and their clients, 3 API domains (one per stage).
+        #expect(retained == ["AWS::SQS::Queue": 80, "AWS::S3::Bucket": 20, "AWS::Cognito::UserPool": 3, "AWS::Cognito::UserPoolClient": 3,
                              "AWS::ApiGatewayV2::DomainName": 3])
     }
 

@@ -14,7 +14,7 @@ import Testing
         let deployed = try Self.core()
         #expect(try TemplateGrants.widening(from: deployed, to: deployed).isEmpty)
         #expect(try TemplateGrants.of(deployed).contains { $0.hasPrefix("ApiFunctionRole allows s3:PutObject on ") })
-        let narrower = try Self.core(DefaultState.edited("functions.yaml", "buckets: [dzgro-reports, dzgro-uploads, dzgro-invoices, dzgro-exports]",
+        let narrower = try Self.core(DefaultState.edited("functions.yaml", "buckets: [dzgro-reports, amazon-reports, dzgro-uploads, dzgro-invoices, dzgro-exports]",
                                                          "buckets: [dzgro-reports, dzgro-uploads]"))
         #expect(try TemplateGrants.widening(from: deployed, to: narrower).isEmpty)
         #expect(try !TemplateGrants.widening(from: narrower, to: deployed).isEmpty)
@@ -22,7 +22,7 @@ import Testing
 
     @Test func aFunctionGainingABucketWidensItsRoleOnly() throws {
         let deployed = try Self.core()
-        let wider = try Self.core(DefaultState.edited("functions.yaml", "buckets: [dzgro-reports, dzgro-exports]", "buckets: [dzgro-reports, dzgro-exports, dzgro-uploads]"))
+        let wider = try Self.core(DefaultState.edited("functions.yaml", "buckets: [dzgro-reports, amazon-reports, dzgro-exports]", "buckets: [dzgro-reports, amazon-reports, dzgro-exports, dzgro-uploads]"))
         let widened = try TemplateGrants.widening(from: deployed, to: wider)
         #expect(!widened.isEmpty)
         #expect(widened.allSatisfy { $0.hasPrefix("QueueModelMessageProcessorFunctionRole allows s3:") && $0.contains("dzgro-uploads-") }, "\(widened)")
