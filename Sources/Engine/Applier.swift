@@ -167,10 +167,13 @@ public struct Applier: Sendable {
         let commit = work.commit
         await record(["event": "apply-started", "run": run, "commit": commit, "digest": plan.digest,
                                "time": now(), "steps": String(total)])
+        // Each progress line says which region of how many, and which of its steps.
+        let working = plan.regions.filter { $0.steps.contains { $0.gate == nil } }.map(\.region)
         let entries = await withTaskGroup(of: [ApplyReport.Entry].self) { group in
             for region in plan.regions {
+                let place = (index: (working.firstIndex(of: region.region) ?? 0) + 1, count: working.count)
                 group.addTask {
-                    await applyRegion(region, plan: plan, board: board, counter: counter, total: total, run: run)
+                    await applyRegion(region, place: place, plan: plan, board: board, counter: counter, total: total, run: run)
                 }
             }
             var all: [ApplyReport.Entry] = []
@@ -189,8 +192,11 @@ public struct Applier: Sendable {
 
     func now() -> String { UTCTime.string(clock.now()) }
 
-    func applyRegion(_ regionPlan: RegionPlan, plan: Plan, board: CertificateBoard, counter: Counter, total: Int, run: String) async -> [ApplyReport.Entry] {
+    func applyRegion(_ regionPlan: RegionPlan, place: (index: Int, count: Int), plan: Plan, board: CertificateBoard, counter: Counter, total: Int,
+                     run: String) async -> [ApplyReport.Entry] {
         let region = regionPlan.region
+        let regionSteps = regionPlan.steps.filter { $0.gate == nil }.count
+        var regionStep = 0
         var entries: [ApplyReport.Entry] = []
         let context = StepContext(region: region, bucket: Naming.artifactBucket(project: work.state.project.value, account: plan.account, region: region),
                                   ports: ports, work: work, layers: layers, waits: waits, clock: clock, board: board, produced: ProducedValues(),
@@ -214,7 +220,9 @@ public struct Applier: Sendable {
                 continue
             }
             let n = await counter.next()
-            progress("[\(n)/\(total)] \(region): \(PlanText.marker(step)) \(step.subject): \(step.detail)")
+            regionStep += 1
+            progress("[\(n)/\(total)] \(region) (region \(place.index) of \(place.count), step \(regionStep) of \(regionSteps)): "
+                     + "\(PlanText.marker(step)) \(step.subject): \(step.detail)")
             for line in step.preview?.lines ?? [] { progress("      \(region): \(line)") }
             // With what the step is to do: a cut-over's line keeps where the domain pointed before.
             await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue,

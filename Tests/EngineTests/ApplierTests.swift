@@ -297,6 +297,10 @@ struct ApplierTests {
         #expect(!layerParameters.isEmpty && layerParameters.values.allSatisfy { $0.hasPrefix("arn:aws:lambda:ap-south-1:") && $0.hasSuffix(":1") })
         #expect(deployed.keys.count == plan.steps.filter { if case .deployStack = $0.action { true } else { false } }.count)
         #expect(lines.contains { $0.contains("waits for DNS validation; add these records:") })
+        // Which region of how many, and which of its steps.
+        let regionSteps = try #require(plan.regions.first { $0.region == "eu-west-1" }).steps.count
+        #expect(lines.contains { $0.hasPrefix("[") && $0.contains("] eu-west-1 (region 2 of 4, step 1 of \(regionSteps)): + artifact bucket") }, "\(lines.prefix(3))")
+        #expect(lines.contains { $0.contains("] eu-west-1 (region 2 of 4, step \(regionSteps) of \(regionSteps)): ") })
     }
 
     @Test func aFailingRegionStopsAtItsFirstFailureAndTheOthersFinish() async throws {
