@@ -27,6 +27,18 @@ public struct Deployment: Sendable {
         self.gate = gate
     }
 
+    /// The regions a plan of `featureSets` reads: where they run, and where their certificates live.
+    public func regions(of featureSets: [String]) -> [String] {
+        guard !featureSets.isEmpty else { return [] }
+        let selected = Set(featureSets)
+        let certificates = state.certificates.filter { request in
+            let owner = request.purpose == .api ? state.api?.featureSet.value : state.cognito?.featureSet.value
+            return owner.map(selected.contains) ?? false
+        }.map(\.region)
+        let running = featureSets.flatMap { state.regions(of: $0) }
+        return state.regions.filter { running.contains($0) || certificates.contains($0) }
+    }
+
     public func checkRegions(_ regions: [String]) throws {
         for region in regions where !state.regions.contains(region) {
             throw ControllerError("region '\(region)' is not in the desired state; regions: \(state.regions.joined(separator: ", "))")
@@ -37,7 +49,8 @@ public struct Deployment: Sendable {
     /// With regions named, any of them (or a region whose certificate they use) that cannot
     /// be read fails the plan. Without, a region that cannot be read is returned as a failure
     /// and left out of the plan, so the others go on; it throws only when no region was read.
-    public func plan(regions: [String] = []) async throws -> Observation {
+    public func plan(regions: [String] = [], featureSets: [String] = []) async throws -> Observation {
+        let regions = regions.isEmpty ? self.regions(of: featureSets) : regions
         let wanted = Set(regions)
         // A plan of every region also looks for stacks in regions the desired state left.
         let (snapshot, errors) = try await cloud.observe(Planner.targets(state, stacks: stacks, for: wanted), project: state.project.value,
@@ -50,6 +63,7 @@ public struct Deployment: Sendable {
         }
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit)
             .restricted(to: wanted.isEmpty ? Set(snapshot.regions.keys) : wanted)
+            .restricted(toFeatureSets: Set(featureSets), state: state)
         return Observation(snapshot: snapshot, plan: plan, failures: errors.mapValues { "\($0)" })
     }
 

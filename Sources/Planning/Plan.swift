@@ -183,6 +183,8 @@ public struct Plan: Hashable, Sendable, Codable {
     public var fingerprints: [String: String]
     /// SHA-256 over the commit, the steps and the fingerprints.
     public var digest: String
+    /// What a plan of some feature sets (`--feature-set`) left out, one line per feature set.
+    public var leftOut: [String]?
 
     public init(project: String, commit: String, account: String, regions: [RegionPlan], fingerprints: [String: String]) {
         formatVersion = Self.formatVersion

@@ -52,6 +52,7 @@ public enum PlanText {
                 for line in step.preview?.lines ?? [] { lines.append("      " + line) }
             }
         }
+        for line in plan.leftOut ?? [] { lines.append("left out: \(line)") }
         lines.append("")
         lines.append(summary(plan))
         return lines.joined(separator: "\n")

@@ -12,13 +12,16 @@ public struct SavedPlan: Codable, Sendable, Equatable {
     public var source: String
     /// The regions asked for (`plan --region`); empty: every region.
     public var regions: [String]
+    /// The feature sets asked for (`plan --feature-set`); absent: every one.
+    public var featureSets: [String]?
     public var plan: Plan
 
-    public init(savedAt: Date, source: String, regions: [String], plan: Plan) {
+    public init(savedAt: Date, source: String, regions: [String], featureSets: [String]? = nil, plan: Plan) {
         formatVersion = Self.formatVersion
         self.savedAt = savedAt
         self.source = source
         self.regions = regions
+        self.featureSets = featureSets
         self.plan = plan
     }
 

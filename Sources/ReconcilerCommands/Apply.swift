@@ -23,6 +23,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Apply only this region (repeatable).", valueName: "REGION"))
     var region: [String] = []
 
+    @Option(name: .customLong("feature-set"), help: ArgumentHelp("Apply only this feature set (repeatable); everything else is left untouched.", valueName: "NAME"))
+    var featureSet: [String] = []
+
     @Argument(help: ArgumentHelp("A plan saved by `plan --out FILE`: executed exactly, or refused.", valueName: "FILE"))
     var planFile: String?
 
@@ -33,6 +36,7 @@ struct ApplyCommand: AsyncParsableCommand {
         var options = global
         if let saved {
             guard region.isEmpty else { throw CLIError("a saved plan carries its regions (\(saved.regions.isEmpty ? "all" : saved.regions.joined(separator: ", "))); drop --region") }
+            guard featureSet.isEmpty else { throw CLIError("a saved plan carries its feature sets (\(saved.featureSets?.joined(separator: ", ") ?? "all")); drop --feature-set") }
             if global.desiredState == nil {
                 if saved.plan.commit.hasPrefix("uncommitted-") {
                     throw CLIError("the plan was made from a directory's files (\(saved.source)); pass the same --desired-state DIR")
@@ -42,11 +46,12 @@ struct ApplyCommand: AsyncParsableCommand {
             }
         }
         let regions = saved?.regions ?? region
-        let session = try await Session.open(options, progress: say)
+        let featureSets = saved?.featureSets ?? featureSet
+        let session = try await Session.open(options, featureSets: featureSets, progress: say)
         try session.deployment.checkRegions(regions)
         let lock = try session.wiring.stateDirectory.applyLock(purpose: "reconciler apply")
         defer { withExtendedLifetime(lock) {} }
-        let (observation, seconds) = try await session.plan(regions: regions, progress: say)
+        let (observation, seconds) = try await session.plan(regions: regions, featureSets: featureSets, progress: say)
         // apply changes nothing unless it has read every region it was asked to plan.
         if let (region, failure) = observation.failures.sorted(by: { $0.key < $1.key }).first {
             throw CLIError("\(region) could not be observed, so nothing was applied: \(failure); run `reconciler apply --region R` for the other regions, or again once \(region) answers")
@@ -62,6 +67,7 @@ struct ApplyCommand: AsyncParsableCommand {
             say("\(file): the plan \(plan.digest.prefix(16)) of \(AuditEntry.format(saved.savedAt)) still holds; applying exactly it")
         }
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.deployment.origin))
+        for line in plan.leftOut ?? [] { say("left out: \(line)") }
         say(PlanText.summary(plan))
         let execution = try await session.deployment.execute(plan, progress: say)
         let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)

@@ -16,6 +16,9 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Plan only this region (repeatable).", valueName: "REGION"))
     var region: [String] = []
 
+    @Option(name: .customLong("feature-set"), help: ArgumentHelp("Plan only this feature set (repeatable); the plan says what it left out.", valueName: "NAME"))
+    var featureSet: [String] = []
+
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes (0: none, 1: error).")
     var detailedExitCode = false
 
@@ -23,10 +26,10 @@ struct PlanCommand: AsyncParsableCommand {
     var out: String?
 
     func run() async throws {
-        let session = try await Session.open(global) { if !global.json { printError($0) } }
+        let session = try await Session.open(global, featureSets: featureSet) { if !global.json { printError($0) } }
         try session.deployment.checkRegions(region)
         let json = global.json
-        let (observation, seconds) = try await session.plan(regions: region) { if !json { printError($0) } }
+        let (observation, seconds) = try await session.plan(regions: region, featureSets: featureSet) { if !json { printError($0) } }
         let plan = observation.plan
         let failures = observation.failures
         let calls = await session.callsByRegion()
@@ -45,7 +48,7 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if let out {
-            let saved = SavedPlan(savedAt: Date(), source: session.deployment.origin, regions: region, plan: plan)
+            let saved = SavedPlan(savedAt: Date(), source: session.deployment.origin, regions: region, featureSets: featureSet.isEmpty ? nil : featureSet, plan: plan)
             do { try JSONDocument<SavedPlan>(url: URL(fileURLWithPath: out)).save(saved) } catch {
                 throw CLIError("cannot write the plan to \(out): \(error); choose a writable path")
             }

@@ -14,11 +14,16 @@ struct Session {
     var config: ControllerConfig { wiring.config }
 
     /// `progress` gets what a person should see while it works (plan: standard error; apply: its output).
-    static func open(_ global: GlobalOptions, progress: (String) -> Void) async throws -> Session {
+    /// `featureSets` (`--feature-set`) are checked against the desired state before any AWS call.
+    static func open(_ global: GlobalOptions, featureSets: [String] = [], progress: (String) -> Void) async throws -> Session {
         let wiring = try global.wiring()
         let input = try await global.readDesiredState()
         // A broken desired state stops here, before any AWS call.
         let (state, stacks) = try loadChecked(input.files, json: global.json)
+        let known = state.featureSets.map(\.name.value)
+        for name in featureSets where !known.contains(name) {
+            throw CLIError("feature set '\(name)' is not in the desired state (project.yaml `featureSets`); feature sets: \(known.joined(separator: ", "))")
+        }
         var client = try wiring.client()
         let counter = CountingTransport(client.transport)
         client.transport = counter
@@ -38,11 +43,12 @@ struct Session {
 
     /// Observes (concurrently) what a plan of `regions` needs, every region when none is
     /// named, plans, and previews the stack updates. Regions that could not be read come back as failures.
-    func plan(regions: [String], progress: @escaping @Sendable (String) -> Void) async throws -> (Deployment.Observation, seconds: Double) {
+    func plan(regions: [String], featureSets: [String] = [], progress: @escaping @Sendable (String) -> Void) async throws -> (Deployment.Observation, seconds: Double) {
         let started = Date()
-        let observed = regions.isEmpty ? deployment.state.regions : regions
-        progress("observing \(observed.count) region\(observed.count == 1 ? "" : "s") (\(observed.joined(separator: ", ")))…")
-        var observation = try await deployment.plan(regions: regions)
+        let observed = !regions.isEmpty ? regions : !featureSets.isEmpty ? deployment.regions(of: featureSets) : deployment.state.regions
+        progress("observing \(observed.count) region\(observed.count == 1 ? "" : "s") (\(observed.joined(separator: ", ")))"
+                 + (featureSets.isEmpty ? "" : " for feature set\(featureSets.count == 1 ? "" : "s") \(featureSets.joined(separator: ", "))") + "…")
+        var observation = try await deployment.plan(regions: regions, featureSets: featureSets)
         observation.plan = await deployment.preview(observation.plan, progress: progress)
         return (observation, Date().timeIntervalSince(started))
     }

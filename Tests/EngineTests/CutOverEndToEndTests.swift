@@ -7,6 +7,25 @@ import TestSupport
 import Testing
 
 extension EndToEnd {
+    /// One feature set at a time, as the old tool's "Core" and "AMS" options did.
+    @Suite("One feature set at a time on MiniStack", .serialized)
+    struct FeatureSetEndToEndTests {
+        @Test func amsAloneIsAppliedAndCoreIsLeftUntouched() async throws {
+            let emulator = try await MiniStack.start()
+            defer { emulator.stop() }
+            let world = try World(emulator: emulator)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            let applied = try world.succeed(["apply", "--feature-set", "ams"])
+            #expect(applied.stdout.contains("left out: ") && applied.stdout.contains("of feature set core (ap-south-1 "), "\(applied.stdout)")
+            for region in ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"] {
+                #expect(try await CloudFormationClient(emulator.client(), region: region).describeStacks("Dzgro-ams").first?.status == "CREATE_COMPLETE")
+            }
+            await #expect(throws: AWSError.self) { _ = try await CloudFormationClient(emulator.client(), region: "ap-south-1").describeStacks("Dzgro-core") }
+            #expect(try world.reconciler(["plan", "--feature-set", "ams", "--detailed-exitcode"]).status == 0)
+            #expect(try world.reconciler(["plan", "--detailed-exitcode"]).status == 2, "core is still to do")
+        }
+    }
+
     /// The cut-over of each environment's API domain, through the binary on MiniStack: a domain
     /// another API serves (as one adopted from an earlier deployment does) stays there until
     /// `adopt.cutOver` lists its environment, moves at once for dev and on approval for staging,

@@ -122,3 +122,29 @@ struct DomainMappingTests {
         #expect(text.contains("adopt.cutOver[3]") && text.contains("'qa' is not an environment with a custom domain"), "\(text)")
     }
 }
+
+/// A plan of some feature sets (`--feature-set`): the others' steps are left out, and said so.
+@Suite("Plans of one feature set")
+struct FeatureSetScopeTests {
+    @Test func amsAloneLeavesCoreAndItsCertificatesOutAndSaysSo() throws {
+        let (state, stacks) = try World.load()
+        let full = Planner.plan(state, stacks: stacks, snapshot: Snapshot(account: World.account), commit: "c")
+        let ams = full.restricted(toFeatureSets: ["ams"], state: state)
+        #expect(!ams.steps.contains { step in Plan.featureSets(of: step, in: state).map { $0.contains("core") && !$0.contains("ams") } ?? false })
+        #expect(ams.steps.contains { $0.subject == "stack Dzgro-ams" } && !ams.steps.contains { $0.subject == "stack Dzgro-core" })
+        #expect(!ams.steps.contains { if case .cognitoDomain = $0.action { true } else { false } })
+        #expect(!ams.steps.contains { $0.subject.hasPrefix("certificate") }, "the API's and the pools' certificates are core's")
+        #expect(ams.steps.contains { $0.subject == "layer Dzgro-common" }, "a layer both use is kept")
+        #expect(ams.regions.map(\.region) == ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"])
+        let leftOut = try #require(ams.leftOut)
+        #expect(leftOut.count == 1 && leftOut[0].hasSuffix("of feature set core (ap-south-1 \(full.steps.count - ams.steps.count - 2), us-east-1 2)"), "\(leftOut)")
+        let text = PlanText.render(ams, source: "t", colour: false)
+        #expect(text.contains("left out: \(leftOut[0])"))
+
+        let core = full.restricted(toFeatureSets: ["core"], state: state)
+        #expect(core.regions.map(\.region) == ["ap-south-1", "us-east-1"], "ams's regions hold nothing of core but the auth certificate")
+        #expect(core.regions.last?.steps.map(\.subject) == ["certificate auth auth.dzgro.com", "certificate auth auth.dzgro.com"])
+        #expect(core.leftOut?.first?.contains("of feature set ams") == true)
+        #expect(full.restricted(toFeatureSets: [], state: state) == full)
+    }
+}

@@ -45,6 +45,17 @@ extension CLI {
         #expect(problems.first?["line"] as? Int == 16)
     }
 
+    @Test func anUnknownFeatureSetIsNamedBeforeAnyAWSCall() throws {
+        // No credentials and no endpoint: the refusal comes before STS would be asked.
+        for command in ["plan", "apply"] {
+            let result = try CLI.run([command, "--feature-set", "amz", "--desired-state", CLI.root.appendingPathComponent("desired-state").path],
+                                     environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
+            #expect(result.status == 1)
+            #expect(result.stderr.contains("feature set 'amz' is not in the desired state (project.yaml `featureSets`); feature sets: core, ams"), "\(result.stderr)")
+            #expect(!result.stderr.contains("asking STS"), "\(result.stderr)")
+        }
+    }
+
     @Test func renderWritesOneTemplatePerStackAndAManifest() throws {
         let out = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-render-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: out) }
