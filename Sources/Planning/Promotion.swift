@@ -26,6 +26,9 @@ public enum Promotion {
         public var pins: [Int]
         /// The aliases to read when `from` is not gated (its versions live in AWS, not in git); empty otherwise.
         public var aliasesToRead: [AliasKey]
+        /// When `from` is gated: its aliases, whose running versions must be its pins (a promotion
+        /// copies what git says `from` runs, so it is checked against what it does run).
+        public var aliasesToCheck: [AliasKey]
     }
 
     /// Checks the request against the desired state; `regions` and `functions` narrow it (empty: all).
@@ -48,11 +51,24 @@ public enum Promotion {
                 && (functions.isEmpty || functions.contains(pin.function.value))
         }
         guard !pins.isEmpty else { throw Refusal("no \(environment) pins match the given --region and --function") }
-        let aliases: [AliasKey] = gated.contains(from) ? [] : pins.map { index in
+        let keys: [AliasKey] = pins.map { index in
             let pin = state.releases.pins[index]
             return AliasKey(region: pin.region.value, functionName: Naming.functionName(pin.function.value), environment: from)
         }
-        return Scope(environment: environment, from: from, pins: pins, aliasesToRead: aliases)
+        return Scope(environment: environment, from: from, pins: pins, aliasesToRead: gated.contains(from) ? [] : keys,
+                     aliasesToCheck: gated.contains(from) ? keys : [])
+    }
+
+    /// Where `from`'s aliases do not run its pins (`observed` holds `scope.aliasesToCheck`, in
+    /// order), one line each; empty when they all do.
+    public static func drift(_ state: DesiredState, _ scope: Scope, observed: [AliasFact?]) -> [String] {
+        zip(scope.aliasesToCheck, observed).compactMap { key, alias in
+            let function = String(key.functionName.dropLast("Function".count))
+            guard let pin = state.releases.pin(environment: scope.from, region: key.region, function: function) else { return nil }
+            let pinned = AliasTarget(pin)
+            guard let alias else { return "\(key.region) \(function): \(scope.from) pins \(pinned), and its alias does not exist" }
+            return alias.target == pinned ? nil : "\(key.region) \(function): \(scope.from) pins \(pinned), and runs \(alias.target)"
+        }
     }
 
     /// The releases with the scope's pins rewritten, the pins that changed, and warnings for

@@ -32,6 +32,9 @@ struct PromoteCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Commit without asking (for scripts).")
     var yes = false
 
+    @Flag(name: .customLong("allow-drift"), help: "Promote the pins of the environment before even where its aliases run other versions (each difference is still printed).")
+    var allowDrift = false
+
     typealias Change = Promotion.Change
 
     func run() async throws {
@@ -52,6 +55,17 @@ struct PromoteCommand: AsyncParsableCommand {
             if !scope.aliasesToRead.isEmpty {
                 if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliasesToRead.map(\.region)).count) regions…") }
                 observed = try await LambdaAliases(client: wiring.client()).read(scope.aliasesToRead)
+            }
+            // A promotion copies what git says the environment before runs: it must be what it runs.
+            if !scope.aliasesToCheck.isEmpty {
+                if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliasesToCheck.map(\.region)).count) regions…") }
+                let drift = Promotion.drift(state, scope, observed: try await LambdaAliases(client: wiring.client()).read(scope.aliasesToCheck))
+                if !drift.isEmpty && !allowDrift {
+                    throw CLIError("\(scope.from) does not run what it pins, so promoting its pins to \(environment) would release what nobody tested there; nothing was committed:\n"
+                                   + drift.map { "  \($0)" }.joined(separator: "\n")
+                                   + "\nrelease \(scope.from) first (`reconciler apply`, then `approve`), or wait for its rollout; `--allow-drift` promotes the pins anyway")
+                }
+                for line in drift { printError("warning: \(line) (--allow-drift)") }
             }
             let promoted = try Promotion.promote(state, scope, observed: observed)
             for warning in promoted.warnings { printError("warning: \(warning)") }

@@ -136,6 +136,15 @@ extension EndToEnd {
             let api = try await world.aliases("staging")["ap-south-1/Api"]
             #expect(api?.version == "1" && api?.weights.isEmpty == true)
 
+            // promote prod checks what staging runs: a staging alias moved by hand is refused, named.
+            let east = LambdaClient(client, region: "eu-west-1")
+            _ = try await east.updateAlias("AmsChangeFunction", name: "staging", version: "1", revisionID: nil, routing: nil)
+            let head = try world.git(["rev-parse", "HEAD"])
+            let drifted = try world.reconciler(["promote", "prod", "--yes"])
+            #expect(drifted.status == 1 && drifted.stderr.contains("staging does not run what it pins")
+                    && drifted.stderr.contains("  eu-west-1 AmsChange: staging pins 2, and runs 1"), "\(drifted.stderr)")
+            #expect(try world.git(["rev-parse", "HEAD"]) == head, "nothing was committed")
+            _ = try await east.updateAlias("AmsChangeFunction", name: "staging", version: "2", revisionID: nil, routing: nil)
             // promote prod takes the staging pins; a canary pin by hand sets the routing configuration.
             let prod = try world.reconciler(["promote", "prod", "--yes", "--json"])
             #expect(prod.status == 0, "\(prod.stderr)")

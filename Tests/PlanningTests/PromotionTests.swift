@@ -19,6 +19,17 @@ import Testing
         #expect(promoted.warnings.isEmpty)
     }
 
+    @Test func prodChecksThatStagingRunsItsPins() throws {
+        let (state, _) = try DefaultState.load()
+        let scope = try Promotion.scope(state, environment: "prod", regions: ["eu-west-1"], functions: [])
+        #expect(scope.aliasesToCheck == [AliasKey(region: "eu-west-1", functionName: "AmsChangeFunction", environment: "staging"),
+                                         AliasKey(region: "eu-west-1", functionName: "AmsPerformanceFunction", environment: "staging")])
+        #expect(Promotion.drift(state, scope, observed: [AliasFact(version: "1"), AliasFact(version: "1")]).isEmpty)
+        #expect(Promotion.drift(state, scope, observed: [AliasFact(version: "1", weights: ["2": 0.1]), nil])
+                == ["eu-west-1 AmsChange: staging pins 1, and runs 1 + 2 at 10%", "eu-west-1 AmsPerformance: staging pins 1, and its alias does not exist"])
+        #expect(try Promotion.scope(state, environment: "staging", regions: [], functions: []).aliasesToCheck.isEmpty, "dev has no pins to check")
+    }
+
     @Test func stagingTakesWhatTheDevAliasesRunNarrowedByRegionAndFunction() throws {
         let (state, _) = try DefaultState.load()
         let scope = try Promotion.scope(state, environment: "staging", regions: ["eu-west-1", "us-east-1"], functions: ["AmsChange"])
