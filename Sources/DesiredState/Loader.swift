@@ -433,14 +433,72 @@ private struct Reader {
         var result: [Bucket] = []
         for (name, value) in map.optional("buckets")?.entries(what: "bucket") ?? [] {
             declared.buckets.insert(name.value)
-            guard let fields = value.mapping(allowed: ["featureSet", "versioning", "expireAfterDays"]) else { continue }
+            guard let fields = value.mapping(allowed: ["featureSet", "versioning", "expireAfterDays", "cors", "lifecycle"]) else { continue }
             let featureSet = fields.required("featureSet", hint: "name the feature set this bucket belongs to")?.string()
             let versioning = fields.optional("versioning")?.bool() ?? false
-            let expire = fields.optional("expireAfterDays")?.int(1...3650, unit: "days")?.value
+            let expire = fields.optional("expireAfterDays")?.int(1...3650, unit: "days")
+            let cors = fields.optional("cors").map(readBucketCORS) ?? []
+            let lifecycle = fields.optional("lifecycle").map { readLifecycle($0, versioning: versioning, expire: expire) } ?? BucketLifecycle()
             guard let featureSet else { continue }
-            result.append(Bucket(name: name, featureSet: featureSet, versioning: versioning, expireAfterDays: expire))
+            result.append(Bucket(name: name, featureSet: featureSet, versioning: versioning, expireAfterDays: expire?.value, cors: cors, lifecycle: lifecycle))
         }
         return result
+    }
+
+    /// A bucket's `cors`: a list of rules, each with the origins and methods it allows.
+    func readBucketCORS(_ node: YNode) -> [BucketCORSRule] {
+        (node.list() ?? []).compactMap { item in
+            guard let rule = item.mapping(allowed: ["allowedOrigins", "allowedMethods", "allowedHeaders", "exposedHeaders", "maxAge"]),
+                  let origins = rule.required("allowedOrigins", hint: "list the origins, e.g. [\"https://app.dzgro.com\"]")?.stringList(),
+                  let methods = rule.required("allowedMethods", hint: "allowed: \(Naming.bucketCORSMethods.joined(separator: ", "))")?.list()
+            else { return nil }
+            if origins.isEmpty { rule.node.report(.missingField, "a CORS rule allows no origin", hint: "list at least one origin, or remove the rule") }
+            for origin in origins where origin.value != "*" && !(origin.value.hasPrefix("https://") || origin.value.hasPrefix("http://localhost")) {
+                context.diagnostics.add(.invalidValue, at: origin.location, path: "\(rule.node.path).allowedOrigins", "origin '\(origin.value)' is neither https nor http://localhost",
+                                        hint: "write the origin as a browser sends it, e.g. https://app.dzgro.com")
+            }
+            return BucketCORSRule(allowedOrigins: origins.map(\.value), allowedMethods: methods.compactMap { $0.oneOf(Naming.bucketCORSMethods)?.value },
+                                  allowedHeaders: rule.optional("allowedHeaders")?.stringList()?.map(\.value) ?? [],
+                                  exposedHeaders: rule.optional("exposedHeaders")?.stringList()?.map(\.value) ?? [],
+                                  maxAge: rule.optional("maxAge")?.int(0...86400, unit: "seconds")?.value)
+        }
+    }
+
+    /// A bucket's `lifecycle`: transitions to colder storage (days rising, each class's least
+    /// days as S3 requires, before any expiry), noncurrent-version expiry (versioned buckets
+    /// only), and the abort of multipart uploads never completed.
+    func readLifecycle(_ node: YNode, versioning: Bool, expire: Located<Int>?) -> BucketLifecycle {
+        var lifecycle = BucketLifecycle()
+        guard let fields = node.mapping(allowed: ["transitions", "noncurrentVersionExpirationDays", "abortIncompleteMultipartUploadDays"]) else { return lifecycle }
+        var previous = 0
+        for item in fields.optional("transitions")?.list() ?? [] {
+            guard let transition = item.mapping(allowed: ["days", "storageClass"]),
+                  let days = transition.required("days", hint: "days after creation, e.g. 30")?.int(0...36500, unit: "days"),
+                  let storageClass = transition.required("storageClass", hint: "allowed: \(Naming.transitionClasses.keys.sorted().joined(separator: ", "))")?
+                    .oneOf(Naming.transitionClasses.keys.sorted())
+            else { continue }
+            let least = Naming.transitionClasses[storageClass.value] ?? 0
+            if days.value < least {
+                context.diagnostics.add(.outOfRange, at: days.location, path: "\(transition.node.path).days", "\(storageClass.value) takes objects at least \(least) days old",
+                                        hint: "S3 refuses a transition to \(storageClass.value) before \(least) days")
+            } else if days.value <= previous && !lifecycle.transitions.isEmpty {
+                context.diagnostics.add(.outOfRange, at: days.location, path: "\(transition.node.path).days", "transitions must come later one after another",
+                                        hint: "give each transition more days than the one before it (\(previous))")
+            } else if let expire, days.value >= expire.value {
+                context.diagnostics.add(.outOfRange, at: days.location, path: "\(transition.node.path).days", "objects expire after \(expire.value) days, before this transition",
+                                        hint: "a transition comes before expireAfterDays")
+            }
+            previous = days.value
+            lifecycle.transitions.append(.init(days: days.value, storageClass: storageClass.value))
+        }
+        if let noncurrent = fields.optional("noncurrentVersionExpirationDays") {
+            if !versioning {
+                noncurrent.report(.invalidValue, "only a versioned bucket has noncurrent versions", hint: "set `versioning: true`, or remove noncurrentVersionExpirationDays")
+            }
+            lifecycle.noncurrentVersionExpirationDays = noncurrent.int(1...36500, unit: "days")?.value
+        }
+        lifecycle.abortIncompleteMultipartUploadDays = fields.optional("abortIncompleteMultipartUploadDays")?.int(1...3650, unit: "days")?.value
+        return lifecycle
     }
 
     // MARK: cognito.yaml, api.yaml

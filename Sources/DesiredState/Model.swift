@@ -133,6 +133,31 @@ public struct Bucket: Hashable, Sendable {
     public var featureSet: Located<String>
     public var versioning: Bool
     public var expireAfterDays: Int?
+    /// Who may call the bucket from a browser (S3 CORS rules), in order.
+    public var cors: [BucketCORSRule] = []
+    public var lifecycle: BucketLifecycle = BucketLifecycle()
+}
+
+public struct BucketCORSRule: Hashable, Sendable {
+    public var allowedOrigins: [String]
+    public var allowedMethods: [String]
+    public var allowedHeaders: [String]
+    public var exposedHeaders: [String]
+    public var maxAge: Int?
+}
+
+/// Lifecycle rules besides `expireAfterDays`.
+public struct BucketLifecycle: Hashable, Sendable {
+    public struct Transition: Hashable, Sendable {
+        public var days: Int
+        public var storageClass: String
+    }
+    public var transitions: [Transition] = []
+    /// Replaced or deleted versions expire this many days after (versioned buckets).
+    public var noncurrentVersionExpirationDays: Int?
+    /// Uploads never completed are aborted this many days after they began.
+    public var abortIncompleteMultipartUploadDays: Int?
+    public init() {}
 }
 
 public struct Cognito: Hashable, Sendable {

@@ -14,6 +14,13 @@ public enum Naming {
 
     public static func bucketName(_ bucket: String, environment: String) -> String { "\(bucket)-\(environment)" }
 
+    /// The methods an S3 CORS rule may allow.
+    public static let bucketCORSMethods = ["GET", "PUT", "HEAD", "POST", "DELETE"]
+    /// The storage classes a lifecycle transition may move objects to, and the fewest days after
+    /// creation S3 accepts for each.
+    public static let transitionClasses: [String: Int] = ["STANDARD_IA": 30, "ONEZONE_IA": 30, "INTELLIGENT_TIERING": 0, "GLACIER_IR": 0,
+                                                          "GLACIER": 0, "DEEP_ARCHIVE": 0]
+
     public static func userPoolName(project: String, environment: String) -> String {
         "\(project)UserPool\(title(environment))"
     }

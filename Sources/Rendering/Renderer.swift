@@ -396,14 +396,42 @@ struct StackBuilder {
                                                               "IgnorePublicAcls": true, "RestrictPublicBuckets": true])
             properties.set("OwnershipControls", ["Rules": [["ObjectOwnership": "BucketOwnerEnforced"]]])
             properties.set("VersioningConfiguration", bucket.versioning ? ["Status": "Enabled"] : nil)
-            properties.set("LifecycleConfiguration", bucket.expireAfterDays.map {
-                ["Rules": [["Id": "expire-objects", "Status": "Enabled", "ExpirationInDays": .int($0)]]]
-            })
+            properties.set("CorsConfiguration", bucket.cors.isEmpty ? nil : ["CorsRules": .list(bucket.cors.map(Self.corsRule))])
+            let rules = Self.lifecycleRules(bucket)
+            properties.set("LifecycleConfiguration", rules.isEmpty ? nil : ["Rules": .list(rules)])
             properties.set("NotificationConfiguration", notifications.isEmpty ? nil : ["LambdaConfigurations": .list(notifications)])
             properties.set("Tags", tagList(environment: env))
             // S3 checks that it may invoke the function when the notification is set.
             resource(id, "AWS::S3::Bucket", properties.value, dependsOn: permissions)
         }
+    }
+
+    static func corsRule(_ rule: BucketCORSRule) -> TemplateValue {
+        var builder = MapBuilder()
+        builder.set("AllowedOrigins", .list(rule.allowedOrigins.map { .string($0) }))
+        builder.set("AllowedMethods", .list(rule.allowedMethods.map { .string($0) }))
+        builder.set("AllowedHeaders", rule.allowedHeaders.isEmpty ? nil : .list(rule.allowedHeaders.map { .string($0) }))
+        builder.set("ExposedHeaders", rule.exposedHeaders.isEmpty ? nil : .list(rule.exposedHeaders.map { .string($0) }))
+        builder.set("MaxAge", rule.maxAge.map { .int($0) })
+        return builder.value
+    }
+
+    /// One rule per action: expiry, transitions, noncurrent versions, unfinished uploads.
+    static func lifecycleRules(_ bucket: Bucket) -> [TemplateValue] {
+        var rules: [TemplateValue] = []
+        if let days = bucket.expireAfterDays { rules.append(["Id": "expire-objects", "Status": "Enabled", "ExpirationInDays": .int(days)]) }
+        let lifecycle = bucket.lifecycle
+        if !lifecycle.transitions.isEmpty {
+            rules.append(["Id": "transitions", "Status": "Enabled",
+                          "Transitions": .list(lifecycle.transitions.map { ["StorageClass": .string($0.storageClass), "TransitionInDays": .int($0.days)] })])
+        }
+        if let days = lifecycle.noncurrentVersionExpirationDays {
+            rules.append(["Id": "expire-noncurrent-versions", "Status": "Enabled", "NoncurrentVersionExpiration": ["NoncurrentDays": .int(days)]])
+        }
+        if let days = lifecycle.abortIncompleteMultipartUploadDays {
+            rules.append(["Id": "abort-incomplete-uploads", "Status": "Enabled", "AbortIncompleteMultipartUpload": ["DaysAfterInitiation": .int(days)]])
+        }
+        return rules
     }
 
     // MARK: Cognito
