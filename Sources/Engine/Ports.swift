@@ -423,7 +423,9 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func domain(_ domain: String, region: String) async throws -> CognitoDomainFact? {
         do {
-            return try await CognitoClient(client, region: region).describeUserPoolDomain(domain).map { CognitoDomainFact(userPoolID: $0.UserPoolId, status: $0.Status) }
+            return try await CognitoClient(client, region: region).describeUserPoolDomain(domain).map {
+                CognitoDomainFact(userPoolID: $0.UserPoolId, status: $0.Status, target: $0.CloudFrontDistribution)
+            }
         } catch let error as AWSError where error.isNotFound {
             return nil
         }

@@ -59,6 +59,7 @@ extension Plan {
             return region
         }.filter { !$0.steps.isEmpty || $0.unchanged > 0 }
         var restricted = Plan(project: project, commit: commit, account: account, regions: kept, fingerprints: fingerprints)
+        restricted.dns = dns
         restricted.leftOut = left.keys.sorted().map { set in
             let places = left[set]!.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let count = left[set]!.values.reduce(0, +)

@@ -185,6 +185,8 @@ public struct Plan: Hashable, Sendable, Codable {
     public var digest: String
     /// What a plan of some feature sets (`--feature-set`) left out, one line per feature set.
     public var leftOut: [String]?
+    /// The DNS records the custom domains need (not in the digest: nothing the plan does).
+    public var dns: [DNSNeed]?
 
     public init(project: String, commit: String, account: String, regions: [RegionPlan], fingerprints: [String: String]) {
         formatVersion = Self.formatVersion
@@ -205,8 +207,10 @@ public struct Plan: Hashable, Sendable, Codable {
     public func restricted(to regions: Set<String>) -> Plan {
         guard !regions.isEmpty else { return self }
         let kept = self.regions.filter { regions.contains($0.region) }
-        return Plan(project: project, commit: commit, account: account, regions: kept,
-                    fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
+        var plan = Plan(project: project, commit: commit, account: account, regions: kept,
+                        fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
+        plan.dns = dns
+        return plan
     }
 
     func computeDigest() -> String {

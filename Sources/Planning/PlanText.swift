@@ -53,6 +53,14 @@ public enum PlanText {
             }
         }
         for line in plan.leftOut ?? [] { lines.append("left out: \(line)") }
+        if let dns = plan.dns, !dns.isEmpty {
+            lines.append("")
+            lines.append("DNS records the custom domains need (create them where the domain is hosted):")
+            let width = dns.map { "\($0.type) \($0.name)".count }.max() ?? 0
+            for need in dns {
+                lines.append("  \("\(need.type) \(need.name)".padding(toLength: width, withPad: " ", startingAt: 0))  → \(need.target ?? "(known once it is created)")  \(need.purpose)")
+            }
+        }
         lines.append("")
         lines.append(summary(plan))
         return lines.joined(separator: "\n")

@@ -318,7 +318,10 @@ public enum Planner {
             let steps = strayDeletions(snapshot[region], state: state, fingerprints: &fingerprints)
             return steps.isEmpty ? nil : RegionPlan(region: region, steps: steps, unchanged: 0)
         }
-        return Plan(project: project, commit: commit, account: snapshot.account, regions: regions + former, fingerprints: fingerprints)
+        var plan = Plan(project: project, commit: commit, account: snapshot.account, regions: regions + former, fingerprints: fingerprints)
+        let dns = dnsRecords(state, snapshot: snapshot)
+        plan.dns = dns.isEmpty ? nil : dns
+        return plan
     }
 
     /// A stack of the project whose (region, feature set) left the desired state is deleted,

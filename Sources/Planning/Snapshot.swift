@@ -156,5 +156,7 @@ public struct CertificateFact: Hashable, Sendable, Codable {
 public struct CognitoDomainFact: Hashable, Sendable, Codable {
     public var userPoolID: String?
     public var status: String?
-    public init(userPoolID: String?, status: String?) { self.userPoolID = userPoolID; self.status = status }
+    /// The CloudFront distribution that serves the custom domain: its DNS target.
+    public var target: String?
+    public init(userPoolID: String?, status: String?, target: String? = nil) { self.userPoolID = userPoolID; self.status = status; self.target = target }
 }

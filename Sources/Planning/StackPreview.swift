@@ -164,6 +164,8 @@ extension Plan {
             }
             return region
         }
-        return Plan(project: project, commit: commit, account: account, regions: regions, fingerprints: fingerprints)
+        var plan = Plan(project: project, commit: commit, account: account, regions: regions, fingerprints: fingerprints)
+        (plan.leftOut, plan.dns) = (leftOut, dns)
+        return plan
     }
 }

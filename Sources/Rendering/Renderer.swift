@@ -529,14 +529,12 @@ struct StackBuilder {
         guard let domains = state.domains else { return }
         parameter(TemplateParameters.apiCertificate, "ACM certificate (in this region) covering the API custom domains; requested by reconciler")
         for (env, domain) in state.customDomains(prefix: domains.apiPrefix) {
-            let isApex = domain == "\(domains.apiPrefix).\(domains.base.value)"
-            let suffix = isApex ? "Apex" : Naming.title(env)
-            let domainID = "ApiDomain\(suffix)"
+            let domainID = TemplateParameters.apiDomainID(env, apex: domain == "\(domains.apiPrefix).\(domains.base.value)")
             resource(domainID, "AWS::ApiGatewayV2::DomainName",
                      ["DomainName": .string(domain),
                       "DomainNameConfigurations": [["CertificateArn": .ref(TemplateParameters.apiCertificate), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]],
                       "Tags": tagMap(environment: env)])
-            output("\(domainID)Target", .getAtt(domainID, "RegionalDomainName"), "DNS target (CNAME/alias) for \(domain)")
+            output(TemplateParameters.apiDomainTarget(domainID), .getAtt(domainID, "RegionalDomainName"), "DNS target (CNAME/alias) for \(domain)")
         }
     }
 }
@@ -566,6 +564,9 @@ public enum TemplateParameters {
     public static let artifactBucket = "ArtifactBucket"
     public static let apiCertificate = "ApiCertificateArn"
     public static func layer(_ layer: String) -> String { "Layer\(Naming.logicalID(layer))Arn" }
+    /// The logical ID of an environment's API custom domain, and the stack output naming its DNS target.
+    public static func apiDomainID(_ environment: String, apex: Bool) -> String { "ApiDomain\(apex ? "Apex" : Naming.title(environment))" }
+    public static func apiDomainTarget(_ domainID: String) -> String { "\(domainID)Target" }
     /// The logical ID of an environment's user pool (the Cognito domain step finds the pool by it).
     public static func userPoolID(_ environment: String) -> String { "UserPool\(Naming.title(environment))" }
     // Each gated alias's own two: `AliasParameters`.

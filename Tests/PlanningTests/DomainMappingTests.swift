@@ -148,3 +148,29 @@ struct FeatureSetScopeTests {
         #expect(full.restricted(toFeatureSets: [], state: state) == full)
     }
 }
+
+/// The DNS records the custom domains need, shown with every plan.
+@Suite("DNS records of the custom domains")
+struct DNSRecordsTests {
+    @Test func eachDomainsRecordAndTheParentsCognitoNeeds() throws {
+        let (state, stacks) = try World.load()
+        var snapshot = World.converged(state, stacks)
+        snapshot.regions["ap-south-1"]!.cognitoDomains["auth.dev.dzgro.com"]?.target = "d111.cloudfront.net"
+        snapshot.regions["ap-south-1"]!.stacks["Dzgro-core"]!.outputs["ApiDomainApexTarget"] = "d-abc.execute-api.ap-south-1.amazonaws.com"
+        let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c")
+        let dns = try #require(plan.dns)
+        #expect(dns.map { "\($0.type) \($0.name)" } == ["A dev.dzgro.com", "A staging.dzgro.com", "A dzgro.com",
+                                                        "CNAME auth.dev.dzgro.com", "CNAME auth.staging.dzgro.com", "CNAME auth.dzgro.com",
+                                                        "CNAME api.dev.dzgro.com", "CNAME api.staging.dzgro.com", "CNAME api.dzgro.com"])
+        #expect(dns.first { $0.name == "auth.dev.dzgro.com" }?.target == "d111.cloudfront.net")
+        #expect(dns.first { $0.name == "api.dzgro.com" }?.target == "d-abc.execute-api.ap-south-1.amazonaws.com")
+        #expect(dns.first { $0.name == "api.dev.dzgro.com" }?.target == nil, "not known until the stack says")
+        let text = PlanText.render(plan, source: "t", colour: false)
+        #expect(text.contains("DNS records the custom domains need (create them where the domain is hosted):"))
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains { $0.hasPrefix("  CNAME api.dzgro.com ") && $0.hasSuffix("→ d-abc.execute-api.ap-south-1.amazonaws.com  prod's API (its regional API Gateway domain; a Route 53 alias works too)") },
+                "\(text)")
+        #expect(lines.contains { $0.hasPrefix("  CNAME api.dev.dzgro.com ") && $0.contains("→ (known once it is created)") }, "\(text)")
+        #expect(plan.digest == Planner.plan(state, stacks: stacks, snapshot: World.converged(state, stacks), commit: "c").digest, "not in the digest")
+    }
+}
