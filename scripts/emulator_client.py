@@ -29,6 +29,11 @@ command line):
   emulator_client.py pool ENDPOINT REGION create NAME | delete ID
                                                     a user pool outside any stack (prints its id), or
                                                     deletes one
+  emulator_client.py oauth-code ENDPOINT REGION POOL_NAME CLIENT_NAME REDIRECT_URI
+                                                    a person signs in at the hosted login with the
+                                                    authorization-code flow (a user made for it):
+                                                    JSON {status, redirect, token: the token response
+                                                    with every token masked}
   emulator_client.py inventory ENDPOINT REGION      JSON: that deployment's data (objects, messages,
                                                     users) and the stack holding each resource
   emulator_client.py alarm ENDPOINT NAME STATE REGION...
@@ -233,6 +238,45 @@ def inventory(endpoint, region):
             "poolStacks": {pool: owners.get(pool) for pool in pools}}
 
 
+def oauth_code(endpoint, region, pool_name, client_name, redirect_uri):
+    """Authorization code flow through the hosted login, as a browser would run it."""
+    import http.client
+    import secrets
+    import urllib.parse
+    idp = client("cognito-idp", endpoint, region)
+    pool = next(p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == pool_name)
+    app = next(c["ClientId"] for c in idp.list_user_pool_clients(UserPoolId=pool, MaxResults=60)["UserPoolClients"] if c["ClientName"] == client_name)
+    user, password = "signin@dzgro.test", "Aa1" + secrets.token_hex(8)
+    idp.admin_create_user(UserPoolId=pool, Username=user, UserAttributes=[{"Name": "email", "Value": user}], MessageAction="SUPPRESS")
+    idp.admin_set_user_password(UserPoolId=pool, Username=user, Password=password, Permanent=True)
+    host = urllib.parse.urlparse(endpoint)
+    state = secrets.token_hex(8)
+
+    def request(method, path, body=None):
+        connection = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+
+    query = urllib.parse.urlencode({"response_type": "code", "client_id": app, "redirect_uri": redirect_uri, "scope": "openid email", "state": state})
+    status, _, page = request("GET", f"/oauth2/authorize?{query}")
+    if status != 200 or 'action="/login"' not in page:
+        sys.exit(f"the hosted login page did not come: {status}")
+    form = dict(__import__("re").findall(r'name="([a-z_]+)" value="([^"]*)"', page))
+    form.update({"username": user, "password": password})
+    status, headers, _ = request("POST", "/login", urllib.parse.urlencode(form))
+    location = headers.get("Location") or headers.get("location") or ""
+    returned = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)
+    if not location.startswith(redirect_uri) or returned.get("state") != [state] or "code" not in returned:
+        sys.exit(f"the sign-in did not send the browser back with a code: {status} {location[:80]}")
+    token = urllib.parse.urlencode({"grant_type": "authorization_code", "client_id": app, "code": returned["code"][0], "redirect_uri": redirect_uri})
+    status, _, answer = request("POST", "/oauth2/token", token)
+    tokens = json.loads(answer)
+    masked = {key: (str(value)[:6] + "…" if key.endswith("_token") else str(value)) for key, value in tokens.items()}
+    print(json.dumps({"status": status, "redirect": location.split("?")[0], "token": masked}, sort_keys=True))
+
+
 def main():
     command, endpoint = sys.argv[1], sys.argv[2]
     if command == "state":
@@ -261,6 +305,8 @@ def main():
             print(idp.create_user_pool(PoolName=sys.argv[5])["UserPool"]["Id"])
         else:
             idp.delete_user_pool(UserPoolId=sys.argv[5])
+    elif command == "oauth-code":
+        oauth_code(endpoint, *sys.argv[3:7])
     elif command == "inventory":
         print(json.dumps(inventory(endpoint, sys.argv[3]), sort_keys=True))
     elif command == "verify-sender":

@@ -507,16 +507,54 @@ private struct Reader {
         guard let node = root("cognito.yaml", required: false),
               let map = node.mapping(allowed: ["cognito"]),
               let cognito = map.required("cognito", hint: "describe the user pools"),
-              let fields = cognito.mapping(allowed: ["featureSet", "usernameAttributes", "autoVerifiedAttributes", "mfa", "passwordMinimumLength"])
+              let fields = cognito.mapping(allowed: ["featureSet", "usernameAttributes", "autoVerifiedAttributes", "mfa", "passwordMinimumLength", "oauth"])
         else { return nil }
         let featureSet = fields.required("featureSet", hint: "name the feature set that owns the user pools")?.string()
         let username = fields.optional("usernameAttributes")?.list()?.compactMap { $0.oneOf(["email", "phone_number"])?.value } ?? ["email"]
         let verified = fields.optional("autoVerifiedAttributes")?.list()?.compactMap { $0.oneOf(["email", "phone_number"])?.value } ?? ["email"]
         let mfa = fields.optional("mfa")?.oneOf(["OFF", "OPTIONAL", "ON"])?.value ?? "OFF"
         let minimum = fields.optional("passwordMinimumLength")?.int(6...99)?.value ?? 8
+        let oauth = fields.optional("oauth").flatMap(readOAuth)
         guard let featureSet else { return nil }
         return Cognito(location: cognito.location, featureSet: featureSet, usernameAttributes: username,
-                       autoVerifiedAttributes: verified, mfa: mfa, passwordMinimumLength: minimum)
+                       autoVerifiedAttributes: verified, mfa: mfa, passwordMinimumLength: minimum, oauth: oauth)
+    }
+
+    /// `cognito.oauth`: flows, scopes and identity providers for every web client, and each
+    /// environment's callback and logout URLs (https, or http://localhost for development).
+    func readOAuth(_ node: YNode) -> OAuthSettings? {
+        guard let fields = node.mapping(allowed: ["flows", "scopes", "identityProviders", "callbackURLs", "logoutURLs"]) else { return nil }
+        let flows = fields.required("flows", hint: "allowed: \(OAuthSettings.flows.joined(separator: ", "))")?.list()?.compactMap { $0.oneOf(OAuthSettings.flows)?.value } ?? []
+        let scopes = fields.optional("scopes")?.list()?.compactMap { $0.oneOf(OAuthSettings.scopes)?.value } ?? ["openid", "email"]
+        var providers: [String] = []
+        for provider in fields.optional("identityProviders")?.stringList() ?? [] {
+            if provider.value == "COGNITO" { providers.append(provider.value) } else {
+                context.diagnostics.add(.unknownReference, at: provider.location, path: "cognito.oauth.identityProviders", "identity provider '\(provider.value)' is not declared",
+                                        hint: "the user pools declare no federated provider; use COGNITO (the pool's own users)")
+            }
+        }
+        func urls(_ key: String) -> [String: [String]] {
+            var result: [String: [String]] = [:]
+            for (environment, value) in fields.optional(key)?.entries(what: "environment") ?? [] {
+                if !declared.environments.contains(environment.value) {
+                    context.diagnostics.add(.unknownReference, at: environment.location, path: "cognito.oauth.\(key).\(environment.value)",
+                                            "unknown environment '\(environment.value)'", hint: "environments: \(declared.environments.sorted().joined(separator: ", "))")
+                }
+                for url in value.stringList() ?? [] where !(url.value.hasPrefix("https://") || url.value.hasPrefix("http://localhost")) {
+                    context.diagnostics.add(.invalidValue, at: url.location, path: "cognito.oauth.\(key).\(environment.value)", "'\(url.value)' is neither https nor http://localhost",
+                                            hint: "Cognito accepts https URLs, and http only for localhost")
+                }
+                result[environment.value] = value.stringList()?.map(\.value) ?? []
+            }
+            return result
+        }
+        let callbacks = urls("callbackURLs"), logouts = urls("logoutURLs")
+        if !flows.isEmpty && callbacks.values.allSatisfy(\.isEmpty) {
+            fields.node.report(.missingField, "the \(flows.joined(separator: " and ")) flow\(flows.count == 1 ? "" : "s") send people back to a callback URL, and none is given",
+                               hint: "add `callbackURLs:` with each environment's URLs")
+        }
+        return OAuthSettings(flows: flows, scopes: scopes, identityProviders: providers.isEmpty ? ["COGNITO"] : providers,
+                             callbackURLs: callbacks, logoutURLs: logouts)
     }
 
     func readAPI() -> HTTPAPI? {

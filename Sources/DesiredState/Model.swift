@@ -167,6 +167,20 @@ public struct Cognito: Hashable, Sendable {
     public var autoVerifiedAttributes: [String]
     public var mfa: String
     public var passwordMinimumLength: Int
+    /// The web clients' hosted login (the custom auth domain serves it); nil: none.
+    public var oauth: OAuthSettings?
+}
+
+/// OAuth on every environment's web client: what the hosted login at its auth domain allows.
+public struct OAuthSettings: Hashable, Sendable {
+    public static let flows = ["code", "implicit"]
+    public static let scopes = ["openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"]
+    public var flows: [String]
+    public var scopes: [String]
+    public var identityProviders: [String]
+    /// Environment → where the hosted login may send people back (and after a logout).
+    public var callbackURLs: [String: [String]]
+    public var logoutURLs: [String: [String]]
 }
 
 public struct HTTPAPI: Hashable, Sendable {

@@ -458,12 +458,22 @@ struct StackBuilder {
             properties.set("LambdaConfig", triggers.isEmpty ? nil : .map(triggers.map { .init($0.0, aliasRef($0.1.name.value, environment)) }))
             properties.set("UserPoolTags", tagMap(environment: env))
             resource(pool, "AWS::Cognito::UserPool", properties.value)
-            resource("UserPoolClient\(Naming.title(env))", "AWS::Cognito::UserPoolClient",
-                     ["UserPoolId": .ref(pool),
-                      "ClientName": .string(Naming.userPoolClientName(project: project, environment: env)),
-                      "GenerateSecret": false,
-                      "ExplicitAuthFlows": ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-                      "PreventUserExistenceErrors": "ENABLED"])
+            var client = MapBuilder()
+            client.set("UserPoolId", .ref(pool))
+            client.set("ClientName", .string(Naming.userPoolClientName(project: project, environment: env)))
+            client.set("GenerateSecret", false)
+            client.set("ExplicitAuthFlows", ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+            client.set("PreventUserExistenceErrors", "ENABLED")
+            if let oauth = cognito.oauth, let callbacks = oauth.callbackURLs[env], !callbacks.isEmpty {
+                // The hosted login at the environment's auth domain.
+                client.set("AllowedOAuthFlowsUserPoolClient", true)
+                client.set("AllowedOAuthFlows", .list(oauth.flows.map { .string($0) }))
+                client.set("AllowedOAuthScopes", .list(oauth.scopes.map { .string($0) }))
+                client.set("SupportedIdentityProviders", .list(oauth.identityProviders.map { .string($0) }))
+                client.set("CallbackURLs", .list(callbacks.map { .string($0) }))
+                client.set("LogoutURLs", (oauth.logoutURLs[env] ?? []).isEmpty ? nil : .list(oauth.logoutURLs[env]!.map { .string($0) }))
+            }
+            resource("UserPoolClient\(Naming.title(env))", "AWS::Cognito::UserPoolClient", client.value)
             var invoked: [String] = []
             for (_, function) in triggers where !invoked.contains(function.name.value) {
                 invoked.append(function.name.value)

@@ -93,3 +93,26 @@ extension EndToEnd {
         }
     }
 }
+
+extension EndToEnd {
+    /// The hosted login the custom auth domain serves: a person signs in with the
+    /// authorization-code flow against the dev client the templates configured.
+    @Suite("Hosted login on MiniStack", .serialized)
+    struct HostedLoginEndToEndTests {
+        @Test func aPersonSignsInWithTheAuthorizationCodeFlow() async throws {
+            let emulator = try await MiniStack.start()
+            defer { emulator.stop() }
+            let world = try World(emulator: emulator)
+            defer { try? FileManager.default.removeItem(at: world.directory) }
+            try world.succeed(["apply", "--feature-set", "core"])
+            let output = try world.emulatorClient(["oauth-code", "ap-south-1", "DzgroUserPoolDev", "DzgroWebClientDev", "http://localhost:3000/auth/callback"])
+            struct Flow: Decodable { var status: Int; var redirect: String; var token: [String: String] }
+            let flow = try JSONDecoder().decode(Flow.self, from: output)
+            #expect(flow.status == 200 && flow.redirect == "http://localhost:3000/auth/callback", "\(flow)")
+            #expect(flow.token["token_type"] == "Bearer" && flow.token["id_token"]?.hasSuffix("…") == true && flow.token["access_token"] != nil, "\(flow.token)")
+            let artifacts = CLI.root.appendingPathComponent(".build/test-artifacts")
+            try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+            try? output.write(to: artifacts.appendingPathComponent("oauth-token-response.json"))
+        }
+    }
+}
