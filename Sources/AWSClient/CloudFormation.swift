@@ -98,9 +98,12 @@ public struct CloudFormationClient: Sendable {
 
     public enum TemplateSource: Sendable { case body(String), url(String) }
 
+    /// What every change set acknowledges: the templates make IAM roles (some named) and use the SAM transform.
+    public static let capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+
     /// `previous` names parameters that keep the stack's current value (`UsePreviousValue`).
     public func createChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:], previous: [String] = [],
-                                tags: [String: String] = [:], create: Bool, capabilities: [String] = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]) async throws -> (id: String, stackID: String) {
+                                tags: [String: String] = [:], create: Bool, capabilities: [String] = CloudFormationClient.capabilities) async throws -> (id: String, stackID: String) {
         let p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
             + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: tags, capabilities: capabilities)
         let result = try await call("CreateChangeSet", p)
@@ -222,8 +225,7 @@ public struct CloudFormationClient: Sendable {
     public func createImportChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String], previous: [String],
                                       resources: [ResourceToImport]) async throws {
         var p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", "IMPORT")]
-            + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: [:],
-                              capabilities: ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"])
+            + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: [:], capabilities: Self.capabilities)
         for (index, resource) in resources.enumerated() {
             let prefix = "ResourcesToImport.member.\(index + 1)"
             p += [("\(prefix).ResourceType", resource.type), ("\(prefix).LogicalResourceId", resource.logicalID)]

@@ -17,7 +17,7 @@ extension AWSAdapters {
                 guard try await s3.headBucket(name) else { return nil }
             } catch let error as AWSError where error.status == 403 {
                 // Bucket names are global: HeadBucket answers 403 for one this identity may not read.
-                return ExistingResource(physicalID: name, identifier: ["BucketName": name], region: ExistingResource.anotherAccount)
+                return ExistingResource(physicalID: name, identifier: ["BucketName": name], region: FoundResource.anotherAccount)
             }
             async let location = s3.getBucketLocation(name)
             async let versioning = s3.getBucketVersioning(name)

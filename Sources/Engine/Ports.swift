@@ -52,7 +52,16 @@ public struct StackEventFact: Sendable, Hashable {
 }
 
 /// Where a change set's template comes from.
-public enum TemplateLocation: Sendable, Hashable { case body(String), url(String) }
+public enum TemplateLocation: Sendable, Hashable {
+    case body(String), url(String)
+
+    var source: CloudFormationClient.TemplateSource {
+        switch self {
+        case .body(let body): .body(body)
+        case .url(let url): .url(url)
+        }
+    }
+}
 
 /// CloudFormation stacks, changed through change sets.
 public protocol StackService: Sendable {
@@ -93,9 +102,8 @@ public struct ExistingResource: Hashable, Sendable {
     public var live: [String: String]
     /// Other resources of the same name (user pools): their ids.
     public var alsoNamed: [String]
-    /// The region a bucket lives in, or `anotherAccount`.
+    /// The region a bucket lives in, or `FoundResource.anotherAccount`.
     public var region: String?
-    public static let anotherAccount = FoundResource.anotherAccount
     public init(physicalID: String, identifier: [String: String], live: [String: String] = [:], alsoNamed: [String] = [], region: String? = nil) {
         self.physicalID = physicalID
         self.identifier = identifier
@@ -303,13 +311,8 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
                          tags: [String: String], create: Bool, region: String) async throws -> Bool {
-        let source: CloudFormationClient.TemplateSource
-        switch template {
-        case .body(let body): source = .body(body)
-        case .url(let url): source = .url(url)
-        }
         do {
-            _ = try await CloudFormationClient(client, region: region).createChangeSet(stack: stack, name: name, template: source, parameters: parameters,
+            _ = try await CloudFormationClient(client, region: region).createChangeSet(stack: stack, name: name, template: template.source, parameters: parameters,
                                                                                      previous: previous, tags: tags, create: create)
             return true
         } catch let error as AWSError where error.code == "AlreadyExistsException" {
@@ -341,13 +344,8 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String],
                                resources: [ResourceToImport], region: String) async throws -> Bool {
-        let source: CloudFormationClient.TemplateSource
-        switch template {
-        case .body(let body): source = .body(body)
-        case .url(let url): source = .url(url)
-        }
         do {
-            try await CloudFormationClient(client, region: region).createImportChangeSet(stack: stack, name: name, template: source, parameters: [:],
+            try await CloudFormationClient(client, region: region).createImportChangeSet(stack: stack, name: name, template: template.source, parameters: [:],
                                                                                        previous: previous, resources: resources)
             return true
         } catch let error as AWSError where error.code == "AlreadyExistsException" {

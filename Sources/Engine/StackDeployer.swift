@@ -25,17 +25,10 @@ struct StackDeployer {
     /// Returns a note when there was nothing to change.
     func deploy(_ stack: RenderedStack, parameters: [String: String], bucket: String, tags: [String: String]) async throws -> String? {
         let name = stack.stackName
-        var current = try await describe(name)
-        if let status = current?.status, StackStatus.disposition(status, stack: name, region: region) == .inProgress {
-            progress("    \(region): \(name) is \(status); waiting for it to finish before changing it")
-            current = try await follow(name, seen: [])
-        }
-        let disposition = StackStatus.disposition(current?.status, stack: name, region: region)
-        if case .needsPerson(let remedy) = disposition {
-            throw ApplyError("stack \(name) in \(region) is \(current?.status ?? "?"): \(remedy)")
-        }
+        let current = try await awaitSettled(name)
         let prepared = try await prepare(stack, parameters: parameters, previous: [], bucket: bucket, tags: tags,
-                                         create: disposition == .absent, basedOn: current?.lastChange)
+                                         create: StackStatus.disposition(current?.status, stack: name, region: region) == .absent,
+                                         basedOn: current?.lastChange)
         guard case .ready(let changeSet, let described, let reused) = prepared else {
             if case .nothingToChange(_, let note) = prepared { return note }
             return nil
@@ -103,23 +96,31 @@ struct StackDeployer {
         try await execute(changeSet, of: name)
     }
 
-    /// The stack once no operation runs on it; nil when it does not exist (or was never created).
-    func settled(_ name: String) async throws -> StackFact? {
+    /// The stack once no operation runs on it (an operation in progress is waited out); nil when
+    /// there is no such stack. A state that needs a person is an error with its remedy.
+    func awaitSettled(_ name: String) async throws -> StackFact? {
         var current = try await describe(name)
         if let status = current?.status, StackStatus.disposition(status, stack: name, region: region) == .inProgress {
             progress("    \(region): \(name) is \(status); waiting for it to finish before changing it")
             current = try await follow(name, seen: [])
         }
-        let disposition = StackStatus.disposition(current?.status, stack: name, region: region)
-        if case .needsPerson(let remedy) = disposition { throw ApplyError("stack \(name) in \(region) is \(current?.status ?? "?"): \(remedy)") }
-        return disposition == .absent ? nil : current
+        if case .needsPerson(let remedy) = StackStatus.disposition(current?.status, stack: name, region: region) {
+            throw ApplyError("stack \(name) in \(region) is \(current?.status ?? "?"): \(remedy)")
+        }
+        return current
     }
 
-    /// Inline when small enough, else through the artifact bucket.
-    func deliver(_ name: String, template: String, bucket: String) async throws -> TemplateLocation {
+    /// The same, nil also for a stack never created (REVIEW_IN_PROGRESS, DELETE_COMPLETE).
+    func settled(_ name: String) async throws -> StackFact? {
+        let current = try await awaitSettled(name)
+        return StackStatus.disposition(current?.status, stack: name, region: region) == .absent ? nil : current
+    }
+
+    /// Inline when small enough, else through the artifact bucket (content-addressed).
+    func deliver(_ name: String, template: String, contentType: String = "application/json", bucket: String) async throws -> TemplateLocation {
         guard template.utf8.count > StackLimits.inlineTemplateBytes else { return .body(template) }
         let key = ArtifactKeys.template(name, templateHash: sha256Hex(template.utf8))
-        try await ports.artifacts.put(bucket, key: key, body: Array(template.utf8), contentType: "application/json", region: region)
+        try await ports.artifacts.put(bucket, key: key, body: Array(template.utf8), contentType: contentType, region: region)
         return .url(ports.artifacts.url(bucket, key: key, region: region))
     }
 
@@ -196,14 +197,7 @@ struct StackDeployer {
                  create: Bool, basedOn lastChange: String?) async throws -> Prepared {
         let name = stack.stackName
         let changeSet = Self.changeSetName(stack, parameters: parameters, previous: previous, tags: tags, create: create, basedOn: lastChange)
-        let template: TemplateLocation
-        if stack.delivery == .s3 {
-            let key = ArtifactKeys.template(name, templateHash: stack.templateHash)
-            try await ports.artifacts.put(bucket, key: key, body: Array(stack.body.utf8), contentType: "application/x-yaml", region: region)
-            template = .url(ports.artifacts.url(bucket, key: key, region: region))
-        } else {
-            template = .body(stack.body)
-        }
+        let template = try await deliver(name, template: stack.body, contentType: "application/x-yaml", bucket: bucket)
         func make() async throws -> Bool {
             try await stacks.createChangeSet(stack: name, name: changeSet, template: template, parameters: parameters, previous: previous,
                                              tags: tags, create: create, region: region)
