@@ -31,10 +31,7 @@ public struct Deployment: Sendable {
     public func regions(of featureSets: [String]) -> [String] {
         guard !featureSets.isEmpty else { return [] }
         let selected = Set(featureSets)
-        let certificates = state.certificates.filter { request in
-            let owner = request.purpose == .api ? state.api?.featureSet.value : state.cognito?.featureSet.value
-            return owner.map(selected.contains) ?? false
-        }.map(\.region)
+        let certificates = state.certificates.filter { state.featureSet(of: $0.purpose).map(selected.contains) ?? false }.map(\.region)
         let running = featureSets.flatMap { state.regions(of: $0) }
         return state.regions.filter { running.contains($0) || certificates.contains($0) }
     }

@@ -453,7 +453,7 @@ private struct Reader {
                   let methods = rule.required("allowedMethods", hint: "allowed: \(Naming.bucketCORSMethods.joined(separator: ", "))")?.list()
             else { return nil }
             if origins.isEmpty { rule.node.report(.missingField, "a CORS rule allows no origin", hint: "list at least one origin, or remove the rule") }
-            for origin in origins where origin.value != "*" && !(origin.value.hasPrefix("https://") || origin.value.hasPrefix("http://localhost")) {
+            for origin in origins where origin.value != "*" && !Naming.isHTTPSOrLocalhost(origin.value) {
                 context.diagnostics.add(.invalidValue, at: origin.location, path: "\(rule.node.path).allowedOrigins", "origin '\(origin.value)' is neither https nor http://localhost",
                                         hint: "write the origin as a browser sends it, e.g. https://app.dzgro.com")
             }
@@ -540,7 +540,7 @@ private struct Reader {
                     context.diagnostics.add(.unknownReference, at: environment.location, path: "cognito.oauth.\(key).\(environment.value)",
                                             "unknown environment '\(environment.value)'", hint: "environments: \(declared.environments.sorted().joined(separator: ", "))")
                 }
-                for url in value.stringList() ?? [] where !(url.value.hasPrefix("https://") || url.value.hasPrefix("http://localhost")) {
+                for url in value.stringList() ?? [] where !Naming.isHTTPSOrLocalhost(url.value) {
                     context.diagnostics.add(.invalidValue, at: url.location, path: "cognito.oauth.\(key).\(environment.value)", "'\(url.value)' is neither https nor http://localhost",
                                             hint: "Cognito accepts https URLs, and http only for localhost")
                 }

@@ -305,6 +305,11 @@ extension DesiredState {
         }
     }
 
+    /// The feature set a certificate serves: the API's, or the user pools'.
+    public func featureSet(of purpose: CertificateRequest.Purpose) -> String? {
+        purpose == .api ? api?.featureSet.value : cognito?.featureSet.value
+    }
+
     /// The certificates the application needs: the API's in the API's region, the
     /// auth domain's in us-east-1 (Cognito requires it there).
     public var certificates: [CertificateRequest] {

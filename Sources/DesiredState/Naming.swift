@@ -14,6 +14,9 @@ public enum Naming {
 
     public static func bucketName(_ bucket: String, environment: String) -> String { "\(bucket)-\(environment)" }
 
+    /// An https URL, or an http one of localhost (what a browser origin or an OAuth callback may be).
+    public static func isHTTPSOrLocalhost(_ url: String) -> Bool { url.hasPrefix("https://") || url.hasPrefix("http://localhost") }
+
     /// The methods an S3 CORS rule may allow.
     public static let bucketCORSMethods = ["GET", "PUT", "HEAD", "POST", "DELETE"]
     /// The storage classes a lifecycle transition may move objects to, and the fewest days after

@@ -21,8 +21,7 @@ extension Plan {
         case .artifactBucket, .pruneArtifacts:
             return nil
         case .requestCertificate(let purpose, _, _), .awaitCertificate(let purpose, _, _, _):
-            let owner = purpose == CertificateRequest.Purpose.api.rawValue ? state.api?.featureSet.value : state.cognito?.featureSet.value
-            return Set([owner].compactMap { $0 })
+            return Set([CertificateRequest.Purpose(rawValue: purpose).flatMap(state.featureSet(of:))].compactMap { $0 })
         case .publishLayer(let layer, _, _, _, _):
             return users { $0.layers.contains { $0.value == layer } }
         case .pruneLayer(let layerName, _):
@@ -58,8 +57,7 @@ extension Plan {
             }
             return region
         }.filter { !$0.steps.isEmpty || $0.unchanged > 0 }
-        var restricted = Plan(project: project, commit: commit, account: account, regions: kept, fingerprints: fingerprints)
-        restricted.dns = dns
+        var restricted = rebuilt(regions: kept)
         restricted.leftOut = left.keys.sorted().map { set in
             let places = left[set]!.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             let count = left[set]!.values.reduce(0, +)

@@ -142,11 +142,12 @@ public struct Step: Hashable, Sendable, Codable {
         case .alias(_, _, _, let from, let to, _):
             return "\(from.map(\.description) ?? "(created by the stack)") → \(to)" + (gate.map { " (held: release to \($0) needs approval)" } ?? "")
         case .apiMapping(_, let environment, _, _, let from, let to, let releaseFrom):
-            if from == to, let from { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
-            let verb = from == nil ? "map to \(to)" : to.apiID == nil ? "cut over from \(from!) to \(to)" : "move back from \(from!) to \(to), where it was before the cut-over"
-            let release = from != nil && to.apiID == nil && !releaseFrom.isEmpty
-                ? "; its mapping resource leaves \(releaseFrom.joined(separator: ", ")) first, if one holds it" : ""
-            return verb + release + (gate.map { " (held: moving what \($0)'s domain serves needs approval)" } ?? "")
+            let held = gate.map { " (held: moving what \($0)'s domain serves needs approval)" } ?? ""
+            guard let from else { return "map to \(to)" + held }
+            if from == to { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
+            guard to.apiID == nil else { return "move back from \(from) to \(to), where it was before the cut-over" + held }
+            let release = releaseFrom.isEmpty ? "" : "; its mapping resource leaves \(releaseFrom.joined(separator: ", ")) first, if one holds it"
+            return "cut over from \(from) to \(to)" + release + held
         case .adopt(let stackName, let resources):
             return "into \(stackName) with its data, then the update below sets what differs"
                 + (resources.count == 1 ? "; \(resources[0].route)" : "")
@@ -206,10 +207,15 @@ public struct Plan: Hashable, Sendable, Codable {
     /// Keeps only the given regions (and recomputes the digest).
     public func restricted(to regions: Set<String>) -> Plan {
         guard !regions.isEmpty else { return self }
-        let kept = self.regions.filter { regions.contains($0.region) }
-        var plan = Plan(project: project, commit: commit, account: account, regions: kept,
-                        fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
-        plan.dns = dns
+        return rebuilt(regions: self.regions.filter { regions.contains($0.region) },
+                       fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
+    }
+
+    /// The same plan with other regions (and fingerprints): the digest recomputed, what it
+    /// carries beside its steps (`leftOut`, `dns`) kept.
+    func rebuilt(regions: [RegionPlan], fingerprints: [String: String]? = nil) -> Plan {
+        var plan = Plan(project: project, commit: commit, account: account, regions: regions, fingerprints: fingerprints ?? self.fingerprints)
+        (plan.leftOut, plan.dns) = (leftOut, dns)
         return plan
     }
 

@@ -164,8 +164,6 @@ extension Plan {
             }
             return region
         }
-        var plan = Plan(project: project, commit: commit, account: account, regions: regions, fingerprints: fingerprints)
-        (plan.leftOut, plan.dns) = (leftOut, dns)
-        return plan
+        return rebuilt(regions: regions)
     }
 }

@@ -500,23 +500,16 @@ public enum ApprovalMail {
 
     /// The held adoptions and stack updates, each with what it does, before the aliases.
     static func stackSection(_ approval: Approval) -> [String] {
-        let adoptions = approval.stackChanges.filter { $0.adopts != nil }
-        let moves = approval.stackChanges.filter { $0.mapping != nil }
-        let updates = approval.stackChanges.filter { $0.adopts == nil && $0.mapping == nil }
-        var lines: [String] = []
-        if !moves.isEmpty {
-            lines += ["It moves what these custom domains of \(approval.environment) serve (the previous mapping is kept, so reverting the commit moves it back):"]
-                + moves.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
+        func section(_ header: String, _ changes: [StackChange]) -> [String] {
+            changes.isEmpty ? [] : [header] + changes.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
         }
-        if !adoptions.isEmpty {
-            lines += ["It adopts these resources of \(approval.environment) that exist already, with their data (nothing is deleted or replaced; the apply after it deploys the stack over them):"]
-                + adoptions.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
-        }
-        if !updates.isEmpty {
-            lines += ["It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):"]
-                + updates.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
-        }
-        return lines
+        let changes = approval.stackChanges
+        return section("It moves what these custom domains of \(approval.environment) serve (the previous mapping is kept, so reverting the commit moves it back):",
+                       changes.filter { $0.mapping != nil })
+            + section("It adopts these resources of \(approval.environment) that exist already, with their data (nothing is deleted or replaced; the apply after it deploys the stack over them):",
+                      changes.filter { $0.adopts != nil })
+            + section("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):",
+                      changes.filter { $0.adopts == nil && $0.mapping == nil })
     }
 
     public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {
