@@ -24,11 +24,12 @@ public enum Promotion {
         public var from: String
         /// Indices into `state.releases.pins`.
         public var pins: [Int]
-        /// The aliases to read when `from` is not gated (its versions live in AWS, not in git); empty otherwise.
-        public var aliasesToRead: [AliasKey]
-        /// When `from` is gated: its aliases, whose running versions must be its pins (a promotion
-        /// copies what git says `from` runs, so it is checked against what it does run).
-        public var aliasesToCheck: [AliasKey]
+        /// `from`'s aliases of the scope's pins, in the order of `pins`.
+        public var aliases: [AliasKey]
+        /// Whether `from` is gated: its versions are pinned in git, and its aliases must run those
+        /// pins (a promotion copies what git says `from` runs, so it is checked against what it
+        /// does run). Otherwise its versions live in AWS only, and are read from its aliases.
+        public var fromIsPinned: Bool
     }
 
     /// Checks the request against the desired state; `regions` and `functions` narrow it (empty: all).
@@ -55,14 +56,14 @@ public enum Promotion {
             let pin = state.releases.pins[index]
             return AliasKey(region: pin.region.value, functionName: Naming.functionName(pin.function.value), environment: from)
         }
-        return Scope(environment: environment, from: from, pins: pins, aliasesToRead: gated.contains(from) ? [] : keys,
-                     aliasesToCheck: gated.contains(from) ? keys : [])
+        return Scope(environment: environment, from: from, pins: pins, aliases: keys, fromIsPinned: gated.contains(from))
     }
 
-    /// Where `from`'s aliases do not run its pins (`observed` holds `scope.aliasesToCheck`, in
-    /// order), one line each; empty when they all do.
+    /// Where `from`'s aliases do not run its pins (`observed` holds `scope.aliases`, in order),
+    /// one line each; empty when they all do, and when `from` pins nothing.
     public static func drift(_ state: DesiredState, _ scope: Scope, observed: [AliasFact?]) -> [String] {
-        zip(scope.aliasesToCheck, observed).compactMap { key, alias in
+        guard scope.fromIsPinned else { return [] }
+        return zip(scope.aliases, observed).compactMap { key, alias in
             let function = String(key.functionName.dropLast("Function".count))
             guard let pin = state.releases.pin(environment: scope.from, region: key.region, function: function) else { return nil }
             let pinned = AliasTarget(pin)
@@ -72,11 +73,12 @@ public enum Promotion {
     }
 
     /// The releases with the scope's pins rewritten, the pins that changed, and warnings for
-    /// people. `observed` holds the aliases of `scope.aliasesToRead`, in that order.
+    /// people. `observed` holds the aliases of `scope.aliases`, in that order (used when `from`
+    /// pins nothing).
     public static func promote(_ state: DesiredState, _ scope: Scope, observed: [AliasFact?] = []) throws -> (releases: Releases, changes: [Change], warnings: [String]) {
         var releases = state.releases
         var warnings: [String] = []
-        if scope.aliasesToRead.isEmpty {
+        if scope.fromIsPinned {
             for index in scope.pins {
                 let pin = releases.pins[index]
                 guard let source = state.releases.pin(environment: scope.from, region: pin.region.value, function: pin.function.value) else { continue }

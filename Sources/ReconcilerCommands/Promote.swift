@@ -51,16 +51,12 @@ struct PromoteCommand: AsyncParsableCommand {
         let releases: Releases, changes: [Change], from: String
         do {
             let scope = try Promotion.scope(state, environment: environment, regions: region, functions: function)
-            var observed: [AliasFact?] = []
-            if !scope.aliasesToRead.isEmpty {
-                if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliasesToRead.map(\.region)).count) regions…") }
-                observed = try await LambdaAliases(client: wiring.client()).read(scope.aliasesToRead)
-            }
+            if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliases.map(\.region)).count) regions…") }
+            let observed = try await LambdaAliases(client: wiring.client()).read(scope.aliases)
             // A promotion copies what git says the environment before runs: it must be what it runs.
-            if !scope.aliasesToCheck.isEmpty {
-                if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliasesToCheck.map(\.region)).count) regions…") }
-                let drift = Promotion.drift(state, scope, observed: try await LambdaAliases(client: wiring.client()).read(scope.aliasesToCheck))
-                if !drift.isEmpty && !allowDrift {
+            let drift = Promotion.drift(state, scope, observed: observed)
+            if !drift.isEmpty {
+                if !allowDrift {
                     throw CLIError("\(scope.from) does not run what it pins, so promoting its pins to \(environment) would release what nobody tested there; nothing was committed:\n"
                                    + drift.map { "  \($0)" }.joined(separator: "\n")
                                    + "\nrelease \(scope.from) first (`reconciler apply`, then `approve`), or wait for its rollout; `--allow-drift` promotes the pins anyway")
