@@ -2,7 +2,7 @@ import Foundation
 
 /// The services we call and how each is reached and signed.
 public enum Service: String, Sendable, CaseIterable {
-    case sts, iam, lambda, cloudformation, s3, acm, cognitoIDP = "cognito-idp", ses, sqs, apigatewayv2
+    case sts, iam, lambda, cloudformation, s3, acm, cognitoIDP = "cognito-idp", ses, sqs, apigatewayv2, route53
     /// CloudWatch (alarms and metrics).
     case monitoring
     /// IAM Identity Center's portal (GetRoleCredentials, unsigned).
@@ -32,6 +32,7 @@ public enum Service: String, Sendable, CaseIterable {
         switch self {
         case .cognitoIDP: return "COGNITO_IDENTITY_PROVIDER"
         case .monitoring: return "CLOUDWATCH"
+        case .route53: return "ROUTE_53"
         default: return rawValue.uppercased()
         }
     }
@@ -39,7 +40,8 @@ public enum Service: String, Sendable, CaseIterable {
     /// Key in controller.conf's `[aws.endpoints]`.
     public var configKey: String { rawValue }
 
-    var isGlobal: Bool { self == .iam }
+    /// One endpoint for every region, signed in us-east-1 (IAM, Route 53).
+    var isGlobal: Bool { self == .iam || self == .route53 }
 }
 
 /// Where each service is, in this order: controller.conf per service, controller.conf
@@ -59,7 +61,7 @@ public struct EndpointResolver: Sendable {
         let override = configuredPerService[service.configKey] ?? configured
             ?? environment["AWS_ENDPOINT_URL_\(service.environmentName)"] ?? environment["AWS_ENDPOINT_URL"]
         if let override, let url = URL(string: override.hasSuffix("/") ? String(override.dropLast()) : override) { return url }
-        if service.isGlobal { return URL(string: "https://iam.amazonaws.com")! }
+        if service.isGlobal { return URL(string: "https://\(service.rawValue).amazonaws.com")! }
         let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
         // Regions are checked where they are read (controller.conf, the desired state); a name
         // that still cannot make a host gives one that fails to resolve, never a crash.
@@ -67,6 +69,6 @@ public struct EndpointResolver: Sendable {
             ?? URL(string: "https://\(service.hostPrefix).invalid-region.invalid")!
     }
 
-    /// Region used for signing: IAM signs in us-east-1 whatever the caller's region.
+    /// Region used for signing: IAM and Route 53 sign in us-east-1 whatever the caller's region.
     public func signingRegion(for service: Service, region: String) -> String { service.isGlobal ? "us-east-1" : region }
 }

@@ -122,3 +122,26 @@ extension APIGatewayV2Client {
         }
     }
 }
+
+extension Route53Client {
+    /// Creates a public hosted zone (a person does this once, or the registrar's move does);
+    /// returns its id without the `/hostedzone/` prefix.
+    public func createHostedZone(_ name: String) async throws -> String {
+        let body = #"<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="\#(Self.namespace)"><Name>\#(name)</Name>"#
+            + "<CallerReference>\(UUID().uuidString)</CallerReference></CreateHostedZoneRequest>"
+        let response = try await client.restXML(.route53, region: "us-east-1", operation: "CreateHostedZone", method: "POST", path: [Self.version, "hostedzone"],
+                                                headers: [("Content-Type", "application/xml")], body: Array(body.utf8))
+        guard let id = XMLElement.parse(response.body)?.string("HostedZone", "Id") else { throw AWSError(service: "route53", operation: "CreateHostedZone",
+                                                                                                         code: "UnexpectedResponse", message: "no zone id", status: response.status, requestID: response.requestID) }
+        return Self.bare(id)
+    }
+
+    /// Every record set of the zone (one page: a test zone is small).
+    public func allRecordSets(_ zoneID: String) async throws -> [RecordSet] {
+        let response = try await client.restXML(.route53, region: "us-east-1", operation: "ListResourceRecordSets", method: "GET",
+                                                path: [Self.version, "hostedzone", zoneID, "rrset"])
+        return XMLElement.parse(response.body)?.members("ResourceRecordSets").map { set in
+            RecordSet(name: set.string("Name") ?? "", type: set.string("Type") ?? "", values: set.members("ResourceRecords").compactMap { $0.string("Value") })
+        } ?? []
+    }
+}

@@ -138,6 +138,10 @@ import Testing
         #expect(resolver.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "https://cognito-idp.us-east-1.amazonaws.com")
         #expect(resolver.endpoint(for: .iam, region: "eu-west-1").absoluteString == "https://iam.amazonaws.com")
         #expect(resolver.signingRegion(for: .iam, region: "eu-west-1") == "us-east-1")
+        // Route 53 is global too: one endpoint, signed in us-east-1 whatever region asks.
+        #expect(resolver.endpoint(for: .route53, region: "ap-south-1").absoluteString == "https://route53.amazonaws.com")
+        #expect(resolver.signingRegion(for: .route53, region: "ap-south-1") == "us-east-1" && Service.route53.signingName == "route53")
+        #expect(EndpointResolver(environment: ["AWS_ENDPOINT_URL_ROUTE_53": "http://127.0.0.1:5"]).endpoint(for: .route53, region: "us-east-1").absoluteString == "http://127.0.0.1:5")
         #expect(Service.ses.signingName == "ses" && Service.apigatewayv2.signingName == "apigateway")
     }
 
