@@ -193,7 +193,7 @@ private struct Reader {
             featureSets.append(FeatureSet(name: fsName, regions: valid))
         }
         var domains: Domains?
-        if let node = map.optional("domains"), let fields = node.mapping(allowed: ["base", "api", "auth", "apexEnvironment"]) {
+        if let node = map.optional("domains"), let fields = node.mapping(allowed: ["base", "api", "auth", "apexEnvironment", "route53"]) {
             let base = fields.required("base", hint: "the registered domain, e.g. dzgro.com")?.string()
             let api = fields.optional("api")?.string() ?? Located("api", at: fields.location)
             let auth = fields.optional("auth")?.string() ?? Located("auth", at: fields.location)
@@ -207,7 +207,7 @@ private struct Reader {
             }
             if let base {
                 domains = Domains(base: base, apiPrefix: api.value, authPrefix: auth.value,
-                                  apexEnvironment: fields.optional("apexEnvironment")?.string())
+                                  apexEnvironment: fields.optional("apexEnvironment")?.string(), route53: readRoute53(fields.optional("route53")))
             }
         }
         guard let name else { return nil }
@@ -216,6 +216,24 @@ private struct Reader {
         return Project(name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains, keepVersions: keepVersions,
                        adoptFrom: readFromStacks(adopt, project: name.value, featureSets: featureSets),
                        cutOver: readCutOver(adopt, environments: environments, domains: domains))
+    }
+
+    /// `domains.route53`: a zone id as Route 53 writes it (`Z` and up to 31 uppercase letters
+    /// and digits; a `/hostedzone/` prefix is refused, not stripped, so the file says one thing)
+    /// and an optional IPv4 address for the auth domains' parents.
+    func readRoute53(_ node: YNode?) -> Route53Zone? {
+        guard let fields = node?.mapping(allowed: ["zoneId", "parentAddress"]) else { return nil }
+        guard let zone = fields.required("zoneId", hint: "the hosted zone's id, e.g. Z0123456789ABCDEFGHIJ (Route 53 console, or `aws route53 list-hosted-zones`)")?.string() else { return nil }
+        if !Naming.isHostedZoneID(zone.value) {
+            context.diagnostics.add(.invalidValue, at: zone.location, path: "domains.route53.zoneId", "'\(zone.value)' is not a Route 53 hosted zone id",
+                                    hint: "write the id alone, e.g. Z0123456789ABCDEFGHIJ: 'Z' and up to 31 uppercase letters and digits, without '/hostedzone/'")
+        }
+        let address = fields.optional("parentAddress")?.string()
+        if let address, !Naming.isIPv4Address(address.value) {
+            context.diagnostics.add(.invalidValue, at: address.location, path: "domains.route53.parentAddress", "'\(address.value)' is not an IPv4 address",
+                                    hint: "write four numbers 0-255 separated by dots, e.g. 192.0.2.10 (Cognito only needs the parent to resolve)")
+        }
+        return Route53Zone(zoneID: zone, parentAddress: address)
     }
 
     /// `adopt.cutOver`: environments with a custom domain, each once.

@@ -63,6 +63,18 @@ public struct Domains: Hashable, Sendable {
     public var apiPrefix: String
     public var authPrefix: String
     public var apexEnvironment: Located<String>?
+    /// The Route 53 hosted zone where the controller writes the domains' records itself.
+    public var route53: Route53Zone?
+}
+
+/// `domains.route53`: the hosted zone the controller writes the custom domains' records in.
+public struct Route53Zone: Hashable, Sendable {
+    /// The zone's id (`Z…`).
+    public var zoneID: Located<String>
+    /// The address of the A record created on an auth domain's parent when it has none (Cognito
+    /// requires the parent to resolve; any address works). Without it such a parent is a step
+    /// for a person.
+    public var parentAddress: Located<String>?
 }
 
 public struct Layer: Hashable, Sendable {

@@ -17,6 +17,19 @@ public enum Naming {
     /// An https URL, or an http one of localhost (what a browser origin or an OAuth callback may be).
     public static func isHTTPSOrLocalhost(_ url: String) -> Bool { url.hasPrefix("https://") || url.hasPrefix("http://localhost") }
 
+    /// A Route 53 hosted zone id: `Z` and 1-31 uppercase letters and digits.
+    public static func isHostedZoneID(_ s: String) -> Bool {
+        s.hasPrefix("Z") && (2...32).contains(s.count) && s.allSatisfy { $0.isASCII && ($0.isUppercase || $0.isNumber) }
+    }
+
+    /// Dotted-quad IPv4, each part 0-255 without leading zeros.
+    public static func isIPv4Address(_ s: String) -> Bool {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts.allSatisfy { part in
+            !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0") && Int(part)! <= 255
+        }
+    }
+
     /// The methods an S3 CORS rule may allow.
     public static let bucketCORSMethods = ["GET", "PUT", "HEAD", "POST", "DELETE"]
     /// The storage classes a lifecycle transition may move objects to, and the fewest days after

@@ -45,7 +45,7 @@ func executor(for action: Step.Action) -> any StepExecutor {
     case .pruneArtifacts(let bucket): return PruneArtifacts(bucket: bucket)
     case .uploadArtifact(let function, let key): return UploadArtifact(function: function, key: key)
     case .deployStack(let name, _, _, let templateHash, _, let parameters): return DeployStack(stackName: name, templateHash: templateHash, planned: parameters)
-    case .stackNeedsAttention(let name, let status, _, let remedy): return StackNeedsAttention(stackName: name, status: status, remedy: remedy)
+    case .stackNeedsAttention(let name, let status, _, let remedy): return Refuse { "stack \(name) in \($0) is \(status): \(remedy)" }
     case .deleteStack(let name, _): return DeleteStray(stackName: name)
     case .cognitoDomain(let domain, let environment, let pool, let arn):
         return CreateCognitoDomain(domain: domain, environment: environment, userPool: pool, plannedCertificateArn: arn)
@@ -54,6 +54,8 @@ func executor(for action: Step.Action) -> any StepExecutor {
         return MapDomain(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     case .alias(_, let functionName, let environment, _, let to, let revisionID):
         return MoveAlias(functionName: functionName, environment: environment, to: to, revisionID: revisionID)
+    case .dnsRecords(let zoneID, let records): return WriteDNSRecords(zoneID: zoneID, records: records)
+    case .dnsNeedsPerson(let name, let remedy): return Refuse { _ in "DNS \(name): \(remedy)" }
     }
 }
 
@@ -82,15 +84,22 @@ struct AwaitCertificate: StepExecutor {
     func run(_ c: StepContext) async throws -> String? {
         guard let arn = await c.board.arn(purpose) ?? plannedArn else { throw ApplyError("no certificate for \(domain) was requested") }
         var shown = false
+        let zone = c.work.state.domains?.route53?.zoneID.value
         let seconds = c.waits.certificateSeconds
         try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
-            "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; add the DNS records shown above, then apply again"
+            zone.map { "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; its validation records are in zone \($0): "
+                + "check that the registrar delegates the domain to that zone's name servers, then apply again" }
+                ?? "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; add the DNS records shown above, then apply again"
         }) { () -> Void? in
             let certificate = try await c.ports.certificates.certificate(arn, region: c.region)
             if !shown, !certificate.records.isEmpty, certificate.status != "ISSUED" {
                 shown = true
-                c.progress("    \(c.region): certificate \(domain) waits for DNS validation; add these records:")
-                for record in certificate.records { c.progress("      \(record.type) \(record.name) → \(record.value)") }
+                if let zone {
+                    c.progress("    \(c.region): certificate \(domain) waits for DNS validation (its records are in zone \(zone))")
+                } else {
+                    c.progress("    \(c.region): certificate \(domain) waits for DNS validation; add these records:")
+                    for record in certificate.records { c.progress("      \(record.type) \(record.name) → \(record.value)") }
+                }
             }
             switch certificate.status {
             case "ISSUED":
@@ -283,10 +292,67 @@ struct DeleteStray: StepExecutor {
     }
 }
 
-struct StackNeedsAttention: StepExecutor {
-    var stackName: String, status: String, remedy: String
+/// A step for a person: `apply` stops the region with what to do (the message of the region).
+struct Refuse: StepExecutor {
+    var message: @Sendable (String) -> String
+    func run(_ c: StepContext) async throws -> String? { throw ApplyError(message(c.region)) }
+}
+
+/// Writes records in the zone of `domains.route53`: each value the plan could not know is read
+/// first (a certificate's validation records, a domain's target), the zone is read again at
+/// each name and `DNSRecordChange.decide` applied as the plan did, then one batch goes to
+/// Route 53 and the step waits (bounded) until every name server has it.
+struct WriteDNSRecords: StepExecutor {
+    var zoneID: String, records: [DNSRecordChange]
+
     func run(_ c: StepContext) async throws -> String? {
-        throw ApplyError("stack \(stackName) in \(c.region) is \(status): \(remedy)")
+        var batch: [(record: DNSRecord, create: Bool)] = []
+        for change in records {
+            for record in try await resolve(change, c) {
+                let existing = try await c.ports.dns.records(zoneID, name: record.name)
+                switch DNSRecordChange.decide(name: record.name, type: record.type, value: record.value, policy: change.policy, existing: existing, zone: zoneID) {
+                case .satisfied: continue
+                case .write(let create): batch.append((record, create))
+                case .person(let remedy): throw ApplyError("DNS \(record.name): \(remedy)")
+                }
+            }
+        }
+        guard !batch.isEmpty else { return "the zone holds them already" }
+        let change = try await c.ports.dns.write(zoneID, batch, comment: "reconciler \(c.work.state.project.value) at \(c.work.commit.prefix(12))")
+        for (record, _) in batch { c.progress("    \(c.region): zone \(zoneID): \(record.type) \(record.name) → \(record.value)") }
+        let seconds = c.waits.domainSeconds
+        try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
+            "Route 53 change \(change) in zone \(zoneID) is still PENDING after \(Int(seconds)) s; it is submitted and will apply: apply again later"
+        }) { try await c.ports.dns.isInSync(change) ? () : nil }
+        return nil
+    }
+
+    /// The records of one change with their values, read now when the plan could not know them.
+    func resolve(_ change: DNSRecordChange, _ c: StepContext) async throws -> [DNSRecord] {
+        switch change.value {
+        case .known(let value):
+            return [DNSRecord(name: change.name, type: change.type, value: value)]
+        case .certificateValidation(let purpose, let planned):
+            guard let arn = await c.board.arn(purpose) ?? planned else { throw ApplyError("no \(purpose) certificate was requested, so its validation records cannot be written") }
+            // ACM fills in the validation records a few seconds after the request.
+            let seconds = c.waits.certificateSeconds
+            return try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
+                "ACM gave no validation records for \(change.name) (\(arn)) within \(Int(seconds)) s; apply again"
+            }) { () -> [DNSRecord]? in
+                let records = try await c.ports.certificates.certificate(arn, region: c.region).records
+                return records.isEmpty ? nil : records
+            }
+        case .cognitoDistribution:
+            guard let target = try await c.ports.domains.domain(change.name, region: c.region)?.target else {
+                throw ApplyError("Cognito names no CloudFront distribution for \(change.name) in \(c.region); check the domain (aws cognito-idp describe-user-pool-domain) and apply again")
+            }
+            return [DNSRecord(name: change.name, type: change.type, value: target)]
+        case .apiRegionalName(let stackName, let output):
+            guard let target = try await c.ports.stacks.stack(stackName, region: c.region)?.outputs[output] else {
+                throw ApplyError("stack \(stackName) in \(c.region) has no output \(output), the regional name of \(change.name); check its events and apply again")
+            }
+            return [DNSRecord(name: change.name, type: change.type, value: target)]
+        }
     }
 }
 

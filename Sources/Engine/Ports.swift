@@ -163,6 +163,18 @@ public protocol DomainMappingService: Sendable {
     func updateMapping(domain: String, mappingID: String, apiID: String, stage: String, region: String) async throws
 }
 
+/// The Route 53 hosted zone of `domains.route53` (global: no region).
+public protocol DNSZoneService: Sendable {
+    /// The zone's name without the trailing dot; nil when no zone has the id.
+    func zoneName(_ zoneID: String) async throws -> String?
+    /// The zone's records at `name` (every type), one per value.
+    func records(_ zoneID: String, name: String) async throws -> [DNSRecord]
+    /// Writes the records in one batch (each CREATE when `create`, else UPSERT); returns the change's id.
+    func write(_ zoneID: String, _ records: [(record: DNSRecord, create: Bool)], comment: String) async throws -> String
+    /// Whether every Route 53 name server answers with the change (INSYNC).
+    func isInSync(_ changeID: String) async throws -> Bool
+}
+
 /// Where each API custom domain the controller cut over pointed before, so that it can move back.
 public protocol MappingHistory: Sendable {
     func all() async throws -> [String: MappingTarget]
@@ -209,10 +221,13 @@ public struct CloudPorts: Sendable {
     public var discovery: any ResourceDiscovery
     public var mappings: any DomainMappingService
     public var history: any MappingHistory
+    public var dns: any DNSZoneService
 
     public init(identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
                 certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService,
-                versions: any FunctionVersionService, discovery: any ResourceDiscovery, mappings: any DomainMappingService, history: any MappingHistory) {
+                versions: any FunctionVersionService, discovery: any ResourceDiscovery, mappings: any DomainMappingService, history: any MappingHistory,
+                dns: any DNSZoneService) {
+        self.dns = dns
         self.discovery = discovery
         self.mappings = mappings
         self.history = history
@@ -230,13 +245,13 @@ public struct CloudPorts: Sendable {
     public static func aws(_ client: AWSClient, history: any MappingHistory = MemoryMappingHistory()) -> CloudPorts {
         let adapter = AWSAdapters(client: client)
         return CloudPorts(identity: adapter, artifacts: adapter, stacks: adapter, layers: adapter, certificates: adapter, domains: adapter,
-                          aliases: LambdaAliases(client: client), versions: adapter, discovery: adapter, mappings: adapter, history: history)
+                          aliases: LambdaAliases(client: client), versions: adapter, discovery: adapter, mappings: adapter, history: history, dns: adapter)
     }
 }
 
 /// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
 struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService,
-    ResourceDiscovery, DomainMappingService {
+    ResourceDiscovery, DomainMappingService, DNSZoneService {
     let client: AWSClient
 
     func account(region: String) async throws -> String {
@@ -431,6 +446,35 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) async throws {
         _ = try await CognitoClient(client, region: region).createUserPoolDomain(domain, userPoolID: userPoolID, certificateArn: certificateArn)
+    }
+
+    // MARK: Route 53
+
+    func zoneName(_ zoneID: String) async throws -> String? {
+        try await Route53Client(client).hostedZoneName(zoneID).map(DNSRecord.canonical)
+    }
+
+    func records(_ zoneID: String, name: String) async throws -> [DNSRecord] {
+        try await Route53Client(client).recordSets(zoneID, name: name).flatMap { set in
+            (set.aliasTarget.map { [$0] } ?? set.values).map { DNSRecord(name: DNSRecord.canonical(set.name), type: set.type, value: $0) }
+        }
+    }
+
+    func write(_ zoneID: String, _ records: [(record: DNSRecord, create: Bool)], comment: String) async throws -> String {
+        // One record set per name and type, with every value written for it.
+        var sets: [(Route53Client.Action, Route53Client.RecordSet)] = []
+        for (record, create) in records {
+            if let index = sets.firstIndex(where: { DNSRecord.canonical($0.1.name) == DNSRecord.canonical(record.name) && $0.1.type == record.type }) {
+                sets[index].1.values.append(record.value)
+            } else {
+                sets.append((create ? .create : .upsert, Route53Client.RecordSet(name: record.name, type: record.type, ttl: 300, values: [record.value])))
+            }
+        }
+        return try await Route53Client(client).changeRecordSets(zoneID, comment: comment, changes: sets)
+    }
+
+    func isInSync(_ changeID: String) async throws -> Bool {
+        try await Route53Client(client).changeStatus(changeID) == "INSYNC"
     }
 }
 

@@ -36,7 +36,25 @@ extension Plan {
             return Set([state.cognito?.featureSet.value].compactMap { $0 })
         case .apiMapping(_, _, let stackName, _, _, _, _):
             return ofStack(stackName)
+        case .dnsRecords(_, let records):
+            let sets = records.compactMap { ofDNSName($0.name, state: state) }
+            return sets.isEmpty ? nil : sets.reduce(into: Set<String>()) { $0.formUnion($1) }
+        case .dnsNeedsPerson(let name, _):
+            return ofDNSName(name, state: state)
         }
+    }
+
+    /// A record's feature set: the pool's for the auth domains and their parents, the API's for
+    /// the API domains, a certificate's for its validation names (nil: the zone itself).
+    static func ofDNSName(_ name: String, state: DesiredState) -> Set<String>? {
+        let name = DNSRecord.canonical(name)
+        let auth = Planner.authParents(state) + state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain)
+        if auth.contains(name), let pool = state.cognito { return [pool.featureSet.value] }
+        if Planner.apiDomains(state).contains(where: { $0.domain == name }), let api = state.api { return [api.featureSet.value] }
+        let certificates = state.certificates.filter { request in
+            ([request.domainName] + request.subjectAlternativeNames).contains { name == $0 || name.hasSuffix("." + $0) }
+        }
+        return certificates.isEmpty ? nil : Set(certificates.compactMap { state.featureSet(of: $0.purpose) })
     }
 
     /// Keeps the steps of `featureSets` (and a region's shared steps where one of them runs),

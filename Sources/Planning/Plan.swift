@@ -69,6 +69,11 @@ public struct Step: Hashable, Sendable, Codable {
         case apiMapping(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
                         releaseFrom: [String])
         case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
+        /// Writes records in the Route 53 zone of `domains.route53`: only names the desired state
+        /// gives the custom domains (and their certificates' validation names), in one batch.
+        case dnsRecords(zoneID: String, records: [DNSRecordChange])
+        /// A record of the zone the controller must not write by itself; `apply` stops the region here.
+        case dnsNeedsPerson(name: String, remedy: String)
     }
 
     public var region: String
@@ -104,6 +109,9 @@ public struct Step: Hashable, Sendable, Codable {
             return resources.count == 1 ? "adopt \(resources[0].subject)" : "adopt \(resources.count) resources into \(stackName)"
         case .apiMapping(let domain, _, _, _, _, _, _): return "api mapping \(domain)"
         case .alias(_, let functionName, let environment, _, _, _): return "alias \(functionName):\(environment)"
+        case .dnsRecords(let zone, let records):
+            return records.count == 1 ? "dns \(records[0].name)" : "dns \(records.count) records in \(zone)"
+        case .dnsNeedsPerson(let name, _): return "dns \(name)"
         }
     }
 
@@ -148,6 +156,9 @@ public struct Step: Hashable, Sendable, Codable {
             guard to.apiID == nil else { return "move back from \(from) to \(to), where it was before the cut-over" + held }
             let release = releaseFrom.isEmpty ? "" : "; its mapping resource leaves \(releaseFrom.joined(separator: ", ")) first, if one holds it"
             return "cut over from \(from) to \(to)" + release + held
+        case .dnsRecords(let zone, let records):
+            return "write in zone \(zone): " + records.map(\.description).joined(separator: "; ")
+        case .dnsNeedsPerson(_, let remedy): return remedy
         case .adopt(let stackName, let resources):
             return "into \(stackName) with its data, then the update below sets what differs"
                 + (resources.count == 1 ? "; \(resources[0].route)" : "")

@@ -55,15 +55,23 @@ public enum PlanText {
         for line in plan.leftOut ?? [] { lines.append("left out: \(line)") }
         if let dns = plan.dns, !dns.isEmpty {
             lines.append("")
-            lines.append("DNS records the custom domains need (create them where the domain is hosted):")
-            let width = dns.map { "\($0.type) \($0.name)".count }.max() ?? 0
-            for need in dns {
-                lines.append("  \("\(need.type) \(need.name)".padding(toLength: width, withPad: " ", startingAt: 0))  → \(need.target ?? "(known once it is created)")  \(need.purpose)")
-            }
+            lines += dnsLines(dns)
         }
         lines.append("")
         lines.append(summary(plan))
         return lines.joined(separator: "\n")
+    }
+
+    /// The DNS records of the custom domains, with who writes them: a header and a line each.
+    public static func dnsLines(_ dns: [DNSNeed]) -> [String] {
+        let zone = dns.compactMap(\.zone).first
+        var lines = [zone.map { "DNS records of the custom domains (the controller writes them in Route 53 zone \($0); the steps above say which are missing):" }
+            ?? "DNS records the custom domains need (create them where the domain is hosted):"]
+        let width = dns.map { "\($0.type) \($0.name)".count }.max() ?? 0
+        for need in dns {
+            lines.append("  \("\(need.type) \(need.name)".padding(toLength: width, withPad: " ", startingAt: 0))  → \(need.target ?? "(known once it is created)")  \(need.purpose)")
+        }
+        return lines
     }
 
     /// One line per step, `region marker subject [held: env]`: for logs and comparisons.

@@ -24,6 +24,10 @@ public struct ObservationTargets: Hashable, Sendable {
     public var adoptFrom: [String] = []
     /// The API custom domains of this region, whose mappings are read every plan.
     public var apiDomains: [String] = []
+    /// The Route 53 zone of `domains.route53`, read when this region's steps write in it: its
+    /// records at `dnsNames` and at the validation names of the region's certificates.
+    public var dnsZone: String?
+    public var dnsNames: [String] = []
 
     /// A region the desired state no longer has: only its stacks are read, to find strays.
     public static func strays(_ region: String) -> ObservationTargets {
@@ -127,7 +131,9 @@ public enum Planner {
                 cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
                 adoptable: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.adoptable) }),
                 adoptFrom: state.adoptFrom.map(\.value),
-                apiDomains: apiRegion(state) == region ? apiDomains(state).map(\.domain) : [])
+                apiDomains: apiRegion(state) == region ? apiDomains(state).map(\.domain) : [],
+                dnsZone: dnsNames(state, region: region).isEmpty && !state.certificates.contains { $0.region == region } ? nil : state.domains?.route53?.zoneID.value,
+                dnsNames: dnsNames(state, region: region))
         }
     }
 
@@ -157,17 +163,23 @@ public enum Planner {
             let bucket = Naming.artifactBucket(project: project, account: snapshot.account, region: region)
             if observed.artifactBucketExists { unchanged += 1 } else if stacks.contains(where: { $0.id.region == region }) { add(.create, .artifactBucket(name: bucket)) }
 
-            // 2. Certificates requested in this region.
+            // 2. Certificates requested in this region, with their validation records when the
+            //    controller writes the zone (kept there: ACM renews only while they resolve).
+            let zoneID = state.domains?.route53?.zoneID.value
+            func dns(_ records: [DNSRecordChange]) {
+                if let zoneID { steps += dnsSteps(records, region: region, zone: observed.dnsZone, zoneID: zoneID) }
+            }
             for request in state.certificates where request.region == region {
-                switch certificates[request.purpose] ?? nil {
-                case let cert? where cert.status == "ISSUED":
-                    unchanged += 1
-                case let cert?:
-                    add(.wait, .awaitCertificate(purpose: request.purpose.rawValue, arn: cert.arn, domainName: request.domainName, records: cert.records))
-                case nil:
+                let certificate = certificates[request.purpose] ?? nil
+                if certificate == nil {
                     add(.create, .requestCertificate(purpose: request.purpose.rawValue, domainName: request.domainName,
                                                      alternativeNames: request.subjectAlternativeNames))
-                    add(.wait, .awaitCertificate(purpose: request.purpose.rawValue, arn: nil, domainName: request.domainName, records: []))
+                }
+                dns(validationRecords(request, certificate: certificate))
+                if certificate?.status == "ISSUED" {
+                    unchanged += 1
+                } else {
+                    add(.wait, .awaitCertificate(purpose: request.purpose.rawValue, arn: certificate?.arn, domainName: request.domainName, records: certificate?.records ?? []))
                 }
             }
 
@@ -265,6 +277,7 @@ public enum Planner {
             // 6. Cognito custom domains, once the pools exist (not while their stack waits for an adoption).
             let cognitoStack = state.cognito.map { Naming.stackName(project: project, featureSet: $0.featureSet.value) }
             if cognitoRegion(state) == region, let domains = state.domains, !waiting.contains(cognitoStack ?? "") {
+                dns(parentRecords(state, observed: observed))
                 for (environment, domain) in state.customDomains(prefix: domains.authPrefix) {
                     let pool = Naming.userPoolName(project: project, environment: environment)
                     switch observed.cognitoDomains[domain] {
@@ -273,6 +286,7 @@ public enum Planner {
                     case nil: add(.create, .cognitoDomain(domain: domain, environment: environment, userPool: pool, certificateArn: certificates[.auth]??.arn))
                     }
                 }
+                dns(authRecords(state, observed: observed))
             }
 
             // 6b. Each API custom domain's root mapping: the controller's, like the aliases.
@@ -282,6 +296,7 @@ public enum Planner {
                                                       previous: snapshot.previousMappings)
                 steps += mappingSteps
                 unchanged += mapped
+                if !waiting.contains(stackName) { dns(apiRecords(state, observed: observed, stackName: stackName)) }
             }
 
             // 7. Gated aliases: the controller's own pointers. A function that does not exist

@@ -45,6 +45,9 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
     public var adoptFrom: [String]
     /// The mappings of each API custom domain that exists, by domain (absent: no such domain).
     public var apiMappings: [String: [ApiMappingFact]]
+    /// The records of the Route 53 zone (`domains.route53`) at the names this region's steps
+    /// write; nil when the region was not asked to read them.
+    public var dnsZone: HostedZoneFact?
 
     public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
                 functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
@@ -129,6 +132,28 @@ public struct DNSRecord: Hashable, Sendable, Codable {
     public var type: String
     public var value: String
     public init(name: String, type: String, value: String) { self.name = name; self.type = type; self.value = value }
+
+    /// A DNS name as compared: lowercase, no trailing dot.
+    public static func canonical(_ name: String) -> String {
+        let lower = name.lowercased()
+        return lower.hasSuffix(".") ? String(lower.dropLast()) : lower
+    }
+}
+
+/// A Route 53 hosted zone as far as the controller reads it: its name and the records at the
+/// names it owns (one `DNSRecord` per value; an alias record's value is its target's name).
+public struct HostedZoneFact: Hashable, Sendable, Codable {
+    public var id: String
+    /// The zone's name without the trailing dot; nil when no zone has the id.
+    public var name: String?
+    public var records: [DNSRecord]
+    public init(id: String, name: String?, records: [DNSRecord] = []) { self.id = id; self.name = name; self.records = records }
+
+    /// The records at `name` (compared without case and trailing dot).
+    public func records(at name: String) -> [DNSRecord] {
+        let wanted = DNSRecord.canonical(name)
+        return records.filter { DNSRecord.canonical($0.name) == wanted }
+    }
 }
 
 public struct CertificateFact: Hashable, Sendable, Codable {

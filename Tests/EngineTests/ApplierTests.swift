@@ -17,7 +17,7 @@ struct Injected: Error, CustomStringConvertible { var description: String }
 
 /// An AWS account in memory, through the engine's ports.
 actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService,
-    ResourceDiscovery, DomainMappingService {
+    ResourceDiscovery, DomainMappingService, DNSZoneService {
     var objects: [String: [UInt8]] = [:]
     /// Last-modified times set by tests (others read as 2026-01-01), and buckets given the expiry rule.
     var modified: [String: String] = [:]
@@ -178,6 +178,12 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
                 if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String, apiMappings[name] == nil { apiMappings[name] = [] }
             }
             if declared["HttpApi"] != nil { outputs["HttpApiId"] = "api-\(stack)" }
+            // Each API custom domain's regional name, as the template's outputs give it.
+            for case let (id, resource as [String: Any]) in declared where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
+                if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String {
+                    outputs[TemplateParameters.apiDomainTarget(id)] = "d-\(name).execute-api.\(region).amazonaws.com"
+                }
+            }
         }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", outputs: outputs, tags: set.tags)
     }
@@ -223,7 +229,7 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     func domain(_ domain: String, region: String) -> CognitoDomainFact? { domains[domain] }
     func createDomain(_ domain: String, userPoolID: String, certificateArn: String?, region: String) throws {
         try write(region)
-        domains[domain] = CognitoDomainFact(userPoolID: userPoolID, status: "ACTIVE")
+        domains[domain] = CognitoDomainFact(userPoolID: userPoolID, status: "ACTIVE", target: "d-\(domain).cloudfront.net")
     }
 
     func aliases(functionName: String, region: String) -> [String: AliasFact]? { aliasFacts["\(region)/\(functionName)"] }
@@ -243,9 +249,32 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         return AliasMove(revisionID: "moved", requestID: "req-1")
     }
 
+    /// Route 53 zones by id: their name and records; the batches written, and those not yet INSYNC.
+    var zones: [String: (name: String, records: [DNSRecord])] = [:]
+    var zoneWrites: [[(record: DNSRecord, create: Bool)]] = []
+    func addZone(_ id: String, name: String, records: [DNSRecord] = []) { zones[id] = (name, records) }
+    func zoneRecords(_ id: String) -> [DNSRecord] { zones[id]?.records ?? [] }
+    func zoneName(_ zoneID: String) -> String? { zones[zoneID]?.name }
+    func records(_ zoneID: String, name: String) -> [DNSRecord] {
+        zones[zoneID]?.records.filter { DNSRecord.canonical($0.name) == DNSRecord.canonical(name) } ?? []
+    }
+    func write(_ zoneID: String, _ records: [(record: DNSRecord, create: Bool)], comment: String) throws -> String {
+        guard var zone = zones[zoneID] else { throw Injected(description: "NoSuchHostedZone \(zoneID)") }
+        for (record, create) in records {
+            let same = { (r: DNSRecord) in DNSRecord.canonical(r.name) == DNSRecord.canonical(record.name) && r.type == record.type }
+            if create, zone.records.contains(where: same) { throw Injected(description: "InvalidChangeBatch: \(record.name) \(record.type) already exists") }
+            zone.records.removeAll(where: same)
+        }
+        zone.records += records.map(\.record)
+        zones[zoneID] = zone
+        zoneWrites.append(records)
+        return "C\(zoneWrites.count)"
+    }
+    func isInSync(_ changeID: String) -> Bool { true }
+
     nonisolated var ports: CloudPorts {
         CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self,
-                   discovery: self, mappings: self, history: history)
+                   discovery: self, mappings: self, history: history, dns: self)
     }
 }
 
@@ -261,14 +290,14 @@ struct FakeInstaller: PackageInstaller {
 struct ApplierTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-applier-\(UUID().uuidString)")
 
-    func freshApply(_ cloud: MemoryCloud, clock: TestClock = TestClock()) async throws -> (Plan, ApplyReport, [String]) {
+    func freshApply(_ cloud: MemoryCloud, files: SourceFiles = DefaultState.files, clock: TestClock = TestClock()) async throws -> (Plan, ApplyReport, [String]) {
         defer { try? FileManager.default.removeItem(at: directory) }
-        let (state, stacks) = try DefaultState.load()
+        let (state, stacks) = try DefaultState.load(files)
         let observer = Observer(ports: cloud.ports)
         let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
         let lines = LinesSeen()
-        let applier = Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+        let applier = Applier(ports: cloud.ports, work: ApplyWork(state: state, files: files, stacks: stacks, commit: "c0ffee"),
                               layers: LayerBuilder(cacheDirectory: directory.appendingPathComponent("cache"), installer: FakeInstaller()),
                               log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")),
                               waits: WaitPolicy(pollSeconds: 5, certificateSeconds: 900, stackSeconds: 3600, domainSeconds: 900), clock: clock,
@@ -301,6 +330,36 @@ struct ApplierTests {
         let regionSteps = try #require(plan.regions.first { $0.region == "eu-west-1" }).steps.count
         #expect(lines.contains { $0.hasPrefix("[") && $0.contains("] eu-west-1 (region 2 of 4, step 1 of \(regionSteps)): + artifact bucket") }, "\(lines.prefix(3))")
         #expect(lines.contains { $0.contains("] eu-west-1 (region 2 of 4, step \(regionSteps) of \(regionSteps)): ") })
+    }
+
+    /// With `domains.route53`, the apply writes every record the plan could only name: the
+    /// validation records ACM gives, each pool domain's distribution, each API domain's regional
+    /// name; it adds the parents that resolve to nothing and keeps the one that does.
+    @Test func withTheZoneAFreshAccountGetsItsRecordsWrittenAndThenNeedsNone() async throws {
+        let zone = "Z0DZGRO0TEST"
+        let cloud = MemoryCloud(pools: try Self.pools())
+        await cloud.addZone(zone, name: "dzgro.com", records: [DNSRecord(name: "dzgro.com.", type: "A", value: "203.0.113.1")])
+        let files = DefaultState.edited([("project.yaml", "  apexEnvironment: prod\n", "  apexEnvironment: prod\n  route53: {zoneId: \(zone), parentAddress: 192.0.2.10}\n")])
+        let (_, report, lines) = try await freshApply(cloud, files: files)
+        #expect(report.succeeded, "\(report.entries.filter { $0.outcome != .applied })")
+        let records = Set(await cloud.zoneRecords(zone).map { "\($0.type) \(DNSRecord.canonical($0.name)) \(DNSRecord.canonical($0.value))" })
+        #expect(records == [
+            "A dzgro.com 203.0.113.1", "A dev.dzgro.com 192.0.2.10", "A staging.dzgro.com 192.0.2.10",
+            "CNAME _x.api.dzgro.com _y.acm-validations.aws", "CNAME _x.auth.dzgro.com _y.acm-validations.aws",
+            "CNAME auth.dev.dzgro.com d-auth.dev.dzgro.com.cloudfront.net", "CNAME auth.staging.dzgro.com d-auth.staging.dzgro.com.cloudfront.net",
+            "CNAME auth.dzgro.com d-auth.dzgro.com.cloudfront.net",
+            "CNAME api.dev.dzgro.com d-api.dev.dzgro.com.execute-api.ap-south-1.amazonaws.com",
+            "CNAME api.staging.dzgro.com d-api.staging.dzgro.com.execute-api.ap-south-1.amazonaws.com",
+            "CNAME api.dzgro.com d-api.dzgro.com.execute-api.ap-south-1.amazonaws.com",
+        ], "\(records.sorted())")
+        #expect(await cloud.zoneWrites.allSatisfy { batch in batch.allSatisfy { !($0.record.type == "A" && !$0.create) } }, "parents are created, never replaced")
+        #expect(lines.contains { $0.contains("zone \(zone): CNAME auth.dzgro.com → d-auth.dzgro.com.cloudfront.net") })
+        #expect(!lines.contains { $0.contains("add these records") })
+        let (state, stacks) = try DefaultState.load(files)
+        let again = Planner.plan(state, stacks: stacks, snapshot: try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks),
+                                                                                                             project: "Dzgro", account: DefaultState.account), commit: "c0ffee")
+        let dns = again.steps.filter { if case .dnsRecords = $0.action { true } else if case .dnsNeedsPerson = $0.action { true } else { false } }
+        #expect(dns.isEmpty, "\(dns.map(\.detail))")
     }
 
     @Test func aFailingRegionStopsAtItsFirstFailureAndTheOthersFinish() async throws {
