@@ -91,6 +91,7 @@ public enum StatusProjection {
             status[region: region] = entry
         }
         status.regions = facts.state.regions.map { status[region: $0] }
+        status.dns = plan.dns
         if let drift = facts.drift { status.drift = drift }
         if let logError = facts.execution?.report.logError { failed.append("apply-log: \(logError)") }
         if let gateFailure = facts.execution?.gateFailure { failed.append("release gate: \(gateFailure)") }

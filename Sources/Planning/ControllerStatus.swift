@@ -111,6 +111,8 @@ public struct ControllerStatus: Codable, Sendable, Equatable {
     public var desiredStateProblems: [String]
     public var regions: [RegionEntry]
     public var drift: DriftCheck?
+    /// The DNS records the custom domains need, as the last plan saw them (nil: no custom domains).
+    public var dns: [DNSNeed]?
 
     public init(state: String, pid: Int32, startedAt: Date, source: String) {
         self.state = state

@@ -125,6 +125,10 @@ struct StatusCommand: AsyncParsableCommand {
         } else {
             lines.append("\nLast drift check: none yet")
         }
+        if let dns = s.dns, !dns.isEmpty {
+            lines.append("")
+            lines += PlanText.dnsLines(dns)
+        }
         return lines.joined(separator: "\n")
     }
 }
