@@ -42,7 +42,8 @@ public struct GateSetup: Sendable {
                                     recipients: config.approval.recipients),
                   aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits), audit: directory.auditLog,
                   checks: CloudWatchChecks(client: client),
-                  policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts),
+                  policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts,
+                                  maxResends: config.approval.maxResends),
                   missingMailSetting: config.approval.sender == nil ? "sender" : config.approval.recipients.isEmpty ? "recipients" : nil)
     }
 

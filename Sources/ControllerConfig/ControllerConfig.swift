@@ -56,6 +56,8 @@ public struct ControllerConfig: Hashable, Sendable {
         public var sesRegion: String?
         public var otpLifetimeSeconds: Int = 600
         public var maxAttempts: Int = 3
+        /// New codes one approval may be mailed (`approve --resend`).
+        public var maxResends: Int = 3
         /// The key that protects approvals.json; outside the state directory. nil: the default,
         /// `$XDG_CONFIG_HOME/reconciler/approval.key` (or `~/.config/reconciler/approval.key`).
         public var keyFile: String?
@@ -202,7 +204,7 @@ extension ControllerConfig {
             config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 1...86400) ?? config.apply.stackWaitSeconds
         }
         if let approval = reader.table(table, "approval") {
-            reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "key_file"])
+            reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "max_resends", "key_file"])
             config.approval.keyFile = reader.string(approval, "approval", "key_file")
             config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
             config.approval.sender = reader.string(approval, "approval", "sender")
@@ -212,6 +214,7 @@ extension ControllerConfig {
             }
             config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
             config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
+            config.approval.maxResends = reader.int(approval, "approval", "max_resends", 0...10) ?? config.approval.maxResends
             for address in config.approval.recipients + [config.approval.sender].compactMap({ $0 }) where !address.contains("@") {
                 reader.fail("approval", "'\(address)' is not an e-mail address")
             }

@@ -173,6 +173,10 @@ public struct Approval: Codable, Hashable, Sendable {
     public var requestedAt: Date
     public var expiresAt: Date
     public var attemptsLeft: Int
+    /// Codes mailed again for it (`approve --resend`; absent in approvals written before the bound).
+    public var resends: Int?
+    /// Wrong codes offered, over every code it had.
+    public var wrongCodes: Int?
     public var state: State
     /// The sealed code; removed once the code is used.
     public var seal: OneTimePassword.Seal?

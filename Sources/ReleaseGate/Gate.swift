@@ -10,8 +10,15 @@ import Planning
 public struct ReleaseGate: Sendable {
     public struct Policy: Sendable {
         public var lifetime: TimeInterval
+        /// Wrong codes one mailed code allows.
         public var maxAttempts: Int
-        public init(lifetime: TimeInterval = 600, maxAttempts: Int = 3) { self.lifetime = lifetime; self.maxAttempts = maxAttempts }
+        /// New codes one approval may be mailed (`approve --resend`).
+        public var maxResends: Int
+        public init(lifetime: TimeInterval = 600, maxAttempts: Int = 3, maxResends: Int = 3) {
+            self.lifetime = lifetime; self.maxAttempts = maxAttempts; self.maxResends = maxResends
+        }
+        /// Every guess an approval allows, over its first code and its resends.
+        public var guessBudget: Int { maxAttempts * (1 + maxResends) }
     }
 
     public let store: any ApprovalStore
@@ -150,9 +157,16 @@ public struct ReleaseGate: Sendable {
             throw GateError("approval \(id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); only a pending, void or expired approval gets a new code. "
                             + (approval.state == .partial ? "Finish it with `reconciler approve --retry \(id)`." : "Run `reconciler apply` to request a fresh approval."))
         }
+        let resends = approval.resends ?? 0
+        guard resends < policy.maxResends else {
+            throw GateError("approval \(id) was mailed a new code \(resends) time\(resends == 1 ? "" : "s") already, the most [approval] max_resends allows "
+                            + "(\(approval.wrongCodes ?? 0) of its \(policy.guessBudget) guesses used); nothing was sent. If the codes were lost rather than guessed, "
+                            + "someone with the state directory runs `reconciler apply` for a fresh approval, which the audit log records.")
+        }
         let code = OneTimePassword.generate()
         approval.seal = OneTimePassword.seal(code)
         approval.attemptsLeft = policy.maxAttempts
+        approval.resends = resends + 1
         approval.expiresAt = now().addingTimeInterval(policy.lifetime)
         approval.state = .pending
         approval.reason = nil
@@ -160,7 +174,8 @@ public struct ReleaseGate: Sendable {
         let requestID = try await mail(approval, code: code, resent: true)
         approvals[index] = approval
         try await store.save(approvals)
-        try await record(.resent, approval, requestIDs: [requestID].compactMap { $0 })
+        try await record(.resent, approval, requestIDs: [requestID].compactMap { $0 },
+                         detail: "resend \(resends + 1) of \(policy.maxResends); \(approval.wrongCodes ?? 0) of \(policy.guessBudget) guesses used")
         return approval
     }
 
@@ -234,6 +249,7 @@ public struct ReleaseGate: Sendable {
         }
         guard let seal = approval.seal, OneTimePassword.matches(code.trimmingCharacters(in: .whitespaces), seal) else {
             approval.attemptsLeft -= 1
+            approval.wrongCodes = (approval.wrongCodes ?? 0) + 1
             if approval.attemptsLeft <= 0 {
                 approval.state = .void
                 approval.seal = nil
@@ -243,20 +259,34 @@ public struct ReleaseGate: Sendable {
             try await store.save(approvals)
             if approval.state == .void {
                 try await record(.voided, approval, detail: approval.reason)
-                throw GateError("wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. Request a new code with `reconciler approve --resend \(approval.id)` or run `reconciler apply`.")
+                let resendsLeft = policy.maxResends - (approval.resends ?? 0)
+                throw GateError("wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. "
+                                + (resendsLeft > 0 ? "Request a new code with `reconciler approve --resend \(approval.id)` (\(resendsLeft) resend\(resendsLeft == 1 ? "" : "s") left) or run `reconciler apply`."
+                                   : "It had every new code [approval] max_resends allows (\(approval.wrongCodes ?? 0) guesses); run `reconciler apply` for a fresh approval."))
             }
             try await record(.rejected, approval, detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
             throw GateError("wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
         }
-        // Recorded first: an audit line that cannot be written stops the release before the code
-        // is spent or anything moves. Then the code is spent before anything moves: it cannot
-        // be used twice, even after a crash.
-        try await record(.approved, approval)
+        // The code is spent and saved before anything moves (it cannot be used twice, even
+        // after a crash), and only then recorded: the audit log never claims an approval whose
+        // state could not be saved. An audit line that cannot be written puts the code back
+        // and stops the release before anything moves.
+        let offered = approval
         approval.seal = nil
         approval.state = .partial
         approval.reason = "confirmed by \(user)"
         approvals[index] = approval
         try await store.save(approvals)
+        do {
+            try await record(.approved, approval)
+        } catch {
+            approvals[index] = offered
+            do { try await store.save(approvals) } catch {
+                throw GateError("approval \(approval.id) is confirmed, but neither its audit line nor its code could be restored (\(error)); nothing moved. "
+                                + "Once the state disk has room, finish it with `reconciler approve --retry \(approval.id)`.")
+            }
+            throw error
+        }
         return try await execute(&approvals, index)
     }
 

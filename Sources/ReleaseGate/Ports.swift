@@ -27,13 +27,8 @@ public struct FileApprovalStore: ApprovalStore {
     var document: JSONDocument<File> { JSONDocument(url: url) }
 
     public func load() async throws -> [Approval] {
-        let file: File?
-        do {
-            file = try document.load()
-        } catch {
-            throw GateError("\(url.path) is not a readable approvals file (\(error)); move it aside and run `reconciler apply` to request fresh approvals")
-        }
-        guard let file else { return [] }
+        // A file that cannot be read or is damaged is an error naming it, never "nothing held".
+        guard let file = try document.load() else { return [] }
         guard let mac = file.mac, mac == (try key.mac(Self.canonical(file.approvals))) else {
             throw GateError("\(url.path) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
                             + "Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")

@@ -9,9 +9,15 @@ import Synchronization
 
 public actor MemoryStore: ApprovalStore {
     public var approvals: [Approval] = []
+    /// Every save fails, as on a full disk.
+    var full = false
     public init() {}
     public func load() -> [Approval] { approvals }
-    public func save(_ approvals: [Approval]) { self.approvals = approvals }
+    public func save(_ approvals: [Approval]) throws {
+        if full { throw CocoaError(.fileWriteOutOfSpace) }
+        self.approvals = approvals
+    }
+    public func fill(_ on: Bool) { full = on }
 }
 
 public actor Mailbox: Mailer {

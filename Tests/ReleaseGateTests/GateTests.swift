@@ -182,6 +182,50 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         #expect(await f.audit.events() == [.requested, .rejected, .rejected, .voided, .resent, .approved, .applied])
     }
 
+    /// Each resend gives a new code with fresh attempts, but only `max_resends` times: the
+    /// guesses per approval are bounded by max_attempts × (1 + max_resends), counted across codes.
+    @Test func resendsAreBoundedAndWrongCodesCountAcrossThem() async throws {
+        let f = Fixture()
+        await f.seed()
+        let gate = ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
+                               policy: .init(lifetime: 600, maxAttempts: 2, maxResends: 2), user: "tester", now: { f.clock.now() })
+        #expect(gate.policy.guessBudget == 6)
+        _ = try await gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
+        let id = await f.store.approvals[0].id
+        for round in 0...2 {
+            let code = try #require(await f.mailbox.lastCode())
+            await expectRefusal("1 attempt left") { _ = try await gate.approve(id: id, code: wrong(code)) }
+            await expectRefusal(round < 2 ? "(\(2 - round) resend" : "It had every new code [approval] max_resends allows (6 guesses)") {
+                _ = try await gate.approve(id: id, code: wrong(code))
+            }
+            if round < 2 { _ = try await gate.resend(id: id) }
+        }
+        let spent = await f.store.approvals[0]
+        #expect(spent.wrongCodes == 6 && spent.resends == 2)
+        await expectRefusal("mailed a new code 2 times already, the most [approval] max_resends allows (6 of its 6 guesses used); nothing was sent") {
+            _ = try await gate.resend(id: id)
+        }
+        #expect(await f.mailbox.sent.count == 3)
+        #expect(await f.account.moves.isEmpty)
+        #expect(await f.audit.entries.filter { $0.event == .resent }.map(\.detail) == ["resend 1 of 2; 2 of 6 guesses used", "resend 2 of 2; 4 of 6 guesses used"])
+    }
+
+    /// On a full state disk the code is not spent and the audit log does not say "approved".
+    @Test func anApprovalWhoseStateCannotBeSavedIsNotAudited() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        await f.store.fill(true)
+        await #expect(throws: CocoaError.self) { _ = try await f.gate.approve(id: nil, code: code) }
+        #expect(await f.audit.events() == [.requested])
+        #expect(await f.account.moves.isEmpty)
+        await f.store.fill(false)
+        #expect(await f.store.approvals[0].state == .pending)
+        #expect(try await f.gate.approve(id: nil, code: code).succeeded)
+        #expect(await f.audit.events() == [.requested, .approved, .applied])
+    }
+
     @Test func expiredCodeIsRefused() async throws {
         let f = Fixture()
         await f.seed()

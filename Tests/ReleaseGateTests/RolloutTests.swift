@@ -203,7 +203,7 @@ import Testing
         let index = try #require(approvals.firstIndex { $0.id == approval.id })
         approvals[index].rollout?.passed(0, values: [])
         approvals[index].rollout?.beginShift(to: 1)
-        await f.store.save(approvals)
+        try await f.store.save(approvals)
         for region in ["ap-south-1", "eu-west-1"] { await f.account.set(region, "AmsChangeFunction", "prod", "1", weights: ["2": 0.5]) }
         let movesBefore = await f.account.moves.count
         let resumed = try await f.gate.advance(id: approval.id)
