@@ -24,6 +24,10 @@ struct StatusCommand: AsyncParsableCommand {
         /// Progressive releases rolling out, and the last rolled back of each environment.
         var rollouts: [RolloutView]
         var audit: [AuditEntry]
+        /// State files that could not be read (status.json, approvals.json, the audit log), with why.
+        var problems: [String]
+        /// 1-based numbers of the audit log's lines that do not decode.
+        var unreadableAuditLines: [Int]
     }
 
     func run() async throws {
@@ -31,30 +35,55 @@ struct StatusCommand: AsyncParsableCommand {
         let directory = wiring.stateDirectory
         let now = Date()
         let statusFile = StatusFile(directory)
-        let controller = statusFile.load()
+        // Each state file on its own: one that cannot be read is said, and the others still shown.
+        var problems: [String] = []
+        func reading<Value>(_ read: () async throws -> Value) async -> Value? {
+            do { return try await read() } catch { problems.append("\(error)"); return nil }
+        }
+        let controller = await reading { try statusFile.document.load() } ?? nil
         let alive = controller.map { kill($0.pid, 0) == 0 || errno == EPERM }
-        let stored = try await wiring.approvals.load()
-        let approvals = stored.filter(\.isLive).map { ApprovalView($0, now: now) }
-        let rollouts = Approval.currentRollouts(stored).map { RolloutView($0, now: now) }
-        let audit = await directory.auditLog.last(last, as: AuditEntry.self)
+        let stored = await reading { try await wiring.approvals.load() }
+        let approvals = (stored ?? []).filter(\.isLive).map { ApprovalView($0, now: now) }
+        let rollouts = Approval.currentRollouts(stored ?? []).map { RolloutView($0, now: now) }
+        let log = directory.auditLog
+        let audit = await reading { try await log.read(last: last, as: AuditEntry.self) }
         if global.json {
-            print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, rollouts: rollouts, audit: audit)))
+            print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, rollouts: rollouts, audit: audit?.lines ?? [],
+                                        problems: problems, unreadableAuditLines: audit?.unreadable ?? [])))
+            if !problems.isEmpty { throw ExitCode(1) }
             return
         }
+        for problem in problems { printError("error: \(problem)") }
         if let controller {
             print(Self.text(controller, alive: alive ?? false, now: now))
+        } else if FileManager.default.fileExists(atPath: statusFile.location) {
+            print("Controller: its status (\(statusFile.location)) cannot be read; see the error above.")
         } else {
             print("Controller: has not run with this state directory (no \(statusFile.location)); start it with `reconciler run` (or one cycle: `reconciler run --once`).")
         }
         print("\nHeld releases:")
-        print(approvals.isEmpty ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+        if stored == nil {
+            print("  unknown: \(wiring.stateDirectory.approvals.path) cannot be read (see the error above)")
+        } else {
+            print(approvals.isEmpty ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+        }
         if !rollouts.isEmpty {
             print("\nRollouts:")
             print(rollouts.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
         }
-        print("\nAudit log (last \(audit.count), \(directory.auditLog.url.path)):")
-        if audit.isEmpty { print("  empty") }
-        for entry in audit {
+        guard let audit else {
+            print("\nAudit log (\(log.url.path)): cannot be read (see the error above)")
+            throw ExitCode(1)
+        }
+        print("\nAudit log (last \(audit.lines.count) of \(audit.total - audit.unreadable.count) readable, \(log.url.path)):")
+        if !audit.unreadable.isEmpty {
+            let shown = audit.unreadable.prefix(10).map(String.init).joined(separator: ", ") + (audit.unreadable.count > 10 ? ", …" : "")
+            let one = audit.unreadable.count == 1
+            print("  \(audit.unreadable.count) line\(one ? " does not read as an audit record (line" : "s do not read as audit records (lines") \(shown)): "
+                  + "a write torn by a crash, or damage; they are kept in the file for a person to read")
+        }
+        if audit.lines.isEmpty && audit.unreadable.isEmpty { print("  empty") }
+        for entry in audit.lines {
             let subject = [entry.environment, entry.approval.map { "approval \($0)" }, entry.commit.map { "commit \($0.prefix(12))" }].compactMap { $0 }.joined(separator: " ")
             print("  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
                   + (entry.requestIds.isEmpty ? "" : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
@@ -62,6 +91,7 @@ struct StatusCommand: AsyncParsableCommand {
                   + (entry.detail.map { "\n      \($0)" } ?? "")
                   + Self.rolloutValues(entry))
         }
+        if !problems.isEmpty { throw ExitCode(1) }
     }
 
     /// The values behind a rollout's shift, check or rollback, a few lines of them.

@@ -4,6 +4,62 @@ import Glibc
 import UTCTime
 #endif
 
+/// A state file that cannot be read, written or locked: which file, the operating system's own
+/// cause, and what to do. Nothing reads a damaged or unreadable state file as empty.
+public struct StateFileError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var action: String
+    public var cause: String
+    public var remedy: String
+
+    public init(path: String, action: String, cause: String, remedy: String) {
+        self.path = path; self.action = action; self.cause = cause; self.remedy = remedy
+    }
+
+    /// From `errno` as the failing call left it.
+    public init(path: String, action: String, errno code: Int32) {
+        self.init(path: path, action: action, cause: String(cString: strerror(code)), remedy: Self.remedy(for: code, path: path))
+    }
+
+    public var description: String { "cannot \(action) \(path): \(cause). \(remedy)" }
+
+    static func remedy(for code: Int32, path: String) -> String {
+        switch code {
+        case EISDIR: return "A directory stands where the controller keeps a file: move it aside (mv \(path) \(path).moved), then run again."
+        case ENOENT: return "A directory on its path is missing (or a symbolic link points nowhere): restore it or point [state] directory elsewhere, then run again."
+        case ELOOP: return "It is a symbolic link, which the controller does not follow inside its state directory: replace it with the file itself, then run again."
+        case ENOTDIR: return "A file stands where a directory of its path belongs: move it aside, then run again."
+        case EROFS: return "The state directory is on a read-only file system: make it writable or point [state] directory at a writable one."
+        case ENOSPC, EDQUOT: return "The disk (or the quota) is full: free space, then run again; nothing of this step was recorded."
+        case EACCES, EPERM: return "Permission denied: run as the user who owns the state directory, or give that user access."
+        default: return "Check the file, its directory and the disk, then run again."
+        }
+    }
+}
+
+/// A state file's bytes; nil only when nothing is there (not when a link points nowhere, a
+/// directory stands in its place, or it cannot be read).
+public func readStateFile(_ url: URL) throws -> Data? {
+    let fd = open(url.path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+    if fd < 0 {
+        let code = errno
+        var info = stat()
+        if code == ENOENT, lstat(url.path, &info) != 0 { return nil }
+        throw StateFileError(path: url.path, action: "read", errno: code)
+    }
+    defer { close(fd) }
+    var info = stat()
+    if fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { throw StateFileError(path: url.path, action: "read", errno: EISDIR) }
+    var data = Data()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = read(fd, &buffer, buffer.count)
+        if count < 0 { throw StateFileError(path: url.path, action: "read", errno: errno) }
+        if count == 0 { return data }
+        data.append(contentsOf: buffer[0..<count])
+    }
+}
+
 /// Keeps two commands from changing the cloud at once: an exclusive `flock` on a file in
 /// the state directory. The kernel releases it when the process ends, however it ends.
 /// `apply.lock` is held while anything changes (apply, approve, a daemon cycle);
@@ -23,12 +79,12 @@ public final class ApplyLock: Sendable {
 
     /// Takes the lock or throws `Busy` at once; `purpose` is recorded for whoever finds it held.
     public init(directory: URL, name: String = "apply.lock", purpose: String) throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try makeStateDirectory(directory)
         // The state directory holds approvals and logs: its owner's only, whoever made it.
         chmod(directory.path, 0o700)
         path = directory.appendingPathComponent(name).path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: path]) }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
+        guard fd >= 0 else { throw StateFileError(path: path, action: "lock", errno: errno) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(fd)
@@ -55,26 +111,51 @@ public actor JSONLinesLog {
     public init(url: URL) { self.url = url }
 
     public func append<Line: Encodable>(_ fields: Line) throws {
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try makeStateDirectory(url.deletingLastPathComponent())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var line = try encoder.encode(fields)
         line.append(10)
-        let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw LogWriteFailed(path: url.path, reason: String(cString: strerror(errno))) }
+        let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
+        guard fd >= 0 else { throw LogWriteFailed(path: url.path, code: errno) }
         defer { close(fd) }
+        // A line torn by a crash mid-write is ended first: every record starts on a line of its own.
+        var info = stat()
+        var last: UInt8 = 10
+        if fstat(fd, &info) == 0, info.st_size > 0, pread(fd, &last, 1, off_t(info.st_size - 1)) == 1, last != 10 { line.insert(10, at: 0) }
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         // A line that is not written whole is an error (a full disk): never dropped in silence.
         guard written == line.count else {
-            throw LogWriteFailed(path: url.path, reason: written < 0 ? String(cString: strerror(errno)) : "only \(written) of \(line.count) bytes written")
+            throw written < 0 ? LogWriteFailed(path: url.path, code: errno)
+                : LogWriteFailed(path: url.path, reason: "only \(written) of \(line.count) bytes written", remedy: StateFileError.remedy(for: ENOSPC, path: url.path))
         }
     }
 
-    /// The last `count` lines, decoded; lines that do not decode are skipped.
-    public func last<Line: Decodable>(_ count: Int, as type: Line.Type) -> [Line] {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return [] }
+    /// What reading the log found: the last lines that decode, and where the others are.
+    public struct Reading<Line: Sendable>: Sendable {
+        public var lines: [Line]
+        /// 1-based numbers of the lines that do not decode (a torn write, damage), over the whole file.
+        public var unreadable: [Int]
+        public var total: Int
+    }
+
+    /// The last `count` lines that decode, and every line that does not; throws when the file
+    /// cannot be read at all. A missing file is an empty log.
+    public func read<Line: Decodable & Sendable>(last count: Int, as type: Line.Type) throws -> Reading<Line> {
+        guard let data = try readStateFile(url) else { return Reading(lines: [], unreadable: [], total: 0) }
         let decoder = JSONDecoder()
-        return data.split(separator: 10).suffix(count).compactMap { try? decoder.decode(Line.self, from: Data($0)) }
+        var lines: [Line] = []
+        var unreadable: [Int] = []
+        let all = data.split(separator: 10, omittingEmptySubsequences: false)
+        for (index, bytes) in all.enumerated() where !bytes.isEmpty {
+            if let line = try? decoder.decode(Line.self, from: Data(bytes)) { lines.append(line) } else { unreadable.append(index + 1) }
+        }
+        return Reading(lines: Array(lines.suffix(count)), unreadable: unreadable, total: lines.count + unreadable.count)
+    }
+
+    /// The last `count` lines that decode (for views that show a few; `read` says what did not).
+    public func last<Line: Decodable & Sendable>(_ count: Int, as type: Line.Type) -> [Line] {
+        (try? read(last: count, as: type).lines) ?? []
     }
 }
 
@@ -82,7 +163,24 @@ public actor JSONLinesLog {
 public struct LogWriteFailed: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var reason: String
-    public var description: String { "could not write to \(path): \(reason)" }
+    public var remedy: String
+    public init(path: String, reason: String, remedy: String) { self.path = path; self.reason = reason; self.remedy = remedy }
+    init(path: String, code: Int32) {
+        self.init(path: path, reason: String(cString: strerror(code)), remedy: StateFileError.remedy(for: code, path: path))
+    }
+    public var description: String { "could not write to \(path): \(reason). \(remedy)" }
+}
+
+/// Creates the state directory (and its parents), naming the real cause when it cannot.
+func makeStateDirectory(_ directory: URL) throws {
+    var info = stat()
+    if stat(directory.path, &info) == 0 {
+        guard (info.st_mode & S_IFMT) == S_IFDIR else { throw StateFileError(path: directory.path, action: "use the state directory", errno: ENOTDIR) }
+        return
+    }
+    let parent = directory.deletingLastPathComponent()
+    if parent.path != directory.path { try makeStateDirectory(parent) }
+    if mkdir(directory.path, 0o700) != 0, errno != EEXIST { throw StateFileError(path: directory.path, action: "create", errno: errno) }
 }
 
 /// Writes a file whole or not at all: a temporary file in the same directory, synced,
@@ -91,14 +189,16 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
     let directory = url.deletingLastPathComponent()
     try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let temporary = directory.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-    let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-    guard fd >= 0 else { throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary.path]) }
+    let fd = open(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600)
+    guard fd >= 0 else { throw StateFileError(path: url.path, action: "write", errno: errno) }
     let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-    let synced = fsync(fd)
+    var code = written < 0 ? errno : written != data.count ? ENOSPC : 0
+    if code == 0, fsync(fd) != 0 { code = errno }
     close(fd)
-    guard written == data.count, synced == 0, rename(temporary.path, url.path) == 0 else {
+    if code == 0, rename(temporary.path, url.path) != 0 { code = errno }
+    guard code == 0 else {
         unlink(temporary.path)
-        throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path])
+        throw StateFileError(path: url.path, action: "write", errno: code)
     }
 }
 
@@ -110,10 +210,26 @@ public struct JSONDocument<Value: Codable>: Sendable {
 
     /// The document, or nil when the file does not exist; a file that does not decode throws.
     public func load() throws -> Value? {
-        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        guard let data = try readStateFile(url) else { return nil }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = UTCTime.decoding
-        return try decoder.decode(Value.self, from: data)
+        do {
+            return try decoder.decode(Value.self, from: data)
+        } catch {
+            throw StateFileError(path: url.path, action: "read", cause: "it is damaged (\(data.isEmpty ? "empty" : "not the JSON the controller writes: \(Self.reason(error))"))",
+                                 remedy: "Restore it from a backup, or move it aside (mv \(url.path) \(url.path).damaged) to start it afresh; the controller never reads a damaged file as empty")
+        }
+    }
+
+    static func reason(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.dataCorrupted(let context), DecodingError.keyNotFound(_, let context), DecodingError.typeMismatch(_, let context),
+             DecodingError.valueNotFound(_, let context):
+            let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return (path.isEmpty ? "" : "at \(path.hasPrefix(".") ? String(path.dropFirst()) : path): ") + context.debugDescription
+        default:
+            return "\(error)"
+        }
     }
 
     public func save(_ value: Value) throws {

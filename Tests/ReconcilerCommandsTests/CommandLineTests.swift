@@ -86,6 +86,26 @@ extension CLI {
         #expect(!FileManager.default.fileExists(atPath: out.path))
     }
 
+    /// `status` over a damaged state directory: each file that cannot be read is named with its
+    /// real cause, the others are still shown, a torn audit line is counted, and the exit is 1.
+    @Test func statusSaysWhichStateFileIsDamagedAndShowsTheRest() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-cli-state-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let state = root.appendingPathComponent("state")
+        try FileManager.default.createDirectory(at: state.appendingPathComponent("approvals.json"), withIntermediateDirectories: true)
+        try Data("{\"state\": \"runn".utf8).write(to: state.appendingPathComponent("status.json"))
+        try Data("{\"event\":\"requested\",\"time\":\"2026-01-01T00:00:00Z\",\"user\":\"x\",\"requestIds\":[]}\n{\"ev".utf8)
+            .write(to: state.appendingPathComponent("audit.jsonl"))
+        let config = root.appendingPathComponent("controller.conf")
+        try Data("[source]\nrepository = \"repo\"\nbranch = \"main\"\n[state]\ndirectory = \"state\"\n".utf8).write(to: config)
+        let result = try CLI.run(["status", "--config", config.path])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot read \(state.path)/approvals.json: Is a directory. A directory stands where the controller keeps a file: move it aside"), "\(result.stderr)")
+        #expect(result.stderr.contains("cannot read \(state.path)/status.json: it is damaged"))
+        #expect(result.stdout.contains("Held releases:\n  unknown: ") && !result.stdout.contains("has not run"), "\(result.stdout)")
+        #expect(result.stdout.contains("1 line does not read as an audit record (line 2)") && result.stdout.contains("requested"))
+    }
+
     @Test func aMissingConfigurationSaysWhatToDo() throws {
         let result = try CLI.run(["validate", "--config", "/nonexistent/controller.conf"])
         #expect(result.status == 1)
