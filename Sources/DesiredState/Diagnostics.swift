@@ -86,6 +86,8 @@ public struct Diagnostic: Error, Hashable, Sendable, CustomStringConvertible {
         case fileTooLarge = "file-too-large"
         /// A warning: one execution role serves every environment's alias of a function.
         case sharedExecutionRole = "shared-execution-role"
+        /// A warning: a file of the desired state was not read (a symbolic link).
+        case skippedFile = "skipped-file"
     }
 }
 

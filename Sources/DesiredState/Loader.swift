@@ -55,6 +55,18 @@ private struct Reader {
     }
 
     func root(_ file: String, required: Bool) -> YNode? {
+        if let size = files.oversized[file] ?? files.files[file]?.count, size > SourceFiles.maxYAMLBytes {
+            context.diagnostics.add(.fileTooLarge, at: .file(file), path: "",
+                                    "'\(file)' is too large to read: \(SourceFiles.size(size)); a desired-state file may be at most \(SourceFiles.size(SourceFiles.maxYAMLBytes))",
+                                    hint: "the whole desired state of an application fits in a few KiB; generated or pasted data belongs elsewhere")
+            return nil
+        }
+        if let bytes = files.files[file], case let marks = SourceFiles.yamlMarks(bytes), marks > SourceFiles.maxYAMLMarks {
+            context.diagnostics.add(.fileTooLarge, at: .file(file), path: "",
+                                    "'\(file)' is too large to read: about \(marks) entries; a desired-state file may have at most \(SourceFiles.maxYAMLMarks) (counted as its ':', ',', '-', '[', '{' and lines)",
+                                    hint: "the whole desired state of an application has a few hundred; generated or pasted data belongs elsewhere")
+            return nil
+        }
         guard let text = files.text(file) else {
             if required {
                 context.diagnostics.add(.missingFile, at: .file(file), path: "", "required file is missing",
@@ -96,8 +108,8 @@ private struct Reader {
         let used = functions.map { $0.code.value } + layers.compactMap { $0.source?.value }
         for (path, size) in files.oversized.sorted(by: { $0.key < $1.key }) {
             let usedByCode = used.contains { path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
-            let isDesiredStateFile = !path.contains("/") && (path.hasSuffix(".yaml") || path.hasSuffix(".yml"))
-            guard usedByCode || isDesiredStateFile || layers.contains(where: { $0.requirements.value == path }) else { continue }
+            // A desired-state file too large is said where it is read (`root`).
+            guard usedByCode || layers.contains(where: { $0.requirements.value == path }) else { continue }
             context.diagnostics.add(.fileTooLarge, at: .file(path), path: "",
                                     "'\(path)' is \(size >> 20) MiB; files over \(SourceFiles.maxFileBytes >> 20) MiB are not read",
                                     hint: "keep large data out of the desired state (Lambda code is at most 250 MB unzipped); build it or fetch it at run time")

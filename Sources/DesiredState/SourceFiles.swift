@@ -8,10 +8,41 @@ public struct SourceFiles: Sendable, Hashable {
     /// Files left unread because they are larger than `maxFileBytes`: path → size in bytes.
     /// An unrelated large file costs nothing; one the desired state uses is reported by the loader.
     public var oversized: [String: Int]
+    /// What was not read, and why (a symbolic link): path → reason. Said by `validate`.
+    public var skipped: [String: String] = [:]
 
     /// No file the desired state uses is this large (Lambda code is at most 250 MB unzipped,
     /// a whole function's; a YAML file of this size is a mistake).
     public static let maxFileBytes = 32 << 20
+    /// A desired-state YAML file (project.yaml, functions.yaml, …) is parsed only up to this
+    /// size: a parsed tree costs many times its text, so the limit bounds the memory too.
+    public static let maxYAMLBytes = 1 << 20
+    /// And at most this many structural marks (`:` `,` `-` `[` `{` and line ends, an upper
+    /// bound of its nodes; the bundled files have 35-214): a file of a million tiny keys is
+    /// refused before a tree of them is built.
+    public static let maxYAMLMarks = 20_000
+
+    /// The structural marks of a YAML text, counted without parsing it.
+    public static func yamlMarks(_ bytes: [UInt8]) -> Int {
+        var count = 0
+        for byte in bytes where byte == 0x3A || byte == 0x2C || byte == 0x2D || byte == 0x5B || byte == 0x7B || byte == 0x0A { count += 1 }
+        return count
+    }
+
+    /// Why a symbolic link in the desired state is not read.
+    public static let symbolicLinkSkipped = "a symbolic link, not read: the desired state is read as its own files only, so nothing outside it can be reached through one; commit the file itself"
+
+    /// Each file not read, as a warning naming it and why.
+    public var skippedWarnings: [Diagnostic] {
+        skipped.sorted { $0.key < $1.key }.map { path, reason in
+            Diagnostic(.skippedFile, at: .file(path), path: "", "skipped: \(reason)", hint: "the rest of the desired state is read as usual")
+        }
+    }
+
+    /// `bytes` for people: KiB below a MiB, else MiB with one decimal.
+    public static func size(_ bytes: Int) -> String {
+        bytes < 1 << 20 ? "\(bytes >> 10) KiB" : String(format: "%.1f MiB", Double(bytes) / Double(1 << 20))
+    }
 
     public init(_ files: [String: [UInt8]], oversized: [String: Int] = [:]) {
         self.files = files

@@ -39,7 +39,8 @@ public struct DirectorySource: DesiredStateSource {
         }
         var files: [String: [UInt8]] = [:]
         var oversized: [String: Int] = [:]
-        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey]
+        let keys: [URLResourceKey] = [.isRegularFileKey, .isDirectoryKey, .fileSizeKey, .isSymbolicLinkKey]
+        var skipped: [String: String] = [:]
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: keys) else { throw Missing(path: directory) }
         let prefix = root.path.hasSuffix("/") ? root.path : root.path + "/"
         for case let url as URL in walker {
@@ -49,10 +50,11 @@ public struct DirectorySource: DesiredStateSource {
                 if values.isDirectory == true { walker.skipDescendants() }
                 continue
             }
-            guard values.isRegularFile == true else { continue }
             let path = url.standardizedFileURL.path
             guard path.hasPrefix(prefix) else { continue }
             let relative = String(path.dropFirst(prefix.count))
+            if values.isSymbolicLink == true { skipped[relative] = SourceFiles.symbolicLinkSkipped; continue }
+            guard values.isRegularFile == true else { continue }
             // A file too large for any use is not read (the loader says so if the state uses it).
             if let size = values.fileSize, size > SourceFiles.maxFileBytes {
                 oversized[relative] = size
@@ -60,6 +62,8 @@ public struct DirectorySource: DesiredStateSource {
             }
             files[relative] = Array(try Data(contentsOf: url))
         }
-        return SourceFiles(files, oversized: oversized)
+        var source = SourceFiles(files, oversized: oversized)
+        source.skipped = skipped
+        return source
     }
 }

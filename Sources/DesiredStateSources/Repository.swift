@@ -136,7 +136,7 @@ public actor GitRepository {
             let name = prefix + String(cString: git_tree_entry_name(entry))
             switch git_tree_entry_type(entry) {
             case GIT_OBJECT_BLOB:
-                guard git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK else { continue }
+                guard git_tree_entry_filemode(entry) != GIT_FILEMODE_LINK else { files.skipped[name] = SourceFiles.symbolicLinkSkipped; continue }
                 // The size from the object's header, before reading it: a file too large for any
                 // use is not read (the loader says so if the state uses it).
                 var length = 0

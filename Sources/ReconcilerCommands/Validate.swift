@@ -15,7 +15,7 @@ struct Validate: AsyncParsableCommand {
         let (origin, files) = (input.origin, input.files)
         let (state, rendered) = try loadChecked(files, json: global.json)
         let stacks = rendered.map(RenderedStackSummary.init)
-        let warnings = Isolation.warnings(state)
+        let warnings = files.skippedWarnings + Isolation.warnings(state)
         if global.json {
             print(try jsonString(ValidationReport(valid: true, problems: nil, warnings: warnings.map(ProblemJSON.init), stacks: stacks)))
             return

@@ -190,6 +190,15 @@ final class Fixture {
         #expect(read.files.files["project.yaml"] != nil)
     }
 
+    @Test func aCommittedSymbolicLinkIsSkippedAndNamed() async throws {
+        let fixture = try Fixture()
+        try FileManager.default.createSymbolicLink(atPath: URL(fileURLWithPath: fixture.work).appendingPathComponent("desired-state/functions/api/key").path,
+                                                   withDestinationPath: "/etc/ssh/ssh_host_rsa_key")
+        try fixture.commitAndPush("a link")
+        let read = try await fixture.source().read()
+        #expect(read.files.files["functions/api/key"] == nil && read.files.skipped == ["functions/api/key": SourceFiles.symbolicLinkSkipped])
+    }
+
     @Test func libgit2RunsOnItsOwnThreadNotOnTheCooperativePool() async throws {
         #expect(try await GitThread.shared.run { GitThread.shared.isCurrent })
         #expect(!GitThread.shared.isCurrent)
