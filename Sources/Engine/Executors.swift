@@ -121,9 +121,14 @@ struct PublishLayer: StepExecutor {
     func run(_ c: StepContext) async throws -> String? {
         guard let definition = c.work.state.layer(named: layer) else { throw ApplyError("layer \(layer) is not in the desired state") }
         let build = try await c.layers.build(definition, files: c.work.files, architecture: architecture)
-        c.progress("    \(c.region): layer \(layer) archive \(build.zip.count) bytes (\(build.fromCache ? "from the build cache" : "built with pip"))")
+        if let damage = build.rebuiltBecause { c.progress("    \(c.region): layer \(layer): \(damage); built it again") }
+        c.progress("    \(c.region): layer \(layer) archive \(build.zip.count) bytes (\(build.fromCache ? "from the build cache, checksum verified" : "built with pip"))")
         let key = ArtifactKeys.layer(layer, buildHash: build.buildHash)
-        if try await !c.ports.artifacts.objectExists(c.bucket, key: key, region: c.region) {
+        // The object in the bucket is used only when it is this archive (its recorded SHA-256):
+        // one uploaded damaged, or by a version that recorded none, is uploaded again.
+        let stored = try await c.ports.artifacts.storedSHA256(c.bucket, key: key, region: c.region)
+        if stored != build.sha256 {
+            if stored != nil { c.progress("    \(c.region): layer \(layer): the archive in \(c.bucket) is not the one built (SHA-256 differs); uploading it again") }
             try await c.ports.artifacts.put(c.bucket, key: key, body: build.zip, contentType: "application/zip", region: c.region)
         }
         let arn = try await c.ports.layers.publish(awsName, bucket: c.bucket, key: key, runtimes: runtimes,

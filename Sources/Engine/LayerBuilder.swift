@@ -79,6 +79,10 @@ public actor LayerBuilder {
         /// Cache key, also the archive's key in the artifact bucket.
         public var buildHash: String
         public var fromCache: Bool
+        /// SHA-256 of `zip`, recorded when it was built and checked whenever it is read back.
+        public var sha256: String
+        /// Why a cached archive was not used (damaged), when it was rebuilt instead.
+        public var rebuiltBecause: String?
     }
 
     let cache: URL
@@ -108,9 +112,31 @@ public actor LayerBuilder {
         return try await task.value
     }
 
+    /// The cached archive of `key` when its size and SHA-256 are those recorded at build
+    /// (`<key>.sha256`: "HEX SIZE"); otherwise why it cannot be used, or nil when there is none.
+    func cached(_ key: String) -> (zip: [UInt8]?, damage: String?) {
+        let archive = cache.appendingPathComponent("\(key).zip")
+        guard let data = FileManager.default.contents(atPath: archive.path) else { return (nil, nil) }
+        let recorded = (try? String(contentsOf: cache.appendingPathComponent("\(key).sha256"), encoding: .utf8))?.split(separator: " ")
+        guard let recorded, recorded.count == 2, let size = Int(recorded[1].trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            return (nil, "the cached archive \(archive.lastPathComponent) has no record of its size and checksum")
+        }
+        guard data.count == size else { return (nil, "the cached archive \(archive.lastPathComponent) is \(data.count) bytes, \(size) when built") }
+        let zip = Array(data)
+        guard sha256Hex(zip) == recorded[0] else { return (nil, "the cached archive \(archive.lastPathComponent) does not match its SHA-256 from the build") }
+        return (zip, nil)
+    }
+
     func buildUncached(_ layer: Layer, files: SourceFiles, architecture: String, key: String) async throws -> Build {
+        let (zip, damage) = cached(key)
+        if let zip { return Build(zip: zip, buildHash: key, fromCache: true, sha256: sha256Hex(zip)) }
+        var build = try await make(layer, files: files, architecture: architecture, key: key)
+        build.rebuiltBecause = damage
+        return build
+    }
+
+    func make(_ layer: Layer, files: SourceFiles, architecture: String, key: String) async throws -> Build {
         let cached = cache.appendingPathComponent("\(key).zip")
-        if let data = FileManager.default.contents(atPath: cached.path) { return Build(zip: Array(data), buildHash: key, fromCache: true) }
 
         var entries: [ZipArchive.Entry] = []
         let requirements = files.files[layer.requirements.value] ?? []
@@ -136,10 +162,12 @@ public actor LayerBuilder {
             throw LayerBuildError("layer \(layer.name.value) has \(entries.count) files; archives over 65,535 files or 4 GB are not supported")
         }
         let zip = ZipArchive.make(entries)
+        let sha256 = sha256Hex(zip)
         try FileManager.default.createDirectory(at: cache, withIntermediateDirectories: true)
         try Data(zip).write(to: cached, options: .atomic)
+        try Data("\(sha256) \(zip.count)\n".utf8).write(to: cache.appendingPathComponent("\(key).sha256"), options: .atomic)
         try Self.prune(cache, keep: 20)
-        return Build(zip: zip, buildHash: key, fromCache: false)
+        return Build(zip: zip, buildHash: key, fromCache: false, sha256: sha256)
     }
 
     /// Every regular file below a directory as zip entries, without byte-code caches.
@@ -164,6 +192,9 @@ public actor LayerBuilder {
             .filter { $0.pathExtension == "zip" }
         guard items.count > keep else { return }
         let dated = items.map { ($0, (try? $0.resourceValues(forKeys: [.contentModificationDateKey]).contentModificationDate) ?? .distantPast) }
-        for (url, _) in dated.sorted(by: { $0.1 > $1.1 }).dropFirst(keep) { try? FileManager.default.removeItem(at: url) }
+        for (url, _) in dated.sorted(by: { $0.1 > $1.1 }).dropFirst(keep) {
+            try? FileManager.default.removeItem(at: url)
+            try? FileManager.default.removeItem(at: url.deletingPathExtension().appendingPathExtension("sha256"))
+        }
     }
 }

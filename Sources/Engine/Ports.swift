@@ -1,4 +1,5 @@
 import AWSClient
+import DesiredState
 import Foundation
 import Planning
 import Rendering
@@ -19,7 +20,11 @@ public protocol ArtifactStore: Sendable {
     /// Creates the bucket versioned and with public access blocked; a bucket already ours is fine.
     func createBucket(_ bucket: String, region: String) async throws
     func objectExists(_ bucket: String, key: String, region: String) async throws -> Bool
+    /// Stores the object with the SHA-256 of its body (metadata `sha256`), which `storedSHA256` reads back.
     func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) async throws
+    /// The SHA-256 recorded with the object when it was put; nil when the object does not
+    /// exist or carries none (then it is not trusted: put again).
+    func storedSHA256(_ bucket: String, key: String, region: String) async throws -> String?
     /// Where CloudFormation reads a template uploaded to the bucket.
     func url(_ bucket: String, key: String, region: String) -> String
     /// Every bucket of the account, in any region.
@@ -276,7 +281,11 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 
     func put(_ bucket: String, key: String, body: [UInt8], contentType: String, region: String) async throws {
-        try await S3Client(client, region: region).putObject(bucket, key: key, body: body, contentType: contentType)
+        try await S3Client(client, region: region).putObject(bucket, key: key, body: body, contentType: contentType, metadata: ["sha256": sha256Hex(body)])
+    }
+
+    func storedSHA256(_ bucket: String, key: String, region: String) async throws -> String? {
+        try await S3Client(client, region: region).headObject(bucket, key: key)?.metadata["sha256"]
     }
 
     func bucketNames(region: String) async throws -> [String] {

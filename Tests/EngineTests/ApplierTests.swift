@@ -66,6 +66,18 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         try write(region)
         guard buckets.contains(bucket) else { throw Injected(description: "NoSuchBucket \(bucket)") }
         objects["\(bucket)/\(key)"] = body
+        recordedSHA256["\(bucket)/\(key)"] = sha256Hex(body)
+        puts.append(key)
+    }
+    /// The SHA-256 recorded with each object put (objects placed by `putObject` carry none), and the keys put.
+    var recordedSHA256: [String: String] = [:]
+    var puts: [String] = []
+    func storedSHA256(_ bucket: String, key: String, region: String) -> String? { recordedSHA256["\(bucket)/\(key)"] }
+    func addBucket(_ bucket: String) { buckets.insert(bucket) }
+    /// An object as a broken upload left it: its checksum recorded, of the bytes that arrived.
+    func placeDamaged(_ bucket: String, key: String, body: [UInt8]) {
+        objects["\(bucket)/\(key)"] = body
+        recordedSHA256["\(bucket)/\(key)"] = sha256Hex(body)
     }
     nonisolated func url(_ bucket: String, key: String, region: String) -> String { "memory://\(bucket)/\(key)" }
     func bucketNames(region: String) -> [String] { buckets.sorted() }
@@ -360,6 +372,24 @@ struct ApplierTests {
                                                                                                              project: "Dzgro", account: DefaultState.account), commit: "c0ffee")
         let dns = again.steps.filter { if case .dnsRecords = $0.action { true } else if case .dnsNeedsPerson = $0.action { true } else { false } }
         #expect(dns.isEmpty, "\(dns.map(\.detail))")
+    }
+
+    /// An archive in the artifact bucket is used only when it is the one built: a broken upload
+    /// (its key is the input hash, so it would be reused for ever) is uploaded again.
+    @Test func aLayerArchiveInTheBucketThatIsNotTheOneBuiltIsUploadedAgain() async throws {
+        let cloud = MemoryCloud(pools: try Self.pools())
+        let (state, _) = try DefaultState.load()
+        let layer = try #require(state.layer(named: "common"))
+        let bucket = Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: "eu-west-1")
+        let key = ArtifactKeys.layer("common", buildHash: LayerBuilder.buildHash(layer, architecture: Conventions.architecture(of: "common", in: state)))
+        await cloud.addBucket(bucket)
+        await cloud.placeDamaged(bucket, key: key, body: Array("PK\u{3}\u{4} cut short".utf8))
+        let (_, report, lines) = try await freshApply(cloud)
+        #expect(report.succeeded, "\(report.entries.filter { $0.outcome != .applied })")
+        #expect(await cloud.puts.contains(key))
+        #expect(lines.contains { $0.contains("eu-west-1: layer common: the archive in \(bucket) is not the one built (SHA-256 differs); uploading it again") }, "\(lines)")
+        let stored = await cloud.storedSHA256(bucket, key: key, region: "eu-west-1")
+        #expect(stored == sha256Hex(await cloud.objects["\(bucket)/\(key)"] ?? []))
     }
 
     @Test func aFailingRegionStopsAtItsFirstFailureAndTheOthersFinish() async throws {

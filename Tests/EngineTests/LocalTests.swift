@@ -100,6 +100,33 @@ struct LayerBuilderTests {
         #expect(names.contains("python/dzgro_runtime/"))
     }
 
+    /// A cached archive cut short (a crash, a full disk), changed, or without its record is
+    /// never used: it is built again, and the build says why.
+    @Test func aDamagedCachedArchiveIsRebuiltNotUsed() async throws {
+        let dir = try Repo.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let state = try DesiredStateLoader.loadValid(Repo.files)
+        let layer = state.layer(named: "common")!
+        let installer = CountingInstaller()
+        let first = try await LayerBuilder(cacheDirectory: dir, installer: installer).build(layer, files: Repo.files, architecture: "x86_64")
+        #expect(first.sha256 == sha256Hex(first.zip))
+        let archive = dir.appendingPathComponent("\(first.buildHash).zip"), record = dir.appendingPathComponent("\(first.buildHash).sha256")
+        #expect(try String(contentsOf: record, encoding: .utf8) == "\(first.sha256) \(first.zip.count)\n")
+        let damages: [(String, () throws -> Void)] = [
+            ("is \(first.zip.count / 2) bytes, \(first.zip.count) when built", { try Data(first.zip.prefix(first.zip.count / 2)).write(to: archive) }),
+            ("does not match its SHA-256 from the build", { var bytes = first.zip; bytes[bytes.count / 2] ^= 0xff; try Data(bytes).write(to: archive) }),
+            ("has no record of its size and checksum", { try FileManager.default.removeItem(at: record) }),
+        ]
+        for (index, (why, damage)) in damages.enumerated() {
+            try damage()
+            let again = try await LayerBuilder(cacheDirectory: dir, installer: installer).build(layer, files: Repo.files, architecture: "x86_64")
+            #expect(!again.fromCache && again.zip == first.zip && again.rebuiltBecause?.contains(why) == true, "\(String(describing: again.rebuiltBecause))")
+            #expect(await installer.calls.count == index + 2)
+            // Repaired: the next build is the cache's again.
+            #expect(try await LayerBuilder(cacheDirectory: dir, installer: installer).build(layer, files: Repo.files, architecture: "x86_64").fromCache)
+        }
+    }
+
     /// Real pip, offline: a wheel made here, found with --no-index --find-links, installed
     /// with the Lambda platform flags.
     @Test func realPipWithThePlatformFlagsOffline() async throws {
