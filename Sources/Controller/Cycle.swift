@@ -38,6 +38,8 @@ public struct ReconcileCycle: Sendable {
         public var requested: [Approval] = []
         /// Confirmed releases this cycle finished.
         public var finished: [Approval] = []
+        /// Approvals the commit no longer asks for, superseded by this cycle.
+        public var superseded: [Approval] = []
         /// The approvals waiting or partly applied, as the cycle last read them (nil: it read none).
         public var live: [Approval]?
         /// When a rollout in progress has its next step due (nil: none rolls out).
@@ -145,7 +147,18 @@ public struct ReconcileCycle: Sendable {
         var findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
         let correct = drift.checked && settings.driftPolicy == .correct && findings.contains(where: \.isDrift)
 
-        // 5. Apply and request approvals: for a new commit, or to correct drift.
+        // 5. Approvals the commit no longer asks for (a revert, a branch moved back) are superseded,
+        //    whether or not anything is to be applied; then apply and request approvals: for a
+        //    new commit, or to correct drift.
+        if reconcile {
+            report.superseded = try await deployment.supersedeUnwanted(progress: progress)
+            for approval in report.superseded {
+                logger.info("approval superseded", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "reason": "\(approval.reason ?? "")"])
+            }
+            if !report.superseded.isEmpty {
+                report.steps.append(StepResult("releases", .releasesSuperseded, report.superseded.map { "\($0.environment) \($0.id)" }.joined(separator: ", ")))
+            }
+        }
         var execution: Deployment.Execution?
         var corrections: [String] = []
         if (reconcile || correct) && observation.plan.hasChanges {

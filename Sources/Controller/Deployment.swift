@@ -72,6 +72,17 @@ public struct Deployment: Sendable {
 
     var work: ApplyWork { ApplyWork(state: state, files: files, stacks: stacks, commit: commit) }
 
+    /// What this revision asks of the gated environments: approvals it no longer asks for are superseded.
+    public var wants: TipWants { TipWants(state, commit: commit, stacks: stacks) }
+
+    /// Supersedes every live approval this revision no longer asks for (a reverted promotion,
+    /// a branch moved back), whether or not the plan has anything to do.
+    public func supersedeUnwanted(progress: @escaping @Sendable (String) -> Void) async throws -> [Approval] {
+        let superseded = try await gate.gate(progress: progress).supersedeUnwanted(wants)
+        for approval in superseded { progress("\(approval.environment): approval \(approval.id) superseded: \(approval.reason ?? "")") }
+        return superseded
+    }
+
     /// What the cloud looked like, and the plan from there.
     public struct Observation: Sendable {
         public var snapshot: Snapshot
@@ -102,5 +113,12 @@ public struct Deployment: Sendable {
         } catch {
             return Execution(report: report, requests: [], gateFailure: "\(error)")
         }
+    }
+}
+
+extension TipWants {
+    /// What `state` at `commit` asks, with the templates of its rendered `stacks`.
+    public init(_ state: DesiredState, commit: String, stacks: [RenderedStack]) {
+        self.init(state, commit: commit, templates: Dictionary(stacks.map { ("\($0.id.region)/\($0.stackName)", $0.templateHash) }, uniquingKeysWith: { a, _ in a }))
     }
 }

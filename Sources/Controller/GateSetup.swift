@@ -55,8 +55,9 @@ public struct GateSetup: Sendable {
         }
     }
 
-    public func gate(progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
-        ReleaseGate(store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, now: now, progress: progress)
+    /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`).
+    public func gate(tip: (any BranchTip)? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
+        ReleaseGate(store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, now: now, progress: progress)
     }
 }
 

@@ -11,7 +11,7 @@ public struct StepResult: Sendable, Equatable, CustomStringConvertible {
         case observed = "Observed", partlyObserved = "PartlyObserved", observeFailed = "ObserveFailed"
         case driftChecked = "DriftChecked", driftNotDue = "DriftNotDue"
         case applied = "Applied", nothingToApply = "NothingToApply", applyFailed = "ApplyFailed"
-        case releasesRequested = "ReleasesRequested", noRelease = "NoRelease", gateFailed = "GateFailed"
+        case releasesRequested = "ReleasesRequested", releasesSuperseded = "ReleasesSuperseded", noRelease = "NoRelease", gateFailed = "GateFailed"
         case releasesFinished = "ReleasesFinished", releaseFailed = "ReleaseFailed"
         case rolloutWalked = "RolloutWalked", rolledBack = "RolledBack"
     }

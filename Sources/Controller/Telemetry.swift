@@ -13,6 +13,8 @@ import Synchronization
 public struct ControllerEvent: Sendable, Codable, Equatable {
     public enum Kind: String, Sendable, Codable, CaseIterable {
         case approvalRequested = "approval_requested"
+        /// A waiting release the branch no longer asks for (a revert, a branch moved back).
+        case approvalSuperseded = "approval_superseded"
         case releaseApplied = "release_applied"
         case driftFound = "drift_found"
         case cycleFailing = "cycle_failing"
@@ -67,6 +69,11 @@ public enum EventRules {
                 .approvalRequested,
                 "\(approval.environment) release of commit \(approval.shortCommit) waits for approval \(approval.id) (code mailed; expires \(AuditEntry.format(approval.expiresAt)))",
                 details: approval.lines, commit: approval.commit, environment: approval.environment, at: now))
+        }
+        for approval in report.superseded {
+            events.append(ControllerEvent(
+                .approvalSuperseded, "\(approval.environment) release of commit \(approval.shortCommit) (approval \(approval.id)) is superseded: the branch no longer asks for it; its code no longer works",
+                details: [approval.reason ?? ""] + approval.lines, commit: approval.commit, environment: approval.environment, at: now))
         }
         for approval in report.finished { events.append(.released(approval, by: "the controller", now: now)) }
         if let check = after.drift, check != before.drift {

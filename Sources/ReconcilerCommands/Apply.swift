@@ -69,6 +69,8 @@ struct ApplyCommand: AsyncParsableCommand {
         say(String(format: "observed in %.2f s; plan %@ for %@", seconds, String(plan.digest.prefix(16)), session.deployment.origin))
         for line in plan.leftOut ?? [] { say("left out: \(line)") }
         say(PlanText.summary(plan))
+        // At the branch tip, an approval the tip no longer asks for is superseded (not at --ref, a saved plan's commit, or a directory).
+        if options.ref == nil && options.desiredState == nil { _ = try await session.deployment.supersedeUnwanted(progress: say) }
         let execution = try await session.deployment.execute(plan, progress: say)
         let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)
         // Releases walking their rollout: their aliases show in the plan as held, and are not asked for again.

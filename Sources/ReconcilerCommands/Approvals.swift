@@ -13,9 +13,14 @@ struct ApprovalsCommand: AsyncParsableCommand {
     func run() async throws {
         let store = try global.wiring().approvals
         let now = Date()
-        let views = try await store.load().filter(\.isLive).map { ApprovalView($0, now: now) }
+        let approvals = try await store.load()
+        let views = approvals.filter(\.isLive).map { ApprovalView($0, now: now) }
         if global.json { print(try jsonString(views)); return }
-        if views.isEmpty { print("No release waits for approval."); return }
-        print(views.map(\.text).joined(separator: "\n"))
+        print(views.isEmpty ? "No release waits for approval." : views.map(\.text).joined(separator: "\n"))
+        let superseded = Approval.recentlySuperseded(approvals, now: now)
+        if !superseded.isEmpty {
+            print("\nSuperseded in the last week (the branch no longer asks for them; their codes no longer work):")
+            print(superseded.map { ApprovalView($0, now: now).text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+        }
     }
 }

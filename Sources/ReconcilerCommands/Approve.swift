@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import OperatorSurface
 import ReleaseGate
+import Rendering
 import StateStore
 
 struct ApproveCommand: AsyncParsableCommand {
@@ -50,7 +51,8 @@ struct ApproveCommand: AsyncParsableCommand {
         var lock: ApplyLock? = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
-        let gate = setup.gate { line in if json { printError(line) } else { print(line) } }
+        // Nothing moves unless the branch tip still asks for it (read as `plan` reads it).
+        let gate = setup.gate(tip: CommandTip(global: global)) { line in if json { printError(line) } else { print(line) } }
         // Aliases may move: with [aws] account_id set, only in that account (checked after the
         // code is read, so a code is never asked for in vain, and before the gate acts).
         let checkAccount = wiring.accountGuard(client)
@@ -155,5 +157,23 @@ struct ApproveCommand: AsyncParsableCommand {
         var approval: ApprovalView
         var entries: [ReleaseGate.Outcome.Entry]
         var rollout: RolloutView?
+    }
+}
+
+/// What the branch tip asks, read as `plan` reads it: the configured repository fetched at
+/// its tip (or `--ref`, or `--desired-state`), checked and rendered.
+struct CommandTip: BranchTip {
+    let config: String, desiredState: String?, ref: String?, json: Bool
+    init(global: GlobalOptions) { (config, desiredState, ref, json) = (global.config, global.desiredState, global.ref, global.json) }
+
+    func wants() async throws -> TipWants {
+        var global = GlobalOptions()
+        (global.config, global.desiredState, global.ref, global.json) = (config, desiredState, ref, json)
+        let input = try await global.readDesiredState()
+        let checked = DesiredStateCheck.check(input.files)
+        guard let state = checked.state else {
+            throw CLIError("the desired state at \(input.origin) is invalid (\(checked.problems.count) problem\(checked.problems.count == 1 ? "" : "s"); `reconciler validate` lists them)")
+        }
+        return TipWants(state, commit: input.commit, stacks: checked.stacks)
     }
 }

@@ -66,6 +66,9 @@ struct StatusCommand: AsyncParsableCommand {
             print("  unknown: \(wiring.stateDirectory.approvals.path) cannot be read (see the error above)")
         } else {
             print(approvals.isEmpty ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+            for approval in Approval.recentlySuperseded(stored ?? [], now: now) {
+                print("  superseded: \(approval.environment) approval \(approval.id) of commit \(approval.shortCommit): \(approval.reason ?? "")")
+            }
         }
         if !rollouts.isEmpty {
             print("\nRollouts:")

@@ -74,15 +74,19 @@ public struct StackChange: Codable, Hashable, Sendable {
     public var bucket: String?
     /// An API custom domain's root moves to another stage (a cut-over, or back).
     public var mapping: MappingMove?
+    /// The template the held update deploys (absent for deletions, adoptions, domain moves and
+    /// approvals written before it was recorded).
+    public var templateHash: String?
 
     /// The held stack update or deletion of a plan step; nil for any other step.
     public init?(_ step: Step, fingerprints: [String: String]) {
         guard step.gate != nil else { return nil }
         switch step.action {
-        case .deployStack(let stackName, _, _, _, _, _):
+        case .deployStack(let stackName, _, _, let templateHash, _, _):
             guard let changeSet = step.preview?.changeSet else { return nil }
             self.stackName = stackName
             self.changeSet = changeSet
+            self.templateHash = templateHash
             risks = step.preview?.risks ?? []
         case .deleteStack(let stackName, let featureSet):
             self.stackName = stackName

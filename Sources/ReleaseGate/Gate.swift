@@ -29,14 +29,18 @@ public struct ReleaseGate: Sendable {
     /// Alarms, metrics and the pre-traffic hook of progressive releases.
     public let checks: any ReleaseChecks
     public let policy: Policy
+    /// What the branch tip asks, read before an approval moves anything (nil: not checked,
+    /// for callers that superseded unwanted approvals from the tip themselves, the daemon).
+    public let tip: (any BranchTip)?
     public let user: String
     public let now: @Sendable () -> Date
     public let progress: @Sendable (String) -> Void
 
     public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
-                checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(),
+                checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(), tip: (any BranchTip)? = nil,
                 user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.tip = tip
         self.store = store
         self.mailer = mailer
         self.aliases = aliases
@@ -137,6 +141,46 @@ public struct ReleaseGate: Sendable {
         return results
     }
 
+    /// Every live approval the tip no longer asks for, superseded (audited, its code void): a
+    /// reverted promotion, or a branch moved back, leaves nothing approvable behind it.
+    @discardableResult
+    public func supersedeUnwanted(_ wants: TipWants) async throws -> [Approval] {
+        var approvals = try await store.load()
+        var superseded: [Approval] = []
+        for index in approvals.indices where approvals[index].isLive {
+            let reasons = wants.unwanted(approvals[index])
+            guard !reasons.isEmpty else { continue }
+            try await supersede(&approvals, index, reasons: reasons, tip: wants.commit)
+            superseded.append(approvals[index])
+        }
+        return superseded
+    }
+
+    func supersede(_ approvals: inout [Approval], _ index: Int, reasons: [String], tip: String) async throws {
+        approvals[index].state = .superseded
+        approvals[index].seal = nil
+        approvals[index].reason = "the branch tip \(tip.prefix(12)) no longer asks for it: " + reasons.prefix(2).joined(separator: "; ")
+            + (reasons.count > 2 ? "; and \(reasons.count - 2) more change\(reasons.count == 3 ? "" : "s")" : "")
+        // Saved before it is recorded: the audit log never claims what the state does not hold.
+        try await store.save(approvals)
+        try await record(.superseded, approvals[index], detail: approvals[index].reason)
+    }
+
+    /// Before anything moves: the tip must still ask for what the approval does.
+    func checkTip(_ approvals: inout [Approval], _ index: Int) async throws {
+        guard let tip else { return }
+        let wants: TipWants
+        do { wants = try await tip.wants() } catch {
+            throw GateError("cannot read what the branch tip asks (\(error)); nothing was checked or moved and no attempt was used. Approve again once the repository can be read.")
+        }
+        let reasons = wants.unwanted(approvals[index])
+        guard !reasons.isEmpty else { return }
+        try await supersede(&approvals, index, reasons: reasons, tip: wants.commit)
+        throw GateError("approval \(approvals[index].id) (commit \(approvals[index].shortCommit)) is superseded: the branch tip \(wants.commit.prefix(12)) no longer asks for it:\n"
+                        + reasons.prefix(10).map { "  \($0)" }.joined(separator: "\n") + (reasons.count > 10 ? "\n  … and \(reasons.count - 10) more" : "")
+                        + "\nNothing was checked or moved. `reconciler plan` shows what the tip asks; `reconciler apply` requests its approval.")
+    }
+
     /// The changes with `from` and RevisionId re-read; those already at their target dropped.
     func refreshed(_ changes: [AliasChange]) async throws -> [AliasChange] {
         let observed = try await aliases.read(changes.map(\.key))
@@ -231,6 +275,7 @@ public struct ReleaseGate: Sendable {
         case .rollingOut, .rolledBack:
             throw GateError("approval \(approval.id) was already confirmed and is \(approval.state.rawValue) (`reconciler rollout status` shows it)")
         }
+        try await checkTip(&approvals, index)
         // One rollout at a time moves an alias: the code is not spent while another walks it.
         let keys = Set(approval.changes.map(\.key))
         if let walking = approvals.first(where: { $0.state == .rollingOut && $0.changes.contains { keys.contains($0.key) } }) {
@@ -297,6 +342,7 @@ public struct ReleaseGate: Sendable {
         guard approvals[index].state == .partial else {
             throw GateError("approval \(id) is \(approvals[index].state.rawValue), not partly applied; `reconciler approvals` lists what waits and what to do")
         }
+        try await checkTip(&approvals, index)
         return try await execute(&approvals, index)
     }
 

@@ -226,6 +226,62 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         #expect(await f.audit.events() == [.requested, .approved, .applied])
     }
 
+    /// An approval stands for what the branch tip asks: reverted (or the branch moved back),
+    /// it is superseded, its code no longer moves anything, and no attempt is spent on it.
+    @Test func anApprovalTheTipNoLongerAsksForIsSupersededNotApplied() async throws {
+        struct Tip: BranchTip {
+            let read: @Sendable () throws -> TipWants
+            func wants() throws -> TipWants { try read() }
+        }
+        @Sendable func pins(_ version: String) -> TipWants {
+            TipWants(commit: "d00d000000000000000000000000000000000002",
+                     pins: Dictionary(uniqueKeysWithValues: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].map {
+                         (TipWants.key("staging", $0, "AmsChange"), AliasTarget(version: version))
+                     }), templates: [:])
+        }
+        let f = Fixture()
+        await f.seed()
+        func gate(_ tip: @escaping @Sendable () throws -> TipWants) -> ReleaseGate {
+            ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
+                        policy: .init(lifetime: 600, maxAttempts: 3), tip: Tip(read: tip), user: "tester", now: { f.clock.now() })
+        }
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        let code = try #require(await f.mailbox.lastCode())
+        // The tip cannot be read: nothing is checked or spent.
+        await expectRefusal("cannot read what the branch tip asks") { _ = try await gate { throw GateError("fetch failed") }.approve(id: nil, code: code) }
+        let untouched = await f.store.approvals[0]
+        #expect(untouched.state == .pending && untouched.attemptsLeft == 3)
+        // A later commit that still pins 2 (another file changed): the approval still stands.
+        #expect(try await f.gate.supersedeUnwanted(pins("2")).isEmpty)
+        // The promotion reverted: the tip pins 1 again.
+        await expectRefusal("is superseded: the branch tip d00d00000000 no longer asks for it:\n  ap-south-1 AmsChange: the approval moves staging to 2; the tip pins 1") {
+            _ = try await gate { pins("1") }.approve(id: nil, code: code)
+        }
+        let superseded = await f.store.approvals[0]
+        #expect(superseded.state == .superseded && superseded.seal == nil && superseded.attemptsLeft == 3)
+        #expect(superseded.reason?.hasPrefix("the branch tip d00d00000000 no longer asks for it: ap-south-1 AmsChange") == true)
+        #expect(await f.account.moves.isEmpty)
+        #expect(await f.versions("staging") == ["1", "1", "1", "1"])
+        #expect(await f.audit.events() == [.requested, .superseded])
+        let stored = await f.store.approvals
+        #expect(Approval.recentlySuperseded(stored, now: f.clock.now()).map(\.id) == [superseded.id])
+        // Even the right code, later, moves nothing.
+        await expectRefusal("is superseded: the branch tip d00d00000000 no longer asks for it") { _ = try await gate { pins("2") }.approve(id: superseded.id, code: code) }
+        #expect(await f.account.moves.isEmpty)
+    }
+
+    @Test func theDaemonSupersedesWhatTheCommitNoLongerAsksFor() async throws {
+        let f = Fixture()
+        await f.seed()
+        _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
+        _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
+        var pins: [String: AliasTarget] = [:]
+        for region in f.regions { pins[TipWants.key("staging", region, "AmsChange")] = AliasTarget(version: "1"); pins[TipWants.key("prod", region, "AmsChange")] = AliasTarget(version: "2") }
+        let superseded = try await f.gate.supersedeUnwanted(TipWants(commit: "c0ffee0000000000000000000000000000000009", pins: pins, templates: [:]))
+        #expect(superseded.map(\.environment) == ["staging"])
+        #expect(await f.store.approvals.map(\.state) == [.superseded, .pending])
+    }
+
     @Test func expiredCodeIsRefused() async throws {
         let f = Fixture()
         await f.seed()
