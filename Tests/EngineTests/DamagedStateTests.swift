@@ -101,6 +101,36 @@ import Glibc
         await expectStateError([url.path, "Is a directory"]) { try await log.append(Entry(event: "x")) }
     }
 
+    /// A real full disk and a real read-only file system: a 64 KiB tmpfs, where the test may
+    /// mount one (root on Linux); elsewhere it says it was skipped and checks nothing more.
+    @Test func aFullOrReadOnlyStateDiskNamesItsCause() async throws {
+        let directory = try fresh()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let disk = directory.appendingPathComponent("disk")
+        try FileManager.default.createDirectory(at: disk, withIntermediateDirectories: true)
+        func mount(_ options: String) -> Bool {
+            (try? Program.run(URL(fileURLWithPath: "/bin/mount"), ["-t", "tmpfs", "-o", options, "tmpfs", disk.path]).status) == 0
+        }
+        func unmount() { _ = try? Program.run(URL(fileURLWithPath: "/bin/umount"), [disk.path]) }
+        guard mount("size=64k,mode=0700") else {
+            print("skipped: cannot mount a tmpfs here (not root, or not allowed); the causes are checked by eachCauseHasItsRemedy")
+            return
+        }
+        defer { unmount() }
+        try? Data(count: 1 << 20).write(to: disk.appendingPathComponent("filler"))
+        let document = JSONDocument<[String]>(url: disk.appendingPathComponent("approvals.json"))
+        await expectStateError(["cannot write \(disk.path)/approvals.json: No space left on device", "free space, then run again"]) {
+            try document.save(Array(repeating: String(repeating: "x", count: 100), count: 1000))
+        }
+        await expectStateError(["\(disk.path)/audit.jsonl", "No space left on device"]) {
+            try await JSONLinesLog(url: disk.appendingPathComponent("audit.jsonl")).append(["event": String(repeating: "x", count: 100_000)])
+        }
+        unmount()
+        guard mount("size=64k,ro") else { Issue.record("a read-only tmpfs could not be mounted after a writable one was"); return }
+        await expectStateError(["cannot write \(disk.path)/approvals.json: Read-only file system", "make it writable"]) { try document.save(["x"]) }
+        await expectStateError(["cannot lock \(disk.path)/apply.lock: Read-only file system"]) { _ = try ApplyLock(directory: disk, purpose: "test") }
+    }
+
     @Test func aFullDiskNamesItsCause() async throws {
         await expectStateError(["/dev/full", "No space left on device", "full"]) { try await JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")).append(["event": "x"]) }
     }
