@@ -11,6 +11,8 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
     public var endpoint: String = ""
     public var accessKeyID: String?
     public var credentialSource: String?
+    /// The answer's `Retry-After`, in seconds, for the retry step.
+    var retryAfter: Double?
 
     public init(service: String, operation: String, code: String, message: String, status: Int, requestID: String?) {
         self.service = service

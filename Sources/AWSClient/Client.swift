@@ -54,9 +54,10 @@ public struct AWSClient: Sendable {
     // MARK: protocols
 
     /// Query protocol: form-encoded Action/Version/parameters; returns `<Action>Result`.
-    public func query(_ service: Service, region: String, action: String, version: String, _ parameters: [(String, String)]) async throws -> (XMLElement, requestID: String?) {
+    public func query(_ service: Service, region: String, action: String, _ parameters: [(String, String)]) async throws -> (XMLElement, requestID: String?) {
+        guard case .query(let version) = service.wire else { throw Self.wrongProtocol(service, action) }
         let body = Self.formEncode([("Action", action), ("Version", version)] + parameters)
-        let response = try await send(service, region: region, operation: action, protocol: .query(version: version), method: "POST", path: "/",
+        let response = try await send(service, region: region, operation: action, method: "POST", path: "/",
                                       headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: Array(body.utf8))
         guard let root = XMLElement.parse(response.body) else {
             throw AWSError.unreadable(service: service.rawValue, operation: action, status: response.status, body: response.body, requestID: response.requestID)
@@ -65,13 +66,19 @@ public struct AWSClient: Sendable {
     }
 
     /// JSON 1.0/1.1 protocol: POST / with X-Amz-Target.
-    public func json<Output: Decodable>(_ service: Service, region: String, version: String, target: String, operation: String, _ body: JSON,
+    public func json<Output: Decodable>(_ service: Service, region: String, operation: String, _ body: JSON,
                                         as type: Output.Type = Output.self) async throws -> Output {
-        let response = try await send(service, region: region, operation: operation, protocol: .json(version: version, targetPrefix: target),
-                                      method: "POST", path: "/",
+        guard case .json(let version, let target) = service.wire else { throw Self.wrongProtocol(service, operation) }
+        let response = try await send(service, region: region, operation: operation, method: "POST", path: "/",
                                       headers: [("Content-Type", "application/x-amz-json-\(version)"), ("X-Amz-Target", "\(target).\(operation)")],
                                       body: body.bytes)
         return try decode(Output.self, response, service: service, operation: operation)
+    }
+
+    /// A call in another protocol than the service speaks: a programming error, said plainly.
+    static func wrongProtocol(_ service: Service, _ operation: String) -> AWSError {
+        AWSError(service: service.rawValue, operation: operation, code: "InvalidRequest", message: "\(service.rawValue) does not speak this protocol (it speaks \(service.wire))",
+                 status: 0, requestID: nil)
     }
 
     /// REST-JSON protocol; `path` segments are raw and encoded here.
@@ -84,7 +91,7 @@ public struct AWSClient: Sendable {
     public func restJSONTraced<Output: Decodable>(_ service: Service, region: String, operation: String, method: String, path: [String],
                                                   query: [(String, String)] = [], body: JSON? = nil,
                                                   as type: Output.Type = Output.self) async throws -> (output: Output, requestID: String?) {
-        let response = try await send(service, region: region, operation: operation, protocol: .restJSON, method: method, path: Self.path(path), query: query,
+        let response = try await send(service, region: region, operation: operation, method: method, path: Self.path(path), query: query,
                                       headers: body == nil ? [] : [("Content-Type", "application/json")], body: body?.bytes ?? [])
         return (try decode(Output.self, response, service: service, operation: operation), response.requestID)
     }
@@ -92,7 +99,7 @@ public struct AWSClient: Sendable {
     /// REST-XML protocol (S3).
     public func restXML(_ service: Service, region: String, operation: String, method: String, path: [String], query: [(String, String)] = [],
                         headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Response {
-        try await send(service, region: region, operation: operation, protocol: .restXML, method: method, path: Self.path(path), query: query,
+        try await send(service, region: region, operation: operation, method: method, path: Self.path(path), query: query,
                        headers: headers, body: body)
     }
 
@@ -116,89 +123,15 @@ public struct AWSClient: Sendable {
         }
     }
 
-    // MARK: signing, retries, errors
+    // MARK: the chain
 
-    public func send(_ service: Service, region: String, operation: String, protocol wire: WireProtocol, method: String, path: String,
+    /// Sends one request through the middleware chain (Middleware.swift): endpoint, count,
+    /// retry, rate limit, sign, redact, decode errors, slots, transport.
+    public func send(_ service: Service, region: String, operation: String, method: String, path: String,
                      query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8]) async throws -> Response {
-        let endpoint = endpoints.endpoint(for: service, region: region)
-        let queryString = query.map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
-        let basePath = endpoint.path == "/" ? "" : endpoint.path
-        // host[:port]: the Host header we sign, and where the request goes.
-        let authority = (endpoint.host ?? "") + (endpoint.port.map { ":\($0)" } ?? "")
-        let origin = "\(endpoint.scheme ?? "https")://\(authority)"
-        guard let url = URL(string: "\(origin)\(basePath)\(path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
-            throw AWSError(service: service.rawValue, operation: operation, code: "InvalidRequest", message: "cannot build a URL for \(path)", status: 0, requestID: nil)
-        }
-        let payloadHash = SigV4.hexSHA256(body)
-        let key = "\(service.rawValue)/\(region)"
-        let limiter = retry.rateLimiters?[key], quota = retry.quotas[key]
-        var attempt = 0
-        var retryCost: Int?
-        while true {
-            attempt += 1
-            try Task.checkCancellation()
-            if let limiter {
-                let wait = limiter.acquire()
-                if wait > 0 { try await retry.sleep(wait) }
-            }
-            let resolved: ResolvedCredentials? = credentials.isAnonymous ? nil : try await credentials.resolve()
-            var sent = headers
-            if let resolved {
-                let signer = SigV4(credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: region), service: service.signingName,
-                                   doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
-                let toSign = SigningRequest(method: method, path: basePath + path, query: queryString,
-                                            headers: [.init("Host", authority)] + headers.map { .init($0.0, $0.1) }, payloadHash: payloadHash)
-                sent += signer.sign(toSign, date: now()).addedHeaders.map { ($0.name, $0.value) }
-            }
-            let request = HTTPRequest(method: method, url: url, headers: sent + [("User-Agent", userAgent)], body: body)
-            var failure: any Error
-            var httpResponse: HTTPResponse?
-            do {
-                let response = try await slots.withSlot(key) { try await transport.send(request) }
-                httpResponse = response
-                let requestID = response.header("x-amzn-requestid") ?? response.header("x-amz-request-id") ?? response.header("x-amzn-request-id")
-                if (200..<300).contains(response.status) {
-                    limiter?.record(throttled: false)
-                    quota.succeeded(retryCost: retryCost)
-                    count(service, operation, outcome: "ok")
-                    return Response(status: response.status, headers: response.headers, body: response.body, requestID: requestID)
-                }
-                var error = Self.decodeError(wire, service: service, operation: operation, response: response, requestID: requestID)
-                if let resolved {
-                    error.message = Redaction.scrub(error.message, resolved.credentials)
-                    error.accessKeyID = resolved.credentials.accessKeyID
-                    error.credentialSource = resolved.source
-                }
-                error.endpoint = origin
-                limiter?.record(throttled: error.isThrottling)
-                failure = error
-            } catch let error as TransportError {
-                limiter?.record(throttled: false)
-                failure = error
-            }
-            guard let reason = RetryPolicy.reason(failure), attempt < retry.maxAttempts,
-                  let cost = quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false) else {
-                count(service, operation, outcome: Self.outcome(failure))
-                if let transport = failure as? TransportError {
-                    throw RequestFailed(service: service.rawValue, operation: operation, region: region, endpoint: origin, attempts: attempt, failure: transport)
-                }
-                throw failure
-            }
-            retryCost = cost
-            Counter(label: "reconciler_aws_retries_total", dimensions: [("service", service.rawValue), ("operation", operation)], factory: metrics).increment()
-            let delay = retry.delay(retry: attempt, retryAfter: RetryPolicy.retryAfter(httpResponse))
-            logger.info("retrying AWS request", metadata: [
-                "service": .string(service.rawValue), "operation": .string(operation), "region": .string(region),
-                "attempt": .stringConvertible(attempt + 1), "of": .stringConvertible(retry.maxAttempts),
-                "reason": .string(reason), "delay_seconds": .stringConvertible((delay * 1000).rounded() / 1000),
-            ])
-            try await retry.sleep(delay)
-        }
-    }
-
-    func count(_ service: Service, _ operation: String, outcome: String) {
-        Counter(label: "reconciler_aws_calls_total", dimensions: [("service", service.rawValue), ("operation", operation), ("outcome", outcome)],
-                factory: metrics).increment()
+        let response = try await run(AWSCall(service: service, region: region, operation: operation, method: method, path: path,
+                                              query: query, headers: headers, body: body))
+        return Response(status: response.status, headers: response.headers, body: response.body, requestID: response.requestID)
     }
 
     /// A call's outcome as a metric label: few values, whatever the error.

@@ -3,10 +3,9 @@ public struct CloudFormationClient: Sendable {
     public var client: AWSClient
     public var region: String
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
-    static let version = "2010-05-15"
 
     func call(_ action: String, _ parameters: [(String, String)]) async throws -> XMLElement {
-        try await client.query(.cloudformation, region: region, action: action, version: Self.version, parameters).0
+        try await client.query(.cloudformation, region: region, action: action, parameters).0
     }
 
     public struct Stack: Sendable, Hashable {

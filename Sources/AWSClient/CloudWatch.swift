@@ -7,7 +7,7 @@ public struct CloudWatchClient: Sendable {
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
 
     func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
-        try await client.json(.monitoring, region: region, version: "1.0", target: "GraniteServiceVersion20100801", operation: operation, body)
+        try await client.json(.monitoring, region: region, operation: operation, body)
     }
 
     /// The state of each named metric alarm that exists (`OK`, `ALARM`, `INSUFFICIENT_DATA`).

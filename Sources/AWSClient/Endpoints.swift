@@ -8,6 +8,23 @@ public enum Service: String, Sendable, CaseIterable {
     /// IAM Identity Center's portal (GetRoleCredentials, unsigned).
     case sso
 
+    /// How the service is spoken to: its protocol, with the API version and JSON target it
+    /// declares. Declared here once; the per-service clients never repeat it.
+    public var wire: WireProtocol {
+        switch self {
+        case .sts: return .query(version: "2011-06-15")
+        case .iam: return .query(version: "2010-05-08")
+        case .cloudformation: return .query(version: "2010-05-15")
+        case .ses: return .query(version: "2010-12-01")
+        case .acm: return .json(version: "1.1", targetPrefix: "CertificateManager")
+        case .cognitoIDP: return .json(version: "1.1", targetPrefix: "AWSCognitoIdentityProviderService")
+        case .sqs: return .json(version: "1.0", targetPrefix: "AmazonSQS")
+        case .monitoring: return .json(version: "1.0", targetPrefix: "GraniteServiceVersion20100801")
+        case .lambda, .apigatewayv2, .sso: return .restJSON
+        case .s3, .route53: return .restXML
+        }
+    }
+
     /// Name used in SigV4's credential scope.
     public var signingName: String {
         switch self {

@@ -135,7 +135,7 @@ extension LambdaClient {
     /// Invokes the function at `qualifier` and waits for it (RequestResponse). Returns the
     /// function's error (`X-Amz-Function-Error` with the start of its payload), nil when it succeeded.
     public func invoke(_ function: String, qualifier: String, payload: [UInt8]) async throws -> String? {
-        let response = try await client.send(.lambda, region: region, operation: "Invoke", protocol: .restJSON, method: "POST",
+        let response = try await client.send(.lambda, region: region, operation: "Invoke", method: "POST",
                                              path: AWSClient.path(Self.functions + [function, "invocations"]), query: [("Qualifier", qualifier)],
                                              headers: [("Content-Type", "application/json"), ("X-Amz-Invocation-Type", "RequestResponse")], body: payload)
         guard let kind = response.headers["x-amz-function-error"] else { return nil }

@@ -10,7 +10,7 @@ public struct STSClient: Sendable {
     /// Who the credentials are. An answer without a 12-digit account is an error: the account
     /// names the artifact buckets, and an empty one would name buckets nobody owns.
     public func getCallerIdentity() async throws -> (account: String, arn: String, userID: String) {
-        let (result, requestID) = try await client.query(.sts, region: region, action: "GetCallerIdentity", version: "2011-06-15", [])
+        let (result, requestID) = try await client.query(.sts, region: region, action: "GetCallerIdentity", [])
         let account = result.string("Account") ?? ""
         guard account.count == 12, account.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw AWSError(service: "sts", operation: "GetCallerIdentity", code: "InvalidResponse",
@@ -147,7 +147,7 @@ public struct ACMClient: Sendable {
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
 
     func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
-        try await client.json(.acm, region: region, version: "1.1", target: "CertificateManager", operation: operation, body)
+        try await client.json(.acm, region: region, operation: operation, body)
     }
 
     public struct Certificate: Decodable, Sendable, Hashable {
@@ -217,7 +217,7 @@ public struct CognitoClient: Sendable {
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
 
     func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
-        try await client.json(.cognitoIDP, region: region, version: "1.1", target: "AWSCognitoIdentityProviderService", operation: operation, body)
+        try await client.json(.cognitoIDP, region: region, operation: operation, body)
     }
 
     public struct UserPool: Decodable, Sendable, Hashable { public var Id: String; public var Name: String }
@@ -326,7 +326,7 @@ public struct SESClient: Sendable {
         var p: [(String, String)] = [("Source", from), ("Message.Subject.Data", subject), ("Message.Subject.Charset", "UTF-8"),
                                      ("Message.Body.Text.Data", text), ("Message.Body.Text.Charset", "UTF-8")]
         for (index, address) in to.enumerated() { p.append(("Destination.ToAddresses.member.\(index + 1)", address)) }
-        let (result, requestID) = try await client.query(.ses, region: region, action: "SendEmail", version: "2010-12-01", p)
+        let (result, requestID) = try await client.query(.ses, region: region, action: "SendEmail", p)
         return (result.string("MessageId") ?? "", requestID)
     }
 }

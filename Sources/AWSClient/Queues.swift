@@ -5,7 +5,7 @@ public struct SQSClient: Sendable {
     public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
 
     public func call<T: Decodable>(_ operation: String, _ body: JSON) async throws -> T {
-        try await client.json(.sqs, region: region, version: "1.0", target: "AmazonSQS", operation: operation, body)
+        try await client.json(.sqs, region: region, operation: operation, body)
     }
 
     /// The queue's URL; a missing queue is an error that `isNotFound`.

@@ -188,7 +188,7 @@ public struct RecipeRunner: Sendable {
         let client = context.client(signedWith: nil)
         let response: AWSClient.Response
         do {
-            response = try await client.send(.sso, region: spec.region, operation: "GetRoleCredentials", protocol: .restJSON, method: "GET",
+            response = try await client.send(.sso, region: spec.region, operation: "GetRoleCredentials", method: "GET",
                                              path: "/federation/credentials", query: [("account_id", spec.accountID), ("role_name", spec.roleName)],
                                              headers: [("x-amz-sso_bearer_token", cached.accessToken)], body: [])
         } catch let error as AWSError where error.status == 401 || error.code == "UnauthorizedException" {
@@ -205,7 +205,7 @@ public struct RecipeRunner: Sendable {
 extension STSClient {
     /// AssumeRole or AssumeRoleWithWebIdentity: the temporary credentials of the answer.
     func assumeRole(_ parameters: [(String, String)], operation: String) async throws -> Credentials {
-        let (result, requestID) = try await client.query(.sts, region: region, action: operation, version: "2011-06-15", parameters)
+        let (result, requestID) = try await client.query(.sts, region: region, action: operation, parameters)
         guard let id = result.string("Credentials", "AccessKeyId"), let secret = result.string("Credentials", "SecretAccessKey"),
               let token = result.string("Credentials", "SessionToken") else {
             throw AWSError(service: "sts", operation: operation, code: "InvalidResponse", message: "the answer carries no credentials",

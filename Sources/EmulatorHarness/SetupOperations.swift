@@ -50,7 +50,7 @@ extension CognitoClient {
     /// Creates a bare user pool.
     public func createUserPool(_ name: String) async throws -> UserPool {
         struct Out: Decodable { var UserPool: UserPool }
-        let out: Out = try await client.json(.cognitoIDP, region: region, version: "1.1", target: "AWSCognitoIdentityProviderService",
+        let out: Out = try await client.json(.cognitoIDP, region: region,
                                              operation: "CreateUserPool", ["PoolName": .string(name)])
         return out.UserPool
     }
@@ -59,7 +59,7 @@ extension CognitoClient {
 extension SESClient {
     /// Starts verification of a sender address (SES sends only from verified identities).
     public func verifyEmailIdentity(_ address: String) async throws {
-        _ = try await client.query(.ses, region: region, action: "VerifyEmailIdentity", version: "2010-12-01", [("EmailAddress", address)])
+        _ = try await client.query(.ses, region: region, action: "VerifyEmailIdentity", [("EmailAddress", address)])
     }
 }
 

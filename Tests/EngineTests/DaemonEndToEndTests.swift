@@ -316,7 +316,7 @@ extension EndToEnd {
                 update += [("Parameters.member.\(index + 1).ParameterKey", parameter), ("Parameters.member.\(index + 1).UsePreviousValue", "true")]
             }
             let cfn = CloudFormationClient(emulator.client(), region: "eu-west-1")
-            _ = try await emulator.client().query(.cloudformation, region: "eu-west-1", action: "UpdateStack", version: "2010-05-15", update)
+            _ = try await emulator.client().query(.cloudformation, region: "eu-west-1", action: "UpdateStack", update)
             try await Task.sleep(nanoseconds: 2_500_000_000)
             #expect(try await cfn.describeStacks("Dzgro-ams").first?.status == "UPDATE_IN_PROGRESS")
 

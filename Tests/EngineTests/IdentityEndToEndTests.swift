@@ -138,7 +138,7 @@ extension EndToEnd {
                 let refused = try setup.reconciler([command, "--desired-state", desiredState], ["AWS_PROFILE": "deploy"])
                 #expect(refused.status == 1 && refused.stderr.contains(refusal), "\(command): \(refused.stderr)")
             }
-            let stacks = try await moto.client().query(.cloudformation, region: "eu-west-1", action: "ListStacks", version: "2010-05-15", []).0
+            let stacks = try await moto.client().query(.cloudformation, region: "eu-west-1", action: "ListStacks", []).0
             #expect(stacks.at("StackSummaries")?.children.isEmpty ?? true)
 
             // A named profile whose source is missing is an error: nothing else is tried.

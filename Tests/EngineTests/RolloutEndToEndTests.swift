@@ -23,7 +23,7 @@ extension EndToEnd {
         }
 
         static func cloudWatch(_ emulator: MiniStack, _ region: String, _ operation: String, _ body: [String: JSON]) async throws {
-            let _: AWSClient.Empty = try await emulator.client().json(.monitoring, region: region, version: "1.0", target: "GraniteServiceVersion20100801",
+            let _: AWSClient.Empty = try await emulator.client().json(.monitoring, region: region,
                                                                        operation: operation, .object(body))
         }
 
