@@ -158,102 +158,129 @@ extension ControllerConfig {
         var config = ControllerConfig()
         reader.check(table, path: "", allowed: ["source", "aws", "state", "apply", "approval", "intervals", "drift", "server", "notify"])
 
-        if let source = reader.table(table, "source") {
-            reader.check(source, path: "source", allowed: ["repository", "branch", "subdirectory", "username", "token_env", "author"])
-            config.source.repository = reader.string(source, "source", "repository") ?? config.source.repository
-            config.source.branch = reader.string(source, "source", "branch") ?? config.source.branch
-            config.source.subdirectory = reader.string(source, "source", "subdirectory") ?? config.source.subdirectory
-            config.source.username = reader.string(source, "source", "username")
-            config.source.tokenEnv = reader.string(source, "source", "token_env")
-            if let author = reader.table(source, "author", path: "source") {
-                reader.check(author, path: "source.author", allowed: ["name", "email"])
-                config.source.authorName = reader.string(author, "source.author", "name")
-                config.source.authorEmail = reader.string(author, "source.author", "email")
-            }
-        }
-        if let aws = reader.table(table, "aws") {
-            reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "ca_bundle",
-                                                     "account_id", "timeout_seconds", "deadline_seconds"])
-            config.aws.timeoutSeconds = reader.int(aws, "aws", "timeout_seconds", 1...600) ?? config.aws.timeoutSeconds
-            config.aws.deadlineSeconds = reader.int(aws, "aws", "deadline_seconds", 1...3600) ?? config.aws.deadlineSeconds
-            config.aws.profile = reader.string(aws, "aws", "profile")
-            config.aws.endpoint = reader.endpoint(aws, "aws", "endpoint")
-            config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20)
-            config.aws.retryMode = reader.string(aws, "aws", "retry_mode")
-            if let mode = config.aws.retryMode, let problem = RetryModeName.problem(mode) { reader.fail("aws.retry_mode", problem) }
-            config.aws.caBundle = reader.string(aws, "aws", "ca_bundle")
-            config.aws.accountID = reader.string(aws, "aws", "account_id")
-            if let account = config.aws.accountID, account.count != 12 || !account.allSatisfy({ $0.isASCII && $0.isNumber }) {
-                reader.fail("aws.account_id", "'\(account)' is not an AWS account id; write its 12 digits in quotes, e.g. \"123456789012\"")
-            }
-            if let endpoints = reader.table(aws, "endpoints", path: "aws") {
-                for key in endpoints.keys.sorted() {
-                    if let value = reader.endpoint(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
-                }
-            }
-        }
-        if let state = reader.table(table, "state") {
-            reader.check(state, path: "state", allowed: ["directory"])
-            config.stateDirectory = reader.string(state, "state", "directory") ?? config.stateDirectory
-        }
-        if let apply = reader.table(table, "apply") {
-            reader.check(apply, path: "apply", allowed: ["python", "poll_seconds", "certificate_wait_seconds", "stack_wait_seconds"])
-            config.apply.python = reader.string(apply, "apply", "python") ?? config.apply.python
-            config.apply.pollSeconds = reader.int(apply, "apply", "poll_seconds", 1...300) ?? config.apply.pollSeconds
-            config.apply.certificateWaitSeconds = reader.int(apply, "apply", "certificate_wait_seconds", 0...86400) ?? config.apply.certificateWaitSeconds
-            config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 1...86400) ?? config.apply.stackWaitSeconds
-        }
-        if let approval = reader.table(table, "approval") {
-            reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "max_resends", "key_file"])
-            config.approval.keyFile = reader.string(approval, "approval", "key_file")
-            config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
-            config.approval.sender = reader.string(approval, "approval", "sender")
-            config.approval.sesRegion = reader.region(approval, "approval", "ses_region")
-            if !config.approval.recipients.isEmpty && config.approval.sesRegion == nil {
-                reader.fail("approval.ses_region", "is required with recipients: name the region whose SES sends the codes (the sender is verified, and the account out of the SES sandbox, there), e.g. ses_region = \"ap-south-1\"")
-            }
-            config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
-            config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
-            config.approval.maxResends = reader.int(approval, "approval", "max_resends", 0...10) ?? config.approval.maxResends
-            for address in config.approval.recipients + [config.approval.sender].compactMap({ $0 }) where !address.contains("@") {
-                reader.fail("approval", "'\(address)' is not an e-mail address")
-            }
-        }
-        if let intervals = reader.table(table, "intervals") {
-            reader.check(intervals, path: "intervals", allowed: ["poll_seconds", "drift_seconds", "jitter_percent", "max_backoff_seconds"])
-            config.intervals.pollSeconds = reader.int(intervals, "intervals", "poll_seconds", 1...86400) ?? config.intervals.pollSeconds
-            config.intervals.driftSeconds = reader.int(intervals, "intervals", "drift_seconds", 1...604800) ?? config.intervals.driftSeconds
-            config.intervals.jitterPercent = reader.int(intervals, "intervals", "jitter_percent", 0...50) ?? config.intervals.jitterPercent
-            config.intervals.maxBackoffSeconds = reader.int(intervals, "intervals", "max_backoff_seconds", 1...86400) ?? config.intervals.maxBackoffSeconds
-        }
-        if let drift = reader.table(table, "drift") {
-            reader.check(drift, path: "drift", allowed: ["policy"])
-            if let policy = reader.string(drift, "drift", "policy") {
-                if let value = DriftPolicy(rawValue: policy) { config.driftPolicy = value } else {
-                    reader.fail("drift.policy", "'\(policy)' is not a policy; allowed: report, correct")
-                }
-            }
-        }
-        if let server = reader.table(table, "server") {
-            reader.check(server, path: "server", allowed: ["address", "webhook_secret_file", "ready_within_seconds"])
-            var settings = Server()
-            if let address = reader.string(server, "server", "address") {
-                if let (host, port) = Server.parseAddress(address) { (settings.host, settings.port) = (host, port) } else {
-                    reader.fail("server.address", "'\(address)' is not host:port; write e.g. \"127.0.0.1:9820\" (port 0 takes a free port)")
-                }
-            }
-            settings.webhookSecretFile = reader.string(server, "server", "webhook_secret_file")
-            settings.readyWithinSeconds = reader.int(server, "server", "ready_within_seconds", 1...86400)
-            config.server = settings
-        }
-        if let notify = reader.table(table, "notify") {
-            reader.check(notify, path: "notify", allowed: ["webhook_url_file", "slack_url_file", "failing_after"])
-            config.notify.webhookURLFile = reader.string(notify, "notify", "webhook_url_file")
-            config.notify.slackURLFile = reader.string(notify, "notify", "slack_url_file")
-            config.notify.failingAfter = reader.int(notify, "notify", "failing_after", 1...100) ?? config.notify.failingAfter
-        }
+        if let source = reader.table(table, "source") { readSource(source, &reader, into: &config) }
+        if let aws = reader.table(table, "aws") { readAWS(aws, &reader, into: &config) }
+        if let state = reader.table(table, "state") { readState(state, &reader, into: &config) }
+        if let apply = reader.table(table, "apply") { readApply(apply, &reader, into: &config) }
+        if let approval = reader.table(table, "approval") { readApproval(approval, &reader, into: &config) }
+        if let intervals = reader.table(table, "intervals") { readIntervals(intervals, &reader, into: &config) }
+        if let drift = reader.table(table, "drift") { readDrift(drift, &reader, into: &config) }
+        if let server = reader.table(table, "server") { readServer(server, &reader, into: &config) }
+        if let notify = reader.table(table, "notify") { readNotify(notify, &reader, into: &config) }
         if !reader.errors.isEmpty { throw ConfigErrors(errors: reader.errors) }
         return config
+    }
+
+    /// `[source]`: the repository, branch, subdirectory and commit author.
+    fileprivate static func readSource(_ source: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(source, path: "source", allowed: ["repository", "branch", "subdirectory", "username", "token_env", "author"])
+        config.source.repository = reader.string(source, "source", "repository") ?? config.source.repository
+        config.source.branch = reader.string(source, "source", "branch") ?? config.source.branch
+        config.source.subdirectory = reader.string(source, "source", "subdirectory") ?? config.source.subdirectory
+        config.source.username = reader.string(source, "source", "username")
+        config.source.tokenEnv = reader.string(source, "source", "token_env")
+        if let author = reader.table(source, "author", path: "source") {
+            reader.check(author, path: "source.author", allowed: ["name", "email"])
+            config.source.authorName = reader.string(author, "source.author", "name")
+            config.source.authorEmail = reader.string(author, "source.author", "email")
+        }
+    }
+
+    /// `[aws]`: profile, endpoints, retries, CA bundle, account and timeouts.
+    fileprivate static func readAWS(_ aws: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "ca_bundle",
+                                                 "account_id", "timeout_seconds", "deadline_seconds"])
+        config.aws.timeoutSeconds = reader.int(aws, "aws", "timeout_seconds", 1...600) ?? config.aws.timeoutSeconds
+        config.aws.deadlineSeconds = reader.int(aws, "aws", "deadline_seconds", 1...3600) ?? config.aws.deadlineSeconds
+        config.aws.profile = reader.string(aws, "aws", "profile")
+        config.aws.endpoint = reader.endpoint(aws, "aws", "endpoint")
+        config.aws.maxAttempts = reader.int(aws, "aws", "max_attempts", 1...20)
+        config.aws.retryMode = reader.string(aws, "aws", "retry_mode")
+        if let mode = config.aws.retryMode, let problem = RetryModeName.problem(mode) { reader.fail("aws.retry_mode", problem) }
+        config.aws.caBundle = reader.string(aws, "aws", "ca_bundle")
+        config.aws.accountID = reader.string(aws, "aws", "account_id")
+        if let account = config.aws.accountID, account.count != 12 || !account.allSatisfy({ $0.isASCII && $0.isNumber }) {
+            reader.fail("aws.account_id", "'\(account)' is not an AWS account id; write its 12 digits in quotes, e.g. \"123456789012\"")
+        }
+        if let endpoints = reader.table(aws, "endpoints", path: "aws") {
+            for key in endpoints.keys.sorted() {
+                if let value = reader.endpoint(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
+            }
+        }
+    }
+
+    /// `[state]`: the state directory.
+    fileprivate static func readState(_ state: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(state, path: "state", allowed: ["directory"])
+        config.stateDirectory = reader.string(state, "state", "directory") ?? config.stateDirectory
+    }
+
+    /// `[apply]`: pip's Python and the bounds of apply's waits.
+    fileprivate static func readApply(_ apply: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(apply, path: "apply", allowed: ["python", "poll_seconds", "certificate_wait_seconds", "stack_wait_seconds"])
+        config.apply.python = reader.string(apply, "apply", "python") ?? config.apply.python
+        config.apply.pollSeconds = reader.int(apply, "apply", "poll_seconds", 1...300) ?? config.apply.pollSeconds
+        config.apply.certificateWaitSeconds = reader.int(apply, "apply", "certificate_wait_seconds", 0...86400) ?? config.apply.certificateWaitSeconds
+        config.apply.stackWaitSeconds = reader.int(apply, "apply", "stack_wait_seconds", 1...86400) ?? config.apply.stackWaitSeconds
+    }
+
+    /// `[approval]`: who gets the codes, through which SES region, and the codes' lifetime, attempts and resends.
+    fileprivate static func readApproval(_ approval: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "max_resends", "key_file"])
+        config.approval.keyFile = reader.string(approval, "approval", "key_file")
+        config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
+        config.approval.sender = reader.string(approval, "approval", "sender")
+        config.approval.sesRegion = reader.region(approval, "approval", "ses_region")
+        if !config.approval.recipients.isEmpty && config.approval.sesRegion == nil {
+            reader.fail("approval.ses_region", "is required with recipients: name the region whose SES sends the codes (the sender is verified, and the account out of the SES sandbox, there), e.g. ses_region = \"ap-south-1\"")
+        }
+        config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
+        config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
+        config.approval.maxResends = reader.int(approval, "approval", "max_resends", 0...10) ?? config.approval.maxResends
+        for address in config.approval.recipients + [config.approval.sender].compactMap({ $0 }) where !address.contains("@") {
+            reader.fail("approval", "'\(address)' is not an e-mail address")
+        }
+    }
+
+    /// `[intervals]`: the daemon's schedule.
+    fileprivate static func readIntervals(_ intervals: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(intervals, path: "intervals", allowed: ["poll_seconds", "drift_seconds", "jitter_percent", "max_backoff_seconds"])
+        config.intervals.pollSeconds = reader.int(intervals, "intervals", "poll_seconds", 1...86400) ?? config.intervals.pollSeconds
+        config.intervals.driftSeconds = reader.int(intervals, "intervals", "drift_seconds", 1...604800) ?? config.intervals.driftSeconds
+        config.intervals.jitterPercent = reader.int(intervals, "intervals", "jitter_percent", 0...50) ?? config.intervals.jitterPercent
+        config.intervals.maxBackoffSeconds = reader.int(intervals, "intervals", "max_backoff_seconds", 1...86400) ?? config.intervals.maxBackoffSeconds
+    }
+
+    /// `[drift]`: what the daemon does about drift.
+    fileprivate static func readDrift(_ drift: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(drift, path: "drift", allowed: ["policy"])
+        if let policy = reader.string(drift, "drift", "policy") {
+            if let value = DriftPolicy(rawValue: policy) { config.driftPolicy = value } else {
+                reader.fail("drift.policy", "'\(policy)' is not a policy; allowed: report, correct")
+            }
+        }
+    }
+
+    /// `[server]`: the HTTP endpoint's address, webhook secret and readiness.
+    fileprivate static func readServer(_ server: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(server, path: "server", allowed: ["address", "webhook_secret_file", "ready_within_seconds"])
+        var settings = Server()
+        if let address = reader.string(server, "server", "address") {
+            if let (host, port) = Server.parseAddress(address) { (settings.host, settings.port) = (host, port) } else {
+                reader.fail("server.address", "'\(address)' is not host:port; write e.g. \"127.0.0.1:9820\" (port 0 takes a free port)")
+            }
+        }
+        settings.webhookSecretFile = reader.string(server, "server", "webhook_secret_file")
+        settings.readyWithinSeconds = reader.int(server, "server", "ready_within_seconds", 1...86400)
+        config.server = settings
+    }
+
+    /// `[notify]`: where events go.
+    fileprivate static func readNotify(_ notify: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
+        reader.check(notify, path: "notify", allowed: ["webhook_url_file", "slack_url_file", "failing_after"])
+        config.notify.webhookURLFile = reader.string(notify, "notify", "webhook_url_file")
+        config.notify.slackURLFile = reader.string(notify, "notify", "slack_url_file")
+        config.notify.failingAfter = reader.int(notify, "notify", "failing_after", 1...100) ?? config.notify.failingAfter
     }
 }
 
