@@ -346,9 +346,31 @@ public struct ReleaseGate: Sendable {
         return try await execute(&approvals, index)
     }
 
-    /// Re-reads the remaining aliases; applies only when none moved since the plan.
+    /// Re-reads the remaining aliases; applies only when none moved since the plan. Its phases:
+    /// check the aliases, release the held stack changes, move the aliases, settle the approval.
     func execute(_ approvals: inout [Approval], _ index: Int) async throws -> Outcome {
         var approval = approvals[index]
+        var entries: [Outcome.Entry] = []
+        let toApply = try await checkAliases(&approval, &entries, &approvals, index)
+        if let stopped = try await releaseStackChanges(&approval, &entries, &approvals, index) { return stopped }
+        let requestIDs = await moveAliases(toApply, &approval, &entries)
+        return try await settle(approval, entries, requestIDs: requestIDs, &approvals, index)
+    }
+
+    /// Saves the approval as it now is, then records the event: the audit log never claims
+    /// what the state does not hold.
+    func save(_ approval: Approval, _ approvals: inout [Approval], _ index: Int, recording event: AuditEntry.Event? = nil,
+              requestIDs: [String] = [], entries: [Outcome.Entry]? = nil, detail: String? = nil) async throws {
+        approvals[index] = approval
+        try await store.save(approvals)
+        guard let event else { return }
+        try await record(event, approval, requestIDs: requestIDs,
+                         changes: entries.map { $0.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" } }, detail: detail)
+    }
+
+    /// The remaining aliases re-read: those at their target already are done, those where the
+    /// plan left them are to move; any other makes the approval stale (nothing moves).
+    func checkAliases(_ approval: inout Approval, _ entries: inout [Outcome.Entry], _ approvals: inout [Approval], _ index: Int) async throws -> [Int] {
         let remaining = approval.changes.indices.filter { approval.changes[$0].applied == nil }
         let regions = Set(remaining.map { approval.changes[$0].region })
         if !remaining.isEmpty { progress("re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) region\(regions.count == 1 ? "" : "s")…") }
@@ -358,7 +380,6 @@ public struct ReleaseGate: Sendable {
         } catch {
             throw GateError("\(error); nothing was changed, retry with `reconciler approve --retry \(approval.id)`")
         }
-        var entries: [Outcome.Entry] = []
         var moved: [String] = []
         var toApply: [Int] = []
         for (i, current) in zip(remaining, observed) {
@@ -375,52 +396,30 @@ public struct ReleaseGate: Sendable {
                 moved.append("\(change.function) in \(change.region): \(change.from?.description ?? "missing") at revision \(change.revisionID ?? "?") when planned, now \(now)")
             }
         }
-        if !moved.isEmpty {
+        guard moved.isEmpty else {
             approval.state = .stale
             approval.reason = "moved since the plan: " + moved.joined(separator: "; ")
-            approvals[index] = approval
-            try await store.save(approvals)
-            try await record(.stale, approval, detail: approval.reason)
+            try await save(approval, &approvals, index, recording: .stale, detail: approval.reason)
             throw GateError("approval \(approval.id) is stale, so nothing was changed: \(moved.count) alias\(moved.count == 1 ? "" : "es") moved since the plan:\n  "
                             + moved.joined(separator: "\n  ")
                             + "\nRun `reconciler plan` to see the aliases as they are now, then `reconciler apply` to request a fresh approval for what the commit still asks.")
         }
+        return toApply
+    }
 
-        // Risky stack updates before the aliases: each change set carries the region's alias
-        // pointers as planned, and the release may rely on what it changes.
+    /// Risky stack updates before the aliases: each change set carries the region's alias
+    /// pointers as planned, and the release may rely on what it changes. Returns the outcome
+    /// when one fails (the approval is then partly applied).
+    func releaseStackChanges(_ approval: inout Approval, _ entries: inout [Outcome.Entry], _ approvals: inout [Approval], _ index: Int) async throws -> Outcome? {
         for (i, change) in approval.stackChanges.enumerated() where change.applied == nil {
-            let current: [AliasFact?]
-            do { current = try await aliases.read(change.keys) } catch {
-                throw GateError("\(error); nothing more was changed, retry with `reconciler approve --retry \(approval.id)`")
-            }
-            let aliasesMoved = zip(change.keys, current).filter { key, fact in
-                change.aliasRevisions["\(key.functionName)/\(key.environment)"] != (fact?.revisionID ?? "")
-            }.map { "\($0.0.functionName):\($0.0.environment) in \(change.region)" }
+            let moved = try await aliasesMoved(since: change, of: approval)
             do {
-                if !aliasesMoved.isEmpty {
-                    throw StaleStackChange("its change set carries the aliases as planned, and \(aliasesMoved.joined(separator: ", ")) moved since")
-                }
-                if change.deletes == true {
-                    progress("deleting stack \(change.stackName) in \(change.region)…")
-                    try await stacks.delete(stack: change.stackName, basedOn: change.basedOn, region: change.region, progress: progress)
-                } else if let move = change.mapping {
-                    progress("moving \(move.domain) in \(change.region) to \(move.to)…")
-                    try await stacks.map(domain: move.domain, environment: move.environment, stackName: change.stackName, mappingID: move.mappingID,
-                                         from: move.from, to: move.to, releaseFrom: move.releaseFrom ?? [], bucket: change.bucket ?? "",
-                                         region: change.region, progress: progress)
-                } else if let adopts = change.adopts {
-                    progress("adopting \(adopts.count) resource\(adopts.count == 1 ? "" : "s") into \(change.stackName) in \(change.region)…")
-                    try await stacks.adopt(stack: change.stackName, resources: adopts, bucket: change.bucket ?? "", region: change.region, progress: progress)
-                } else {
-                    progress("executing the reviewed change set \(change.changeSet) of \(change.stackName) in \(change.region)…")
-                    try await stacks.release(stack: change.stackName, changeSet: change.changeSet, basedOn: change.basedOn, region: change.region, progress: progress)
-                }
+                if !moved.isEmpty { throw StaleStackChange("its change set carries the aliases as planned, and \(moved.joined(separator: ", ")) moved since") }
+                try await release(change)
             } catch let stale as StaleStackChange {
                 approval.state = .stale
                 approval.reason = "stack \(change.stackName) in \(change.region): \(stale)"
-                approvals[index] = approval
-                try await store.save(approvals)
-                try await record(.stale, approval, detail: approval.reason)
+                try await save(approval, &approvals, index, recording: .stale, detail: approval.reason)
                 let before = approval.stackChanges.contains { $0.applied != nil }
                 throw GateError("approval \(approval.id) is stale, so \(before ? "nothing more was" : "nothing was") changed: stack \(change.stackName) in \(change.region): \(stale)."
                                 + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
@@ -428,20 +427,50 @@ public struct ReleaseGate: Sendable {
                 entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .failed, detail: "\(error)"))
                 approval.state = .partial
                 approval.reason = "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
-                approvals[index] = approval
-                try await store.save(approvals)
-                try await record(.partiallyApplied, approval, changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" }, detail: approval.reason)
+                try await save(approval, &approvals, index, recording: .partiallyApplied, entries: entries, detail: approval.reason)
                 return Outcome(approval: approval, entries: entries)
             }
             approval.stacks?[i].applied = now()
-            approvals[index] = approval
-            try await store.save(approvals)
+            try await save(approval, &approvals, index)
             entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .applied))
         }
+        return nil
+    }
 
-        // Every alias at once, all regions: each is its own pointer, guarded by its own RevisionId,
-        // so no move waits for another (what must come first, the stack changes, is done above).
-        // A move that fails leaves the others in place, and the approval partly applied.
+    /// The aliases a held change set carries that moved since it was planned.
+    func aliasesMoved(since change: StackChange, of approval: Approval) async throws -> [String] {
+        let current: [AliasFact?]
+        do { current = try await aliases.read(change.keys) } catch {
+            throw GateError("\(error); nothing more was changed, retry with `reconciler approve --retry \(approval.id)`")
+        }
+        return zip(change.keys, current).filter { key, fact in
+            change.aliasRevisions["\(key.functionName)/\(key.environment)"] != (fact?.revisionID ?? "")
+        }.map { "\($0.0.functionName):\($0.0.environment) in \(change.region)" }
+    }
+
+    /// One held stack change, as its kind says: a deletion, a domain move, an adoption, or the reviewed change set.
+    func release(_ change: StackChange) async throws {
+        if change.deletes == true {
+            progress("deleting stack \(change.stackName) in \(change.region)…")
+            try await stacks.delete(stack: change.stackName, basedOn: change.basedOn, region: change.region, progress: progress)
+        } else if let move = change.mapping {
+            progress("moving \(move.domain) in \(change.region) to \(move.to)…")
+            try await stacks.map(domain: move.domain, environment: move.environment, stackName: change.stackName, mappingID: move.mappingID,
+                                 from: move.from, to: move.to, releaseFrom: move.releaseFrom ?? [], bucket: change.bucket ?? "",
+                                 region: change.region, progress: progress)
+        } else if let adopts = change.adopts {
+            progress("adopting \(adopts.count) resource\(adopts.count == 1 ? "" : "s") into \(change.stackName) in \(change.region)…")
+            try await stacks.adopt(stack: change.stackName, resources: adopts, bucket: change.bucket ?? "", region: change.region, progress: progress)
+        } else {
+            progress("executing the reviewed change set \(change.changeSet) of \(change.stackName) in \(change.region)…")
+            try await stacks.release(stack: change.stackName, changeSet: change.changeSet, basedOn: change.basedOn, region: change.region, progress: progress)
+        }
+    }
+
+    /// Every alias at once, all regions: each is its own pointer, guarded by its own RevisionId,
+    /// so no move waits for another (what must come first, the stack changes, is done before).
+    /// A move that fails leaves the others in place. Returns the request ids of the moves.
+    func moveAliases(_ toApply: [Int], _ approval: inout Approval, _ entries: inout [Outcome.Entry]) async -> [String] {
         let moving = Set(toApply.map { approval.changes[$0].region })
         if !toApply.isEmpty { progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(moving.count) region\(moving.count == 1 ? "" : "s") (\(moving.sorted().joined(separator: ", ")))…") }
         let snapshot = approval
@@ -475,6 +504,13 @@ public struct ReleaseGate: Sendable {
                 entries.append(.init(region: change.region, function: change.function, change: description, outcome: .failed, detail: "\(error)"))
             }
         }
+        return requestIDs
+    }
+
+    /// The approval's end state: rolling out (its progressive aliases walk the rollout's
+    /// steps), applied, or partly applied.
+    func settle(_ approval: Approval, _ entries: [Outcome.Entry], requestIDs: [String], _ approvals: inout [Approval], _ index: Int) async throws -> Outcome {
+        var approval = approval, entries = entries
         let walking = approval.progressive
         let done = approval.remaining.count == walking.count && approval.remainingStacks.isEmpty
         if done, !walking.isEmpty, let rollout = approval.rollout {
@@ -487,19 +523,13 @@ public struct ReleaseGate: Sendable {
             }
             approval.state = .rollingOut
             approval.reason = "confirmed by \(user); rolling out \(rollout.policy.summary)"
-            approvals[index] = approval
-            try await store.save(approvals)
-            try await record(.rolloutStarted, approval, requestIDs: requestIDs,
-                             changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" }, detail: approval.reason)
+            try await save(approval, &approvals, index, recording: .rolloutStarted, requestIDs: requestIDs, entries: entries, detail: approval.reason)
             let report = try await advance(id: approval.id)
             return Outcome(approval: report.approval, entries: entries)
         }
         approval.state = done ? .applied : .partial
         approval.reason = done ? "applied by \(user)" : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
-        approvals[index] = approval
-        try await store.save(approvals)
-        try await record(done ? .applied : .partiallyApplied, approval, requestIDs: requestIDs,
-                         changes: entries.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" }, detail: done ? nil : approval.reason)
+        try await save(approval, &approvals, index, recording: done ? .applied : .partiallyApplied, requestIDs: requestIDs, entries: entries, detail: done ? nil : approval.reason)
         return Outcome(approval: approval, entries: entries)
     }
 
