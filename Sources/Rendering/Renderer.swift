@@ -219,12 +219,19 @@ struct StackBuilder {
 
     // MARK: functions
 
+    /// A function: its role, the function itself, and its gated aliases.
     mutating func addFunction(_ function: Function) {
-        let name = function.name.value
-        let id = Self.functionID(name)
-        let aliasEnvironments = state.aliasEnvironments
+        let id = Self.functionID(function.name.value)
+        addRole(of: function, id: id)
+        addLambda(function, id: id)
+        addGatedAliases(of: function, id: id)
+    }
 
-        // Role: unnamed unless the desired state names it (role names are global).
+    /// The function's role: unnamed unless the desired state names it (role names are global),
+    /// reaching exactly its queues, buckets and parameters in every environment.
+    mutating func addRole(of function: Function, id: String) {
+        let name = function.name.value
+        let aliasEnvironments = state.aliasEnvironments
         var statements: [TemplateValue] = []
         let consumed = function.consumedQueues
         if !consumed.isEmpty {
@@ -255,6 +262,11 @@ struct StackBuilder {
         role.set("Tags", tagList())
         resource("\(id)Role", "AWS::IAM::Role", role.value)
 
+    }
+
+    /// The SAM function, with the layer parameters it refers to and what publishes a new version.
+    mutating func addLambda(_ function: Function, id: String) {
+        let name = function.name.value
         for layer in function.layers {
             parameter(Self.layerParameter(layer.value), "Published version ARN of layer \(Naming.layerName(project: project, layer: layer.value)) in this region")
         }
@@ -286,6 +298,11 @@ struct StackBuilder {
         properties.set("Tags", tagMap())
         resource(id, "AWS::Serverless::Function", properties.value)
 
+    }
+
+    /// The gated aliases of the function.
+    mutating func addGatedAliases(of function: Function, id: String) {
+        let name = function.name.value
         // Gated aliases: their pointer (version and canary routing) comes from stack
         // parameters the controller fills with what each alias points at now, so a
         // deployment carries the live pointer through unchanged. Left empty (a stack or
