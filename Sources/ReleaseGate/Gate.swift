@@ -293,24 +293,7 @@ public struct ReleaseGate: Sendable {
             throw GateError("approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler approve --resend \(approval.id)`.")
         }
         guard let seal = approval.seal, OneTimePassword.matches(code.trimmingCharacters(in: .whitespaces), seal) else {
-            approval.attemptsLeft -= 1
-            approval.wrongCodes = (approval.wrongCodes ?? 0) + 1
-            if approval.attemptsLeft <= 0 {
-                approval.state = .void
-                approval.seal = nil
-                approval.reason = "\(policy.maxAttempts) wrong codes"
-            }
-            approvals[index] = approval
-            try await store.save(approvals)
-            if approval.state == .void {
-                try await record(.voided, approval, detail: approval.reason)
-                let resendsLeft = policy.maxResends - (approval.resends ?? 0)
-                throw GateError("wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. "
-                                + (resendsLeft > 0 ? "Request a new code with `reconciler approve --resend \(approval.id)` (\(resendsLeft) resend\(resendsLeft == 1 ? "" : "s") left) or run `reconciler apply`."
-                                   : "It had every new code [approval] max_resends allows (\(approval.wrongCodes ?? 0) guesses); run `reconciler apply` for a fresh approval."))
-            }
-            try await record(.rejected, approval, detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
-            throw GateError("wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
+            try await rejectWrongCode(approval, &approvals, index)
         }
         // The code is spent and saved before anything moves (it cannot be used twice, even
         // after a crash), and only then recorded: the audit log never claims an approval whose
@@ -344,6 +327,28 @@ public struct ReleaseGate: Sendable {
         }
         try await checkTip(&approvals, index)
         return try await execute(&approvals, index)
+    }
+
+    /// A wrong code: one attempt less (counted over every code the approval had), void after
+    /// the last, audited; always throws.
+    func rejectWrongCode(_ approval: Approval, _ approvals: inout [Approval], _ index: Int) async throws -> Never {
+        var approval = approval
+        approval.attemptsLeft -= 1
+        approval.wrongCodes = (approval.wrongCodes ?? 0) + 1
+        if approval.attemptsLeft <= 0 {
+            approval.state = .void
+            approval.seal = nil
+            approval.reason = "\(policy.maxAttempts) wrong codes"
+        }
+        if approval.state == .void {
+            try await save(approval, &approvals, index, recording: .voided, detail: approval.reason)
+            let resendsLeft = policy.maxResends - (approval.resends ?? 0)
+            throw GateError("wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. "
+                            + (resendsLeft > 0 ? "Request a new code with `reconciler approve --resend \(approval.id)` (\(resendsLeft) resend\(resendsLeft == 1 ? "" : "s") left) or run `reconciler apply`."
+                               : "It had every new code [approval] max_resends allows (\(approval.wrongCodes ?? 0) guesses); run `reconciler apply` for a fresh approval."))
+        }
+        try await save(approval, &approvals, index, recording: .rejected, detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
+        throw GateError("wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
     }
 
     /// Re-reads the remaining aliases; applies only when none moved since the plan. Its phases:
