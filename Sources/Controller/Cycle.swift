@@ -150,54 +150,101 @@ public struct ReconcileCycle: Sendable {
         // 5. Approvals the commit no longer asks for (a revert, a branch moved back) are superseded,
         //    whether or not anything is to be applied; then apply and request approvals: for a
         //    new commit, or to correct drift.
-        if reconcile {
-            report.superseded = try await deployment.supersedeUnwanted(progress: progress)
-            for approval in report.superseded {
-                logger.info("approval superseded", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "reason": "\(approval.reason ?? "")"])
-            }
-            if !report.superseded.isEmpty {
-                report.steps.append(StepResult("releases", .releasesSuperseded, report.superseded.map { "\($0.environment) \($0.id)" }.joined(separator: ", ")))
-            }
-        }
-        var execution: Deployment.Execution?
-        var corrections: [String] = []
-        if (reconcile || correct) && observation.plan.hasChanges {
-            let plan = await deployment.preview(observation.plan, progress: progress)
-            logger.info("applying", metadata: ["commit": "\(commit)", "digest": "\(plan.digest.prefix(16))", "steps": "\(plan.steps.count)",
-                                               "held": "\(plan.heldSteps.count)", "reason": "\(reconcile ? "commit" : "drift correction")"])
-            let done: Deployment.Execution
-            do {
-                done = try await deployment.execute(plan, progress: progress, shouldContinue: { [stopping] in !stopping() })
-            } catch {
-                report.steps.append(StepResult("apply", .applyFailed, "\(error)"))
-                return "\(error)"
-            }
-            execution = done
-            report.execution = done
-            report.requested = done.requests.compactMap { if case .created(let approval) = $0 { approval } else { nil } }
-            if correct && !reconcile {
-                corrections = done.report.entries.filter { $0.outcome == .applied }.map { "\($0.region): \($0.subject) restored" }
-                    + done.requests.map { "\($0.approval.environment): approval \($0.approval.id) requested to move \($0.approval.changes.count) alias\($0.approval.changes.count == 1 ? "" : "es") back to their pins" }
-            }
-            for request in done.requests {
-                logger.info("release held", metadata: ["environment": "\(request.approval.environment)", "approval": "\(request.approval.id)",
-                                                       "changes": "\(request.approval.changes.count)", "state": "\(request.approval.state.rawValue)"])
-            }
-            report.steps.append(done.report.succeeded
-                ? StepResult("apply", .applied, "\(done.report.count(.applied)) applied, \(done.report.count(.unchanged)) unchanged, \(done.report.count(.held)) held")
-                : StepResult("apply", .applyFailed, done.report.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.subject)" }.joined(separator: "; ")))
-            if let failure = done.gateFailure {
-                report.steps.append(StepResult("releases", .gateFailed, failure))
-            } else {
-                report.steps.append(done.requests.isEmpty ? StepResult("releases", .noRelease, "no release to hold")
-                    : StepResult("releases", .releasesRequested, done.requests.map { "\($0.approval.environment) \($0.approval.id)" }.joined(separator: ", ")))
-            }
-        } else {
-            report.steps.append(StepResult("apply", .nothingToApply, observation.plan.hasChanges ? "changes wait for the next commit or drift correction" : "AWS matches the commit"))
-        }
+        if reconcile { try await supersedeUnwanted(deployment, &report, progress: progress) }
+        let applied = try await applyAndRequest(deployment, observation.plan, &report, reconcile: reconcile, correct: correct, progress: progress)
+        if let failure = applied.failure { return failure }
+        let execution = applied.execution
 
-        // 6. Finish releases confirmed but cut short.
-        var changed = (execution?.report.count(.applied) ?? 0) > 0
+        // 6. Finish releases confirmed but cut short, and 6b. walk the rollouts in progress.
+        let finished = try await finishReleases(&report, progress: progress)
+        let walked = try await walkRollouts(&report, progress: progress)
+        let changed = (execution?.report.count(.applied) ?? 0) > 0 || finished.changed || walked.changed
+        let retryFailure = walked.failure ?? finished.failure
+        report.rolloutDue = Self.rolloutDue(try await ports.gate.store.load())
+        if changed && !stopping() { observation = try await deployment.plan() }
+        // Again after the releases step: an alias that waits for an approval requested in this
+        // cycle is a release awaiting its code, not drift.
+        findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
+
+        // 7. Status: a projection of what this cycle found and did.
+        let approvals = try await ports.gate.store.load()
+        let live = approvals.filter(\.isLive)
+        report.live = live
+        let facts = StatusProjection.Facts(
+            commit: commit, state: state, stacks: checked.stacks, observation: observation, execution: execution, findings: findings,
+            live: live, reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
+            drift: drift.checked ? .init(at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
+                                         findings: findings, corrections: applied.corrections) : nil,
+            rollouts: Approval.currentRollouts(approvals))
+        let projected = StatusProjection.project(status, facts, now: ports.clock.now())
+        status = projected.status
+        if let check = status.drift, drift.checked {
+            for finding in check.findings {
+                logger.log(level: finding.isDrift ? .warning : .info, "drift finding",
+                           metadata: ["kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)"])
+            }
+            logger.info("drift check finished", metadata: ["findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
+                                                           "corrections": "\(check.corrections.count)", "policy": "\(check.policy)"])
+        }
+        return projected.failure
+    }
+
+    /// 5a. Supersedes the approvals this commit no longer asks for, and says so.
+    func supersedeUnwanted(_ deployment: Deployment, _ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws {
+        report.superseded = try await deployment.supersedeUnwanted(progress: progress)
+        for approval in report.superseded {
+            logger.info("approval superseded", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "reason": "\(approval.reason ?? "")"])
+        }
+        if !report.superseded.isEmpty {
+            report.steps.append(StepResult("releases", .releasesSuperseded, report.superseded.map { "\($0.environment) \($0.id)" }.joined(separator: ", ")))
+        }
+    }
+
+    /// 5b. Applies the plan and requests approvals for its held steps, for a new commit or to
+    ///     correct drift. `failure`: the apply could not run at all.
+    func applyAndRequest(_ deployment: Deployment, _ planned: Plan, _ report: inout Report, reconcile: Bool, correct: Bool,
+                         progress: @escaping @Sendable (String) -> Void) async throws -> (execution: Deployment.Execution?, corrections: [String], failure: String?) {
+        let commit = deployment.commit
+        guard (reconcile || correct) && planned.hasChanges else {
+            report.steps.append(StepResult("apply", .nothingToApply, planned.hasChanges ? "changes wait for the next commit or drift correction" : "AWS matches the commit"))
+            return (nil, [], nil)
+        }
+        var corrections: [String] = []
+        let plan = await deployment.preview(planned, progress: progress)
+        logger.info("applying", metadata: ["commit": "\(commit)", "digest": "\(plan.digest.prefix(16))", "steps": "\(plan.steps.count)",
+                                           "held": "\(plan.heldSteps.count)", "reason": "\(reconcile ? "commit" : "drift correction")"])
+        let done: Deployment.Execution
+        do {
+            done = try await deployment.execute(plan, progress: progress, shouldContinue: { [stopping] in !stopping() })
+        } catch {
+            report.steps.append(StepResult("apply", .applyFailed, "\(error)"))
+            return (nil, [], "\(error)")
+        }
+        report.execution = done
+        report.requested = done.requests.compactMap { if case .created(let approval) = $0 { approval } else { nil } }
+        if correct && !reconcile {
+            corrections = done.report.entries.filter { $0.outcome == .applied }.map { "\($0.region): \($0.subject) restored" }
+                + done.requests.map { "\($0.approval.environment): approval \($0.approval.id) requested to move \($0.approval.changes.count) alias\($0.approval.changes.count == 1 ? "" : "es") back to their pins" }
+        }
+        for request in done.requests {
+            logger.info("release held", metadata: ["environment": "\(request.approval.environment)", "approval": "\(request.approval.id)",
+                                                   "changes": "\(request.approval.changes.count)", "state": "\(request.approval.state.rawValue)"])
+        }
+        report.steps.append(done.report.succeeded
+            ? StepResult("apply", .applied, "\(done.report.count(.applied)) applied, \(done.report.count(.unchanged)) unchanged, \(done.report.count(.held)) held")
+            : StepResult("apply", .applyFailed, done.report.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.subject)" }.joined(separator: "; ")))
+        if let failure = done.gateFailure {
+            report.steps.append(StepResult("releases", .gateFailed, failure))
+        } else {
+            report.steps.append(done.requests.isEmpty ? StepResult("releases", .noRelease, "no release to hold")
+                : StepResult("releases", .releasesRequested, done.requests.map { "\($0.approval.environment) \($0.approval.id)" }.joined(separator: ", ")))
+        }
+        return (done, corrections, nil)
+    }
+
+    /// 6. Finishes the releases confirmed but cut short (a crash, a failing region).
+    func finishReleases(_ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws -> (changed: Bool, failure: String?) {
+        var changed = false
         var retryFailure: String?
         for approval in try await ports.gate.store.load() where approval.state == .partial && !stopping() {
             logger.info("finishing confirmed release", metadata: ["approval": "\(approval.id)", "environment": "\(approval.environment)",
@@ -214,7 +261,13 @@ public struct ReconcileCycle: Sendable {
             report.steps.append(retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
                 ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
-        // 6b. Walk the rollouts in progress: what is due now (a shift, a check, a rollback).
+        return (changed, retryFailure)
+    }
+
+    /// 6b. Walks the rollouts in progress: what is due now (a shift, a check, a rollback).
+    func walkRollouts(_ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws -> (changed: Bool, failure: String?) {
+        var changed = false
+        var retryFailure: String?
         for approval in try await ports.gate.store.load() where approval.state == .rollingOut && !stopping() {
             let before = approval.rollout
             do {
@@ -230,33 +283,7 @@ public struct ReconcileCycle: Sendable {
                 report.steps.append(StepResult("rollouts", .releaseFailed, "\(approval.environment) \(approval.id): \(error)"))
             }
         }
-        report.rolloutDue = Self.rolloutDue(try await ports.gate.store.load())
-        if changed && !stopping() { observation = try await deployment.plan() }
-        // Again after the releases step: an alias that waits for an approval requested in this
-        // cycle is a release awaiting its code, not drift.
-        findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
-
-        // 7. Status: a projection of what this cycle found and did.
-        let approvals = try await ports.gate.store.load()
-        let live = approvals.filter(\.isLive)
-        report.live = live
-        let facts = StatusProjection.Facts(
-            commit: commit, state: state, stacks: checked.stacks, observation: observation, execution: execution, findings: findings,
-            live: live, reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
-            drift: drift.checked ? .init(at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
-                                         findings: findings, corrections: corrections) : nil,
-            rollouts: Approval.currentRollouts(approvals))
-        let projected = StatusProjection.project(status, facts, now: ports.clock.now())
-        status = projected.status
-        if let check = status.drift, drift.checked {
-            for finding in check.findings {
-                logger.log(level: finding.isDrift ? .warning : .info, "drift finding",
-                           metadata: ["kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)"])
-            }
-            logger.info("drift check finished", metadata: ["findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
-                                                           "corrections": "\(check.corrections.count)", "policy": "\(check.policy)"])
-        }
-        return projected.failure
+        return (changed, retryFailure)
     }
 
     struct DriftResult {
