@@ -70,6 +70,24 @@ public struct Observer: Sendable {
         return (snapshot, failures)
     }
 
+    /// The Route 53 zone at the names this region's steps write (its certificates' validation
+    /// names are known once they are read). Route 53 allows five requests a second per account:
+    /// one by one.
+    func readZone(_ zone: String, names: [String], into snapshot: inout RegionSnapshot) async throws {
+        // A certificate listed as issued was not described: its validation records are read now.
+        for (index, certificate) in snapshot.certificates.enumerated() where certificate.records.isEmpty {
+            snapshot.certificates[index].records = try await ports.certificates.certificate(certificate.arn, region: snapshot.region).records
+        }
+        let name = try await ports.dns.zoneName(zone)
+        var records: [DNSRecord] = []
+        if name != nil {
+            var names = names
+            for record in snapshot.certificates.flatMap(\.records) where !names.contains(record.name) { names.append(record.name) }
+            for name in names { records += try await ports.dns.records(zone, name: name) }
+        }
+        snapshot.dnsZone = HostedZoneFact(id: zone, name: name, records: records)
+    }
+
     /// The key of a failure to list the account's buckets (the regions deployed to before).
     public static let formerRegions = "the account's bucket list (regions deployed to before)"
 
@@ -137,22 +155,7 @@ public struct Observer: Sendable {
                 }
             }
         }
-        // The Route 53 zone at the names this region's steps write (its certificates' validation
-        // names are known now). Route 53 allows five requests a second per account: one by one.
-        if let zone = target.dnsZone {
-            // A certificate listed as issued was not described: its validation records are read now.
-            for (index, certificate) in snapshot.certificates.enumerated() where certificate.records.isEmpty {
-                snapshot.certificates[index].records = try await ports.certificates.certificate(certificate.arn, region: region).records
-            }
-            let name = try await ports.dns.zoneName(zone)
-            var records: [DNSRecord] = []
-            if name != nil {
-                var names = target.dnsNames
-                for record in snapshot.certificates.flatMap(\.records) where !names.contains(record.name) { names.append(record.name) }
-                for name in names { records += try await ports.dns.records(zone, name: name) }
-            }
-            snapshot.dnsZone = HostedZoneFact(id: zone, name: name, records: records)
-        }
+        if let zone = target.dnsZone { try await readZone(zone, names: target.dnsNames, into: &snapshot) }
         // What the stacks would create that exists already, and the stacks named to take it from.
         snapshot.found = try await discover(target, stacks: snapshot.stacks)
         snapshot.adoptFrom = target.adoptFrom.filter { everyStack[$0] != nil }
