@@ -125,8 +125,8 @@ public struct CloudFormationClient: Sendable {
                 p.append(("Parameters.member.\(index + 1).UsePreviousValue", "true"))
             }
         }
-        for (index, key) in tags.keys.sorted().enumerated() {
-            p += [("Tags.member.\(index + 1).Key", key), ("Tags.member.\(index + 1).Value", tags[key]!)]
+        for (index, tag) in tags.sorted(by: { $0.key < $1.key }).enumerated() {
+            p += [("Tags.member.\(index + 1).Key", tag.key), ("Tags.member.\(index + 1).Value", tag.value)]
         }
         for (index, capability) in capabilities.enumerated() { p.append(("Capabilities.member.\(index + 1)", capability)) }
         return p
@@ -228,8 +228,8 @@ public struct CloudFormationClient: Sendable {
         for (index, resource) in resources.enumerated() {
             let prefix = "ResourcesToImport.member.\(index + 1)"
             p += [("\(prefix).ResourceType", resource.type), ("\(prefix).LogicalResourceId", resource.logicalID)]
-            for (entry, key) in resource.identifier.keys.sorted().enumerated() {
-                p += [("\(prefix).ResourceIdentifier.entry.\(entry + 1).key", key), ("\(prefix).ResourceIdentifier.entry.\(entry + 1).value", resource.identifier[key]!)]
+            for (entry, identifier) in resource.identifier.sorted(by: { $0.key < $1.key }).enumerated() {
+                p += [("\(prefix).ResourceIdentifier.entry.\(entry + 1).key", identifier.key), ("\(prefix).ResourceIdentifier.entry.\(entry + 1).value", identifier.value)]
             }
         }
         _ = try await call("CreateChangeSet", p)

@@ -180,9 +180,9 @@ private struct Reader {
                                     hint: "allowed: 1-16 lowercase letters and digits, starting with a letter")
         }
         guard let fields = value.mapping(allowed: ["alias", "rollout"]),
-              let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue))
+              let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue)),
+              let policy = AliasPolicy(rawValue: alias.value)
         else { continue }
-        let policy = AliasPolicy(rawValue: alias.value)!
         var rollout: RolloutPolicy?
         if let node = fields.optional("rollout") {
             if policy == .gated { rollout = RolloutReader.rollout(node) } else {

@@ -26,7 +26,7 @@ public enum Naming {
     public static func isIPv4Address(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0") && Int(part)! <= 255
+            !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0") && (Int(part) ?? 256) <= 255
         }
     }
 
