@@ -152,105 +152,105 @@ private struct Reader {
 
     /// `tags`: each key and value, the renderer's and AWS's own keys refused.
     func readTags(_ map: YMap) -> [Tag] {
-    var tags: [Tag] = []
-    for (key, value) in map.optional("tags")?.stringMap(what: "tag") ?? [] {
-        if ["Project", "FeatureSet", "Environment"].contains(key.value) || key.value.lowercased().hasPrefix("aws:") {
-            context.diagnostics.add(.invalidName, at: key.location, path: "tags.\(key.value)",
-                                    "tag key '\(key.value)' is reserved",
-                                    hint: "Project, FeatureSet and Environment are set by the renderer; 'aws:' keys belong to AWS")
-        } else if key.value.count > 128 || value.count > 256 {
-            context.diagnostics.add(.outOfRange, at: key.location, path: "tags.\(key.value)", "tag is too long",
-                                    hint: "keys have at most 128 characters, values at most 256")
-        } else {
-            tags.append(Tag(key.value, value))
+        var tags: [Tag] = []
+        for (key, value) in map.optional("tags")?.stringMap(what: "tag") ?? [] {
+            if ["Project", "FeatureSet", "Environment"].contains(key.value) || key.value.lowercased().hasPrefix("aws:") {
+                context.diagnostics.add(.invalidName, at: key.location, path: "tags.\(key.value)",
+                                        "tag key '\(key.value)' is reserved",
+                                        hint: "Project, FeatureSet and Environment are set by the renderer; 'aws:' keys belong to AWS")
+            } else if key.value.count > 128 || value.count > 256 {
+                context.diagnostics.add(.outOfRange, at: key.location, path: "tags.\(key.value)", "tag is too long",
+                                        hint: "keys have at most 128 characters, values at most 256")
+            } else {
+                tags.append(Tag(key.value, value))
+            }
         }
-    }
         return tags
     }
 
     /// `environments`: each with its alias policy and, for a gated one, its rollout.
     mutating func readEnvironments(_ map: YMap) -> [Environment] {
-    var environments: [Environment] = []
-    for (envName, value) in map.required("environments", hint: "list the environments, e.g. `dev: {alias: auto}`")?
-        .entries(what: "environment") ?? [] {
-        declared.environments.insert(envName.value)
-        if !Naming.isEnvironmentName(envName.value) || !Naming.isAliasName(envName.value) {
-            context.diagnostics.add(.invalidName, at: envName.location, path: "environments.\(envName.value)",
-                                    "'\(envName.value)' cannot be an alias and stage name",
-                                    hint: "allowed: 1-16 lowercase letters and digits, starting with a letter")
-        }
-        guard let fields = value.mapping(allowed: ["alias", "rollout"]),
-              let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue)),
-              let policy = AliasPolicy(rawValue: alias.value)
-        else { continue }
-        var rollout: RolloutPolicy?
-        if let node = fields.optional("rollout") {
-            if policy == .gated { rollout = RolloutReader.rollout(node) } else {
-                node.report(.aliasPolicy, "only a gated environment rolls out in steps; '\(envName.value)' has `alias: \(policy.rawValue)`",
-                            hint: "remove `rollout`, or make the environment `alias: gated`")
+        var environments: [Environment] = []
+        for (envName, value) in map.required("environments", hint: "list the environments, e.g. `dev: {alias: auto}`")?
+            .entries(what: "environment") ?? [] {
+            declared.environments.insert(envName.value)
+            if !Naming.isEnvironmentName(envName.value) || !Naming.isAliasName(envName.value) {
+                context.diagnostics.add(.invalidName, at: envName.location, path: "environments.\(envName.value)",
+                                        "'\(envName.value)' cannot be an alias and stage name",
+                                        hint: "allowed: 1-16 lowercase letters and digits, starting with a letter")
             }
+            guard let fields = value.mapping(allowed: ["alias", "rollout"]),
+                  let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue)),
+                  let policy = AliasPolicy(rawValue: alias.value)
+            else { continue }
+            var rollout: RolloutPolicy?
+            if let node = fields.optional("rollout") {
+                if policy == .gated { rollout = RolloutReader.rollout(node) } else {
+                    node.report(.aliasPolicy, "only a gated environment rolls out in steps; '\(envName.value)' has `alias: \(policy.rawValue)`",
+                                hint: "remove `rollout`, or make the environment `alias: gated`")
+                }
+            }
+            environments.append(Environment(name: envName, alias: policy, rollout: rollout))
         }
-        environments.append(Environment(name: envName, alias: policy, rollout: rollout))
-    }
         return environments
     }
 
     /// `featureSets`: each with its regions, each region known and listed once.
     mutating func readFeatureSets(_ map: YMap) -> [FeatureSet] {
-    var featureSets: [FeatureSet] = []
-    for (fsName, value) in map.required("featureSets", hint: "declare the feature sets and their regions")?
-        .entries(what: "feature set") ?? [] {
-        declared.featureSets.insert(fsName.value)
-        if !(fsName.value.first?.isLowercase ?? false) || !Naming.isTypeName(fsName.value) || fsName.value.count > 32 {
-            context.diagnostics.add(.invalidName, at: fsName.location, path: "featureSets.\(fsName.value)",
-                                    "feature set name '\(fsName.value)' is not usable in stack names",
-                                    hint: "allowed: 1-32 letters and digits, starting with a lowercase letter")
-        }
-        guard let fields = value.mapping(allowed: ["regions"]),
-              let regionsNode = fields.required("regions", hint: "list at least one region"),
-              let regions = regionsNode.stringList()
-        else { continue }
-        var valid: [Located<String>] = []
-        for (index, region) in regions.enumerated() {
-            if !Naming.regions.contains(region.value) {
-                let suggestion = closest(to: region.value, in: Naming.regions).map { "did you mean '\($0)'? " } ?? ""
-                context.diagnostics.add(.invalidValue, at: region.location, path: "featureSets.\(fsName.value).regions[\(index)]",
-                                        "unknown AWS region '\(region.value)'", hint: "\(suggestion)use a commercial region code such as eu-west-1")
-            } else if valid.contains(where: { $0.value == region.value }) {
-                context.diagnostics.add(.duplicateKey, at: region.location, path: "featureSets.\(fsName.value).regions[\(index)]",
-                                        "region '\(region.value)' is listed twice", hint: "list each region once")
-            } else {
-                valid.append(region)
+        var featureSets: [FeatureSet] = []
+        for (fsName, value) in map.required("featureSets", hint: "declare the feature sets and their regions")?
+            .entries(what: "feature set") ?? [] {
+            declared.featureSets.insert(fsName.value)
+            if !(fsName.value.first?.isLowercase ?? false) || !Naming.isTypeName(fsName.value) || fsName.value.count > 32 {
+                context.diagnostics.add(.invalidName, at: fsName.location, path: "featureSets.\(fsName.value)",
+                                        "feature set name '\(fsName.value)' is not usable in stack names",
+                                        hint: "allowed: 1-32 letters and digits, starting with a lowercase letter")
             }
+            guard let fields = value.mapping(allowed: ["regions"]),
+                  let regionsNode = fields.required("regions", hint: "list at least one region"),
+                  let regions = regionsNode.stringList()
+            else { continue }
+            var valid: [Located<String>] = []
+            for (index, region) in regions.enumerated() {
+                if !Naming.regions.contains(region.value) {
+                    let suggestion = closest(to: region.value, in: Naming.regions).map { "did you mean '\($0)'? " } ?? ""
+                    context.diagnostics.add(.invalidValue, at: region.location, path: "featureSets.\(fsName.value).regions[\(index)]",
+                                            "unknown AWS region '\(region.value)'", hint: "\(suggestion)use a commercial region code such as eu-west-1")
+                } else if valid.contains(where: { $0.value == region.value }) {
+                    context.diagnostics.add(.duplicateKey, at: region.location, path: "featureSets.\(fsName.value).regions[\(index)]",
+                                            "region '\(region.value)' is listed twice", hint: "list each region once")
+                } else {
+                    valid.append(region)
+                }
+            }
+            if regions.isEmpty {
+                regionsNode.report(.missingField, "feature set '\(fsName.value)' runs in no region", hint: "list at least one region")
+            }
+            featureSets.append(FeatureSet(name: fsName, regions: valid))
         }
-        if regions.isEmpty {
-            regionsNode.report(.missingField, "feature set '\(fsName.value)' runs in no region", hint: "list at least one region")
-        }
-        featureSets.append(FeatureSet(name: fsName, regions: valid))
-    }
         return featureSets
     }
 
     /// `domains`: the base, the API and auth labels, the apex environment and the Route 53 zone.
     func readDomains(_ map: YMap) -> Domains? {
-    var domains: Domains?
-    if let node = map.optional("domains"), let fields = node.mapping(allowed: ["base", "api", "auth", "apexEnvironment", "route53"]) {
-        let base = fields.required("base", hint: "the registered domain, e.g. dzgro.com")?.string()
-        let api = fields.optional("api")?.string() ?? Located("api", at: fields.location)
-        let auth = fields.optional("auth")?.string() ?? Located("auth", at: fields.location)
-        for (key, label) in [("api", api), ("auth", auth)] where !Naming.isDomainName(label.value + ".x") {
-            context.diagnostics.add(.invalidName, at: label.location, path: "domains.\(key)", "'\(label.value)' is not a DNS label",
-                                    hint: "allowed: 1-63 lowercase letters, digits and hyphens")
+        var domains: Domains?
+        if let node = map.optional("domains"), let fields = node.mapping(allowed: ["base", "api", "auth", "apexEnvironment", "route53"]) {
+            let base = fields.required("base", hint: "the registered domain, e.g. dzgro.com")?.string()
+            let api = fields.optional("api")?.string() ?? Located("api", at: fields.location)
+            let auth = fields.optional("auth")?.string() ?? Located("auth", at: fields.location)
+            for (key, label) in [("api", api), ("auth", auth)] where !Naming.isDomainName(label.value + ".x") {
+                context.diagnostics.add(.invalidName, at: label.location, path: "domains.\(key)", "'\(label.value)' is not a DNS label",
+                                        hint: "allowed: 1-63 lowercase letters, digits and hyphens")
+            }
+            if let base, !Naming.isDomainName(base.value) {
+                context.diagnostics.add(.invalidName, at: base.location, path: "domains.base", "'\(base.value)' is not a domain name",
+                                        hint: "write a lowercase DNS name such as example.com")
+            }
+            if let base {
+                domains = Domains(base: base, apiPrefix: api.value, authPrefix: auth.value,
+                                  apexEnvironment: fields.optional("apexEnvironment")?.string(), route53: readRoute53(fields.optional("route53")))
+            }
         }
-        if let base, !Naming.isDomainName(base.value) {
-            context.diagnostics.add(.invalidName, at: base.location, path: "domains.base", "'\(base.value)' is not a domain name",
-                                    hint: "write a lowercase DNS name such as example.com")
-        }
-        if let base {
-            domains = Domains(base: base, apiPrefix: api.value, authPrefix: auth.value,
-                              apexEnvironment: fields.optional("apexEnvironment")?.string(), route53: readRoute53(fields.optional("route53")))
-        }
-    }
         return domains
     }
 
