@@ -153,9 +153,13 @@ public actor JSONLinesLog {
         return Reading(lines: Array(lines.suffix(count)), unreadable: unreadable, total: lines.count + unreadable.count)
     }
 
-    /// The last `count` lines that decode (for views that show a few; `read` says what did not).
+    /// The last `count` lines, decoded; those that do not decode are skipped. Decodes only
+    /// those lines: the dashboard asks on every request, and `read` (which decodes the whole
+    /// file to say what did not) is for `status`.
     public func last<Line: Decodable & Sendable>(_ count: Int, as type: Line.Type) -> [Line] {
-        (try? read(last: count, as: type).lines) ?? []
+        guard let data = try? readStateFile(url) else { return [] }
+        let decoder = JSONDecoder()
+        return data.split(separator: 10).suffix(count).compactMap { try? decoder.decode(Line.self, from: Data($0)) }
     }
 }
 
