@@ -118,6 +118,9 @@ public enum Planner {
             let regional = stacks.filter { $0.id.region == region }
             let fns = functions(in: state, region: region)
             let cognito = cognitoRegion(state) == region
+            let certificates = state.certificates.filter { $0.region == region }
+            // The zone is read where a step may write in it: the domains' names, or a certificate's validation names.
+            let names = dnsNames(state, region: region)
             return ObservationTargets(
                 region: region,
                 stacks: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.templateHash) }),
@@ -127,13 +130,13 @@ public enum Planner {
                 }),
                 functions: fns.map { Naming.functionName($0.name.value) },
                 layers: Dictionary(uniqueKeysWithValues: layers(in: state, region: region).map { (Naming.layerName(project: project, layer: $0.name.value), $0.contentHash) }),
-                certificateDomains: state.certificates.filter { $0.region == region }.map(\.domainName),
+                certificateDomains: certificates.map(\.domainName),
                 cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
                 adoptable: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.adoptable) }),
                 adoptFrom: state.adoptFrom.map(\.value),
                 apiDomains: apiRegion(state) == region ? apiDomains(state).map(\.domain) : [],
-                dnsZone: dnsNames(state, region: region).isEmpty && !state.certificates.contains { $0.region == region } ? nil : state.domains?.route53?.zoneID.value,
-                dnsNames: dnsNames(state, region: region))
+                dnsZone: names.isEmpty && certificates.isEmpty ? nil : state.domains?.route53?.zoneID.value,
+                dnsNames: names)
         }
     }
 

@@ -106,7 +106,8 @@ struct RegionPlanner {
         for stack in stacks {
             let fact = observed.stacks[stack.stackName]
             if let fact { fingerprints["\(region)/stack/\(stack.stackName)"] = fact.fingerprint }
-            uploadArtifacts(of: stack, templateMatches: fact?.tags[StackTags.template] == stack.templateHash)
+            let templateMatches = fact?.tags[StackTags.template] == stack.templateHash
+            uploadArtifacts(of: stack, templateMatches: templateMatches)
             let (parameters, known) = knownParameters(of: stack, layerArns: layerArns)
             var reasons = known
             let disposition = StackStatus.disposition(fact?.status, stack: stack.stackName, region: region)
@@ -132,7 +133,7 @@ struct RegionPlanner {
             } else if firstDeployment {
                 reasons.insert("first deployment by the controller", at: 0)
             } else {
-                if fact?.tags[StackTags.template] != stack.templateHash { reasons.insert("template changed", at: 0) }
+                if !templateMatches { reasons.insert("template changed", at: 0) }
                 if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters, of: stack) { reasons.append("parameters changed") }
             }
             if reasons.isEmpty {
