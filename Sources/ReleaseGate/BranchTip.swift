@@ -35,6 +35,15 @@ public struct TipWants: Sendable {
 
     public static func key(_ environment: String, _ region: String, _ function: String) -> String { "\(environment)/\(region)/\(function)" }
 
+    /// How the reason of an approval this tip superseded begins: written and recognised here only.
+    static let supersededPrefix = "the branch tip "
+
+    /// The reason recorded on an approval the tip superseded: the first two changes it no longer asks for.
+    func supersededReason(_ reasons: [String]) -> String {
+        Self.supersededPrefix + "\(commit.prefix(12)) no longer asks for it: " + reasons.prefix(2).joined(separator: "; ")
+            + (reasons.count > 2 ? "; and \(reasons.count - 2) more change\(reasons.count == 3 ? "" : "s")" : "")
+    }
+
     /// Why the tip no longer asks for what the approval has still to do, one line each; empty
     /// when it still asks for all of it. Held adoptions and domain moves are not compared.
     public func unwanted(_ approval: Approval) -> [String] {
@@ -66,7 +75,7 @@ extension Approval {
     /// The releases the branch stopped asking for in the last week, newest first (at most
     /// five): `approvals` and `status` show them, so a code that no longer works is explained.
     public static func recentlySuperseded(_ approvals: [Approval], now: Date) -> [Approval] {
-        Array(approvals.filter { $0.state == .superseded && ($0.reason ?? "").hasPrefix("the branch tip") && $0.requestedAt > now.addingTimeInterval(-7 * 86400) }
+        Array(approvals.filter { $0.state == .superseded && ($0.reason ?? "").hasPrefix(TipWants.supersededPrefix) && $0.requestedAt > now.addingTimeInterval(-7 * 86400) }
             .sorted { $0.requestedAt > $1.requestedAt }.prefix(5))
     }
 }

@@ -150,20 +150,18 @@ public struct ReleaseGate: Sendable {
         for index in approvals.indices where approvals[index].isLive {
             let reasons = wants.unwanted(approvals[index])
             guard !reasons.isEmpty else { continue }
-            try await supersede(&approvals, index, reasons: reasons, tip: wants.commit)
+            try await supersede(&approvals, index, reasons: reasons, wants: wants)
             superseded.append(approvals[index])
         }
         return superseded
     }
 
-    func supersede(_ approvals: inout [Approval], _ index: Int, reasons: [String], tip: String) async throws {
-        approvals[index].state = .superseded
-        approvals[index].seal = nil
-        approvals[index].reason = "the branch tip \(tip.prefix(12)) no longer asks for it: " + reasons.prefix(2).joined(separator: "; ")
-            + (reasons.count > 2 ? "; and \(reasons.count - 2) more change\(reasons.count == 3 ? "" : "s")" : "")
-        // Saved before it is recorded: the audit log never claims what the state does not hold.
-        try await store.save(approvals)
-        try await record(.superseded, approvals[index], detail: approvals[index].reason)
+    func supersede(_ approvals: inout [Approval], _ index: Int, reasons: [String], wants: TipWants) async throws {
+        var approval = approvals[index]
+        approval.state = .superseded
+        approval.seal = nil
+        approval.reason = wants.supersededReason(reasons)
+        try await save(approval, &approvals, index, recording: .superseded, detail: approval.reason)
     }
 
     /// Before anything moves: the tip must still ask for what the approval does.
@@ -175,7 +173,7 @@ public struct ReleaseGate: Sendable {
         }
         let reasons = wants.unwanted(approvals[index])
         guard !reasons.isEmpty else { return }
-        try await supersede(&approvals, index, reasons: reasons, tip: wants.commit)
+        try await supersede(&approvals, index, reasons: reasons, wants: wants)
         throw GateError("approval \(approvals[index].id) (commit \(approvals[index].shortCommit)) is superseded: the branch tip \(wants.commit.prefix(12)) no longer asks for it:\n"
                         + reasons.prefix(10).map { "  \($0)" }.joined(separator: "\n") + (reasons.count > 10 ? "\n  … and \(reasons.count - 10) more" : "")
                         + "\nNothing was checked or moved. `reconciler plan` shows what the tip asks; `reconciler apply` requests its approval.")
