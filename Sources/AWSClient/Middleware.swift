@@ -53,7 +53,9 @@ protocol AWSMiddleware: Sendable {
 }
 
 extension AWSClient {
-    /// The chain, composed once per client from its settings.
+    /// The chain, from the client's settings as they are when a request is sent (the client is a
+    /// value: a copy may have another transport or retry policy). Nine small values: nothing
+    /// next to a request.
     var middlewares: [any AWSMiddleware] {
         [ResolveEndpoint(endpoints: endpoints), CountCalls(metrics: metrics), RetryRequests(policy: retry, logger: logger, metrics: metrics),
          LimitRate(limiters: retry.rateLimiters, sleep: retry.sleep), Sign(credentials: credentials, endpoints: endpoints, now: now),
