@@ -294,48 +294,47 @@ extension EndToEnd {
         }
 
         @Test func stuckStackIsReportedWithItsRemedyAndOtherRegionsGoOn() async throws {
-            let emulator = try await MiniStack.start()
-            defer { emulator.stop() }
-            let world = try World(emulator: emulator, apply: "stack_wait_seconds = 2")
-            defer { try? FileManager.default.removeItem(at: world.directory) }
-            try await world.verifySender()
+            try await World.onMiniStack(apply: "stack_wait_seconds = 2") { world in
+                let emulator = world.emulator
+                try await world.verifySender()
 
-            // Everything converges first: in MiniStack a stack held in progress stalls the
-            // operations on other stacks (a gap of the emulator), so only eu-west-1's is made to hang.
-            try world.succeed(["apply"])
-            // Then eu-west-1's stack is updated by hand with a wait condition that nobody signals
-            // added to its template: UPDATE_IN_PROGRESS until its timeout, longer than this test.
-            let stack = try #require(Renderer.render(world.state).first { $0.id.region == "eu-west-1" })
-            var resources = stack.template["Resources"]?.entries ?? []
-            resources.append(.init("Handle", ["Type": "AWS::CloudFormation::WaitConditionHandle"]))
-            resources.append(.init("Wait", ["Type": "AWS::CloudFormation::WaitCondition", "Properties": ["Handle": .ref("Handle"), "Timeout": "300"]]))
-            let held = TemplateValue.map(stack.template.entries.map { $0.key == "Resources" ? .init("Resources", .map(resources)) : $0 })
-            var update = [("StackName", "Dzgro-ams"), ("TemplateBody", YAMLEmitter.emit(held)),
-                          ("Capabilities.member.1", "CAPABILITY_IAM"), ("Capabilities.member.2", "CAPABILITY_AUTO_EXPAND")]
-            for (index, parameter) in stack.parameters.enumerated() {
-                update += [("Parameters.member.\(index + 1).ParameterKey", parameter), ("Parameters.member.\(index + 1).UsePreviousValue", "true")]
-            }
-            let cfn = CloudFormationClient(emulator.client(), region: "eu-west-1")
-            _ = try await emulator.client().query(.cloudformation, region: "eu-west-1", action: "UpdateStack", update)
-            try await Task.sleep(nanoseconds: 2_500_000_000)
-            #expect(try await cfn.describeStacks("Dzgro-ams").first?.status == "UPDATE_IN_PROGRESS")
+                // Everything converges first: in MiniStack a stack held in progress stalls the
+                // operations on other stacks (a gap of the emulator), so only eu-west-1's is made to hang.
+                try world.succeed(["apply"])
+                // Then eu-west-1's stack is updated by hand with a wait condition that nobody signals
+                // added to its template: UPDATE_IN_PROGRESS until its timeout, longer than this test.
+                let stack = try #require(Renderer.render(world.state).first { $0.id.region == "eu-west-1" })
+                var resources = stack.template["Resources"]?.entries ?? []
+                resources.append(.init("Handle", ["Type": "AWS::CloudFormation::WaitConditionHandle"]))
+                resources.append(.init("Wait", ["Type": "AWS::CloudFormation::WaitCondition", "Properties": ["Handle": .ref("Handle"), "Timeout": "300"]]))
+                let held = TemplateValue.map(stack.template.entries.map { $0.key == "Resources" ? .init("Resources", .map(resources)) : $0 })
+                var update = [("StackName", "Dzgro-ams"), ("TemplateBody", YAMLEmitter.emit(held)),
+                              ("Capabilities.member.1", "CAPABILITY_IAM"), ("Capabilities.member.2", "CAPABILITY_AUTO_EXPAND")]
+                for (index, parameter) in stack.parameters.enumerated() {
+                    update += [("Parameters.member.\(index + 1).ParameterKey", parameter), ("Parameters.member.\(index + 1).UsePreviousValue", "true")]
+                }
+                let cfn = CloudFormationClient(emulator.client(), region: "eu-west-1")
+                _ = try await emulator.client().query(.cloudformation, region: "eu-west-1", action: "UpdateStack", update)
+                try await Task.sleep(nanoseconds: 2_500_000_000)
+                #expect(try await cfn.describeStacks("Dzgro-ams").first?.status == "UPDATE_IN_PROGRESS")
 
-            let once = try world.reconciler(["run", "--once"])
-            #expect(once.status == 1, "\(once.stderr)")
-            let status = try #require(Self.status(world), "\(once.stderr)")
-            let stuck = try #require(status.drift?.findings.first { $0.kind == .stack })
-            #expect(stuck.region == "eu-west-1" && stuck.subject == "stack Dzgro-ams" && stuck.detail.hasPrefix("UPDATE_IN_PROGRESS for"))
-            #expect(stuck.remedy.contains("aws cloudformation describe-stack-events --stack-name Dzgro-ams --region eu-west-1")
-                    && stuck.remedy.contains("cancel-update-stack"))
-            #expect(status[region: "eu-west-1"].conditions.contains { $0.type == .stalled })
-            // The other regions were applied all the same.
-            for region in ["ap-south-1", "us-east-1", "us-west-2"] {
-                let findings = status.drift?.findings.filter { $0.region == region && !Self.miniStackSharedRoleTags($0) } ?? []
-                #expect(findings.isEmpty && status[region: region].appliedCommit == status.lastSeen?.id, "\(region): \(findings)")
-                #expect(!status[region: region].conditions.contains { $0.type == .stalled || $0.type == .reconciling })
+                let once = try world.reconciler(["run", "--once"])
+                #expect(once.status == 1, "\(once.stderr)")
+                let status = try #require(Self.status(world), "\(once.stderr)")
+                let stuck = try #require(status.drift?.findings.first { $0.kind == .stack })
+                #expect(stuck.region == "eu-west-1" && stuck.subject == "stack Dzgro-ams" && stuck.detail.hasPrefix("UPDATE_IN_PROGRESS for"))
+                #expect(stuck.remedy.contains("aws cloudformation describe-stack-events --stack-name Dzgro-ams --region eu-west-1")
+                        && stuck.remedy.contains("cancel-update-stack"))
+                #expect(status[region: "eu-west-1"].conditions.contains { $0.type == .stalled })
+                // The other regions were applied all the same.
+                for region in ["ap-south-1", "us-east-1", "us-west-2"] {
+                    let findings = status.drift?.findings.filter { $0.region == region && !Self.miniStackSharedRoleTags($0) } ?? []
+                    #expect(findings.isEmpty && status[region: region].appliedCommit == status.lastSeen?.id, "\(region): \(findings)")
+                    #expect(!status[region: region].conditions.contains { $0.type == .stalled || $0.type == .reconciling })
+                }
+                let shown = try world.reconciler(["status"])
+                #expect(shown.stdout.contains("Stalled: stack Dzgro-ams UPDATE_IN_PROGRESS for"), "\(shown.stdout)")
             }
-            let shown = try world.reconciler(["status"])
-            #expect(shown.stdout.contains("Stalled: stack Dzgro-ams UPDATE_IN_PROGRESS for"), "\(shown.stdout)")
         }
     }
 }

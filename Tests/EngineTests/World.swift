@@ -81,6 +81,16 @@ final class World: @unchecked Sendable {
             """.utf8).write(to: conf)
     }
 
+    /// A fresh MiniStack with a world on it for `body`: the emulator stopped and the world's
+    /// directory removed afterwards, however `body` ends.
+    static func onMiniStack(apply: String = "", extra: String = "", _ body: (World) async throws -> Void) async throws {
+        let emulator = try await MiniStack.start()
+        defer { emulator.stop() }
+        let world = try World(emulator: emulator, apply: apply, extra: extra)
+        defer { try? FileManager.default.removeItem(at: world.directory) }
+        try await body(world)
+    }
+
     /// The account set-up a person does once on AWS: the sender address verified in SES.
     func verifySender() async throws {
         try await SESClient(emulator.client(), region: "ap-south-1").verifyEmailIdentity("reconciler@dzgro.test")
