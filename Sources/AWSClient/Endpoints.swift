@@ -74,16 +74,27 @@ public struct EndpointResolver: Sendable {
         self.environment = environment
     }
 
-    public func endpoint(for service: Service, region: String) -> URL {
+    /// The endpoint's address as text: an override as given (without a trailing slash), else
+    /// the service's standard host in the region.
+    public func address(for service: Service, region: String) -> String {
         let override = configuredPerService[service.configKey] ?? configured
             ?? environment["AWS_ENDPOINT_URL_\(service.environmentName)"] ?? environment["AWS_ENDPOINT_URL"]
-        if let override, let url = URL(string: override.hasSuffix("/") ? String(override.dropLast()) : override) { return url }
-        if service.isGlobal { return URL(string: "https://\(service.rawValue).amazonaws.com")! }
+        if let override { return override.hasSuffix("/") ? String(override.dropLast()) : override }
+        if service.isGlobal { return "https://\(service.rawValue).amazonaws.com" }
         let suffix = region.hasPrefix("cn-") ? "amazonaws.com.cn" : "amazonaws.com"
-        // Regions are checked where they are read (controller.conf, the desired state); a name
-        // that still cannot make a host gives one that fails to resolve, never a crash.
-        return URL(string: "https://\(service.hostPrefix).\(region).\(suffix)")
-            ?? URL(string: "https://\(service.hostPrefix).invalid-region.invalid")!
+        return "https://\(service.hostPrefix).\(region).\(suffix)"
+    }
+
+    /// The endpoint as a URL. Regions are checked where they are read (controller.conf, the
+    /// desired state); an address that still is no URL is an error naming it, never a crash.
+    public func endpoint(for service: Service, region: String) throws -> URL {
+        let address = address(for: service, region: region)
+        guard let url = URL(string: address), url.host != nil else {
+            throw AWSError(service: service.rawValue, operation: "ResolveEndpoint", code: "InvalidEndpoint",
+                           message: "'\(address)' is not a URL; check the endpoint settings in controller.conf and AWS_ENDPOINT_URL*, and the region '\(region)'",
+                           status: 0, requestID: nil)
+        }
+        return url
     }
 
     /// Region used for signing: IAM and Route 53 sign in us-east-1 whatever the caller's region.

@@ -78,7 +78,7 @@ struct ResolveEndpoint: AWSMiddleware {
     let endpoints: EndpointResolver
     func handle(_ call: AWSCall, next: NextStep) async throws -> HTTPResponse {
         var call = call
-        let endpoint = endpoints.endpoint(for: call.service, region: call.region)
+        let endpoint = try endpoints.endpoint(for: call.service, region: call.region)
         let queryString = call.query.map { "\(SigV4.uriEncode($0.0))=\(SigV4.uriEncode($0.1))" }.joined(separator: "&")
         let basePath = endpoint.path == "/" ? "" : endpoint.path
         let authority = (endpoint.host ?? "") + (endpoint.port.map { ":\($0)" } ?? "")

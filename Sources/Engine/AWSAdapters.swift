@@ -56,8 +56,7 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 
     func url(_ bucket: String, key: String, region: String) -> String {
-        let endpoint = client.endpoints.endpoint(for: .s3, region: region).absoluteString
-        return (endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint) + "/\(bucket)/\(key)"
+        client.endpoints.address(for: .s3, region: region) + "/\(bucket)/\(key)"
     }
 
     // MARK: CloudFormation

@@ -131,27 +131,27 @@ import Testing
 }
 
 @Suite struct EndpointTests {
-    @Test func standardHosts() {
+    @Test func standardHosts() throws {
         let resolver = EndpointResolver()
-        #expect(resolver.endpoint(for: .ses, region: "ap-south-1").absoluteString == "https://email.ap-south-1.amazonaws.com")
-        #expect(resolver.endpoint(for: .apigatewayv2, region: "eu-west-1").absoluteString == "https://apigateway.eu-west-1.amazonaws.com")
-        #expect(resolver.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "https://cognito-idp.us-east-1.amazonaws.com")
-        #expect(resolver.endpoint(for: .iam, region: "eu-west-1").absoluteString == "https://iam.amazonaws.com")
+        #expect(try resolver.endpoint(for: .ses, region: "ap-south-1").absoluteString == "https://email.ap-south-1.amazonaws.com")
+        #expect(try resolver.endpoint(for: .apigatewayv2, region: "eu-west-1").absoluteString == "https://apigateway.eu-west-1.amazonaws.com")
+        #expect(try resolver.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "https://cognito-idp.us-east-1.amazonaws.com")
+        #expect(try resolver.endpoint(for: .iam, region: "eu-west-1").absoluteString == "https://iam.amazonaws.com")
         #expect(resolver.signingRegion(for: .iam, region: "eu-west-1") == "us-east-1")
         // Route 53 is global too: one endpoint, signed in us-east-1 whatever region asks.
-        #expect(resolver.endpoint(for: .route53, region: "ap-south-1").absoluteString == "https://route53.amazonaws.com")
+        #expect(try resolver.endpoint(for: .route53, region: "ap-south-1").absoluteString == "https://route53.amazonaws.com")
         #expect(resolver.signingRegion(for: .route53, region: "ap-south-1") == "us-east-1" && Service.route53.signingName == "route53")
-        #expect(EndpointResolver(environment: ["AWS_ENDPOINT_URL_ROUTE_53": "http://127.0.0.1:5"]).endpoint(for: .route53, region: "us-east-1").absoluteString == "http://127.0.0.1:5")
+        #expect(try EndpointResolver(environment: ["AWS_ENDPOINT_URL_ROUTE_53": "http://127.0.0.1:5"]).endpoint(for: .route53, region: "us-east-1").absoluteString == "http://127.0.0.1:5")
         #expect(Service.ses.signingName == "ses" && Service.apigatewayv2.signingName == "apigateway")
     }
 
-    @Test func overridesInOrder() {
+    @Test func overridesInOrder() throws {
         let environment = ["AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://127.0.0.1:2"]
         let fromEnvironment = EndpointResolver(environment: environment)
-        #expect(fromEnvironment.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "http://127.0.0.1:2")
-        #expect(fromEnvironment.endpoint(for: .lambda, region: "us-east-1").absoluteString == "http://127.0.0.1:1")
+        #expect(try fromEnvironment.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "http://127.0.0.1:2")
+        #expect(try fromEnvironment.endpoint(for: .lambda, region: "us-east-1").absoluteString == "http://127.0.0.1:1")
         let configured = EndpointResolver(configured: "http://127.0.0.1:3/", configuredPerService: ["lambda": "http://127.0.0.1:4"], environment: environment)
-        #expect(configured.endpoint(for: .lambda, region: "us-east-1").absoluteString == "http://127.0.0.1:4")
-        #expect(configured.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "http://127.0.0.1:3")
+        #expect(try configured.endpoint(for: .lambda, region: "us-east-1").absoluteString == "http://127.0.0.1:4")
+        #expect(try configured.endpoint(for: .cognitoIDP, region: "us-east-1").absoluteString == "http://127.0.0.1:3")
     }
 }

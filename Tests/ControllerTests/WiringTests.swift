@@ -13,13 +13,13 @@ import Testing
         config.aws.timeoutSeconds = 11
         config.aws.deadlineSeconds = 44
         let client = try Wiring(config: config, base: "/", environment: ["AWS_ENDPOINT_URL": "http://127.0.0.1:9"], home: "/nonexistent").client()
-        #expect(client.endpoints.endpoint(for: .lambda, region: "eu-west-1").absoluteString == "http://127.0.0.1:5001")
-        #expect(client.endpoints.endpoint(for: .sqs, region: "eu-west-1").absoluteString == "http://127.0.0.1:5000")
+        #expect(try client.endpoints.endpoint(for: .lambda, region: "eu-west-1").absoluteString == "http://127.0.0.1:5001")
+        #expect(try client.endpoints.endpoint(for: .sqs, region: "eu-west-1").absoluteString == "http://127.0.0.1:5000")
         #expect(client.retry.maxAttempts == 7)
         #expect((client.transport as? CurlTransport)?.limits == TransportLimits(idleSeconds: 11, deadlineSeconds: 44))
         let plain = try Wiring(config: ControllerConfig(), base: "/", environment: ["AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9"], home: "/nonexistent").client()
-        #expect(plain.endpoints.endpoint(for: .s3, region: "eu-west-1").absoluteString == "http://127.0.0.1:9")
-        #expect(plain.endpoints.endpoint(for: .lambda, region: "eu-west-1").absoluteString == "https://lambda.eu-west-1.amazonaws.com")
+        #expect(try plain.endpoints.endpoint(for: .s3, region: "eu-west-1").absoluteString == "http://127.0.0.1:9")
+        #expect(try plain.endpoints.endpoint(for: .lambda, region: "eu-west-1").absoluteString == "https://lambda.eu-west-1.amazonaws.com")
     }
 
     @Test func anEndpointFromTheEnvironmentThatDoesNotParseIsAnErrorNotAWS() {
