@@ -85,22 +85,30 @@ let package = Package(
             dependencies: ["DesiredState", "Rendering", "UTCTime"]
         ),
         .target(
+            name: "Ports",
+            dependencies: ["Planning", "DesiredState", "Rendering"]
+        ),
+        .target(
+            name: "AWSAdapters",
+            dependencies: ["Ports", "AWSClient", "Planning", "DesiredState", "Rendering"]
+        ),
+        .target(
             name: "StateStore",
             dependencies: ["UTCTime"]
         ),
         .target(
             name: "Engine",
-            dependencies: ["Planning", "DesiredState", "Rendering", "AWSClient", "StateStore", "UTCTime"]
+            dependencies: ["Ports", "Planning", "DesiredState", "Rendering", "StateStore", "UTCTime"]
         ),
         .target(
             name: "ReleaseGate",
-            dependencies: ["Planning", "DesiredState", "AWSClient", "StateStore", "UTCTime", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Ports", "Planning", "DesiredState", "StateStore", "UTCTime", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Controller",
             dependencies: [
-                "DesiredState", "DesiredStateSources", "Rendering", "Planning", "Engine", "ReleaseGate", "StateStore",
-                "ControllerConfig", "AWSClient", "UTCTime",
+                "DesiredState", "DesiredStateSources", "Rendering", "Planning", "Ports", "Engine", "ReleaseGate", "StateStore",
+                "ControllerConfig", "AWSClient", "AWSAdapters", "UTCTime",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -135,6 +143,7 @@ let package = Package(
                 "DesiredStateSources",
                 "Rendering",
                 "Planning",
+                "Ports",
                 "Engine",
                 "ReleaseGate",
                 "StateStore",
@@ -173,7 +182,7 @@ let package = Package(
         // Shared by the unit tests: the default desired state, a converged account, in-memory ports.
         .target(
             name: "Fixtures",
-            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Engine", "ReleaseGate"],
+            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Ports", "Engine", "ReleaseGate"],
             path: "Tests/Fixtures"
         ),
         .testTarget(
@@ -200,16 +209,16 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Planning", "DesiredState", "DesiredStateSources", "Rendering", "StateStore", "AWSClient", "EmulatorHarness",
+            dependencies: ["Engine", "Planning", "Ports", "AWSAdapters", "DesiredState", "DesiredStateSources", "Rendering", "StateStore", "AWSClient", "EmulatorHarness",
                            "ReleaseGate", "Controller", "OperatorSurface", "Fixtures", "TestSupport"]
         ),
         .testTarget(
             name: "ReleaseGateTests",
-            dependencies: ["ReleaseGate", "Planning", "StateStore", "Fixtures"]
+            dependencies: ["ReleaseGate", "Planning", "Ports", "StateStore", "Fixtures"]
         ),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Engine", "Planning", "DesiredState", "DesiredStateSources", "Rendering", "ReleaseGate", "StateStore",
+            dependencies: ["Controller", "Engine", "Planning", "Ports", "DesiredState", "DesiredStateSources", "Rendering", "ReleaseGate", "StateStore",
                            "ControllerConfig", "AWSClient", "Fixtures", .product(name: "Logging", package: "swift-log"),
                            .product(name: "Prometheus", package: "swift-prometheus")]
         ),

@@ -1,13 +1,13 @@
-import AWSClient
 import ControllerConfig
 import Engine
 import Foundation
 import Planning
+import Ports
 import ReleaseGate
 import StateStore
 
 /// The release gate's ports as one value: where approvals are kept, how codes are mailed,
-/// the aliases it moves and the audit log. `GateSetup.aws` wires them from controller.conf;
+/// the aliases it moves and the audit log. `Wiring.gate` binds them to AWS from controller.conf;
 /// tests pass in-memory ones.
 public struct GateSetup: Sendable {
     public var store: any ApprovalStore
@@ -32,19 +32,6 @@ public struct GateSetup: Sendable {
         self.policy = policy
         self.missingMailSetting = missingMailSetting
         self.now = now
-    }
-
-    /// Approvals and the audit log in the state directory, codes mailed through SES, aliases
-    /// through Lambda, rollout checks through CloudWatch, held stack updates through CloudFormation with `waits`.
-    public static func aws(_ config: ControllerConfig, directory: StateDirectory, key: ApprovalKey, client: AWSClient, waits: WaitPolicy) -> GateSetup {
-        GateSetup(store: FileApprovalStore(url: directory.approvals, key: key),
-                  mailer: SESMailer(client: client, region: config.approval.sesRegion ?? "", sender: config.approval.sender ?? "",
-                                    recipients: config.approval.recipients),
-                  aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits), audit: directory.auditLog,
-                  checks: CloudWatchChecks(client: client),
-                  policy: .init(lifetime: TimeInterval(config.approval.otpLifetimeSeconds), maxAttempts: config.approval.maxAttempts,
-                                  maxResends: config.approval.maxResends),
-                  missingMailSetting: config.approval.sender == nil ? "sender" : config.approval.recipients.isEmpty ? "recipients" : nil)
     }
 
     /// Refuses before anything changes when releases cannot be held for lack of a mailbox.

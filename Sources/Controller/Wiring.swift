@@ -1,9 +1,11 @@
+import AWSAdapters
 import AWSClient
 import ControllerConfig
 import DesiredStateSources
 import Engine
 import Foundation
 import Logging
+import Ports
 import ReleaseGate
 import StateStore
 
@@ -89,14 +91,15 @@ public struct Wiring: Sendable {
                                    author: author)
     }
 
-    /// The cloud through `client`: layers built with the configured Python, steps logged to apply-log.jsonl.
-    public func cloud(_ client: AWSClient, clock: any Clock = SystemClock()) -> AWSCloud {
+    /// The cloud through `client`: the AWS adapters behind the cloud ports, layers built with
+    /// the configured Python, steps logged to apply-log.jsonl, cut-overs in cut-overs.json.
+    /// `account`: when STS has already named it, observation does not ask again.
+    public func cloud(_ client: AWSClient, clock: any Clock = SystemClock(), account: String? = nil) -> EngineCloud {
         let python = config.apply.python.contains("/") ? Self.absolute(config.apply.python, base: base) : config.apply.python
         let directory = stateDirectory
-        return AWSCloud(client: client,
-                        layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
-                        log: directory.applyLog,
-                        waits: waits, clock: clock, history: FileMappingHistory(url: directory.cutOvers))
+        return EngineCloud(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), drift: CloudFormationDrift(client: client),
+                           layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
+                           log: directory.applyLog, waits: waits, clock: clock, account: account)
     }
 
     /// How long stack operations and AWS's own work may take, from [apply].
@@ -105,7 +108,22 @@ public struct Wiring: Sendable {
                    stackSeconds: Double(config.apply.stackWaitSeconds))
     }
 
-    public func gate(_ client: AWSClient) -> GateSetup { GateSetup.aws(config, directory: stateDirectory, key: approvalKey, client: client, waits: waits) }
+    /// The aliases through Lambda.
+    public func aliases(_ client: AWSClient) -> any AliasService { LambdaAliases(client: client) }
+
+    /// The release gate's ports: approvals and the audit log in the state directory, codes
+    /// mailed through SES, aliases through Lambda, rollout checks through CloudWatch, held stack
+    /// updates through CloudFormation with `waits`.
+    public func gate(_ client: AWSClient) -> GateSetup {
+        let approval = config.approval, directory = stateDirectory
+        return GateSetup(store: FileApprovalStore(url: directory.approvals, key: approvalKey),
+                         mailer: SESMailer(client: client, region: approval.sesRegion ?? "", sender: approval.sender ?? "", recipients: approval.recipients),
+                         aliases: aliases(client),
+                         stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits),
+                         audit: directory.auditLog, checks: CloudWatchChecks(client: client),
+                         policy: .init(lifetime: TimeInterval(approval.otpLifetimeSeconds), maxAttempts: approval.maxAttempts, maxResends: approval.maxResends),
+                         missingMailSetting: approval.sender == nil ? "sender" : approval.recipients.isEmpty ? "recipients" : nil)
+    }
 
     /// The key of approvals.json: `[approval] key_file`, else under `$XDG_CONFIG_HOME` (or `$HOME/.config`).
     public var approvalKey: ApprovalKey {

@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 import Rendering
 import StateStore
 import UTCTime

@@ -1,13 +1,13 @@
-import AWSClient
 import DesiredState
 import Foundation
 import Planning
+import Ports
 import Rendering
 import StateStore
 
 /// The cloud as the controller and the commands use it: observe it into a snapshot, apply a
-/// plan's ungated steps, run CloudFormation's drift detection. `AWSCloud` is the adapter;
-/// the controller's tests pass an in-memory account.
+/// plan's ungated steps, run CloudFormation's drift detection. `EngineCloud` implements it
+/// over the cloud ports; the controller's tests pass an in-memory account.
 public protocol Cloud: Sendable {
     /// Every region of `targets`, concurrently; a region that cannot be read is left out of
     /// the snapshot and its error returned, so the others go on. Throws when the account
@@ -38,27 +38,29 @@ public struct ApplyWork: Sendable {
     }
 }
 
-/// The cloud through the AWS APIs.
-public struct AWSCloud: Cloud {
-    public var client: AWSClient
-    public var layers: LayerBuilder
-    public var log: JSONLinesLog
-    public var waits: WaitPolicy
-    public var clock: any Clock
+/// The cloud through the cloud ports: the observer, previewer, applier and drift detector
+/// over whatever `ports` are bound to (the AWS adapters in production, an in-memory account
+/// in tests).
+public struct EngineCloud: Cloud {
+    public let ports: CloudPorts
+    public let drift: any StackDriftAPI
+    public let layers: LayerBuilder
+    public let log: JSONLinesLog
+    public let waits: WaitPolicy
+    public let clock: any Clock
     /// The account, when the caller has already asked STS (plan and apply do, to show who
     /// acts): observation then does not ask again.
-    public var account: String?
-    /// Where the domains the controller cut over pointed before.
-    public var history: any MappingHistory
+    public let account: String?
 
-    public init(client: AWSClient, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy, clock: any Clock = SystemClock(),
-                history: any MappingHistory = MemoryMappingHistory()) {
-        self.history = history
-        self.client = client
+    public init(ports: CloudPorts, drift: any StackDriftAPI, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy,
+                clock: any Clock = SystemClock(), account: String? = nil) {
+        self.ports = ports
+        self.drift = drift
         self.layers = layers
         self.log = log
         self.waits = waits
         self.clock = clock
+        self.account = account
     }
 
     public func observe(_ targets: [ObservationTargets], project: String, beyond: Set<String>?) async throws -> (Snapshot, failures: [String: any Error]) {
@@ -66,7 +68,7 @@ public struct AWSCloud: Cloud {
         let account: String
         if let known = self.account { account = known } else { account = try await observer.account(region: targets.first?.region ?? "us-east-1") }
         var (snapshot, failures) = await observer.observeEach(targets, project: project, account: account, beyond: beyond)
-        snapshot.previousMappings = try await history.all()
+        snapshot.previousMappings = try await ports.history.all()
         return (snapshot, failures)
     }
 
@@ -80,9 +82,7 @@ public struct AWSCloud: Cloud {
                       progress: progress, shouldContinue: shouldContinue).apply(plan)
     }
 
-    var ports: CloudPorts { .aws(client, history: history) }
-
     public func detectDrift(_ stacks: [RenderedStack]) async -> [Finding] {
-        await DriftDetector(api: CloudFormationDrift(client: client), pollSeconds: max(1, waits.pollSeconds), clock: clock).check(stacks)
+        await DriftDetector(api: drift, pollSeconds: max(1, waits.pollSeconds), clock: clock).check(stacks)
     }
 }

@@ -1,37 +1,7 @@
-import AWSClient
 import Foundation
 import Planning
+import Ports
 import Rendering
-
-/// CloudFormation's drift detection, as the detector needs it. The real one is
-/// `CloudFormationDrift`; tests pass a fake.
-public protocol StackDriftAPI: Sendable {
-    /// Starts a detection; returns its id.
-    func start(region: String, stack: String) async throws -> String
-    /// DETECTION_IN_PROGRESS, DETECTION_COMPLETE or DETECTION_FAILED, with the reason.
-    func status(region: String, id: String) async throws -> (status: String, reason: String?)
-    func drifts(region: String, stack: String) async throws -> [ResourceDrift]
-}
-
-public struct CloudFormationDrift: StackDriftAPI {
-    public var client: AWSClient
-    public init(client: AWSClient) { self.client = client }
-
-    public func start(region: String, stack: String) async throws -> String {
-        try await CloudFormationClient(client, region: region).detectStackDrift(stack)
-    }
-
-    public func status(region: String, id: String) async throws -> (status: String, reason: String?) {
-        let result = try await CloudFormationClient(client, region: region).describeStackDriftDetectionStatus(id)
-        return (result.status, result.reason)
-    }
-
-    public func drifts(region: String, stack: String) async throws -> [ResourceDrift] {
-        try await CloudFormationClient(client, region: region).describeStackResourceDrifts(stack).map {
-            ResourceDrift(logicalID: $0.logicalID, type: $0.type, status: $0.status, differences: $0.differences)
-        }
-    }
-}
 
 /// Runs CloudFormation drift detection on stacks, concurrently: start, poll, read the
 /// drifted resources, leave out the ones the controller owns. A stack that cannot be
@@ -82,9 +52,6 @@ public struct DriftDetector: Sendable {
             return unchecked(error.description)
         } catch is CancellationError {
             return unchecked("cancelled")
-        } catch let error as AWSError {
-            let message = error.message.count > 120 ? error.message.prefix(117) + "…" : error.message
-            return unchecked("\(error.operation) answered \(error.code) (HTTP \(error.status))" + (message.isEmpty || message.hasPrefix("unreadable") ? "" : ": \(message)"))
         } catch {
             return unchecked("\(error)")
         }

@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 import Rendering
 
 /// What every step executor may use: its region and artifact bucket, the ports, the

@@ -1,5 +1,6 @@
 import DesiredState
 import Planning
+import Ports
 
 /// Reads the actual state of every region into a snapshot: regions concurrently,
 /// and the independent reads inside a region concurrently too. Absence is a fact.

@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 import Rendering
 
 /// Shows what each stack update of a plan would do: a change set per stack (the one apply

@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 import Rendering
 
 /// Deploys one stack through a change set: waits out an operation in progress, stops

@@ -93,6 +93,18 @@ public struct StackFact: Hashable, Sendable, Codable {
     }
 }
 
+/// One alias: an environment's pointer on a function in a region.
+public struct AliasKey: Hashable, Sendable {
+    public var region: String
+    public var functionName: String
+    public var environment: String
+    public init(region: String, functionName: String, environment: String) {
+        self.region = region
+        self.functionName = functionName
+        self.environment = environment
+    }
+}
+
 public struct AliasFact: Hashable, Sendable, Codable {
     public var version: String
     public var revisionID: String?

@@ -4,6 +4,7 @@ import DesiredState
 import Engine
 import Foundation
 import Planning
+import Ports
 import ReleaseGate
 import StateStore
 
@@ -52,7 +53,7 @@ struct PromoteCommand: AsyncParsableCommand {
         do {
             let scope = try Promotion.scope(state, environment: environment, regions: region, functions: function)
             if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliases.map(\.region)).count) regions…") }
-            let observed = try await LambdaAliases(client: wiring.client()).read(scope.aliases)
+            let observed = try await wiring.aliases(wiring.client()).read(scope.aliases)
             // A promotion copies what git says the environment before runs: it must be what it runs.
             let drift = Promotion.drift(state, scope, observed: observed)
             if !drift.isEmpty {

@@ -34,8 +34,7 @@ struct Session {
         progress("acting as \(identity.arn) (account \(identity.account); credentials: \(identity.credentialSource))")
         try wiring.check(identity)
         // The observation needs the account too: STS has just named it.
-        var cloud = wiring.cloud(client)
-        cloud.account = identity.account
+        let cloud = wiring.cloud(client, account: identity.account)
         let deployment = Deployment(origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,
                                     cloud: cloud, gate: wiring.gate(client))
         return Session(wiring: wiring, deployment: deployment, counter: counter)

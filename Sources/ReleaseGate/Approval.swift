@@ -1,6 +1,7 @@
 import Foundation
 import DesiredState
 import Planning
+import Ports
 
 /// One alias move an approval covers, as planned.
 public struct AliasChange: Codable, Hashable, Sendable {

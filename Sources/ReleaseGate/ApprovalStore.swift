@@ -1,4 +1,3 @@
-import AWSClient
 import Crypto
 import Foundation
 import StateStore
@@ -96,31 +95,6 @@ public struct ApprovalKey: Sendable {
             unlink(path)
             throw GateError("cannot write the approval key \(path)")
         }
-    }
-}
-
-/// Sends the approval mail; returns the provider's request id.
-public protocol Mailer: Sendable {
-    var recipients: [String] { get }
-    func send(subject: String, body: String) async throws -> String?
-}
-
-/// Amazon SES (SendEmail) from the configured sender to the configured recipients.
-public struct SESMailer: Mailer {
-    public let client: AWSClient
-    public let region: String
-    public let sender: String
-    public let recipients: [String]
-
-    public init(client: AWSClient, region: String, sender: String, recipients: [String]) {
-        self.client = client
-        self.region = region
-        self.sender = sender
-        self.recipients = recipients
-    }
-
-    public func send(subject: String, body: String) async throws -> String? {
-        try await SESClient(client, region: region).sendEmail(from: sender, to: recipients, subject: subject, text: body).requestID
     }
 }
 

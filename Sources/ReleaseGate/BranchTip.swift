@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 
 /// What the branch tip asks of the gated environments: each release pin, and the template the
 /// tip renders for each stack. An approval stands for what the tip asks, not for the commit

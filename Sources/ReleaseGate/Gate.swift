@@ -1,6 +1,7 @@
 import Foundation
 import DesiredState
 import Planning
+import Ports
 
 /// The release gate: no staging or prod alias moves until a person confirms, with the
 /// code e-mailed to the team, exactly the changes of one commit in one environment.

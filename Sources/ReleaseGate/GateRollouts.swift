@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 
 /// Progressive releases: after the code is confirmed, each alias of the release shifts in
 /// the steps of its environment's rollout policy, all regions at once, checked after every

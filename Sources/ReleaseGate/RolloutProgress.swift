@@ -1,6 +1,7 @@
 import DesiredState
 import Foundation
 import Planning
+import Ports
 
 /// Where a progressive release stands, saved in its approval after every step, so a
 /// restarted controller goes on from exactly there: no shift made twice, no bake cut short.

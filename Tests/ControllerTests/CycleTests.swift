@@ -7,6 +7,7 @@ import Fixtures
 import Foundation
 import Logging
 import Planning
+import Ports
 import ReleaseGate
 import Rendering
 import StateStore

@@ -3,6 +3,7 @@ import DesiredState
 import EmulatorHarness
 import Foundation
 import Planning
+import Ports
 import TestSupport
 import Testing
 

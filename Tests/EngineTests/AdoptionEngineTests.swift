@@ -4,6 +4,7 @@ import DesiredState
 import Fixtures
 import Foundation
 import Planning
+import Ports
 import Rendering
 import StateStore
 import Testing

@@ -1,3 +1,4 @@
+import AWSAdapters
 import AWSClient
 import DesiredState
 import EmulatorHarness
@@ -5,6 +6,7 @@ import Engine
 import Fixtures
 import Foundation
 import Planning
+import Ports
 import Rendering
 import SigV4
 import StateStore
@@ -517,7 +519,7 @@ struct FullDiskTests {
         let outcome = await withTaskGroup(of: String.self) { group in
             group.addTask {
                 do {
-                    _ = try await Observer(ports: .aws(client)).observe([target], project: state.project.value, account: DefaultState.account)
+                    _ = try await Observer(ports: .aws(client, history: MemoryMappingHistory())).observe([target], project: state.project.value, account: DefaultState.account)
                     return "observed without an error"
                 } catch {
                     return "\(error)"

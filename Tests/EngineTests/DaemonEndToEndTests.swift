@@ -4,6 +4,7 @@ import EmulatorHarness
 import Engine
 import Foundation
 import Planning
+import Ports
 import ReleaseGate
 import Rendering
 import TestSupport

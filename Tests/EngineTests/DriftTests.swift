@@ -3,6 +3,7 @@ import Engine
 import Fixtures
 import Foundation
 import Planning
+import Ports
 import Rendering
 import Testing
 

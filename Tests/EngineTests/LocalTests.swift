@@ -2,6 +2,7 @@ import DesiredState
 @testable import Engine
 import Foundation
 import Planning
+import Ports
 import DesiredStateSources
 import Rendering
 import TestSupport

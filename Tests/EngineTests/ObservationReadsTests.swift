@@ -1,8 +1,10 @@
+@testable import AWSAdapters
 import AWSClient
 import DesiredState
 @testable import Engine
 import Fixtures
 import Planning
+import Ports
 import Testing
 
 /// What the observer reads, and what it may leave unread because another answer already says it.

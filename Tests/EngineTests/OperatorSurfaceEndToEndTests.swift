@@ -4,6 +4,7 @@ import EmulatorHarness
 import Foundation
 import OperatorSurface
 import Planning
+import Ports
 import TestSupport
 import Testing
 

@@ -1,9 +1,11 @@
+import AWSAdapters
 import AWSClient
 import DesiredState
 import EmulatorHarness
 import Engine
 import Foundation
 import Planning
+import Ports
 import StateStore
 import Rendering
 import TestSupport
@@ -56,7 +58,7 @@ struct Rig {
 
     func plan(_ files: SourceFiles) async throws -> Plan {
         let (state, stacks) = try Self.load(files)
-        let observer = Observer(ports: .aws(client))
+        let observer = Observer(ports: .aws(client, history: MemoryMappingHistory()))
         let account = try await observer.account(region: "us-east-1")
         let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: account)
         return Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "test")
@@ -64,13 +66,13 @@ struct Rig {
 
     func snapshot(_ files: SourceFiles) async throws -> Snapshot {
         let (state, stacks) = try Self.load(files)
-        return try await Observer(ports: .aws(client)).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: emulator.account)
+        return try await Observer(ports: .aws(client, history: MemoryMappingHistory())).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: emulator.account)
     }
 
     func apply(_ files: SourceFiles) async throws -> (Plan, ApplyReport) {
         let (state, stacks) = try Self.load(files)
         let plan = try await plan(files)
-        let applier = Applier(ports: .aws(client), work: ApplyWork(state: state, files: files, stacks: stacks, commit: "test"),
+        let applier = Applier(ports: .aws(client, history: MemoryMappingHistory()), work: ApplyWork(state: state, files: files, stacks: stacks, commit: "test"),
                               layers: LayerBuilder(cacheDirectory: stateDirectory.appendingPathComponent("cache"), installer: NoPip()),
                               log: JSONLinesLog(url: stateDirectory.appendingPathComponent("apply-log.jsonl")),
                               waits: WaitPolicy(pollSeconds: 0.2, certificateSeconds: 30, stackSeconds: 60, domainSeconds: 30),

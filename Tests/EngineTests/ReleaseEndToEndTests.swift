@@ -1,9 +1,11 @@
+import AWSAdapters
 import AWSClient
 import DesiredState
 import EmulatorHarness
 import Engine
 import Foundation
 import Planning
+import Ports
 import StateStore
 import DesiredStateSources
 import ReleaseGate
@@ -117,7 +119,7 @@ extension EndToEnd {
                 let later = Date().addingTimeInterval(601)
                 let gate = ReleaseGate(store: store,
                                        mailer: SESMailer(client: client, region: "ap-south-1", sender: "reconciler@dzgro.test", recipients: ["releases@dzgro.test"]),
-                                       aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client), waits: WaitPolicy()),
+                                       aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client, history: MemoryMappingHistory()), waits: WaitPolicy()),
                                        audit: JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl")), now: { later })
                 do {
                     _ = try await gate.approve(id: nil, code: fresh.code)

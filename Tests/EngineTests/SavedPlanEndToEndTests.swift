@@ -2,6 +2,7 @@ import AWSClient
 import DesiredState
 import EmulatorHarness
 import Planning
+import Ports
 import Foundation
 import TestSupport
 import Testing

@@ -1,9 +1,11 @@
+import AWSAdapters
 import AWSClient
 import DesiredState
 @testable import Engine
 import Fixtures
 import Foundation
 import Planning
+import Ports
 import Rendering
 import SigV4
 import StateStore
@@ -167,7 +169,7 @@ struct StackPreviewTests {
         let client = AWSClient(transport: transport,
                                credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret"))]),
                                endpoints: EndpointResolver(), retry: RetryPolicy(maxAttempts: 1))
-        let stacks = CloudPorts.aws(client).stacks
+        let stacks = CloudPorts.aws(client, history: MemoryMappingHistory()).stacks
         let made = try await stacks.createChangeSet(stack: "Dzgro-core", name: "reconciler-1", template: .body("{}"), parameters: ["ArtifactBucket": "b"],
                                                     previous: ["LayerCommon"], tags: [:], create: false, region: "ap-south-1")
         #expect(!made)

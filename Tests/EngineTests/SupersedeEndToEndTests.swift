@@ -1,9 +1,11 @@
+import AWSAdapters
 import AWSClient
 import DesiredState
 import EmulatorHarness
 import Engine
 import Foundation
 import Planning
+import Ports
 import Rendering
 import TestSupport
 import Testing
@@ -81,7 +83,7 @@ extension EndToEnd {
                 let broken = Array(good.prefix(good.count / 2))
                 try await S3Client(client, region: "us-west-2").putObject(bucket, key: key, body: broken, contentType: "application/zip", metadata: ["sha256": sha256Hex(broken)])
                 // us-west-2 needs the layer again: its versions are gone.
-                let ports = CloudPorts.aws(client)
+                let ports = CloudPorts.aws(client, history: MemoryMappingHistory())
                 for version in try await ports.layers.versions("Dzgro-common", region: "us-west-2") ?? [] {
                     try await ports.layers.delete("Dzgro-common", version: version.version, region: "us-west-2")
                 }

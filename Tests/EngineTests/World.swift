@@ -1,9 +1,11 @@
+import AWSAdapters
 import AWSClient
 import DesiredState
 import EmulatorHarness
 import Engine
 import Foundation
 import Planning
+import Ports
 import Controller
 import TestSupport
 import Testing

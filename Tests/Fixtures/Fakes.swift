@@ -1,6 +1,7 @@
 import Engine
 import Foundation
 import Planning
+import Ports
 import ReleaseGate
 import Synchronization
 

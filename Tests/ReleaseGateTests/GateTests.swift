@@ -5,6 +5,7 @@ import StateStore
 import Glibc
 #endif
 import Planning
+import Ports
 import ReleaseGate
 import Testing
 

@@ -1,6 +1,7 @@
 import Fixtures
 import Foundation
 import Planning
+import Ports
 import ReleaseGate
 import Testing
 

@@ -2,6 +2,7 @@ import DesiredState
 import Fixtures
 import Foundation
 import Planning
+import Ports
 import ReleaseGate
 import Testing
 

@@ -1,4 +1,6 @@
-/// Executes a stack update the release gate held (`Engine` binds it to CloudFormation): the
+import Planning
+
+/// Executes a stack update the release gate held (Engine's `CloudStackReleaser` runs it through the cloud ports): the
 /// release gate's port to stacks, as `AliasService` is its port to aliases.
 public protocol StackReleaser: Sendable {
     /// Executes exactly `changeSet` of the stack in `region` and waits for the stack to

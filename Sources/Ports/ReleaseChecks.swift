@@ -1,8 +1,8 @@
 import Foundation
 
 /// The port a progressive release checks through: CloudWatch alarms and the alias's own
-/// metrics, and the pre-traffic hook. Engine's `CloudWatchChecks` is the AWS adapter; tests
-/// substitute an in-memory one. (A protocol, not I/O: this module stays pure.)
+/// metrics, and the pre-traffic hook. `AWSAdapters`' `CloudWatchChecks` is the AWS adapter;
+/// tests substitute an in-memory one.
 public protocol ReleaseChecks: Sendable {
     /// The state of each named alarm in the region (`OK`, `ALARM`, `INSUFFICIENT_DATA`); a
     /// name that is absent from the answer has no alarm.

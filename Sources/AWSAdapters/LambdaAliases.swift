@@ -1,5 +1,6 @@
 import AWSClient
 import Planning
+import Ports
 
 /// The aliases through the Lambda API (GetAlias, UpdateAlias with RevisionId and routing).
 public struct LambdaAliases: AliasService {

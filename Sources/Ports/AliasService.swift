@@ -1,7 +1,8 @@
+import Planning
 
 /// The port to the aliases the controller owns: reads and moves them. The release gate
-/// re-reads them before it moves them; Engine's `LambdaAliases` is the AWS adapter and
-/// tests substitute an in-memory account. (A protocol, not I/O: this module stays pure.)
+/// re-reads them before it moves them; `AWSAdapters`' `LambdaAliases` is the AWS adapter
+/// and tests substitute an in-memory account.
 public protocol AliasService: Sendable {
     /// Every alias of the function, by name; nil when the function does not exist.
     func aliases(functionName: String, region: String) async throws -> [String: AliasFact]?
@@ -9,18 +10,6 @@ public protocol AliasService: Sendable {
     func read(region: String, functionName: String, environment: String) async throws -> AliasFact?
     /// Points the alias at `target`; with `expectedRevision`, Lambda refuses if it moved since it was read.
     func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) async throws -> AliasMove
-}
-
-/// One alias: an environment's pointer on a function in a region.
-public struct AliasKey: Hashable, Sendable {
-    public var region: String
-    public var functionName: String
-    public var environment: String
-    public init(region: String, functionName: String, environment: String) {
-        self.region = region
-        self.functionName = functionName
-        self.environment = environment
-    }
 }
 
 /// A read that failed, naming the alias it was for.

@@ -1,13 +1,12 @@
-import AWSClient
 import DesiredState
 import Foundation
 import Planning
 import Rendering
-import StateStore
 
-// The engine's ports to the cloud: one small protocol per kind of thing it observes or
-// changes, each taking the region per call. `CloudPorts.aws` binds them to the AWS APIs;
-// the engine's tests bind them to an in-memory account.
+// The ports to the cloud: one small protocol per kind of thing the controller observes or
+// changes, each taking the region per call, with the value types they speak. Protocols and
+// values only: `AWSAdapters` binds them to the AWS APIs, the tests to an in-memory account,
+// and only the composition root (Controller's Wiring) joins the two.
 
 /// The account the credentials belong to (it names the artifact buckets).
 public protocol IdentityService: Sendable {
@@ -59,13 +58,6 @@ public struct StackEventFact: Sendable, Hashable {
 /// Where a change set's template comes from.
 public enum TemplateLocation: Sendable, Hashable {
     case body(String), url(String)
-
-    var source: CloudFormationClient.TemplateSource {
-        switch self {
-        case .body(let body): .body(body)
-        case .url(let url): .url(url)
-        }
-    }
 }
 
 /// CloudFormation stacks, changed through change sets.
@@ -97,7 +89,14 @@ public protocol StackService: Sendable {
 }
 
 /// A resource an IMPORT change set adopts: its type, logical ID and identifying properties.
-public typealias ResourceToImport = CloudFormationClient.ResourceToImport
+public struct ResourceToImport: Sendable, Hashable {
+    public var type: String
+    public var logicalID: String
+    public var identifier: [String: String]
+    public init(type: String, logicalID: String, identifier: [String: String]) {
+        self.type = type; self.logicalID = logicalID; self.identifier = identifier
+    }
+}
 
 /// What exists of a resource the desired state names.
 public struct ExistingResource: Hashable, Sendable {
@@ -187,32 +186,6 @@ public protocol MappingHistory: Sendable {
     func forget(_ domain: String) async throws
 }
 
-/// The history in a file of the state directory (`cut-overs.json`), written atomically.
-public struct FileMappingHistory: MappingHistory {
-    let document: JSONDocument<[String: MappingTarget]>
-    public init(url: URL) { document = JSONDocument(url: url) }
-    public func all() throws -> [String: MappingTarget] { try document.load() ?? [:] }
-    public func record(_ domain: String, previous: MappingTarget) throws {
-        var all = try all()
-        all[domain] = previous
-        try document.save(all)
-    }
-    public func forget(_ domain: String) throws {
-        var all = try all()
-        guard all.removeValue(forKey: domain) != nil else { return }
-        try document.save(all)
-    }
-}
-
-/// The history of one process (tests, and commands that only read).
-public actor MemoryMappingHistory: MappingHistory {
-    var entries: [String: MappingTarget]
-    public init(_ entries: [String: MappingTarget] = [:]) { self.entries = entries }
-    public func all() -> [String: MappingTarget] { entries }
-    public func record(_ domain: String, previous: MappingTarget) { entries[domain] = previous }
-    public func forget(_ domain: String) { entries[domain] = nil }
-}
-
 /// Every port the engine uses.
 public struct CloudPorts: Sendable {
     public var identity: any IdentityService
@@ -244,12 +217,5 @@ public struct CloudPorts: Sendable {
         self.domains = domains
         self.aliases = aliases
         self.versions = versions
-    }
-
-    /// The ports through the AWS APIs; `history` records cut-overs (the state directory's file in production).
-    public static func aws(_ client: AWSClient, history: any MappingHistory = MemoryMappingHistory()) -> CloudPorts {
-        let adapter = AWSAdapters(client: client)
-        return CloudPorts(identity: adapter, artifacts: adapter, stacks: adapter, layers: adapter, certificates: adapter, domains: adapter,
-                          aliases: LambdaAliases(client: client), versions: adapter, discovery: adapter, mappings: adapter, history: history, dns: adapter)
     }
 }

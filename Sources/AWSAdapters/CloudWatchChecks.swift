@@ -1,6 +1,7 @@
 import AWSClient
 import Foundation
 import Planning
+import Ports
 
 /// The AWS adapter of `ReleaseChecks`: CloudWatch alarms and the alias's AWS/Lambda
 /// metrics for one version, and Lambda Invoke for the pre-traffic hook.

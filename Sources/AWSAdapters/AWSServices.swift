@@ -2,11 +2,11 @@ import AWSClient
 import DesiredState
 import Foundation
 import Planning
+import Ports
 import Rendering
-import StateStore
 
 /// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
-struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService,
+struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService,
     ResourceDiscovery, DomainMappingService, DNSZoneService {
     let client: AWSClient
 
@@ -120,7 +120,8 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
                                resources: [ResourceToImport], region: String) async throws -> Bool {
         do {
             try await CloudFormationClient(client, region: region).createImportChangeSet(stack: stack, name: name, template: template.source, parameters: [:],
-                                                                                       previous: previous, resources: resources)
+                                                                                       previous: previous,
+                                                                                       resources: resources.map { .init(type: $0.type, logicalID: $0.logicalID, identifier: $0.identifier) })
             return true
         } catch let error as AWSError where error.code == "AlreadyExistsException" {
             return false
@@ -237,13 +238,13 @@ struct AWSAdapters: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 }
 
-/// Runs `read` for every key concurrently; nil results are left out.
-func concurrently<Value: Sendable>(_ keys: [String], _ read: @escaping @Sendable (String) async throws -> Value?) async throws -> [String: Value] {
-    try await withThrowingTaskGroup(of: (String, Value?).self) { group in
-        for key in keys { group.addTask { (key, try await read(key)) } }
-        var result: [String: Value] = [:]
-        for try await (key, value) in group { if let value { result[key] = value } }
-        return result
+extension CloudPorts {
+    /// The ports through the AWS APIs; `history` records cut-overs (the state directory's file in production).
+    public static func aws(_ client: AWSClient, history: any MappingHistory) -> CloudPorts {
+        let services = AWSServices(client: client)
+        return CloudPorts(identity: services, artifacts: services, stacks: services, layers: services, certificates: services, domains: services,
+                          aliases: LambdaAliases(client: client), versions: services, discovery: services, mappings: services, history: history,
+                          dns: services)
     }
 }
 
@@ -251,6 +252,15 @@ func concurrently<Value: Sendable>(_ keys: [String], _ read: @escaping @Sendable
 func unique<T: Hashable>(_ items: [T]) -> [T] {
     var seen = Set<T>()
     return items.filter { seen.insert($0).inserted }
+}
+
+extension TemplateLocation {
+    var source: CloudFormationClient.TemplateSource {
+        switch self {
+        case .body(let body): .body(body)
+        case .url(let url): .url(url)
+        }
+    }
 }
 
 extension ResourceChange {
