@@ -20,7 +20,7 @@ let package = Package(
     name: "reconciler",
     platforms: [.macOS(.v13)],
     products: [
-        .executable(name: "reconciler", targets: ["reconciler"]),
+        .executable(name: "reconciler", targets: ["reconciler"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
@@ -59,8 +59,10 @@ let package = Package(
         ),
         .target(
             name: "AWSClient",
-            dependencies: ["SigV4", "CCurl", "UTCTime", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
-                           .product(name: "CoreMetrics", package: "swift-metrics")]
+            dependencies: [
+                "SigV4", "CCurl", "UTCTime", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+            ]
         ),
         .target(
             name: "EmulatorHarness",
@@ -129,7 +131,7 @@ let package = Package(
         .target(
             name: "ControllerConfig",
             dependencies: [
-                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "TOMLKit", package: "TOMLKit")
             ]
         ),
         .target(
@@ -209,8 +211,10 @@ let package = Package(
         ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["Engine", "Planning", "Ports", "AWSAdapters", "DesiredState", "DesiredStateSources", "Rendering", "StateStore", "AWSClient", "EmulatorHarness",
-                           "ReleaseGate", "Controller", "OperatorSurface", "Fixtures", "TestSupport"]
+            dependencies: [
+                "Engine", "Planning", "Ports", "AWSAdapters", "DesiredState", "DesiredStateSources", "Rendering", "StateStore", "AWSClient", "EmulatorHarness",
+                "ReleaseGate", "Controller", "OperatorSurface", "Fixtures", "TestSupport",
+            ]
         ),
         .testTarget(
             name: "ReleaseGateTests",
@@ -218,15 +222,19 @@ let package = Package(
         ),
         .testTarget(
             name: "ControllerTests",
-            dependencies: ["Controller", "Engine", "Planning", "Ports", "DesiredState", "DesiredStateSources", "Rendering", "ReleaseGate", "StateStore",
-                           "ControllerConfig", "AWSClient", "Fixtures", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Prometheus", package: "swift-prometheus")]
+            dependencies: [
+                "Controller", "Engine", "Planning", "Ports", "DesiredState", "DesiredStateSources", "Rendering", "ReleaseGate", "StateStore",
+                "ControllerConfig", "AWSClient", "Fixtures", .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .testTarget(
             name: "OperatorSurfaceTests",
-            dependencies: ["OperatorSurface", "Controller", "ControllerConfig", "Planning", "ReleaseGate", "StateStore", "AWSClient", "Fixtures", "TestSupport",
-                           .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "OperatorSurface", "Controller", "ControllerConfig", "Planning", "ReleaseGate", "StateStore", "AWSClient", "Fixtures", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"), .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SigV4Tests",

@@ -23,9 +23,10 @@ extension AWSServices {
             async let location = s3.getBucketLocation(name)
             async let versioning = s3.getBucketVersioning(name)
             let home = try await location
-            return ExistingResource(physicalID: name, identifier: ["BucketName": name],
-                                    live: try await versioning.map { ["VersioningConfiguration.Status": $0] } ?? [:],
-                                    region: home == region ? nil : home)
+            return ExistingResource(
+                physicalID: name, identifier: ["BucketName": name],
+                live: try await versioning.map { ["VersioningConfiguration.Status": $0] } ?? [:],
+                region: home == region ? nil : home)
         case .queue:
             let sqs = SQSClient(client, region: region)
             let url: String
@@ -34,7 +35,8 @@ extension AWSServices {
             var live: [String: String] = ["FifoQueue": attributes["FifoQueue"] ?? "false"]
             for key in ["VisibilityTimeout", "MessageRetentionPeriod"] { live[key] = attributes[key] }
             if let redrive = attributes["RedrivePolicy"].flatMap({ try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }),
-               let count = redrive["maxReceiveCount"] {
+                let count = redrive["maxReceiveCount"]
+            {
                 live["RedrivePolicy.maxReceiveCount"] = "\(count)"
             }
             return ExistingResource(physicalID: url, identifier: ["QueueUrl": url], live: live)
@@ -43,8 +45,10 @@ extension AWSServices {
             let ids = try await cognito.listUserPools().filter { $0.Name == name }.map(\.Id).sorted()
             guard let id = ids.first else { return nil }
             let pool = try await cognito.describeUserPool(id)
-            var live: [String: String] = ["UsernameAttributes": (pool.UsernameAttributes ?? []).joined(separator: ","),
-                                          "AliasAttributes": (pool.AliasAttributes ?? []).joined(separator: ",")]
+            var live: [String: String] = [
+                "UsernameAttributes": (pool.UsernameAttributes ?? []).joined(separator: ","),
+                "AliasAttributes": (pool.AliasAttributes ?? []).joined(separator: ","),
+            ]
             live["AutoVerifiedAttributes"] = pool.AutoVerifiedAttributes?.joined(separator: ",")
             live["MfaConfiguration"] = pool.MfaConfiguration
             live["DeletionProtection"] = pool.DeletionProtection

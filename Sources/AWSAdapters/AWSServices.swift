@@ -7,7 +7,8 @@ import Rendering
 
 /// The AWS adapters: each port's calls, one AWS API call (or a short fixed sequence) each.
 struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, FunctionVersionService,
-    ResourceDiscovery, DomainMappingService, DNSZoneService {
+    ResourceDiscovery, DomainMappingService, DNSZoneService
+{
     let client: AWSClient
 
     func account(region: String) async throws -> String {
@@ -44,7 +45,8 @@ struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 
     func objects(_ bucket: String, prefix: String, region: String) async throws -> [String: String] {
-        Dictionary(try await S3Client(client, region: region).listObjects(bucket, prefix: prefix).map { ($0.key, $0.lastModified) }, uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            try await S3Client(client, region: region).listObjects(bucket, prefix: prefix).map { ($0.key, $0.lastModified) }, uniquingKeysWith: { a, _ in a })
     }
 
     func delete(_ bucket: String, key: String, region: String) async throws {
@@ -74,20 +76,24 @@ struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 
     func resources(stack: String, region: String) async throws -> [String: String] {
-        Dictionary(try await CloudFormationClient(client, region: region).listStackResources(stack).compactMap { resource in
-            resource.physicalID.map { (resource.logicalID, $0) }
-        }, uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            try await CloudFormationClient(client, region: region).listStackResources(stack).compactMap { resource in
+                resource.physicalID.map { (resource.logicalID, $0) }
+            }, uniquingKeysWith: { a, _ in a })
     }
 
     func deleteStack(_ name: String, region: String) async throws {
         try await CloudFormationClient(client, region: region).deleteStack(name)
     }
 
-    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
-                         tags: [String: String], create: Bool, region: String) async throws -> Bool {
+    func createChangeSet(
+        stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
+        tags: [String: String], create: Bool, region: String
+    ) async throws -> Bool {
         do {
-            _ = try await CloudFormationClient(client, region: region).createChangeSet(stack: stack, name: name, template: template.source, parameters: parameters,
-                                                                                     previous: previous, tags: tags, create: create)
+            _ = try await CloudFormationClient(client, region: region).createChangeSet(
+                stack: stack, name: name, template: template.source, parameters: parameters,
+                previous: previous, tags: tags, create: create)
             return true
         } catch let error as AWSError where error.code == "AlreadyExistsException" {
             return false
@@ -96,8 +102,9 @@ struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func changeSet(stack: String, name: String, region: String) async throws -> ChangeSetFact {
         let described = try await CloudFormationClient(client, region: region).describeChangeSet(stack: stack, name: name)
-        return ChangeSetFact(status: described.status, statusReason: described.statusReason, executionStatus: described.executionStatus,
-                             changes: described.changes.map(ResourceChange.init))
+        return ChangeSetFact(
+            status: described.status, statusReason: described.statusReason, executionStatus: described.executionStatus,
+            changes: described.changes.map(ResourceChange.init))
     }
 
     func deleteChangeSet(stack: String, name: String, region: String) async throws {
@@ -116,12 +123,15 @@ struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, 
         try await CloudFormationClient(client, region: region).getTemplate(stack, processed: true)
     }
 
-    func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String],
-                               resources: [ResourceToImport], region: String) async throws -> Bool {
+    func createImportChangeSet(
+        stack: String, name: String, template: TemplateLocation, previous: [String],
+        resources: [ResourceToImport], region: String
+    ) async throws -> Bool {
         do {
-            try await CloudFormationClient(client, region: region).createImportChangeSet(stack: stack, name: name, template: template.source, parameters: [:],
-                                                                                       previous: previous,
-                                                                                       resources: resources.map { .init(type: $0.type, logicalID: $0.logicalID, identifier: $0.identifier) })
+            try await CloudFormationClient(client, region: region).createImportChangeSet(
+                stack: stack, name: name, template: template.source, parameters: [:],
+                previous: previous,
+                resources: resources.map { .init(type: $0.type, logicalID: $0.logicalID, identifier: $0.identifier) })
             return true
         } catch let error as AWSError where error.code == "AlreadyExistsException" {
             return false
@@ -149,7 +159,8 @@ struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, 
     }
 
     func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) async throws -> String {
-        try await LambdaClient(client, region: region).publishLayerVersion(name, s3Bucket: bucket, s3Key: key, runtimes: runtimes, description: description).LayerVersionArn
+        try await LambdaClient(client, region: region).publishLayerVersion(name, s3Bucket: bucket, s3Key: key, runtimes: runtimes, description: description)
+            .LayerVersionArn
     }
 
     func delete(_ name: String, version: Int, region: String) async throws {
@@ -186,10 +197,12 @@ struct AWSServices: IdentityService, ArtifactStore, StackService, LayerService, 
 
     func certificate(_ arn: String, region: String) async throws -> CertificateFact {
         let c = try await ACMClient(client, region: region).describeCertificate(arn)
-        return CertificateFact(arn: c.CertificateArn, domainName: c.DomainName,
-                               alternativeNames: (c.SubjectAlternativeNames ?? []).filter { $0 != c.DomainName }, status: c.Status,
-                               records: unique((c.DomainValidationOptions ?? []).compactMap { $0.ResourceRecord.map { DNSRecord(name: $0.Name, type: $0.Type, value: $0.Value) } }),
-                               notAfter: c.NotAfter, failureReason: c.FailureReason)
+        return CertificateFact(
+            arn: c.CertificateArn, domainName: c.DomainName,
+            alternativeNames: (c.SubjectAlternativeNames ?? []).filter { $0 != c.DomainName }, status: c.Status,
+            records: unique(
+                (c.DomainValidationOptions ?? []).compactMap { $0.ResourceRecord.map { DNSRecord(name: $0.Name, type: $0.Type, value: $0.Value) } }),
+            notAfter: c.NotAfter, failureReason: c.FailureReason)
     }
 
     // MARK: Cognito
@@ -242,9 +255,10 @@ extension CloudPorts {
     /// The ports through the AWS APIs; `history` records cut-overs (the state directory's file in production).
     public static func aws(_ client: AWSClient, history: any MappingHistory) -> CloudPorts {
         let services = AWSServices(client: client)
-        return CloudPorts(identity: services, artifacts: services, stacks: services, layers: services, certificates: services, domains: services,
-                          aliases: LambdaAliases(client: client), versions: services, discovery: services, mappings: services, history: history,
-                          dns: services)
+        return CloudPorts(
+            identity: services, artifacts: services, stacks: services, layers: services, certificates: services, domains: services,
+            aliases: LambdaAliases(client: client), versions: services, discovery: services, mappings: services, history: history,
+            dns: services)
     }
 }
 
@@ -269,17 +283,19 @@ extension ResourceChange {
         func named(_ detail: CloudFormationClient.ResourceChange.Detail) -> String {
             detail.attribute == "Properties" ? detail.name ?? detail.attribute : detail.attribute
         }
-        self.init(action: change.action, logicalID: change.logicalID, type: change.resourceType, physicalID: change.physicalID,
-                  replacement: change.replacement, policyAction: change.policyAction,
-                  causes: unique(change.details.map(named)),
-                  recreating: unique(change.details.filter { ($0.requiresRecreation ?? "Never") != "Never" }.map(named)))
+        self.init(
+            action: change.action, logicalID: change.logicalID, type: change.resourceType, physicalID: change.physicalID,
+            replacement: change.replacement, policyAction: change.policyAction,
+            causes: unique(change.details.map(named)),
+            recreating: unique(change.details.filter { ($0.requiresRecreation ?? "Never") != "Never" }.map(named)))
     }
 }
 
 extension StackFact {
     init(_ stack: CloudFormationClient.Stack) {
-        self.init(name: stack.name, status: stack.status, statusReason: stack.statusReason,
-                  lastChange: stack.lastUpdated ?? stack.creationTime, outputs: stack.outputs, tags: stack.tags)
+        self.init(
+            name: stack.name, status: stack.status, statusReason: stack.statusReason,
+            lastChange: stack.lastUpdated ?? stack.creationTime, outputs: stack.outputs, tags: stack.tags)
     }
 }
 
@@ -295,8 +311,10 @@ extension CertificateFact {
     /// (pending, failed, an older or shorter summary) is described.
     init?(summary: ACMClient.Summary) {
         guard summary.Status == "ISSUED", let names = summary.SubjectAlternativeNameSummaries, summary.HasAdditionalSubjectAlternativeNames == false,
-              let notAfter = summary.NotAfter else { return nil }
-        self.init(arn: summary.CertificateArn, domainName: summary.DomainName, alternativeNames: names.filter { $0 != summary.DomainName },
-                  status: "ISSUED", notAfter: notAfter)
+            let notAfter = summary.NotAfter
+        else { return nil }
+        self.init(
+            arn: summary.CertificateArn, domainName: summary.DomainName, alternativeNames: names.filter { $0 != summary.DomainName },
+            status: "ISSUED", notAfter: notAfter)
     }
 }

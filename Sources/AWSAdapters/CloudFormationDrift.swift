@@ -28,8 +28,9 @@ public struct CloudFormationDrift: StackDriftAPI {
             return try await call()
         } catch let error as AWSError {
             let message = error.message.count > 120 ? error.message.prefix(117) + "…" : error.message
-            throw DriftCallFailed("\(error.operation) answered \(error.code) (HTTP \(error.status))"
-                                  + (message.isEmpty || message.hasPrefix("unreadable") ? "" : ": \(message)"))
+            throw DriftCallFailed(
+                "\(error.operation) answered \(error.code) (HTTP \(error.status))"
+                    + (message.isEmpty || message.hasPrefix("unreadable") ? "" : ": \(message)"))
         }
     }
 }

@@ -1,4 +1,5 @@
 import SigV4
+
 /// Every AWS error, whatever the protocol: who, what, and what AWS said.
 public struct AWSError: Error, Sendable, CustomStringConvertible {
     public var service: String
@@ -50,9 +51,13 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
         let accessKeyID = accessKeyID.map(Redaction.keyID)
         switch code {
         case "SignatureDoesNotMatch", "InvalidSignatureException", "IncompleteSignature":
-            return "the secret access key does not match access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")), or the clock is off; check the secret, or the endpoint \(endpoint) if it is a proxy"
+            return
+                "the secret access key does not match access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")), or the clock is off; "
+                + "check the secret, or the endpoint \(endpoint) if it is a proxy"
         case "InvalidClientTokenId", "UnrecognizedClientException", "InvalidAccessKeyId":
-            return "access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")) is unknown to \(endpoint): wrong account, deleted key, or wrong endpoint"
+            return
+                "access key \(accessKeyID ?? "?") (credentials from \(credentialSource ?? "?")) is unknown to \(endpoint): wrong account, deleted key, or "
+                + "wrong endpoint"
         case "ExpiredToken", "ExpiredTokenException":
             return "the session token has expired; refresh the credentials (\(credentialSource ?? "?"))"
         case "AccessDenied", "AccessDeniedException":
@@ -73,9 +78,10 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
     /// For bodies we cannot read: the status and a short excerpt, never a crash.
     static func unreadable(service: String, operation: String, status: Int, body: [UInt8], requestID: String?) -> AWSError {
         let text = String(decoding: body.prefix(200), as: UTF8.self).replacingOccurrences(of: "\n", with: " ")
-        return AWSError(service: service, operation: operation, code: "HTTP\(status)",
-                        message: text.isEmpty ? "empty response body" : "unreadable error body: \(text)\(body.count > 200 ? "…" : "")",
-                        status: status, requestID: requestID)
+        return AWSError(
+            service: service, operation: operation, code: "HTTP\(status)",
+            message: text.isEmpty ? "empty response body" : "unreadable error body: \(text)\(body.count > 200 ? "…" : "")",
+            status: status, requestID: requestID)
     }
 }
 

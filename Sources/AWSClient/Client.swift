@@ -28,10 +28,12 @@ public struct AWSClient: Sendable {
     /// Requests in flight per service and region (shared by every copy of the client).
     public var slots: RequestSlots
 
-    public init(transport: any HTTPTransport = CurlTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
-                retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
-                now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler",
-                metrics: any MetricsFactory = MetricsSystem.factory, slots: RequestSlots = RequestSlots()) {
+    public init(
+        transport: any HTTPTransport = CurlTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
+        retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
+        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler",
+        metrics: any MetricsFactory = MetricsSystem.factory, slots: RequestSlots = RequestSlots()
+    ) {
         self.transport = transport
         self.slots = slots
         self.metrics = metrics
@@ -57,8 +59,9 @@ public struct AWSClient: Sendable {
     public func query(_ service: Service, region: String, action: String, _ parameters: [(String, String)]) async throws -> (XMLElement, requestID: String?) {
         guard case .query(let version) = service.wire else { throw Self.wrongProtocol(service, action) }
         let body = Self.formEncode([("Action", action), ("Version", version)] + parameters)
-        let response = try await send(service, region: region, operation: action, method: "POST", path: "/",
-                                      headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: Array(body.utf8))
+        let response = try await send(
+            service, region: region, operation: action, method: "POST", path: "/",
+            headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: Array(body.utf8))
         guard let root = XMLElement.parse(response.body) else {
             throw AWSError.unreadable(service: service.rawValue, operation: action, status: response.status, body: response.body, requestID: response.requestID)
         }
@@ -66,41 +69,54 @@ public struct AWSClient: Sendable {
     }
 
     /// JSON 1.0/1.1 protocol: POST / with X-Amz-Target.
-    public func json<Output: Decodable>(_ service: Service, region: String, operation: String, _ body: JSON,
-                                        as type: Output.Type = Output.self) async throws -> Output {
+    public func json<Output: Decodable>(
+        _ service: Service, region: String, operation: String, _ body: JSON,
+        as type: Output.Type = Output.self
+    ) async throws -> Output {
         guard case .json(let version, let target) = service.wire else { throw Self.wrongProtocol(service, operation) }
-        let response = try await send(service, region: region, operation: operation, method: "POST", path: "/",
-                                      headers: [("Content-Type", "application/x-amz-json-\(version)"), ("X-Amz-Target", "\(target).\(operation)")],
-                                      body: body.bytes)
+        let response = try await send(
+            service, region: region, operation: operation, method: "POST", path: "/",
+            headers: [("Content-Type", "application/x-amz-json-\(version)"), ("X-Amz-Target", "\(target).\(operation)")],
+            body: body.bytes)
         return try decode(Output.self, response, service: service, operation: operation)
     }
 
     /// A call in another protocol than the service speaks: a programming error, said plainly.
     static func wrongProtocol(_ service: Service, _ operation: String) -> AWSError {
-        AWSError(service: service.rawValue, operation: operation, code: "InvalidRequest", message: "\(service.rawValue) does not speak this protocol (it speaks \(service.wire))",
-                 status: 0, requestID: nil)
+        AWSError(
+            service: service.rawValue, operation: operation, code: "InvalidRequest",
+            message: "\(service.rawValue) does not speak this protocol (it speaks \(service.wire))",
+            status: 0, requestID: nil)
     }
 
     /// REST-JSON protocol; `path` segments are raw and encoded here.
-    public func restJSON<Output: Decodable>(_ service: Service, region: String, operation: String, method: String, path: [String],
-                                            query: [(String, String)] = [], body: JSON? = nil, as type: Output.Type = Output.self) async throws -> Output {
+    public func restJSON<Output: Decodable>(
+        _ service: Service, region: String, operation: String, method: String, path: [String],
+        query: [(String, String)] = [], body: JSON? = nil, as type: Output.Type = Output.self
+    ) async throws -> Output {
         try await restJSONTraced(service, region: region, operation: operation, method: method, path: path, query: query, body: body).output
     }
 
     /// REST-JSON with the request id, for calls the audit log records.
-    public func restJSONTraced<Output: Decodable>(_ service: Service, region: String, operation: String, method: String, path: [String],
-                                                  query: [(String, String)] = [], body: JSON? = nil,
-                                                  as type: Output.Type = Output.self) async throws -> (output: Output, requestID: String?) {
-        let response = try await send(service, region: region, operation: operation, method: method, path: Self.path(path), query: query,
-                                      headers: body == nil ? [] : [("Content-Type", "application/json")], body: body?.bytes ?? [])
+    public func restJSONTraced<Output: Decodable>(
+        _ service: Service, region: String, operation: String, method: String, path: [String],
+        query: [(String, String)] = [], body: JSON? = nil,
+        as type: Output.Type = Output.self
+    ) async throws -> (output: Output, requestID: String?) {
+        let response = try await send(
+            service, region: region, operation: operation, method: method, path: Self.path(path), query: query,
+            headers: body == nil ? [] : [("Content-Type", "application/json")], body: body?.bytes ?? [])
         return (try decode(Output.self, response, service: service, operation: operation), response.requestID)
     }
 
     /// REST-XML protocol (S3).
-    public func restXML(_ service: Service, region: String, operation: String, method: String, path: [String], query: [(String, String)] = [],
-                        headers: [(String, String)] = [], body: [UInt8] = []) async throws -> Response {
-        try await send(service, region: region, operation: operation, method: method, path: Self.path(path), query: query,
-                       headers: headers, body: body)
+    public func restXML(
+        _ service: Service, region: String, operation: String, method: String, path: [String], query: [(String, String)] = [],
+        headers: [(String, String)] = [], body: [UInt8] = []
+    ) async throws -> Response {
+        try await send(
+            service, region: region, operation: operation, method: method, path: Self.path(path), query: query,
+            headers: headers, body: body)
     }
 
     public struct Empty: Decodable, Sendable { public init() {} }
@@ -117,9 +133,10 @@ public struct AWSClient: Sendable {
         do {
             return try JSONDecoder().decode(Output.self, from: Data(response.body.isEmpty ? Array("{}".utf8) : response.body))
         } catch {
-            throw AWSError(service: service.rawValue, operation: operation, code: "UnexpectedResponse",
-                           message: "cannot read the response: \(error); body starts: \(String(decoding: response.body.prefix(200), as: UTF8.self))",
-                           status: response.status, requestID: response.requestID)
+            throw AWSError(
+                service: service.rawValue, operation: operation, code: "UnexpectedResponse",
+                message: "cannot read the response: \(error); body starts: \(String(decoding: response.body.prefix(200), as: UTF8.self))",
+                status: response.status, requestID: response.requestID)
         }
     }
 
@@ -127,10 +144,14 @@ public struct AWSClient: Sendable {
 
     /// Sends one request through the middleware chain (Middleware.swift): endpoint, count,
     /// retry, rate limit, sign, redact, decode errors, slots, transport.
-    public func send(_ service: Service, region: String, operation: String, method: String, path: String,
-                     query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8]) async throws -> Response {
-        let response = try await run(AWSCall(service: service, region: region, operation: operation, method: method, path: path,
-                                              query: query, headers: headers, body: body))
+    public func send(
+        _ service: Service, region: String, operation: String, method: String, path: String,
+        query: [(String, String)] = [], headers: [(String, String)] = [], body: [UInt8]
+    ) async throws -> Response {
+        let response = try await run(
+            AWSCall(
+                service: service, region: region, operation: operation, method: method, path: path,
+                query: query, headers: headers, body: body))
         return Response(status: response.status, headers: response.headers, body: response.body, requestID: response.requestID)
     }
 
@@ -158,8 +179,10 @@ public struct AWSClient: Sendable {
             let body = try? JSONDecoder().decode(JSON.self, from: Data(response.body))
             // x-amzn-query-error carries SQS's legacy code; the modern one wins.
             let legacy = response.header("x-amzn-query-error")?.split(separator: ";").first.map(String.init)
-            guard var code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue
-                ?? body?["Code"]?.stringValue ?? legacy else { return nil }
+            guard
+                var code = response.header("x-amzn-errortype") ?? body?["__type"]?.stringValue ?? body?["code"]?.stringValue
+                    ?? body?["Code"]?.stringValue ?? legacy
+            else { return nil }
             if let colon = code.firstIndex(of: ":") { code = String(code[..<colon]) }
             if let hash = code.lastIndex(of: "#") { code = String(code[code.index(after: hash)...]) }
             return make(code, body?["message"]?.stringValue ?? body?["Message"]?.stringValue ?? body?["errorMessage"]?.stringValue ?? "")
@@ -176,7 +199,8 @@ public struct AWSClient: Sendable {
         }
         if response.body.isEmpty {
             // HEAD and some S3 answers carry no body.
-            let code = [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
+            let code =
+                [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
                 ?? "HTTP\(response.status)"
             return make(code, "empty response body")
         }
@@ -190,8 +214,10 @@ public struct AWSClient: Sendable {
     /// items are read. A token the service sent before, or more than `maxPages` pages, end
     /// the listing with an error that names the operation: an endpoint that never stops
     /// paging must not keep the controller busy for ever.
-    public static func paginate<Item>(_ operation: String, limit: Int = .max, maxPages: Int = maxPages,
-                                      _ page: (String?) async throws -> (items: [Item], next: String?)) async throws -> [Item] {
+    public static func paginate<Item>(
+        _ operation: String, limit: Int = .max, maxPages: Int = maxPages,
+        _ page: (String?) async throws -> (items: [Item], next: String?)
+    ) async throws -> [Item] {
         var items: [Item] = []
         var token: String?
         var seen: Set<String> = []
@@ -222,7 +248,8 @@ public struct RequestFailed: Error, Sendable, CustomStringConvertible {
     public var failure: TransportError
 
     public var description: String {
-        let what = "\(service) \(operation) in \(region) got no usable answer from \(endpoint) (\(attempts) attempt\(attempts == 1 ? "" : "s")): \(failure.reason)"
+        let what =
+            "\(service) \(operation) in \(region) got no usable answer from \(endpoint) (\(attempts) attempt\(attempts == 1 ? "" : "s")): \(failure.reason)"
         switch failure.kind {
         case .connection:
             return what + "; check that the endpoint is reachable ([aws] endpoint in controller.conf, or the network to AWS), then run the command again"
@@ -241,6 +268,7 @@ public struct PaginationError: Error, Sendable, CustomStringConvertible {
     public var operation: String
     public var reason: String
     public var description: String {
-        "\(operation) did not finish: \(reason); stopped reading. A real AWS endpoint does not do this: check [aws] endpoint in controller.conf and any proxy in between"
+        "\(operation) did not finish: \(reason); stopped reading. A real AWS endpoint does not do this: check [aws] endpoint in controller.conf and any "
+            + "proxy in between"
     }
 }

@@ -12,8 +12,10 @@ public struct ClientSettings: Sendable, Equatable {
     public var caBundle: String?
     public var caBundleSource: String?
 
-    public init(maxAttempts: Int, maxAttemptsSource: String, retryMode: RetryMode, retryModeSource: String, caBundle: String? = nil,
-                caBundleSource: String? = nil) {
+    public init(
+        maxAttempts: Int, maxAttemptsSource: String, retryMode: RetryMode, retryModeSource: String, caBundle: String? = nil,
+        caBundleSource: String? = nil
+    ) {
         self.maxAttempts = maxAttempts
         self.maxAttemptsSource = maxAttemptsSource
         self.retryMode = retryMode
@@ -27,8 +29,10 @@ public struct ClientSettings: Sendable, Equatable {
         public var description: String
     }
 
-    public static func resolve(maxAttempts configuredAttempts: Int?, retryMode configuredMode: String?, caBundle configuredBundle: String?,
-                               environment: [String: String], profile: String, profileValues: [String: String]?) throws -> ClientSettings {
+    public static func resolve(
+        maxAttempts configuredAttempts: Int?, retryMode configuredMode: String?, caBundle configuredBundle: String?,
+        environment: [String: String], profile: String, profileValues: [String: String]?
+    ) throws -> ClientSettings {
         func pick(_ configured: String?, _ variable: String, _ key: String) -> (String, String)? {
             if let configured { return (configured, "controller.conf [aws]") }
             if let value = environment[variable], !value.isEmpty { return (value, variable) }

@@ -85,32 +85,41 @@ public struct CloudFormationClient: Sendable {
             if let token { parameters.append(("NextToken", token)) }
             let result = try await call("DescribeStacks", parameters)
             let stacks = result.members("Stacks").map { s in
-                Stack(stackID: s.string("StackId") ?? "", name: s.string("StackName") ?? "", status: s.string("StackStatus") ?? "",
-                      statusReason: s.string("StackStatusReason"), lastUpdated: s.string("LastUpdatedTime"), creationTime: s.string("CreationTime"),
-                      outputs: Self.pairs(s["Outputs"], key: "OutputKey", value: "OutputValue"),
-                      tags: Self.pairs(s["Tags"], key: "Key", value: "Value"),
-                      parameters: Self.pairs(s["Parameters"], key: "ParameterKey", value: "ParameterValue"))
+                Stack(
+                    stackID: s.string("StackId") ?? "", name: s.string("StackName") ?? "", status: s.string("StackStatus") ?? "",
+                    statusReason: s.string("StackStatusReason"), lastUpdated: s.string("LastUpdatedTime"), creationTime: s.string("CreationTime"),
+                    outputs: Self.pairs(s["Outputs"], key: "OutputKey", value: "OutputValue"),
+                    tags: Self.pairs(s["Tags"], key: "Key", value: "Value"),
+                    parameters: Self.pairs(s["Parameters"], key: "ParameterKey", value: "ParameterValue"))
             }
             return (stacks, result.string("NextToken"))
         }
     }
 
-    public enum TemplateSource: Sendable { case body(String), url(String) }
+    public enum TemplateSource: Sendable {
+        case body(String)
+        case url(String)
+    }
 
     /// What every change set acknowledges: the templates make IAM roles (some named) and use the SAM transform.
     public static let capabilities = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 
     /// `previous` names parameters that keep the stack's current value (`UsePreviousValue`).
-    public func createChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:], previous: [String] = [],
-                                tags: [String: String] = [:], create: Bool, capabilities: [String] = CloudFormationClient.capabilities) async throws -> (id: String, stackID: String) {
-        let p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
+    public func createChangeSet(
+        stack: String, name: String, template: TemplateSource, parameters: [String: String] = [:], previous: [String] = [],
+        tags: [String: String] = [:], create: Bool, capabilities: [String] = CloudFormationClient.capabilities
+    ) async throws -> (id: String, stackID: String) {
+        let p =
+            [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", create ? "CREATE" : "UPDATE")]
             + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: tags, capabilities: capabilities)
         let result = try await call("CreateChangeSet", p)
         return (result.string("Id") ?? "", result.string("StackId") ?? "")
     }
 
     /// Template, parameters, tags and capabilities as CreateChangeSet takes them.
-    static func stackInput(template: TemplateSource, parameters: [String: String], previous: [String] = [], tags: [String: String], capabilities: [String]) -> [(String, String)] {
+    static func stackInput(template: TemplateSource, parameters: [String: String], previous: [String] = [], tags: [String: String], capabilities: [String])
+        -> [(String, String)]
+    {
         var p: [(String, String)] = []
         switch template {
         case .body(let body): p.append(("TemplateBody", body))
@@ -137,8 +146,9 @@ public struct CloudFormationClient: Sendable {
         let changes: [ResourceChange] = try await AWSClient.paginate("DescribeChangeSet") { token in
             let result = try await call("DescribeChangeSet", [("StackName", stack), ("ChangeSetName", name)] + (token.map { [("NextToken", $0)] } ?? []))
             if changeSet == nil {
-                changeSet = ChangeSet(id: result.string("ChangeSetId") ?? "", status: result.string("Status") ?? "", statusReason: result.string("StatusReason"),
-                                      executionStatus: result.string("ExecutionStatus"), changes: [])
+                changeSet = ChangeSet(
+                    id: result.string("ChangeSetId") ?? "", status: result.string("Status") ?? "", statusReason: result.string("StatusReason"),
+                    executionStatus: result.string("ExecutionStatus"), changes: [])
             }
             let page = result.members("Changes").compactMap { change -> ResourceChange? in
                 guard let r = change["ResourceChange"] else { return nil }
@@ -147,9 +157,10 @@ public struct CloudFormationClient: Sendable {
                     resourceType: r.string("ResourceType") ?? "", replacement: r.string("Replacement"), policyAction: r.string("PolicyAction"),
                     scope: r.members("Scope").map(\.text),
                     details: r.members("Details").map { d in
-                        ResourceChange.Detail(attribute: d.string("Target", "Attribute") ?? "", name: d.string("Target", "Name"),
-                                              requiresRecreation: d.string("Target", "RequiresRecreation"),
-                                              changeSource: d.string("ChangeSource"), causingEntity: d.string("CausingEntity"))
+                        ResourceChange.Detail(
+                            attribute: d.string("Target", "Attribute") ?? "", name: d.string("Target", "Name"),
+                            requiresRecreation: d.string("Target", "RequiresRecreation"),
+                            changeSource: d.string("ChangeSource"), causingEntity: d.string("CausingEntity"))
                     })
             }
             return (page, result.string("NextToken"))
@@ -170,20 +181,26 @@ public struct CloudFormationClient: Sendable {
     public func describeStackEvents(_ stack: String, limit: Int = .max) async throws -> [StackEvent] {
         try await AWSClient.paginate("DescribeStackEvents", limit: limit) { token in
             let result = try await call("DescribeStackEvents", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
-            return (result.members("StackEvents").map { e in
-                StackEvent(eventID: e.string("EventId") ?? "", logicalID: e.string("LogicalResourceId") ?? "", resourceType: e.string("ResourceType") ?? "",
-                           status: e.string("ResourceStatus") ?? "", reason: e.string("ResourceStatusReason"), timestamp: e.string("Timestamp") ?? "")
-            }, result.string("NextToken"))
+            return (
+                result.members("StackEvents").map { e in
+                    StackEvent(
+                        eventID: e.string("EventId") ?? "", logicalID: e.string("LogicalResourceId") ?? "", resourceType: e.string("ResourceType") ?? "",
+                        status: e.string("ResourceStatus") ?? "", reason: e.string("ResourceStatusReason"), timestamp: e.string("Timestamp") ?? "")
+                }, result.string("NextToken")
+            )
         }
     }
 
     public func listStackResources(_ stack: String) async throws -> [StackResource] {
         try await AWSClient.paginate("ListStackResources") { token in
             let result = try await call("ListStackResources", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
-            return (result.members("StackResourceSummaries").map { r in
-                StackResource(logicalID: r.string("LogicalResourceId") ?? "", physicalID: r.string("PhysicalResourceId"),
-                              type: r.string("ResourceType") ?? "", status: r.string("ResourceStatus") ?? "")
-            }, result.string("NextToken"))
+            return (
+                result.members("StackResourceSummaries").map { r in
+                    StackResource(
+                        logicalID: r.string("LogicalResourceId") ?? "", physicalID: r.string("PhysicalResourceId"),
+                        type: r.string("ResourceType") ?? "", status: r.string("ResourceStatus") ?? "")
+                }, result.string("NextToken")
+            )
         }
     }
 
@@ -200,9 +217,11 @@ public struct CloudFormationClient: Sendable {
             // queue's URL by its last part too, as one queue has several URL forms).
             let members = try await call("DescribeStackResources", [("PhysicalResourceId", physicalID)]).members("StackResources")
             let name = physicalID.split(separator: "/").last.map(String.init) ?? physicalID
-            guard let member = members.first(where: { $0.string("PhysicalResourceId") == physicalID })
+            guard
+                let member = members.first(where: { $0.string("PhysicalResourceId") == physicalID })
                     ?? members.first(where: { physicalID.hasPrefix("http") && $0.string("PhysicalResourceId")?.hasSuffix("/" + name) == true }),
-                  let stack = member.string("StackName") else { return nil }
+                let stack = member.string("StackName")
+            else { return nil }
             return (stack, member.string("LogicalResourceId") ?? "")
         } catch let error as AWSError where error.code == "ValidationError" && error.message.contains("does not exist") {
             return nil
@@ -221,15 +240,21 @@ public struct CloudFormationClient: Sendable {
 
     /// An IMPORT change set: adopts existing resources into the stack (a new one when it does
     /// not exist). Tags are not sent: an import may not change them.
-    public func createImportChangeSet(stack: String, name: String, template: TemplateSource, parameters: [String: String], previous: [String],
-                                      resources: [ResourceToImport]) async throws {
-        var p = [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", "IMPORT")]
+    public func createImportChangeSet(
+        stack: String, name: String, template: TemplateSource, parameters: [String: String], previous: [String],
+        resources: [ResourceToImport]
+    ) async throws {
+        var p =
+            [("StackName", stack), ("ChangeSetName", name), ("ChangeSetType", "IMPORT")]
             + Self.stackInput(template: template, parameters: parameters, previous: previous, tags: [:], capabilities: Self.capabilities)
         for (index, resource) in resources.enumerated() {
             let prefix = "ResourcesToImport.member.\(index + 1)"
             p += [("\(prefix).ResourceType", resource.type), ("\(prefix).LogicalResourceId", resource.logicalID)]
             for (entry, identifier) in resource.identifier.sorted(by: { $0.key < $1.key }).enumerated() {
-                p += [("\(prefix).ResourceIdentifier.entry.\(entry + 1).key", identifier.key), ("\(prefix).ResourceIdentifier.entry.\(entry + 1).value", identifier.value)]
+                p += [
+                    ("\(prefix).ResourceIdentifier.entry.\(entry + 1).key", identifier.key),
+                    ("\(prefix).ResourceIdentifier.entry.\(entry + 1).value", identifier.value),
+                ]
             }
         }
         _ = try await call("CreateChangeSet", p)
@@ -247,11 +272,14 @@ public struct CloudFormationClient: Sendable {
     public func describeStackResourceDrifts(_ stack: String) async throws -> [ResourceDrift] {
         try await AWSClient.paginate("DescribeStackResourceDrifts") { token in
             let result = try await call("DescribeStackResourceDrifts", [("StackName", stack)] + (token.map { [("NextToken", $0)] } ?? []))
-            return (result.members("StackResourceDrifts").map { d in
-                ResourceDrift(logicalID: d.string("LogicalResourceId") ?? "", type: d.string("ResourceType") ?? "",
-                              status: d.string("StackResourceDriftStatus") ?? "",
-                              differences: d.members("PropertyDifferences").map { "\($0.string("PropertyPath") ?? ""): \($0.string("DifferenceType") ?? "")" })
-            }, result.string("NextToken"))
+            return (
+                result.members("StackResourceDrifts").map { d in
+                    ResourceDrift(
+                        logicalID: d.string("LogicalResourceId") ?? "", type: d.string("ResourceType") ?? "",
+                        status: d.string("StackResourceDriftStatus") ?? "",
+                        differences: d.members("PropertyDifferences").map { "\($0.string("PropertyPath") ?? ""): \($0.string("DifferenceType") ?? "")" })
+                }, result.string("NextToken")
+            )
         }
     }
 

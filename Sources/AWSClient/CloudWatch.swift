@@ -19,7 +19,9 @@ public struct CloudWatchClient: Sendable {
         for start in stride(from: 0, to: names.count, by: 100) {
             let chunk = Array(names[start..<min(start + 100, names.count)])
             let alarms = try await AWSClient.paginate("DescribeAlarms") { token in
-                var body: [String: JSON] = ["AlarmNames": .array(chunk.map { .string($0) }), "AlarmTypes": .array([.string("MetricAlarm"), .string("CompositeAlarm")])]
+                var body: [String: JSON] = [
+                    "AlarmNames": .array(chunk.map { .string($0) }), "AlarmTypes": .array([.string("MetricAlarm"), .string("CompositeAlarm")]),
+                ]
                 if let token { body["NextToken"] = .string(token) }
                 let page: Page = try await call("DescribeAlarms", .object(body))
                 return ((page.MetricAlarms ?? []) + (page.CompositeAlarms ?? []), page.NextToken)
@@ -57,12 +59,19 @@ public struct CloudWatchClient: Sendable {
             var body: [String: JSON] = [
                 "StartTime": .int(Int(start.timeIntervalSince1970.rounded(.down))),
                 "EndTime": .int(Int(end.timeIntervalSince1970.rounded(.up)) + 1),
-                "MetricDataQueries": .array(queries.map { query in
-                    .object(["Id": .string(query.id), "ReturnData": .bool(true),
-                             "MetricStat": .object(["Stat": .string(query.stat), "Period": .int(period),
-                                                    "Metric": .object(["Namespace": .string(query.namespace), "MetricName": .string(query.metric),
-                                                                       "Dimensions": .array(query.dimensions.map { .object(["Name": .string($0.0), "Value": .string($0.1)]) })])])])
-                }),
+                "MetricDataQueries": .array(
+                    queries.map { query in
+                        .object([
+                            "Id": .string(query.id), "ReturnData": .bool(true),
+                            "MetricStat": .object([
+                                "Stat": .string(query.stat), "Period": .int(period),
+                                "Metric": .object([
+                                    "Namespace": .string(query.namespace), "MetricName": .string(query.metric),
+                                    "Dimensions": .array(query.dimensions.map { .object(["Name": .string($0.0), "Value": .string($0.1)]) }),
+                                ]),
+                            ]),
+                        ])
+                    }),
             ]
             if let token { body["NextToken"] = .string(token) }
             let page: Page = try await call("GetMetricData", .object(body))

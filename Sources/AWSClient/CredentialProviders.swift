@@ -30,7 +30,9 @@ public struct CredentialsNotFound: Error, Sendable, CustomStringConvertible {
 public struct CredentialSourceFailed: Error, Sendable, CustomStringConvertible {
     public var source: String
     public var reason: String
-    public var description: String { "cannot get AWS credentials from \(source): \(reason) (no other source was tried: a named or configured source must work)" }
+    public var description: String {
+        "cannot get AWS credentials from \(source): \(reason) (no other source was tried: a named or configured source must work)"
+    }
 }
 
 struct ProviderFailure: Error, CustomStringConvertible {
@@ -57,8 +59,9 @@ public struct EnvironmentCredentialProvider: CredentialProvider {
             throw ProviderFailure("AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not")
         }
         let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
-        return ResolvedCredentials(credentials: Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token),
-                                   source: Self.shadowedProfile(environment).map { "environment (AWS_ACCESS_KEY_ID, which wins over AWS_PROFILE '\($0)')" } ?? "environment")
+        return ResolvedCredentials(
+            credentials: Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token),
+            source: Self.shadowedProfile(environment).map { "environment (AWS_ACCESS_KEY_ID, which wins over AWS_PROFILE '\($0)')" } ?? "environment")
     }
 
     /// AWS_PROFILE when the environment's keys are set too: the SDKs use the keys, and a person must be told.
@@ -108,8 +111,9 @@ public struct WebIdentityEnvironmentProvider: CredentialProvider {
         case (nil, .some): throw ProviderFailure("AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not")
         case (.some, nil): throw ProviderFailure("AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not")
         case (.some(let file), .some(let role)):
-            let spec = WebIdentitySpec(profile: nil, roleArn: role, tokenFile: SharedConfig.expandHome(file, home: context.home),
-                                       sessionName: environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 }, region: nil)
+            let spec = WebIdentitySpec(
+                profile: nil, roleArn: role, tokenFile: SharedConfig.expandHome(file, home: context.home),
+                sessionName: environment["AWS_ROLE_SESSION_NAME"].flatMap { $0.isEmpty ? nil : $0 }, region: nil)
             return try await RecipeRunner(context: context).run(.webIdentity(spec))
         }
     }
@@ -140,7 +144,10 @@ public struct ContainerCredentialProvider: CredentialProvider {
                 throw ProviderFailure("AWS_CONTAINER_CREDENTIALS_FULL_URI '\(full)' is not an http(s) URL")
             }
             if u.scheme == "http" && !(Self.allowedHTTPHosts.contains(host) || host.hasPrefix("127.")) {
-                throw ProviderFailure("AWS_CONTAINER_CREDENTIALS_FULL_URI '\(full)' is plain HTTP to \(host); only loopback, 169.254.170.2 and 169.254.170.23 may be used without TLS")
+                throw ProviderFailure(
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI '\(full)' is plain HTTP to \(host); only loopback, 169.254.170.2 and 169.254.170.23 may be used "
+                        + "without TLS"
+                )
             }
             url = u
         } else {
@@ -155,7 +162,8 @@ public struct ContainerCredentialProvider: CredentialProvider {
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
             headers.append(("Authorization", token))
         }
-        let source = url.host == "169.254.170.23" || url.host?.contains("fd00:ec2::23") == true ? "EKS Pod Identity" : "container credentials at \(url.host ?? "?")"
+        let source =
+            url.host == "169.254.170.23" || url.host?.contains("fd00:ec2::23") == true ? "EKS Pod Identity" : "container credentials at \(url.host ?? "?")"
         let response = try await transport.send(HTTPRequest(method: "GET", url: url, headers: headers))
         guard response.status == 200 else { throw ProviderFailure("\(source) answered HTTP \(response.status)") }
         return try TemporaryCredentialsJSON.decode(response.body, source: source)
@@ -187,8 +195,10 @@ public struct InstanceMetadataCredentialProvider: CredentialProvider {
         guard let root = URL(string: base) else { throw ProviderFailure("bad AWS_EC2_METADATA_SERVICE_ENDPOINT") }
         let tokenResponse: HTTPResponse
         do {
-            tokenResponse = try await transport.send(HTTPRequest(method: "PUT", url: root.appendingPathComponent("latest/api/token"),
-                                                                 headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")]))
+            tokenResponse = try await transport.send(
+                HTTPRequest(
+                    method: "PUT", url: root.appendingPathComponent("latest/api/token"),
+                    headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")]))
         } catch let error as TransportError {
             if required { throw error }
             return nil  // nothing answers: not on EC2
@@ -224,9 +234,11 @@ enum TemporaryCredentialsJSON {
         guard let body = try? JSONDecoder().decode(Body.self, from: Data(bytes)) else {
             throw ProviderFailure("the credentials document is not the expected JSON")
         }
-        return ResolvedCredentials(credentials: Credentials(accessKeyID: body.AccessKeyId, secretAccessKey: body.SecretAccessKey,
-                                                            sessionToken: body.Token, expiration: body.Expiration.flatMap(Timestamp.parse)),
-                                   source: source)
+        return ResolvedCredentials(
+            credentials: Credentials(
+                accessKeyID: body.AccessKeyId, secretAccessKey: body.SecretAccessKey,
+                sessionToken: body.Token, expiration: body.Expiration.flatMap(Timestamp.parse)),
+            source: source)
     }
 }
 
@@ -273,15 +285,17 @@ public actor CredentialChain {
         if let profile { return CredentialChain([ProfileCredentialProvider(profile: profile, required: true, context: context)], now: context.now) }
         let named = context.environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
         if let shadowed = EnvironmentCredentialProvider.shadowedProfile(context.environment) {
-            context.logger.warning("AWS_PROFILE '\(shadowed)' is not used: AWS_ACCESS_KEY_ID is set, and the environment's keys come first (as in AWS's SDKs); unset them to use the profile")
+            let keys = "AWS_ACCESS_KEY_ID is set, and the environment's keys come first (as in AWS's SDKs)"
+            context.logger.warning("AWS_PROFILE '\(shadowed)' is not used: \(keys); unset them to use the profile")
         }
-        return CredentialChain([
-            EnvironmentCredentialProvider(environment: context.environment),
-            ProfileCredentialProvider(profile: named ?? "default", required: named != nil, context: context),
-            WebIdentityEnvironmentProvider(context: context),
-            ContainerCredentialProvider(environment: context.environment, transport: context.transport),
-            InstanceMetadataCredentialProvider(environment: context.environment, transport: context.metadataTransport),
-        ], now: context.now)
+        return CredentialChain(
+            [
+                EnvironmentCredentialProvider(environment: context.environment),
+                ProfileCredentialProvider(profile: named ?? "default", required: named != nil, context: context),
+                WebIdentityEnvironmentProvider(context: context),
+                ContainerCredentialProvider(environment: context.environment, transport: context.transport),
+                InstanceMetadataCredentialProvider(environment: context.environment, transport: context.metadataTransport),
+            ], now: context.now)
     }
 
     /// The cached credentials, or fresh ones. Concurrent callers near expiry share one

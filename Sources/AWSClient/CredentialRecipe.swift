@@ -23,7 +23,8 @@ public indirect enum CredentialRecipe: Sendable, Equatable, CustomStringConverti
         switch self {
         case .keys(_, let profile, let file): return "keys of profile '\(profile)' in \(file)"
         case .assumeRole(let spec, let source): return "role \(spec.roleArn) assumed (profile '\(spec.profile)') with \(source)"
-        case .webIdentity(let spec): return "role \(spec.roleArn) assumed with the web identity token in \(spec.tokenFile)\(spec.profile.map { " (profile '\($0)')" } ?? "")"
+        case .webIdentity(let spec):
+            return "role \(spec.roleArn) assumed with the web identity token in \(spec.tokenFile)\(spec.profile.map { " (profile '\($0)')" } ?? "")"
         case .process(_, let profile): return "credential_process of profile '\(profile)'"
         case .sso(let spec): return "IAM Identity Center role \(spec.roleName) in account \(spec.accountID) (profile '\(spec.profile)')"
         case .environment: return "environment (AWS_ACCESS_KEY_ID)"
@@ -106,7 +107,8 @@ public struct ProfileResolver: Sendable {
             if let parent = chain.last {
                 throw ProfileError(profile: parent, problem: "its source_profile '\(name)' is not defined in \(files); define it or correct source_profile")
             }
-            throw ProfileError(profile: name, problem: "not defined in \(files); define it there (e.g. `aws configure --profile \(name)`), or name another profile")
+            throw ProfileError(
+                profile: name, problem: "not defined in \(files); define it there (e.g. `aws configure --profile \(name)`), or name another profile")
         }
         let value = { (key: String) in values[key].flatMap { $0.isEmpty ? nil : $0 } }
         if let roleArn = value("role_arn") {
@@ -120,7 +122,8 @@ public struct ProfileResolver: Sendable {
         }
         if let keys = try keys(name, values: values) { return keys }
         if let command = value("credential_process") { return .process(command: command, profile: name) }
-        throw ProfileError(profile: name, problem: "has no credentials: none of aws_access_key_id, role_arn, sso_session, credential_process is set in \(files)")
+        throw ProfileError(
+            profile: name, problem: "has no credentials: none of aws_access_key_id, role_arn, sso_session, credential_process is set in \(files)")
     }
 
     private func keys(_ name: String, values: [String: String]) throws -> CredentialRecipe? {
@@ -135,8 +138,10 @@ public struct ProfileResolver: Sendable {
     private func assumeRole(_ name: String, roleArn: String, values: [String: String], chain: [String]) throws -> CredentialRecipe {
         let value = { (key: String) in values[key].flatMap { $0.isEmpty ? nil : $0 } }
         if let tokenFile = value("web_identity_token_file") {
-            return .webIdentity(WebIdentitySpec(profile: name, roleArn: roleArn, tokenFile: SharedConfig.expandHome(tokenFile, home: home),
-                                                sessionName: value("role_session_name"), region: value("region")))
+            return .webIdentity(
+                WebIdentitySpec(
+                    profile: name, roleArn: roleArn, tokenFile: SharedConfig.expandHome(tokenFile, home: home),
+                    sessionName: value("role_session_name"), region: value("region")))
         }
         var duration: Int?
         if let text = value("duration_seconds") {
@@ -145,8 +150,9 @@ public struct ProfileResolver: Sendable {
             }
             duration = seconds
         }
-        let spec = AssumeRoleSpec(profile: name, roleArn: roleArn, sessionName: value("role_session_name"), externalID: value("external_id"),
-                                  durationSeconds: duration, mfaSerial: value("mfa_serial"), region: value("region"))
+        let spec = AssumeRoleSpec(
+            profile: name, roleArn: roleArn, sessionName: value("role_session_name"), externalID: value("external_id"),
+            durationSeconds: duration, mfaSerial: value("mfa_serial"), region: value("region"))
         switch (value("source_profile"), value("credential_source")) {
         case (.some, .some):
             throw ProfileError(profile: name, problem: "has both source_profile and credential_source; keep one")
@@ -162,7 +168,8 @@ public struct ProfileResolver: Sendable {
             // A profile may name itself when it also holds the keys to assume with.
             if source == name, let keys = try keys(name, values: values) { return .assumeRole(spec, source: keys) }
             if path.contains(source) {
-                throw ProfileError(profile: path[0], problem: "source_profile forms a cycle: \((path + [source]).map { "'\($0)'" }.joined(separator: " → ")); break it")
+                throw ProfileError(
+                    profile: path[0], problem: "source_profile forms a cycle: \((path + [source]).map { "'\($0)'" }.joined(separator: " → ")); break it")
             }
             // A source profile with keys is used for its keys, even when it has a role_arn too.
             if let sourceValues = config.profiles[source], let keys = try keys(source, values: sourceValues) {
@@ -189,9 +196,12 @@ public struct ProfileResolver: Sendable {
         let required = ["sso_start_url", "sso_region", "sso_account_id", "sso_role_name"]
         let missing = required.filter { (merged[$0] ?? "").isEmpty }
         guard missing.isEmpty else {
-            throw ProfileError(profile: name, problem: "IAM Identity Center needs \(missing.joined(separator: ", ")) (in the profile\(session.map { " or [sso-session \($0)]" } ?? ""))")
+            throw ProfileError(
+                profile: name,
+                problem: "IAM Identity Center needs \(missing.joined(separator: ", ")) (in the profile\(session.map { " or [sso-session \($0)]" } ?? ""))")
         }
-        return SSOSpec(profile: name, session: session, startURL: merged["sso_start_url"]!, region: merged["sso_region"]!,
-                       accountID: merged["sso_account_id"]!, roleName: merged["sso_role_name"]!)
+        return SSOSpec(
+            profile: name, session: session, startURL: merged["sso_start_url"]!, region: merged["sso_region"]!,
+            accountID: merged["sso_account_id"]!, roleName: merged["sso_role_name"]!)
     }
 }

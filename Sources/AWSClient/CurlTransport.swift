@@ -140,13 +140,19 @@ final class CurlEngine: @unchecked Sendable {
             if now >= deadline {
                 remove(exchange)
                 let seconds = exchange.limits.deadlineSeconds
-                exchange.finish(.failure(TransportError(url: exchange.origin, reason: "no complete answer within \(Self.seconds(seconds))",
-                                                        kind: .timedOut(seconds: seconds))))
+                exchange.finish(
+                    .failure(
+                        TransportError(
+                            url: exchange.origin, reason: "no complete answer within \(Self.seconds(seconds))",
+                            kind: .timedOut(seconds: seconds))))
             } else if now >= quiet {
                 remove(exchange)
                 let seconds = exchange.limits.idleSeconds
-                exchange.finish(.failure(TransportError(url: exchange.origin, reason: "the connection stayed quiet for \(Self.seconds(seconds))",
-                                                        kind: .timedOut(seconds: seconds))))
+                exchange.finish(
+                    .failure(
+                        TransportError(
+                            url: exchange.origin, reason: "the connection stayed quiet for \(Self.seconds(seconds))",
+                            kind: .timedOut(seconds: seconds))))
             } else {
                 wait = min(wait, deadline - now, quiet - now)
             }
@@ -185,7 +191,8 @@ final class CurlEngine: @unchecked Sendable {
             _ = rc_set_size(easy, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(request.body.count))
             // Copied by libcurl, so the bytes need not outlive this call.
             _ = request.body.withUnsafeBytes { bytes in
-                bytes.baseAddress.map { rc_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0) } ?? "".withCString { rc_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0) }
+                bytes.baseAddress.map { rc_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0) }
+                    ?? "".withCString { rc_set_pointer(easy, CURLOPT_COPYPOSTFIELDS, $0) }
             }
         }
         for header in headers { exchange.headerList = header.withCString { curl_slist_append(exchange.headerList, $0) } }
@@ -231,11 +238,13 @@ final class CurlEngine: @unchecked Sendable {
         if (300..<400).contains(status) && status != 304 {
             let location = headers["location"]
             let bucketRegion = headers["x-amz-bucket-region"]
-            exchange.finish(.failure(TransportError(
-                url: exchange.origin,
-                reason: "answered \(status) redirecting to \(location ?? "(no location)"); AWS clients do not follow redirects with credentials"
-                    + (bucketRegion.map { " (the bucket is in \($0))" } ?? ""),
-                kind: .redirected(status: status, location: location, bucketRegion: bucketRegion))))
+            exchange.finish(
+                .failure(
+                    TransportError(
+                        url: exchange.origin,
+                        reason: "answered \(status) redirecting to \(location ?? "(no location)"); AWS clients do not follow redirects with credentials"
+                            + (bucketRegion.map { " (the bucket is in \($0))" } ?? ""),
+                        kind: .redirected(status: status, location: location, bucketRegion: bucketRegion))))
             return
         }
         exchange.finish(.success(HTTPResponse(status: status, headers: headers, body: exchange.body)))

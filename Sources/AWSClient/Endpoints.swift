@@ -2,7 +2,9 @@ import Foundation
 
 /// The services we call and how each is reached and signed.
 public enum Service: String, Sendable, CaseIterable {
-    case sts, iam, lambda, cloudformation, s3, acm, cognitoIDP = "cognito-idp", ses, sqs, apigatewayv2, route53
+    case sts, iam, lambda, cloudformation, s3, acm
+    case cognitoIDP = "cognito-idp"
+    case ses, sqs, apigatewayv2, route53
     /// CloudWatch (alarms and metrics).
     case monitoring
     /// IAM Identity Center's portal (GetRoleCredentials, unsigned).
@@ -77,7 +79,8 @@ public struct EndpointResolver: Sendable {
     /// The endpoint's address as text: an override as given (without a trailing slash), else
     /// the service's standard host in the region.
     public func address(for service: Service, region: String) -> String {
-        let override = configuredPerService[service.configKey] ?? configured
+        let override =
+            configuredPerService[service.configKey] ?? configured
             ?? environment["AWS_ENDPOINT_URL_\(service.environmentName)"] ?? environment["AWS_ENDPOINT_URL"]
         if let override { return override.hasSuffix("/") ? String(override.dropLast()) : override }
         if service.isGlobal { return "https://\(service.rawValue).amazonaws.com" }
@@ -90,9 +93,10 @@ public struct EndpointResolver: Sendable {
     public func endpoint(for service: Service, region: String) throws -> URL {
         let address = address(for: service, region: region)
         guard let url = URL(string: address), url.host != nil else {
-            throw AWSError(service: service.rawValue, operation: "ResolveEndpoint", code: "InvalidEndpoint",
-                           message: "'\(address)' is not a URL; check the endpoint settings in controller.conf and AWS_ENDPOINT_URL*, and the region '\(region)'",
-                           status: 0, requestID: nil)
+            throw AWSError(
+                service: service.rawValue, operation: "ResolveEndpoint", code: "InvalidEndpoint",
+                message: "'\(address)' is not a URL; check the endpoint settings in controller.conf and AWS_ENDPOINT_URL*, and the region '\(region)'",
+                status: 0, requestID: nil)
         }
         return url
     }

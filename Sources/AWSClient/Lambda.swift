@@ -50,11 +50,14 @@ public struct LambdaClient: Sendable {
     static let layers = ["2018-10-31", "layers"]
 
     /// Lambda's list operations page with `Marker` / `NextMarker` / `MaxItems`.
-    func pages<Page: Decodable, Item>(_ operation: String, path: [String], pageSize: Int, as page: Page.Type,
-                                      _ items: @escaping (Page) -> (items: [Item]?, next: String?)) async throws -> [Item] {
+    func pages<Page: Decodable, Item>(
+        _ operation: String, path: [String], pageSize: Int, as page: Page.Type,
+        _ items: @escaping (Page) -> (items: [Item]?, next: String?)
+    ) async throws -> [Item] {
         try await AWSClient.paginate(operation) { marker in
-            let page: Page = try await client.restJSON(.lambda, region: region, operation: operation, method: "GET", path: path,
-                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
+            let page: Page = try await client.restJSON(
+                .lambda, region: region, operation: operation, method: "GET", path: path,
+                query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
             let (found, next) = items(page)
             return (found ?? [], next)
         }
@@ -73,11 +76,16 @@ public struct LambdaClient: Sendable {
 
     /// Moves an alias. With `revisionID`, Lambda refuses if the alias changed since it was read.
     /// Returns the alias as moved and the request id.
-    public func updateAlias(_ function: String, name: String, version: String, revisionID: String?,
-                            routing: RoutingConfig? = nil) async throws -> (alias: Alias, requestID: String?) {
-        let (alias, requestID) = try await client.restJSONTraced(.lambda, region: region, operation: "UpdateAlias", method: "PUT", path: Self.functions + [function, "aliases", name],
-                                  body: .object([("FunctionVersion", .string(version)), ("RevisionId", revisionID.map(JSON.string)),
-                                                 ("RoutingConfig", .some(Self.json(routing ?? RoutingConfig([:]))))]), as: Alias.self)
+    public func updateAlias(
+        _ function: String, name: String, version: String, revisionID: String?,
+        routing: RoutingConfig? = nil
+    ) async throws -> (alias: Alias, requestID: String?) {
+        let (alias, requestID) = try await client.restJSONTraced(
+            .lambda, region: region, operation: "UpdateAlias", method: "PUT", path: Self.functions + [function, "aliases", name],
+            body: .object([
+                ("FunctionVersion", .string(version)), ("RevisionId", revisionID.map(JSON.string)),
+                ("RoutingConfig", .some(Self.json(routing ?? RoutingConfig([:])))),
+            ]), as: Alias.self)
         return (alias, requestID)
     }
 
@@ -86,12 +94,16 @@ public struct LambdaClient: Sendable {
         .object(["AdditionalVersionWeights": .object((routing.AdditionalVersionWeights ?? [:]).mapValues { .double($0) })])
     }
 
-    public func publishLayerVersion(_ name: String, zip: [UInt8]? = nil, s3Bucket: String? = nil, s3Key: String? = nil,
-                                    runtimes: [String], description: String) async throws -> PublishedLayerVersion {
-        let content: JSON = zip.map { ["ZipFile": .string(Data($0).base64EncodedString())] }
+    public func publishLayerVersion(
+        _ name: String, zip: [UInt8]? = nil, s3Bucket: String? = nil, s3Key: String? = nil,
+        runtimes: [String], description: String
+    ) async throws -> PublishedLayerVersion {
+        let content: JSON =
+            zip.map { ["ZipFile": .string(Data($0).base64EncodedString())] }
             ?? .object([("S3Bucket", s3Bucket.map(JSON.string)), ("S3Key", s3Key.map(JSON.string))])
-        return try await client.restJSON(.lambda, region: region, operation: "PublishLayerVersion", method: "POST", path: Self.layers + [name, "versions"],
-                                         body: ["Content": content, "CompatibleRuntimes": .array(runtimes.map(JSON.string)), "Description": .string(description)])
+        return try await client.restJSON(
+            .lambda, region: region, operation: "PublishLayerVersion", method: "POST", path: Self.layers + [name, "versions"],
+            body: ["Content": content, "CompatibleRuntimes": .array(runtimes.map(JSON.string)), "Description": .string(description)])
     }
 
     public func listLayerVersions(_ name: String, pageSize: Int = 50) async throws -> [LayerVersion] {
@@ -110,24 +122,27 @@ public struct LambdaClient: Sendable {
     }
 
     public func deleteLayerVersion(_ name: String, version: Int) async throws {
-        let _: AWSClient.Empty = try await client.restJSON(.lambda, region: region, operation: "DeleteLayerVersion", method: "DELETE",
-                                                           path: Self.layers + [name, "versions", String(version)])
+        let _: AWSClient.Empty = try await client.restJSON(
+            .lambda, region: region, operation: "DeleteLayerVersion", method: "DELETE",
+            path: Self.layers + [name, "versions", String(version)])
     }
 
     public func listVersionsByFunction(_ name: String, pageSize: Int = 50) async throws -> [FunctionConfiguration] {
         struct Page: Decodable { var Versions: [FunctionConfiguration]?; var NextMarker: String? }
         return try await AWSClient.paginate("ListVersionsByFunction") { marker in
-            let page: Page = try await client.restJSON(.lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
-                                                       path: Self.functions + [name, "versions"],
-                                                       query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
+            let page: Page = try await client.restJSON(
+                .lambda, region: region, operation: "ListVersionsByFunction", method: "GET",
+                path: Self.functions + [name, "versions"],
+                query: [("MaxItems", String(pageSize))] + (marker.map { [("Marker", $0)] } ?? []))
             return (page.Versions ?? [], page.NextMarker)
         }
     }
 
     /// Deletes one published version (never `$LATEST`, which Lambda refuses as a qualifier here).
     public func deleteFunctionVersion(_ name: String, version: String) async throws {
-        let _: AWSClient.Empty = try await client.restJSON(.lambda, region: region, operation: "DeleteFunction", method: "DELETE",
-                                                           path: Self.functions + [name], query: [("Qualifier", version)])
+        let _: AWSClient.Empty = try await client.restJSON(
+            .lambda, region: region, operation: "DeleteFunction", method: "DELETE",
+            path: Self.functions + [name], query: [("Qualifier", version)])
     }
 }
 
@@ -135,9 +150,10 @@ extension LambdaClient {
     /// Invokes the function at `qualifier` and waits for it (RequestResponse). Returns the
     /// function's error (`X-Amz-Function-Error` with the start of its payload), nil when it succeeded.
     public func invoke(_ function: String, qualifier: String, payload: [UInt8]) async throws -> String? {
-        let response = try await client.send(.lambda, region: region, operation: "Invoke", method: "POST",
-                                             path: AWSClient.path(Self.functions + [function, "invocations"]), query: [("Qualifier", qualifier)],
-                                             headers: [("Content-Type", "application/json"), ("X-Amz-Invocation-Type", "RequestResponse")], body: payload)
+        let response = try await client.send(
+            .lambda, region: region, operation: "Invoke", method: "POST",
+            path: AWSClient.path(Self.functions + [function, "invocations"]), query: [("Qualifier", qualifier)],
+            headers: [("Content-Type", "application/json"), ("X-Amz-Invocation-Type", "RequestResponse")], body: payload)
         guard let kind = response.headers["x-amz-function-error"] else { return nil }
         return "\(kind): \(String(decoding: response.body.prefix(300), as: UTF8.self))"
     }

@@ -57,16 +57,20 @@ extension AWSClient {
     /// value: a copy may have another transport or retry policy). Nine small values: nothing
     /// next to a request.
     var middlewares: [any AWSMiddleware] {
-        [ResolveEndpoint(endpoints: endpoints), CountCalls(metrics: metrics), RetryRequests(policy: retry, logger: logger, metrics: metrics),
-         LimitRate(limiters: retry.rateLimiters, sleep: retry.sleep), Sign(credentials: credentials, endpoints: endpoints, now: now),
-         Redact(), DecodeErrors(), Slots(slots: slots), Transport(transport: transport, userAgent: userAgent)]
+        [
+            ResolveEndpoint(endpoints: endpoints), CountCalls(metrics: metrics), RetryRequests(policy: retry, logger: logger, metrics: metrics),
+            LimitRate(limiters: retry.rateLimiters, sleep: retry.sleep), Sign(credentials: credentials, endpoints: endpoints, now: now),
+            Redact(), DecodeErrors(), Slots(slots: slots), Transport(transport: transport, userAgent: userAgent),
+        ]
     }
 
     /// Runs `call` through the chain; the last step (the transport) never calls on.
     func run(_ call: AWSCall) async throws -> HTTPResponse {
         let chain = middlewares
         let end: NextStep = { call in
-            throw AWSError(service: call.service.rawValue, operation: call.operation, code: "InvalidChain", message: "the client's chain has no transport", status: 0, requestID: nil)
+            throw AWSError(
+                service: call.service.rawValue, operation: call.operation, code: "InvalidChain", message: "the client's chain has no transport", status: 0,
+                requestID: nil)
         }
         let first = chain.reversed().reduce(end) { next, middleware in { call in try await middleware.handle(call, next: next) } }
         return try await first(call)
@@ -84,8 +88,9 @@ struct ResolveEndpoint: AWSMiddleware {
         let authority = (endpoint.host ?? "") + (endpoint.port.map { ":\($0)" } ?? "")
         let origin = "\(endpoint.scheme ?? "https")://\(authority)"
         guard let url = URL(string: "\(origin)\(basePath)\(call.path)\(queryString.isEmpty ? "" : "?" + queryString)") else {
-            throw AWSError(service: call.service.rawValue, operation: call.operation, code: "InvalidRequest", message: "cannot build a URL for \(call.path)",
-                           status: 0, requestID: nil)
+            throw AWSError(
+                service: call.service.rawValue, operation: call.operation, code: "InvalidRequest", message: "cannot build a URL for \(call.path)",
+                status: 0, requestID: nil)
         }
         call.endpoint = ResolvedEndpoint(origin: origin, authority: authority, basePath: basePath, queryString: queryString, url: url)
         return try await next(call)
@@ -110,8 +115,10 @@ struct CountCalls: AWSMiddleware {
     }
 
     func count(_ call: AWSCall, _ outcome: String) {
-        Counter(label: "reconciler_aws_calls_total", dimensions: [("service", call.service.rawValue), ("operation", call.operation), ("outcome", outcome)],
-                factory: metrics).increment()
+        Counter(
+            label: "reconciler_aws_calls_total", dimensions: [("service", call.service.rawValue), ("operation", call.operation), ("outcome", outcome)],
+            factory: metrics
+        ).increment()
     }
 }
 
@@ -140,21 +147,26 @@ struct RetryRequests: AWSMiddleware {
                 failure = error
             }
             guard let reason = RetryPolicy.reason(failure), attempt < policy.maxAttempts,
-                  let cost = quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false) else {
+                let cost = quota.acquire(afterTimeout: (failure as? TransportError)?.kind.isTimeout ?? false)
+            else {
                 if let transport = failure as? TransportError {
-                    throw RequestFailed(service: call.service.rawValue, operation: call.operation, region: call.region, endpoint: call.endpoint.origin,
-                                        attempts: attempt, failure: transport)
+                    throw RequestFailed(
+                        service: call.service.rawValue, operation: call.operation, region: call.region, endpoint: call.endpoint.origin,
+                        attempts: attempt, failure: transport)
                 }
                 throw failure
             }
             retryCost = cost
-            Counter(label: "reconciler_aws_retries_total", dimensions: [("service", call.service.rawValue), ("operation", call.operation)], factory: metrics).increment()
+            Counter(label: "reconciler_aws_retries_total", dimensions: [("service", call.service.rawValue), ("operation", call.operation)], factory: metrics)
+                .increment()
             let delay = policy.delay(retry: attempt, retryAfter: (failure as? AWSError)?.retryAfter)
-            logger.info("retrying AWS request", metadata: [
-                "service": .string(call.service.rawValue), "operation": .string(call.operation), "region": .string(call.region),
-                "attempt": .stringConvertible(attempt + 1), "of": .stringConvertible(policy.maxAttempts),
-                "reason": .string(reason), "delay_seconds": .stringConvertible((delay * 1000).rounded() / 1000),
-            ])
+            logger.info(
+                "retrying AWS request",
+                metadata: [
+                    "service": .string(call.service.rawValue), "operation": .string(call.operation), "region": .string(call.region),
+                    "attempt": .stringConvertible(attempt + 1), "of": .stringConvertible(policy.maxAttempts),
+                    "reason": .string(reason), "delay_seconds": .stringConvertible((delay * 1000).rounded() / 1000),
+                ])
             try await policy.sleep(delay)
         }
     }
@@ -195,11 +207,13 @@ struct Sign: AWSMiddleware {
         var call = call
         let resolved = try await credentials.resolve()
         let service = call.service
-        let signer = SigV4(credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: call.region), service: service.signingName,
-                           doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
-        let request = SigningRequest(method: call.method, path: call.endpoint.basePath + call.path, query: call.endpoint.queryString,
-                                     headers: [.init("Host", call.endpoint.authority)] + call.headers.map { .init($0.0, $0.1) },
-                                     payloadHash: SigV4.hexSHA256(call.body))
+        let signer = SigV4(
+            credentials: resolved.credentials, region: endpoints.signingRegion(for: service, region: call.region), service: service.signingName,
+            doubleEncodePath: service != .s3, normalizePath: service != .s3, signPayloadHeader: service == .s3)
+        let request = SigningRequest(
+            method: call.method, path: call.endpoint.basePath + call.path, query: call.endpoint.queryString,
+            headers: [.init("Host", call.endpoint.authority)] + call.headers.map { .init($0.0, $0.1) },
+            payloadHash: SigV4.hexSHA256(call.body))
         call.signedHeaders = signer.sign(request, date: now()).addedHeaders.map { ($0.name, $0.value) }
         call.credentials = resolved
         return try await next(call)
@@ -227,7 +241,8 @@ struct DecodeErrors: AWSMiddleware {
     func handle(_ call: AWSCall, next: NextStep) async throws -> HTTPResponse {
         let response = try await next(call)
         guard !(200..<300).contains(response.status) else { return response }
-        var error = AWSClient.decodeError(call.service.wire, service: call.service, operation: call.operation, response: response, requestID: response.requestID)
+        var error = AWSClient.decodeError(
+            call.service.wire, service: call.service, operation: call.operation, response: response, requestID: response.requestID)
         error.endpoint = call.endpoint.origin
         error.retryAfter = RetryPolicy.retryAfter(response)
         throw error
@@ -247,8 +262,10 @@ struct Transport: AWSMiddleware {
     let transport: any HTTPTransport
     let userAgent: String
     func handle(_ call: AWSCall, next: NextStep) async throws -> HTTPResponse {
-        try await transport.send(HTTPRequest(method: call.method, url: call.endpoint.url,
-                                             headers: call.headers + call.signedHeaders + [("User-Agent", userAgent)], body: call.body))
+        try await transport.send(
+            HTTPRequest(
+                method: call.method, url: call.endpoint.url,
+                headers: call.headers + call.signedHeaders + [("User-Agent", userAgent)], body: call.body))
     }
 }
 

@@ -13,8 +13,9 @@ public struct STSClient: Sendable {
         let (result, requestID) = try await client.query(.sts, region: region, action: "GetCallerIdentity", [])
         let account = result.string("Account") ?? ""
         guard account.count == 12, account.allSatisfy({ $0.isASCII && $0.isNumber }) else {
-            throw AWSError(service: "sts", operation: "GetCallerIdentity", code: "InvalidResponse",
-                           message: "the answer names no account (Account '\(account)'); check [aws] endpoint", status: 200, requestID: requestID)
+            throw AWSError(
+                service: "sts", operation: "GetCallerIdentity", code: "InvalidResponse",
+                message: "the answer names no account (Account '\(account)'); check [aws] endpoint", status: 200, requestID: requestID)
         }
         return (account, result.string("Arn") ?? "", result.string("UserId") ?? "")
     }
@@ -45,7 +46,8 @@ public struct S3Client: Sendable {
 
     /// The bucket's versioning status: Enabled, Suspended, or nil when it was never set.
     public func getBucketVersioning(_ bucket: String) async throws -> String? {
-        let response = try await client.restXML(.s3, region: region, operation: "GetBucketVersioning", method: "GET", path: [bucket], query: [("versioning", "")])
+        let response = try await client.restXML(
+            .s3, region: region, operation: "GetBucketVersioning", method: "GET", path: [bucket], query: [("versioning", "")])
         return XMLElement.parse(response.body)?.string("Status")
     }
 
@@ -57,36 +59,52 @@ public struct S3Client: Sendable {
     }
 
     public func createBucket(_ bucket: String) async throws {
-        let body = region == "us-east-1" ? [] : Array("""
-            <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>\(xmlEscape(region))</LocationConstraint></CreateBucketConfiguration>
-            """.utf8)
-        _ = try await client.restXML(.s3, region: region, operation: "CreateBucket", method: "PUT", path: [bucket],
-                                     headers: body.isEmpty ? [] : [("Content-Type", "application/xml")], body: body)
+        let body =
+            region == "us-east-1"
+            ? []
+            : Array(
+                """
+                <CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\
+                <LocationConstraint>\(xmlEscape(region))</LocationConstraint></CreateBucketConfiguration>
+                """.utf8)
+        _ = try await client.restXML(
+            .s3, region: region, operation: "CreateBucket", method: "PUT", path: [bucket],
+            headers: body.isEmpty ? [] : [("Content-Type", "application/xml")], body: body)
     }
 
     public func putBucketVersioning(_ bucket: String, enabled: Bool) async throws {
-        let body = Array("""
-            <VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>\(enabled ? "Enabled" : "Suspended")</Status></VersioningConfiguration>
+        let body = Array(
+            """
+            <VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\
+            <Status>\(enabled ? "Enabled" : "Suspended")</Status></VersioningConfiguration>
             """.utf8)
-        _ = try await client.restXML(.s3, region: region, operation: "PutBucketVersioning", method: "PUT", path: [bucket], query: [("versioning", "")],
-                                     headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
+        _ = try await client.restXML(
+            .s3, region: region, operation: "PutBucketVersioning", method: "PUT", path: [bucket], query: [("versioning", "")],
+            headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
     }
 
     public func putPublicAccessBlock(_ bucket: String) async throws {
-        let body = Array("""
-            <PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls><BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>
+        let body = Array(
+            """
+            <PublicAccessBlockConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\
+            <BlockPublicAcls>true</BlockPublicAcls><IgnorePublicAcls>true</IgnorePublicAcls>\
+            <BlockPublicPolicy>true</BlockPublicPolicy><RestrictPublicBuckets>true</RestrictPublicBuckets></PublicAccessBlockConfiguration>
             """.utf8)
-        _ = try await client.restXML(.s3, region: region, operation: "PutPublicAccessBlock", method: "PUT", path: [bucket], query: [("publicAccessBlock", "")],
-                                     headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
+        _ = try await client.restXML(
+            .s3, region: region, operation: "PutPublicAccessBlock", method: "PUT", path: [bucket], query: [("publicAccessBlock", "")],
+            headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
     }
 
     /// Returns the ETag.
     @discardableResult
-    public func putObject(_ bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream",
-                          metadata: [String: String] = [:]) async throws -> String? {
-        let response = try await client.restXML(.s3, region: region, operation: "PutObject", method: "PUT", path: Self.objectPath(bucket, key),
-                                                headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) },
-                                                body: body)
+    public func putObject(
+        _ bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream",
+        metadata: [String: String] = [:]
+    ) async throws -> String? {
+        let response = try await client.restXML(
+            .s3, region: region, operation: "PutObject", method: "PUT", path: Self.objectPath(bucket, key),
+            headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) },
+            body: body)
         return response.headers["etag"]
     }
 
@@ -94,8 +112,9 @@ public struct S3Client: Sendable {
     public func headObject(_ bucket: String, key: String) async throws -> (size: Int, etag: String?, metadata: [String: String])? {
         do {
             let response = try await client.restXML(.s3, region: region, operation: "HeadObject", method: "HEAD", path: Self.objectPath(bucket, key))
-            let metadata = Dictionary(response.headers.filter { $0.key.hasPrefix("x-amz-meta-") }.map { (String($0.key.dropFirst(11)), $0.value) },
-                                      uniquingKeysWith: { $1 })
+            let metadata = Dictionary(
+                response.headers.filter { $0.key.hasPrefix("x-amz-meta-") }.map { (String($0.key.dropFirst(11)), $0.value) },
+                uniquingKeysWith: { $1 })
             return (Int(response.headers["content-length"] ?? "") ?? 0, response.headers["etag"], metadata)
         } catch let error as AWSError where error.isNotFound {
             return nil
@@ -105,8 +124,9 @@ public struct S3Client: Sendable {
     /// The keys under `prefix` with their last-modified time (ISO 8601), every page.
     public func listObjects(_ bucket: String, prefix: String) async throws -> [(key: String, lastModified: String)] {
         try await AWSClient.paginate("ListObjectsV2") { token in
-            let response = try await client.restXML(.s3, region: region, operation: "ListObjectsV2", method: "GET", path: [bucket],
-                                                    query: [("list-type", "2"), ("prefix", prefix)] + (token.map { [("continuation-token", $0)] } ?? []))
+            let response = try await client.restXML(
+                .s3, region: region, operation: "ListObjectsV2", method: "GET", path: [bucket],
+                query: [("list-type", "2"), ("prefix", prefix)] + (token.map { [("continuation-token", $0)] } ?? []))
             guard let root = XMLElement.parse(response.body) else { return ([], nil) }
             let objects = root.children.filter { $0.name == "Contents" }.compactMap { item in
                 item.string("Key").map { (key: $0, lastModified: item.string("LastModified") ?? "") }
@@ -122,13 +142,15 @@ public struct S3Client: Sendable {
     /// One lifecycle rule for the whole bucket: versions replaced or deleted expire after
     /// `days`, as do delete markers left alone and unfinished multipart uploads.
     public func putNoncurrentExpiry(_ bucket: String, days: Int) async throws {
-        let rule = "<Rule><ID>reconciler-noncurrent-expiry</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
+        let rule =
+            "<Rule><ID>reconciler-noncurrent-expiry</ID><Filter><Prefix></Prefix></Filter><Status>Enabled</Status>"
             + "<NoncurrentVersionExpiration><NoncurrentDays>\(days)</NoncurrentDays></NoncurrentVersionExpiration>"
             + "<Expiration><ExpiredObjectDeleteMarker>true</ExpiredObjectDeleteMarker></Expiration>"
             + "<AbortIncompleteMultipartUpload><DaysAfterInitiation>\(days)</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>"
         let body = Array("<LifecycleConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\(rule)</LifecycleConfiguration>".utf8)
-        _ = try await client.restXML(.s3, region: region, operation: "PutBucketLifecycleConfiguration", method: "PUT", path: [bucket], query: [("lifecycle", "")],
-                                     headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
+        _ = try await client.restXML(
+            .s3, region: region, operation: "PutBucketLifecycleConfiguration", method: "PUT", path: [bucket], query: [("lifecycle", "")],
+            headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
     }
 
     /// Path segments of an object: the bucket, then the key split at its slashes (kept, not encoded).
@@ -174,8 +196,10 @@ public struct ACMClient: Sendable {
         public var SubjectAlternativeNameSummaries: [String]?
         public var HasAdditionalSubjectAlternativeNames: Bool?
         public var NotAfter: Double?
-        public init(CertificateArn: String, DomainName: String, Status: String? = nil, SubjectAlternativeNameSummaries: [String]? = nil,
-                    HasAdditionalSubjectAlternativeNames: Bool? = nil, NotAfter: Double? = nil) {
+        public init(
+            CertificateArn: String, DomainName: String, Status: String? = nil, SubjectAlternativeNameSummaries: [String]? = nil,
+            HasAdditionalSubjectAlternativeNames: Bool? = nil, NotAfter: Double? = nil
+        ) {
             self.CertificateArn = CertificateArn
             self.DomainName = DomainName
             self.Status = Status
@@ -187,11 +211,13 @@ public struct ACMClient: Sendable {
 
     public func requestCertificate(domain: String, alternativeNames: [String], idempotencyToken: String? = nil) async throws -> String {
         struct Out: Decodable { var CertificateArn: String }
-        let out: Out = try await call("RequestCertificate", .object([
-            ("DomainName", .string(domain)), ("ValidationMethod", "DNS"),
-            ("SubjectAlternativeNames", alternativeNames.isEmpty ? nil : .array(alternativeNames.map(JSON.string))),
-            ("IdempotencyToken", idempotencyToken.map(JSON.string)),
-        ]))
+        let out: Out = try await call(
+            "RequestCertificate",
+            .object([
+                ("DomainName", .string(domain)), ("ValidationMethod", "DNS"),
+                ("SubjectAlternativeNames", alternativeNames.isEmpty ? nil : .array(alternativeNames.map(JSON.string))),
+                ("IdempotencyToken", idempotencyToken.map(JSON.string)),
+            ]))
         return out.CertificateArn
     }
 
@@ -266,8 +292,12 @@ public struct CognitoClient: Sendable {
     public func listUserPoolClients(_ poolID: String) async throws -> [ClientSummary] {
         struct Page: Decodable { var UserPoolClients: [ClientSummary]?; var NextToken: String? }
         return try await AWSClient.paginate("ListUserPoolClients") { token in
-            let page: Page = try await call("ListUserPoolClients", .object([("UserPoolId", .string(poolID)), ("MaxResults", .int(60)),
-                                                                            ("NextToken", token.map(JSON.string))]))
+            let page: Page = try await call(
+                "ListUserPoolClients",
+                .object([
+                    ("UserPoolId", .string(poolID)), ("MaxResults", .int(60)),
+                    ("NextToken", token.map(JSON.string)),
+                ]))
             return (page.UserPoolClients ?? [], page.NextToken)
         }
     }
@@ -299,10 +329,12 @@ public struct CognitoClient: Sendable {
     /// Creates a custom domain (with a certificate) or a Cognito prefix domain (without).
     public func createUserPoolDomain(_ domain: String, userPoolID: String, certificateArn: String?) async throws -> String? {
         struct Out: Decodable { var CloudFrontDomain: String? }
-        let out: Out = try await call("CreateUserPoolDomain", .object([
-            ("Domain", .string(domain)), ("UserPoolId", .string(userPoolID)),
-            ("CustomDomainConfig", certificateArn.map { ["CertificateArn": .string($0)] }),
-        ]))
+        let out: Out = try await call(
+            "CreateUserPoolDomain",
+            .object([
+                ("Domain", .string(domain)), ("UserPoolId", .string(userPoolID)),
+                ("CustomDomainConfig", certificateArn.map { ["CertificateArn": .string($0)] }),
+            ]))
         return out.CloudFrontDomain
     }
 
@@ -323,8 +355,10 @@ public struct SESClient: Sendable {
 
     /// Returns the message id and the request id.
     public func sendEmail(from: String, to: [String], subject: String, text: String) async throws -> (messageID: String, requestID: String?) {
-        var p: [(String, String)] = [("Source", from), ("Message.Subject.Data", subject), ("Message.Subject.Charset", "UTF-8"),
-                                     ("Message.Body.Text.Data", text), ("Message.Body.Text.Charset", "UTF-8")]
+        var p: [(String, String)] = [
+            ("Source", from), ("Message.Subject.Data", subject), ("Message.Subject.Charset", "UTF-8"),
+            ("Message.Body.Text.Data", text), ("Message.Body.Text.Charset", "UTF-8"),
+        ]
         for (index, address) in to.enumerated() { p.append(("Destination.ToAddresses.member.\(index + 1)", address)) }
         let (result, requestID) = try await client.query(.ses, region: region, action: "SendEmail", p)
         return (result.string("MessageId") ?? "", requestID)

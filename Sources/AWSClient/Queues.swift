@@ -57,14 +57,16 @@ public struct APIGatewayV2Client: Sendable {
 
     /// Maps the domain's root (no mapping key) to the API's stage.
     public func createApiMapping(_ domain: String, apiID: String, stage: String) async throws -> Mapping {
-        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateApiMapping", method: "POST", path: ["v2", "domainnames", domain, "apimappings"],
-                                  body: ["apiId": .string(apiID), "stage": .string(stage)])
+        try await client.restJSON(
+            .apigatewayv2, region: region, operation: "CreateApiMapping", method: "POST", path: ["v2", "domainnames", domain, "apimappings"],
+            body: ["apiId": .string(apiID), "stage": .string(stage)])
     }
 
     /// Points an existing mapping at another API's stage: what the domain serves changes at once.
     public func updateApiMapping(_ domain: String, mappingID: String, apiID: String, stage: String) async throws -> Mapping {
-        try await client.restJSON(.apigatewayv2, region: region, operation: "UpdateApiMapping", method: "PATCH",
-                                  path: ["v2", "domainnames", domain, "apimappings", mappingID], body: ["apiId": .string(apiID), "stage": .string(stage)])
+        try await client.restJSON(
+            .apigatewayv2, region: region, operation: "UpdateApiMapping", method: "PATCH",
+            path: ["v2", "domainnames", domain, "apimappings", mappingID], body: ["apiId": .string(apiID), "stage": .string(stage)])
     }
 
     /// nil when the domain does not exist.
@@ -75,8 +77,9 @@ public struct APIGatewayV2Client: Sendable {
     public func getApiMappings(_ domain: String) async throws -> [Mapping] {
         struct Page: Decodable { var items: [Mapping]?; var nextToken: String? }
         return try await AWSClient.paginate("GetApiMappings") { token in
-            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApiMappings", method: "GET",
-                                                       path: ["v2", "domainnames", domain, "apimappings"], query: token.map { [("nextToken", $0)] } ?? [])
+            let page: Page = try await client.restJSON(
+                .apigatewayv2, region: region, operation: "GetApiMappings", method: "GET",
+                path: ["v2", "domainnames", domain, "apimappings"], query: token.map { [("nextToken", $0)] } ?? [])
             return (page.items ?? [], page.nextToken)
         }
     }

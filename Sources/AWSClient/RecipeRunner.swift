@@ -1,10 +1,11 @@
 import Crypto
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import SigV4
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What the credential sources reach: the network (STS, IAM Identity Center, container and
 /// metadata endpoints), processes, a terminal for MFA codes, files under `$HOME`, the clock.
@@ -21,10 +22,12 @@ public struct IdentityContext: Sendable {
     public var now: @Sendable () -> Double
     public var logger: Logger
 
-    public init(environment: [String: String], home: String, transport: any HTTPTransport, metadataTransport: (any HTTPTransport)? = nil,
-                endpoints: EndpointResolver = EndpointResolver(), processes: any CredentialProcessRunner = SystemCredentialProcessRunner(),
-                mfa: any MFACodeReader = TerminalMFACodeReader(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                logger: Logger = Logger(label: "reconciler.aws")) {
+    public init(
+        environment: [String: String], home: String, transport: any HTTPTransport, metadataTransport: (any HTTPTransport)? = nil,
+        endpoints: EndpointResolver = EndpointResolver(), processes: any CredentialProcessRunner = SystemCredentialProcessRunner(),
+        mfa: any MFACodeReader = TerminalMFACodeReader(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        logger: Logger = Logger(label: "reconciler.aws")
+    ) {
         self.environment = environment
         self.home = home
         self.transport = transport
@@ -46,9 +49,10 @@ public struct IdentityContext: Sendable {
 
     /// A client for the identity services: unsigned, or signed with `credentials`.
     func client(signedWith credentials: ResolvedCredentials?) -> AWSClient {
-        AWSClient(transport: transport,
-                  credentials: credentials.map { CredentialChain([StaticCredentialProvider($0.credentials, name: $0.source)]) } ?? .anonymous(),
-                  endpoints: endpoints, retry: RetryPolicy(), logger: logger, now: now)
+        AWSClient(
+            transport: transport,
+            credentials: credentials.map { CredentialChain([StaticCredentialProvider($0.credentials, name: $0.source)]) } ?? .anonymous(),
+            endpoints: endpoints, retry: RetryPolicy(), logger: logger, now: now)
     }
 }
 
@@ -87,8 +91,12 @@ public struct RecipeRunner: Sendable {
             }
             return found
         case .instanceMetadata:
-            guard let found = try await InstanceMetadataCredentialProvider(environment: context.environment, transport: context.metadataTransport,
-                                                                           required: true).resolve() else {
+            guard
+                let found = try await InstanceMetadataCredentialProvider(
+                    environment: context.environment, transport: context.metadataTransport,
+                    required: true
+                ).resolve()
+            else {
                 throw ProviderFailure("credential_source = Ec2InstanceMetadata, but the instance metadata offers no role")
             }
             return found
@@ -149,7 +157,8 @@ public struct RecipeRunner: Sendable {
             var Expiration: String?
         }
         guard output.count <= Self.processOutputLimit, let parsed = try? JSONDecoder().decode(Output.self, from: Data(output)) else {
-            throw ProviderFailure("credential_process `\(arguments[0])` did not print the expected JSON ({\"Version\": 1, \"AccessKeyId\": …, \"SecretAccessKey\": …})")
+            throw ProviderFailure(
+                "credential_process `\(arguments[0])` did not print the expected JSON ({\"Version\": 1, \"AccessKeyId\": …, \"SecretAccessKey\": …})")
         }
         guard parsed.Version == 1 else { throw ProviderFailure("credential_process printed Version \(parsed.Version); only 1 is understood") }
         var expiration: Double?
@@ -157,9 +166,11 @@ public struct RecipeRunner: Sendable {
             guard let parsedTime = Timestamp.parse(text) else { throw ProviderFailure("credential_process printed Expiration '\(text)', not an ISO 8601 time") }
             expiration = parsedTime
         }
-        return ResolvedCredentials(credentials: Credentials(accessKeyID: parsed.AccessKeyId, secretAccessKey: parsed.SecretAccessKey,
-                                                            sessionToken: parsed.SessionToken, expiration: expiration),
-                                   source: recipe.description)
+        return ResolvedCredentials(
+            credentials: Credentials(
+                accessKeyID: parsed.AccessKeyId, secretAccessKey: parsed.SecretAccessKey,
+                sessionToken: parsed.SessionToken, expiration: expiration),
+            source: recipe.description)
     }
 
     /// Where `aws sso login` caches the token for a start URL or session name.
@@ -188,17 +199,20 @@ public struct RecipeRunner: Sendable {
         let client = context.client(signedWith: nil)
         let response: AWSClient.Response
         do {
-            response = try await client.send(.sso, region: spec.region, operation: "GetRoleCredentials", method: "GET",
-                                             path: "/federation/credentials", query: [("account_id", spec.accountID), ("role_name", spec.roleName)],
-                                             headers: [("x-amz-sso_bearer_token", cached.accessToken)], body: [])
+            response = try await client.send(
+                .sso, region: spec.region, operation: "GetRoleCredentials", method: "GET",
+                path: "/federation/credentials", query: [("account_id", spec.accountID), ("role_name", spec.roleName)],
+                headers: [("x-amz-sso_bearer_token", cached.accessToken)], body: [])
         } catch let error as AWSError where error.status == 401 || error.code == "UnauthorizedException" {
             throw ProviderFailure("IAM Identity Center refused the cached sign-in (\(error.code)); \(login)")
         }
         let answer = try client.decode(Answer.self, response, service: .sso, operation: "GetRoleCredentials")
         let role = answer.roleCredentials
-        return ResolvedCredentials(credentials: Credentials(accessKeyID: role.accessKeyId, secretAccessKey: role.secretAccessKey, sessionToken: role.sessionToken,
-                                                            expiration: role.expiration.map { $0 / 1000 }),
-                                   source: recipe.description)
+        return ResolvedCredentials(
+            credentials: Credentials(
+                accessKeyID: role.accessKeyId, secretAccessKey: role.secretAccessKey, sessionToken: role.sessionToken,
+                expiration: role.expiration.map { $0 / 1000 }),
+            source: recipe.description)
     }
 }
 
@@ -207,12 +221,15 @@ extension STSClient {
     func assumeRole(_ parameters: [(String, String)], operation: String) async throws -> Credentials {
         let (result, requestID) = try await client.query(.sts, region: region, action: operation, parameters)
         guard let id = result.string("Credentials", "AccessKeyId"), let secret = result.string("Credentials", "SecretAccessKey"),
-              let token = result.string("Credentials", "SessionToken") else {
-            throw AWSError(service: "sts", operation: operation, code: "InvalidResponse", message: "the answer carries no credentials",
-                           status: 200, requestID: requestID)
+            let token = result.string("Credentials", "SessionToken")
+        else {
+            throw AWSError(
+                service: "sts", operation: operation, code: "InvalidResponse", message: "the answer carries no credentials",
+                status: 200, requestID: requestID)
         }
-        return Credentials(accessKeyID: id, secretAccessKey: secret, sessionToken: token,
-                           expiration: result.string("Credentials", "Expiration").flatMap(Timestamp.parse))
+        return Credentials(
+            accessKeyID: id, secretAccessKey: secret, sessionToken: token,
+            expiration: result.string("Credentials", "Expiration").flatMap(Timestamp.parse))
     }
 }
 
@@ -284,7 +301,9 @@ public struct SystemCredentialProcessRunner: CredentialProcessRunner {
         }
         let stopped = Flag()
         let group = pid
-        let timer = DispatchWorkItem { stopped.set(); kill(-group, SIGKILL) }
+        let timer = DispatchWorkItem {
+            stopped.set(); kill(-group, SIGKILL)
+        }
         DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: timer)
         // Blocking reads and waits, on a thread of their own.
         let (status, output): (Int32, [UInt8]) = await withCheckedContinuation { continuation in
@@ -331,7 +350,10 @@ public struct TerminalMFACodeReader: MFACodeReader {
 
     public func code(serial: String, profile: String) async throws -> String {
         guard let tty = FileHandle(forUpdatingAtPath: "/dev/tty") else {
-            throw ProviderFailure("mfa_serial \(serial) needs a code from the MFA device, but there is no terminal to ask on; run the command in a terminal, or use a profile without mfa_serial for unattended runs")
+            throw ProviderFailure(
+                "mfa_serial \(serial) needs a code from the MFA device, but there is no terminal to ask on; run the command in a terminal, or use a profile "
+                    + "without mfa_serial for unattended runs"
+            )
         }
         defer { try? tty.close() }
         tty.write(Data("MFA code for \(serial) (profile '\(profile)'): ".utf8))

@@ -26,10 +26,12 @@ public struct RetryPolicy: Sendable {
     /// A number in 0..<1 for jitter. Injected in tests.
     public var random: @Sendable () -> Double
 
-    public init(maxAttempts: Int = 3, mode: RetryMode = .standard, baseDelay: Double = 1, maxDelay: Double = 20,
-                quotas: PerServiceRegion<RetryQuota> = PerServiceRegion { RetryQuota() }, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-                sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        maxAttempts: Int = 3, mode: RetryMode = .standard, baseDelay: Double = 1, maxDelay: Double = 20,
+        quotas: PerServiceRegion<RetryQuota> = PerServiceRegion { RetryQuota() }, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay

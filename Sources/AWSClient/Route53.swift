@@ -18,7 +18,11 @@ public struct Route53Client: Sendable {
         }
     }
 
-    public enum Action: String, Sendable { case create = "CREATE", upsert = "UPSERT", delete = "DELETE" }
+    public enum Action: String, Sendable {
+        case create = "CREATE"
+        case upsert = "UPSERT"
+        case delete = "DELETE"
+    }
 
     public var client: AWSClient
     public init(_ client: AWSClient) { self.client = client }
@@ -29,8 +33,9 @@ public struct Route53Client: Sendable {
     /// The zone's name (with its trailing dot); nil when no zone has that id.
     public func hostedZoneName(_ zoneID: String) async throws -> String? {
         do {
-            let response = try await client.restXML(.route53, region: "us-east-1", operation: "GetHostedZone", method: "GET",
-                                                    path: [Self.version, "hostedzone", Self.bare(zoneID)])
+            let response = try await client.restXML(
+                .route53, region: "us-east-1", operation: "GetHostedZone", method: "GET",
+                path: [Self.version, "hostedzone", Self.bare(zoneID)])
             return XMLElement.parse(response.body)?.string("HostedZone", "Name")
         } catch let error as AWSError where error.code == "NoSuchHostedZone" || error.status == 404 {
             return nil
@@ -40,14 +45,16 @@ public struct Route53Client: Sendable {
     /// The record sets named exactly `name` (every type): one page that starts at the name.
     public func recordSets(_ zoneID: String, name: String) async throws -> [RecordSet] {
         let wanted = Self.normalized(name)
-        let response = try await client.restXML(.route53, region: "us-east-1", operation: "ListResourceRecordSets", method: "GET",
-                                                path: [Self.version, "hostedzone", Self.bare(zoneID), "rrset"],
-                                                query: [("maxitems", "20"), ("name", wanted)])
+        let response = try await client.restXML(
+            .route53, region: "us-east-1", operation: "ListResourceRecordSets", method: "GET",
+            path: [Self.version, "hostedzone", Self.bare(zoneID), "rrset"],
+            query: [("maxitems", "20"), ("name", wanted)])
         guard let root = XMLElement.parse(response.body) else { return [] }
         return root.members("ResourceRecordSets").map { set in
-            RecordSet(name: set.string("Name") ?? "", type: set.string("Type") ?? "", ttl: set.string("TTL").flatMap { Int($0) },
-                      values: set.members("ResourceRecords").compactMap { $0.string("Value") },
-                      aliasTarget: set.string("AliasTarget", "DNSName"))
+            RecordSet(
+                name: set.string("Name") ?? "", type: set.string("Type") ?? "", ttl: set.string("TTL").flatMap { Int($0) },
+                values: set.members("ResourceRecords").compactMap { $0.string("Value") },
+                aliasTarget: set.string("AliasTarget", "DNSName"))
         }.filter { Self.normalized($0.name) == wanted }
     }
 
@@ -62,20 +69,23 @@ public struct Route53Client: Sendable {
             xml += "</ResourceRecords></ResourceRecordSet></Change>"
         }
         xml += "</Changes></ChangeBatch></ChangeResourceRecordSetsRequest>"
-        let response = try await client.restXML(.route53, region: "us-east-1", operation: "ChangeResourceRecordSets", method: "POST",
-                                                path: [Self.version, "hostedzone", Self.bare(zoneID), "rrset", ""],
-                                                headers: [("Content-Type", "application/xml")], body: Array(xml.utf8))
+        let response = try await client.restXML(
+            .route53, region: "us-east-1", operation: "ChangeResourceRecordSets", method: "POST",
+            path: [Self.version, "hostedzone", Self.bare(zoneID), "rrset", ""],
+            headers: [("Content-Type", "application/xml")], body: Array(xml.utf8))
         guard let id = XMLElement.parse(response.body)?.string("ChangeInfo", "Id") else {
-            throw AWSError(service: "route53", operation: "ChangeResourceRecordSets", code: "UnexpectedResponse",
-                           message: "the answer carries no change id", status: response.status, requestID: response.requestID)
+            throw AWSError(
+                service: "route53", operation: "ChangeResourceRecordSets", code: "UnexpectedResponse",
+                message: "the answer carries no change id", status: response.status, requestID: response.requestID)
         }
         return Self.bare(id)
     }
 
     /// PENDING, or INSYNC once every Route 53 name server answers with the change.
     public func changeStatus(_ changeID: String) async throws -> String {
-        let response = try await client.restXML(.route53, region: "us-east-1", operation: "GetChange", method: "GET",
-                                                path: [Self.version, "change", Self.bare(changeID)])
+        let response = try await client.restXML(
+            .route53, region: "us-east-1", operation: "GetChange", method: "GET",
+            path: [Self.version, "change", Self.bare(changeID)])
         return XMLElement.parse(response.body)?.string("ChangeInfo", "Status") ?? "PENDING"
     }
 

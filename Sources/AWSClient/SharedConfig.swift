@@ -25,8 +25,10 @@ public struct SharedConfig: Sendable, Equatable {
     /// Where the files are for this environment.
     public static func paths(environment: [String: String], home: String) -> (config: String, credentials: String) {
         let set = { (name: String) in environment[name].flatMap { $0.isEmpty ? nil : $0 } }
-        return (expandHome(set("AWS_CONFIG_FILE") ?? "~/.aws/config", home: home),
-                expandHome(set("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials", home: home))
+        return (
+            expandHome(set("AWS_CONFIG_FILE") ?? "~/.aws/config", home: home),
+            expandHome(set("AWS_SHARED_CREDENTIALS_FILE") ?? "~/.aws/credentials", home: home)
+        )
     }
 
     /// Reads both files; a missing file is empty, an unreadable one is an error.

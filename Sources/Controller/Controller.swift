@@ -57,9 +57,11 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     /// Held for the life of the process: one controller per state directory.
     let lifetimeLock: (any Sendable)?
 
-    public init(ports: ControllerPorts, settings: CycleSettings, schedule: Schedule, statusStore: any StatusStore, logger: Logger,
-                hooks: ControllerHooks = ControllerHooks(), lifetimeLock: (any Sendable)? = nil,
-                random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }) {
+    public init(
+        ports: ControllerPorts, settings: CycleSettings, schedule: Schedule, statusStore: any StatusStore, logger: Logger,
+        hooks: ControllerHooks = ControllerHooks(), lifetimeLock: (any Sendable)? = nil,
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
+    ) {
         self.ports = ports
         self.settings = settings
         self.schedule = schedule
@@ -75,10 +77,12 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         let directory = wiring.stateDirectory
         let lifetime = try directory.controllerLock(purpose: once ? "reconciler run --once" : "reconciler run")
         let client = try wiring.client(logger: logger)
-        let ports = ControllerPorts(source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
-                                    lock: { try directory.applyLock(purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
-        return Controller(ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
-                          schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, hooks: hooks, lifetimeLock: lifetime)
+        let ports = ControllerPorts(
+            source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
+            lock: { try directory.applyLock(purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
+        return Controller(
+            ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
+            schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, hooks: hooks, lifetimeLock: lifetime)
     }
 
     var cycle: ReconcileCycle {
@@ -123,9 +127,13 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         var nextPoll = clock.now(), nextDrift = clock.now()
         // The next step of a rollout in progress wakes the loop before the poll is due.
         var rolloutDue: Date?
-        logger.info("controller started", metadata: ["pid": "\(getpid())", "source": "\(status.source)", "poll_seconds": "\(Int(schedule.pollSeconds))",
-                                                     "drift_seconds": "\(Int(schedule.driftSeconds))", "drift_policy": "\(settings.driftPolicy.rawValue)",
-                                                     "state_directory": "\((statusStore.location as NSString).deletingLastPathComponent)"])
+        logger.info(
+            "controller started",
+            metadata: [
+                "pid": "\(getpid())", "source": "\(status.source)", "poll_seconds": "\(Int(schedule.pollSeconds))",
+                "drift_seconds": "\(Int(schedule.driftSeconds))", "drift_policy": "\(settings.driftPolicy.rawValue)",
+                "state_directory": "\((statusStore.location as NSString).deletingLastPathComponent)",
+            ])
         while true {
             status.nextPollDue = nextPoll
             status.nextDriftCheckDue = nextDrift
@@ -135,7 +143,9 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             if wait > 0 {
                 do {
                     if try await cancelWhenGracefulShutdown({ try await hooks.wake.sleep(seconds: wait, clock: clock) }) {
-                        logger.info("reconcile requested", metadata: ["by": "git webhook", "poll_was_due_in_seconds": "\(Int(nextPoll.timeIntervalSince(clock.now()).rounded()))"])
+                        logger.info(
+                            "reconcile requested",
+                            metadata: ["by": "git webhook", "poll_was_due_in_seconds": "\(Int(nextPoll.timeIntervalSince(clock.now()).rounded()))"])
                     }
                 } catch { break }
             }
@@ -149,10 +159,15 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             let delay: Double
             if let failure = report.failure {
                 status.consecutiveFailures += 1
-                delay = Planning.Schedule.jittered(Planning.Schedule.backoff(failures: status.consecutiveFailures, interval: poll, cap: schedule.maxBackoffSeconds),
-                                                   percent: schedule.jitterPercent, unit: random())
-                logger.warning("cycle failed", metadata: ["error": "\(failure)", "consecutive_failures": "\(status.consecutiveFailures)",
-                                                          "retry_in_seconds": "\(String(format: "%.1f", delay))"])
+                delay = Planning.Schedule.jittered(
+                    Planning.Schedule.backoff(failures: status.consecutiveFailures, interval: poll, cap: schedule.maxBackoffSeconds),
+                    percent: schedule.jitterPercent, unit: random())
+                logger.warning(
+                    "cycle failed",
+                    metadata: [
+                        "error": "\(failure)", "consecutive_failures": "\(status.consecutiveFailures)",
+                        "retry_in_seconds": "\(String(format: "%.1f", delay))",
+                    ])
             } else {
                 if status.consecutiveFailures > 0 { logger.info("recovered", metadata: ["after_failures": "\(status.consecutiveFailures)"]) }
                 status.consecutiveFailures = 0
@@ -162,7 +177,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             ProcessMemory.release()
             nextPoll = clock.now().addingTimeInterval(delay)
             if driftDue {
-                nextDrift = clock.now().addingTimeInterval(report.failure == nil ? Planning.Schedule.jittered(drift, percent: schedule.jitterPercent, unit: random()) : delay)
+                nextDrift = clock.now().addingTimeInterval(
+                    report.failure == nil ? Planning.Schedule.jittered(drift, percent: schedule.jitterPercent, unit: random()) : delay)
             }
         }
         status.state = "stopped"

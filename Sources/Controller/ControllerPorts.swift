@@ -17,8 +17,10 @@ public struct ControllerPorts: Sendable {
     /// the lock before anything is read or changed.
     public var checkAccount: @Sendable () async throws -> Void
 
-    public init(source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable,
-                checkAccount: @escaping @Sendable () async throws -> Void = {}) {
+    public init(
+        source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable,
+        checkAccount: @escaping @Sendable () async throws -> Void = {}
+    ) {
         self.source = source
         self.cloud = cloud
         self.gate = gate

@@ -84,8 +84,12 @@ public struct ReconcileCycle: Sendable {
             report.rolloutDue = Self.rolloutDue(approvals)
             // A rollout step that is due is walked, and the status shows where it stands.
             let walk = report.rolloutDue.map { $0 <= started } ?? false
-            logger.debug("poll", metadata: ["commit": "\(commit.id)", "started": "\(LogTime.precise(started))", "reconcile": "\(reconcile)", "drift_check": "\(drift)",
-                                            "rollout_due": "\(walk)"])
+            logger.debug(
+                "poll",
+                metadata: [
+                    "commit": "\(commit.id)", "started": "\(LogTime.precise(started))", "reconcile": "\(reconcile)", "drift_check": "\(drift)",
+                    "rollout_due": "\(walk)",
+                ])
             guard reconcile || drift || walk else {
                 status.lastError = nil
                 report.steps.append(StepResult("fetch", .upToDate, "commit \(commit.shortID) is reconciled and no drift check is due"))
@@ -104,8 +108,12 @@ public struct ReconcileCycle: Sendable {
             let failure = try await converge(read, &status, &report, reconcile: reconcile, drift: drift)
             status.lastError = failure
             report.failure = failure
-            logger.info("cycle finished", metadata: ["commit": "\(commit.id)", "seconds": "\(String(format: "%.2f", ports.clock.now().timeIntervalSince(started)))",
-                                                     "drift_check": "\(drift)", "outcome": "\(failure ?? "ok")"])
+            logger.info(
+                "cycle finished",
+                metadata: [
+                    "commit": "\(commit.id)", "seconds": "\(String(format: "%.2f", ports.clock.now().timeIntervalSince(started)))",
+                    "drift_check": "\(drift)", "outcome": "\(failure ?? "ok")",
+                ])
         } catch {
             status.lastError = "\(error)"
             report.failure = "\(error)"
@@ -114,8 +122,10 @@ public struct ReconcileCycle: Sendable {
     }
 
     /// The body of a cycle, under the apply lock. Returns what failed, or nil.
-    func converge(_ read: DesiredStateSnapshot, _ status: inout ControllerStatus, _ report: inout Report,
-                   reconcile: Bool, drift: Bool) async throws -> String? {
+    func converge(
+        _ read: DesiredStateSnapshot, _ status: inout ControllerStatus, _ report: inout Report,
+        reconcile: Bool, drift: Bool
+    ) async throws -> String? {
         let commit = read.commit.id
 
         // 2. Validate.
@@ -123,24 +133,30 @@ public struct ReconcileCycle: Sendable {
         guard let state = checked.state else {
             // Not retried until a new commit: the commit itself must change.
             let problems = checked.problems
-            report.steps.append(StepResult("validate", .invalid, "\(problems.count) problem\(problems.count == 1 ? "" : "s"): \(problems.first?.description ?? "")"))
-            logger.error("desired state invalid", metadata: ["commit": "\(commit)", "problems": "\(problems.count)", "first": "\(problems.first?.description ?? "")"])
+            report.steps.append(
+                StepResult("validate", .invalid, "\(problems.count) problem\(problems.count == 1 ? "" : "s"): \(problems.first?.description ?? "")"))
+            logger.error(
+                "desired state invalid", metadata: ["commit": "\(commit)", "problems": "\(problems.count)", "first": "\(problems.first?.description ?? "")"])
             status = StatusProjection.invalid(status, commit: commit, problems: problems.map(\.description))
             return nil
         }
         report.steps.append(StepResult("validate", .valid, "\(state.functions.count) functions, \(checked.stacks.count) stacks"))
-        let deployment = Deployment(origin: read.origin, commit: commit, files: read.files, state: state, stacks: checked.stacks,
-                                    cloud: ports.cloud, gate: ports.gate)
-        let progress: @Sendable (String) -> Void = { [logger] line in logger.info("progress", metadata: ["commit": "\(commit.prefix(12))", "detail": "\(line)"]) }
+        let deployment = Deployment(
+            origin: read.origin, commit: commit, files: read.files, state: state, stacks: checked.stacks,
+            cloud: ports.cloud, gate: ports.gate)
+        let progress: @Sendable (String) -> Void = { [logger] line in
+            logger.info("progress", metadata: ["commit": "\(commit.prefix(12))", "detail": "\(line)"])
+        }
 
         // 3. Observe.
         var observation = try await deployment.plan()
         for (region, error) in observation.failures.sorted(by: { $0.key < $1.key }) {
             logger.error("region not observed", metadata: ["region": "\(region)", "error": "\(error)"])
         }
-        report.steps.append(observation.failures.isEmpty
-            ? StepResult("observe", .observed, "\(observation.snapshot.regions.count) regions")
-            : StepResult("observe", .partlyObserved, "not observed: " + observation.failures.keys.sorted().joined(separator: ", ")))
+        report.steps.append(
+            observation.failures.isEmpty
+                ? StepResult("observe", .observed, "\(observation.snapshot.regions.count) regions")
+                : StepResult("observe", .partlyObserved, "not observed: " + observation.failures.keys.sorted().joined(separator: ", ")))
 
         // 4. Drift, as observed before anything changes.
         let drift = try await detectDrift(deployment, observation, status, &report, reconcile: reconcile, due: drift, progress: progress)
@@ -173,18 +189,27 @@ public struct ReconcileCycle: Sendable {
         let facts = StatusProjection.Facts(
             commit: commit, state: state, stacks: checked.stacks, observation: observation, execution: execution, findings: findings,
             live: live, reconcile: reconcile, stopping: stopping(), retryFailure: retryFailure,
-            drift: drift.checked ? .init(at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
-                                         findings: findings, corrections: applied.corrections) : nil,
+            drift: drift.checked
+                ? .init(
+                    at: drift.started, seconds: ports.clock.now().timeIntervalSince(drift.started), policy: settings.driftPolicy.rawValue,
+                    findings: findings, corrections: applied.corrections) : nil,
             rollouts: Approval.currentRollouts(approvals))
         let projected = StatusProjection.project(status, facts, now: ports.clock.now())
         status = projected.status
         if let check = status.drift, drift.checked {
             for finding in check.findings {
-                logger.log(level: finding.isDrift ? .warning : .info, "drift finding",
-                           metadata: ["kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)"])
+                logger.log(
+                    level: finding.isDrift ? .warning : .info, "drift finding",
+                    metadata: [
+                        "kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)",
+                    ])
             }
-            logger.info("drift check finished", metadata: ["findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
-                                                           "corrections": "\(check.corrections.count)", "policy": "\(check.policy)"])
+            logger.info(
+                "drift check finished",
+                metadata: [
+                    "findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
+                    "corrections": "\(check.corrections.count)", "policy": "\(check.policy)",
+                ])
         }
         return projected.failure
     }
@@ -193,7 +218,8 @@ public struct ReconcileCycle: Sendable {
     func supersedeUnwanted(_ deployment: Deployment, _ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws {
         report.superseded = try await deployment.supersedeUnwanted(progress: progress)
         for approval in report.superseded {
-            logger.info("approval superseded", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "reason": "\(approval.reason ?? "")"])
+            logger.info(
+                "approval superseded", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "reason": "\(approval.reason ?? "")"])
         }
         if !report.superseded.isEmpty {
             report.steps.append(StepResult("releases", .releasesSuperseded, report.superseded.map { "\($0.environment) \($0.id)" }.joined(separator: ", ")))
@@ -202,17 +228,24 @@ public struct ReconcileCycle: Sendable {
 
     /// 5b. Applies the plan and requests approvals for its held steps, for a new commit or to
     ///     correct drift. `failure`: the apply could not run at all.
-    func applyAndRequest(_ deployment: Deployment, _ planned: Plan, _ report: inout Report, reconcile: Bool, correct: Bool,
-                         progress: @escaping @Sendable (String) -> Void) async throws -> (execution: Deployment.Execution?, corrections: [String], failure: String?) {
+    func applyAndRequest(
+        _ deployment: Deployment, _ planned: Plan, _ report: inout Report, reconcile: Bool, correct: Bool,
+        progress: @escaping @Sendable (String) -> Void
+    ) async throws -> (execution: Deployment.Execution?, corrections: [String], failure: String?) {
         let commit = deployment.commit
         guard (reconcile || correct) && planned.hasChanges else {
-            report.steps.append(StepResult("apply", .nothingToApply, planned.hasChanges ? "changes wait for the next commit or drift correction" : "AWS matches the commit"))
+            report.steps.append(
+                StepResult("apply", .nothingToApply, planned.hasChanges ? "changes wait for the next commit or drift correction" : "AWS matches the commit"))
             return (nil, [], nil)
         }
         var corrections: [String] = []
         let plan = await deployment.preview(planned, progress: progress)
-        logger.info("applying", metadata: ["commit": "\(commit)", "digest": "\(plan.digest.prefix(16))", "steps": "\(plan.steps.count)",
-                                           "held": "\(plan.heldSteps.count)", "reason": "\(reconcile ? "commit" : "drift correction")"])
+        logger.info(
+            "applying",
+            metadata: [
+                "commit": "\(commit)", "digest": "\(plan.digest.prefix(16))", "steps": "\(plan.steps.count)",
+                "held": "\(plan.heldSteps.count)", "reason": "\(reconcile ? "commit" : "drift correction")",
+            ])
         let done: Deployment.Execution
         do {
             done = try await deployment.execute(plan, progress: progress, shouldContinue: { [stopping] in !stopping() })
@@ -223,21 +256,34 @@ public struct ReconcileCycle: Sendable {
         report.execution = done
         report.requested = done.requests.compactMap { if case .created(let approval) = $0 { approval } else { nil } }
         if correct && !reconcile {
-            corrections = done.report.entries.filter { $0.outcome == .applied }.map { "\($0.region): \($0.subject) restored" }
-                + done.requests.map { "\($0.approval.environment): approval \($0.approval.id) requested to move \($0.approval.changes.count) alias\($0.approval.changes.count == 1 ? "" : "es") back to their pins" }
+            corrections =
+                done.report.entries.filter { $0.outcome == .applied }.map { "\($0.region): \($0.subject) restored" }
+                + done.requests.map {
+                    "\($0.approval.environment): approval \($0.approval.id) requested to move \($0.approval.changes.count) "
+                        + "alias\($0.approval.changes.count == 1 ? "" : "es") back to their pins"
+                }
         }
         for request in done.requests {
-            logger.info("release held", metadata: ["environment": "\(request.approval.environment)", "approval": "\(request.approval.id)",
-                                                   "changes": "\(request.approval.changes.count)", "state": "\(request.approval.state.rawValue)"])
+            logger.info(
+                "release held",
+                metadata: [
+                    "environment": "\(request.approval.environment)", "approval": "\(request.approval.id)",
+                    "changes": "\(request.approval.changes.count)", "state": "\(request.approval.state.rawValue)",
+                ])
         }
-        report.steps.append(done.report.succeeded
-            ? StepResult("apply", .applied, "\(done.report.count(.applied)) applied, \(done.report.count(.unchanged)) unchanged, \(done.report.count(.held)) held")
-            : StepResult("apply", .applyFailed, done.report.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.subject)" }.joined(separator: "; ")))
+        report.steps.append(
+            done.report.succeeded
+                ? StepResult(
+                    "apply", .applied, "\(done.report.count(.applied)) applied, \(done.report.count(.unchanged)) unchanged, \(done.report.count(.held)) held")
+                : StepResult(
+                    "apply", .applyFailed, done.report.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.subject)" }.joined(separator: "; ")))
         if let failure = done.gateFailure {
             report.steps.append(StepResult("releases", .gateFailed, failure))
         } else {
-            report.steps.append(done.requests.isEmpty ? StepResult("releases", .noRelease, "no release to hold")
-                : StepResult("releases", .releasesRequested, done.requests.map { "\($0.approval.environment) \($0.approval.id)" }.joined(separator: ", ")))
+            report.steps.append(
+                done.requests.isEmpty
+                    ? StepResult("releases", .noRelease, "no release to hold")
+                    : StepResult("releases", .releasesRequested, done.requests.map { "\($0.approval.environment) \($0.approval.id)" }.joined(separator: ", ")))
         }
         return (done, corrections, nil)
     }
@@ -247,19 +293,28 @@ public struct ReconcileCycle: Sendable {
         var changed = false
         var retryFailure: String?
         for approval in try await ports.gate.store.load() where approval.state == .partial && !stopping() {
-            logger.info("finishing confirmed release", metadata: ["approval": "\(approval.id)", "environment": "\(approval.environment)",
-                                                                  "remaining": "\(approval.remaining.count)"])
+            logger.info(
+                "finishing confirmed release",
+                metadata: [
+                    "approval": "\(approval.id)", "environment": "\(approval.environment)",
+                    "remaining": "\(approval.remaining.count)",
+                ])
             do {
                 let outcome = try await ports.gate.gate(progress: progress).retry(id: approval.id)
                 changed = true
-                if outcome.succeeded { report.finished.append(approval) } else {
-                    retryFailure = "release \(approval.id) not finished: " + outcome.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.function): \($0.detail ?? "")" }.joined(separator: "; ")
+                if outcome.succeeded {
+                    report.finished.append(approval)
+                } else {
+                    retryFailure =
+                        "release \(approval.id) not finished: "
+                        + outcome.entries.filter { $0.outcome == .failed }.map { "\($0.region) \($0.function): \($0.detail ?? "")" }.joined(separator: "; ")
                 }
             } catch {
                 retryFailure = "release \(approval.id): \(error)"
             }
-            report.steps.append(retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
-                ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
+            report.steps.append(
+                retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
+                    ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
         return (changed, retryFailure)
     }
@@ -274,10 +329,16 @@ public struct ReconcileCycle: Sendable {
                 let walked = try await ports.gate.gate(progress: progress).advance(id: approval.id)
                 if walked.rollout != before { changed = true }
                 if let rollout = walked.rollout {
-                    logger.info("rollout", metadata: ["environment": "\(approval.environment)", "approval": "\(approval.id)", "position": "\(rollout.summary(now: ports.clock.now()))"])
+                    logger.info(
+                        "rollout",
+                        metadata: [
+                            "environment": "\(approval.environment)", "approval": "\(approval.id)", "position": "\(rollout.summary(now: ports.clock.now()))",
+                        ])
                 }
-                report.steps.append(StepResult("rollouts", walked.approval.state == .rolledBack ? .rolledBack : .rolloutWalked,
-                                               "\(approval.environment) \(approval.id): \(walked.rollout?.summary(now: ports.clock.now()) ?? walked.approval.state.rawValue)"))
+                report.steps.append(
+                    StepResult(
+                        "rollouts", walked.approval.state == .rolledBack ? .rolledBack : .rolloutWalked,
+                        "\(approval.environment) \(approval.id): \(walked.rollout?.summary(now: ports.clock.now()) ?? walked.approval.state.rawValue)"))
             } catch {
                 retryFailure = "rollout of \(approval.id): \(error)"
                 report.steps.append(StepResult("rollouts", .releaseFailed, "\(approval.environment) \(approval.id): \(error)"))
@@ -294,8 +355,10 @@ public struct ReconcileCycle: Sendable {
     }
 
     /// CloudFormation drift detection when a check is due; otherwise the findings of the last check.
-    func detectDrift(_ deployment: Deployment, _ observation: Deployment.Observation, _ status: ControllerStatus, _ report: inout Report,
-                     reconcile: Bool, due: Bool, progress: (String) -> Void) async throws -> DriftResult {
+    func detectDrift(
+        _ deployment: Deployment, _ observation: Deployment.Observation, _ status: ControllerStatus, _ report: inout Report,
+        reconcile: Bool, due: Bool, progress: (String) -> Void
+    ) async throws -> DriftResult {
         let started = ports.clock.now()
         var cloudFormation = status.drift?.findings.filter { $0.kind == .resource || $0.kind == .unchecked } ?? []
         guard due else {
@@ -308,8 +371,9 @@ public struct ReconcileCycle: Sendable {
         if !reconcile {
             // On a commit already applied, whatever the plan would still change drifted.
             cloudFormation += observation.plan.steps.filter { $0.gate == nil && $0.change != .wait && $0.change != .blocked }.map {
-                Finding(kind: .resource, region: $0.region, subject: $0.subject, detail: "differs from the commit applied: \($0.detail)",
-                        remedy: "`reconciler apply` restores it (with [drift] policy = \"correct\" the controller does)")
+                Finding(
+                    kind: .resource, region: $0.region, subject: $0.subject, detail: "differs from the commit applied: \($0.detail)",
+                    remedy: "`reconciler apply` restores it (with [drift] policy = \"correct\" the controller does)")
             }
         }
         report.steps.append(StepResult("drift", .driftChecked, "\(existing.count) stacks checked"))
@@ -332,8 +396,8 @@ public struct ReconcileCycle: Sendable {
             guard let rollout = approval.rollout else { continue }
             for i in approval.progressive {
                 let change = approval.changes[i]
-                awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)]
-                    = .some(rollout.target(of: change, at: rollout.position))
+                awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)] = .some(
+                    rollout.target(of: change, at: rollout.position))
             }
         }
         let now = ports.clock.now()

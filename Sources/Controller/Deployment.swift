@@ -50,13 +50,15 @@ public struct Deployment: Sendable {
         let regions = regions.isEmpty ? self.regions(of: featureSets) : regions
         let wanted = Set(regions)
         // A plan of every region also looks for stacks in regions the desired state left.
-        let (snapshot, errors) = try await cloud.observe(Planner.targets(state, stacks: stacks, for: wanted), project: state.project.value,
-                                                         beyond: wanted.isEmpty ? Set(state.regions) : nil)
+        let (snapshot, errors) = try await cloud.observe(
+            Planner.targets(state, stacks: stacks, for: wanted), project: state.project.value,
+            beyond: wanted.isEmpty ? Set(state.regions) : nil)
         if !wanted.isEmpty, let failure = state.regions.lazy.compactMap({ errors[$0] }).first { throw failure }
         if snapshot.regions.isEmpty, let error = errors.values.first { throw error }
         let problems = Planner.adoptionProblems(state, stacks: stacks, snapshot: snapshot)
         if !problems.isEmpty {
-            throw ControllerError("the desired state cannot move in next to what exists; nothing was changed:\n" + problems.map { "  - " + $0 }.joined(separator: "\n"))
+            throw ControllerError(
+                "the desired state cannot move in next to what exists; nothing was changed:\n" + problems.map { "  - " + $0 }.joined(separator: "\n"))
         }
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: commit)
             .restricted(to: wanted.isEmpty ? Set(snapshot.regions.keys) : wanted)
@@ -101,11 +103,14 @@ public struct Deployment: Sendable {
 
     /// Executes the plan's ungated steps, then requests one approval per environment for
     /// the held ones. Refuses before any change when held steps cannot be mailed.
-    public func execute(_ plan: Plan, progress: @escaping @Sendable (String) -> Void,
-                        shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) async throws -> Execution {
+    public func execute(
+        _ plan: Plan, progress: @escaping @Sendable (String) -> Void,
+        shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }
+    ) async throws -> Execution {
         if !plan.heldSteps.isEmpty { try gate.checkMail() }
-        let report = await cloud.apply(plan, work,
-                                       progress: progress, shouldContinue: shouldContinue)
+        let report = await cloud.apply(
+            plan, work,
+            progress: progress, shouldContinue: shouldContinue)
         // A shutdown leaves the request to the next start: nothing half-mailed.
         guard shouldContinue() else { return Execution(report: report, requests: []) }
         do {
@@ -119,6 +124,7 @@ public struct Deployment: Sendable {
 extension TipWants {
     /// What `state` at `commit` asks, with the templates of its rendered `stacks`.
     public init(_ state: DesiredState, commit: String, stacks: [RenderedStack]) {
-        self.init(state, commit: commit, templates: Dictionary(stacks.map { ("\($0.id.region)/\($0.stackName)", $0.templateHash) }, uniquingKeysWith: { a, _ in a }))
+        self.init(
+            state, commit: commit, templates: Dictionary(stacks.map { ("\($0.id.region)/\($0.stackName)", $0.templateHash) }, uniquingKeysWith: { a, _ in a }))
     }
 }

@@ -21,8 +21,11 @@ public struct GateSetup: Sendable {
     public var missingMailSetting: String?
     public var now: @Sendable () -> Date
 
-    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
-                checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: ReleaseGate.Policy, missingMailSetting: String? = nil, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
+        checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: ReleaseGate.Policy, missingMailSetting: String? = nil,
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.mailer = mailer
         self.aliases = aliases
@@ -37,14 +40,18 @@ public struct GateSetup: Sendable {
     /// Refuses before anything changes when releases cannot be held for lack of a mailbox.
     public func checkMail() throws {
         if let missing = missingMailSetting {
-            throw ControllerError("this plan holds changes for approval (staging or prod aliases, risky stack updates), which wait for an e-mailed code, but [approval] in controller.conf has no "
-                                  + "\(missing); set sender and recipients, then run the command again (nothing was changed)")
+            throw ControllerError(
+                "this plan holds changes for approval (staging or prod aliases, risky stack updates), which wait for an e-mailed code, but [approval] in "
+                    + "controller.conf has no "
+                    + "\(missing); set sender and recipients, then run the command again (nothing was changed)")
         }
     }
 
     /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`).
     public func gate(tip: (any BranchTip)? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
-        ReleaseGate(store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, now: now, progress: progress)
+        ReleaseGate(
+            store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, now: now, progress: progress
+        )
     }
 }
 

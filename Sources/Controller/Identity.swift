@@ -20,7 +20,8 @@ public struct WrongAccount: Error, Sendable, CustomStringConvertible {
     public var identity: CallerIdentity
     public var expected: String
     public var description: String {
-        "the credentials are for account \(identity.account) (\(identity.arn), from \(identity.credentialSource)), but [aws] account_id in controller.conf is \(expected); "
+        "the credentials are for account \(identity.account) (\(identity.arn), from \(identity.credentialSource)), but [aws] account_id in controller.conf "
+            + "is \(expected); "
             + "nothing was changed. Use credentials for account \(expected) ([aws] profile, AWS_PROFILE), or correct account_id"
     }
 }
@@ -38,8 +39,9 @@ extension Wiring {
         let region = region ?? identityRegion
         let caller = try await STSClient(client, region: region).getCallerIdentity()
         let expires = resolved.credentials.expiration.map { UTCTime.string(Date(timeIntervalSince1970: $0)) }
-        return CallerIdentity(account: caller.account, arn: caller.arn, userID: caller.userID, credentialSource: resolved.source,
-                              accessKeyID: Redaction.keyID(resolved.credentials.accessKeyID), expires: expires, region: region)
+        return CallerIdentity(
+            account: caller.account, arn: caller.arn, userID: caller.userID, credentialSource: resolved.source,
+            accessKeyID: Redaction.keyID(resolved.credentials.accessKeyID), expires: expires, region: region)
     }
 
     /// Refuses an identity outside `[aws] account_id`, when it is set.

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How the daemon keeps its resident memory to what it uses (glibc's allocator).
@@ -28,10 +28,10 @@ enum ProcessMemory {
 
     private static func symbol<F>(_ name: String, as type: F.Type) -> F? {
         #if canImport(Glibc)
-        guard let address = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
-        return unsafeBitCast(address, to: type)
+            guard let address = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+            return unsafeBitCast(address, to: type)
         #else
-        return nil
+            return nil
         #endif
     }
 }

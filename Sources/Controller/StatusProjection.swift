@@ -48,7 +48,9 @@ public enum StatusProjection {
         var failed: [String] = []
         for region in facts.state.regions {
             var entry = status[region: region]
-            let stepFailure = facts.execution?.report.entries.first { $0.region == region && $0.outcome == .failed }.map { "\($0.subject) failed: \($0.detail ?? "")" }
+            let stepFailure = facts.execution?.report.entries.first { $0.region == region && $0.outcome == .failed }.map {
+                "\($0.subject) failed: \($0.detail ?? "")"
+            }
             let failure = failures[region].map { "could not observe \(region): \($0)" } ?? stepFailure
             let pending = plan.regions.first { $0.region == region }?.steps.filter { $0.gate == nil }.count ?? 0
             if let failure { failed.append("\(region): \(failure)") }
@@ -61,17 +63,22 @@ public enum StatusProjection {
                 entry.appliedAt = now
             }
             let awaiting = facts.live.filter { $0.regions.contains(region) }
-                .map { "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id), \($0.state == .pending ? "waiting for its code" : "confirmed, partly applied"))" }
+                .map {
+                    "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id), "
+                        + "\($0.state == .pending ? "waiting for its code" : "confirmed, partly applied"))"
+                }
             let mine = facts.findings.filter { $0.region == region }
             let touching = facts.rollouts.filter { $0.regions.contains(region) }
             let rolling = touching.filter { $0.state == .rollingOut }.map {
                 "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id)): \($0.rollout?.summary(now: now) ?? "")"
             }
             let rolledBack = touching.filter { $0.state == .rolledBack }.map {
-                "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id)) \($0.reason ?? "rolled back"); \($0.environment) runs the previous versions"
+                "\($0.environment) release of commit \($0.shortCommit) (approval \($0.id)) \($0.reason ?? "rolled back"); \($0.environment) runs the "
+                    + "previous versions"
             }
-            entry.conditions = Conditions.region(.init(failure: failure, pendingSteps: pending, awaiting: awaiting, rollingOut: rolling, rolledBack: rolledBack),
-                                                 findings: mine, seen: commit)
+            entry.conditions = Conditions.region(
+                .init(failure: failure, pendingSteps: pending, awaiting: awaiting, rollingOut: rolling, rolledBack: rolledBack),
+                findings: mine, seen: commit)
             if failures[region] == nil {
                 entry.stacks = facts.stacks.filter { $0.id.region == region }.map { stack in
                     let fact = observed[region].stacks[stack.stackName]
@@ -79,8 +86,9 @@ public enum StatusProjection {
                         guard step.region == region, step.change != .blocked, case .deployStack(let name, _, _, _, _, _) = step.action else { return false }
                         return name == stack.stackName
                     }
-                    return .init(name: stack.stackName, status: fact?.status, appliedCommit: fact?.tags[StackTags.commit],
-                                 conditions: Conditions.stack(name: stack.stackName, pendingDeploy: deploying, findings: mine))
+                    return .init(
+                        name: stack.stackName, status: fact?.status, appliedCommit: fact?.tags[StackTags.commit],
+                        conditions: Conditions.stack(name: stack.stackName, pendingDeploy: deploying, findings: mine))
                 }
                 entry.functions = Planner.functions(in: facts.state, region: region).map { function in
                     let functionName = Naming.functionName(function.name.value)

@@ -43,8 +43,9 @@ public struct ControllerEvent: Sendable, Codable, Equatable {
 extension ControllerEvent {
     /// A confirmed release whose aliases all moved.
     public static func released(_ approval: Approval, by who: String, now: Date) -> ControllerEvent {
-        ControllerEvent(.releaseApplied, "\(approval.environment) now runs commit \(approval.shortCommit): release \(approval.id) applied by \(who)",
-                        details: approval.lines, commit: approval.commit, environment: approval.environment, at: now)
+        ControllerEvent(
+            .releaseApplied, "\(approval.environment) now runs commit \(approval.shortCommit): release \(approval.id) applied by \(who)",
+            details: approval.lines, commit: approval.commit, environment: approval.environment, at: now)
     }
 }
 
@@ -61,19 +62,26 @@ public struct NoNotifier: Notifier {
 
 /// Which events a cycle gives rise to, by comparing the status before and after it. Pure.
 public enum EventRules {
-    public static func events(before: ControllerStatus, after: ControllerStatus, report: ReconcileCycle.Report,
-                              failingAfter: Int, now: Date) -> [ControllerEvent] {
+    public static func events(
+        before: ControllerStatus, after: ControllerStatus, report: ReconcileCycle.Report,
+        failingAfter: Int, now: Date
+    ) -> [ControllerEvent] {
         var events: [ControllerEvent] = []
         for approval in report.requested {
-            events.append(ControllerEvent(
-                .approvalRequested,
-                "\(approval.environment) release of commit \(approval.shortCommit) waits for approval \(approval.id) (code mailed; expires \(AuditEntry.format(approval.expiresAt)))",
-                details: approval.lines, commit: approval.commit, environment: approval.environment, at: now))
+            events.append(
+                ControllerEvent(
+                    .approvalRequested,
+                    "\(approval.environment) release of commit \(approval.shortCommit) waits for approval \(approval.id) (code mailed; expires "
+                        + "\(AuditEntry.format(approval.expiresAt)))",
+                    details: approval.lines, commit: approval.commit, environment: approval.environment, at: now))
         }
         for approval in report.superseded {
-            events.append(ControllerEvent(
-                .approvalSuperseded, "\(approval.environment) release of commit \(approval.shortCommit) (approval \(approval.id)) is superseded: the branch no longer asks for it; its code no longer works",
-                details: [approval.reason ?? ""] + approval.lines, commit: approval.commit, environment: approval.environment, at: now))
+            events.append(
+                ControllerEvent(
+                    .approvalSuperseded,
+                    "\(approval.environment) release of commit \(approval.shortCommit) (approval \(approval.id)) is superseded: the branch no longer asks "
+                        + "for it; its code no longer works",
+                    details: [approval.reason ?? ""] + approval.lines, commit: approval.commit, environment: approval.environment, at: now))
         }
         for approval in report.finished { events.append(.released(approval, by: "the controller", now: now)) }
         if let check = after.drift, check != before.drift {
@@ -81,13 +89,17 @@ public enum EventRules {
             let known = Set((before.drift?.findings ?? []).filter(\.isDrift).map(\.identity))
             let new = drifted.filter { !known.contains($0.identity) }
             if !new.isEmpty {
-                events.append(ControllerEvent(.driftFound, "drift found: \(new.count) new finding\(new.count == 1 ? "" : "s") (\(drifted.count) in all, policy \(check.policy))",
-                                              details: new.map { "\($0.region) \($0.subject): \($0.detail)" }, commit: after.lastSeen?.id, at: now))
+                events.append(
+                    ControllerEvent(
+                        .driftFound, "drift found: \(new.count) new finding\(new.count == 1 ? "" : "s") (\(drifted.count) in all, policy \(check.policy))",
+                        details: new.map { "\($0.region) \($0.subject): \($0.detail)" }, commit: after.lastSeen?.id, at: now))
             }
         }
         if after.consecutiveFailures == failingAfter, before.consecutiveFailures == failingAfter - 1 {
-            events.append(ControllerEvent(.cycleFailing, "\(failingAfter) cycles in a row failed",
-                                          details: [after.lastError ?? "no error recorded"], commit: after.lastSeen?.id, at: now))
+            events.append(
+                ControllerEvent(
+                    .cycleFailing, "\(failingAfter) cycles in a row failed",
+                    details: [after.lastError ?? "no error recorded"], commit: after.lastSeen?.id, at: now))
         }
         if after.consecutiveFailures == 0, before.consecutiveFailures >= failingAfter {
             events.append(ControllerEvent(.recovered, "cycles succeed again after \(before.consecutiveFailures) failures", commit: after.lastSeen?.id, at: now))
@@ -99,8 +111,10 @@ public enum EventRules {
             region.stalledStacks.filter { !stalledBefore.contains("\(region.region)/\($0.name)") }.map { "\(region.region) \($0.name): \($0.reason)" }
         }
         if !newlyStalled.isEmpty {
-            events.append(ControllerEvent(.needsPerson, "\(newlyStalled.count) stack\(newlyStalled.count == 1 ? "" : "s") need\(newlyStalled.count == 1 ? "s" : "") a person",
-                                          details: newlyStalled, commit: after.lastSeen?.id, at: now))
+            events.append(
+                ControllerEvent(
+                    .needsPerson, "\(newlyStalled.count) stack\(newlyStalled.count == 1 ? "" : "s") need\(newlyStalled.count == 1 ? "s" : "") a person",
+                    details: newlyStalled, commit: after.lastSeen?.id, at: now))
         }
         return events
     }
@@ -136,7 +150,8 @@ public final class ControllerMetrics: Sendable {
         }
         Gauge(label: "reconciler_consecutive_failures", factory: factory).record(status.consecutiveFailures)
         for entry in report.execution?.report.entries ?? [] where entry.subject.hasPrefix("stack ") {
-            Counter(label: "reconciler_stack_operations_total", dimensions: [("change", entry.change), ("outcome", entry.outcome.rawValue)], factory: factory).increment()
+            Counter(label: "reconciler_stack_operations_total", dimensions: [("change", entry.change), ("outcome", entry.outcome.rawValue)], factory: factory)
+                .increment()
         }
         if let check = status.drift {
             let counts = Dictionary(grouping: check.findings, by: \.kind).mapValues(\.count)
@@ -145,7 +160,9 @@ public final class ControllerMetrics: Sendable {
             }
             Gauge(label: "reconciler_last_drift_check_timestamp_seconds", factory: factory).record(check.at.timeIntervalSince1970)
         }
-        let environments = self.environments.withLock { $0.formUnion(live.map(\.environment)); return $0 }
+        let environments = self.environments.withLock {
+            $0.formUnion(live.map(\.environment)); return $0
+        }
         for environment in environments.sorted() {
             Gauge(label: "reconciler_pending_approvals", dimensions: [("environment", environment)], factory: factory)
                 .record(live.filter { $0.environment == environment }.count)
@@ -160,7 +177,8 @@ public final class ControllerMetrics: Sendable {
     }
 
     public func notification(sink: String, delivered: Bool) {
-        Counter(label: "reconciler_notifications_total", dimensions: [("sink", sink), ("outcome", delivered ? "delivered" : "failed")], factory: factory).increment()
+        Counter(label: "reconciler_notifications_total", dimensions: [("sink", sink), ("outcome", delivered ? "delivered" : "failed")], factory: factory)
+            .increment()
     }
 }
 
@@ -247,7 +265,9 @@ public final class WakeSignal: Sendable {
 
     /// Returns once fired (at once when a wake-up is pending), or when the task is cancelled.
     public func wait() async {
-        let id = state.withLock { s -> UInt64 in s.nextID += 1; return s.nextID }
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1; return s.nextID
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
@@ -271,8 +291,12 @@ public final class WakeSignal: Sendable {
     /// Sleeps `seconds` on `clock`, or less when woken; true when woken.
     public func sleep(seconds: Double, clock: any Clock) async throws -> Bool {
         try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask { try await clock.sleep(seconds: seconds); return false }
-            group.addTask { await self.wait(); return true }
+            group.addTask {
+                try await clock.sleep(seconds: seconds); return false
+            }
+            group.addTask {
+                await self.wait(); return true
+            }
             defer { group.cancelAll() }
             let first = try await group.next() ?? false
             try Task.checkCancellation()
@@ -290,8 +314,10 @@ public struct ControllerHooks: Sendable {
     public var health: HealthBoard
     public var failingAfter: Int
 
-    public init(metrics: ControllerMetrics = ControllerMetrics(), notifier: any Notifier = NoNotifier(), wake: WakeSignal = WakeSignal(),
-                health: HealthBoard = HealthBoard(startedAt: Date()), failingAfter: Int = 3) {
+    public init(
+        metrics: ControllerMetrics = ControllerMetrics(), notifier: any Notifier = NoNotifier(), wake: WakeSignal = WakeSignal(),
+        health: HealthBoard = HealthBoard(startedAt: Date()), failingAfter: Int = 3
+    ) {
         self.metrics = metrics
         self.notifier = notifier
         self.wake = wake

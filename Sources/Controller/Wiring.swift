@@ -46,8 +46,9 @@ public struct Wiring: Sendable {
         let shared = try SharedConfig.load(environment: environment, home: home)
         let configuredBundle = config.aws.caBundle.map { Self.absolute($0, base: base) }
         do {
-            var settings = try ClientSettings.resolve(maxAttempts: config.aws.maxAttempts, retryMode: config.aws.retryMode, caBundle: configuredBundle,
-                                                      environment: environment, profile: profileName, profileValues: shared.profiles[profileName])
+            var settings = try ClientSettings.resolve(
+                maxAttempts: config.aws.maxAttempts, retryMode: config.aws.retryMode, caBundle: configuredBundle,
+                environment: environment, profile: profileName, profileValues: shared.profiles[profileName])
             settings.caBundle = settings.caBundle.map { SharedConfig.expandHome($0, home: home) }
             return settings
         } catch let invalid as ClientSettings.Invalid {
@@ -68,16 +69,19 @@ public struct Wiring: Sendable {
         if let bundle = settings.caBundle, !FileManager.default.isReadableFile(atPath: bundle) {
             throw ControllerError("the CA bundle \(bundle) (from \(settings.caBundleSource ?? "?")) cannot be read; fix or unset it (nothing was changed)")
         }
-        let transport = CurlTransport(limits: TransportLimits(idleSeconds: Double(config.aws.timeoutSeconds), deadlineSeconds: Double(config.aws.deadlineSeconds)),
-                                      caBundle: settings.caBundle)
+        let transport = CurlTransport(
+            limits: TransportLimits(idleSeconds: Double(config.aws.timeoutSeconds), deadlineSeconds: Double(config.aws.deadlineSeconds)),
+            caBundle: settings.caBundle)
         let endpoints = EndpointResolver(configured: config.aws.endpoint, configuredPerService: config.aws.endpoints, environment: environment)
         // Off EC2 nothing answers the metadata address: the SDKs give it a second, once.
         let metadata = CurlTransport(limits: TransportLimits(idleSeconds: 1, deadlineSeconds: 2), caBundle: settings.caBundle)
-        let context = IdentityContext(environment: environment, home: home, transport: transport, metadataTransport: metadata,
-                                      endpoints: endpoints, logger: logger)
-        return AWSClient(transport: transport, credentials: CredentialChain.standard(profile: config.aws.profile, context: context),
-                         endpoints: endpoints, retry: RetryPolicy(maxAttempts: settings.maxAttempts, mode: settings.retryMode),
-                         logger: logger, userAgent: BuildInfo.userAgent)
+        let context = IdentityContext(
+            environment: environment, home: home, transport: transport, metadataTransport: metadata,
+            endpoints: endpoints, logger: logger)
+        return AWSClient(
+            transport: transport, credentials: CredentialChain.standard(profile: config.aws.profile, context: context),
+            endpoints: endpoints, retry: RetryPolicy(maxAttempts: settings.maxAttempts, mode: settings.retryMode),
+            logger: logger, userAgent: BuildInfo.userAgent)
     }
 
     /// The git source controller.conf describes.
@@ -85,10 +89,11 @@ public struct Wiring: Sendable {
         let repository = config.source.repository
         let isURL = repository.contains("://") || repository.hasPrefix("git@")
         let author = config.source.authorName.map { ($0, config.source.authorEmail ?? "\($0)@localhost") }
-        return GitRepositorySource(repository: isURL ? repository : Self.absolute(repository, base: base), branch: config.source.branch,
-                                   subdirectory: config.source.subdirectory, stateDirectory: Self.absolute(config.stateDirectory, base: base),
-                                   credentials: GitCredentials(username: config.source.username, token: config.source.tokenEnv.flatMap { environment[$0] }),
-                                   author: author)
+        return GitRepositorySource(
+            repository: isURL ? repository : Self.absolute(repository, base: base), branch: config.source.branch,
+            subdirectory: config.source.subdirectory, stateDirectory: Self.absolute(config.stateDirectory, base: base),
+            credentials: GitCredentials(username: config.source.username, token: config.source.tokenEnv.flatMap { environment[$0] }),
+            author: author)
     }
 
     /// The cloud through `client`: the AWS adapters behind the cloud ports, layers built with
@@ -97,15 +102,17 @@ public struct Wiring: Sendable {
     public func cloud(_ client: AWSClient, clock: any Clock = SystemClock(), account: String? = nil) -> EngineCloud {
         let python = config.apply.python.contains("/") ? Self.absolute(config.apply.python, base: base) : config.apply.python
         let directory = stateDirectory
-        return EngineCloud(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), drift: CloudFormationDrift(client: client),
-                           layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
-                           log: directory.applyLog, waits: waits, clock: clock, account: account)
+        return EngineCloud(
+            ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), drift: CloudFormationDrift(client: client),
+            layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
+            log: directory.applyLog, waits: waits, clock: clock, account: account)
     }
 
     /// How long stack operations and AWS's own work may take, from [apply].
     public var waits: WaitPolicy {
-        WaitPolicy(pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
-                   stackSeconds: Double(config.apply.stackWaitSeconds))
+        WaitPolicy(
+            pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
+            stackSeconds: Double(config.apply.stackWaitSeconds))
     }
 
     /// The aliases through Lambda.
@@ -116,13 +123,14 @@ public struct Wiring: Sendable {
     /// updates through CloudFormation with `waits`.
     public func gate(_ client: AWSClient) -> GateSetup {
         let approval = config.approval, directory = stateDirectory
-        return GateSetup(store: FileApprovalStore(url: directory.approvals, key: approvalKey),
-                         mailer: SESMailer(client: client, region: approval.sesRegion ?? "", sender: approval.sender ?? "", recipients: approval.recipients),
-                         aliases: aliases(client),
-                         stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits),
-                         audit: directory.auditLog, checks: CloudWatchChecks(client: client),
-                         policy: .init(lifetime: TimeInterval(approval.otpLifetimeSeconds), maxAttempts: approval.maxAttempts, maxResends: approval.maxResends),
-                         missingMailSetting: approval.sender == nil ? "sender" : approval.recipients.isEmpty ? "recipients" : nil)
+        return GateSetup(
+            store: FileApprovalStore(url: directory.approvals, key: approvalKey),
+            mailer: SESMailer(client: client, region: approval.sesRegion ?? "", sender: approval.sender ?? "", recipients: approval.recipients),
+            aliases: aliases(client),
+            stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits),
+            audit: directory.auditLog, checks: CloudWatchChecks(client: client),
+            policy: .init(lifetime: TimeInterval(approval.otpLifetimeSeconds), maxAttempts: approval.maxAttempts, maxResends: approval.maxResends),
+            missingMailSetting: approval.sender == nil ? "sender" : approval.recipients.isEmpty ? "recipients" : nil)
     }
 
     /// The key of approvals.json: `[approval] key_file`, else under `$XDG_CONFIG_HOME` (or `$HOME/.config`).

@@ -151,8 +151,11 @@ extension ControllerConfig {
         do {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
-            throw ConfigErrors(errors: [ConfigError(file: file, line: error.source.begin.line, key: "",
-                                                    message: "TOML syntax error: \(error.description)")])
+            throw ConfigErrors(errors: [
+                ConfigError(
+                    file: file, line: error.source.begin.line, key: "",
+                    message: "TOML syntax error: \(error.description)")
+            ])
         }
         var reader = TableReader(file: file, lines: lines)
         var config = ControllerConfig()
@@ -188,8 +191,12 @@ extension ControllerConfig {
 
     /// `[aws]`: profile, endpoints, retries, CA bundle, account and timeouts.
     fileprivate static func readAWS(_ aws: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
-        reader.check(aws, path: "aws", allowed: ["profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "ca_bundle",
-                                                 "account_id", "timeout_seconds", "deadline_seconds"])
+        reader.check(
+            aws, path: "aws",
+            allowed: [
+                "profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "ca_bundle",
+                "account_id", "timeout_seconds", "deadline_seconds",
+            ])
         config.aws.timeoutSeconds = reader.int(aws, "aws", "timeout_seconds", 1...600) ?? config.aws.timeoutSeconds
         config.aws.deadlineSeconds = reader.int(aws, "aws", "deadline_seconds", 1...3600) ?? config.aws.deadlineSeconds
         config.aws.profile = reader.string(aws, "aws", "profile")
@@ -226,13 +233,18 @@ extension ControllerConfig {
 
     /// `[approval]`: who gets the codes, through which SES region, and the codes' lifetime, attempts and resends.
     fileprivate static func readApproval(_ approval: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
-        reader.check(approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "max_resends", "key_file"])
+        reader.check(
+            approval, path: "approval", allowed: ["recipients", "sender", "ses_region", "otp_lifetime_seconds", "max_attempts", "max_resends", "key_file"])
         config.approval.keyFile = reader.string(approval, "approval", "key_file")
         config.approval.recipients = reader.strings(approval, "approval", "recipients") ?? []
         config.approval.sender = reader.string(approval, "approval", "sender")
         config.approval.sesRegion = reader.region(approval, "approval", "ses_region")
         if !config.approval.recipients.isEmpty && config.approval.sesRegion == nil {
-            reader.fail("approval.ses_region", "is required with recipients: name the region whose SES sends the codes (the sender is verified, and the account out of the SES sandbox, there), e.g. ses_region = \"ap-south-1\"")
+            reader.fail(
+                "approval.ses_region",
+                "is required with recipients: name the region whose SES sends the codes (the sender is verified, and the account out of the SES sandbox, "
+                    + "there), e.g. ses_region = \"ap-south-1\""
+            )
         }
         config.approval.otpLifetimeSeconds = reader.int(approval, "approval", "otp_lifetime_seconds", 60...86400) ?? config.approval.otpLifetimeSeconds
         config.approval.maxAttempts = reader.int(approval, "approval", "max_attempts", 1...10) ?? config.approval.maxAttempts
@@ -255,7 +267,9 @@ extension ControllerConfig {
     fileprivate static func readDrift(_ drift: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
         reader.check(drift, path: "drift", allowed: ["policy"])
         if let policy = reader.string(drift, "drift", "policy") {
-            if let value = DriftPolicy(rawValue: policy) { config.driftPolicy = value } else {
+            if let value = DriftPolicy(rawValue: policy) {
+                config.driftPolicy = value
+            } else {
                 reader.fail("drift.policy", "'\(policy)' is not a policy; allowed: report, correct")
             }
         }
@@ -266,7 +280,9 @@ extension ControllerConfig {
         reader.check(server, path: "server", allowed: ["address", "webhook_secret_file", "ready_within_seconds"])
         var settings = Server()
         if let address = reader.string(server, "server", "address") {
-            if let (host, port) = Server.parseAddress(address) { (settings.host, settings.port) = (host, port) } else {
+            if let (host, port) = Server.parseAddress(address) {
+                (settings.host, settings.port) = (host, port)
+            } else {
                 reader.fail("server.address", "'\(address)' is not host:port; write e.g. \"127.0.0.1:9820\" (port 0 takes a free port)")
             }
         }
@@ -349,7 +365,8 @@ private struct TableReader {
         let parts = value.split(separator: "-", omittingEmptySubsequences: false)
         let lower = { (part: Substring) in !part.isEmpty && part.utf8.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) } }
         guard parts.count >= 3, let first = parts.first, let last = parts.last, first.utf8.count == 2, lower(first),
-              !last.isEmpty, last.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else { return false }
+            !last.isEmpty, last.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+        else { return false }
         return parts.dropFirst().dropLast().allSatisfy(lower)
     }
 
@@ -434,7 +451,8 @@ public enum EndpointCheck {
         let example = "e.g. \"http://127.0.0.1:4566\" or \"https://lambda.eu-west-1.amazonaws.com\""
         if value.contains(where: { $0.isWhitespace }) { return "'\(value)' contains spaces; write the URL alone, \(example)" }
         guard let url = URL(string: value), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-              let host = url.host, !host.isEmpty else {
+            let host = url.host, !host.isEmpty
+        else {
             return "'\(value)' is not an http:// or https:// URL with a host; \(example)"
         }
         return nil
@@ -455,8 +473,11 @@ enum TableHeaders {
             let first = rest.first
             let bare = first.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") } ?? false
             if !bare && first != "\"" && first != "'" {
-                errors.append(ConfigError(file: file, line: index + 1, key: "",
-                                          message: "table header \(line.trimmingCharacters(in: .whitespaces)): a table name is ASCII letters, digits, _ and -, or a quoted string"))
+                errors.append(
+                    ConfigError(
+                        file: file, line: index + 1, key: "",
+                        message: "table header \(line.trimmingCharacters(in: .whitespaces)): a table name is ASCII letters, digits, _ and -, or a quoted string"
+                    ))
             }
         }
         return errors

@@ -101,8 +101,10 @@ public struct Diagnostics: Sendable {
 
     public mutating func add(_ diagnostic: Diagnostic) { all.append(diagnostic) }
 
-    public mutating func add(_ rule: Diagnostic.Rule, at location: FileLocation, path: String,
-                             _ message: String, hint: String) {
+    public mutating func add(
+        _ rule: Diagnostic.Rule, at location: FileLocation, path: String,
+        _ message: String, hint: String
+    ) {
         all.append(Diagnostic(rule, at: location, path: path, message, hint: hint))
     }
 

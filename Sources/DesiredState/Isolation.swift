@@ -12,8 +12,10 @@ public enum Isolation {
             let queues = Array(Set(function.consumedQueues + function.sendsTo.map(\.value))).sorted()
             let buckets = function.buckets.map(\.value).sorted()
             guard !queues.isEmpty || !buckets.isEmpty else { return nil }
-            let reach = [queues.isEmpty ? nil : "queue\(queues.count == 1 ? "" : "s") \(queues.joined(separator: ", "))",
-                         buckets.isEmpty ? nil : "\(queues.isEmpty ? "" : "the ")bucket\(buckets.count == 1 ? "" : "s") \(buckets.joined(separator: ", "))"].compactMap { $0 }
+            let reach = [
+                queues.isEmpty ? nil : "queue\(queues.count == 1 ? "" : "s") \(queues.joined(separator: ", "))",
+                buckets.isEmpty ? nil : "\(queues.isEmpty ? "" : "the ")bucket\(buckets.count == 1 ? "" : "s") \(buckets.joined(separator: ", "))",
+            ].compactMap { $0 }
             return Diagnostic(
                 .sharedExecutionRole, at: function.name.location, path: "functions.\(function.name.value)",
                 "its one execution role writes the \(reach.joined(separator: " and ")) of every environment (\(environments.joined(separator: ", "))): "

@@ -329,13 +329,17 @@ extension DesiredState {
         var result: [CertificateRequest] = []
         if let api, let region = regions(of: api.featureSet.value).first {
             let names = customDomains(prefix: domains.apiPrefix).map(\.domain)
-            result.append(CertificateRequest(purpose: .api, region: region, domainName: names.last ?? "",
-                                             subjectAlternativeNames: Array(names.dropLast())))
+            result.append(
+                CertificateRequest(
+                    purpose: .api, region: region, domainName: names.last ?? "",
+                    subjectAlternativeNames: Array(names.dropLast())))
         }
         if cognito != nil {
             let names = customDomains(prefix: domains.authPrefix).map(\.domain)
-            result.append(CertificateRequest(purpose: .auth, region: "us-east-1", domainName: names.last ?? "",
-                                             subjectAlternativeNames: Array(names.dropLast())))
+            result.append(
+                CertificateRequest(
+                    purpose: .auth, region: "us-east-1", domainName: names.last ?? "",
+                    subjectAlternativeNames: Array(names.dropLast())))
         }
         return result
     }

@@ -25,17 +25,21 @@ public enum Naming {
     /// Dotted-quad IPv4, each part 0-255 without leading zeros.
     public static func isIPv4Address(_ s: String) -> Bool {
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        return parts.count == 4 && parts.allSatisfy { part in
-            !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0") && (Int(part) ?? 256) <= 255
-        }
+        return parts.count == 4
+            && parts.allSatisfy { part in
+                !part.isEmpty && part.count <= 3 && part.allSatisfy { $0.isASCII && $0.isNumber } && (part.count == 1 || part.first != "0")
+                    && (Int(part) ?? 256) <= 255
+            }
     }
 
     /// The methods an S3 CORS rule may allow.
     public static let bucketCORSMethods = ["GET", "PUT", "HEAD", "POST", "DELETE"]
     /// The storage classes a lifecycle transition may move objects to, and the fewest days after
     /// creation S3 accepts for each.
-    public static let transitionClasses: [String: Int] = ["STANDARD_IA": 30, "ONEZONE_IA": 30, "INTELLIGENT_TIERING": 0, "GLACIER_IR": 0,
-                                                          "GLACIER": 0, "DEEP_ARCHIVE": 0]
+    public static let transitionClasses: [String: Int] = [
+        "STANDARD_IA": 30, "ONEZONE_IA": 30, "INTELLIGENT_TIERING": 0, "GLACIER_IR": 0,
+        "GLACIER": 0, "DEEP_ARCHIVE": 0,
+    ]
 
     public static func userPoolName(project: String, environment: String) -> String {
         "\(project)UserPool\(title(environment))"
@@ -121,10 +125,11 @@ public enum Naming {
     /// A DNS name such as `dzgro.com`: labels of 1-63 lowercase letters, digits, hyphens.
     public static func isDomainName(_ s: String) -> Bool {
         let labels = s.split(separator: ".", omittingEmptySubsequences: false)
-        return s.count <= 253 && labels.count >= 2 && labels.allSatisfy { label in
-            (1...63).contains(label.count) && label.first != "-" && label.last != "-"
-                && label.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
-        }
+        return s.count <= 253 && labels.count >= 2
+            && labels.allSatisfy { label in
+                (1...63).contains(label.count) && label.first != "-" && label.last != "-"
+                    && label.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }
+            }
     }
 
     public static let regions = [

@@ -109,13 +109,16 @@ enum RolloutReader {
         case (_?, _?):
             node.report(.invalidValue, "a rollout has `steps` or a `preset`, not both", hint: "keep one of them")
         case (nil, nil):
-            node.report(.missingField, "a rollout needs `steps` or a `preset`", hint: "e.g. `steps: [[10%, 5m], [50%, 5m], [100%]]` or `preset: Canary10Percent5Minutes`")
+            node.report(
+                .missingField, "a rollout needs `steps` or a `preset`",
+                hint: "e.g. `steps: [[10%, 5m], [50%, 5m], [100%]]` or `preset: Canary10Percent5Minutes`")
         }
         var alarms: [String] = []
         for alarm in fields.optional("alarms")?.stringList() ?? [] {
             if alarm.value.isEmpty || alarm.value.count > 255 {
-                node.context.diagnostics.add(.invalidName, at: alarm.location, path: "\(node.path).alarms", "'\(alarm.value)' is not a CloudWatch alarm name",
-                                             hint: "an alarm name has 1-255 characters")
+                node.context.diagnostics.add(
+                    .invalidName, at: alarm.location, path: "\(node.path).alarms", "'\(alarm.value)' is not a CloudWatch alarm name",
+                    hint: "an alarm name has 1-255 characters")
             } else if !alarms.contains(alarm.value) {
                 alarms.append(alarm.value)
             }
@@ -127,8 +130,11 @@ enum RolloutReader {
             if let p99 = m.optional("durationP99"), let text = p99.string(hint: "a duration such as 800ms or 3s") {
                 let value = text.value.filter { $0 != " " }
                 let ms = value.hasSuffix("ms") ? Int(value.dropLast(2)) : RolloutPolicy.seconds(value).map { $0 * 1000 }
-                if let ms, (1...900_000).contains(ms) { metrics.durationP99Milliseconds = ms } else {
-                    p99.report(.invalidValue, "'\(text.value)' is not a duration from 1ms to 15m", hint: "write e.g. 800ms or 3s (a function runs at most 15 minutes)")
+                if let ms, (1...900_000).contains(ms) {
+                    metrics.durationP99Milliseconds = ms
+                } else {
+                    p99.report(
+                        .invalidValue, "'\(text.value)' is not a duration from 1ms to 15m", hint: "write e.g. 800ms or 3s (a function runs at most 15 minutes)")
                 }
             }
         }

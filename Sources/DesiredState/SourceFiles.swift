@@ -30,7 +30,8 @@ public struct SourceFiles: Sendable, Hashable {
     }
 
     /// Why a symbolic link in the desired state is not read.
-    public static let symbolicLinkSkipped = "a symbolic link, not read: the desired state is read as its own files only, so nothing outside it can be reached through one; commit the file itself"
+    public static let symbolicLinkSkipped =
+        "a symbolic link, not read: the desired state is read as its own files only, so nothing outside it can be reached through one; commit the file itself"
 
     /// Each file not read, as a warning naming it and why.
     public var skippedWarnings: [Diagnostic] {

@@ -43,8 +43,11 @@ struct Validator {
         let autos = state.environments.filter { $0.alias == .auto }
         let file = FileLocation.file("project.yaml")
         if autos.count != 1 {
-            add(.aliasPolicy, autos.dropFirst().first?.name.location ?? file, "environments",
-                autos.isEmpty ? "no environment has `alias: auto`" : "\(autos.count) environments have `alias: auto` (\(autos.map(\.name.value).joined(separator: ", ")))",
+            add(
+                .aliasPolicy, autos.dropFirst().first?.name.location ?? file, "environments",
+                autos.isEmpty
+                    ? "no environment has `alias: auto`"
+                    : "\(autos.count) environments have `alias: auto` (\(autos.map(\.name.value).joined(separator: ", ")))",
                 hint: "exactly one environment follows every deployment (SAM AutoPublishAlias); make the others gated or none")
         }
         for env in state.gatedEnvironments {
@@ -58,14 +61,16 @@ struct Validator {
                 !hookRegions.contains(region) && state.functions.contains { state.regions(of: $0.featureSet.value).contains(region) }
             }
             if !missing.isEmpty {
-                add(.unknownReference, env.name.location, path,
+                add(
+                    .unknownReference, env.name.location, path,
                     "the pre-traffic hook \(hook) does not run in \(missing.joined(separator: ", ")), where \(env.name.value) releases move aliases",
                     hint: "give the hook a feature set that runs in every region (\(state.regions.joined(separator: ", ")))")
             }
         }
         if let domains = state.domains, let apex = domains.apexEnvironment {
             if !state.aliasEnvironments.contains(where: { $0.name.value == apex.value }) {
-                add(.unknownReference, apex.location, "domains.apexEnvironment", "'\(apex.value)' is not an environment with an alias",
+                add(
+                    .unknownReference, apex.location, "domains.apexEnvironment", "'\(apex.value)' is not an environment with an alias",
                     hint: "name one of: \(state.aliasEnvironments.map(\.name.value).joined(separator: ", "))")
             }
         }
@@ -91,32 +96,45 @@ struct Validator {
             let path = "functions.\(name)"
             let awsName = Naming.functionName(name)
             if !Naming.isTypeName(name) || !Naming.isFunctionName(awsName) {
-                add(.invalidName, function.name.location, path, "function name '\(awsName)' is not a valid Lambda function name",
+                add(
+                    .invalidName, function.name.location, path, "function name '\(awsName)' is not a valid Lambda function name",
                     hint: "the type name must be letters and digits starting with a letter, at most \(64 - "Function".count) characters")
             }
             checkCode(function, path: path)
             if function.layers.count > 5 {
-                add(.outOfRange, function.layers[5].location, "\(path).layers", "\(function.layers.count) layers", hint: "Lambda allows at most 5 layers per function")
+                add(
+                    .outOfRange, function.layers[5].location, "\(path).layers", "\(function.layers.count) layers",
+                    hint: "Lambda allows at most 5 layers per function")
             }
             for (index, layer) in function.layers.enumerated() {
                 reference(layer, in: declared.layers, what: "layer", path: "\(path).layers[\(index)]", defineIn: "layers.yaml")
                 if let defined = state.layer(named: layer.value), !defined.runtimes.contains(function.runtime.value) {
-                    add(.runtimeMismatch, layer.location, "\(path).layers[\(index)]",
+                    add(
+                        .runtimeMismatch, layer.location, "\(path).layers[\(index)]",
                         "layer '\(layer.value)' is not built for \(function.runtime.value)",
-                        hint: "add \(function.runtime.value) to the layer's runtimes (it has \(defined.runtimes.joined(separator: ", "))) or change the function's runtime")
+                        hint:
+                            "add \(function.runtime.value) to the layer's runtimes (it has \(defined.runtimes.joined(separator: ", "))) or change the "
+                            + "function's runtime"
+                    )
                 }
             }
             for (index, queue) in function.sendsTo.enumerated() {
                 reference(queue, in: declared.queues, what: "queue", path: "\(path).sendsTo[\(index)]", defineIn: "queues.yaml")
-                sameFeatureSet(function, at: queue.location, owner: state.queue(named: queue.value)?.featureSet.value, what: "queue '\(queue.value)'", path: "\(path).sendsTo[\(index)]")
+                sameFeatureSet(
+                    function, at: queue.location, owner: state.queue(named: queue.value)?.featureSet.value, what: "queue '\(queue.value)'",
+                    path: "\(path).sendsTo[\(index)]")
             }
             for (index, bucket) in function.buckets.enumerated() {
                 reference(bucket, in: declared.buckets, what: "bucket", path: "\(path).buckets[\(index)]", defineIn: "buckets.yaml")
-                sameFeatureSet(function, at: bucket.location, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket '\(bucket.value)'", path: "\(path).buckets[\(index)]")
+                sameFeatureSet(
+                    function, at: bucket.location, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket '\(bucket.value)'",
+                    path: "\(path).buckets[\(index)]")
             }
             if let role = function.roleName {
                 for region in state.regions(of: function.featureSet.value) where !Naming.isRoleName(Naming.roleName(role.value, region: region)) {
-                    add(.invalidName, role.location, "\(path).roleName", "role name '\(Naming.roleName(role.value, region: region))' is not a valid IAM role name",
+                    add(
+                        .invalidName, role.location, "\(path).roleName",
+                        "role name '\(Naming.roleName(role.value, region: region))' is not a valid IAM role name",
                         hint: "1-64 letters, digits and +=,.@_- ; `{region}` is replaced by the region")
                     break
                 }
@@ -128,19 +146,22 @@ struct Validator {
     mutating func checkCode(_ function: Function, path: String) {
         let codeFiles = files.paths(under: function.code.value)
         if codeFiles.isEmpty {
-            add(.missingCode, function.code.location, "\(path).code", "code directory '\(function.code.value)' holds no files",
+            add(
+                .missingCode, function.code.location, "\(path).code", "code directory '\(function.code.value)' holds no files",
                 hint: "commit the function's code there or fix the path")
             return
         }
         let handler = function.handler.value
         guard let dot = handler.lastIndex(of: "."), dot != handler.startIndex, handler.index(after: dot) != handler.endIndex else {
-            add(.invalidValue, function.handler.location, "\(path).handler", "handler '\(handler)' is not module.function",
+            add(
+                .invalidValue, function.handler.location, "\(path).handler", "handler '\(handler)' is not module.function",
                 hint: "write the Python module and function, e.g. handler.handler")
             return
         }
         let module = handler[..<dot].replacingOccurrences(of: ".", with: "/") + ".py"
         if !files.contains("\(function.code.value)/\(module)") {
-            add(.missingCode, function.handler.location, "\(path).handler", "handler module '\(module)' is not in '\(function.code.value)'",
+            add(
+                .missingCode, function.handler.location, "\(path).handler", "handler module '\(module)' is not in '\(function.code.value)'",
                 hint: "the handler names a module file inside the code directory; found: \(codeFiles.prefix(5).joined(separator: ", "))")
         }
     }
@@ -148,7 +169,8 @@ struct Validator {
     /// `what` names the other side, e.g. "queue 'AmazonReports'".
     mutating func sameFeatureSet(_ function: Function, at location: FileLocation, owner: String?, what: String, path: String) {
         guard let owner, owner != function.featureSet.value else { return }
-        add(.crossFeatureSet, location, path,
+        add(
+            .crossFeatureSet, location, path,
             "function '\(function.name.value)' (feature set \(function.featureSet.value)) is used with \(what) of feature set \(owner)",
             hint: "feature sets are separate stacks; move one of them so both are in the same feature set")
     }
@@ -162,23 +184,32 @@ struct Validator {
                 if let defined = state.queue(named: queue.value) {
                     sameFeatureSet(function, at: queue.location, owner: defined.featureSet.value, what: "queue '\(queue.value)'", path: "\(trigger.path).queue")
                     if defined.visibilityTimeout.value < function.timeout.value {
-                        add(.visibilityTimeout, defined.visibilityTimeout.location, "queues.\(queue.value).visibilityTimeout",
-                            "visibility timeout \(defined.visibilityTimeout.value) s is shorter than consumer \(function.name.value)'s timeout \(function.timeout.value) s",
+                        add(
+                            .visibilityTimeout, defined.visibilityTimeout.location, "queues.\(queue.value).visibilityTimeout",
+                            "visibility timeout \(defined.visibilityTimeout.value) s is shorter than consumer \(function.name.value)'s timeout "
+                                + "\(function.timeout.value) s",
                             hint: "Lambda requires the queue's visibility timeout to be at least the function timeout; raise it or lower the timeout")
                     }
                 }
                 if !seen.insert("queue:\(queue.value)").inserted {
-                    add(.duplicateKey, trigger.location, trigger.path, "queue '\(queue.value)' triggers this function twice", hint: "keep one trigger per queue")
+                    add(
+                        .duplicateKey, trigger.location, trigger.path, "queue '\(queue.value)' triggers this function twice", hint: "keep one trigger per queue"
+                    )
                 }
             case .bucket(let bucket, _, _, _):
                 reference(bucket, in: declared.buckets, what: "bucket", path: "\(trigger.path).bucket", defineIn: "buckets.yaml")
-                sameFeatureSet(function, at: bucket.location, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket '\(bucket.value)'", path: "\(trigger.path).bucket")
+                sameFeatureSet(
+                    function, at: bucket.location, owner: state.bucket(named: bucket.value)?.featureSet.value, what: "bucket '\(bucket.value)'",
+                    path: "\(trigger.path).bucket")
                 if !seen.insert("bucket:\(bucket.value)").inserted {
-                    add(.duplicateKey, trigger.location, trigger.path, "bucket '\(bucket.value)' triggers this function twice", hint: "merge the events into one trigger")
+                    add(
+                        .duplicateKey, trigger.location, trigger.path, "bucket '\(bucket.value)' triggers this function twice",
+                        hint: "merge the events into one trigger")
                 }
             case .cognito(let names):
                 guard let cognito = state.cognito else {
-                    add(.unknownReference, trigger.location, trigger.path, "a Cognito trigger needs the user pools of cognito.yaml",
+                    add(
+                        .unknownReference, trigger.location, trigger.path, "a Cognito trigger needs the user pools of cognito.yaml",
                         hint: "define cognito.yaml or remove the trigger")
                     continue
                 }
@@ -193,7 +224,8 @@ struct Validator {
             for case .cognito(let mine) in function.triggers.map(\.kind) {
                 for case .cognito(let theirs) in other.triggers.map(\.kind) {
                     for name in mine where theirs.contains(where: { $0.value == name.value }) {
-                        add(.duplicateKey, name.location, path, "Cognito trigger \(name.value) is also claimed by \(other.name.value)",
+                        add(
+                            .duplicateKey, name.location, path, "Cognito trigger \(name.value) is also claimed by \(other.name.value)",
                             hint: "a user pool has one function per trigger")
                     }
                 }
@@ -207,7 +239,8 @@ struct Validator {
         for queue in state.queues {
             let name = queue.name.value
             if !Naming.isTypeName(name) {
-                add(.invalidName, queue.name.location, "queues.\(name)", "queue type '\(name)' is not usable in queue names and logical ids",
+                add(
+                    .invalidName, queue.name.location, "queues.\(name)", "queue type '\(name)' is not usable in queue names and logical ids",
                     hint: "letters and digits, starting with a letter")
                 continue
             }
@@ -215,7 +248,8 @@ struct Validator {
                 for dlq in [false, true] {
                     let full = Naming.queueName(name, environment: env.name.value, deadLetter: dlq)
                     if !Naming.isQueueName(full) {
-                        add(.invalidName, queue.name.location, "queues.\(name)", "queue name '\(full)' is \(full.count) characters long",
+                        add(
+                            .invalidName, queue.name.location, "queues.\(name)", "queue name '\(full)' is \(full.count) characters long",
                             hint: "SQS queue names have at most 80 letters, digits, hyphens and underscores; shorten the type name")
                     }
                 }
@@ -225,18 +259,23 @@ struct Validator {
             for env in state.environments {
                 let full = Naming.bucketName(bucket.name.value, environment: env.name.value)
                 if let problem = Naming.bucketNameProblem(full) {
-                    add(.invalidName, bucket.name.location, "buckets.\(bucket.name.value)", "bucket name '\(full)' \(problem)",
+                    add(
+                        .invalidName, bucket.name.location, "buckets.\(bucket.name.value)", "bucket name '\(full)' \(problem)",
                         hint: "bucket names are {type}-{env} and must be one DNS label: 3-63 lowercase letters, digits, hyphens")
                     break
                 }
             }
         }
         for layer in state.layers where !Naming.isLayerName(Naming.layerName(project: state.project.value, layer: layer.name.value)) {
-            add(.invalidName, layer.name.location, "layers.\(layer.name.value)", "layer name '\(Naming.layerName(project: state.project.value, layer: layer.name.value))' is not valid",
+            add(
+                .invalidName, layer.name.location, "layers.\(layer.name.value)",
+                "layer name '\(Naming.layerName(project: state.project.value, layer: layer.name.value))' is not valid",
                 hint: "letters, digits, hyphens and underscores, at most 140 characters")
         }
         for fs in state.featureSets where !Naming.isStackName(Naming.stackName(project: state.project.value, featureSet: fs.name.value)) {
-            add(.invalidName, fs.name.location, "featureSets.\(fs.name.value)", "stack name '\(Naming.stackName(project: state.project.value, featureSet: fs.name.value))' is not valid",
+            add(
+                .invalidName, fs.name.location, "featureSets.\(fs.name.value)",
+                "stack name '\(Naming.stackName(project: state.project.value, featureSet: fs.name.value))' is not valid",
                 hint: "a letter, then letters, digits and hyphens, at most 128 characters")
         }
     }
@@ -250,13 +289,16 @@ struct Validator {
         for (index, route) in api.routes.enumerated() {
             let path = "api.routes[\(index)]"
             if !keys.insert(route.routeKey.value).inserted {
-                add(.duplicateRoute, route.routeKey.location, "\(path).route", "route '\(route.routeKey.value)' is defined twice", hint: "each route key appears once")
+                add(
+                    .duplicateRoute, route.routeKey.location, "\(path).route", "route '\(route.routeKey.value)' is defined twice",
+                    hint: "each route key appears once")
             }
             reference(route.function, in: declared.functions, what: "function", path: "\(path).function", defineIn: "functions.yaml")
             guard let function = state.function(named: route.function.value) else { continue }
             sameFeatureSet(function, at: route.function.location, owner: api.featureSet.value, what: "the HTTP API", path: "\(path).function")
             if function.timeout.value > Naming.httpIntegrationTimeout {
-                add(.httpTimeout, function.timeout.location, "functions.\(function.name.value).timeout",
+                add(
+                    .httpTimeout, function.timeout.location, "functions.\(function.name.value).timeout",
                     "function '\(function.name.value)' is behind the HTTP API (\(route.routeKey.value)) but its timeout is \(function.timeout.value) s",
                     hint: "API Gateway stops waiting after \(Naming.httpIntegrationTimeout) s: set timeout to \(Naming.httpIntegrationTimeout) or less")
             }
@@ -275,14 +317,19 @@ struct Validator {
         }
         for bucket in state.buckets {
             for env in state.environments {
-                claim(Naming.bucketName(bucket.name.value, environment: env.name.value),
-                      Owner(kind: "bucket", name: bucket.name.value, location: bucket.name.location, path: "buckets.\(bucket.name.value)", featureSet: bucket.featureSet.value))
+                claim(
+                    Naming.bucketName(bucket.name.value, environment: env.name.value),
+                    Owner(
+                        kind: "bucket", name: bucket.name.value, location: bucket.name.location, path: "buckets.\(bucket.name.value)",
+                        featureSet: bucket.featureSet.value))
             }
         }
         if let domains = state.domains {
             if let cognito = state.cognito {
                 for (_, domain) in state.customDomains(prefix: domains.authPrefix) {
-                    claim(domain, Owner(kind: "Cognito domain", name: "user pools", location: cognito.location, path: "cognito", featureSet: cognito.featureSet.value))
+                    claim(
+                        domain,
+                        Owner(kind: "Cognito domain", name: "user pools", location: cognito.location, path: "cognito", featureSet: cognito.featureSet.value))
                 }
             }
             if let api = state.api {
@@ -295,7 +342,12 @@ struct Validator {
             guard let role = function.roleName else { continue }
             for region in state.regions(of: function.featureSet.value) {
                 byName[Naming.roleName(role.value, region: region), default: []].append(
-                    (region, Owner(kind: "IAM role", name: function.name.value, location: role.location, path: "functions.\(function.name.value).roleName", featureSet: function.featureSet.value)))
+                    (
+                        region,
+                        Owner(
+                            kind: "IAM role", name: function.name.value, location: role.location, path: "functions.\(function.name.value).roleName",
+                            featureSet: function.featureSet.value)
+                    ))
             }
         }
         var reported = Set<String>()
@@ -306,16 +358,21 @@ struct Validator {
             if sameOwner {
                 guard reported.insert("regions:\(first.path):\(first.kind)").inserted else { continue }
                 let regions = claims.map(\.region)
-                let fix = first.kind == "IAM role"
+                let fix =
+                    first.kind == "IAM role"
                     ? "add `{region}` to the role name, or leave the role unnamed"
-                    : "a feature set that owns globally named resources must run in exactly one region: list one region for '\(first.featureSet)' or move the \(first.kind) to such a feature set"
-                add(.globalFeatureSetRegions, first.location, first.path,
-                    "\(first.kind) name '\(name)' would be created in \(regions.count) regions (\(regions.joined(separator: ", "))) but \(first.kind) names are global",
+                    : "a feature set that owns globally named resources must run in exactly one region: list one region for '\(first.featureSet)' or move "
+                        + "the \(first.kind) to such a feature set"
+                add(
+                    .globalFeatureSetRegions, first.location, first.path,
+                    "\(first.kind) name '\(name)' would be created in \(regions.count) regions (\(regions.joined(separator: ", "))) but \(first.kind) names "
+                        + "are global",
                     hint: fix)
             } else {
                 for claim in claims.dropFirst() where claim.owner.location != first.location || claim.owner.path != first.path {
                     guard reported.insert("collision:\(name):\(claim.owner.path)").inserted else { continue }
-                    add(.globalNameCollision, claim.owner.location, claim.owner.path,
+                    add(
+                        .globalNameCollision, claim.owner.location, claim.owner.path,
                         "\(claim.owner.kind) name '\(name)' is also used by \(first.path) (\(first.location))",
                         hint: "\(claim.owner.kind) names are global across regions and accounts; rename one")
                 }
@@ -336,8 +393,10 @@ struct Validator {
         for entry in names {
             guard let earlier = first[entry.id] else { first[entry.id] = entry.name; continue }
             guard earlier.value != entry.name.value else { continue }
-            add(.invalidName, entry.name.location, entry.path,
-                "\(entry.what) '\(entry.name.value)' and '\(earlier.value)' (\(earlier.location)) both become the logical id part '\(Naming.logicalID(entry.name.value))'",
+            add(
+                .invalidName, entry.name.location, entry.path,
+                "\(entry.what) '\(entry.name.value)' and '\(earlier.value)' (\(earlier.location)) both become the logical id part "
+                    + "'\(Naming.logicalID(entry.name.value))'",
                 hint: "names differing only in punctuation are one name to CloudFormation; rename one")
         }
     }
@@ -350,7 +409,8 @@ struct Validator {
             let path = "\(pin.environment.value).\(pin.region.value).\(pin.function.value)"
             if !gated.contains(pin.environment.value) {
                 if declared.environments.contains(pin.environment.value) {
-                    add(.unexpectedPin, pin.environment.location, path, "environment '\(pin.environment.value)' is not gated",
+                    add(
+                        .unexpectedPin, pin.environment.location, path, "environment '\(pin.environment.value)' is not gated",
                         hint: "only gated environments (\(gated.sorted().joined(separator: ", "))) are pinned; the auto environment follows every deployment")
                 } else {
                     reference(pin.environment, in: Set(gated), what: "environment", path: path, defineIn: "project.yaml")
@@ -359,9 +419,12 @@ struct Validator {
             }
             reference(pin.function, in: declared.functions, what: "function", path: path, defineIn: "functions.yaml")
             if let function = state.function(named: pin.function.value),
-               !state.regions(of: function.featureSet.value).contains(pin.region.value) {
-                add(.unexpectedPin, pin.function.location, path,
-                    "function '\(pin.function.value)' does not run in \(pin.region.value) (feature set \(function.featureSet.value) runs in \(state.regions(of: function.featureSet.value).joined(separator: ", ")))",
+                !state.regions(of: function.featureSet.value).contains(pin.region.value)
+            {
+                add(
+                    .unexpectedPin, pin.function.location, path,
+                    "function '\(pin.function.value)' does not run in \(pin.region.value) (feature set \(function.featureSet.value) runs in "
+                        + "\(state.regions(of: function.featureSet.value).joined(separator: ", ")))",
                     hint: "remove this pin or add the region to the feature set")
             }
         }
@@ -369,7 +432,8 @@ struct Validator {
             for function in state.functions {
                 for region in state.regions(of: function.featureSet.value)
                 where state.releases.version(environment: env.name.value, region: region, function: function.name.value) == nil {
-                    add(.missingPin, .file("releases.yaml"), "\(env.name.value).\(region).\(function.name.value)",
+                    add(
+                        .missingPin, .file("releases.yaml"), "\(env.name.value).\(region).\(function.name.value)",
                         "no \(env.name.value) version pinned for \(function.name.value) in \(region)",
                         hint: "add `\(function.name.value): 1` under \(env.name.value) → \(region) (version 1 is the version the first deployment publishes)")
                 }

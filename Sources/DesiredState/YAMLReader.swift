@@ -65,8 +65,9 @@ struct YNode {
             }
             if !allowed.contains(name) {
                 let suggestion = closest(to: name, in: allowed).map { "did you mean '\($0)'? " } ?? ""
-                keyNode.report(.unknownKey, "unknown key '\(name)'",
-                               hint: "\(suggestion)allowed keys: \(allowed.joined(separator: ", "))")
+                keyNode.report(
+                    .unknownKey, "unknown key '\(name)'",
+                    hint: "\(suggestion)allowed keys: \(allowed.joined(separator: ", "))")
                 continue
             }
             if fields[name] != nil {
@@ -136,8 +137,9 @@ struct YNode {
         return value
     }
 
-    private static let booleans: [String: Bool] = Dictionary(uniqueKeysWithValues: [("true", true), ("false", false), ("yes", true), ("no", false), ("on", true), ("off", false)]
-        .flatMap { word, value in [word, word.prefix(1).uppercased() + word.dropFirst(), word.uppercased()].map { ($0, value) } })
+    private static let booleans: [String: Bool] = Dictionary(
+        uniqueKeysWithValues: [("true", true), ("false", false), ("yes", true), ("no", false), ("on", true), ("off", false)]
+            .flatMap { word, value in [word, word.prefix(1).uppercased() + word.dropFirst(), word.uppercased()].map { ($0, value) } })
 
     func oneOf(_ allowed: [String]) -> Located<String>? {
         guard let value = string(hint: "allowed: \(allowed.joined(separator: ", "))") else { return nil }
@@ -203,8 +205,9 @@ func parseYAML(_ text: String, file: String, context: ReadContext) -> YNode? {
         // The basic resolver: the reader interprets scalars itself (the default one matches
         // every plain scalar against regular expressions whenever a node is compared or hashed).
         guard let node = try Yams.compose(yaml: text, .basic) else {
-            context.diagnostics.add(.yamlSyntax, at: .file(file), path: "", "the file is empty",
-                                    hint: "see docs/desired-state.md for what it must contain")
+            context.diagnostics.add(
+                .yamlSyntax, at: .file(file), path: "", "the file is empty",
+                hint: "see docs/desired-state.md for what it must contain")
             return nil
         }
         return YNode(node: node, file: file, path: "", context: context)
@@ -216,21 +219,24 @@ func parseYAML(_ text: String, file: String, context: ReadContext) -> YNode? {
             location = FileLocation(file: file, line: mark.line, column: mark.column)
             problem = p + (where_.map { " (\($0.text) at \($0.mark.line):\($0.mark.column))" } ?? "")
         case .duplicatedKeysInMapping(let keys, let first):
-            context.diagnostics.add(.duplicateKey, at: FileLocation(file: file, line: first.mark.line, column: first.mark.column), path: "",
-                                    "key \(keys.map { "'\($0)'" }.joined(separator: ", ")) appears twice in one mapping",
-                                    hint: "keep one of them; the first one is here")
+            context.diagnostics.add(
+                .duplicateKey, at: FileLocation(file: file, line: first.mark.line, column: first.mark.column), path: "",
+                "key \(keys.map { "'\($0)'" }.joined(separator: ", ")) appears twice in one mapping",
+                hint: "keep one of them; the first one is here")
             context.unreadable.insert(file)
             return nil
         default:
             break
         }
-        context.diagnostics.add(.yamlSyntax, at: location, path: "", "YAML syntax error: \(problem)",
-                                hint: "fix the YAML at this position (indentation, quoting, a missing ':')")
+        context.diagnostics.add(
+            .yamlSyntax, at: location, path: "", "YAML syntax error: \(problem)",
+            hint: "fix the YAML at this position (indentation, quoting, a missing ':')")
         context.unreadable.insert(file)
         return nil
     } catch {
-        context.diagnostics.add(.yamlSyntax, at: .file(file), path: "", "cannot read YAML: \(error)",
-                                hint: "check that the file is UTF-8 YAML")
+        context.diagnostics.add(
+            .yamlSyntax, at: .file(file), path: "", "cannot read YAML: \(error)",
+            hint: "check that the file is UTF-8 YAML")
         return nil
     }
 }

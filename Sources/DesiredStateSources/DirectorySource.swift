@@ -13,8 +13,9 @@ public struct DirectorySource: DesiredStateSource {
     public func latest() async throws -> DesiredStateRevision {
         let files = try Self.read(path)
         let id = "uncommitted-" + files.contentHash(of: Array(files.files.keys)).prefix(12)
-        var revision = DesiredStateRevision(commit: CommitInfo(id: id, author: "", email: "", time: 0, message: "uncommitted files in \(path)"),
-                                            origin: "directory \(path)")
+        var revision = DesiredStateRevision(
+            commit: CommitInfo(id: id, author: "", email: "", time: 0, message: "uncommitted files in \(path)"),
+            origin: "directory \(path)")
         revision.files = files
         return revision
     }

@@ -27,11 +27,15 @@ public enum GitSourceError: Error, Sendable, CustomStringConvertible, Equatable 
         case .notARepository(let path):
             return "'\(path)' is not a git repository; set [source] repository in controller.conf to a repository path or URL"
         case .missingBranch(let branch, let repository, let available):
-            return "branch '\(branch)' does not exist in \(repository)\(available.isEmpty ? "" : " (branches: \(available.joined(separator: ", ")))"); set [source] branch in controller.conf"
+            return
+                "branch '\(branch)' does not exist in \(repository)\(available.isEmpty ? "" : " (branches: \(available.joined(separator: ", ")))"); set "
+                + "[source] branch in controller.conf"
         case .missingSubdirectory(let path, let commit):
             return "directory '\(path)' does not exist at commit \(commit.prefix(12)); set [source] subdirectory in controller.conf or pass --ref"
         case .branchMoved(let branch, let expected, let found):
-            return "branch '\(branch)' moved from \(expected.prefix(12)) to \(found.prefix(12)) meanwhile; nothing was written: re-read the desired state and try again"
+            return
+                "branch '\(branch)' moved from \(expected.prefix(12)) to \(found.prefix(12)) meanwhile; nothing was written: re-read the desired state and "
+                + "try again"
         case .pushRejected(let branch, let remote, let reason):
             return "the push of '\(branch)' to \(remote) was rejected (\(reason)); someone else pushed first: nothing was overwritten, re-read and try again"
         }
@@ -64,8 +68,9 @@ let libgit2Initialised: Int32 = git_libgit2_init()
 func check(_ result: Int32, _ doing: @autoclosure () -> String) throws {
     guard result < 0 else { return }
     let error = git_error_last()
-    throw GitError(code: result, errorClass: error.map { $0.pointee.klass } ?? 0,
-                   message: error.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown error", doing: doing())
+    throw GitError(
+        code: result, errorClass: error.map { $0.pointee.klass } ?? 0,
+        message: error.flatMap { $0.pointee.message.map { String(cString: $0) } } ?? "unknown error", doing: doing())
 }
 
 func hexID(_ oid: UnsafePointer<git_oid>) -> String {

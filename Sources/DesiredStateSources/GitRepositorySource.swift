@@ -12,8 +12,10 @@ public struct GitRepositorySource: DesiredStateSource {
     public var credentials: GitCredentials
     public var author: (name: String, email: String)?
 
-    public init(repository: String, branch: String, subdirectory: String, stateDirectory: String,
-                credentials: GitCredentials = GitCredentials(), author: (name: String, email: String)? = nil) {
+    public init(
+        repository: String, branch: String, subdirectory: String, stateDirectory: String,
+        credentials: GitCredentials = GitCredentials(), author: (name: String, email: String)? = nil
+    ) {
         self.repository = repository
         self.branch = branch
         self.subdirectory = subdirectory
@@ -30,7 +32,8 @@ public struct GitRepositorySource: DesiredStateSource {
     /// `https://user:secret@host/…` → `https://user:***@host/…`; anything else as it is.
     public static func masked(_ repository: String) -> String {
         guard let scheme = repository.range(of: "://"), let at = repository[scheme.upperBound...].firstIndex(of: "@"),
-              !repository[scheme.upperBound..<at].contains("/"), let colon = repository[scheme.upperBound..<at].firstIndex(of: ":") else { return repository }
+            !repository[scheme.upperBound..<at].contains("/"), let colon = repository[scheme.upperBound..<at].firstIndex(of: ":")
+        else { return repository }
         return String(repository[..<repository.index(after: colon)]) + "***" + String(repository[at...])
     }
 
@@ -94,8 +97,9 @@ public struct GitRepositorySource: DesiredStateSource {
         guard let commit = direct ?? remoteBranch else {
             throw GitSourceError.missingBranch(branch: ref, repository: repository, available: try await repo.branches(remote: isRemote))
         }
-        return DesiredStateSnapshot(commit: commit, files: try await repo.files(at: commit.id, under: subdirectory),
-                                    origin: "\(repository) \(ref) at \(commit.shortID)")
+        return DesiredStateSnapshot(
+            commit: commit, files: try await repo.files(at: commit.id, under: subdirectory),
+            origin: "\(repository) \(ref) at \(commit.shortID)")
     }
 
     /// Writes a commit changing `changes` on top of the current tip and pushes it when the
@@ -133,7 +137,8 @@ public struct GitRepositorySource: DesiredStateSource {
 
     func lastSeen() -> String? {
         guard let data = FileManager.default.contents(atPath: lastSeenPath),
-              let record = try? JSONDecoder().decode([String: String].self, from: data) else { return nil }
+            let record = try? JSONDecoder().decode([String: String].self, from: data)
+        else { return nil }
         return record["\(repository)#\(branch)"]
     }
 

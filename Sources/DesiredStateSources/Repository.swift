@@ -79,8 +79,9 @@ public actor GitRepository {
 
     private func info(_ commit: OpaquePointer) -> CommitInfo {
         let author = git_commit_author(commit)!.pointee
-        return CommitInfo(id: hexID(git_commit_id(commit)), author: String(cString: author.name), email: String(cString: author.email),
-                          time: Double(author.when.time), message: String(cString: git_commit_message(commit)))
+        return CommitInfo(
+            id: hexID(git_commit_id(commit)), author: String(cString: author.name), email: String(cString: author.email),
+            time: Double(author.when.time), message: String(cString: git_commit_message(commit)))
     }
 
     /// Local branch names, for messages.
@@ -223,8 +224,10 @@ public actor GitRepository {
 
     /// Writes a commit that changes `changes` (path → content) on top of `parent` and moves
     /// `reference` to it only if it still points at `parent` (compare and swap).
-    public func commit(reference: String, parent: String, changes: [String: [UInt8]], message: String,
-                       author: (name: String, email: String)?) throws -> String {
+    public func commit(
+        reference: String, parent: String, changes: [String: [UInt8]], message: String,
+        author: (name: String, email: String)?
+    ) throws -> String {
         var parentID = try parseID(parent)
         var parentCommit: OpaquePointer?
         try check(git_commit_lookup(&parentCommit, repo, &parentID), "looking up commit \(parent)")
@@ -267,8 +270,9 @@ public actor GitRepository {
         defer { git_signature_free(signature) }
         var commitID = git_oid()
         var parents: [OpaquePointer?] = [parentCommit]
-        try check(git_commit_create(&commitID, repo, nil, signature, signature, "UTF-8", message, tree, 1, &parents),
-                  "writing the commit")
+        try check(
+            git_commit_create(&commitID, repo, nil, signature, signature, "UTF-8", message, tree, 1, &parents),
+            "writing the commit")
         let newID = hexID(&commitID)
 
         // Move the reference only from the parent we built on.
@@ -282,7 +286,8 @@ public actor GitRepository {
             try check(lookup, "reading \(reference)")
         }
         var moved: OpaquePointer?
-        let result = lookup == 0
+        let result =
+            lookup == 0
             ? git_reference_create_matching(&moved, repo, reference, &commitID, 1, &parentID, message)
             : git_reference_create(&moved, repo, reference, &commitID, 0, message)
         if result == GIT_EMODIFIED.rawValue || result == GIT_EEXISTS.rawValue {

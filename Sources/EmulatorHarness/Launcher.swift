@@ -11,8 +11,10 @@ enum Launcher {
         var endpoint: URL
     }
 
-    static func start<Hello: Decodable & Sendable>(_ script: String, name: String, readyPath: String, environment extra: [String: String] = [:],
-                                                    arguments: [String] = [], tls caBundle: String? = nil, as: Hello.Type) async throws -> Started<Hello> {
+    static func start<Hello: Decodable & Sendable>(
+        _ script: String, name: String, readyPath: String, environment extra: [String: String] = [:],
+        arguments: [String] = [], tls caBundle: String? = nil, as: Hello.Type
+    ) async throws -> Started<Hello> {
         let python = ProcessInfo.processInfo.environment["EMULATOR_PYTHON"] ?? Moto.root.appendingPathComponent(".venv/bin/python").path
         guard FileManager.default.isExecutableFile(atPath: python) else {
             throw Moto.StartFailure(description: "\(python) not found: run scripts/bootstrap.sh (it installs the emulators into .venv) or set EMULATOR_PYTHON")
@@ -41,8 +43,9 @@ enum Launcher {
             }
         }.value
         guard let line, let hello = try? JSONDecoder().decode(Hello.self, from: Data(line.utf8)),
-              let port = try? JSONDecoder().decode(Port.self, from: Data(line.utf8)).port,
-              let endpoint = URL(string: "\(caBundle == nil ? "http" : "https")://127.0.0.1:\(port)") else {
+            let port = try? JSONDecoder().decode(Port.self, from: Data(line.utf8)).port,
+            let endpoint = URL(string: "\(caBundle == nil ? "http" : "https")://127.0.0.1:\(port)")
+        else {
             stop(pid)
             throw Moto.StartFailure(description: "\(name) did not start (no greeting from scripts/\(script))")
         }
@@ -69,7 +72,8 @@ enum Launcher {
     }
 
     static func get(_ endpoint: URL, _ path: String, caBundle: String? = nil) async throws -> [UInt8] {
-        let response = try await CurlTransport(limits: TransportLimits(idleSeconds: 5, deadlineSeconds: 20), caBundle: caBundle).send(HTTPRequest(method: "GET", url: endpoint.appendingPathComponent(path)))
+        let response = try await CurlTransport(limits: TransportLimits(idleSeconds: 5, deadlineSeconds: 20), caBundle: caBundle).send(
+            HTTPRequest(method: "GET", url: endpoint.appendingPathComponent(path)))
         guard response.status == 200 else { throw Moto.StartFailure(description: "GET \(path) answered \(response.status)") }
         return response.body
     }
@@ -94,8 +98,9 @@ public final class FaultServer: Sendable {
 
     /// With `tls`, it speaks HTTPS with that certificate and key.
     public static func start(tls: SelfSignedCertificate? = nil) async throws -> FaultServer {
-        let started = try await Launcher.start("fault_server.py", name: "fault server", readyPath: "__requests",
-                                               arguments: tls.map { ["--tls", $0.certificate, $0.key] } ?? [], tls: tls?.certificate, as: Hello.self)
+        let started = try await Launcher.start(
+            "fault_server.py", name: "fault server", readyPath: "__requests",
+            arguments: tls.map { ["--tls", $0.certificate, $0.key] } ?? [], tls: tls?.certificate, as: Hello.self)
         return FaultServer(root: started.endpoint, caBundle: tls?.certificate, pid: started.pid)
     }
 
@@ -152,8 +157,10 @@ public struct SelfSignedCertificate: Sendable {
         let certificate = directory.appendingPathComponent("loopback.pem").path, key = directory.appendingPathComponent("loopback.key").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
-                             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+        process.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate, "-days", "1",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+        ]
         process.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
         try process.run()

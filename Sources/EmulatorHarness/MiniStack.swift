@@ -16,9 +16,10 @@ public struct MiniStack: Sendable {
     public static func start() async throws -> MiniStack {
         struct Hello: Decodable, Sendable { var accessKeyId: String; var secretAccessKey: String; var account: String }
         let started = try await Launcher.start("ministack_server.py", name: "MiniStack", readyPath: "/_ministack/health", as: Hello.self)
-        return MiniStack(endpoint: started.endpoint,
-                         credentials: Credentials(accessKeyID: started.hello.accessKeyId, secretAccessKey: started.hello.secretAccessKey),
-                         account: started.hello.account, pid: started.pid)
+        return MiniStack(
+            endpoint: started.endpoint,
+            credentials: Credentials(accessKeyID: started.hello.accessKeyId, secretAccessKey: started.hello.secretAccessKey),
+            account: started.hello.account, pid: started.pid)
     }
 
     /// Ends MiniStack (the launcher stops its server and removes its scratch directory).
@@ -26,9 +27,10 @@ public struct MiniStack: Sendable {
 
     /// A client for this emulator, signing with the IAM user's key.
     public func client(retry: RetryPolicy = RetryPolicy(maxAttempts: 1), transport: (any HTTPTransport)? = nil) -> AWSClient {
-        AWSClient(transport: transport ?? CurlTransport(timeout: 60),
-                  credentials: CredentialChain([StaticCredentialProvider(credentials, name: "MiniStack IAM user key")]),
-                  endpoints: EndpointResolver(configured: endpoint.absoluteString), retry: retry)
+        AWSClient(
+            transport: transport ?? CurlTransport(timeout: 60),
+            credentials: CredentialChain([StaticCredentialProvider(credentials, name: "MiniStack IAM user key")]),
+            endpoints: EndpointResolver(configured: endpoint.absoluteString), retry: retry)
     }
 
     /// Every e-mail sent through SES so far (MiniStack's outbox, `GET /_ministack/ses/messages`).
@@ -47,8 +49,9 @@ public struct MiniStack: Sendable {
         }
         let outbox = try JSONDecoder().decode(Outbox.self, from: Data(try await Launcher.get(endpoint, "/_ministack/ses/messages")))
         return outbox.messages.values.joined().sorted { ($0.Timestamp ?? 0) < ($1.Timestamp ?? 0) }.map {
-            SentEmail(source: $0.Source, destinations: ($0.To ?? []) + ($0.CC ?? []) + ($0.BCC ?? []), subject: $0.Subject ?? "",
-                      body: $0.BodyText ?? "", region: "")
+            SentEmail(
+                source: $0.Source, destinations: ($0.To ?? []) + ($0.CC ?? []) + ($0.BCC ?? []), subject: $0.Subject ?? "",
+                body: $0.BodyText ?? "", region: "")
         }
     }
 }

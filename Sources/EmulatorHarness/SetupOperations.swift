@@ -23,26 +23,37 @@ extension LambdaClient {
     }
 
     /// Creates a function from a zip archive.
-    public func createFunction(name: String, runtime: String, role: String, handler: String, zip: [UInt8], publish: Bool = false) async throws -> FunctionConfiguration {
-        try await client.restJSON(.lambda, region: region, operation: "CreateFunction", method: "POST", path: Self.functionsPath,
-                                  body: ["FunctionName": .string(name), "Runtime": .string(runtime), "Role": .string(role), "Handler": .string(handler),
-                                         "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish)])
+    public func createFunction(name: String, runtime: String, role: String, handler: String, zip: [UInt8], publish: Bool = false) async throws
+        -> FunctionConfiguration
+    {
+        try await client.restJSON(
+            .lambda, region: region, operation: "CreateFunction", method: "POST", path: Self.functionsPath,
+            body: [
+                "FunctionName": .string(name), "Runtime": .string(runtime), "Role": .string(role), "Handler": .string(handler),
+                "Code": ["ZipFile": .string(Data(zip).base64EncodedString())], "Publish": .bool(publish),
+            ])
     }
 
     public func publishVersion(_ name: String, description: String? = nil, revisionID: String? = nil) async throws -> FunctionConfiguration {
-        try await client.restJSON(.lambda, region: region, operation: "PublishVersion", method: "POST", path: Self.functionsPath + [name, "versions"],
-                                  body: .object([("Description", description.map(JSON.string)), ("RevisionId", revisionID.map(JSON.string))]))
+        try await client.restJSON(
+            .lambda, region: region, operation: "PublishVersion", method: "POST", path: Self.functionsPath + [name, "versions"],
+            body: .object([("Description", description.map(JSON.string)), ("RevisionId", revisionID.map(JSON.string))]))
     }
 
-    public func createAlias(_ function: String, name: String, version: String, description: String? = nil, routing: RoutingConfig? = nil) async throws -> Alias {
-        try await client.restJSON(.lambda, region: region, operation: "CreateAlias", method: "POST", path: Self.functionsPath + [function, "aliases"],
-                                         body: .object([("Name", .string(name)), ("FunctionVersion", .string(version)),
-                                                        ("Description", description.map(JSON.string)), ("RoutingConfig", routing.map(Self.json))]))
+    public func createAlias(_ function: String, name: String, version: String, description: String? = nil, routing: RoutingConfig? = nil) async throws -> Alias
+    {
+        try await client.restJSON(
+            .lambda, region: region, operation: "CreateAlias", method: "POST", path: Self.functionsPath + [function, "aliases"],
+            body: .object([
+                ("Name", .string(name)), ("FunctionVersion", .string(version)),
+                ("Description", description.map(JSON.string)), ("RoutingConfig", routing.map(Self.json)),
+            ]))
     }
 
     public func getPolicy(_ function: String, qualifier: String? = nil) async throws -> Policy {
-        try await client.restJSON(.lambda, region: region, operation: "GetPolicy", method: "GET", path: Self.functionsPath + [function, "policy"],
-                                  query: qualifier.map { [("Qualifier", $0)] } ?? [])
+        try await client.restJSON(
+            .lambda, region: region, operation: "GetPolicy", method: "GET", path: Self.functionsPath + [function, "policy"],
+            query: qualifier.map { [("Qualifier", $0)] } ?? [])
     }
 }
 
@@ -50,8 +61,9 @@ extension CognitoClient {
     /// Creates a bare user pool.
     public func createUserPool(_ name: String) async throws -> UserPool {
         struct Out: Decodable { var UserPool: UserPool }
-        let out: Out = try await client.json(.cognitoIDP, region: region,
-                                             operation: "CreateUserPool", ["PoolName": .string(name)])
+        let out: Out = try await client.json(
+            .cognitoIDP, region: region,
+            operation: "CreateUserPool", ["PoolName": .string(name)])
         return out.UserPool
     }
 }
@@ -66,11 +78,13 @@ extension SESClient {
 extension SQSClient {
     public func createQueue(_ name: String, attributes: [String: String] = [:], tags: [String: String] = [:]) async throws -> String {
         struct Out: Decodable { var QueueUrl: String }
-        let out: Out = try await call("CreateQueue", .object([
-            ("QueueName", .string(name)),
-            ("Attributes", attributes.isEmpty ? nil : .object(attributes.mapValues(JSON.string))),
-            ("tags", tags.isEmpty ? nil : .object(tags.mapValues(JSON.string))),
-        ]))
+        let out: Out = try await call(
+            "CreateQueue",
+            .object([
+                ("QueueName", .string(name)),
+                ("Attributes", attributes.isEmpty ? nil : .object(attributes.mapValues(JSON.string))),
+                ("tags", tags.isEmpty ? nil : .object(tags.mapValues(JSON.string))),
+            ]))
         return out.QueueUrl
     }
 
@@ -95,20 +109,23 @@ extension APIGatewayV2Client {
 
     /// Creates an HTTP API (the templates create the real one; the emulator cannot).
     public func createAPI(name: String) async throws -> API {
-        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateApi", method: "POST", path: ["v2", "apis"],
-                                  body: ["name": .string(name), "protocolType": "HTTP"])
+        try await client.restJSON(
+            .apigatewayv2, region: region, operation: "CreateApi", method: "POST", path: ["v2", "apis"],
+            body: ["name": .string(name), "protocolType": "HTTP"])
     }
 
     public func createStage(apiID: String, name: String, variables: [String: String]) async throws -> Stage {
-        try await client.restJSON(.apigatewayv2, region: region, operation: "CreateStage", method: "POST", path: ["v2", "apis", apiID, "stages"],
-                                  body: ["stageName": .string(name), "stageVariables": .object(variables.mapValues(JSON.string))])
+        try await client.restJSON(
+            .apigatewayv2, region: region, operation: "CreateStage", method: "POST", path: ["v2", "apis", apiID, "stages"],
+            body: ["stageName": .string(name), "stageVariables": .object(variables.mapValues(JSON.string))])
     }
 
     public func getAPIs() async throws -> [API] {
         struct Page: Decodable { var items: [API]?; var nextToken: String? }
         return try await AWSClient.paginate("GetApis") { token in
-            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetApis", method: "GET", path: ["v2", "apis"],
-                                                       query: token.map { [("nextToken", $0)] } ?? [])
+            let page: Page = try await client.restJSON(
+                .apigatewayv2, region: region, operation: "GetApis", method: "GET", path: ["v2", "apis"],
+                query: token.map { [("nextToken", $0)] } ?? [])
             return (page.items ?? [], page.nextToken)
         }
     }
@@ -116,8 +133,9 @@ extension APIGatewayV2Client {
     public func getStages(apiID: String) async throws -> [Stage] {
         struct Page: Decodable { var items: [Stage]?; var nextToken: String? }
         return try await AWSClient.paginate("GetStages") { token in
-            let page: Page = try await client.restJSON(.apigatewayv2, region: region, operation: "GetStages", method: "GET",
-                                                       path: ["v2", "apis", apiID, "stages"], query: token.map { [("nextToken", $0)] } ?? [])
+            let page: Page = try await client.restJSON(
+                .apigatewayv2, region: region, operation: "GetStages", method: "GET",
+                path: ["v2", "apis", apiID, "stages"], query: token.map { [("nextToken", $0)] } ?? [])
             return (page.items ?? [], page.nextToken)
         }
     }
@@ -127,19 +145,25 @@ extension Route53Client {
     /// Creates a public hosted zone (a person does this once, or the registrar's move does);
     /// returns its id without the `/hostedzone/` prefix.
     public func createHostedZone(_ name: String) async throws -> String {
-        let body = #"<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="\#(Self.namespace)"><Name>\#(name)</Name>"#
+        let body =
+            #"<?xml version="1.0" encoding="UTF-8"?><CreateHostedZoneRequest xmlns="\#(Self.namespace)"><Name>\#(name)</Name>"#
             + "<CallerReference>\(UUID().uuidString)</CallerReference></CreateHostedZoneRequest>"
-        let response = try await client.restXML(.route53, region: "us-east-1", operation: "CreateHostedZone", method: "POST", path: [Self.version, "hostedzone"],
-                                                headers: [("Content-Type", "application/xml")], body: Array(body.utf8))
-        guard let id = XMLElement.parse(response.body)?.string("HostedZone", "Id") else { throw AWSError(service: "route53", operation: "CreateHostedZone",
-                                                                                                         code: "UnexpectedResponse", message: "no zone id", status: response.status, requestID: response.requestID) }
+        let response = try await client.restXML(
+            .route53, region: "us-east-1", operation: "CreateHostedZone", method: "POST", path: [Self.version, "hostedzone"],
+            headers: [("Content-Type", "application/xml")], body: Array(body.utf8))
+        guard let id = XMLElement.parse(response.body)?.string("HostedZone", "Id") else {
+            throw AWSError(
+                service: "route53", operation: "CreateHostedZone",
+                code: "UnexpectedResponse", message: "no zone id", status: response.status, requestID: response.requestID)
+        }
         return Self.bare(id)
     }
 
     /// Every record set of the zone (one page: a test zone is small).
     public func allRecordSets(_ zoneID: String) async throws -> [RecordSet] {
-        let response = try await client.restXML(.route53, region: "us-east-1", operation: "ListResourceRecordSets", method: "GET",
-                                                path: [Self.version, "hostedzone", zoneID, "rrset"])
+        let response = try await client.restXML(
+            .route53, region: "us-east-1", operation: "ListResourceRecordSets", method: "GET",
+            path: [Self.version, "hostedzone", zoneID, "rrset"])
         return XMLElement.parse(response.body)?.members("ResourceRecordSets").map { set in
             RecordSet(name: set.string("Name") ?? "", type: set.string("Type") ?? "", values: set.members("ResourceRecords").compactMap { $0.string("Value") })
         } ?? []

@@ -72,7 +72,11 @@ public struct ApplyReport: Sendable, Codable {
 /// Certificates are requested in one region and used in another (the auth certificate
 /// lives in us-east-1, its Cognito domain in the core region): steps meet here.
 actor CertificateBoard {
-    enum Entry { case pending(arn: String?), issued(String), failed(String) }
+    enum Entry {
+        case pending(arn: String?)
+        case issued(String)
+        case failed(String)
+    }
     var entries: [String: Entry] = [:]
 
     /// Pending in this apply; `arn` once known (planned, or just requested).
@@ -94,7 +98,9 @@ actor CertificateBoard {
     /// `seconds`: the region that requested it waits for ISSUED under the same bound);
     /// `fallback` when this apply does not touch it.
     func waitIssued(_ purpose: String, fallback: String?, clock: any Clock, poll: Double, seconds: Double) async throws -> String? {
-        let found: String?? = try await clock.poll(every: poll, for: seconds, timedOut: { "the \(purpose) certificate was still pending after \(Int(seconds)) s" }) {
+        let found: String?? = try await clock.poll(
+            every: poll, for: seconds, timedOut: { "the \(purpose) certificate was still pending after \(Int(seconds)) s" }
+        ) {
             switch entries[purpose] {
             case nil: return .some(fallback)
             case .issued(let arn): return .some(arn)
@@ -122,8 +128,10 @@ public struct Applier: Sendable {
     /// Asked before each step; false stops the apply there (a shutdown), the rest not reached.
     public var shouldContinue: @Sendable () -> Bool
 
-    public init(ports: CloudPorts, work: ApplyWork, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
-                progress: @escaping @Sendable (String) -> Void, shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }) {
+    public init(
+        ports: CloudPorts, work: ApplyWork, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
+        progress: @escaping @Sendable (String) -> Void, shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }
+    ) {
         self.ports = ports
         self.work = work
         self.layers = layers
@@ -166,8 +174,10 @@ public struct Applier: Sendable {
         let counter = Counter()
         let run = UUID().uuidString.lowercased()
         let commit = work.commit
-        await record(["event": "apply-started", "run": run, "commit": commit, "digest": plan.digest,
-                               "time": now(), "steps": String(total)])
+        await record([
+            "event": "apply-started", "run": run, "commit": commit, "digest": plan.digest,
+            "time": now(), "steps": String(total),
+        ])
         // Each progress line says which region of how many, and which of its steps.
         let working = plan.regions.filter { $0.steps.contains { $0.gate == nil } }.map(\.region)
         let entries = await withTaskGroup(of: [ApplyReport.Entry].self) { group in
@@ -182,26 +192,33 @@ public struct Applier: Sendable {
             return all
         }
         let order = Dictionary(uniqueKeysWithValues: plan.regions.enumerated().map { ($0.element.region, $0.offset) })
-        var report = ApplyReport(digest: plan.digest, entries: entries.enumerated().sorted {
-            (order[$0.element.region] ?? 0, $0.offset) < (order[$1.element.region] ?? 0, $1.offset)
-        }.map(\.element))
-        await record(["event": "apply-finished", "run": run, "commit": commit, "digest": plan.digest, "time": now(),
-                               "succeeded": String(report.succeeded)])
+        var report = ApplyReport(
+            digest: plan.digest,
+            entries: entries.enumerated().sorted {
+                (order[$0.element.region] ?? 0, $0.offset) < (order[$1.element.region] ?? 0, $1.offset)
+            }.map(\.element))
+        await record([
+            "event": "apply-finished", "run": run, "commit": commit, "digest": plan.digest, "time": now(),
+            "succeeded": String(report.succeeded),
+        ])
         report.logError = await logHealth.failure
         return report
     }
 
     func now() -> String { UTCTime.string(clock.now()) }
 
-    func applyRegion(_ regionPlan: RegionPlan, place: (index: Int, count: Int), plan: Plan, board: CertificateBoard, counter: Counter, total: Int,
-                     run: String) async -> [ApplyReport.Entry] {
+    func applyRegion(
+        _ regionPlan: RegionPlan, place: (index: Int, count: Int), plan: Plan, board: CertificateBoard, counter: Counter, total: Int,
+        run: String
+    ) async -> [ApplyReport.Entry] {
         let region = regionPlan.region
         let regionSteps = regionPlan.steps.filter { $0.gate == nil }.count
         var regionStep = 0
         var entries: [ApplyReport.Entry] = []
-        let context = StepContext(region: region, bucket: Naming.artifactBucket(project: work.state.project.value, account: plan.account, region: region),
-                                  ports: ports, work: work, layers: layers, waits: waits, clock: clock, board: board, produced: ProducedValues(),
-                                  progress: progress)
+        let context = StepContext(
+            region: region, bucket: Naming.artifactBucket(project: work.state.project.value, account: plan.account, region: region),
+            ports: ports, work: work, layers: layers, waits: waits, clock: clock, board: board, produced: ProducedValues(),
+            progress: progress)
         var failure: String?
         for step in regionPlan.steps {
             func entry(_ outcome: ApplyOutcome, _ detail: String? = nil) -> ApplyReport.Entry {
@@ -222,23 +239,29 @@ public struct Applier: Sendable {
             }
             let n = await counter.next()
             regionStep += 1
-            progress("[\(n)/\(total)] \(region) (region \(place.index) of \(place.count), step \(regionStep) of \(regionSteps)): "
-                     + "\(PlanText.marker(step)) \(step.subject): \(step.detail)")
+            progress(
+                "[\(n)/\(total)] \(region) (region \(place.index) of \(place.count), step \(regionStep) of \(regionSteps)): "
+                    + "\(PlanText.marker(step)) \(step.subject): \(step.detail)")
             for line in step.preview?.lines ?? [] { progress("      \(region): \(line)") }
             // With what the step is to do: a cut-over's line keeps where the domain pointed before.
-            await record(["event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue,
-                          "detail": step.detail, "time": now()])
+            await record([
+                "event": "step-started", "run": run, "region": region, "step": step.subject, "change": step.change.rawValue,
+                "detail": step.detail, "time": now(),
+            ])
             do {
                 // An update the plan could not show is not made unseen: it might be one the gate would hold.
                 if step.change == .update, case .deployStack(let name, _, _, _, _, _) = step.action, let preview = step.preview, preview.changeSet == nil {
-                    throw ApplyError("the update of \(name) could not be shown resource by resource when planned (\(preview.notes.joined(separator: "; "))), "
-                                     + "so it was not made; plan again once that is resolved")
+                    throw ApplyError(
+                        "the update of \(name) could not be shown resource by resource when planned (\(preview.notes.joined(separator: "; "))), "
+                            + "so it was not made; plan again once that is resolved")
                 }
                 let note = try await executor(for: step.action).run(context)
                 let outcome: ApplyOutcome = note == nil ? .applied : .unchanged
                 entries.append(entry(outcome, note))
-                await record(["event": "step-done", "run": run, "region": region, "step": step.subject, "time": now(),
-                                       "outcome": outcome.rawValue, "detail": note ?? step.detail])
+                await record([
+                    "event": "step-done", "run": run, "region": region, "step": step.subject, "time": now(),
+                    "outcome": outcome.rawValue, "detail": note ?? step.detail,
+                ])
             } catch {
                 let message = "\(error)"
                 failure = message

@@ -24,8 +24,10 @@ extension Clock {
     /// and then every `interval` seconds until it returns a value; once `seconds` have passed
     /// without one, throws `WaitTimedOut(timedOut())`. Errors of `check` end the wait. The
     /// last check runs at the deadline, so a wait never ends early, and never lasts unbounded.
-    public func poll<Value>(every interval: Double, for seconds: Double, timedOut: () -> String,
-                            isolation: isolated (any Actor)? = #isolation, until check: () async throws -> Value?) async throws -> Value {
+    public func poll<Value>(
+        every interval: Double, for seconds: Double, timedOut: () -> String,
+        isolation: isolated (any Actor)? = #isolation, until check: () async throws -> Value?
+    ) async throws -> Value {
         let deadline = now().addingTimeInterval(max(0, seconds))
         while true {
             if let value = try await check() { return value }

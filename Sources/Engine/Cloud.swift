@@ -17,8 +17,10 @@ public protocol Cloud: Sendable {
     /// The plan with each stack update's change set described (made now, executed by `apply`).
     func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan
     /// Executes the plan's ungated steps (held steps are reported as held).
-    func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
-               shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport
+    func apply(
+        _ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
+        shouldContinue: @escaping @Sendable () -> Bool
+    ) async -> ApplyReport
     /// CloudFormation drift detection on these stacks; what could not be checked is a finding too.
     func detectDrift(_ stacks: [RenderedStack]) async -> [Finding]
 }
@@ -52,8 +54,10 @@ public struct EngineCloud: Cloud {
     /// acts): observation then does not ask again.
     public let account: String?
 
-    public init(ports: CloudPorts, drift: any StackDriftAPI, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy,
-                clock: any Clock = SystemClock(), account: String? = nil) {
+    public init(
+        ports: CloudPorts, drift: any StackDriftAPI, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy,
+        clock: any Clock = SystemClock(), account: String? = nil
+    ) {
         self.ports = ports
         self.drift = drift
         self.layers = layers
@@ -76,10 +80,14 @@ public struct EngineCloud: Cloud {
         await Previewer(ports: ports, work: work, waits: waits, clock: clock, progress: progress).preview(plan)
     }
 
-    public func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
-                      shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport {
-        await Applier(ports: ports, work: work, layers: layers, log: log, waits: waits, clock: clock,
-                      progress: progress, shouldContinue: shouldContinue).apply(plan)
+    public func apply(
+        _ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
+        shouldContinue: @escaping @Sendable () -> Bool
+    ) async -> ApplyReport {
+        await Applier(
+            ports: ports, work: work, layers: layers, log: log, waits: waits, clock: clock,
+            progress: progress, shouldContinue: shouldContinue
+        ).apply(plan)
     }
 
     public func detectDrift(_ stacks: [RenderedStack]) async -> [Finding] {

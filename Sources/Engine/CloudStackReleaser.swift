@@ -15,8 +15,10 @@ public struct CloudStackReleaser: StackReleaser {
         self.clock = clock
     }
 
-    public func release(stack name: String, changeSet: String, basedOn: String, region: String,
-                        progress: @escaping @Sendable (String) -> Void) async throws {
+    public func release(
+        stack name: String, changeSet: String, basedOn: String, region: String,
+        progress: @escaping @Sendable (String) -> Void
+    ) async throws {
         let deployer = StackDeployer(ports: ports, region: region, waits: waits, clock: clock, progress: progress)
         guard let stack = try await deployer.describe(name) else {
             throw StaleStackChange("the stack no longer exists")
@@ -36,8 +38,10 @@ public struct CloudStackReleaser: StackReleaser {
         try await deployer.execute(changeSet, of: name)
     }
 
-    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
-                    releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws {
+    public func map(
+        domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+        releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void
+    ) async throws {
         _ = try await MoveIn(ports: ports, region: region, bucket: bucket, waits: waits, clock: clock, progress: progress)
             .map(domain: domain, environment: environment, stackName: stackName, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
     }

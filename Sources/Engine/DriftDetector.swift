@@ -32,9 +32,15 @@ public struct DriftDetector: Sendable {
     func check(_ stack: RenderedStack) async -> [Finding] {
         let region = stack.id.region
         func unchecked(_ why: String) -> [Finding] {
-            [Finding(kind: .unchecked, region: region, stack: stack.stackName, subject: "stack \(stack.stackName)",
-                     detail: "CloudFormation drift detection did not run: \(why)",
-                     remedy: "the next drift check tries again; `aws cloudformation detect-stack-drift --stack-name \(stack.stackName) --region \(region)` runs it by hand")]
+            [
+                Finding(
+                    kind: .unchecked, region: region, stack: stack.stackName, subject: "stack \(stack.stackName)",
+                    detail: "CloudFormation drift detection did not run: \(why)",
+                    remedy:
+                        "the next drift check tries again; `aws cloudformation detect-stack-drift --stack-name \(stack.stackName) --region \(region)` runs "
+                        + "it by hand"
+                )
+            ]
         }
         do {
             let id = try await api.start(region: region, stack: stack.stackName)

@@ -87,11 +87,16 @@ struct AwaitCertificate: StepExecutor {
         var shown = false
         let zone = c.work.state.domains?.route53?.zoneID.value
         let seconds = c.waits.certificateSeconds
-        try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
-            zone.map { "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; its validation records are in zone \($0): "
-                + "check that the registrar delegates the domain to that zone's name servers, then apply again" }
-                ?? "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; add the DNS records shown above, then apply again"
-        }) { () -> Void? in
+        try await c.clock.poll(
+            every: c.waits.pollSeconds, for: seconds,
+            timedOut: {
+                zone.map {
+                    "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; its validation records are in zone \($0): "
+                        + "check that the registrar delegates the domain to that zone's name servers, then apply again"
+                }
+                    ?? "certificate \(domain) (\(arn)) is still PENDING_VALIDATION after \(Int(seconds)) s; add the DNS records shown above, then apply again"
+            }
+        ) { () -> Void? in
             let certificate = try await c.ports.certificates.certificate(arn, region: c.region)
             if !shown, !certificate.records.isEmpty, certificate.status != "ISSUED" {
                 shown = true
@@ -110,7 +115,10 @@ struct AwaitCertificate: StepExecutor {
             case "PENDING_VALIDATION":
                 return nil
             default:
-                throw ApplyError("certificate \(domain) (\(arn)) is \(certificate.status)\(certificate.failureReason.map { " (\($0))" } ?? ""); delete it in ACM and apply again to request a new one")
+                throw ApplyError(
+                    "certificate \(domain) (\(arn)) is \(certificate.status)\(certificate.failureReason.map { " (\($0))" } ?? ""); delete it in ACM and "
+                        + "apply again to request a new one"
+                )
             }
         }
         return nil
@@ -123,17 +131,23 @@ struct PublishLayer: StepExecutor {
         guard let definition = c.work.state.layer(named: layer) else { throw ApplyError("layer \(layer) is not in the desired state") }
         let build = try await c.layers.build(definition, files: c.work.files, architecture: architecture)
         if let damage = build.rebuiltBecause { c.progress("    \(c.region): layer \(layer): \(damage); built it again") }
-        c.progress("    \(c.region): layer \(layer) archive \(build.zip.count) bytes (\(build.fromCache ? "from the build cache, checksum verified" : "built with pip"))")
+        c.progress(
+            "    \(c.region): layer \(layer) archive \(build.zip.count) bytes "
+                + "(\(build.fromCache ? "from the build cache, checksum verified" : "built with pip"))"
+        )
         let key = ArtifactKeys.layer(layer, buildHash: build.buildHash)
         // The object in the bucket is used only when it is this archive (its recorded SHA-256):
         // one uploaded damaged, or by a version that recorded none, is uploaded again.
         let stored = try await c.ports.artifacts.storedSHA256(c.bucket, key: key, region: c.region)
         if stored != build.sha256 {
-            if stored != nil { c.progress("    \(c.region): layer \(layer): the archive in \(c.bucket) is not the one built (SHA-256 differs); uploading it again") }
+            if stored != nil {
+                c.progress("    \(c.region): layer \(layer): the archive in \(c.bucket) is not the one built (SHA-256 differs); uploading it again")
+            }
             try await c.ports.artifacts.put(c.bucket, key: key, body: build.zip, contentType: "application/zip", region: c.region)
         }
-        let arn = try await c.ports.layers.publish(awsName, bucket: c.bucket, key: key, runtimes: runtimes,
-                                                   description: Conventions.layerDescription(definition.description, contentHash: contentHash), region: c.region)
+        let arn = try await c.ports.layers.publish(
+            awsName, bucket: c.bucket, key: key, runtimes: runtimes,
+            description: Conventions.layerDescription(definition.description, contentHash: contentHash), region: c.region)
         await c.produced.published(layer, arn: arn)
         c.progress("    \(c.region): published \(arn)")
         return nil
@@ -175,7 +189,10 @@ struct PruneVersions: StepExecutor {
             let doomed = Self.prunable(versions, keep: keep, referenced: referenced)
             for version in doomed { try await c.ports.versions.delete(functionName: functionName, version: version, region: c.region) }
             if !doomed.isEmpty {
-                c.progress("    \(c.region): deleted version\(doomed.count == 1 ? "" : "s") \(doomed.map(String.init).joined(separator: ", ")) of \(functionName); kept \(versions.count - doomed.count)")
+                c.progress(
+                    "    \(c.region): deleted version\(doomed.count == 1 ? "" : "s") \(doomed.map(String.init).joined(separator: ", ")) of \(functionName); "
+                        + "kept \(versions.count - doomed.count)"
+                )
             }
             deleted += doomed.count
         }
@@ -195,8 +212,10 @@ struct PruneArtifacts: StepExecutor {
 
     /// The keys to delete among `objects` (key → last modified), keeping `referenced` and the newest object of each layer.
     static func prunable(_ objects: [String: String], referenced: Set<String>) -> [String] {
-        let newestLayers = Dictionary(grouping: objects.filter { $0.key.hasPrefix("layers/") }) { $0.key.split(separator: "/").prefix(2).joined(separator: "/") }
-            .compactMap { $0.value.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key }
+        let newestLayers = Dictionary(grouping: objects.filter { $0.key.hasPrefix("layers/") }) {
+            $0.key.split(separator: "/").prefix(2).joined(separator: "/")
+        }
+        .compactMap { $0.value.max { ($0.value, $0.key) < ($1.value, $1.key) }?.key }
         return objects.keys.filter { !referenced.contains($0) && !newestLayers.contains($0) }.sorted()
     }
 
@@ -230,7 +249,9 @@ struct PruneArtifacts: StepExecutor {
         let doomed = Self.prunable(objects, referenced: referenced)
         for key in doomed { try await c.ports.artifacts.delete(bucket, key: key, region: c.region) }
         try await c.ports.artifacts.expireReplacedVersions(bucket, region: c.region)
-        if !doomed.isEmpty { c.progress("    \(c.region): deleted \(doomed.count) artifact\(doomed.count == 1 ? "" : "s") from \(bucket); kept \(objects.count - doomed.count)") }
+        if !doomed.isEmpty {
+            c.progress("    \(c.region): deleted \(doomed.count) artifact\(doomed.count == 1 ? "" : "s") from \(bucket); kept \(objects.count - doomed.count)")
+        }
         return nil
     }
 }
@@ -241,9 +262,10 @@ struct UploadArtifact: StepExecutor {
         guard let definition = c.work.state.function(named: function) else { throw ApplyError("function \(function) is not in the desired state") }
         let code = definition.code.value
         let files = c.work.files
-        let zip = ZipArchive.make(files.paths(under: code).map {
-            ZipArchive.Entry(path: String($0.dropFirst(code.count + 1)), bytes: files.files[$0] ?? [])
-        })
+        let zip = ZipArchive.make(
+            files.paths(under: code).map {
+                ZipArchive.Entry(path: String($0.dropFirst(code.count + 1)), bytes: files.files[$0] ?? [])
+            })
         try await c.ports.artifacts.put(c.bucket, key: key, body: zip, contentType: "application/zip", region: c.region)
         return nil
     }
@@ -263,8 +285,9 @@ struct DeployStack: StepExecutor {
         for (parameter, source) in stack.parameterSources(c.work.state) where source.isProducedByApply {
             switch source {
             case .certificate(let purpose):
-                parameters[parameter] = try await c.board.waitIssued(purpose.rawValue, fallback: planned[parameter], clock: c.clock,
-                                                                     poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
+                parameters[parameter] = try await c.board.waitIssued(
+                    purpose.rawValue, fallback: planned[parameter], clock: c.clock,
+                    poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
             case .layer(let layer):
                 if parameters[parameter] == nil { parameters[parameter] = await c.produced.layerArn(layer) }
             default:
@@ -316,7 +339,9 @@ struct WriteDNSRecords: StepExecutor {
         for change in records {
             for record in try await resolve(change, c) {
                 let existing = try await c.ports.dns.records(zoneID, name: record.name)
-                switch DNSRecordChange.decide(name: record.name, type: record.type, value: record.value, policy: change.policy, existing: existing, zone: zoneID) {
+                switch DNSRecordChange.decide(
+                    name: record.name, type: record.type, value: record.value, policy: change.policy, existing: existing, zone: zoneID)
+                {
                 case .satisfied: continue
                 case .write(let create): batch.append((record, create))
                 case .person(let remedy): throw ApplyError("DNS \(record.name): \(remedy)")
@@ -327,9 +352,12 @@ struct WriteDNSRecords: StepExecutor {
         let change = try await c.ports.dns.write(zoneID, batch, comment: "reconciler \(c.work.state.project.value) at \(c.work.commit.prefix(12))")
         for (record, _) in batch { c.progress("    \(c.region): zone \(zoneID): \(record.type) \(record.name) → \(record.value)") }
         let seconds = c.waits.domainSeconds
-        try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
-            "Route 53 change \(change) in zone \(zoneID) is still PENDING after \(Int(seconds)) s; it is submitted and will apply: apply again later"
-        }) { try await c.ports.dns.isInSync(change) ? () : nil }
+        try await c.clock.poll(
+            every: c.waits.pollSeconds, for: seconds,
+            timedOut: {
+                "Route 53 change \(change) in zone \(zoneID) is still PENDING after \(Int(seconds)) s; it is submitted and will apply: apply again later"
+            }
+        ) { try await c.ports.dns.isInSync(change) ? () : nil }
         return nil
     }
 
@@ -339,23 +367,32 @@ struct WriteDNSRecords: StepExecutor {
         case .known(let value):
             return [DNSRecord(name: change.name, type: change.type, value: value)]
         case .certificateValidation(let purpose, let planned):
-            guard let arn = await c.board.arn(purpose) ?? planned else { throw ApplyError("no \(purpose) certificate was requested, so its validation records cannot be written") }
+            guard let arn = await c.board.arn(purpose) ?? planned else {
+                throw ApplyError("no \(purpose) certificate was requested, so its validation records cannot be written")
+            }
             // ACM fills in the validation records a few seconds after the request.
             let seconds = c.waits.certificateSeconds
-            return try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: {
-                "ACM gave no validation records for \(change.name) (\(arn)) within \(Int(seconds)) s; apply again"
-            }) { () -> [DNSRecord]? in
+            return try await c.clock.poll(
+                every: c.waits.pollSeconds, for: seconds,
+                timedOut: {
+                    "ACM gave no validation records for \(change.name) (\(arn)) within \(Int(seconds)) s; apply again"
+                }
+            ) { () -> [DNSRecord]? in
                 let records = try await c.ports.certificates.certificate(arn, region: c.region).records
                 return records.isEmpty ? nil : records
             }
         case .cognitoDistribution:
             guard let target = try await c.ports.domains.domain(change.name, region: c.region)?.target else {
-                throw ApplyError("Cognito names no CloudFront distribution for \(change.name) in \(c.region); check the domain (aws cognito-idp describe-user-pool-domain) and apply again")
+                throw ApplyError(
+                    "Cognito names no CloudFront distribution for \(change.name) in \(c.region); check the domain (aws cognito-idp "
+                        + "describe-user-pool-domain) and apply again"
+                )
             }
             return [DNSRecord(name: change.name, type: change.type, value: target)]
         case .apiRegionalName(let stackName, let output):
             guard let target = try await c.ports.stacks.stack(stackName, region: c.region)?.outputs[output] else {
-                throw ApplyError("stack \(stackName) in \(c.region) has no output \(output), the regional name of \(change.name); check its events and apply again")
+                throw ApplyError(
+                    "stack \(stackName) in \(c.region) has no output \(output), the regional name of \(change.name); check its events and apply again")
             }
             return [DNSRecord(name: change.name, type: change.type, value: target)]
         }
@@ -370,14 +407,20 @@ struct CreateCognitoDomain: StepExecutor {
             // The stack's own pool, by its logical ID: user pools are not unique by name.
             let stack = c.work.state.cognito.map { Naming.stackName(project: c.work.state.project.value, featureSet: $0.featureSet.value) } ?? "?"
             guard let pool = try await c.ports.stacks.resources(stack: stack, region: c.region)[TemplateParameters.userPoolID(environment)] else {
-                throw ApplyError("user pool \(userPool) is not in stack \(stack) in \(c.region), so \(domain) cannot be created; the stack deployment should have created it — check its events")
+                throw ApplyError(
+                    "user pool \(userPool) is not in stack \(stack) in \(c.region), so \(domain) cannot be created; the stack deployment should have created "
+                        + "it — check its events"
+                )
             }
-            let certificate = try await c.board.waitIssued("auth", fallback: plannedCertificateArn, clock: c.clock, poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
+            let certificate = try await c.board.waitIssued(
+                "auth", fallback: plannedCertificateArn, clock: c.clock, poll: c.waits.pollSeconds, seconds: c.waits.certificateSeconds)
             try await domains.createDomain(domain, userPoolID: pool, certificateArn: certificate, region: c.region)
         }
         var status = "MISSING"
         let seconds = c.waits.domainSeconds
-        try await c.clock.poll(every: c.waits.pollSeconds, for: seconds, timedOut: { "Cognito domain \(domain) still \(status) after \(Int(seconds)) s; apply again later" }) { () -> Void? in
+        try await c.clock.poll(
+            every: c.waits.pollSeconds, for: seconds, timedOut: { "Cognito domain \(domain) still \(status) after \(Int(seconds)) s; apply again later" }
+        ) { () -> Void? in
             status = try await domains.domain(domain, region: c.region)?.status ?? "MISSING"
             if status == "FAILED" { throw ApplyError("Cognito domain \(domain) FAILED; delete it (aws cognito-idp delete-user-pool-domain) and apply again") }
             return status == "ACTIVE" ? () : nil

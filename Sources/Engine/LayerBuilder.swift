@@ -19,13 +19,16 @@ public struct PipInstaller: PackageInstaller {
     }
 
     public func install(requirements: URL, into directory: URL, platform: String, pythonVersion: String) async throws {
-        let arguments = ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-                         "--target", directory.path, "--platform", platform, "--implementation", "cp",
-                         "--python-version", pythonVersion, "--only-binary=:all:", "--requirement", requirements.path]
+        let arguments = [
+            "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+            "--target", directory.path, "--platform", platform, "--implementation", "cp",
+            "--python-version", pythonVersion, "--only-binary=:all:", "--requirement", requirements.path,
+        ]
         let (status, output) = try await run(python, arguments, environment: environment)
         guard status == 0 else {
-            throw LayerBuildError("pip failed (exit \(status)) installing \(requirements.lastPathComponent) for \(platform), Python \(pythonVersion): "
-                                  + output.suffix(1500) + "\n(every requirement needs a binary wheel for that platform, or a pure-Python one)")
+            throw LayerBuildError(
+                "pip failed (exit \(status)) installing \(requirements.lastPathComponent) for \(platform), Python \(pythonVersion): "
+                    + output.suffix(1500) + "\n(every requirement needs a binary wheel for that platform, or a pure-Python one)")
         }
     }
 }
@@ -62,7 +65,8 @@ private func runBlocking(_ program: String, _ arguments: [String], environment: 
     process.standardOutput = pipe
     process.standardError = pipe
     do { try process.run() } catch {
-        throw LayerBuildError("cannot start \(program): \(error.localizedDescription); set [apply] python in controller.conf (scripts/bootstrap.sh makes .venv/bin/python)")
+        throw LayerBuildError(
+            "cannot start \(program): \(error.localizedDescription); set [apply] python in controller.conf (scripts/bootstrap.sh makes .venv/bin/python)")
     }
     let output = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
@@ -149,8 +153,9 @@ public actor LayerBuilder {
             try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
             let requirementsFile = work.appendingPathComponent("requirements.txt")
             try Data(requirements).write(to: requirementsFile)
-            try await installer.install(requirements: requirementsFile, into: target, platform: Self.platform(architecture),
-                                        pythonVersion: Self.pythonVersion(layer))
+            try await installer.install(
+                requirements: requirementsFile, into: target, platform: Self.platform(architecture),
+                pythonVersion: Self.pythonVersion(layer))
             entries += try Self.files(under: target, prefix: "python/")
         }
         if let source = layer.source?.value {
@@ -179,7 +184,8 @@ public actor LayerBuilder {
             let path = base + "/" + relative
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  !relative.contains("__pycache__"), !relative.hasSuffix(".pyc"), !relative.hasPrefix("bin/") else { continue }
+                !relative.contains("__pycache__"), !relative.hasSuffix(".pyc"), !relative.hasPrefix("bin/")
+            else { continue }
             let executable = FileManager.default.isExecutableFile(atPath: path)
             entries.append(ZipArchive.Entry(path: prefix + relative, bytes: Array(try Data(contentsOf: URL(fileURLWithPath: path))), executable: executable))
         }

@@ -31,21 +31,25 @@ extension Observer {
         let byKey = Dictionary(wanted.map { ("\($0.stack)/\($0.resource.logicalID)", $0) }, uniquingKeysWith: { a, _ in a })
         let find: @Sendable (String, String?) async throws -> FoundResource? = { key, pool in
             guard let (stack, resource) = byKey[key],
-                  let existing = try await ports.discovery.find(resource.kind, name: resource.name, pool: pool, region: region) else { return nil }
-            return FoundResource(stackName: stack, logicalID: resource.logicalID, kind: resource.kind, name: resource.name,
-                                 physicalID: existing.physicalID, identifier: existing.identifier,
-                                 owner: try await ports.discovery.owner(physicalID: existing.physicalID, region: region),
-                                 live: existing.live, alsoNamed: existing.alsoNamed, elsewhere: existing.region)
+                let existing = try await ports.discovery.find(resource.kind, name: resource.name, pool: pool, region: region)
+            else { return nil }
+            return FoundResource(
+                stackName: stack, logicalID: resource.logicalID, kind: resource.kind, name: resource.name,
+                physicalID: existing.physicalID, identifier: existing.identifier,
+                owner: try await ports.discovery.owner(physicalID: existing.physicalID, region: region),
+                live: existing.live, alsoNamed: existing.alsoNamed, elsewhere: existing.region)
         }
         var found = try await concurrently(wanted.filter { $0.resource.kind != .userPoolClient }.map { "\($0.stack)/\($0.resource.logicalID)" }) { key in
             try await find(key, nil)
         }
         // A client of a pool that exists (found now, or in the stack already), in that pool.
-        let pools = Dictionary(wanted.filter { $0.resource.kind == .userPoolClient }.compactMap { entry -> (String, String)? in
-            guard let pool = entry.resource.pool,
-                  let id = found["\(entry.stack)/\(pool)"]?.physicalID ?? held[entry.stack]?[pool] else { return nil }
-            return ("\(entry.stack)/\(entry.resource.logicalID)", id)
-        }, uniquingKeysWith: { a, _ in a })
+        let pools = Dictionary(
+            wanted.filter { $0.resource.kind == .userPoolClient }.compactMap { entry -> (String, String)? in
+                guard let pool = entry.resource.pool,
+                    let id = found["\(entry.stack)/\(pool)"]?.physicalID ?? held[entry.stack]?[pool]
+                else { return nil }
+                return ("\(entry.stack)/\(entry.resource.logicalID)", id)
+            }, uniquingKeysWith: { a, _ in a })
         found.merge(try await concurrently(pools.keys.sorted()) { key in try await find(key, pools[key]) }) { a, _ in a }
         return found.values.sorted { ($0.stackName, $0.logicalID) < ($1.stackName, $1.logicalID) }
     }
@@ -75,8 +79,9 @@ struct MoveIn {
         if !moving.isEmpty {
             let account = try await ports.identity.account(region: region)
             for (source, adoptions) in moving.sorted(by: { $0.key < $1.key }) {
-                try await release(Dictionary(adoptions.map { ($0.from!.logicalID, $0.values(region: region, account: account)) }, uniquingKeysWith: { a, _ in a }),
-                                  from: source, deployer: deployer)
+                try await release(
+                    Dictionary(adoptions.map { ($0.from!.logicalID, $0.values(region: region, account: account)) }, uniquingKeysWith: { a, _ in a }),
+                    from: source, deployer: deployer)
             }
         }
 
@@ -85,12 +90,15 @@ struct MoveIn {
         let pending = resources.filter { present[$0.logicalID] == nil }
         guard !pending.isEmpty else { return "every resource is in \(stackName) already" }
         let base = current == nil ? [:] : try TemplateEdit.load(try await ports.stacks.template(stack: stackName, region: region))
-        let template = try TemplateEdit.json(try TemplateEdit.adding(Dictionary(pending.map { ($0.logicalID, $0.declaration) }, uniquingKeysWith: { a, _ in a }),
-                                                                    to: base))
+        let template = try TemplateEdit.json(
+            try TemplateEdit.adding(
+                Dictionary(pending.map { ($0.logicalID, $0.declaration) }, uniquingKeysWith: { a, _ in a }),
+                to: base))
         progress("    \(region): \(stackName): importing \(pending.map(\.subject).joined(separator: ", "))")
-        try await deployer.importResources(stackName, template: template, previous: Self.parameters(base),
-                                           resources: pending.map { ResourceToImport(type: $0.kind.type, logicalID: $0.logicalID, identifier: $0.identifier) },
-                                           bucket: bucket)
+        try await deployer.importResources(
+            stackName, template: template, previous: Self.parameters(base),
+            resources: pending.map { ResourceToImport(type: $0.kind.type, logicalID: $0.logicalID, identifier: $0.identifier) },
+            bucket: bucket)
         return nil
     }
 
@@ -128,7 +136,8 @@ struct AdoptResources: StepExecutor {
     var resources: [Adoption]
 
     func run(_ c: StepContext) async throws -> String? {
-        try await MoveIn(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress).adopt(resources, into: stackName)
+        try await MoveIn(ports: c.ports, region: c.region, bucket: c.bucket, waits: c.waits, clock: c.clock, progress: c.progress).adopt(
+            resources, into: stackName)
     }
 }
 
@@ -136,12 +145,15 @@ extension MoveIn {
     /// Points an API custom domain's root at a stage, as planned: the environment's stage of the
     /// stack's HTTP API, or the API it served before the cut-over. Only from where the plan saw
     /// it; a cut-over records where it pointed, a move back forgets it.
-    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
-             releaseFrom: [String] = []) async throws -> String? {
+    func map(
+        domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+        releaseFrom: [String] = []
+    ) async throws -> String? {
         if let from, from == to { return "stays on \(from) until `adopt.cutOver` lists \(environment)" }
         let ours = try await ports.stacks.stack(stackName, region: region)?.outputs["HttpApiId"]
         guard let apiID = to.apiID ?? ours else {
-            throw ApplyError("stack \(stackName) in \(region) has no HttpApiId output, so \(domain) cannot be mapped to it; check the stack's events and apply again")
+            throw ApplyError(
+                "stack \(stackName) in \(region) has no HttpApiId output, so \(domain) cannot be mapped to it; check the stack's events and apply again")
         }
         guard let mappings = try await ports.mappings.mappings(domain: domain, region: region) else {
             throw ApplyError("custom domain \(domain) does not exist in \(region); the deployment of \(stackName) creates it: check its events and apply again")
@@ -149,7 +161,10 @@ extension MoveIn {
         let root = mappings.first { $0.key == "" }
         if let root, root.apiID == apiID, root.stage == to.stage { return "\(domain) is mapped so already" }
         guard root?.id == mappingID, root?.target == from else {
-            throw ApplyError("\(domain) was planned at \(from?.description ?? "no mapping") and now points at \(root?.target.description ?? "nothing"), so it was not moved; plan again")
+            throw ApplyError(
+                "\(domain) was planned at \(from?.description ?? "no mapping") and now points at \(root?.target.description ?? "nothing"), so it was not "
+                    + "moved; plan again"
+            )
         }
         if to.apiID == nil, let root, root.apiID != ours {
             // A cut-over: where it points now is recorded before it moves (a crash in between
@@ -165,7 +180,8 @@ extension MoveIn {
             try await ports.mappings.createMapping(domain: domain, apiID: apiID, stage: to.stage, region: region)
         }
         if to.apiID != nil { try await ports.history.forget(domain) }
-        progress("    \(region): \(domain) now serves \(to.apiID == nil ? "the HTTP API \(apiID)'s \(to.stage) stage" : "API \(apiID) stage \(to.stage)")\(root.map { " (was API \($0.apiID) stage \($0.stage))" } ?? "")")
+        let serves = to.apiID == nil ? "the HTTP API \(apiID)'s \(to.stage) stage" : "API \(apiID) stage \(to.stage)"
+        progress("    \(region): \(domain) now serves \(serves)\(root.map { " (was API \($0.apiID) stage \($0.stage))" } ?? "")")
         return nil
     }
 }
@@ -178,8 +194,10 @@ extension MoveIn {
         for stack in stacks where try await deployer.settled(stack) != nil {
             let ids = TemplateEdit.mappings(of: domain, in: try TemplateEdit.load(try await ports.stacks.processedTemplate(stack: stack, region: region)))
             guard !ids.isEmpty else { continue }
-            try await release(Dictionary(ids.map { ($0, TemplateEdit.Values(ref: mappingID, attributes: ["ApiMappingId": mappingID])) },
-                                                 uniquingKeysWith: { a, _ in a }), from: stack, deployer: deployer)
+            try await release(
+                Dictionary(
+                    ids.map { ($0, TemplateEdit.Values(ref: mappingID, attributes: ["ApiMappingId": mappingID])) },
+                    uniquingKeysWith: { a, _ in a }), from: stack, deployer: deployer)
         }
     }
 }

@@ -24,8 +24,10 @@ public struct Observer: Sendable {
     /// snapshot and its error returned, so the others go on. With `beyond`, the regions the
     /// desired state has, any other region where the project has an artifact bucket (it
     /// deployed there once) is read too, for its stray stacks only.
-    public func observeEach(_ targets: [ObservationTargets], project: String, account: String,
-                            beyond desired: Set<String>? = nil) async -> (Snapshot, failures: [String: any Error]) {
+    public func observeEach(
+        _ targets: [ObservationTargets], project: String, account: String,
+        beyond desired: Set<String>? = nil
+    ) async -> (Snapshot, failures: [String: any Error]) {
         let bucket: @Sendable (String) -> String = { region in Naming.artifactBucket(project: project, account: account, region: region) }
         // A plan of every region lists the account's buckets once, beside the regions' reads (not
         // before them): the list finds the regions deployed to before, and a region whose
@@ -92,19 +94,25 @@ public struct Observer: Sendable {
     /// The key of a failure to list the account's buckets (the regions deployed to before).
     public static let formerRegions = "the account's bucket list (regions deployed to before)"
 
-
     /// One region. `listed` gives the account's bucket names when a listing was made: the
     /// artifact bucket found there exists; one not found is asked for (it may be another
     /// account's, which HeadBucket tells).
-    func observe(_ target: ObservationTargets, project: String, bucket: String,
-                 listed: @escaping @Sendable () async -> Set<String>? = { nil }) async throws -> RegionSnapshot {
+    func observe(
+        _ target: ObservationTargets, project: String, bucket: String,
+        listed: @escaping @Sendable () async -> Set<String>? = { nil }
+    ) async throws -> RegionSnapshot {
         let region = target.region
         let ports = ports
         // The reads of a region run concurrently; the first that fails ends the region at once and
         // cancels the others (awaiting them in turn would wait for the slowest first).
         enum Part: Sendable {
-            case bucket(Bool), stacks([StackFact]), functions([String: FunctionFact]), layers([String: [LayerVersionFact]])
-            case certificates([CertificateFact]), domains([String: CognitoDomainFact]), mappings([String: [ApiMappingFact]])
+            case bucket(Bool)
+            case stacks([StackFact])
+            case functions([String: FunctionFact])
+            case layers([String: [LayerVersionFact]])
+            case certificates([CertificateFact])
+            case domains([String: CognitoDomainFact])
+            case mappings([String: [ApiMappingFact]])
         }
         var snapshot = RegionSnapshot(region: region)
         var everyStack: [String: StackFact] = [:]
@@ -116,9 +124,10 @@ public struct Observer: Sendable {
             // One listing answers for the desired stacks and finds the project's strays.
             group.addTask { .stacks(try await ports.stacks.stacks(region: region)) }
             group.addTask {
-                .functions(try await concurrently(target.functions) { name in
-                    try await ports.aliases.aliases(functionName: name, region: region).map(FunctionFact.init(aliases:))
-                })
+                .functions(
+                    try await concurrently(target.functions) { name in
+                        try await ports.aliases.aliases(functionName: name, region: region).map(FunctionFact.init(aliases:))
+                    })
             }
             // One listing gives every layer's newest version; only a layer whose newest version
             // lacks the desired content has its versions listed (an older one may hold it).
@@ -134,7 +143,9 @@ public struct Observer: Sendable {
             group.addTask { .certificates(try await ports.certificates.certificates(domains: target.certificateDomains, region: region)) }
             group.addTask { .domains(try await concurrently(target.cognitoDomains) { domain in try await ports.domains.domain(domain, region: region) }) }
             if !target.apiDomains.isEmpty {
-                group.addTask { .mappings(try await concurrently(target.apiDomains) { domain in try await ports.mappings.mappings(domain: domain, region: region) }) }
+                group.addTask {
+                    .mappings(try await concurrently(target.apiDomains) { domain in try await ports.mappings.mappings(domain: domain, region: region) })
+                }
             }
             for try await part in group {
                 switch part {

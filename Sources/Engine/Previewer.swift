@@ -19,7 +19,7 @@ struct Previewer {
         let updates = plan.steps.compactMap { step -> (region: String, stack: RenderedStack, planned: [String: String])? in
             // A deployment waiting for an adoption is previewed once the adopted resources are in.
             guard step.change == .update, step.gate == nil, case .deployStack(let name, _, _, let templateHash, _, let planned) = step.action,
-                  let stack = work.stacks.first(where: { $0.id.region == step.region && $0.stackName == name && $0.templateHash == templateHash })
+                let stack = work.stacks.first(where: { $0.id.region == step.region && $0.stackName == name && $0.templateHash == templateHash })
             else { return nil }
             return (step.region, stack, planned)
         }
@@ -40,16 +40,18 @@ struct Previewer {
                 group.addTask {
                     let deployer = StackDeployer(ports: ports, region: update.region, waits: waits, clock: clock, progress: progress)
                     let bucket = Naming.artifactBucket(project: work.state.project.value, account: plan.account, region: update.region)
-                    let preview = await deployer.preview(update.stack, parameters: update.planned,
-                                                         previous: update.stack.parameters.filter { update.planned[$0] == nil },
-                                                         bucket: bucket,
-                                                         tags: DeployStack.tags(update.stack, state: work.state, commit: work.commit, parameters: update.planned))
+                    let preview = await deployer.preview(
+                        update.stack, parameters: update.planned,
+                        previous: update.stack.parameters.filter { update.planned[$0] == nil },
+                        bucket: bucket,
+                        tags: DeployStack.tags(update.stack, state: work.state, commit: work.commit, parameters: update.planned))
                     return ("\(update.region)/\(update.stack.stackName)", preview)
                 }
             }
             return await group.reduce(into: [:]) { $0[$1.0] = $1.1 }
         }
-        return plan.previewed(previews, environments: work.state.environments.map(\.name.value),
-                              gated: work.state.gatedEnvironments.map(\.name.value))
+        return plan.previewed(
+            previews, environments: work.state.environments.map(\.name.value),
+            gated: work.state.gatedEnvironments.map(\.name.value))
     }
 }

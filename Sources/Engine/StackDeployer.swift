@@ -27,15 +27,19 @@ struct StackDeployer {
     func deploy(_ stack: RenderedStack, parameters: [String: String], bucket: String, tags: [String: String]) async throws -> String? {
         let name = stack.stackName
         let current = try await awaitSettled(name)
-        let prepared = try await prepare(stack, parameters: parameters, previous: [], bucket: bucket, tags: tags,
-                                         create: StackStatus.disposition(current?.status, stack: name, region: region) == .absent,
-                                         basedOn: current?.lastChange)
+        let prepared = try await prepare(
+            stack, parameters: parameters, previous: [], bucket: bucket, tags: tags,
+            create: StackStatus.disposition(current?.status, stack: name, region: region) == .absent,
+            basedOn: current?.lastChange)
         guard case .ready(let changeSet, let described, let reused) = prepared else {
             if case .nothingToChange(_, let note) = prepared { return note }
             return nil
         }
         let actions = Dictionary(grouping: described.changes, by: \.action).map { "\($0.key) \($0.value.count)" }.sorted()
-        progress("    \(region): \(name): \(reused ? "executing the change set the plan showed" : "change set") with \(described.changes.count) change\(described.changes.count == 1 ? "" : "s")\(actions.isEmpty ? "" : " (\(actions.joined(separator: ", ")))")")
+        progress(
+            "    \(region): \(name): \(reused ? "executing the change set the plan showed" : "change set") with \(described.changes.count) "
+                + "change\(described.changes.count == 1 ? "" : "s")\(actions.isEmpty ? "" : " (\(actions.joined(separator: ", ")))")"
+        )
         try await execute(changeSet, of: name)
         return nil
     }
@@ -51,11 +55,14 @@ struct StackDeployer {
                 .filter { !seen.contains($0.id) && $0.status.hasSuffix("_FAILED") }
                 .map { "\($0.logicalID) (\($0.resourceType)): \($0.reason ?? $0.status)" }
             let remedy: String
-            if case .needsPerson(let text) = StackStatus.disposition(final?.status, stack: name, region: region) { remedy = text } else {
+            if case .needsPerson(let text) = StackStatus.disposition(final?.status, stack: name, region: region) {
+                remedy = text
+            } else {
                 remedy = "read the failed resources above, fix the desired state and apply again"
             }
-            throw ApplyError("stack \(name) in \(region) ended \(final?.status ?? "missing")"
-                             + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")) + "; \(remedy)")
+            throw ApplyError(
+                "stack \(name) in \(region) ended \(final?.status ?? "missing")"
+                    + (failures.isEmpty ? "" : "; failed: " + failures.joined(separator: "; ")) + "; \(remedy)")
         }
     }
 
@@ -66,10 +73,11 @@ struct StackDeployer {
         let changeSet = "reconciler-adopt-" + sha256Hex((["update", current.lastChange ?? "-", template] + previous).joined(separator: "\n").utf8).prefix(32)
         let location = try await deliver(name, template: template, bucket: bucket)
         func make() async throws -> Bool {
-            try await stacks.createChangeSet(stack: name, name: changeSet, template: location, parameters: [:], previous: previous, tags: [:],
-                                             create: false, region: region)
+            try await stacks.createChangeSet(
+                stack: name, name: changeSet, template: location, parameters: [:], previous: previous, tags: [:],
+                create: false, region: region)
         }
-        do { _ = try await make() } catch where Self.isNoChange("\(error)") { return }
+        do { _ = try await make() } catch  where Self.isNoChange("\(error)") { return }
         let described = try await computed(changeSet, of: name)
         if described.status == "FAILED" {
             try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
@@ -84,7 +92,8 @@ struct StackDeployer {
     func importResources(_ name: String, template: String, previous: [String], resources: [ResourceToImport], bucket: String) async throws {
         let current = try await settled(name)
         let identity = resources.map { "\($0.logicalID) \($0.identifier.sorted { $0.key < $1.key })" }
-        let changeSet = "reconciler-import-" + sha256Hex((["import", current?.lastChange ?? "-", template] + previous + identity).joined(separator: "\n").utf8).prefix(32)
+        let changeSet =
+            "reconciler-import-" + sha256Hex((["import", current?.lastChange ?? "-", template] + previous + identity).joined(separator: "\n").utf8).prefix(32)
         let location = try await deliver(name, template: template, bucket: bucket)
         if try await !stacks.createImportChangeSet(stack: name, name: changeSet, template: location, previous: previous, resources: resources, region: region) {
             progress("    \(region): \(name): import change set \(changeSet) exists already; using it")
@@ -92,7 +101,10 @@ struct StackDeployer {
         let described = try await computed(changeSet, of: name)
         guard described.status == "CREATE_COMPLETE", described.executionStatus == "AVAILABLE" else {
             try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
-            throw ApplyError("the import into \(name) in \(region) cannot run: \(described.statusReason ?? described.status); nothing was imported. Fix what it names and apply again")
+            throw ApplyError(
+                "the import into \(name) in \(region) cannot run: \(described.statusReason ?? described.status); nothing was imported. Fix what it names and "
+                    + "apply again"
+            )
         }
         try await execute(changeSet, of: name)
     }
@@ -130,13 +142,18 @@ struct StackDeployer {
     /// keep the stack's current value here. Never throws: what cannot be previewed says why.
     func preview(_ stack: RenderedStack, parameters: [String: String], previous: [String], bucket: String, tags: [String: String]) async -> StackPreview {
         let name = stack.stackName
-        var notes = previous.isEmpty ? [] : ["previewed with the current value of \(previous.joined(separator: ", ")): apply makes a new change set once the new value is known"]
+        var notes =
+            previous.isEmpty
+            ? [] : ["previewed with the current value of \(previous.joined(separator: ", ")): apply makes a new change set once the new value is known"]
         do {
-            guard let current = try await describe(name) else { return StackPreview(changeSet: nil, notes: ["the stack does not exist yet: every resource is added"]) }
+            guard let current = try await describe(name) else {
+                return StackPreview(changeSet: nil, notes: ["the stack does not exist yet: every resource is added"])
+            }
             guard StackStatus.disposition(current.status, stack: name, region: region) == .ready else {
                 return StackPreview(changeSet: nil, notes: ["the stack is \(current.status)"])
             }
-            switch try await prepare(stack, parameters: parameters, previous: previous, bucket: bucket, tags: tags, create: false, basedOn: current.lastChange) {
+            switch try await prepare(stack, parameters: parameters, previous: previous, bucket: bucket, tags: tags, create: false, basedOn: current.lastChange)
+            {
             case .ready(let changeSet, let described, _):
                 var preview = StackPreview(changeSet: changeSet, changes: described.changes, notes: notes)
                 if preview.touchesPermissions { preview.widening = await widening(of: stack) }
@@ -166,9 +183,12 @@ struct StackDeployer {
         do {
             let physical = try await stacks.resources(stack: name, region: region)
             let resources = try TemplateResources.of(try await stacks.template(stack: name, region: region))
-            return StackPreview(changeSet: nil, changes: resources.filter { StatefulResources.types.contains($0.type) }.map {
-                ResourceChange(action: "Remove", logicalID: $0.logicalID, type: $0.type, physicalID: physical[$0.logicalID], policyAction: $0.deletionPolicy)
-            })
+            return StackPreview(
+                changeSet: nil,
+                changes: resources.filter { StatefulResources.types.contains($0.type) }.map {
+                    ResourceChange(
+                        action: "Remove", logicalID: $0.logicalID, type: $0.type, physicalID: physical[$0.logicalID], policyAction: $0.deletionPolicy)
+                })
         } catch {
             return StackPreview(changeSet: nil, notes: ["what the deletion retains could not be read (\(error))"])
         }
@@ -183,9 +203,12 @@ struct StackDeployer {
 
     /// The change set's name follows from everything it is made from, the stack's last change
     /// included: the change set a plan made is the one apply executes, unless something moved.
-    static func changeSetName(_ stack: RenderedStack, parameters: [String: String], previous: [String], tags: [String: String],
-                              create: Bool, basedOn lastChange: String?) -> String {
-        let lines = [stack.templateHash, create ? "create" : "update", lastChange ?? "-"]
+    static func changeSetName(
+        _ stack: RenderedStack, parameters: [String: String], previous: [String], tags: [String: String],
+        create: Bool, basedOn lastChange: String?
+    ) -> String {
+        let lines =
+            [stack.templateHash, create ? "create" : "update", lastChange ?? "-"]
             + parameters.sorted { $0.key < $1.key }.map { "p \($0.key)=\($0.value)" }
             + previous.sorted().map { "previous \($0)" }
             + tags.sorted { $0.key < $1.key }.map { "t \($0.key)=\($0.value)" }
@@ -194,17 +217,20 @@ struct StackDeployer {
 
     /// Makes the change set, or finds the one made from the same inputs, and waits until
     /// CloudFormation has computed it.
-    func prepare(_ stack: RenderedStack, parameters: [String: String], previous: [String], bucket: String, tags: [String: String],
-                 create: Bool, basedOn lastChange: String?) async throws -> Prepared {
+    func prepare(
+        _ stack: RenderedStack, parameters: [String: String], previous: [String], bucket: String, tags: [String: String],
+        create: Bool, basedOn lastChange: String?
+    ) async throws -> Prepared {
         let name = stack.stackName
         let changeSet = Self.changeSetName(stack, parameters: parameters, previous: previous, tags: tags, create: create, basedOn: lastChange)
         let template = try await deliver(name, template: stack.body, contentType: "application/x-yaml", bucket: bucket)
         func make() async throws -> Bool {
-            try await stacks.createChangeSet(stack: name, name: changeSet, template: template, parameters: parameters, previous: previous,
-                                             tags: tags, create: create, region: region)
+            try await stacks.createChangeSet(
+                stack: name, name: changeSet, template: template, parameters: parameters, previous: previous,
+                tags: tags, create: create, region: region)
         }
         let made: Bool
-        do { made = try await make() } catch where Self.isNoChange("\(error)") {
+        do { made = try await make() } catch  where Self.isNoChange("\(error)") {
             return .nothingToChange(changeSet, note: "CloudFormation found nothing to change")
         }
         var described = try await computed(changeSet, of: name)
@@ -222,7 +248,9 @@ struct StackDeployer {
                 try? await stacks.deleteChangeSet(stack: name, name: changeSet, region: region)
                 return .nothingToChange(changeSet, note: "empty change set: nothing to change")
             }
-            throw ApplyError("change set for \(name) in \(region) failed: \(described.statusReason ?? "no reason given"); fix the template or its parameters and apply again")
+            throw ApplyError(
+                "change set for \(name) in \(region) failed: \(described.statusReason ?? "no reason given"); fix the template or its parameters and apply again"
+            )
         }
         return .ready(changeSet, described, reused: reused)
     }
@@ -230,8 +258,10 @@ struct StackDeployer {
     /// Waits (bounded) until the change set is computed.
     func computed(_ changeSet: String, of name: String) async throws -> ChangeSetFact {
         var status = "CREATE_PENDING"
-        return try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
-                                    timedOut: { "change set \(changeSet) of \(name) still \(status) after \(Int(waits.stackSeconds)) s" }) {
+        return try await clock.poll(
+            every: waits.pollSeconds, for: waits.stackSeconds,
+            timedOut: { "change set \(changeSet) of \(name) still \(status) after \(Int(waits.stackSeconds)) s" }
+        ) {
             let described = try await stacks.changeSet(stack: name, name: changeSet, region: region)
             status = described.status
             return status.hasSuffix("_IN_PROGRESS") || status.hasSuffix("_PENDING") ? nil : described
@@ -247,7 +277,10 @@ struct StackDeployer {
         try await stacks.deleteStack(name, region: region)
         let final = try await follow(name, seen: seen, vanishing: true)
         if let final, final.status != "DELETE_COMPLETE" {
-            throw ApplyError("stack \(name) in \(region) ended \(final.status)\(final.statusReason.map { " (\($0))" } ?? ""); read its events, fix what blocks the deletion and apply again")
+            throw ApplyError(
+                "stack \(name) in \(region) ended \(final.status)\(final.statusReason.map { " (\($0))" } ?? ""); read its events, fix what blocks the "
+                    + "deletion and apply again"
+            )
         }
         return nil
     }
@@ -257,8 +290,10 @@ struct StackDeployer {
     func follow(_ name: String, seen initial: Set<String>, vanishing: Bool = false, executing: Bool = false) async throws -> StackFact? {
         var seen = initial
         var status = "IN_PROGRESS"
-        return try await clock.poll(every: waits.pollSeconds, for: waits.stackSeconds,
-                                    timedOut: { "stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events" }) {
+        return try await clock.poll(
+            every: waits.pollSeconds, for: waits.stackSeconds,
+            timedOut: { "stack \(name) in \(region) still \(status) after \(Int(waits.stackSeconds)) s; check its events" }
+        ) {
             let events = vanishing ? (try? await stacks.events(stack: name, region: region)) ?? [] : try await stacks.events(stack: name, region: region)
             for event in events.reversed() where seen.insert(event.id).inserted {
                 progress("      \(region) \(name)  \(event.status)  \(event.resourceType)  \(event.logicalID)\(event.reason.map { "  \($0)" } ?? "")")

@@ -49,15 +49,17 @@ public struct NotificationSink: Sendable {
                 var environment: String?
                 var at: Date
             }
-            let payload = Payload(version: version, controller: controller, event: event.kind.rawValue, summary: event.summary,
-                                  details: event.details, commit: event.commit, environment: event.environment, at: event.at)
+            let payload = Payload(
+                version: version, controller: controller, event: event.kind.rawValue, summary: event.summary,
+                details: event.details, commit: event.commit, environment: event.environment, at: event.at)
             return Array((try? encoder.encode(payload)) ?? Data())
         case .slack:
             // Slack's mrkdwn: &, < and > are the only characters to escape.
             func escape(_ text: String) -> String {
                 text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
             }
-            let lines = ["*reconciler* (\(escape(controller))): \(escape(event.summary))"] + event.details.prefix(20).map { "• " + escape($0) }
+            let lines =
+                ["*reconciler* (\(escape(controller))): \(escape(event.summary))"] + event.details.prefix(20).map { "• " + escape($0) }
                 + (event.details.count > 20 ? ["… and \(event.details.count - 20) more"] : [])
             return Array((try? encoder.encode(["text": lines.joined(separator: "\n")])) ?? Data())
         }
@@ -85,9 +87,12 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
     let stream: AsyncStream<ControllerEvent>
     let continuation: AsyncStream<ControllerEvent>.Continuation
 
-    public init(sinks: [NotificationSink], transport: any HTTPTransport = CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20)),
-                metrics: ControllerMetrics = ControllerMetrics(), logger: Logger, controller: String, version: String, delays: [Double] = [1, 2, 4],
-                sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }) {
+    public init(
+        sinks: [NotificationSink],
+        transport: any HTTPTransport = CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20)),
+        metrics: ControllerMetrics = ControllerMetrics(), logger: Logger, controller: String, version: String, delays: [Double] = [1, 2, 4],
+        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }
+    ) {
         self.sinks = sinks
         self.transport = transport
         self.metrics = metrics
@@ -128,8 +133,9 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
     }
 
     func deliver(_ event: ControllerEvent, to sink: NotificationSink) async -> Bool {
-        let request = HTTPRequest(method: "POST", url: sink.url, headers: [("Content-Type", "application/json"), ("User-Agent", "reconciler/\(version)")],
-                                  body: sink.body(event, controller: controller, version: version))
+        let request = HTTPRequest(
+            method: "POST", url: sink.url, headers: [("Content-Type", "application/json"), ("User-Agent", "reconciler/\(version)")],
+            body: sink.body(event, controller: controller, version: version))
         var attempt = 0
         while true {
             attempt += 1
@@ -152,8 +158,12 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
             }
             guard retryable, attempt <= delays.count else {
                 metrics.notification(sink: sink.name, delivered: false)
-                logger.warning("notification not delivered", metadata: ["sink": "\(sink.name)", "event": "\(event.kind.rawValue)",
-                                                                        "attempts": "\(attempt)", "problem": "\(problem)"])
+                logger.warning(
+                    "notification not delivered",
+                    metadata: [
+                        "sink": "\(sink.name)", "event": "\(event.kind.rawValue)",
+                        "attempts": "\(attempt)", "problem": "\(problem)",
+                    ])
                 return false
             }
             do { try await sleep(delays[attempt - 1]) } catch {

@@ -57,8 +57,10 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
     public var description: String { "reconciler http server" }
 
     /// The bound address is passed to `listening` once the server accepts connections.
-    public init(settings: Settings, hooks: ControllerHooks, registry: PrometheusCollectorRegistry, metrics: any MetricsFactory, sources: Sources,
-                logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, listening: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        settings: Settings, hooks: ControllerHooks, registry: PrometheusCollectorRegistry, metrics: any MetricsFactory, sources: Sources,
+        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, listening: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.settings = settings
         Gauge(label: "reconciler_build_info", dimensions: [("version", settings.version)], factory: metrics).record(1)
         let router = Router(context: BasicRequestContext.self)
@@ -71,7 +73,8 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
             var buffer: [UInt8] = []
             buffer.reserveCapacity(16 << 10)
             registry.emit(into: &buffer)
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
         router.post("/hooks/git") { request, _ in
             func answer(_ outcome: String, _ status: HTTPResponse.Status, _ text: String) -> Response {
@@ -104,8 +107,9 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
             let approvals = (try? await sources.approvals.load()) ?? []
             let audit = await sources.audit.last(20, as: AuditEntry.self)
             let html = Dashboard.render(.init(status: sources.status.load(), approvals: approvals, audit: audit, version: settings.version, now: now()))
-            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(string: html)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: html)))
         }
         application = Application(
             router: router, configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "reconciler/\(settings.version)"),

@@ -24,7 +24,9 @@ public struct DaemonSurface: Sendable {
         let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
         // A cycle takes from milliseconds (an idle poll) to an hour (a stack update).
-        factory.durationHistogramBuckets["reconciler_cycle_duration_seconds"] = [0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600].map { .milliseconds(Int64($0 * 1000)) }
+        factory.durationHistogramBuckets["reconciler_cycle_duration_seconds"] = [0.05, 0.25, 1, 5, 15, 60, 300, 900, 3600].map {
+            .milliseconds(Int64($0 * 1000))
+        }
         MetricsSystem.bootstrap(factory)
         let metrics = ControllerMetrics(factory: factory)
         let config = wiring.config
@@ -34,15 +36,19 @@ public struct DaemonSurface: Sendable {
         if serve, let settings = config.server {
             let secret = try settings.webhookSecretFile.map { try readSecret(Wiring.absolute($0, base: wiring.base)) }
             if !settings.isLoopback {
-                logger.warning("http server reachable beyond this machine", metadata: [
-                    "address": "\(settings.host):\(settings.port)",
-                    "note": "the dashboard and /metrics need no login; put a proxy with authentication in front, or bind 127.0.0.1"])
+                logger.warning(
+                    "http server reachable beyond this machine",
+                    metadata: [
+                        "address": "\(settings.host):\(settings.port)",
+                        "note": "the dashboard and /metrics need no login; put a proxy with authentication in front, or bind 127.0.0.1",
+                    ])
             }
             let directory = wiring.stateDirectory
             server = OperatorServer(
-                settings: .init(host: settings.host, port: settings.port, webhookSecret: secret, branch: config.source.branch,
-                                readyWithinSeconds: Double(settings.readyWithinSeconds ?? 3 * config.intervals.pollSeconds),
-                                stackWaitSeconds: Double(config.apply.stackWaitSeconds), version: version),
+                settings: .init(
+                    host: settings.host, port: settings.port, webhookSecret: secret, branch: config.source.branch,
+                    readyWithinSeconds: Double(settings.readyWithinSeconds ?? 3 * config.intervals.pollSeconds),
+                    stackWaitSeconds: Double(config.apply.stackWaitSeconds), version: version),
                 hooks: hooks, registry: registry, metrics: factory,
                 sources: .init(status: StatusFile(directory), approvals: wiring.approvals, audit: directory.auditLog), logger: logger,
                 listening: { url in logger.info("http server listening", metadata: ["url": "\(url)", "webhook": "\(secret == nil ? "off" : "on")"]) })
@@ -58,7 +64,8 @@ public struct DaemonSurface: Sendable {
         var bytes = [UInt8](data)
         while let last = bytes.last, last == 10 || last == 13 { bytes.removeLast() }
         guard bytes.count >= 16 else {
-            throw SurfaceError("\(path) ([server] webhook_secret_file) holds \(bytes.count) bytes; a shared secret needs at least 16 (e.g. `openssl rand -hex 32 > \(path)`)")
+            throw SurfaceError(
+                "\(path) ([server] webhook_secret_file) holds \(bytes.count) bytes; a shared secret needs at least 16 (e.g. `openssl rand -hex 32 > \(path)`)")
         }
         return bytes
     }
@@ -66,15 +73,19 @@ public struct DaemonSurface: Sendable {
 
 extension NotificationOutbox {
     /// The sinks [notify] names, reached as the AWS client reaches AWS (same CA bundle, same proxies).
-    public static func configured(_ wiring: Wiring, metrics: ControllerMetrics, logger: Logger, version: String,
-                                  delays: [Double] = [1, 2, 4]) throws -> NotificationOutbox {
+    public static func configured(
+        _ wiring: Wiring, metrics: ControllerMetrics, logger: Logger, version: String,
+        delays: [Double] = [1, 2, 4]
+    ) throws -> NotificationOutbox {
         let notify = wiring.config.notify
         let sinks = try [
             notify.webhookURLFile.map { try NotificationSink.fromFile(Wiring.absolute($0, base: wiring.base), name: "webhook", format: .json) },
             notify.slackURLFile.map { try NotificationSink.fromFile(Wiring.absolute($0, base: wiring.base), name: "slack", format: .slack) },
         ].compactMap { $0 }
-        let transport = CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20), caBundle: try wiring.clientSettings().caBundle)
-        return NotificationOutbox(sinks: sinks, transport: transport, metrics: metrics, logger: logger, controller: ProcessInfo.processInfo.hostName,
-                                  version: version, delays: delays)
+        let transport = CurlTransport(
+            limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20), caBundle: try wiring.clientSettings().caBundle)
+        return NotificationOutbox(
+            sinks: sinks, transport: transport, metrics: metrics, logger: logger, controller: ProcessInfo.processInfo.hostName,
+            version: version, delays: delays)
     }
 }

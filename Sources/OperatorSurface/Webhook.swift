@@ -27,7 +27,9 @@ public enum GitWebhook {
         public var message: String {
             switch self {
             case .missingSignature:
-                return "no signature: send X-Hub-Signature-256 (GitHub), X-Gitlab-Token (GitLab) or X-Reconciler-Signature-256 (sha256=HMAC of the body with the shared secret)"
+                return
+                    "no signature: send X-Hub-Signature-256 (GitHub), X-Gitlab-Token (GitLab) or X-Reconciler-Signature-256 (sha256=HMAC of the body with "
+                    + "the shared secret)"
             case .badSignature: return "signature does not match the shared secret"
             }
         }

@@ -31,8 +31,10 @@ public struct FoundResource: Hashable, Sendable, Codable {
     public var elsewhere: String?
     public static let anotherAccount = "another account"
 
-    public init(stackName: String, logicalID: String, kind: AdoptableResource.Kind, name: String, physicalID: String, identifier: [String: String],
-                owner: ResourceOwner? = nil, live: [String: String] = [:], alsoNamed: [String] = [], elsewhere: String? = nil) {
+    public init(
+        stackName: String, logicalID: String, kind: AdoptableResource.Kind, name: String, physicalID: String, identifier: [String: String],
+        owner: ResourceOwner? = nil, live: [String: String] = [:], alsoNamed: [String] = [], elsewhere: String? = nil
+    ) {
         self.stackName = stackName
         self.logicalID = logicalID
         self.kind = kind
@@ -70,8 +72,10 @@ public struct Adoption: Hashable, Sendable, Codable {
     /// How the IMPORT change set declares it (JSON), so the step carries all it needs.
     public var declaration: String
 
-    public init(logicalID: String, kind: AdoptableResource.Kind, name: String, physicalID: String, identifier: [String: String],
-                from: ResourceOwner?, differences: [PropertyDifference], environment: String? = nil, declaration: String = "{}") {
+    public init(
+        logicalID: String, kind: AdoptableResource.Kind, name: String, physicalID: String, identifier: [String: String],
+        from: ResourceOwner?, differences: [PropertyDifference], environment: String? = nil, declaration: String = "{}"
+    ) {
         self.environment = environment
         self.declaration = declaration
         self.logicalID = logicalID
@@ -102,9 +106,10 @@ extension Planner {
             let declared = Dictionary(stack.adoptable.map { ($0.logicalID, $0) }, uniquingKeysWith: { a, _ in a })
             let adoptions = observed.found.filter { $0.stackName == stack.stackName }.compactMap { found -> Adoption? in
                 guard let resource = declared[found.logicalID] else { return nil }
-                return Adoption(logicalID: found.logicalID, kind: found.kind, name: found.name, physicalID: found.physicalID, identifier: found.identifier,
-                                from: found.owner, differences: differences(resource, live: found.live), environment: resource.environment,
-                                declaration: resource.declaration)
+                return Adoption(
+                    logicalID: found.logicalID, kind: found.kind, name: found.name, physicalID: found.physicalID, identifier: found.identifier,
+                    from: found.owner, differences: differences(resource, live: found.live), environment: resource.environment,
+                    declaration: resource.declaration)
             }.sorted { ($0.kind.rawValue, $0.name) < ($1.kind.rawValue, $1.name) }
             if !adoptions.isEmpty { result[stack.stackName] = adoptions }
         }
@@ -139,33 +144,53 @@ extension Planner {
         var problems: [String] = []
         for region in snapshot.regions.keys.sorted() {
             let observed = snapshot[region]
-            let declared = Dictionary(stacks.filter { $0.id.region == region }.flatMap { stack in stack.adoptable.map { ("\(stack.stackName)/\($0.logicalID)", $0) } },
-                                      uniquingKeysWith: { a, _ in a })
+            let declared = Dictionary(
+                stacks.filter { $0.id.region == region }.flatMap { stack in stack.adoptable.map { ("\(stack.stackName)/\($0.logicalID)", $0) } },
+                uniquingKeysWith: { a, _ in a })
             for found in observed.found.sorted(by: { ($0.stackName, $0.logicalID) < ($1.stackName, $1.logicalID) }) {
                 let what = "\(found.kind.rawValue) \(found.name) (\(region))"
                 if !found.alsoNamed.isEmpty {
-                    problems.append("\(what): \(found.alsoNamed.count + 1) user pools have this name (\(([found.physicalID] + found.alsoNamed).sorted().joined(separator: ", "))); the controller cannot tell which one holds your users: delete or rename the others, then plan again")
+                    problems.append(
+                        "\(what): \(found.alsoNamed.count + 1) user pools have this name "
+                            + "(\(([found.physicalID] + found.alsoNamed).sorted().joined(separator: ", "))); the controller cannot tell which one holds your "
+                            + "users: delete or rename the others, then plan again"
+                    )
                     continue
                 }
                 if found.elsewhere == FoundResource.anotherAccount {
-                    problems.append("\(what) exists, and this identity may not read it (HeadBucket answers 403): bucket names are global, so it belongs to another account or its policy refuses you; choose another name, or grant access and plan again")
+                    problems.append(
+                        "\(what) exists, and this identity may not read it (HeadBucket answers 403): bucket names are global, so it belongs to another "
+                            + "account or its policy refuses you; choose another name, or grant access and plan again"
+                    )
                     continue
                 }
                 if let elsewhere = found.elsewhere {
-                    problems.append("\(what) exists in \(elsewhere), but \(found.stackName) declares it in \(region): a bucket cannot move between regions; put its feature set in \(elsewhere) or choose another name")
+                    problems.append(
+                        "\(what) exists in \(elsewhere), but \(found.stackName) declares it in \(region): a bucket cannot move between regions; put its "
+                            + "feature set in \(elsewhere) or choose another name"
+                    )
                     continue
                 }
                 if let owner = found.owner {
                     if ours.contains(owner.stack) || observed.strays[owner.stack] != nil {
-                        problems.append("\(what) is already in our stack \(owner.stack) as \(owner.logicalID), and \(found.stackName) declares it as \(found.logicalID): one resource cannot be in two stacks; keep it in one feature set")
+                        problems.append(
+                            "\(what) is already in our stack \(owner.stack) as \(owner.logicalID), and \(found.stackName) declares it as \(found.logicalID): "
+                                + "one resource cannot be in two stacks; keep it in one feature set"
+                        )
                     } else if !allowed.contains(owner.stack) {
-                        problems.append("\(what) belongs to stack \(owner.stack) (as \(owner.logicalID)), which `adopt.fromStacks` (\(at)) does not name: add \(owner.stack) there to move it into \(found.stackName), or give the resource another name")
+                        problems.append(
+                            "\(what) belongs to stack \(owner.stack) (as \(owner.logicalID)), which `adopt.fromStacks` (\(at)) does not name: add "
+                                + "\(owner.stack) there to move it into \(found.stackName), or give the resource another name"
+                        )
                     }
                 }
                 if let resource = declared["\(found.stackName)/\(found.logicalID)"] {
                     let replacing = differences(resource, live: found.live).filter { resource.kind.replacing.contains($0.property) }
                     if !replacing.isEmpty {
-                        problems.append("\(what): adopting it as declared would replace it (\(replacing.map(\.description).joined(separator: "; "))), and an adoption never replaces or deletes: declare what it has, or move its data yourself")
+                        problems.append(
+                            "\(what): adopting it as declared would replace it (\(replacing.map(\.description).joined(separator: "; "))), and an adoption "
+                                + "never replaces or deletes: declare what it has, or move its data yourself"
+                        )
                     }
                 }
             }
@@ -174,7 +199,10 @@ extension Planner {
         if Set(state.regions).isSubset(of: snapshot.regions.keys) {
             let seen = Set(snapshot.regions.values.flatMap(\.adoptFrom))
             for name in state.adoptFrom where !seen.contains(name.value) {
-                problems.append("\(name.location): `adopt.fromStacks` names stack \(name.value), which exists in none of the regions \(state.regions.joined(separator: ", ")): correct the name or remove it")
+                problems.append(
+                    "\(name.location): `adopt.fromStacks` names stack \(name.value), which exists in none of the regions "
+                        + "\(state.regions.joined(separator: ", ")): correct the name or remove it"
+                )
             }
         }
         return problems
@@ -187,16 +215,24 @@ extension Adoption {
     public func values(region: String, account: String) -> TemplateEdit.Values {
         switch kind {
         case .bucket:
-            TemplateEdit.Values(ref: name, attributes: ["Arn": "arn:aws:s3:::\(name)", "DomainName": "\(name).s3.amazonaws.com",
-                                                        "RegionalDomainName": "\(name).s3.\(region).amazonaws.com",
-                                                        "DualStackDomainName": "\(name).s3.dualstack.\(region).amazonaws.com"])
+            TemplateEdit.Values(
+                ref: name,
+                attributes: [
+                    "Arn": "arn:aws:s3:::\(name)", "DomainName": "\(name).s3.amazonaws.com",
+                    "RegionalDomainName": "\(name).s3.\(region).amazonaws.com",
+                    "DualStackDomainName": "\(name).s3.dualstack.\(region).amazonaws.com",
+                ])
         case .queue:
             TemplateEdit.Values(ref: physicalID, attributes: ["Arn": "arn:aws:sqs:\(region):\(account):\(name)", "QueueName": name, "QueueUrl": physicalID])
         case .userPool:
-            TemplateEdit.Values(ref: physicalID, attributes: ["Arn": "arn:aws:cognito-idp:\(region):\(account):userpool/\(physicalID)",
-                                                              "ProviderName": "cognito-idp.\(region).amazonaws.com/\(physicalID)",
-                                                              "ProviderURL": "https://cognito-idp.\(region).amazonaws.com/\(physicalID)",
-                                                              "UserPoolId": physicalID])
+            TemplateEdit.Values(
+                ref: physicalID,
+                attributes: [
+                    "Arn": "arn:aws:cognito-idp:\(region):\(account):userpool/\(physicalID)",
+                    "ProviderName": "cognito-idp.\(region).amazonaws.com/\(physicalID)",
+                    "ProviderURL": "https://cognito-idp.\(region).amazonaws.com/\(physicalID)",
+                    "UserPoolId": physicalID,
+                ])
         case .userPoolClient:
             TemplateEdit.Values(ref: physicalID, attributes: ["ClientId": physicalID, "Name": name])
         case .apiDomain:

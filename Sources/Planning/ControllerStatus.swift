@@ -174,13 +174,18 @@ public enum Conditions {
         let stalled = findings.filter { $0.kind == .stack || $0.kind == .certificate }
         if !stalled.isEmpty { result.append(.init(.stalled, stalled.map { "\($0.subject) \($0.detail)" }.joined(separator: "; "))) }
         if facts.pendingSteps > 0 {
-            result.append(.init(.reconciling, "\(facts.pendingSteps) step\(facts.pendingSteps == 1 ? "" : "s") of commit \(seen.map { String($0.prefix(12)) } ?? "?") not applied yet"))
+            result.append(
+                .init(
+                    .reconciling,
+                    "\(facts.pendingSteps) step\(facts.pendingSteps == 1 ? "" : "s") of commit \(seen.map { String($0.prefix(12)) } ?? "?") not applied yet"))
         }
         if !facts.awaiting.isEmpty { result.append(.init(.awaitingApproval, facts.awaiting.joined(separator: "; "))) }
         if !facts.rollingOut.isEmpty { result.append(.init(.rollingOut, facts.rollingOut.joined(separator: "; "))) }
         if !facts.rolledBack.isEmpty { result.append(.init(.degraded, facts.rolledBack.joined(separator: "; "))) }
         let drift = findings.filter(\.isDrift)
-        if !drift.isEmpty { result.append(.init(.drifted, "\(drift.count) finding\(drift.count == 1 ? "" : "s"): " + drift.map(\.subject).joined(separator: ", "))) }
+        if !drift.isEmpty {
+            result.append(.init(.drifted, "\(drift.count) finding\(drift.count == 1 ? "" : "s"): " + drift.map(\.subject).joined(separator: ", ")))
+        }
         return result.isEmpty ? [.init(.ready, "converged at commit \(seen.map { String($0.prefix(12)) } ?? "?")")] : result
     }
 }

@@ -74,21 +74,24 @@ public struct DNSRecordChange: Hashable, Sendable, Codable, CustomStringConverti
         if policy == .ifAbsent {
             if existing.contains(where: { addresses.contains($0.type) }) { return .satisfied }
             return value.isEmpty
-                ? .person("\(name) resolves to nothing in zone \(zone), and Cognito creates a custom domain only under a parent that resolves: "
-                          + "add an A record for it (any address), or set domains.route53.parentAddress and the controller adds one")
+                ? .person(
+                    "\(name) resolves to nothing in zone \(zone), and Cognito creates a custom domain only under a parent that resolves: "
+                        + "add an A record for it (any address), or set domains.route53.parentAddress and the controller adds one")
                 : .write(create: true)
         }
         let others = existing.filter { $0.type != type }
         if type == "CNAME", let other = others.first {
-            return .person("\(name) has a\(other.type.first == "A" ? "n" : "") \(other.type) record in zone \(zone), and a CNAME cannot sit beside another record: "
-                           + "delete it if nothing needs it (or point it at \(value) yourself), then apply again")
+            return .person(
+                "\(name) has a\(other.type.first == "A" ? "n" : "") \(other.type) record in zone \(zone), and a CNAME cannot sit beside another record: "
+                    + "delete it if nothing needs it (or point it at \(value) yourself), then apply again")
         }
         let same = existing.filter { $0.type == type }
         if same.isEmpty { return .write(create: true) }
         if same.count == 1, DNSRecord.canonical(same[0].value) == DNSRecord.canonical(value) { return .satisfied }
         guard policy == .upsert else {
-            return .person("\(name) is a \(type) to \(same.map(\.value).joined(separator: ", ")) in zone \(zone); it serves a gated environment, so the controller "
-                           + "does not repoint it: change it to \(value) in Route 53 when the move is agreed, then apply again")
+            return .person(
+                "\(name) is a \(type) to \(same.map(\.value).joined(separator: ", ")) in zone \(zone); it serves a gated environment, so the controller "
+                    + "does not repoint it: change it to \(value) in Route 53 when the move is agreed, then apply again")
         }
         return .write(create: false)
     }
@@ -106,19 +109,23 @@ extension Planner {
         if state.cognito != nil, let region = cognitoRegion(state) {
             let auth = state.customDomains(prefix: domains.authPrefix)
             needs += authParents(state).map {
-                DNSNeed(name: $0, type: "A", target: domains.route53?.parentAddress.map { "\($0.value) (unless it resolves already)" } ?? "(an address of yours: the site's, or any)",
-                        purpose: "the parent of an auth domain must resolve before Cognito creates the domain", zone: zone)
+                DNSNeed(
+                    name: $0, type: "A",
+                    target: domains.route53?.parentAddress.map { "\($0.value) (unless it resolves already)" } ?? "(an address of yours: the site's, or any)",
+                    purpose: "the parent of an auth domain must resolve before Cognito creates the domain", zone: zone)
             }
             needs += auth.map { environment, domain in
-                DNSNeed(name: domain, type: "CNAME", target: snapshot[region].cognitoDomains[domain]?.target,
-                        purpose: "\(environment)'s hosted login (Cognito's CloudFront distribution; a Route 53 alias works too)", zone: zone)
+                DNSNeed(
+                    name: domain, type: "CNAME", target: snapshot[region].cognitoDomains[domain]?.target,
+                    purpose: "\(environment)'s hosted login (Cognito's CloudFront distribution; a Route 53 alias works too)", zone: zone)
             }
         }
         if let api = state.api, let region = apiRegion(state) {
             let stack = snapshot[region].stacks[Naming.stackName(project: state.project.value, featureSet: api.featureSet.value)]
             needs += apiDomainOutputs(state).map { environment, domain, output in
-                DNSNeed(name: domain, type: "CNAME", target: stack?.outputs[output],
-                        purpose: "\(environment)'s API (its regional API Gateway domain; a Route 53 alias works too)", zone: zone)
+                DNSNeed(
+                    name: domain, type: "CNAME", target: stack?.outputs[output],
+                    purpose: "\(environment)'s API (its regional API Gateway domain; a Route 53 alias works too)", zone: zone)
             }
         }
         return needs
@@ -138,7 +145,10 @@ extension Planner {
     static func apiDomainOutputs(_ state: DesiredState) -> [(environment: String, domain: String, output: String)] {
         guard let domains = state.domains else { return [] }
         return apiDomains(state).map { environment, domain in
-            (environment, domain, TemplateParameters.apiDomainTarget(TemplateParameters.apiDomainID(environment, apex: domain == "\(domains.apiPrefix).\(domains.base.value)")))
+            (
+                environment, domain,
+                TemplateParameters.apiDomainTarget(TemplateParameters.apiDomainID(environment, apex: domain == "\(domains.apiPrefix).\(domains.base.value)"))
+            )
         }
     }
 
@@ -162,8 +172,16 @@ extension Planner {
     static func dnsSteps(_ records: [DNSRecordChange], region: String, zone observed: HostedZoneFact?, zoneID: String) -> [Step] {
         guard !records.isEmpty else { return [] }
         guard let observed, let zoneName = observed.name else {
-            return [Step(region: region, change: .blocked, action: .dnsNeedsPerson(name: zoneID,
-                remedy: "hosted zone \(zoneID) (domains.route53.zoneId) does not exist in this account: correct the id (`aws route53 list-hosted-zones`) or create the zone"))]
+            return [
+                Step(
+                    region: region, change: .blocked,
+                    action: .dnsNeedsPerson(
+                        name: zoneID,
+                        remedy:
+                            "hosted zone \(zoneID) (domains.route53.zoneId) does not exist in this account: correct the id (`aws route53 list-hosted-zones`) "
+                            + "or create the zone"
+                    ))
+            ]
         }
         var write: [DNSRecordChange] = []
         var steps: [Step] = []
@@ -171,23 +189,38 @@ extension Planner {
         for record in records {
             let name = DNSRecord.canonical(record.name)
             guard name == zoneName || name.hasSuffix("." + zoneName) else {
-                steps.append(Step(region: region, change: .blocked, action: .dnsNeedsPerson(name: record.name,
-                    remedy: "\(record.name) is not in zone \(zoneID) (\(zoneName)): name the zone that holds \(record.name) in domains.route53.zoneId, or remove domains.route53 and create the records where the domain is hosted")))
+                steps.append(
+                    Step(
+                        region: region, change: .blocked,
+                        action: .dnsNeedsPerson(
+                            name: record.name,
+                            remedy:
+                                "\(record.name) is not in zone \(zoneID) (\(zoneName)): name the zone that holds \(record.name) in domains.route53.zoneId, "
+                                + "or remove domains.route53 and create the records where the domain is hosted"
+                        )))
                 continue
             }
             if record.type == "CNAME", name == zoneName {
-                steps.append(Step(region: region, change: .blocked, action: .dnsNeedsPerson(name: record.name,
-                    remedy: "\(record.name) is the apex of zone \(zoneID), where DNS allows no CNAME: use a zone for a parent domain")))
+                steps.append(
+                    Step(
+                        region: region, change: .blocked,
+                        action: .dnsNeedsPerson(
+                            name: record.name,
+                            remedy: "\(record.name) is the apex of zone \(zoneID), where DNS allows no CNAME: use a zone for a parent domain")))
                 continue
             }
             guard case .known(let value) = record.value else { write.append(record); continue }
-            switch DNSRecordChange.decide(name: record.name, type: record.type, value: value, policy: record.policy, existing: observed.records(at: record.name), zone: zoneID) {
+            switch DNSRecordChange.decide(
+                name: record.name, type: record.type, value: value, policy: record.policy, existing: observed.records(at: record.name), zone: zoneID)
+            {
             case .satisfied: break
             case .write(let create): write.append(record); creates = creates && create
             case .person(let remedy): steps.append(Step(region: region, change: .blocked, action: .dnsNeedsPerson(name: record.name, remedy: remedy)))
             }
         }
-        if !write.isEmpty { steps.insert(Step(region: region, change: creates ? .create : .update, action: .dnsRecords(zoneID: zoneID, records: write)), at: 0) }
+        if !write.isEmpty {
+            steps.insert(Step(region: region, change: creates ? .create : .update, action: .dnsRecords(zoneID: zoneID, records: write)), at: 0)
+        }
         return steps
     }
 
@@ -195,8 +228,11 @@ extension Planner {
     /// renews a DNS-validated certificate only while they resolve).
     static func validationRecords(_ request: CertificateRequest, certificate: CertificateFact?) -> [DNSRecordChange] {
         guard let certificate, !certificate.records.isEmpty else {
-            return [DNSRecordChange(name: request.domainName, type: "CNAME", value: .certificateValidation(purpose: request.purpose.rawValue, arn: certificate?.arn),
-                                    policy: .upsert)]
+            return [
+                DNSRecordChange(
+                    name: request.domainName, type: "CNAME", value: .certificateValidation(purpose: request.purpose.rawValue, arn: certificate?.arn),
+                    policy: .upsert)
+            ]
         }
         return certificate.records.map { DNSRecordChange(name: $0.name, type: $0.type, value: .known(value: $0.value), policy: .upsert) }
     }
@@ -205,7 +241,10 @@ extension Planner {
     static func parentRecords(_ state: DesiredState, observed: RegionSnapshot) -> [DNSRecordChange] {
         guard let route53 = state.domains?.route53 else { return [] }
         let authPrefix = state.domains?.authPrefix ?? "auth"
-        let missing = Set(state.customDomains(prefix: authPrefix).filter { observed.cognitoDomains[$0.domain] == nil }.map { String($0.domain.drop { $0 != "." }.dropFirst()) })
+        let missing = Set(
+            state.customDomains(prefix: authPrefix).filter { observed.cognitoDomains[$0.domain] == nil }.map {
+                String($0.domain.drop { $0 != "." }.dropFirst())
+            })
         return authParents(state).filter(missing.contains).map { parent in
             DNSRecordChange(name: parent, type: "A", value: .known(value: route53.parentAddress?.value ?? ""), policy: .ifAbsent)
         }
@@ -216,8 +255,9 @@ extension Planner {
         guard state.domains?.route53 != nil else { return [] }
         let gated = Set(state.gatedEnvironments.map(\.name.value))
         return state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map { environment, domain in
-            DNSRecordChange(name: domain, type: "CNAME", value: observed.cognitoDomains[domain]?.target.map { .known(value: $0) } ?? .cognitoDistribution,
-                            policy: gated.contains(environment) ? .guarded : .upsert)
+            DNSRecordChange(
+                name: domain, type: "CNAME", value: observed.cognitoDomains[domain]?.target.map { .known(value: $0) } ?? .cognitoDistribution,
+                policy: gated.contains(environment) ? .guarded : .upsert)
         }
     }
 
@@ -226,9 +266,10 @@ extension Planner {
         guard state.domains?.route53 != nil else { return [] }
         let gated = Set(state.gatedEnvironments.map(\.name.value))
         return apiDomainOutputs(state).map { environment, domain, output in
-            DNSRecordChange(name: domain, type: "CNAME",
-                            value: observed.stacks[stackName]?.outputs[output].map { .known(value: $0) } ?? .apiRegionalName(stackName: stackName, output: output),
-                            policy: gated.contains(environment) ? .guarded : .upsert)
+            DNSRecordChange(
+                name: domain, type: "CNAME",
+                value: observed.stacks[stackName]?.outputs[output].map { .known(value: $0) } ?? .apiRegionalName(stackName: stackName, output: output),
+                policy: gated.contains(environment) ? .guarded : .upsert)
         }
     }
 }

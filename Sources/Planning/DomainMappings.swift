@@ -7,8 +7,10 @@ extension Planner {
     /// environment's stage; one another API serves (a deployment moved in from) moves only once
     /// `adopt.cutOver` lists its environment, held like a release for a gated one, and moves back
     /// to where it was (recorded at the cut-over) once it is no longer listed.
-    static func mappings(_ state: DesiredState, observed: RegionSnapshot, stackName: String, waiting: Bool,
-                         previous: [String: MappingTarget]) -> (steps: [Step], unchanged: Int) {
+    static func mappings(
+        _ state: DesiredState, observed: RegionSnapshot, stackName: String, waiting: Bool,
+        previous: [String: MappingTarget]
+    ) -> (steps: [Step], unchanged: Int) {
         guard !waiting else { return ([], 0) }
         let ourAPI = observed.stacks[stackName]?.outputs["HttpApiId"]
         let cutOver = Set(state.cutOver.map(\.value))
@@ -21,9 +23,12 @@ extension Planner {
             let gate = gated.contains(environment) ? environment : nil
             let ours = MappingTarget(apiID: nil, stage: environment)
             func add(_ change: Step.Change, _ root: ApiMappingFact?, to: MappingTarget, gate: String?) {
-                steps.append(Step(region: observed.region, change: change,
-                                  action: .apiMapping(domain: domain, environment: environment, stackName: stackName, mappingID: root?.id,
-                                                      from: root?.target, to: to, releaseFrom: release), gate: gate))
+                steps.append(
+                    Step(
+                        region: observed.region, change: change,
+                        action: .apiMapping(
+                            domain: domain, environment: environment, stackName: stackName, mappingID: root?.id,
+                            from: root?.target, to: to, releaseFrom: release), gate: gate))
             }
             // Not there yet (the stack creates the domain), or nothing mapped at its root: map it.
             guard let root = observed.apiMappings[domain]?.first(where: { $0.key == "" }) else {

@@ -91,12 +91,15 @@ public enum DriftRules {
                     let key = aliasKey(region: region, functionName: functionName, environment: env)
                     if let from = awaiting[key], from == actual { continue }
                     let stack = Naming.stackName(project: state.project.value, featureSet: function.featureSet.value)
-                    findings.append(Finding(
-                        kind: .alias, region: region, stack: stack, subject: "alias \(functionName):\(env)",
-                        detail: actual.map { "points at \($0); releases.yaml pins \(wanted)" } ?? "is missing; releases.yaml pins \(wanted)",
-                        remedy: "if the change was intended, pin it in releases.yaml and commit; otherwise `reconciler apply` requests an approval to move it back "
-                            + "to \(wanted) (with [drift] policy = \"correct\" the controller requests it)",
-                        environment: env))
+                    findings.append(
+                        Finding(
+                            kind: .alias, region: region, stack: stack, subject: "alias \(functionName):\(env)",
+                            detail: actual.map { "points at \($0); releases.yaml pins \(wanted)" } ?? "is missing; releases.yaml pins \(wanted)",
+                            remedy:
+                                "if the change was intended, pin it in releases.yaml and commit; otherwise `reconciler apply` requests an approval to move "
+                                + "it back "
+                                + "to \(wanted) (with [drift] policy = \"correct\" the controller requests it)",
+                            environment: env))
                 }
             }
         }
@@ -116,22 +119,28 @@ public enum DriftRules {
                     let left = notAfter - now.timeIntervalSince1970
                     guard left < certificateWarning else { continue }
                     let days = Int((left / 86_400).rounded(.down))
-                    findings.append(Finding(
-                        kind: .expiry, region: region, subject: subject,
-                        detail: left <= 0 ? "expired on \(day(notAfter))" : "expires on \(day(notAfter)) (in \(days) day\(days == 1 ? "" : "s"))",
-                        remedy: "ACM renews a DNS-validated certificate in use by itself only while its validation CNAME records are in DNS: "
-                            + "check them with `aws acm describe-certificate \(cli)`; if renewal is not possible, delete the certificate and apply again to request a new one"))
+                    findings.append(
+                        Finding(
+                            kind: .expiry, region: region, subject: subject,
+                            detail: left <= 0 ? "expired on \(day(notAfter))" : "expires on \(day(notAfter)) (in \(days) day\(days == 1 ? "" : "s"))",
+                            remedy: "ACM renews a DNS-validated certificate in use by itself only while its validation CNAME records are in DNS: "
+                                + "check them with `aws acm describe-certificate \(cli)`; if renewal is not possible, delete the certificate and apply again "
+                                + "to request a new one"
+                        ))
                 case "PENDING_VALIDATION":
                     let records = certificate.records.map { "\($0.type) \($0.name) → \($0.value)" }
-                    findings.append(Finding(
-                        kind: .certificate, region: region, subject: subject, detail: "pending DNS validation",
-                        remedy: records.isEmpty ? "ACM has not published the validation records yet; check again later"
-                            : "add to DNS: " + records.joined(separator: "; ")))
+                    findings.append(
+                        Finding(
+                            kind: .certificate, region: region, subject: subject, detail: "pending DNS validation",
+                            remedy: records.isEmpty
+                                ? "ACM has not published the validation records yet; check again later"
+                                : "add to DNS: " + records.joined(separator: "; ")))
                 default:
-                    findings.append(Finding(
-                        kind: .certificate, region: region, subject: subject,
-                        detail: "\(certificate.status)\(certificate.failureReason.map { " (\($0))" } ?? "")",
-                        remedy: "delete it (`aws acm delete-certificate \(cli)`) and apply again to request a new one"))
+                    findings.append(
+                        Finding(
+                            kind: .certificate, region: region, subject: subject,
+                            detail: "\(certificate.status)\(certificate.failureReason.map { " (\($0))" } ?? "")",
+                            remedy: "delete it (`aws acm delete-certificate \(cli)`) and apply again to request a new one"))
                 }
             }
         }
@@ -147,13 +156,18 @@ public enum DriftRules {
                 let reason = fact.statusReason.map { " (\($0))" } ?? ""
                 switch StackStatus.disposition(fact.status, stack: name, region: region) {
                 case .needsPerson(let remedy):
-                    findings.append(Finding(kind: .stack, region: region, stack: name, subject: "stack \(name)", detail: "\(fact.status)\(reason)", remedy: remedy))
+                    findings.append(
+                        Finding(kind: .stack, region: region, stack: name, subject: "stack \(name)", detail: "\(fact.status)\(reason)", remedy: remedy))
                 case .inProgress:
                     guard let since = fact.lastChange.flatMap(parseTime), now.timeIntervalSince(since) > stuckAfter else { continue }
                     let minutes = Int(now.timeIntervalSince(since) / 60)
-                    findings.append(Finding(kind: .stack, region: region, stack: name, subject: "stack \(name)",
-                                            detail: "\(fact.status) for \(minutes < 1 ? "under a minute" : "\(minutes) min") since \(fact.lastChange ?? "")\(reason), longer than [apply] stack_wait_seconds",
-                                            remedy: StackStatus.stuckRemedy(fact.status, stack: name, region: region)))
+                    findings.append(
+                        Finding(
+                            kind: .stack, region: region, stack: name, subject: "stack \(name)",
+                            detail:
+                                "\(fact.status) for \(minutes < 1 ? "under a minute" : "\(minutes) min") since \(fact.lastChange ?? "")\(reason), longer "
+                                + "than [apply] stack_wait_seconds",
+                            remedy: StackStatus.stuckRemedy(fact.status, stack: name, region: region)))
                 case .absent, .ready:
                     continue
                 }
@@ -167,11 +181,13 @@ public enum DriftRules {
         let owned = stack.controllerOwned
         return drifts.filter { ($0.status == "MODIFIED" || $0.status == "DELETED") && !owned.contains($0.logicalID) }.map { drift in
             let cli = "--stack-name \(stack.stackName) --region \(stack.id.region)"
-            return Finding(kind: .resource, region: stack.id.region, stack: stack.stackName, subject: "\(drift.type) \(drift.logicalID)",
-                           detail: drift.status == "DELETED" ? "deleted outside CloudFormation"
-                               : "changed outside CloudFormation" + (drift.differences.isEmpty ? "" : ": " + drift.differences.joined(separator: ", ")),
-                           remedy: "undo the change by hand (`aws cloudformation describe-stack-resource-drifts \(cli)` shows expected and actual values), "
-                               + "or put it in the desired state and commit; deploying the same template does not revert drift")
+            return Finding(
+                kind: .resource, region: stack.id.region, stack: stack.stackName, subject: "\(drift.type) \(drift.logicalID)",
+                detail: drift.status == "DELETED"
+                    ? "deleted outside CloudFormation"
+                    : "changed outside CloudFormation" + (drift.differences.isEmpty ? "" : ": " + drift.differences.joined(separator: ", ")),
+                remedy: "undo the change by hand (`aws cloudformation describe-stack-resource-drifts \(cli)` shows expected and actual values), "
+                    + "or put it in the desired state and commit; deploying the same template does not revert drift")
         }
     }
 

@@ -14,12 +14,14 @@ public struct AliasTarget: Hashable, Sendable, Codable, CustomStringConvertible 
 
     /// What a release pin asks of the alias.
     public init(_ pin: Releases.Pin) {
-        self.init(version: String(pin.version.value),
-                  weights: pin.canary.map { [String($0.version.value): $0.weight.value] } ?? [:])
+        self.init(
+            version: String(pin.version.value),
+            weights: pin.canary.map { [String($0.version.value): $0.weight.value] } ?? [:])
     }
 
     public var description: String {
-        weights.isEmpty ? version
+        weights.isEmpty
+            ? version
             : version + weights.sorted { $0.key < $1.key }.map { " + \($0.key) at \(Int(($0.value * 100).rounded()))%" }.joined()
     }
 }
@@ -66,8 +68,9 @@ public struct Step: Hashable, Sendable, Codable {
         /// change (nil: none yet, one is made); `from` == `to`: it stays, waiting for `adopt.cutOver`.
         /// `releaseFrom`: the earlier deployment's stacks, out of which a mapping resource of the
         /// domain is taken first (retained, removed), so deleting them later leaves the domain alone.
-        case apiMapping(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
-                        releaseFrom: [String])
+        case apiMapping(
+            domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+            releaseFrom: [String])
         case alias(function: String, functionName: String, environment: String, from: AliasTarget?, to: AliasTarget, revisionID: String?)
         /// Writes records in the Route 53 zone of `domains.route53`: only names the desired state
         /// gives the custom domains (and their certificates' validation names), in one batch.
@@ -129,7 +132,9 @@ public struct Step: Hashable, Sendable, Codable {
         case .pruneLayer(_, let versions):
             return "delete version\(versions.count == 1 ? "" : "s") \(versions.map(String.init).joined(separator: ", ")) (keep the newest 3)"
         case .pruneVersions(_, let functions, let keep):
-            return "delete those no alias or release pin refers to, beyond the newest \(keep) of each of its \(functions.count) function\(functions.count == 1 ? "" : "s")"
+            return
+                "delete those no alias or release pin refers to, beyond the newest \(keep) of each of its \(functions.count) "
+                + "function\(functions.count == 1 ? "" : "s")"
         case .pruneArtifacts:
             return "delete archives and templates nothing refers to (the newest archive of each layer stays); replaced versions expire after a day"
         case .uploadArtifact: return "upload"
@@ -138,7 +143,9 @@ public struct Step: Hashable, Sendable, Codable {
                 + (delivery == "s3" ? " (template via the artifact bucket)" : "")
                 + (gate.map { gate in
                     guard let preview else { return " (held: waits for the \(gate) adoption)" }
-                    return " (held: \(preview.risks.count) risky change\(preview.risks.count == 1 ? "" : "s") need\(preview.risks.count == 1 ? "s" : "") approval for \(gate))"
+                    return
+                        " (held: \(preview.risks.count) risky change\(preview.risks.count == 1 ? "" : "s") need\(preview.risks.count == 1 ? "s" : "") "
+                        + "approval for \(gate))"
                 } ?? "")
         case .deleteStack(_, let featureSet):
             return "delete: feature set \(featureSet) no longer runs in \(region)"
@@ -218,8 +225,9 @@ public struct Plan: Hashable, Sendable, Codable {
     /// Keeps only the given regions (and recomputes the digest).
     public func restricted(to regions: Set<String>) -> Plan {
         guard !regions.isEmpty else { return self }
-        return rebuilt(regions: self.regions.filter { regions.contains($0.region) },
-                       fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
+        return rebuilt(
+            regions: self.regions.filter { regions.contains($0.region) },
+            fingerprints: fingerprints.filter { regions.contains(String($0.key.prefix { $0 != "/" })) })
     }
 
     /// The same plan with other regions (and fingerprints): the digest recomputed, what it

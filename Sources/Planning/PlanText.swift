@@ -25,8 +25,10 @@ public enum PlanText {
 
     public static func render(_ plan: Plan, source: String, colour: Bool) -> String {
         let reset = colour ? "\u{1B}[0m" : ""
-        var lines = ["Plan for \(plan.project) from \(source)",
-                     "account \(plan.account) · digest \(plan.digest.prefix(16))", ""]
+        var lines = [
+            "Plan for \(plan.project) from \(source)",
+            "account \(plan.account) · digest \(plan.digest.prefix(16))", "",
+        ]
         for region in plan.regions {
             if region.steps.isEmpty {
                 lines.append("\(region.region): no changes (\(region.unchanged) checked)")
@@ -40,7 +42,11 @@ public enum PlanText {
                     // Each resource its own line: where it is now, and what the update will change.
                     lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
                     for resource in resources {
-                        lines.append("    \(start)\(marker(step)) adopt \(resource.subject)\(reset)  \(resource.physicalID == resource.name ? "" : "\(resource.physicalID), ")\(resource.route) into \(stackName) as \(resource.logicalID)")
+                        lines.append(
+                            "    \(start)\(marker(step)) adopt \(resource.subject)\(reset)  "
+                                + "\(resource.physicalID == resource.name ? "" : "\(resource.physicalID), ")\(resource.route) into \(stackName) as "
+                                + "\(resource.logicalID)"
+                        )
                         for difference in resource.differences { lines.append("        ~ \(difference)") }
                     }
                     continue
@@ -65,11 +71,16 @@ public enum PlanText {
     /// The DNS records of the custom domains, with who writes them: a header and a line each.
     public static func dnsLines(_ dns: [DNSNeed]) -> [String] {
         let zone = dns.compactMap(\.zone).first
-        var lines = [zone.map { "DNS records of the custom domains (the controller writes them in Route 53 zone \($0); the steps above say which are missing):" }
-            ?? "DNS records the custom domains need (create them where the domain is hosted):"]
+        var lines = [
+            zone.map { "DNS records of the custom domains (the controller writes them in Route 53 zone \($0); the steps above say which are missing):" }
+                ?? "DNS records the custom domains need (create them where the domain is hosted):"
+        ]
         let width = dns.map { "\($0.type) \($0.name)".count }.max() ?? 0
         for need in dns {
-            lines.append("  \("\(need.type) \(need.name)".padding(toLength: width, withPad: " ", startingAt: 0))  → \(need.target ?? "(known once it is created)")  \(need.purpose)")
+            lines.append(
+                "  \("\(need.type) \(need.name)".padding(toLength: width, withPad: " ", startingAt: 0))  → \(need.target ?? "(known once it is created)")  "
+                    + "\(need.purpose)"
+            )
         }
         return lines
     }
@@ -82,8 +93,10 @@ public enum PlanText {
     public static func summary(_ plan: Plan) -> String {
         guard plan.hasChanges else { return "No changes: the cloud matches the desired state." }
         let counts = plan.counts
-        let parts: [(String, String)] = [("adopt", "to adopt"), ("create", "to create"), ("update", "to update"), ("delete", "to delete"),
-                                         ("wait", "to wait for"), ("held", "held for approval"), ("blocked", "need a person")]
+        let parts: [(String, String)] = [
+            ("adopt", "to adopt"), ("create", "to create"), ("update", "to update"), ("delete", "to delete"),
+            ("wait", "to wait for"), ("held", "held for approval"), ("blocked", "need a person"),
+        ]
         var text = "Plan: " + parts.compactMap { key, label in counts[key].map { "\($0) \(label)" } }.joined(separator: ", ") + "."
         let gates = Set(plan.heldSteps.compactMap(\.gate)).sorted()
         if !gates.isEmpty { text += " Releases to \(gates.joined(separator: " and ")) wait for an approved one-time password." }

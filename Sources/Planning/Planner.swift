@@ -107,8 +107,9 @@ public enum Planner {
         return all.compactMap { target in
             if regions.contains(target.region) { return target }
             guard needsCertificates, !target.certificateDomains.isEmpty else { return nil }
-            return ObservationTargets(region: target.region, stacks: [:], artifactKeys: [:], functions: [], layers: [:],
-                                      certificateDomains: target.certificateDomains, cognitoDomains: [])
+            return ObservationTargets(
+                region: target.region, stacks: [:], artifactKeys: [:], functions: [], layers: [:],
+                certificateDomains: target.certificateDomains, cognitoDomains: [])
         }
     }
 
@@ -124,12 +125,17 @@ public enum Planner {
             return ObservationTargets(
                 region: region,
                 stacks: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.templateHash) }),
-                artifactKeys: Dictionary(uniqueKeysWithValues: regional.map { stack in
-                    (stack.stackName, fns.filter { $0.featureSet.value == stack.id.featureSet }
-                        .map { ArtifactKeys.function($0.name.value, codeHash: $0.codeHash) })
-                }),
+                artifactKeys: Dictionary(
+                    uniqueKeysWithValues: regional.map { stack in
+                        (
+                            stack.stackName,
+                            fns.filter { $0.featureSet.value == stack.id.featureSet }
+                                .map { ArtifactKeys.function($0.name.value, codeHash: $0.codeHash) }
+                        )
+                    }),
                 functions: fns.map { Naming.functionName($0.name.value) },
-                layers: Dictionary(uniqueKeysWithValues: layers(in: state, region: region).map { (Naming.layerName(project: project, layer: $0.name.value), $0.contentHash) }),
+                layers: Dictionary(
+                    uniqueKeysWithValues: layers(in: state, region: region).map { (Naming.layerName(project: project, layer: $0.name.value), $0.contentHash) }),
                 certificateDomains: certificates.map(\.domainName),
                 cognitoDomains: cognito ? state.customDomains(prefix: state.domains?.authPrefix ?? "auth").map(\.domain) : [],
                 adoptable: Dictionary(uniqueKeysWithValues: regional.map { ($0.stackName, $0.adoptable) }),
@@ -177,8 +183,9 @@ public enum Planner {
         observed.strays.values.sorted { $0.name < $1.name }.compactMap { stack in
             guard StackStatus.disposition(stack.status, stack: stack.name, region: observed.region) != .inProgress else { return nil }
             fingerprints["\(observed.region)/stack/\(stack.name)"] = stack.fingerprint
-            return Step(region: observed.region, change: .delete, action: .deleteStack(stackName: stack.name, featureSet: stack.tags["FeatureSet"] ?? "?"),
-                        gate: state.gatedEnvironments.last?.name.value)
+            return Step(
+                region: observed.region, change: .delete, action: .deleteStack(stackName: stack.name, featureSet: stack.tags["FeatureSet"] ?? "?"),
+                gate: state.gatedEnvironments.last?.name.value)
         }
     }
 }

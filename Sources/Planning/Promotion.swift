@@ -75,7 +75,9 @@ public enum Promotion {
     /// The releases with the scope's pins rewritten, the pins that changed, and warnings for
     /// people. `observed` holds the aliases of `scope.aliases`, in that order (used when `from`
     /// pins nothing).
-    public static func promote(_ state: DesiredState, _ scope: Scope, observed: [AliasFact?] = []) throws -> (releases: Releases, changes: [Change], warnings: [String]) {
+    public static func promote(_ state: DesiredState, _ scope: Scope, observed: [AliasFact?] = []) throws -> (
+        releases: Releases, changes: [Change], warnings: [String]
+    ) {
         var releases = state.releases
         var warnings: [String] = []
         if scope.fromIsPinned {
@@ -89,11 +91,15 @@ public enum Promotion {
             for (index, alias) in zip(scope.pins, observed) {
                 let pin = releases.pins[index]
                 guard let alias, let version = Int(alias.version) else {
-                    throw Refusal("the \(scope.from) alias of \(Naming.functionName(pin.function.value)) in \(pin.region.value) does not exist or points at $LATEST; "
-                                  + "deploy first (`reconciler apply`), then promote; nothing was committed")
+                    throw Refusal(
+                        "the \(scope.from) alias of \(Naming.functionName(pin.function.value)) in \(pin.region.value) does not exist or points at $LATEST; "
+                            + "deploy first (`reconciler apply`), then promote; nothing was committed")
                 }
                 if !alias.weights.isEmpty {
-                    warnings.append("the \(scope.from) alias of \(pin.function.value) in \(pin.region.value) also routes to \(alias.weights.keys.sorted().joined(separator: ", ")); promoting its main version \(version) only")
+                    warnings.append(
+                        "the \(scope.from) alias of \(pin.function.value) in \(pin.region.value) also routes to "
+                            + "\(alias.weights.keys.sorted().joined(separator: ", ")); promoting its main version \(version) only"
+                    )
                 }
                 releases.pins[index].version = Located(version, at: pin.version.location)
                 releases.pins[index].canary = nil

@@ -64,13 +64,18 @@ struct RegionPlanner {
         for request in state.certificates where request.region == region {
             let certificate = certificates[request.purpose] ?? nil
             if certificate == nil {
-                add(.create, .requestCertificate(purpose: request.purpose.rawValue, domainName: request.domainName, alternativeNames: request.subjectAlternativeNames))
+                add(
+                    .create,
+                    .requestCertificate(purpose: request.purpose.rawValue, domainName: request.domainName, alternativeNames: request.subjectAlternativeNames))
             }
             dns(Planner.validationRecords(request, certificate: certificate))
             if certificate?.status == "ISSUED" {
                 unchanged += 1
             } else {
-                add(.wait, .awaitCertificate(purpose: request.purpose.rawValue, arn: certificate?.arn, domainName: request.domainName, records: certificate?.records ?? []))
+                add(
+                    .wait,
+                    .awaitCertificate(
+                        purpose: request.purpose.rawValue, arn: certificate?.arn, domainName: request.domainName, records: certificate?.records ?? []))
             }
         }
     }
@@ -85,8 +90,11 @@ struct RegionPlanner {
             let match = versions.first { $0.contentHash == layer.contentHash }
             layerArns[layer.name.value] = .some(match?.arn)
             if match == nil {
-                add(.create, .publishLayer(layer: layer.name.value, layerName: name, contentHash: layer.contentHash,
-                                           runtimes: layer.runtimes, architecture: Conventions.architecture(of: layer.name.value, in: state)))
+                add(
+                    .create,
+                    .publishLayer(
+                        layer: layer.name.value, layerName: name, contentHash: layer.contentHash,
+                        runtimes: layer.runtimes, architecture: Conventions.architecture(of: layer.name.value, in: state)))
             } else {
                 unchanged += 1
             }
@@ -112,8 +120,10 @@ struct RegionPlanner {
             var reasons = known
             let disposition = StackStatus.disposition(fact?.status, stack: stack.stackName, region: region)
             if case .needsPerson(let remedy) = disposition, let fact {
-                stackSteps.append(Step(region: region, change: .blocked,
-                                       action: .stackNeedsAttention(stackName: stack.stackName, status: fact.status, reason: fact.statusReason, remedy: remedy)))
+                stackSteps.append(
+                    Step(
+                        region: region, change: .blocked,
+                        action: .stackNeedsAttention(stackName: stack.stackName, status: fact.status, reason: fact.statusReason, remedy: remedy)))
                 continue
             }
             var waitsFor: String?
@@ -122,8 +132,9 @@ struct RegionPlanner {
                 stackSteps += adopting
                 waitsFor = adopting.last?.gate
                 if waitsFor != nil { waiting.insert(stack.stackName) }
-                reasons.insert("after adopting \(adopted.count) resource\(adopted.count == 1 ? "" : "s")"
-                               + (waitsFor.map { " (waits until the \($0) adoption is approved; the apply after it deploys)" } ?? ""), at: 0)
+                reasons.insert(
+                    "after adopting \(adopted.count) resource\(adopted.count == 1 ? "" : "s")"
+                        + (waitsFor.map { " (waits until the \($0) adoption is approved; the apply after it deploys)" } ?? ""), at: 0)
             }
             // A stack the controller never deployed (one an import made) is deployed as new:
             // its own resources are created, the adopted ones updated as the adoption showed.
@@ -134,15 +145,20 @@ struct RegionPlanner {
                 reasons.insert("first deployment by the controller", at: 0)
             } else {
                 if !templateMatches { reasons.insert("template changed", at: 0) }
-                if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters, of: stack) { reasons.append("parameters changed") }
+                if reasons.isEmpty, fact?.tags[StackTags.parameters] != Conventions.parametersHash(parameters, of: stack) {
+                    reasons.append("parameters changed")
+                }
             }
             if reasons.isEmpty {
                 unchanged += 1
             } else {
-                stackSteps.append(Step(region: region, change: firstDeployment ? .create : .update,
-                                       action: .deployStack(stackName: stack.stackName, featureSet: stack.id.featureSet, reasons: reasons,
-                                                            templateHash: stack.templateHash, delivery: stack.delivery.rawValue, parameters: parameters),
-                                       gate: waitsFor))
+                stackSteps.append(
+                    Step(
+                        region: region, change: firstDeployment ? .create : .update,
+                        action: .deployStack(
+                            stackName: stack.stackName, featureSet: stack.id.featureSet, reasons: reasons,
+                            templateHash: stack.templateHash, delivery: stack.delivery.rawValue, parameters: parameters),
+                        gate: waitsFor))
             }
         }
         steps += stackSteps
@@ -154,7 +170,11 @@ struct RegionPlanner {
     mutating func uploadArtifacts(of stack: RenderedStack, templateMatches: Bool) {
         for function in state.functions where function.featureSet.value == stack.id.featureSet {
             let key = ArtifactKeys.function(function.name.value, codeHash: function.codeHash)
-            if templateMatches || observed.artifacts.contains(key) { unchanged += 1 } else { add(.create, .uploadArtifact(function: function.name.value, key: key)) }
+            if templateMatches || observed.artifacts.contains(key) {
+                unchanged += 1
+            } else {
+                add(.create, .uploadArtifact(function: function.name.value, key: key))
+            }
         }
     }
 
@@ -169,7 +189,11 @@ struct RegionPlanner {
             case .artifactBucket:
                 parameters[parameter] = bucket
             case .certificate(let purpose):
-                if let arn = certificates[purpose]??.arn { parameters[parameter] = arn } else { reasons.append("the \(purpose.rawValue.uppercased()) certificate is requested first") }
+                if let arn = certificates[purpose]??.arn {
+                    parameters[parameter] = arn
+                } else {
+                    reasons.append("the \(purpose.rawValue.uppercased()) certificate is requested first")
+                }
             case .layer(let layer):
                 if let arn = layerArns[layer] ?? nil { parameters[parameter] = arn } else { reasons.append("layer \(layer) gets a new version") }
             case .aliasVersion(let alias):
@@ -205,8 +229,9 @@ struct RegionPlanner {
     mutating func mapAPIDomains(unless waiting: Set<String>) {
         guard Planner.apiRegion(state) == region, let api = state.api else { return }
         let stackName = Naming.stackName(project: project, featureSet: api.featureSet.value)
-        let (mappingSteps, mapped) = Planner.mappings(state, observed: observed, stackName: stackName, waiting: waiting.contains(stackName),
-                                                      previous: snapshot.previousMappings)
+        let (mappingSteps, mapped) = Planner.mappings(
+            state, observed: observed, stackName: stackName, waiting: waiting.contains(stackName),
+            previous: snapshot.previousMappings)
         steps += mappingSteps
         unchanged += mapped
         if !waiting.contains(stackName) { dns(Planner.apiRecords(state, observed: observed, stackName: stackName)) }
@@ -226,8 +251,11 @@ struct RegionPlanner {
                 let alias = observed.functions[functionName]?.aliases[env]
                 if let alias { fingerprints["\(region)/alias/\(functionName)/\(env)"] = alias.revisionID ?? "" }
                 if alias?.target == target { unchanged += 1; continue }
-                add(.update, .alias(function: function.name.value, functionName: functionName, environment: env,
-                                    from: alias?.target, to: target, revisionID: alias?.revisionID), gate: env)
+                add(
+                    .update,
+                    .alias(
+                        function: function.name.value, functionName: functionName, environment: env,
+                        from: alias?.target, to: target, revisionID: alias?.revisionID), gate: env)
             }
         }
     }

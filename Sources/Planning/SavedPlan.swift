@@ -43,7 +43,9 @@ public struct SavedPlan: Codable, Sendable, Equatable {
         for step in now.steps {
             let key = "\(step.region) \(step.subject)"
             guard let planned = previews[key], planned != step.preview else { continue }
-            func count(_ preview: StackPreview?) -> String { preview.map { "\($0.changes.count) resource change\($0.changes.count == 1 ? "" : "s")" } ?? "no change set" }
+            func count(_ preview: StackPreview?) -> String {
+                preview.map { "\($0.changes.count) resource change\($0.changes.count == 1 ? "" : "s")" } ?? "no change set"
+            }
             lines.append("\(key): its change set differs (planned \(count(planned)), now \(count(step.preview)))")
         }
         return lines.isEmpty ? ["the steps' details differ (digest \(plan.digest.prefix(16)) planned, \(now.digest.prefix(16)) now)"] : lines

@@ -49,11 +49,13 @@ public struct RegionSnapshot: Hashable, Sendable, Codable {
     /// write; nil when the region was not asked to read them.
     public var dnsZone: HostedZoneFact?
 
-    public init(region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
-                functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
-                certificates: [CertificateFact] = [],
-                cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:],
-                found: [FoundResource] = [], adoptFrom: [String] = [], apiMappings: [String: [ApiMappingFact]] = [:]) {
+    public init(
+        region: String, artifactBucketExists: Bool = false, artifacts: Set<String> = [], stacks: [String: StackFact] = [:],
+        functions: [String: FunctionFact] = [:], layers: [String: [LayerVersionFact]] = [:],
+        certificates: [CertificateFact] = [],
+        cognitoDomains: [String: CognitoDomainFact] = [:], strays: [String: StackFact] = [:],
+        found: [FoundResource] = [], adoptFrom: [String] = [], apiMappings: [String: [ApiMappingFact]] = [:]
+    ) {
         self.apiMappings = apiMappings
         self.found = found
         self.adoptFrom = adoptFrom
@@ -82,8 +84,10 @@ public struct StackFact: Hashable, Sendable, Codable {
     /// must still find before it runs.
     public var fingerprint: String { "\(status)@\(lastChange ?? "")" }
 
-    public init(name: String, status: String, statusReason: String? = nil, lastChange: String? = nil,
-                outputs: [String: String] = [:], tags: [String: String] = [:]) {
+    public init(
+        name: String, status: String, statusReason: String? = nil, lastChange: String? = nil,
+        outputs: [String: String] = [:], tags: [String: String] = [:]
+    ) {
         self.name = name
         self.status = status
         self.statusReason = statusReason
@@ -178,8 +182,10 @@ public struct CertificateFact: Hashable, Sendable, Codable {
     public var notAfter: Double?
     public var failureReason: String?
 
-    public init(arn: String, domainName: String, alternativeNames: [String], status: String, records: [DNSRecord] = [],
-                notAfter: Double? = nil, failureReason: String? = nil) {
+    public init(
+        arn: String, domainName: String, alternativeNames: [String], status: String, records: [DNSRecord] = [],
+        notAfter: Double? = nil, failureReason: String? = nil
+    ) {
         self.arn = arn
         self.domainName = domainName
         self.alternativeNames = alternativeNames

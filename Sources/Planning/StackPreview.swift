@@ -18,8 +18,10 @@ public struct ResourceChange: Hashable, Sendable, Codable {
     /// Those of `causes` that may force a replacement.
     public var recreating: [String]
 
-    public init(action: String, logicalID: String, type: String, physicalID: String? = nil, replacement: String? = nil,
-                policyAction: String? = nil, causes: [String] = [], recreating: [String] = []) {
+    public init(
+        action: String, logicalID: String, type: String, physicalID: String? = nil, replacement: String? = nil,
+        policyAction: String? = nil, causes: [String] = [], recreating: [String] = []
+    ) {
         self.action = action
         self.logicalID = logicalID
         self.type = type
@@ -59,7 +61,8 @@ public struct ResourceChange: Hashable, Sendable, Codable {
         var text = "\(marker) \(logicalID) (\(type))"
         switch action {
         case "Modify" where replaces:
-            text += replacement == "Conditional"
+            text +=
+                replacement == "Conditional"
                 ? ": may be replaced, depending on values known at execution" + (recreating.isEmpty ? "" : " (\(recreating.joined(separator: ", ")))")
                 : ": replaced" + (recreating.isEmpty ? "" : " because of \(recreating.joined(separator: ", "))")
             let others = causes.filter { !recreating.contains($0) }

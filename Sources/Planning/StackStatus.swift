@@ -20,17 +20,35 @@ public enum StackStatus {
         case "CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "IMPORT_COMPLETE", "IMPORT_ROLLBACK_COMPLETE":
             return .ready
         case "UPDATE_ROLLBACK_FAILED":
-            return .needsPerson(remedy: "an update failed and so did its rollback; fix the resource named in the stack events, then run `aws cloudformation continue-update-rollback \(cli)` (add `--resources-to-skip` for resources that cannot roll back) and apply again")
+            return .needsPerson(
+                remedy:
+                    "an update failed and so did its rollback; fix the resource named in the stack events, then run `aws cloudformation "
+                    + "continue-update-rollback \(cli)` (add `--resources-to-skip` for resources that cannot roll back) and apply again"
+            )
         case "ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED":
-            return .needsPerson(remedy: "the stack was never created successfully and cannot be updated; read its events for the cause, run `aws cloudformation delete-stack \(cli)`, then apply again")
+            return .needsPerson(
+                remedy:
+                    "the stack was never created successfully and cannot be updated; read its events for the cause, run `aws cloudformation delete-stack "
+                    + "\(cli)`, then apply again"
+            )
         case "DELETE_FAILED":
-            return .needsPerson(remedy: "a deletion failed; remove the resources named in the stack events by hand, run `aws cloudformation delete-stack \(cli)` (with `--retain-resources` if needed), then apply again")
+            return .needsPerson(
+                remedy:
+                    "a deletion failed; remove the resources named in the stack events by hand, run `aws cloudformation delete-stack \(cli)` (with "
+                    + "`--retain-resources` if needed), then apply again"
+            )
         case "UPDATE_FAILED":
-            return .needsPerson(remedy: "an update failed with rollback disabled; run `aws cloudformation rollback-stack \(cli)` or fix the cause and apply again")
+            return .needsPerson(
+                remedy: "an update failed with rollback disabled; run `aws cloudformation rollback-stack \(cli)` or fix the cause and apply again")
         case "IMPORT_ROLLBACK_FAILED":
-            return .needsPerson(remedy: "an import failed and so did its rollback; fix the resources named in the stack events, then run `aws cloudformation continue-update-rollback \(cli)`")
+            return .needsPerson(
+                remedy:
+                    "an import failed and so did its rollback; fix the resources named in the stack events, then run `aws cloudformation "
+                    + "continue-update-rollback \(cli)`"
+            )
         default:
-            return status.hasSuffix("_IN_PROGRESS") ? .inProgress
+            return status.hasSuffix("_IN_PROGRESS")
+                ? .inProgress
                 : .needsPerson(remedy: "status \(status) is not one the controller knows how to continue from; check the stack in the console")
         }
     }
@@ -40,7 +58,9 @@ extension StackStatus {
     /// What to do about a stack whose operation has run far longer than it should.
     public static func stuckRemedy(_ status: String, stack: String, region: String) -> String {
         let cli = "--stack-name \(stack) --region \(region)"
-        let events = "`aws cloudformation describe-stack-events \(cli)` names the resource still in progress (a custom resource whose function never answers holds a stack for up to an hour)"
+        let events =
+            "`aws cloudformation describe-stack-events \(cli)` names the resource still in progress (a custom resource whose function never answers holds a "
+            + "stack for up to an hour)"
         switch status {
         case "UPDATE_IN_PROGRESS":
             return "\(events); `aws cloudformation cancel-update-stack \(cli)` rolls the update back, then apply again"

@@ -45,4 +45,3 @@ public struct AliasMove: Hashable, Sendable, Codable {
     public var requestID: String?
     public init(revisionID: String?, requestID: String?) { self.revisionID = revisionID; self.requestID = requestID }
 }
-

@@ -57,7 +57,8 @@ public struct StackEventFact: Sendable, Hashable {
 
 /// Where a change set's template comes from.
 public enum TemplateLocation: Sendable, Hashable {
-    case body(String), url(String)
+    case body(String)
+    case url(String)
 }
 
 /// CloudFormation stacks, changed through change sets.
@@ -71,8 +72,10 @@ public protocol StackService: Sendable {
     func deleteStack(_ name: String, region: String) async throws
     /// `previous` names parameters that keep the stack's current value. Returns false, creating
     /// nothing, when the stack already has a change set of that name.
-    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
-                         tags: [String: String], create: Bool, region: String) async throws -> Bool
+    func createChangeSet(
+        stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
+        tags: [String: String], create: Bool, region: String
+    ) async throws -> Bool
     func changeSet(stack: String, name: String, region: String) async throws -> ChangeSetFact
     func deleteChangeSet(stack: String, name: String, region: String) async throws
     func executeChangeSet(stack: String, name: String, region: String) async throws
@@ -84,8 +87,10 @@ public protocol StackService: Sendable {
     func processedTemplate(stack: String, region: String) async throws -> String
     /// An IMPORT change set (a new stack when none exists). Returns false, creating nothing,
     /// when the stack already has a change set of that name.
-    func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String],
-                               resources: [ResourceToImport], region: String) async throws -> Bool
+    func createImportChangeSet(
+        stack: String, name: String, template: TemplateLocation, previous: [String],
+        resources: [ResourceToImport], region: String
+    ) async throws -> Bool
 }
 
 /// A resource an IMPORT change set adopts: its type, logical ID and identifying properties.
@@ -201,10 +206,12 @@ public struct CloudPorts: Sendable {
     public var history: any MappingHistory
     public var dns: any DNSZoneService
 
-    public init(identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
-                certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService,
-                versions: any FunctionVersionService, discovery: any ResourceDiscovery, mappings: any DomainMappingService, history: any MappingHistory,
-                dns: any DNSZoneService) {
+    public init(
+        identity: any IdentityService, artifacts: any ArtifactStore, stacks: any StackService, layers: any LayerService,
+        certificates: any CertificateService, domains: any UserPoolDomainService, aliases: any AliasService,
+        versions: any FunctionVersionService, discovery: any ResourceDiscovery, mappings: any DomainMappingService, history: any MappingHistory,
+        dns: any DNSZoneService
+    ) {
         self.dns = dns
         self.discovery = discovery
         self.mappings = mappings

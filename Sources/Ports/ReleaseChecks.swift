@@ -34,6 +34,8 @@ public struct UnwiredReleaseChecks: ReleaseChecks {
     public init() {}
     struct Unwired: Error, CustomStringConvertible { var description: String { "no CloudWatch or Lambda client is wired for release checks" } }
     public func alarmStates(_ names: [String], region: String) async throws -> [String: String] { throw Unwired() }
-    public func metrics(region: String, functionName: String, alias: String, version: String, from start: Date, to end: Date) async throws -> AliasMetrics { throw Unwired() }
+    public func metrics(region: String, functionName: String, alias: String, version: String, from start: Date, to end: Date) async throws -> AliasMetrics {
+        throw Unwired()
+    }
     public func invoke(region: String, functionName: String, qualifier: String, payload: [UInt8]) async throws -> String? { throw Unwired() }
 }

@@ -6,8 +6,9 @@ public protocol StackReleaser: Sendable {
     /// Executes exactly `changeSet` of the stack in `region` and waits for the stack to
     /// finish. Throws `StaleStackChange`, changing nothing, when the stack is no longer at
     /// `basedOn` (its `status@lastChange` when planned) or the change set cannot be executed.
-    func release(stack: String, changeSet: String, basedOn: String, region: String,
-                 progress: @escaping @Sendable (String) -> Void) async throws
+    func release(
+        stack: String, changeSet: String, basedOn: String, region: String,
+        progress: @escaping @Sendable (String) -> Void) async throws
     /// Deletes the stack and waits until it is gone; `StaleStackChange` when it is no longer at `basedOn`.
     func delete(stack: String, basedOn: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
     /// Adopts the resources into the stack (each taken out of the stack holding it first), and
@@ -15,8 +16,9 @@ public protocol StackReleaser: Sendable {
     func adopt(stack: String, resources: [Adoption], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
     /// Points an API custom domain's root at `to`, only from `from` (the mapping as planned);
     /// records or forgets where a cut-over came from.
-    func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
-             releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
+    func map(
+        domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+        releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) async throws
 }
 
 /// A held stack update that no longer matches what was reviewed; nothing was changed.

@@ -23,7 +23,8 @@ struct ApplyCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Apply only this region (repeatable).", valueName: "REGION"))
     var region: [String] = []
 
-    @Option(name: .customLong("feature-set"), help: ArgumentHelp("Apply only this feature set (repeatable); everything else is left untouched.", valueName: "NAME"))
+    @Option(
+        name: .customLong("feature-set"), help: ArgumentHelp("Apply only this feature set (repeatable); everything else is left untouched.", valueName: "NAME"))
     var featureSet: [String] = []
 
     @Argument(help: ArgumentHelp("A plan saved by `plan --out FILE`: executed exactly, or refused.", valueName: "FILE"))
@@ -35,8 +36,12 @@ struct ApplyCommand: AsyncParsableCommand {
         let saved = try planFile.map(Self.readSaved)
         var options = global
         if let saved {
-            guard region.isEmpty else { throw CLIError("a saved plan carries its regions (\(saved.regions.isEmpty ? "all" : saved.regions.joined(separator: ", "))); drop --region") }
-            guard featureSet.isEmpty else { throw CLIError("a saved plan carries its feature sets (\(saved.featureSets?.joined(separator: ", ") ?? "all")); drop --feature-set") }
+            guard region.isEmpty else {
+                throw CLIError("a saved plan carries its regions (\(saved.regions.isEmpty ? "all" : saved.regions.joined(separator: ", "))); drop --region")
+            }
+            guard featureSet.isEmpty else {
+                throw CLIError("a saved plan carries its feature sets (\(saved.featureSets?.joined(separator: ", ") ?? "all")); drop --feature-set")
+            }
             if global.desiredState == nil {
                 if saved.plan.commit.hasPrefix("uncommitted-") {
                     throw CLIError("the plan was made from a directory's files (\(saved.source)); pass the same --desired-state DIR")
@@ -54,15 +59,19 @@ struct ApplyCommand: AsyncParsableCommand {
         let (observation, seconds) = try await session.plan(regions: regions, featureSets: featureSets, progress: say)
         // apply changes nothing unless it has read every region it was asked to plan.
         if let (region, failure) = observation.failures.sorted(by: { $0.key < $1.key }).first {
-            throw CLIError("\(region) could not be observed, so nothing was applied: \(failure); run `reconciler apply --region R` for the other regions, or again once \(region) answers")
+            throw CLIError(
+                "\(region) could not be observed, so nothing was applied: \(failure); run `reconciler apply --region R` for the other regions, or again once "
+                    + "\(region) answers"
+            )
         }
         let plan = observation.plan
         if let saved, let file = planFile {
             let moved = saved.differences(from: plan)
             guard moved.isEmpty else {
-                throw CLIError("\(file) was planned from what is no longer there, so nothing was applied:\n"
-                               + moved.map { "  \($0)" }.joined(separator: "\n")
-                               + "\nreview a new plan (`reconciler plan --out \(file)`) and apply that")
+                throw CLIError(
+                    "\(file) was planned from what is no longer there, so nothing was applied:\n"
+                        + moved.map { "  \($0)" }.joined(separator: "\n")
+                        + "\nreview a new plan (`reconciler plan --out \(file)`) and apply that")
             }
             say("\(file): the plan \(plan.digest.prefix(16)) of \(AuditEntry.format(saved.savedAt)) still holds; applying exactly it")
         }
@@ -74,9 +83,14 @@ struct ApplyCommand: AsyncParsableCommand {
         let execution = try await session.deployment.execute(plan, progress: say)
         let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)
         // Releases walking their rollout: their aliases show in the plan as held, and are not asked for again.
-        let rolling = Approval.currentRollouts(try await session.wiring.approvals.load()).filter { $0.state == .rollingOut }.map { RolloutView($0, now: Date()) }
+        let rolling = Approval.currentRollouts(try await session.wiring.approvals.load()).filter { $0.state == .rollingOut }.map {
+            RolloutView($0, now: Date())
+        }
         if global.json {
-            print(try jsonString(ApplyOutput(report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure, rollouts: rolling)))
+            print(
+                try jsonString(
+                    ApplyOutput(
+                        report: report, approvals: requests.map { ApprovalView($0.approval, now: Date()) }, approvalError: gateFailure, rollouts: rolling)))
         } else {
             print(Self.summary(report, plan: plan))
             if !requests.isEmpty {
@@ -85,7 +99,12 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             if !rolling.isEmpty {
                 print("Rolling out (confirmed; their aliases are not asked for again):")
-                for view in rolling { print("  \(view.environment): approval \(view.approval), commit \(view.commit.prefix(12)): \(view.position)  (`reconciler rollout status \(view.environment)`)") }
+                for view in rolling {
+                    print(
+                        "  \(view.environment): approval \(view.approval), commit \(view.commit.prefix(12)): \(view.position)  (`reconciler rollout status "
+                            + "\(view.environment)`)"
+                    )
+                }
             }
             if let gateFailure { printError("error: \(gateFailure)") }
         }
@@ -147,8 +166,9 @@ struct ApplyCommand: AsyncParsableCommand {
         for entry in failed { lines.append("FAILED \(entry.region): \(entry.subject): \(entry.detail ?? "")") }
         if let logError = report.logError { lines.append("FAILED apply-log: \(logError) (the steps above ran; free space and check the log)") }
         let notReached = report.count(.notReached)
-        lines.append("Apply \(report.succeeded ? "finished" : "stopped"): \(report.count(.applied)) applied, \(report.count(.unchanged)) found unchanged, "
-                     + "\(held.count) held, \(failed.count) failed\(notReached > 0 ? ", \(notReached) not reached (apply again after fixing the failure)" : "").")
+        lines.append(
+            "Apply \(report.succeeded ? "finished" : "stopped"): \(report.count(.applied)) applied, \(report.count(.unchanged)) found unchanged, "
+                + "\(held.count) held, \(failed.count) failed\(notReached > 0 ? ", \(notReached) not reached (apply again after fixing the failure)" : "").")
         return lines.joined(separator: "\n")
     }
 }

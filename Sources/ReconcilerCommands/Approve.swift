@@ -62,7 +62,9 @@ struct ApproveCommand: AsyncParsableCommand {
                 try await checkAccount()
                 let approval = try await gate.resend(id: resend)
                 let view = ApprovalView(approval, now: Date())
-                if json { print(try jsonString(view)) } else {
+                if json {
+                    print(try jsonString(view))
+                } else {
                     print("A new code for approval \(approval.id) was mailed to \(config.approval.recipients.joined(separator: ", ")).\n\(view.text)")
                 }
                 return
@@ -81,14 +83,21 @@ struct ApproveCommand: AsyncParsableCommand {
             var released = outcome.approval
             if released.state == .rollingOut && !noFollow {
                 lock = nil  // the bakes wait without the lock, so the daemon and other commands go on
-                released = try await RolloutFollower(wiring: wiring, progress: { line in if json { printError(line) } else { print(line) } }).follow(id: released.id)
+                released = try await RolloutFollower(wiring: wiring, progress: { line in if json { printError(line) } else { print(line) } }).follow(
+                    id: released.id)
                 if !json { print(RolloutView(released, now: Date()).text) }
             } else if released.state == .rollingOut && !json {
-                print("The rollout goes on without this command: `reconciler rollout status \(released.environment)` shows it, `reconciler rollout follow \(released.environment)` walks it.")
+                print(
+                    "The rollout goes on without this command: `reconciler rollout status \(released.environment)` shows it, `reconciler rollout follow "
+                        + "\(released.environment)` walks it."
+                )
             }
             if json {
-                print(try jsonString(ApproveOutput(approval: ApprovalView(released, now: Date()), entries: outcome.entries,
-                                                   rollout: released.rollout == nil ? nil : RolloutView(released, now: Date()))))
+                print(
+                    try jsonString(
+                        ApproveOutput(
+                            approval: ApprovalView(released, now: Date()), entries: outcome.entries,
+                            rollout: released.rollout == nil ? nil : RolloutView(released, now: Date()))))
             }
             if !outcome.succeeded || released.state == .rolledBack { throw ExitCode(1) }
             if released.state == .applied { await Self.announce(released, wiring: wiring) }
@@ -140,15 +149,24 @@ struct ApproveCommand: AsyncParsableCommand {
         let a = outcome.approval
         var lines = ["", table(outcome.entries.map { [$0.outcome.rawValue, $0.region, $0.function, $0.change, $0.detail ?? ""] }, indent: "  ")]
         let applied = outcome.entries.filter { ($0.outcome == .applied || $0.outcome == .already) && !$0.function.hasPrefix("stack ") }.count
-        let stacks = a.stackChanges.isEmpty ? "" : "; \(a.stackChanges.count - a.remainingStacks.count) of \(a.stackChanges.count) held stack update\(a.stackChanges.count == 1 ? "" : "s") executed"
+        let stacks =
+            a.stackChanges.isEmpty
+            ? ""
+            : "; \(a.stackChanges.count - a.remainingStacks.count) of \(a.stackChanges.count) held stack update\(a.stackChanges.count == 1 ? "" : "s") executed"
         if a.state == .rollingOut, let rollout = a.rollout {
-            lines.append("Confirmed: \(applied == 0 ? "" : "\(applied) alias\(applied == 1 ? "" : "es") moved at once\(stacks); ")"
-                         + "\(a.progressive.count) roll out in steps (\(rollout.policy.summary)). Now: \(rollout.summary(now: Date())).")
+            lines.append(
+                "Confirmed: \(applied == 0 ? "" : "\(applied) alias\(applied == 1 ? "" : "es") moved at once\(stacks); ")"
+                    + "\(a.progressive.count) roll out in steps (\(rollout.policy.summary)). Now: \(rollout.summary(now: Date())).")
         } else if outcome.succeeded {
-            lines.append("Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all\(stacks)).")
+            lines.append(
+                "Released: \(a.environment) now runs commit \(a.shortCommit) in every region of approval \(a.id) (\(applied) "
+                    + "alias\(applied == 1 ? "" : "es") this time, \(a.changes.count) in all\(stacks))."
+            )
         } else {
-            lines.append("Partly released: \(a.changes.count - a.remaining.count) of \(a.changes.count) \(a.environment) aliases moved; \(a.remaining.count) did not\(stacks). "
-                         + "Fix the failure above, then finish with `reconciler approve --retry \(a.id)` (no new code needed).")
+            lines.append(
+                "Partly released: \(a.changes.count - a.remaining.count) of \(a.changes.count) \(a.environment) aliases moved; \(a.remaining.count) did "
+                    + "not\(stacks). "
+                    + "Fix the failure above, then finish with `reconciler approve --retry \(a.id)` (no new code needed).")
         }
         return lines.joined(separator: "\n")
     }
@@ -172,7 +190,10 @@ struct CommandTip: BranchTip {
         let input = try await global.readDesiredState()
         let checked = DesiredStateCheck.check(input.files)
         guard let state = checked.state else {
-            throw CLIError("the desired state at \(input.origin) is invalid (\(checked.problems.count) problem\(checked.problems.count == 1 ? "" : "s"); `reconciler validate` lists them)")
+            throw CLIError(
+                "the desired state at \(input.origin) is invalid (\(checked.problems.count) problem\(checked.problems.count == 1 ? "" : "s"); `reconciler "
+                    + "validate` lists them)"
+            )
         }
         return TipWants(state, commit: input.commit, stacks: checked.stacks)
     }

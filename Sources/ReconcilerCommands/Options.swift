@@ -14,8 +14,9 @@ public struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print data as JSON instead of text.")
     public var json = false
 
-    @Option(name: .customLong("desired-state"),
-            help: ArgumentHelp("Read the desired state from this directory (uncommitted files included) instead of the configured repository.", valueName: "DIR"))
+    @Option(
+        name: .customLong("desired-state"),
+        help: ArgumentHelp("Read the desired state from this directory (uncommitted files included) instead of the configured repository.", valueName: "DIR"))
     public var desiredState: String?
 
     @Option(name: .long, help: ArgumentHelp("Read the configured repository at this commit, tag or branch instead of the branch tip.", valueName: "REF"))
@@ -31,8 +32,10 @@ public struct GlobalOptions: ParsableArguments {
             if desiredState != nil { return (ControllerConfig(), FileManager.default.currentDirectoryPath) }
             throw CLIError("configuration file '\(config)' not found; pass --config FILE, or --desired-state DIR to use the built-in defaults")
         }
-        return (try ControllerConfig.parse(String(decoding: data, as: UTF8.self), file: config),
-                url.deletingLastPathComponent().path)
+        return (
+            try ControllerConfig.parse(String(decoding: data, as: UTF8.self), file: config),
+            url.deletingLastPathComponent().path
+        )
     }
 
     /// The production adapters for the configuration.
@@ -52,7 +55,10 @@ public struct GlobalOptions: ParsableArguments {
         let source = try wiring().source
         let snapshot = try await source.read(ref: ref)
         if let previous = snapshot.rewrittenFrom {
-            printError("warning: branch '\(source.branch)' of \(source.repository) was rewritten (force-push): the last commit seen, \(previous.prefix(12)), is no longer on it; using the new tip \(snapshot.commit.shortID)")
+            printError(
+                "warning: branch '\(source.branch)' of \(source.repository) was rewritten (force-push): the last commit seen, \(previous.prefix(12)), is no "
+                    + "longer on it; using the new tip \(snapshot.commit.shortID)"
+            )
         }
         let origin = "\(snapshot.origin) (\(snapshot.commit.summary), \(snapshot.commit.author))"
         if !json { printError("reading \(source.subdirectory) from \(origin)") }

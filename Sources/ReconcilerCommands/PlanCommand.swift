@@ -34,8 +34,11 @@ struct PlanCommand: AsyncParsableCommand {
         let failures = observation.failures
         let calls = await session.callsByRegion()
         if global.json {
-            print(try jsonString(PlanOutput(source: session.deployment.origin, plan: plan, apiCalls: calls, seconds: seconds,
-                                            failures: failures.isEmpty ? nil : failures)))
+            print(
+                try jsonString(
+                    PlanOutput(
+                        source: session.deployment.origin, plan: plan, apiCalls: calls, seconds: seconds,
+                        failures: failures.isEmpty ? nil : failures)))
         } else {
             printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
             print(PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
@@ -48,11 +51,13 @@ struct PlanCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         if let out {
-            let saved = SavedPlan(savedAt: Date(), source: session.deployment.origin, regions: region, featureSets: featureSet.isEmpty ? nil : featureSet, plan: plan)
+            let saved = SavedPlan(
+                savedAt: Date(), source: session.deployment.origin, regions: region, featureSets: featureSet.isEmpty ? nil : featureSet, plan: plan)
             do { try JSONDocument<SavedPlan>(url: URL(fileURLWithPath: out)).save(saved) } catch {
                 throw CLIError("cannot write the plan to \(out): \(error); choose a writable path")
             }
-            printError("plan \(plan.digest.prefix(16)) saved to \(out); `reconciler apply \(out)` executes exactly it, and refuses if anything it was based on moves")
+            printError(
+                "plan \(plan.digest.prefix(16)) saved to \(out); `reconciler apply \(out)` executes exactly it, and refuses if anything it was based on moves")
         }
         if detailedExitCode && plan.hasChanges { throw ExitCode(2) }
     }

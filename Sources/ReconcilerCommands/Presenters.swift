@@ -6,7 +6,8 @@ func table(_ rows: [[String]], indent: String = "") -> String {
     guard let width = rows.first?.count else { return "" }
     let widths = (0..<width).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
-        indent + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+        indent
+            + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
             .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
     }.joined(separator: "\n")
 }
@@ -49,7 +50,9 @@ struct ApprovalView: Encodable {
         expiresAt = approval.expiresAt
         secondsLeft = approval.state == .pending ? max(0, Int(approval.expiresAt.timeIntervalSince(now).rounded(.down))) : 0
         attemptsLeft = approval.attemptsLeft
-        changes = approval.changes.map { Change(region: $0.region, function: $0.function, from: $0.from?.description, to: $0.to.description, applied: $0.applied != nil) }
+        changes = approval.changes.map {
+            Change(region: $0.region, function: $0.function, from: $0.from?.description, to: $0.to.description, applied: $0.applied != nil)
+        }
         stacks = approval.stackChanges
         reason = approval.reason
         rollout = approval.rollout?.policy.summary
@@ -58,14 +61,18 @@ struct ApprovalView: Encodable {
     /// One approval for people: its header line and its changes.
     var text: String {
         let time = state == "pending" ? (secondsLeft > 0 ? "\(secondsLeft / 60) min \(secondsLeft % 60) s left" : "expired") : state
-        var lines = ["\(id)  \(environment)  commit \(commit.prefix(12))  \(changes.count) change\(changes.count == 1 ? "" : "s")  "
-                     + (state == "pending" ? "\(attemptsLeft) attempt\(attemptsLeft == 1 ? "" : "s") left, \(time)" : time)]
+        var lines = [
+            "\(id)  \(environment)  commit \(commit.prefix(12))  \(changes.count) change\(changes.count == 1 ? "" : "s")  "
+                + (state == "pending" ? "\(attemptsLeft) attempt\(attemptsLeft == 1 ? "" : "s") left, \(time)" : time)
+        ]
         for stack in stacks {
-            lines.append("    \(stack.applied != nil ? "applied  " : "")\(stack.line), held: \(stack.risks.count) risky change\(stack.risks.count == 1 ? "" : "s")")
+            lines.append(
+                "    \(stack.applied != nil ? "applied  " : "")\(stack.line), held: \(stack.risks.count) risky change\(stack.risks.count == 1 ? "" : "s")")
             lines += stack.risks.map { "      \($0)" }
         }
         if !changes.isEmpty {
-            lines.append(table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
+            lines.append(
+                table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
         }
         if let rollout { lines.append("    once confirmed, rolls out: \(rollout)") }
         if let reason { lines.append("    \(reason)") }
@@ -80,11 +87,15 @@ func describe(_ request: ReleaseGate.Request, recipients: [String]) -> String {
     switch request {
     case .created:
         let stacks = a.stackChanges.isEmpty ? "" : ", \(a.stackChanges.count) risky stack update\(a.stackChanges.count == 1 ? "" : "s")"
-        return "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias change\(a.changes.count == 1 ? "" : "s")\(stacks)); the code was mailed to "
+        return
+            "  \(a.environment): approval \(a.id) requested for commit \(a.shortCommit) (\(a.changes.count) alias "
+            + "change\(a.changes.count == 1 ? "" : "s")\(stacks)); the code was mailed to "
             + "\(recipients.joined(separator: ", ")), valid until \(expiry), \(a.attemptsLeft) attempts.\n"
             + "    Approve with: reconciler approve --id \(a.id) --otp -   (type the code when asked)"
     case .waiting:
-        return "  \(a.environment): approval \(a.id) for the same changes already waits for its code (valid until \(expiry), \(a.attemptsLeft) attempts left); no new mail.\n"
+        return
+            "  \(a.environment): approval \(a.id) for the same changes already waits for its code (valid until \(expiry), \(a.attemptsLeft) attempts left); "
+            + "no new mail.\n"
             + "    Approve with: reconciler approve --id \(a.id) --otp -   (lost the mail? reconciler approve --resend \(a.id))"
     case .partial:
         return "  \(a.environment): approval \(a.id) was confirmed and is partly applied (\(a.remaining.count) left): reconciler approve --retry \(a.id)"

@@ -33,7 +33,9 @@ struct PromoteCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Commit without asking (for scripts).")
     var yes = false
 
-    @Flag(name: .customLong("allow-drift"), help: "Promote the pins of the environment before even where its aliases run other versions (each difference is still printed).")
+    @Flag(
+        name: .customLong("allow-drift"),
+        help: "Promote the pins of the environment before even where its aliases run other versions (each difference is still printed).")
     var allowDrift = false
 
     typealias Change = Promotion.Change
@@ -52,15 +54,21 @@ struct PromoteCommand: AsyncParsableCommand {
         let releases: Releases, changes: [Change], from: String
         do {
             let scope = try Promotion.scope(state, environment: environment, regions: region, functions: function)
-            if !global.json { printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliases.map(\.region)).count) regions…") }
+            if !global.json {
+                printError("reading the \(scope.from) aliases of \(scope.pins.count) functions in \(Set(scope.aliases.map(\.region)).count) regions…")
+            }
             let observed = try await wiring.aliases(wiring.client()).read(scope.aliases)
             // A promotion copies what git says the environment before runs: it must be what it runs.
             let drift = Promotion.drift(state, scope, observed: observed)
             if !drift.isEmpty {
                 if !allowDrift {
-                    throw CLIError("\(scope.from) does not run what it pins, so promoting its pins to \(environment) would release what nobody tested there; nothing was committed:\n"
-                                   + drift.map { "  \($0)" }.joined(separator: "\n")
-                                   + "\nrelease \(scope.from) first (`reconciler apply`, then `approve`), or wait for its rollout; `--allow-drift` promotes the pins anyway")
+                    throw CLIError(
+                        "\(scope.from) does not run what it pins, so promoting its pins to \(environment) would release what nobody tested there; nothing "
+                            + "was committed:\n"
+                            + drift.map { "  \($0)" }.joined(separator: "\n")
+                            + "\nrelease \(scope.from) first (`reconciler apply`, then `approve`), or wait for its rollout; `--allow-drift` promotes the "
+                            + "pins anyway"
+                    )
                 }
                 for line in drift { printError("warning: \(line) (--allow-drift)") }
             }
@@ -71,12 +79,18 @@ struct PromoteCommand: AsyncParsableCommand {
             throw CLIError(refusal.description)
         }
         if changes.isEmpty {
-            if global.json { print(try jsonString(PromoteOutput(environment: environment, from: from, changes: [], commit: nil))) }
-            else { print("Nothing to promote: \(environment) already pins what \(from) has in the selected regions and functions.") }
+            if global.json {
+                print(try jsonString(PromoteOutput(environment: environment, from: from, changes: [], commit: nil)))
+            } else {
+                print("Nothing to promote: \(environment) already pins what \(from) has in the selected regions and functions.")
+            }
             return
         }
         if !global.json {
-            print("Promote \(environment) to what \(from) has (\(changes.count) change\(changes.count == 1 ? "" : "s"), \(source.repository) \(source.branch) at \(snapshot.commit.shortID)):")
+            print(
+                "Promote \(environment) to what \(from) has (\(changes.count) change\(changes.count == 1 ? "" : "s"), \(source.repository) \(source.branch) "
+                    + "at \(snapshot.commit.shortID)):"
+            )
             print(table([["region", "function", "from", "", "to"]] + changes.map { [$0.region, $0.function, $0.from, "→", $0.to] }, indent: "  "))
         }
         try confirm("Commit this release to \(source.branch)?")
@@ -88,21 +102,29 @@ struct PromoteCommand: AsyncParsableCommand {
         files.files[ReleasesFile.name] = Array(text.utf8)
         let reloaded = DesiredStateLoader.load(files)
         guard reloaded.diagnostics.isEmpty, let check = reloaded.state,
-              check.releases.pins.map(ReleasesFile.value) == releases.pins.map(ReleasesFile.value) else {
-            throw CLIError("the rewritten releases.yaml did not read back as written (\(reloaded.diagnostics.map(\.description).joined(separator: "; "))); nothing was committed — please report this")
+            check.releases.pins.map(ReleasesFile.value) == releases.pins.map(ReleasesFile.value)
+        else {
+            throw CLIError(
+                "the rewritten releases.yaml did not read back as written (\(reloaded.diagnostics.map(\.description).joined(separator: "; "))); nothing was "
+                    + "committed — please report this"
+            )
         }
-        let message = "Release \(environment): \(changes.count) pin\(changes.count == 1 ? "" : "s") from \(from)\n\n"
+        let message =
+            "Release \(environment): \(changes.count) pin\(changes.count == 1 ? "" : "s") from \(from)\n\n"
             + changes.map { "\($0.region) \($0.function): \($0.from) -> \($0.to)" }.joined(separator: "\n")
             + "\n\nWritten by `reconciler promote \(environment)` for \(operatingSystemUser()).\n"
         let commit = try await source.writeCommit(changes: [ReleasesFile.name: Array(text.utf8)], message: message, expectedParent: snapshot.commit.id)
-        try await wiring.stateDirectory.auditLog.record(AuditEntry(time: Date(), event: .promoted, user: operatingSystemUser(), environment: environment, commit: commit.id,
-                                                changes: changes.map { "\($0.region)  \($0.function)  \($0.from) → \($0.to)" },
-                                                detail: "release commit on \(source.branch) from \(from)"))
+        try await wiring.stateDirectory.auditLog.record(
+            AuditEntry(
+                time: Date(), event: .promoted, user: operatingSystemUser(), environment: environment, commit: commit.id,
+                changes: changes.map { "\($0.region)  \($0.function)  \($0.from) → \($0.to)" },
+                detail: "release commit on \(source.branch) from \(from)"))
         if global.json {
             print(try jsonString(PromoteOutput(environment: environment, from: from, changes: changes, commit: commit.id)))
         } else {
-            print("Committed \(commit.shortID) on \(source.branch)\(source.isRemote ? " and pushed it" : ""). Nothing has moved yet: "
-                  + "`reconciler apply` holds the release and mails the code to \(config.approval.recipients.joined(separator: ", ")).")
+            print(
+                "Committed \(commit.shortID) on \(source.branch)\(source.isRemote ? " and pushed it" : ""). Nothing has moved yet: "
+                    + "`reconciler apply` holds the release and mails the code to \(config.approval.recipients.joined(separator: ", ")).")
         }
     }
 

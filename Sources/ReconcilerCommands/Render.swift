@@ -35,7 +35,10 @@ struct Render: AsyncParsableCommand {
             summary.file = "\(stack.id.region)/\(stack.stackName).yaml"
             summaries.append(summary)
             if !global.json {
-                print("[\(index + 1)/\(stacks.count)] \(stack.id.region): wrote \(file.path) (\(stack.resourceCount) resources, \(stack.bytes) bytes, \(stack.delivery == .s3 ? "deploy via S3" : "inline"))")
+                print(
+                    "[\(index + 1)/\(stacks.count)] \(stack.id.region): wrote \(file.path) (\(stack.resourceCount) resources, \(stack.bytes) bytes, "
+                        + "\(stack.delivery == .s3 ? "deploy via S3" : "inline"))"
+                )
             }
         }
         let manifest = Manifest(project: state.project.value, source: origin, stacks: summaries)

@@ -44,12 +44,16 @@ struct RolloutCommand: AsyncParsableCommand {
         let progress: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
         switch action {
         case .status:
-            let views = Approval.currentRollouts(try await wiring.approvals.load()).map { RolloutView($0, now: Date()) }.filter { environment == nil || $0.environment == environment }
+            let views = Approval.currentRollouts(try await wiring.approvals.load()).map { RolloutView($0, now: Date()) }.filter {
+                environment == nil || $0.environment == environment
+            }
             if json { print(try jsonString(views)); return }
             print(views.isEmpty ? "No release is rolling out\(environment.map { " in \($0)" } ?? "")." : views.map(\.text).joined(separator: "\n\n"))
         case .follow:
             let rolling = try await wiring.approvals.load().filter { $0.state == .rollingOut && (environment == nil || $0.environment == environment) }
-            guard !rolling.isEmpty else { throw CLIError("no release is rolling out\(environment.map { " in \($0)" } ?? ""); `reconciler rollout status` shows the last ones") }
+            guard !rolling.isEmpty else {
+                throw CLIError("no release is rolling out\(environment.map { " in \($0)" } ?? ""); `reconciler rollout status` shows the last ones")
+            }
             var ended: [Approval] = []
             for approval in rolling { ended.append(try await RolloutFollower(wiring: wiring, progress: progress).follow(id: approval.id)) }
             if json { print(try jsonString(ended.map { RolloutView($0, now: Date()) })) }
@@ -69,7 +73,8 @@ struct RolloutCommand: AsyncParsableCommand {
             withExtendedLifetime(lock) {}
             if json { print(try jsonString(RolloutView(report.approval, now: Date()))) } else { print(RolloutView(report.approval, now: Date()).text) }
             if report.approval.state != .applied && report.approval.state != .rolledBack {
-                printError("the rollout is not finished: \(report.approval.reason ?? ""); the controller (or `reconciler rollout follow \(environment)`) goes on")
+                printError(
+                    "the rollout is not finished: \(report.approval.reason ?? ""); the controller (or `reconciler rollout follow \(environment)`) goes on")
             }
         }
     }
@@ -101,8 +106,10 @@ struct RolloutFollower {
                 if busySince == nil { progress("waiting for the apply lock (\(busy))…") }
                 busySince = since
                 guard Date().timeIntervalSince(since) < patience else {
-                    throw CLIError("the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk it. "
-                                   + "See `reconciler rollout status`, and `reconciler rollout follow` again later")
+                    throw CLIError(
+                        "the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk "
+                            + "it. "
+                            + "See `reconciler rollout status`, and `reconciler rollout follow` again later")
                 }
                 try await Task.sleep(nanoseconds: 2_000_000_000)
                 continue
@@ -113,8 +120,11 @@ struct RolloutFollower {
                 announced = line
             }
             guard let due = report.nextDue else {
-                if report.approval.state == .rolledBack { progress("ROLLED BACK: \(report.approval.reason ?? "")") }
-                else if report.approval.state == .applied { progress("Released: \(report.approval.environment) runs commit \(report.approval.shortCommit) with all traffic on the new versions.") }
+                if report.approval.state == .rolledBack {
+                    progress("ROLLED BACK: \(report.approval.reason ?? "")")
+                } else if report.approval.state == .applied {
+                    progress("Released: \(report.approval.environment) runs commit \(report.approval.shortCommit) with all traffic on the new versions.")
+                }
                 return report.approval
             }
             // A bake is bounded by its policy (at most 24 h a step); wake at least every minute to show the time left.
@@ -155,20 +165,23 @@ struct RolloutView: Encodable {
         nextStepAt = approval.state == .rollingOut ? rollout.bakeEnds : nil
         aliases = approval.progressive.map { i in
             let change = approval.changes[i]
-            return Alias(region: change.region, function: change.function, from: change.from?.description ?? "-", to: change.to.description,
-                         now: rollout.target(of: change, at: rollout.position).description)
+            return Alias(
+                region: change.region, function: change.function, from: change.from?.description ?? "-", to: change.to.description,
+                now: rollout.target(of: change, at: rollout.position).description)
         }
         lastCheck = rollout.lastCheck ?? []
         reason = approval.reason
     }
 
     var text: String {
-        var lines = ["\(environment)  approval \(approval)  commit \(commit.prefix(12))  \(state.uppercased())",
-                     "  policy    \(policy)",
-                     "  position  \(position)" + (nextStepAt.map { " (at \(AuditEntry.format($0)))" } ?? "")]
+        var lines = [
+            "\(environment)  approval \(approval)  commit \(commit.prefix(12))  \(state.uppercased())",
+            "  policy    \(policy)",
+            "  position  \(position)" + (nextStepAt.map { " (at \(AuditEntry.format($0)))" } ?? ""),
+        ]
         if let reason, state != "rolling-out" { lines.append("  why       \(reason)") }
         lines.append(table(aliases.map { [$0.region, $0.function, "\($0.from) → \($0.to)", "now \($0.now)"] }, indent: "  "))
-        if !lastCheck.isEmpty { lines.append("  last check:") ; lines += lastCheck.map { "    \($0)" } }
+        if !lastCheck.isEmpty { lines.append("  last check:"); lines += lastCheck.map { "    \($0)" } }
         return lines.joined(separator: "\n")
     }
 }

@@ -35,18 +35,22 @@ struct Session {
         try wiring.check(identity)
         // The observation needs the account too: STS has just named it.
         let cloud = wiring.cloud(client, account: identity.account)
-        let deployment = Deployment(origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,
-                                    cloud: cloud, gate: wiring.gate(client))
+        let deployment = Deployment(
+            origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,
+            cloud: cloud, gate: wiring.gate(client))
         return Session(wiring: wiring, deployment: deployment, counter: counter)
     }
 
     /// Observes (concurrently) what a plan of `regions` needs, every region when none is
     /// named, plans, and previews the stack updates. Regions that could not be read come back as failures.
-    func plan(regions: [String], featureSets: [String] = [], progress: @escaping @Sendable (String) -> Void) async throws -> (Deployment.Observation, seconds: Double) {
+    func plan(regions: [String], featureSets: [String] = [], progress: @escaping @Sendable (String) -> Void) async throws -> (
+        Deployment.Observation, seconds: Double
+    ) {
         let started = Date()
         let observed = !regions.isEmpty ? regions : !featureSets.isEmpty ? deployment.regions(of: featureSets) : deployment.state.regions
-        progress("observing \(observed.count) region\(observed.count == 1 ? "" : "s") (\(observed.joined(separator: ", ")))"
-                 + (featureSets.isEmpty ? "" : " for feature set\(featureSets.count == 1 ? "" : "s") \(featureSets.joined(separator: ", "))") + "…")
+        progress(
+            "observing \(observed.count) region\(observed.count == 1 ? "" : "s") (\(observed.joined(separator: ", ")))"
+                + (featureSets.isEmpty ? "" : " for feature set\(featureSets.count == 1 ? "" : "s") \(featureSets.joined(separator: ", "))") + "…")
         var observation = try await deployment.plan(regions: regions, featureSets: featureSets)
         observation.plan = await deployment.preview(observation.plan, progress: progress)
         return (observation, Date().timeIntervalSince(started))

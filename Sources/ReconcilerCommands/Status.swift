@@ -8,7 +8,8 @@ import StateStore
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show what the controller knows: commits seen and applied, conditions per region and stack, the last drift check, held releases, the audit log.",
+        abstract:
+            "Show what the controller knows: commits seen and applied, conditions per region and stack, the last drift check, held releases, the audit log.",
         discussion: "Reads the state directory only (status.json written by `reconciler run`, approvals, the audit log); makes no AWS call.")
 
     @OptionGroup var global: GlobalOptions
@@ -48,8 +49,11 @@ struct StatusCommand: AsyncParsableCommand {
         let log = directory.auditLog
         let audit = await reading { try await log.read(last: last, as: AuditEntry.self) }
         if global.json {
-            print(try jsonString(Output(controller: controller, controllerAlive: alive, approvals: approvals, rollouts: rollouts, audit: audit?.lines ?? [],
-                                        problems: problems, unreadableAuditLines: audit?.unreadable ?? [])))
+            print(
+                try jsonString(
+                    Output(
+                        controller: controller, controllerAlive: alive, approvals: approvals, rollouts: rollouts, audit: audit?.lines ?? [],
+                        problems: problems, unreadableAuditLines: audit?.unreadable ?? [])))
             if !problems.isEmpty { throw ExitCode(1) }
             return
         }
@@ -59,13 +63,18 @@ struct StatusCommand: AsyncParsableCommand {
         } else if FileManager.default.fileExists(atPath: statusFile.location) {
             print("Controller: its status (\(statusFile.location)) cannot be read; see the error above.")
         } else {
-            print("Controller: has not run with this state directory (no \(statusFile.location)); start it with `reconciler run` (or one cycle: `reconciler run --once`).")
+            print(
+                "Controller: has not run with this state directory (no \(statusFile.location)); start it with `reconciler run` (or one cycle: `reconciler "
+                    + "run --once`)."
+            )
         }
         print("\nHeld releases:")
         if stored == nil {
             print("  unknown: \(wiring.stateDirectory.approvals.path) cannot be read (see the error above)")
         } else {
-            print(approvals.isEmpty ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
+            print(
+                approvals.isEmpty
+                    ? "  none" : approvals.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
             for approval in Approval.recentlySuperseded(stored ?? [], now: now) {
                 print("  superseded: \(approval.environment) approval \(approval.id) of commit \(approval.shortCommit): \(approval.reason ?? "")")
             }
@@ -82,17 +91,22 @@ struct StatusCommand: AsyncParsableCommand {
         if !audit.unreadable.isEmpty {
             let shown = audit.unreadable.prefix(10).map(String.init).joined(separator: ", ") + (audit.unreadable.count > 10 ? ", …" : "")
             let one = audit.unreadable.count == 1
-            print("  \(audit.unreadable.count) line\(one ? " does not read as an audit record (line" : "s do not read as audit records (lines") \(shown)): "
-                  + "a write torn by a crash, or damage; they are kept in the file for a person to read")
+            print(
+                "  \(audit.unreadable.count) line\(one ? " does not read as an audit record (line" : "s do not read as audit records (lines") \(shown)): "
+                    + "a write torn by a crash, or damage; they are kept in the file for a person to read")
         }
         if audit.lines.isEmpty && audit.unreadable.isEmpty { print("  empty") }
         for entry in audit.lines {
-            let subject = [entry.environment, entry.approval.map { "approval \($0)" }, entry.commit.map { "commit \($0.prefix(12))" }].compactMap { $0 }.joined(separator: " ")
-            print("  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
-                  + (entry.requestIds.isEmpty ? "" : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
-                     + (entry.requestIds.count > 2 ? " and \(entry.requestIds.count - 2) more" : ""))
-                  + (entry.detail.map { "\n      \($0)" } ?? "")
-                  + Self.rolloutValues(entry))
+            let subject = [entry.environment, entry.approval.map { "approval \($0)" }, entry.commit.map { "commit \($0.prefix(12))" }].compactMap { $0 }.joined(
+                separator: " ")
+            print(
+                "  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
+                    + (entry.requestIds.isEmpty
+                        ? ""
+                        : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
+                            + (entry.requestIds.count > 2 ? " and \(entry.requestIds.count - 2) more" : ""))
+                    + (entry.detail.map { "\n      \($0)" } ?? "")
+                    + Self.rolloutValues(entry))
         }
         if !problems.isEmpty { throw ExitCode(1) }
     }
@@ -119,8 +133,11 @@ struct StatusCommand: AsyncParsableCommand {
         var lines: [String] = []
         let state: String
         switch s.state {
-        case "running": state = alive ? "running (pid \(s.pid), started \(time(s.startedAt, now: now)))"
-            : "NOT RUNNING: pid \(s.pid) ended without shutting down (killed or crashed) — start `reconciler run` again; nothing is lost"
+        case "running":
+            state =
+                alive
+                ? "running (pid \(s.pid), started \(time(s.startedAt, now: now)))"
+                : "NOT RUNNING: pid \(s.pid) ended without shutting down (killed or crashed) — start `reconciler run` again; nothing is lost"
         case "stopped": state = "stopped (shut down cleanly \(time(s.updatedAt, now: now)))"
         default: state = "last ran once (`run --once`) \(time(s.updatedAt, now: now))"
         }
@@ -128,7 +145,9 @@ struct StatusCommand: AsyncParsableCommand {
         lines.append("  source            \(s.source)")
         if let seen = s.lastSeen { lines.append("  last seen commit  \(seen.id.prefix(12)) \"\(seen.summary)\" (first seen \(time(seen.at, now: now)))") }
         if let poll = s.lastPollAt {
-            lines.append("  last poll         \(time(poll, now: now)): " + (s.lastError.map { "FAILED (\(s.consecutiveFailures) in a row, backing off): \($0)" } ?? "ok"))
+            lines.append(
+                "  last poll         \(time(poll, now: now)): " + (s.lastError.map { "FAILED (\(s.consecutiveFailures) in a row, backing off): \($0)" } ?? "ok")
+            )
         }
         if let due = s.nextPollDue { lines.append("  next poll due     \(time(due, now: now))") }
         if let due = s.nextDriftCheckDue { lines.append("  next drift check  \(time(due, now: now))") }
@@ -138,18 +157,23 @@ struct StatusCommand: AsyncParsableCommand {
         }
         lines.append("\nRegions (conditions; stacks with their status and the commit they were deployed at):")
         for region in s.regions {
-            let applied = region.appliedCommit.map { "applied \($0.prefix(12))" + (region.appliedAt.map { " at \(AuditEntry.format($0))" } ?? "") } ?? "nothing applied yet"
-            lines.append("  \(region.region)  \(applied)" + (region.attemptedCommit.map { "; last attempt \($0.prefix(12)): \(region.attemptOutcome ?? "")" } ?? ""))
+            let applied =
+                region.appliedCommit.map { "applied \($0.prefix(12))" + (region.appliedAt.map { " at \(AuditEntry.format($0))" } ?? "") }
+                ?? "nothing applied yet"
+            lines.append(
+                "  \(region.region)  \(applied)" + (region.attemptedCommit.map { "; last attempt \($0.prefix(12)): \(region.attemptOutcome ?? "")" } ?? ""))
             lines.append(conditions(region.conditions).split(separator: "\n").map { "    \($0)" }.joined(separator: "\n"))
             for stack in region.stacks {
-                lines.append("    stack \(stack.name)  \(stack.status ?? "missing")  commit \(stack.appliedCommit.map { String($0.prefix(12)) } ?? "-")  "
-                             + stack.conditions.map(\.type.rawValue).joined(separator: ", "))
+                lines.append(
+                    "    stack \(stack.name)  \(stack.status ?? "missing")  commit \(stack.appliedCommit.map { String($0.prefix(12)) } ?? "-")  "
+                        + stack.conditions.map(\.type.rawValue).joined(separator: ", "))
             }
         }
         if let drift = s.drift {
             let counted = Dictionary(grouping: drift.findings, by: \.kind).map { "\($0.value.count) \($0.key.rawValue)" }.sorted().joined(separator: ", ")
-            lines.append("\nLast drift check: \(time(drift.at, now: now)), \(String(format: "%.1f", drift.seconds)) s, policy \(drift.policy): "
-                         + (drift.findings.isEmpty ? "no findings" : "\(drift.findings.count) finding\(drift.findings.count == 1 ? "" : "s") (\(counted))"))
+            lines.append(
+                "\nLast drift check: \(time(drift.at, now: now)), \(String(format: "%.1f", drift.seconds)) s, policy \(drift.policy): "
+                    + (drift.findings.isEmpty ? "no findings" : "\(drift.findings.count) finding\(drift.findings.count == 1 ? "" : "s") (\(counted))"))
             for finding in drift.findings {
                 lines.append("  \(finding.isDrift ? "DRIFT" : finding.kind.rawValue)  \(finding.region)  \(finding.subject): \(finding.detail)")
                 lines.append("      → \(finding.remedy)")

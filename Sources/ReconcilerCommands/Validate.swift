@@ -22,15 +22,24 @@ struct Validate: AsyncParsableCommand {
         }
         print("desired state from \(origin): valid")
         for warning in warnings { printError("warning: \(warning)") }
-        print("  \(state.project.value): \(state.environments.count) environments, \(state.functions.count) functions, "
-              + "\(state.layers.count) layers, \(state.queues.count) queue types, \(state.buckets.count) bucket types, "
-              + "\(state.regions.count) regions, \(stacks.count) stacks")
-        let rows = [["region", "feature set", "stack", "resources", "bytes", "template"]]
-            + stacks.map { [$0.region, $0.featureSet, $0.stackName, String($0.resources), String($0.bytes),
-                            $0.delivery == "s3" ? "via S3 (over 51,200 bytes)" : "inline"] }
+        print(
+            "  \(state.project.value): \(state.environments.count) environments, \(state.functions.count) functions, "
+                + "\(state.layers.count) layers, \(state.queues.count) queue types, \(state.buckets.count) bucket types, "
+                + "\(state.regions.count) regions, \(stacks.count) stacks")
+        let rows =
+            [["region", "feature set", "stack", "resources", "bytes", "template"]]
+            + stacks.map {
+                [
+                    $0.region, $0.featureSet, $0.stackName, String($0.resources), String($0.bytes),
+                    $0.delivery == "s3" ? "via S3 (over 51,200 bytes)" : "inline",
+                ]
+            }
         print(table(rows, indent: "  "))
         for certificate in state.certificates {
-            print("  certificate \(certificate.purpose.rawValue) in \(certificate.region): \(([certificate.domainName] + certificate.subjectAlternativeNames).joined(separator: ", "))")
+            print(
+                "  certificate \(certificate.purpose.rawValue) in \(certificate.region): "
+                    + "\(([certificate.domainName] + certificate.subjectAlternativeNames).joined(separator: ", "))"
+            )
         }
     }
 }

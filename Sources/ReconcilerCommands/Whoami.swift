@@ -1,5 +1,5 @@
-import ArgumentParser
 import AWSClient
+import ArgumentParser
 import Controller
 import Foundation
 
@@ -17,8 +17,11 @@ struct WhoamiCommand: AsyncParsableCommand {
         let settings = try wiring.clientSettings()
         let identity = try await wiring.identity(try wiring.client())
         if global.json {
-            print(try jsonString(WhoamiOutput(identity: identity, expectedAccount: wiring.config.aws.accountID, retryMode: settings.retryMode.rawValue,
-                                              maxAttempts: settings.maxAttempts, version: BuildInfo.version)))
+            print(
+                try jsonString(
+                    WhoamiOutput(
+                        identity: identity, expectedAccount: wiring.config.aws.accountID, retryMode: settings.retryMode.rawValue,
+                        maxAttempts: settings.maxAttempts, version: BuildInfo.version)))
         } else {
             let expected = wiring.config.aws.accountID.map { $0 == identity.account ? " (matches [aws] account_id)" : " (NOT [aws] account_id \($0))" } ?? ""
             var rows = [

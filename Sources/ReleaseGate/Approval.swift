@@ -1,5 +1,5 @@
-import Foundation
 import DesiredState
+import Foundation
 import Planning
 import Ports
 
@@ -24,8 +24,10 @@ public struct AliasChange: Codable, Hashable, Sendable {
         public var requestID: String?
     }
 
-    public init(region: String, function: String, functionName: String, environment: String,
-                from: AliasTarget?, to: AliasTarget, revisionID: String?) {
+    public init(
+        region: String, function: String, functionName: String, environment: String,
+        from: AliasTarget?, to: AliasTarget, revisionID: String?
+    ) {
         self.region = region
         self.function = function
         self.functionName = functionName
@@ -37,9 +39,10 @@ public struct AliasChange: Codable, Hashable, Sendable {
 
     /// The change a gated plan step asks for; nil for any other step.
     public init?(_ step: Step) {
-        guard case let .alias(function, functionName, environment, from, to, revisionID) = step.action else { return nil }
-        self.init(region: step.region, function: function, functionName: functionName, environment: environment,
-                  from: from, to: to, revisionID: revisionID)
+        guard case .alias(let function, let functionName, let environment, let from, let to, let revisionID) = step.action else { return nil }
+        self.init(
+            region: step.region, function: function, functionName: functionName, environment: environment,
+            from: from, to: to, revisionID: revisionID)
     }
 
     public var key: AliasKey { AliasKey(region: region, functionName: functionName, environment: environment) }
@@ -93,13 +96,17 @@ public struct StackChange: Codable, Hashable, Sendable {
             self.stackName = stackName
             changeSet = ""
             deletes = true
-            risks = ["deletes the stack (feature set \(featureSet) left \(step.region)): its functions, triggers and APIs stop"] + (step.preview?.risks ?? [])
+            risks =
+                ["deletes the stack (feature set \(featureSet) left \(step.region)): its functions, triggers and APIs stop"] + (step.preview?.risks ?? [])
                 + (step.preview?.notes ?? [])
         case .apiMapping(let domain, let environment, let stackName, let mappingID, let from, let to, let releaseFrom):
             self.stackName = stackName
             changeSet = ""
             mapping = MappingMove(domain: domain, environment: environment, mappingID: mappingID, from: from, to: to, releaseFrom: releaseFrom)
-            risks = ["moves \(domain) from \(from?.description ?? "no mapping") to \(to)\(to.apiID == nil ? "" : " (where it was before the cut-over)"); what it serves changes at once"]
+            risks = [
+                "moves \(domain) from \(from?.description ?? "no mapping") to \(to)\(to.apiID == nil ? "" : " (where it was before the cut-over)"); what it "
+                    + "serves changes at once"
+            ]
         case .adopt(let stackName, let resources):
             self.stackName = stackName
             changeSet = ""
@@ -113,7 +120,8 @@ public struct StackChange: Codable, Hashable, Sendable {
         region = step.region
         basedOn = fingerprints["\(step.region)/stack/\(stackName)"] ?? ""
         let prefix = "\(step.region)/alias/"
-        aliasRevisions = Dictionary(uniqueKeysWithValues: fingerprints.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+        aliasRevisions = Dictionary(
+            uniqueKeysWithValues: fingerprints.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
     }
 
     public var keys: [AliasKey] {

@@ -29,8 +29,9 @@ public struct FileApprovalStore: ApprovalStore {
         // A file that cannot be read or is damaged is an error naming it, never "nothing held".
         guard let file = try document.load() else { return [] }
         guard let mac = file.mac, mac == (try key.mac(Self.canonical(file.approvals))) else {
-            throw GateError("\(url.path) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
-                            + "Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")
+            throw GateError(
+                "\(url.path) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
+                    + "Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")
         }
         return file.approvals
     }
@@ -70,8 +71,9 @@ public struct ApprovalKey: Sendable {
         if stat(path, &info) != 0 { try create() }
         guard stat(path, &info) == 0 else { throw GateError("cannot read the approval key \(path)") }
         guard info.st_mode & 0o077 == 0 else {
-            throw GateError("the approval key \(path) can be read or written by others (mode \(String(info.st_mode & 0o777, radix: 8))); "
-                            + "run `chmod 600 \(path)` (only the controller's user may read it)")
+            throw GateError(
+                "the approval key \(path) can be read or written by others (mode \(String(info.st_mode & 0o777, radix: 8))); "
+                    + "run `chmod 600 \(path)` (only the controller's user may read it)")
         }
         guard let data = FileManager.default.contents(atPath: path), data.count == 32 else {
             throw GateError("the approval key \(path) is not 32 bytes; restore it from where you keep it, or move it and approvals.json aside to start over")
@@ -101,10 +103,17 @@ public struct ApprovalKey: Sendable {
 /// One line of the audit log.
 public struct AuditEntry: Codable, Hashable, Sendable {
     public enum Event: String, Codable, Sendable {
-        case promoted, requested, resent, rejected, voided, expired, approved, stale, superseded, applied, partiallyApplied = "partially-applied"
+        case promoted, requested, resent, rejected, voided, expired, approved, stale, superseded, applied
+        case partiallyApplied = "partially-applied"
         /// A progressive release: a start, a shift of its aliases, a check's result, a rollback, what the person on call did.
-        case rolloutStarted = "rollout-started", shifted, checkPassed = "check-passed", checkFailed = "check-failed", rolledBack = "rolled-back",
-             aborted, promotedNow = "promoted-now"
+        case rolloutStarted = "rollout-started"
+        case shifted
+        case checkPassed = "check-passed"
+        case checkFailed = "check-failed"
+        case rolledBack = "rolled-back"
+        case
+            aborted
+        case promotedNow = "promoted-now"
     }
     public var time: String
     public var event: Event
@@ -118,8 +127,10 @@ public struct AuditEntry: Codable, Hashable, Sendable {
     public var changes: [String]?
     public var detail: String?
 
-    public init(time: Date, event: Event, user: String, approval: String? = nil, environment: String? = nil, commit: String? = nil,
-                digest: String? = nil, requestIds: [String] = [], changes: [String]? = nil, detail: String? = nil) {
+    public init(
+        time: Date, event: Event, user: String, approval: String? = nil, environment: String? = nil, commit: String? = nil,
+        digest: String? = nil, requestIds: [String] = [], changes: [String]? = nil, detail: String? = nil
+    ) {
         self.time = Self.format(time)
         self.event = event
         self.user = user

@@ -51,15 +51,17 @@ public struct TipWants: Sendable {
         var reasons = approval.remaining.compactMap { change -> String? in
             let pin = pins[Self.key(change.environment, change.region, change.function)]
             guard pin != change.to else { return nil }
-            return "\(change.region) \(change.function): the approval moves \(change.environment) to \(change.to); the tip pins \(pin?.description ?? "nothing")"
+            return
+                "\(change.region) \(change.function): the approval moves \(change.environment) to \(change.to); the tip pins \(pin?.description ?? "nothing")"
         }
         for stack in approval.remainingStacks where stack.adopts == nil && stack.mapping == nil {
             let tip = templates["\(stack.region)/\(stack.stackName)"]
             if stack.deletes == true {
                 if tip != nil { reasons.append("\(stack.region) stack \(stack.stackName): the approval deletes it; the tip keeps it") }
             } else if let held = stack.templateHash, tip != held {
-                reasons.append("\(stack.region) stack \(stack.stackName): the approval updates it to template \(held.prefix(12)); the tip renders "
-                               + (tip.map { "template \($0.prefix(12))" } ?? "no such stack"))
+                reasons.append(
+                    "\(stack.region) stack \(stack.stackName): the approval updates it to template \(held.prefix(12)); the tip renders "
+                        + (tip.map { "template \($0.prefix(12))" } ?? "no such stack"))
             }
         }
         return reasons
@@ -76,7 +78,10 @@ extension Approval {
     /// The releases the branch stopped asking for in the last week, newest first (at most
     /// five): `approvals` and `status` show them, so a code that no longer works is explained.
     public static func recentlySuperseded(_ approvals: [Approval], now: Date) -> [Approval] {
-        Array(approvals.filter { $0.state == .superseded && ($0.reason ?? "").hasPrefix(TipWants.supersededPrefix) && $0.requestedAt > now.addingTimeInterval(-7 * 86400) }
+        Array(
+            approvals.filter {
+                $0.state == .superseded && ($0.reason ?? "").hasPrefix(TipWants.supersededPrefix) && $0.requestedAt > now.addingTimeInterval(-7 * 86400)
+            }
             .sorted { $0.requestedAt > $1.requestedAt }.prefix(5))
     }
 }

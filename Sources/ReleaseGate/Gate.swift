@@ -1,5 +1,5 @@
-import Foundation
 import DesiredState
+import Foundation
 import Planning
 import Ports
 
@@ -37,10 +37,12 @@ public struct ReleaseGate: Sendable {
     public let now: @Sendable () -> Date
     public let progress: @Sendable (String) -> Void
 
-    public init(store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
-                checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(), tip: (any BranchTip)? = nil,
-                user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
-                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
+        checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(), tip: (any BranchTip)? = nil,
+        user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
+        progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.tip = tip
         self.store = store
         self.mailer = mailer
@@ -66,7 +68,9 @@ public struct ReleaseGate: Sendable {
         case partial(Approval)
 
         public var approval: Approval {
-            switch self { case .created(let a), .waiting(let a), .partial(let a): return a }
+            switch self {
+            case .created(let a), .waiting(let a), .partial(let a): return a
+            }
         }
     }
 
@@ -95,8 +99,9 @@ public struct ReleaseGate: Sendable {
         guard !environments.isEmpty else { return [] }
         var approvals = try await store.load()
         var results: [Request] = []
-        let walked = Set(approvals.filter { $0.state == .rollingOut || ($0.state == .rolledBack && $0.commit == plan.commit) }
-            .flatMap { approval in approval.progressive.map { approval.changes[$0] } }.map { "\($0.key)→\($0.to)" })
+        let walked = Set(
+            approvals.filter { $0.state == .rollingOut || ($0.state == .rolledBack && $0.commit == plan.commit) }
+                .flatMap { approval in approval.progressive.map { approval.changes[$0] } }.map { "\($0.key)→\($0.to)" })
         for environment in environments {
             // Bound to the aliases as they are when the mail goes out: the apply just run may
             // have created them (a new stack), and they must not move again before approval.
@@ -118,10 +123,11 @@ public struct ReleaseGate: Sendable {
                 continue
             }
             let code = OneTimePassword.generate()
-            var approval = Approval(id: ApprovalID.make(), environment: environment, commit: plan.commit, planDigest: plan.digest,
-                                    changes: changes[environment, default: []], stacks: held.isEmpty ? nil : held, requestedBy: user, requestedAt: now(),
-                                    expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
-                                    state: .pending, seal: OneTimePassword.seal(code))
+            var approval = Approval(
+                id: ApprovalID.make(), environment: environment, commit: plan.commit, planDigest: plan.digest,
+                changes: changes[environment, default: []], stacks: held.isEmpty ? nil : held, requestedBy: user, requestedAt: now(),
+                expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
+                state: .pending, seal: OneTimePassword.seal(code))
             if let policy = rollouts[environment], approval.changes.contains(where: \.isProgressive) { approval.rollout = RolloutProgress(policy: policy) }
             progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
             let requestID = try await mail(approval, code: code, resent: false)
@@ -134,8 +140,9 @@ public struct ReleaseGate: Sendable {
             approval.reason = nil
             approvals.append(approval)
             try await store.save(approvals)
-            try await record(.requested, approval, requestIDs: [requestID].compactMap { $0 },
-                             changes: approval.lines)
+            try await record(
+                .requested, approval, requestIDs: [requestID].compactMap { $0 },
+                changes: approval.lines)
             results.append(.created(approval))
         }
         try await store.save(approvals)  // approvals found expired on the way
@@ -170,14 +177,19 @@ public struct ReleaseGate: Sendable {
         guard let tip else { return }
         let wants: TipWants
         do { wants = try await tip.wants() } catch {
-            throw GateError("cannot read what the branch tip asks (\(error)); nothing was checked or moved and no attempt was used. Approve again once the repository can be read.")
+            throw GateError(
+                "cannot read what the branch tip asks (\(error)); nothing was checked or moved and no attempt was used. Approve again once the repository "
+                    + "can be read."
+            )
         }
         let reasons = wants.unwanted(approvals[index])
         guard !reasons.isEmpty else { return }
         try await supersede(&approvals, index, reasons: reasons, wants: wants)
-        throw GateError("approval \(approvals[index].id) (commit \(approvals[index].shortCommit)) is superseded: the branch tip \(wants.commit.prefix(12)) no longer asks for it:\n"
-                        + reasons.prefix(10).map { "  \($0)" }.joined(separator: "\n") + (reasons.count > 10 ? "\n  … and \(reasons.count - 10) more" : "")
-                        + "\nNothing was checked or moved. `reconciler plan` shows what the tip asks; `reconciler apply` requests its approval.")
+        throw GateError(
+            "approval \(approvals[index].id) (commit \(approvals[index].shortCommit)) is superseded: the branch tip \(wants.commit.prefix(12)) no longer "
+                + "asks for it:\n"
+                + reasons.prefix(10).map { "  \($0)" }.joined(separator: "\n") + (reasons.count > 10 ? "\n  … and \(reasons.count - 10) more" : "")
+                + "\nNothing was checked or moved. `reconciler plan` shows what the tip asks; `reconciler apply` requests its approval.")
     }
 
     /// The changes with `from` and RevisionId re-read; those already at their target dropped.
@@ -197,14 +209,18 @@ public struct ReleaseGate: Sendable {
         let index = try find(id, in: approvals)
         var approval = approvals[index]
         guard [.pending, .void, .expired].contains(approval.state) else {
-            throw GateError("approval \(id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); only a pending, void or expired approval gets a new code. "
-                            + (approval.state == .partial ? "Finish it with `reconciler approve --retry \(id)`." : "Run `reconciler apply` to request a fresh approval."))
+            throw GateError(
+                "approval \(id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); only a pending, void or expired approval gets a "
+                    + "new code. "
+                    + (approval.state == .partial
+                        ? "Finish it with `reconciler approve --retry \(id)`." : "Run `reconciler apply` to request a fresh approval."))
         }
         let resends = approval.resends ?? 0
         guard resends < policy.maxResends else {
-            throw GateError("approval \(id) was mailed a new code \(resends) time\(resends == 1 ? "" : "s") already, the most [approval] max_resends allows "
-                            + "(\(approval.wrongCodes ?? 0) of its \(policy.guessBudget) guesses used); nothing was sent. If the codes were lost rather than guessed, "
-                            + "someone with the state directory runs `reconciler apply` for a fresh approval, which the audit log records.")
+            throw GateError(
+                "approval \(id) was mailed a new code \(resends) time\(resends == 1 ? "" : "s") already, the most [approval] max_resends allows "
+                    + "(\(approval.wrongCodes ?? 0) of its \(policy.guessBudget) guesses used); nothing was sent. If the codes were lost rather than guessed, "
+                    + "someone with the state directory runs `reconciler apply` for a fresh approval, which the audit log records.")
         }
         let code = OneTimePassword.generate()
         approval.seal = OneTimePassword.seal(code)
@@ -217,8 +233,9 @@ public struct ReleaseGate: Sendable {
         let requestID = try await mail(approval, code: code, resent: true)
         approvals[index] = approval
         try await store.save(approvals)
-        try await record(.resent, approval, requestIDs: [requestID].compactMap { $0 },
-                         detail: "resend \(resends + 1) of \(policy.maxResends); \(approval.wrongCodes ?? 0) of \(policy.guessBudget) guesses used")
+        try await record(
+            .resent, approval, requestIDs: [requestID].compactMap { $0 },
+            detail: "resend \(resends + 1) of \(policy.maxResends); \(approval.wrongCodes ?? 0) of \(policy.guessBudget) guesses used")
         return approval
     }
 
@@ -264,11 +281,20 @@ public struct ReleaseGate: Sendable {
         case .pending: break
         case .applied:
             try await record(.rejected, approval, detail: "code offered for an approval already applied")
-            throw GateError("approval \(approval.id) was already used: every change is applied. A code works once; a newer commit gets its own approval from `reconciler apply`.")
+            throw GateError(
+                "approval \(approval.id) was already used: every change is applied. A code works once; a newer commit gets its own approval from `reconciler "
+                    + "apply`."
+            )
         case .partial:
-            throw GateError("approval \(approval.id) was already confirmed and is partly applied; finish it with `reconciler approve --retry \(approval.id)` (no code needed)")
+            throw GateError(
+                "approval \(approval.id) was already confirmed and is partly applied; finish it with `reconciler approve --retry \(approval.id)` (no code "
+                    + "needed)"
+            )
         case .void, .expired:
-            throw GateError("approval \(approval.id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); request a new code with `reconciler approve --resend \(approval.id)` or run `reconciler apply`")
+            throw GateError(
+                "approval \(approval.id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); request a new code with `reconciler "
+                    + "approve --resend \(approval.id)` or run `reconciler apply`"
+            )
         case .stale, .superseded:
             throw GateError("approval \(approval.id) is \(approval.state.rawValue): \(approval.reason ?? "")")
         case .rollingOut, .rolledBack:
@@ -278,9 +304,11 @@ public struct ReleaseGate: Sendable {
         // One rollout at a time moves an alias: the code is not spent while another walks it.
         let keys = Set(approval.changes.map(\.key))
         if let walking = approvals.first(where: { $0.state == .rollingOut && $0.changes.contains { keys.contains($0.key) } }) {
-            throw GateError("the \(walking.environment) release of approval \(walking.id) (commit \(walking.shortCommit)) is still rolling out over some of the same aliases; "
-                            + "nothing was checked and no attempt was used. Wait for it (`reconciler rollout status`), or end it with "
-                            + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
+            throw GateError(
+                "the \(walking.environment) release of approval \(walking.id) (commit \(walking.shortCommit)) is still rolling out over some of the same "
+                    + "aliases; "
+                    + "nothing was checked and no attempt was used. Wait for it (`reconciler rollout status`), or end it with "
+                    + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
         }
         if now() >= approval.expiresAt {
             approval.state = .expired
@@ -289,7 +317,10 @@ public struct ReleaseGate: Sendable {
             approvals[index] = approval
             try await store.save(approvals)
             try await record(.expired, approval, detail: approval.reason)
-            throw GateError("approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler approve --resend \(approval.id)`.")
+            throw GateError(
+                "approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler "
+                    + "approve --resend \(approval.id)`."
+            )
         }
         guard let seal = approval.seal, OneTimePassword.matches(code.trimmingCharacters(in: .whitespaces), seal) else {
             try await rejectWrongCode(approval, &approvals, index)
@@ -309,8 +340,9 @@ public struct ReleaseGate: Sendable {
         } catch {
             approvals[index] = offered
             do { try await store.save(approvals) } catch {
-                throw GateError("approval \(approval.id) is confirmed, but neither its audit line nor its code could be restored (\(error)); nothing moved. "
-                                + "Once the state disk has room, finish it with `reconciler approve --retry \(approval.id)`.")
+                throw GateError(
+                    "approval \(approval.id) is confirmed, but neither its audit line nor its code could be restored (\(error)); nothing moved. "
+                        + "Once the state disk has room, finish it with `reconciler approve --retry \(approval.id)`.")
             }
             throw error
         }
@@ -342,12 +374,20 @@ public struct ReleaseGate: Sendable {
         if approval.state == .void {
             try await save(approval, &approvals, index, recording: .voided, detail: approval.reason)
             let resendsLeft = policy.maxResends - (approval.resends ?? 0)
-            throw GateError("wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. "
-                            + (resendsLeft > 0 ? "Request a new code with `reconciler approve --resend \(approval.id)` (\(resendsLeft) resend\(resendsLeft == 1 ? "" : "s") left) or run `reconciler apply`."
-                               : "It had every new code [approval] max_resends allows (\(approval.wrongCodes ?? 0) guesses); run `reconciler apply` for a fresh approval."))
+            throw GateError(
+                "wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. "
+                    + (resendsLeft > 0
+                        ? "Request a new code with `reconciler approve --resend \(approval.id)` (\(resendsLeft) resend\(resendsLeft == 1 ? "" : "s") left) "
+                            + "or run `reconciler apply`."
+                        : "It had every new code [approval] max_resends allows (\(approval.wrongCodes ?? 0) guesses); run `reconciler apply` for a fresh "
+                            + "approval.")
+            )
         }
-        try await save(approval, &approvals, index, recording: .rejected, detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
-        throw GateError("wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
+        try await save(
+            approval, &approvals, index, recording: .rejected,
+            detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
+        throw GateError(
+            "wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
     }
 
     /// Re-reads the remaining aliases; applies only when none moved since the plan. Its phases:
@@ -363,13 +403,16 @@ public struct ReleaseGate: Sendable {
 
     /// Saves the approval as it now is, then records the event: the audit log never claims
     /// what the state does not hold.
-    func save(_ approval: Approval, _ approvals: inout [Approval], _ index: Int, recording event: AuditEntry.Event? = nil,
-              requestIDs: [String] = [], entries: [Outcome.Entry]? = nil, detail: String? = nil) async throws {
+    func save(
+        _ approval: Approval, _ approvals: inout [Approval], _ index: Int, recording event: AuditEntry.Event? = nil,
+        requestIDs: [String] = [], entries: [Outcome.Entry]? = nil, detail: String? = nil
+    ) async throws {
         approvals[index] = approval
         try await store.save(approvals)
         guard let event else { return }
-        try await record(event, approval, requestIDs: requestIDs,
-                         changes: entries.map { $0.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" } }, detail: detail)
+        try await record(
+            event, approval, requestIDs: requestIDs,
+            changes: entries.map { $0.map { "\($0.region)  \($0.function)  \($0.change): \($0.outcome.rawValue)" } }, detail: detail)
     }
 
     /// The remaining aliases re-read: those at their target already are done, those where the
@@ -377,7 +420,12 @@ public struct ReleaseGate: Sendable {
     func checkAliases(_ approval: inout Approval, _ entries: inout [Outcome.Entry], _ approvals: inout [Approval], _ index: Int) async throws -> [Int] {
         let remaining = approval.changes.indices.filter { approval.changes[$0].applied == nil }
         let regions = Set(remaining.map { approval.changes[$0].region })
-        if !remaining.isEmpty { progress("re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) region\(regions.count == 1 ? "" : "s")…") }
+        if !remaining.isEmpty {
+            progress(
+                "re-reading \(remaining.count) \(approval.environment) alias\(remaining.count == 1 ? "" : "es") in \(regions.count) "
+                    + "region\(regions.count == 1 ? "" : "s")…"
+            )
+        }
         let observed: [AliasFact?]
         do {
             observed = try await aliases.read(remaining.map { approval.changes[$0].key })
@@ -391,22 +439,30 @@ public struct ReleaseGate: Sendable {
             let target = current?.target
             if target == change.to {
                 approval.changes[i].applied = .init(at: now(), revisionID: current?.revisionID, requestID: nil)
-                entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)",
-                                     outcome: .already, detail: "the alias already points there"))
+                entries.append(
+                    .init(
+                        region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)",
+                        outcome: .already, detail: "the alias already points there"))
             } else if let current, target == change.from, current.revisionID == change.revisionID {
                 if !approval.progressive.contains(i) { toApply.append(i) }
             } else {
                 let now = current.map { "\($0.version)\($0.weights.isEmpty ? "" : " (weighted)") at revision \($0.revisionID ?? "?")" } ?? "missing"
-                moved.append("\(change.function) in \(change.region): \(change.from?.description ?? "missing") at revision \(change.revisionID ?? "?") when planned, now \(now)")
+                moved.append(
+                    "\(change.function) in \(change.region): \(change.from?.description ?? "missing") at revision \(change.revisionID ?? "?") when planned, "
+                        + "now \(now)"
+                )
             }
         }
         guard moved.isEmpty else {
             approval.state = .stale
             approval.reason = "moved since the plan: " + moved.joined(separator: "; ")
             try await save(approval, &approvals, index, recording: .stale, detail: approval.reason)
-            throw GateError("approval \(approval.id) is stale, so nothing was changed: \(moved.count) alias\(moved.count == 1 ? "" : "es") moved since the plan:\n  "
-                            + moved.joined(separator: "\n  ")
-                            + "\nRun `reconciler plan` to see the aliases as they are now, then `reconciler apply` to request a fresh approval for what the commit still asks.")
+            throw GateError(
+                "approval \(approval.id) is stale, so nothing was changed: \(moved.count) alias\(moved.count == 1 ? "" : "es") moved since the plan:\n  "
+                    + moved.joined(separator: "\n  ")
+                    + "\nRun `reconciler plan` to see the aliases as they are now, then `reconciler apply` to request a fresh approval for what the commit "
+                    + "still asks."
+            )
         }
         return toApply
     }
@@ -414,7 +470,8 @@ public struct ReleaseGate: Sendable {
     /// Risky stack updates before the aliases: each change set carries the region's alias
     /// pointers as planned, and the release may rely on what it changes. Returns the outcome
     /// when one fails (the approval is then partly applied).
-    func releaseStackChanges(_ approval: inout Approval, _ entries: inout [Outcome.Entry], _ approvals: inout [Approval], _ index: Int) async throws -> Outcome? {
+    func releaseStackChanges(_ approval: inout Approval, _ entries: inout [Outcome.Entry], _ approvals: inout [Approval], _ index: Int) async throws -> Outcome?
+    {
         for (i, change) in approval.stackChanges.enumerated() where change.applied == nil {
             let moved = try await aliasesMoved(since: change, of: approval)
             do {
@@ -425,12 +482,15 @@ public struct ReleaseGate: Sendable {
                 approval.reason = "stack \(change.stackName) in \(change.region): \(stale)"
                 try await save(approval, &approvals, index, recording: .stale, detail: approval.reason)
                 let before = approval.stackChanges.contains { $0.applied != nil }
-                throw GateError("approval \(approval.id) is stale, so \(before ? "nothing more was" : "nothing was") changed: stack \(change.stackName) in \(change.region): \(stale)."
-                                + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
+                throw GateError(
+                    "approval \(approval.id) is stale, so \(before ? "nothing more was" : "nothing was") changed: stack \(change.stackName) in "
+                        + "\(change.region): \(stale)."
+                        + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
             } catch {
                 entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .failed, detail: "\(error)"))
                 approval.state = .partial
-                approval.reason = "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
+                approval.reason =
+                    "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
                 try await save(approval, &approvals, index, recording: .partiallyApplied, entries: entries, detail: approval.reason)
                 return Outcome(approval: approval, entries: entries)
             }
@@ -459,9 +519,10 @@ public struct ReleaseGate: Sendable {
             try await stacks.delete(stack: change.stackName, basedOn: change.basedOn, region: change.region, progress: progress)
         } else if let move = change.mapping {
             progress("moving \(move.domain) in \(change.region) to \(move.to)…")
-            try await stacks.map(domain: move.domain, environment: move.environment, stackName: change.stackName, mappingID: move.mappingID,
-                                 from: move.from, to: move.to, releaseFrom: move.releaseFrom ?? [], bucket: change.bucket ?? "",
-                                 region: change.region, progress: progress)
+            try await stacks.map(
+                domain: move.domain, environment: move.environment, stackName: change.stackName, mappingID: move.mappingID,
+                from: move.from, to: move.to, releaseFrom: move.releaseFrom ?? [], bucket: change.bucket ?? "",
+                region: change.region, progress: progress)
         } else if let adopts = change.adopts {
             progress("adopting \(adopts.count) resource\(adopts.count == 1 ? "" : "s") into \(change.stackName) in \(change.region)…")
             try await stacks.adopt(stack: change.stackName, resources: adopts, bucket: change.bucket ?? "", region: change.region, progress: progress)
@@ -476,15 +537,21 @@ public struct ReleaseGate: Sendable {
     /// A move that fails leaves the others in place. Returns the request ids of the moves.
     func moveAliases(_ toApply: [Int], _ approval: inout Approval, _ entries: inout [Outcome.Entry]) async -> [String] {
         let moving = Set(toApply.map { approval.changes[$0].region })
-        if !toApply.isEmpty { progress("moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(moving.count) region\(moving.count == 1 ? "" : "s") (\(moving.sorted().joined(separator: ", ")))…") }
+        if !toApply.isEmpty {
+            progress(
+                "moving \(toApply.count) \(approval.environment) alias\(toApply.count == 1 ? "" : "es") in \(moving.count) "
+                    + "region\(moving.count == 1 ? "" : "s") (\(moving.sorted().joined(separator: ", ")))…"
+            )
+        }
         let snapshot = approval
         let results = await withTaskGroup(of: (Int, Result<AliasMove, Error>).self) { group in
             for i in toApply {
                 group.addTask {
                     let change = snapshot.changes[i]
                     do {
-                        let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
-                                                          to: change.to, expectedRevision: change.revisionID)
+                        let move = try await aliases.move(
+                            region: change.region, functionName: change.functionName, environment: change.environment,
+                            to: change.to, expectedRevision: change.revisionID)
                         progress("  \(change.region): \(change.function) \(change.environment) → \(change.to)")
                         return (i, .success(move))
                     } catch {
@@ -522,8 +589,10 @@ public struct ReleaseGate: Sendable {
             // Everything else is in place: the rest walks the rollout's steps.
             for i in walking {
                 let change = approval.changes[i]
-                entries.append(.init(region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)", outcome: .rollingOut,
-                                     detail: "in steps: \(rollout.policy.summary)"))
+                entries.append(
+                    .init(
+                        region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)", outcome: .rollingOut,
+                        detail: "in steps: \(rollout.policy.summary)"))
             }
             approval.state = .rollingOut
             approval.reason = "confirmed by \(user); rolling out \(rollout.policy.summary)"
@@ -532,8 +601,13 @@ public struct ReleaseGate: Sendable {
             return Outcome(approval: report.approval, entries: entries)
         }
         approval.state = done ? .applied : .partial
-        approval.reason = done ? "applied by \(user)" : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
-        try await save(approval, &approvals, index, recording: done ? .applied : .partiallyApplied, requestIDs: requestIDs, entries: entries, detail: done ? nil : approval.reason)
+        approval.reason =
+            done
+            ? "applied by \(user)"
+            : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
+        try await save(
+            approval, &approvals, index, recording: done ? .applied : .partiallyApplied, requestIDs: requestIDs, entries: entries,
+            detail: done ? nil : approval.reason)
         return Outcome(approval: approval, entries: entries)
     }
 
@@ -553,24 +627,34 @@ public struct ReleaseGate: Sendable {
         case 1: return pending[0]
         case 0:
             if let partial = approvals.last(where: { $0.state == .partial }) {
-                throw GateError("no approval is waiting for a code; approval \(partial.id) was confirmed and is partly applied: finish it with `reconciler approve --retry \(partial.id)` (no code needed)")
+                throw GateError(
+                    "no approval is waiting for a code; approval \(partial.id) was confirmed and is partly applied: finish it with `reconciler approve "
+                        + "--retry \(partial.id)` (no code needed)"
+                )
             }
             throw GateError("no approval is waiting for a code; `reconciler apply` requests one when a commit changes a staging or prod alias")
         default:
-            throw GateError("\(pending.count) approvals wait for a code (\(pending.map { "\(approvals[$0].id) for \(approvals[$0].environment)" }.joined(separator: ", "))); name one with --id")
+            throw GateError(
+                "\(pending.count) approvals wait for a code "
+                    + "(\(pending.map { "\(approvals[$0].id) for \(approvals[$0].environment)" }.joined(separator: ", "))); name one with --id"
+            )
         }
     }
 
     func find(_ id: String, in approvals: [Approval]) throws -> Int {
         guard let index = approvals.firstIndex(where: { $0.id == id }) else {
             let live = approvals.filter(\.isLive).map(\.id)
-            throw GateError("no approval with id '\(id)'; \(live.isEmpty ? "none is waiting" : "waiting: \(live.joined(separator: ", "))") (`reconciler approvals` lists them)")
+            throw GateError(
+                "no approval with id '\(id)'; \(live.isEmpty ? "none is waiting" : "waiting: \(live.joined(separator: ", "))") (`reconciler approvals` lists "
+                    + "them)"
+            )
         }
         return index
     }
 
     func expireOverdue(_ approvals: inout [Approval], environment: String) async throws {
-        for index in approvals.indices where approvals[index].environment == environment && approvals[index].state == .pending && now() >= approvals[index].expiresAt {
+        for index in approvals.indices
+        where approvals[index].environment == environment && approvals[index].state == .pending && now() >= approvals[index].expiresAt {
             approvals[index].state = .expired
             approvals[index].seal = nil
             approvals[index].reason = "its code expired at \(AuditEntry.format(approvals[index].expiresAt))"
@@ -579,15 +663,21 @@ public struct ReleaseGate: Sendable {
     }
 
     func record(_ event: AuditEntry.Event, _ approval: Approval, requestIDs: [String] = [], changes: [String]? = nil, detail: String? = nil) async throws {
-        try await audit.record(AuditEntry(time: now(), event: event, user: user, approval: approval.id, environment: approval.environment,
-                                          commit: approval.commit, digest: approval.planDigest, requestIds: requestIDs, changes: changes, detail: detail))
+        try await audit.record(
+            AuditEntry(
+                time: now(), event: event, user: user, approval: approval.id, environment: approval.environment,
+                commit: approval.commit, digest: approval.planDigest, requestIds: requestIDs, changes: changes, detail: detail))
     }
 
     func mail(_ approval: Approval, code: String, resent: Bool) async throws -> String? {
         do {
-            return try await mailer.send(subject: ApprovalMail.subject(approval), body: ApprovalMail.body(approval, code: code, lifetime: policy.lifetime, resent: resent))
+            return try await mailer.send(
+                subject: ApprovalMail.subject(approval), body: ApprovalMail.body(approval, code: code, lifetime: policy.lifetime, resent: resent))
         } catch {
-            throw GateError("could not mail the code for the \(approval.environment) release (\(error)); no approval was recorded and nothing was changed. Check [approval] sender, recipients and ses_region in controller.conf, then run the command again.")
+            throw GateError(
+                "could not mail the code for the \(approval.environment) release (\(error)); no approval was recorded and nothing was changed. Check "
+                    + "[approval] sender, recipients and ses_region in controller.conf, then run the command again."
+            )
         }
     }
 }
@@ -602,7 +692,9 @@ public enum ApprovalMail {
         let stacks = approval.stackChanges.filter { $0.adopts == nil && $0.mapping == nil }.count
         let adoptions = approval.stackChanges.compactMap(\.adopts).joined().count
         let moves = approval.stackChanges.filter { $0.mapping != nil }.count
-        return "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias change\(approval.changes.count == 1 ? "" : "s")"
+        return
+            "[reconciler] \(approval.environment) release \(approval.shortCommit) awaits approval \(approval.id) (\(approval.changes.count) alias "
+            + "change\(approval.changes.count == 1 ? "" : "s")"
             + (stacks == 0 ? "" : ", \(stacks) risky stack update\(stacks == 1 ? "" : "s")")
             + (adoptions == 0 ? "" : ", \(adoptions) resource\(adoptions == 1 ? "" : "s") to adopt")
             + (moves == 0 ? "" : ", \(moves) domain\(moves == 1 ? "" : "s") to move") + ")"
@@ -614,46 +706,58 @@ public enum ApprovalMail {
             changes.isEmpty ? [] : [header] + changes.flatMap { ["  \($0.line)"] + $0.risks.map { "    \($0)" } } + [""]
         }
         let changes = approval.stackChanges
-        return section("It moves what these custom domains of \(approval.environment) serve (the previous mapping is kept, so reverting the commit moves it back):",
-                       changes.filter { $0.mapping != nil })
-            + section("It adopts these resources of \(approval.environment) that exist already, with their data (nothing is deleted or replaced; the apply after it deploys the stack over them):",
-                      changes.filter { $0.adopts != nil })
-            + section("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):",
-                      changes.filter { $0.adopts == nil && $0.mapping == nil })
+        return section(
+            "It moves what these custom domains of \(approval.environment) serve (the previous mapping is kept, so reverting the commit moves it back):",
+            changes.filter { $0.mapping != nil })
+            + section(
+                "It adopts these resources of \(approval.environment) that exist already, with their data (nothing is deleted or replaced; the apply after "
+                    + "it deploys the stack over them):",
+                changes.filter { $0.adopts != nil })
+            + section(
+                "It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):",
+                changes.filter { $0.adopts == nil && $0.mapping == nil })
     }
 
     public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {
         let rows = approval.changes.map { [$0.region, $0.function, $0.from?.description ?? "(created by the stack)", "→", $0.to.description] }
         let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
         let table = rows.map { row in
-            "  " + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            "  "
+                + row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
                 .trimmingCharacters(in: .whitespaces)
         }
-        return ([
-            "\(resent ? "A new code for a" : "A") \(approval.environment) release is waiting for approval.",
-            "",
-            "Approval:  \(approval.id)",
-            "Commit:    \(approval.commit)",
-            "Plan:      \(approval.planDigest)",
-            "Requested: by \(approval.requestedBy) at \(AuditEntry.format(approval.requestedAt))",
-            "",
-        ] + stackSection(approval) + (approval.changes.isEmpty ? [] : [
-            "It moves these \(approval.environment) aliases (region, function, from → to):",
-        ] + table) + (approval.rollout.map { rollout in [
-            "",
-            "Once confirmed, the aliases that change version shift in steps: \(rollout.policy.summary).",
-            "A failed check puts every one of them back on its previous version, and you get a mail.",
-        ] } ?? []) + [
-            "",
-            "One-time password: \(code)",
-            "It is valid until \(AuditEntry.format(approval.expiresAt)) (\(duration(lifetime))) and allows \(approval.attemptsLeft) attempts.",
-            "",
-            "To release exactly these changes, run the command below and type the code when asked",
-            "(read from standard input, so it never shows in the process list):",
-            "  reconciler approve --id \(approval.id) --otp -",
-            "",
-            "A newer commit needs its own approval. If you did not expect this release, do not use the code;",
-            "it expires on its own. Nobody needs this code except to run the command above.",
-        ]).joined(separator: "\n") + "\n"
+        return
+            ([
+                "\(resent ? "A new code for a" : "A") \(approval.environment) release is waiting for approval.",
+                "",
+                "Approval:  \(approval.id)",
+                "Commit:    \(approval.commit)",
+                "Plan:      \(approval.planDigest)",
+                "Requested: by \(approval.requestedBy) at \(AuditEntry.format(approval.requestedAt))",
+                "",
+            ] + stackSection(approval)
+            + (approval.changes.isEmpty
+                ? []
+                : [
+                    "It moves these \(approval.environment) aliases (region, function, from → to):"
+                ] + table)
+            + (approval.rollout.map { rollout in
+                [
+                    "",
+                    "Once confirmed, the aliases that change version shift in steps: \(rollout.policy.summary).",
+                    "A failed check puts every one of them back on its previous version, and you get a mail.",
+                ]
+            } ?? []) + [
+                "",
+                "One-time password: \(code)",
+                "It is valid until \(AuditEntry.format(approval.expiresAt)) (\(duration(lifetime))) and allows \(approval.attemptsLeft) attempts.",
+                "",
+                "To release exactly these changes, run the command below and type the code when asked",
+                "(read from standard input, so it never shows in the process list):",
+                "  reconciler approve --id \(approval.id) --otp -",
+                "",
+                "A newer commit needs its own approval. If you did not expect this release, do not use the code;",
+                "it expires on its own. Nobody needs this code except to run the command above.",
+            ]).joined(separator: "\n") + "\n"
     }
 }

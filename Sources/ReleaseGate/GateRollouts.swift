@@ -71,7 +71,10 @@ extension ReleaseGate {
                 approvals[index] = approval
                 try await store.save(approvals)  // before any alias moves: a restart finishes this shift
                 let percent = rollout.percent(at: target)
-                progress("\(approval.environment): shifting \(approval.progressive.count) alias\(approval.progressive.count == 1 ? "" : "es") to \(percent)% on the new versions…")
+                progress(
+                    "\(approval.environment): shifting \(approval.progressive.count) alias\(approval.progressive.count == 1 ? "" : "es") to \(percent)% on "
+                        + "the new versions…"
+                )
                 let moved = await shift(approval, to: target, of: rollout)
                 if let failure = moved.failure {
                     rollout.failed(failure, values: moved.lines)
@@ -87,12 +90,16 @@ extension ReleaseGate {
                     if target >= rollout.final { try await record(.applied, approval, detail: approval.reason) }
                 }
             case .rollBack(let reason):
-                progress("\(approval.environment): rolling back \(approval.progressive.count) alias\(approval.progressive.count == 1 ? "" : "es") to the previous versions (\(reason))…")
+                progress(
+                    "\(approval.environment): rolling back \(approval.progressive.count) alias\(approval.progressive.count == 1 ? "" : "es") to the previous "
+                        + "versions (\(reason))…"
+                )
                 let untouched = rollout.step < 0 && rollout.shifting == nil
                 let moved = await shift(approval, to: -1, of: rollout)
                 rollout.rolledBack()
                 approval.state = .rolledBack
-                approval.reason = (untouched ? "stopped before any traffic: " : "rolled back: ") + reason
+                approval.reason =
+                    (untouched ? "stopped before any traffic: " : "rolled back: ") + reason
                     + (moved.failure.map { "; NOT every alias went back: \($0)" } ?? "")
                 try await record(.rolledBack, approval, requestIDs: moved.requestIDs, changes: moved.lines + (rollout.lastCheck ?? []), detail: approval.reason)
                 approval.rollout = rollout
@@ -128,7 +135,9 @@ extension ReleaseGate {
     }
 
     static func stepName(_ step: Int, _ rollout: RolloutProgress) -> String {
-        step < 0 ? "before any traffic" : "after \(rollout.percent(at: step))% for \(RolloutPolicy.duration(rollout.policy.steps[min(step, rollout.policy.steps.count - 1)].bakeSeconds))"
+        step < 0
+            ? "before any traffic"
+            : "after \(rollout.percent(at: step))% for \(RolloutPolicy.duration(rollout.policy.steps[min(step, rollout.policy.steps.count - 1)].bakeSeconds))"
     }
 
     // MARK: actions
@@ -151,16 +160,24 @@ extension ReleaseGate {
                     let target = rollout.target(of: change, at: step)
                     let known = (-1...rollout.final).map { rollout.target(of: change, at: $0) }
                     do {
-                        guard let current = try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment) else {
-                            return (i, "\(change.region)  \(change.function)  missing", nil, "the \(change.environment) alias of \(change.function) in \(change.region) is gone")
+                        guard let current = try await aliases.read(region: change.region, functionName: change.functionName, environment: change.environment)
+                        else {
+                            return (
+                                i, "\(change.region)  \(change.function)  missing", nil,
+                                "the \(change.environment) alias of \(change.function) in \(change.region) is gone"
+                            )
                         }
                         if current.target == target { return (i, "\(change.region)  \(change.function)  \(target) (already)", nil, nil) }
                         guard known.contains(current.target) else {
-                            return (i, "\(change.region)  \(change.function)  \(current.target) (moved outside the release)", nil,
-                                    "the \(change.environment) alias of \(change.function) in \(change.region) points at \(current.target), where this release never put it")
+                            return (
+                                i, "\(change.region)  \(change.function)  \(current.target) (moved outside the release)", nil,
+                                "the \(change.environment) alias of \(change.function) in \(change.region) points at \(current.target), where this release "
+                                    + "never put it"
+                            )
                         }
-                        let move = try await aliases.move(region: change.region, functionName: change.functionName, environment: change.environment,
-                                                          to: target, expectedRevision: current.revisionID)
+                        let move = try await aliases.move(
+                            region: change.region, functionName: change.functionName, environment: change.environment,
+                            to: target, expectedRevision: current.revisionID)
                         progress("  \(change.region): \(change.function) \(change.environment) → \(target)")
                         return (i, "\(change.region)  \(change.function)  \(current.target) → \(target)", move.requestID, nil)
                     } catch {
@@ -205,20 +222,32 @@ extension ReleaseGate {
                     for i in indices where approval.changes[i].region == region {
                         let change = approval.changes[i]
                         do {
-                            let m = try await checks.metrics(region: region, functionName: change.functionName, alias: change.environment,
-                                                             version: change.to.version, from: since, to: end)
+                            let m = try await checks.metrics(
+                                region: region, functionName: change.functionName, alias: change.environment,
+                                version: change.to.version, from: since, to: end)
                             var parts = ["Invocations \(Int(m.invocations))"]
                             if let limit = policy.metrics.errors {
                                 parts.append("Errors \(Int(m.errors)) (≤ \(limit))")
-                                if m.errors > Double(limit) { failures.append("\(change.function) in \(region): \(Int(m.errors)) errors on version \(change.to.version) (at most \(limit))") }
+                                if m.errors > Double(limit) {
+                                    failures.append(
+                                        "\(change.function) in \(region): \(Int(m.errors)) errors on version \(change.to.version) (at most \(limit))")
+                                }
                             }
                             if let limit = policy.metrics.throttles {
                                 parts.append("Throttles \(Int(m.throttles)) (≤ \(limit))")
-                                if m.throttles > Double(limit) { failures.append("\(change.function) in \(region): \(Int(m.throttles)) throttles on version \(change.to.version) (at most \(limit))") }
+                                if m.throttles > Double(limit) {
+                                    failures.append(
+                                        "\(change.function) in \(region): \(Int(m.throttles)) throttles on version \(change.to.version) (at most \(limit))")
+                                }
                             }
                             if let limit = policy.metrics.durationP99Milliseconds {
                                 parts.append("Duration p99 \(m.durationP99.map { "\(Int($0.rounded())) ms" } ?? "-") (≤ \(limit) ms)")
-                                if let p99 = m.durationP99, p99 > Double(limit) { failures.append("\(change.function) in \(region): Duration p99 \(Int(p99.rounded())) ms on version \(change.to.version) (at most \(limit) ms)") }
+                                if let p99 = m.durationP99, p99 > Double(limit) {
+                                    failures.append(
+                                        "\(change.function) in \(region): Duration p99 \(Int(p99.rounded())) ms on version \(change.to.version) (at most "
+                                            + "\(limit) ms)"
+                                    )
+                                }
                             }
                             values.append("\(region)  \(change.function) v\(change.to.version): " + parts.joined(separator: ", "))
                         } catch {
@@ -242,14 +271,19 @@ extension ReleaseGate {
         let failures = await withTaskGroup(of: String?.self) { group in
             for (region, changes) in byRegion {
                 group.addTask {
-                    let payload = HookPayload(approval: approval.id, environment: approval.environment, commit: approval.commit, region: region,
-                                              functions: changes.map { .init(function: $0.function, functionName: $0.functionName, version: $0.to.version, previousVersion: $0.from?.version) })
+                    let payload = HookPayload(
+                        approval: approval.id, environment: approval.environment, commit: approval.commit, region: region,
+                        functions: changes.map {
+                            .init(function: $0.function, functionName: $0.functionName, version: $0.to.version, previousVersion: $0.from?.version)
+                        })
                     do {
                         let encoder = JSONEncoder()
                         encoder.outputFormatting = .sortedKeys
                         progress("\(approval.environment): invoking the pre-traffic hook \(hook) in \(region)…")
-                        return try await checks.invoke(region: region, functionName: functionName, qualifier: approval.environment,
-                                                       payload: Array(try encoder.encode(payload))).map { "\(region): \($0)" }
+                        return try await checks.invoke(
+                            region: region, functionName: functionName, qualifier: approval.environment,
+                            payload: Array(try encoder.encode(payload))
+                        ).map { "\(region): \($0)" }
                     } catch {
                         return "\(region): \(error)"
                     }
@@ -274,19 +308,29 @@ extension ReleaseGate {
 
     /// Tells the team a release went back; a mail that fails is logged in the audit, never blocks the rollback.
     func mailRollback(_ approval: Approval) async {
-        let body = ([
-            "The \(approval.environment) release of commit \(approval.commit) (approval \(approval.id)) was \(Self.stoppedEarly(approval) ? "stopped before any traffic" : "rolled back").",
-            "",
-            "Why: \(approval.reason ?? "")",
-            "",
-            approval.reason?.contains("NOT every alias went back") == true
-                ? "NOT every alias went back (see why above); these are the versions they had before, to put back by hand or with a commit:"
-                : "Every alias it shifted points at its previous version again:",
-        ] + approval.progressive.map { "  \(approval.changes[$0].region)  \(approval.changes[$0].function)  \(approval.changes[$0].from?.description ?? "-")" }
-          + ["", "What the last check saw:"] + (approval.rollout?.lastCheck ?? []).map { "  \($0)" }
-          + ["", "The commit stays unreleased in \(approval.environment); fix it and commit, and the next release asks for a new code."]).joined(separator: "\n") + "\n"
+        let body =
+            ([
+                "The \(approval.environment) release of commit \(approval.commit) (approval \(approval.id)) was "
+                    + "\(Self.stoppedEarly(approval) ? "stopped before any traffic" : "rolled back").",
+                "",
+                "Why: \(approval.reason ?? "")",
+                "",
+                approval.reason?.contains("NOT every alias went back") == true
+                    ? "NOT every alias went back (see why above); these are the versions they had before, to put back by hand or with a commit:"
+                    : "Every alias it shifted points at its previous version again:",
+            ]
+            + approval.progressive.map {
+                "  \(approval.changes[$0].region)  \(approval.changes[$0].function)  \(approval.changes[$0].from?.description ?? "-")"
+            }
+            + ["", "What the last check saw:"] + (approval.rollout?.lastCheck ?? []).map { "  \($0)" }
+            + ["", "The commit stays unreleased in \(approval.environment); fix it and commit, and the next release asks for a new code."]).joined(
+                separator: "\n") + "\n"
         do {
-            _ = try await mailer.send(subject: "[reconciler] \(approval.environment) release \(approval.shortCommit) \(Self.stoppedEarly(approval) ? "STOPPED" : "ROLLED BACK") (approval \(approval.id))", body: body)
+            _ = try await mailer.send(
+                subject:
+                    "[reconciler] \(approval.environment) release \(approval.shortCommit) \(Self.stoppedEarly(approval) ? "STOPPED" : "ROLLED BACK") "
+                    + "(approval \(approval.id))",
+                body: body)
         } catch {
             try? await record(.rolledBack, approval, detail: "the rollback mail was not sent: \(error)")
         }

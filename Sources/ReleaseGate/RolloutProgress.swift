@@ -119,7 +119,9 @@ public struct RolloutProgress: Codable, Hashable, Sendable {
         if let target = shifting { return "shifting to \(percent(at: target))%" }
         if step < 0 { return "checking before any traffic" }
         let position = "step \(step + 1) of \(final + 1): \(percent(at: step))% on the new versions"
-        if let ends = bakeEnds, now < ends { return position + ", next step in \(RolloutPolicy.duration(max(1, Int(ends.timeIntervalSince(now).rounded(.up)))))" }
+        if let ends = bakeEnds, now < ends {
+            return position + ", next step in \(RolloutPolicy.duration(max(1, Int(ends.timeIntervalSince(now).rounded(.up)))))"
+        }
         return position + ", checking"
     }
 }

@@ -101,10 +101,12 @@ public struct AdoptableResource: Hashable, Sendable {
         for key in kind.replacing.sorted() { declared.set(key, properties[key]) }
         let declaration: TemplateValue = ["Type": .string(type), "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain", "Properties": declared.value]
         let tags = properties["Tags"] ?? properties["UserPoolTags"]
-        let environment = tags?.entries.first { $0.key == "Environment" }?.value.stringValue
+        let environment =
+            tags?.entries.first { $0.key == "Environment" }?.value.stringValue
             ?? tags?.listValue?.first { $0["Key"]?.stringValue == "Environment" }?["Value"]?.stringValue
             ?? pools.first { $0.logicalID == pool }?.environment
-        return AdoptableResource(logicalID: logicalID, kind: kind, name: name, pool: pool, environment: environment, desired: desired.compactMapValues { $0 },
-                                 declaration: (try? TemplateEdit.json(TemplateEdit.plain(declaration) as? [String: Any] ?? [:])) ?? "{}")
+        return AdoptableResource(
+            logicalID: logicalID, kind: kind, name: name, pool: pool, environment: environment, desired: desired.compactMapValues { $0 },
+            declaration: (try? TemplateEdit.json(TemplateEdit.plain(declaration) as? [String: Any] ?? [:])) ?? "{}")
     }
 }

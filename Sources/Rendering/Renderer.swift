@@ -69,14 +69,18 @@ public enum StackLimits {
             let path = "featureSets.\(stack.id.featureSet)"
             var problems: [Diagnostic] = []
             if stack.resourceCount > maxResources {
-                problems.append(Diagnostic(.stackLimit, at: location, path: path,
-                    "stack \(stack.stackName) in \(stack.id.region) would have \(stack.resourceCount) resources",
-                    hint: "CloudFormation allows \(maxResources) per stack: split the feature set into smaller ones"))
+                problems.append(
+                    Diagnostic(
+                        .stackLimit, at: location, path: path,
+                        "stack \(stack.stackName) in \(stack.id.region) would have \(stack.resourceCount) resources",
+                        hint: "CloudFormation allows \(maxResources) per stack: split the feature set into smaller ones"))
             }
             if stack.bytes > maxTemplateBytes {
-                problems.append(Diagnostic(.stackLimit, at: location, path: path,
-                    "stack \(stack.stackName) in \(stack.id.region) renders to \(stack.bytes) bytes",
-                    hint: "CloudFormation accepts templates up to \(maxTemplateBytes) bytes: split the feature set"))
+                problems.append(
+                    Diagnostic(
+                        .stackLimit, at: location, path: path,
+                        "stack \(stack.stackName) in \(stack.id.region) renders to \(stack.bytes) bytes",
+                        hint: "CloudFormation accepts templates up to \(maxTemplateBytes) bytes: split the feature set"))
             }
             return problems
         }
@@ -93,10 +97,11 @@ public enum Renderer {
         var builder = StackBuilder(state: state, stack: stack)
         builder.build()
         let template = builder.template
-        return RenderedStack(id: stack, stackName: Naming.stackName(project: state.project.value, featureSet: stack.featureSet),
-                             template: template, body: YAMLEmitter.emit(template),
-                             resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key),
-                             aliasParameters: builder.gatedAliases, adoptable: builder.adoptable)
+        return RenderedStack(
+            id: stack, stackName: Naming.stackName(project: state.project.value, featureSet: stack.featureSet),
+            template: template, body: YAMLEmitter.emit(template),
+            resourceCount: builder.expandedResourceCount, parameters: builder.parameters.map(\.key),
+            aliasParameters: builder.gatedAliases, adoptable: builder.adoptable)
     }
 }
 
@@ -135,7 +140,9 @@ struct StackBuilder {
         var top = MapBuilder()
         top.set("AWSTemplateFormatVersion", "2010-09-09")
         top.set("Transform", "AWS::Serverless-2016-10-31")
-        top.set("Description", .string("\(project) \(stack.featureSet) feature set in \(stack.region). Rendered by reconciler from the desired state; do not edit."))
+        top.set(
+            "Description", .string("\(project) \(stack.featureSet) feature set in \(stack.region). Rendered by reconciler from the desired state; do not edit.")
+        )
         top.set("Parameters", parameters.isEmpty ? nil : .map(parameters))
         top.set("Conditions", conditions.isEmpty ? nil : .map(conditions))
         top.set("Resources", .map(resources))
@@ -235,28 +242,43 @@ struct StackBuilder {
         var statements: [TemplateValue] = []
         let consumed = function.consumedQueues
         if !consumed.isEmpty {
-            statements.append(["Effect": "Allow",
-                                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
-                                "Resource": .list(consumed.flatMap { q in aliasEnvironments.map { .getAtt(Naming.queueName(q, environment: $0.name.value), "Arn") } })])
+            statements.append([
+                "Effect": "Allow",
+                "Action": ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"],
+                "Resource": .list(consumed.flatMap { q in aliasEnvironments.map { .getAtt(Naming.queueName(q, environment: $0.name.value), "Arn") } }),
+            ])
         }
         if !function.sendsTo.isEmpty {
-            statements.append(["Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-                                "Resource": .list(function.sendsTo.flatMap { q in aliasEnvironments.map { .getAtt(Naming.queueName(q.value, environment: $0.name.value), "Arn") } })])
+            statements.append([
+                "Effect": "Allow", "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+                "Resource": .list(
+                    function.sendsTo.flatMap { q in aliasEnvironments.map { .getAtt(Naming.queueName(q.value, environment: $0.name.value), "Arn") } }),
+            ])
         }
         if !function.buckets.isEmpty {
             let names = function.buckets.flatMap { b in aliasEnvironments.map { Naming.bucketName(b.value, environment: $0.name.value) } }
-            statements.append(["Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                                "Resource": .list(names.map { arn("s3", "\($0)/*", regional: false) })])
-            statements.append(["Effect": "Allow", "Action": ["s3:ListBucket"],
-                                "Resource": .list(names.map { arn("s3", $0, regional: false) })])
+            statements.append([
+                "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": .list(names.map { arn("s3", "\($0)/*", regional: false) }),
+            ])
+            statements.append([
+                "Effect": "Allow", "Action": ["s3:ListBucket"],
+                "Resource": .list(names.map { arn("s3", $0, regional: false) }),
+            ])
         }
         // Each function may read its own parameters: /{project}/{env}/{Function}/…
-        statements.append(["Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
-                            "Resource": .list(aliasEnvironments.map { arn("ssm", "parameter/\(project.lowercased())/\($0.name.value)/\(name)/*") })])
+        statements.append([
+            "Effect": "Allow", "Action": ["ssm:GetParameter", "ssm:GetParameters"],
+            "Resource": .list(aliasEnvironments.map { arn("ssm", "parameter/\(project.lowercased())/\($0.name.value)/\(name)/*") }),
+        ])
         var role = MapBuilder()
         role.set("RoleName", function.roleName.map { .string(Naming.roleName($0.value, region: stack.region)) })
-        role.set("AssumeRolePolicyDocument", ["Version": "2012-10-17",
-                                              "Statement": [["Effect": "Allow", "Principal": ["Service": "lambda.amazonaws.com"], "Action": "sts:AssumeRole"]]])
+        role.set(
+            "AssumeRolePolicyDocument",
+            [
+                "Version": "2012-10-17",
+                "Statement": [["Effect": "Allow", "Principal": ["Service": "lambda.amazonaws.com"], "Action": "sts:AssumeRole"]],
+            ])
         role.set("ManagedPolicyArns", [.sub("arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole")])
         role.set("Policies", [["PolicyName": .string("\(id)Access"), "PolicyDocument": ["Version": "2012-10-17", "Statement": .list(statements)]]])
         role.set("Tags", tagList())
@@ -268,21 +290,26 @@ struct StackBuilder {
     mutating func addLambda(_ function: Function, id: String) {
         let name = function.name.value
         for layer in function.layers {
-            parameter(Self.layerParameter(layer.value), "Published version ARN of layer \(Naming.layerName(project: project, layer: layer.value)) in this region")
+            parameter(
+                Self.layerParameter(layer.value), "Published version ARN of layer \(Naming.layerName(project: project, layer: layer.value)) in this region")
         }
         var variables: [TemplateValue.Entry] = [.init("PROJECT", .string(project)), .init("FEATURE_SET", .string(stack.featureSet))]
         variables += function.environment.map { .init($0.name, .string($0.value)) }
 
         // Everything that should publish a new version when it changes.
         let layerHashes = function.layers.map { state.layer(named: $0.value)?.contentHash ?? $0.value }
-        let fingerprint = sha256Hex(([function.codeHash, function.handler.value, function.runtime.value, function.architecture,
-                                      String(function.memory), String(function.timeout.value)] + layerHashes
-                                     + function.environment.map { "\($0.name)=\($0.value)" }).joined(separator: "\n").utf8)
+        let fingerprint = sha256Hex(
+            ([
+                function.codeHash, function.handler.value, function.runtime.value, function.architecture,
+                String(function.memory), String(function.timeout.value),
+            ] + layerHashes
+                + function.environment.map { "\($0.name)=\($0.value)" }).joined(separator: "\n").utf8)
 
         var properties = MapBuilder()
         properties.set("FunctionName", .string(Naming.functionName(name)))
         properties.set("Description", function.description.isEmpty ? nil : .string(function.description))
-        properties.set("CodeUri", ["Bucket": .ref(TemplateParameters.artifactBucket), "Key": .string(ArtifactKeys.function(name, codeHash: function.codeHash))])
+        properties.set(
+            "CodeUri", ["Bucket": .ref(TemplateParameters.artifactBucket), "Key": .string(ArtifactKeys.function(name, codeHash: function.codeHash))])
         properties.set("Handler", .string(function.handler.value))
         properties.set("Runtime", .string(function.runtime.value))
         properties.set("Architectures", [.string(function.architecture)])
@@ -321,13 +348,17 @@ struct StackBuilder {
             condition(pinned, ["Fn::Not": [["Fn::Equals": [.ref(version), ""]]]])
             condition(weighted, ["Fn::Not": [["Fn::Equals": [.ref(canary), ""]]]])
             let part: (Int) -> TemplateValue = { ["Fn::Select": [.int($0), ["Fn::Split": [":", .ref(canary)]]]] }
-            resource(names.logicalID, "AWS::Lambda::Alias",
-                     ["FunctionName": .ref(id),
-                      "FunctionVersion": .if(pinned, .ref(version), .getAtt("\(id).Version", "Version")),
-                      "RoutingConfig": .if(weighted, ["AdditionalVersionWeights": [["FunctionVersion": part(0), "FunctionWeight": part(1)]]],
-                                           .ref("AWS::NoValue")),
-                      "Name": .string(env),
-                      "Description": "Release pointer owned by reconciler; changed only after an approved release"])
+            resource(
+                names.logicalID, "AWS::Lambda::Alias",
+                [
+                    "FunctionName": .ref(id),
+                    "FunctionVersion": .if(pinned, .ref(version), .getAtt("\(id).Version", "Version")),
+                    "RoutingConfig": .if(
+                        weighted, ["AdditionalVersionWeights": [["FunctionVersion": part(0), "FunctionWeight": part(1)]]],
+                        .ref("AWS::NoValue")),
+                    "Name": .string(env),
+                    "Description": "Release pointer owned by reconciler; changed only after an approved release",
+                ])
         }
     }
 
@@ -344,14 +375,18 @@ struct StackBuilder {
             let env = environment.name.value
             let dlq = Naming.queueName(queue.name.value, environment: env, deadLetter: true)
             let main = Naming.queueName(queue.name.value, environment: env)
-            resource(dlq, "AWS::SQS::Queue",
-                     ["QueueName": .string(dlq), "MessageRetentionPeriod": 1_209_600, "Tags": tagList(environment: env)])
-            resource(main, "AWS::SQS::Queue",
-                     ["QueueName": .string(main),
-                      "VisibilityTimeout": .int(queue.visibilityTimeout.value),
-                      "MessageRetentionPeriod": .int(queue.messageRetentionDays * 86_400),
-                      "RedrivePolicy": ["deadLetterTargetArn": .getAtt(dlq, "Arn"), "maxReceiveCount": .int(queue.maxReceiveCount)],
-                      "Tags": tagList(environment: env)])
+            resource(
+                dlq, "AWS::SQS::Queue",
+                ["QueueName": .string(dlq), "MessageRetentionPeriod": 1_209_600, "Tags": tagList(environment: env)])
+            resource(
+                main, "AWS::SQS::Queue",
+                [
+                    "QueueName": .string(main),
+                    "VisibilityTimeout": .int(queue.visibilityTimeout.value),
+                    "MessageRetentionPeriod": .int(queue.messageRetentionDays * 86_400),
+                    "RedrivePolicy": ["deadLetterTargetArn": .getAtt(dlq, "Arn"), "maxReceiveCount": .int(queue.maxReceiveCount)],
+                    "Tags": tagList(environment: env),
+                ])
             guard environment.hasAlias else { continue }
             for (function, batch, window) in consumers {
                 var mapping = MapBuilder()
@@ -388,12 +423,15 @@ struct StackBuilder {
                 for (function, events, prefix, suffix) in triggers {
                     let permission = "\(id)Invoke\(function.name.value)"
                     permissions.append(permission)
-                    resource(permission, "AWS::Lambda::Permission",
-                             ["Action": "lambda:InvokeFunction",
-                              "FunctionName": aliasRef(function.name.value, environment),
-                              "Principal": "s3.amazonaws.com",
-                              "SourceAccount": .ref("AWS::AccountId"),
-                              "SourceArn": arn("s3", name, regional: false)])
+                    resource(
+                        permission, "AWS::Lambda::Permission",
+                        [
+                            "Action": "lambda:InvokeFunction",
+                            "FunctionName": aliasRef(function.name.value, environment),
+                            "Principal": "s3.amazonaws.com",
+                            "SourceAccount": .ref("AWS::AccountId"),
+                            "SourceArn": arn("s3", name, regional: false),
+                        ])
                     var rules: [TemplateValue] = []
                     if let prefix { rules.append(["Name": "prefix", "Value": .string(prefix)]) }
                     if let suffix { rules.append(["Name": "suffix", "Value": .string(suffix)]) }
@@ -409,8 +447,12 @@ struct StackBuilder {
             var properties = MapBuilder()
             properties.set("BucketName", .string(name))
             properties.set("BucketEncryption", ["ServerSideEncryptionConfiguration": [["ServerSideEncryptionByDefault": ["SSEAlgorithm": "AES256"]]]])
-            properties.set("PublicAccessBlockConfiguration", ["BlockPublicAcls": true, "BlockPublicPolicy": true,
-                                                              "IgnorePublicAcls": true, "RestrictPublicBuckets": true])
+            properties.set(
+                "PublicAccessBlockConfiguration",
+                [
+                    "BlockPublicAcls": true, "BlockPublicPolicy": true,
+                    "IgnorePublicAcls": true, "RestrictPublicBuckets": true,
+                ])
             properties.set("OwnershipControls", ["Rules": [["ObjectOwnership": "BucketOwnerEnforced"]]])
             properties.set("VersioningConfiguration", bucket.versioning ? ["Status": "Enabled"] : nil)
             properties.set("CorsConfiguration", bucket.cors.isEmpty ? nil : ["CorsRules": .list(bucket.cors.map(Self.corsRule))])
@@ -439,8 +481,10 @@ struct StackBuilder {
         if let days = bucket.expireAfterDays { rules.append(["Id": "expire-objects", "Status": "Enabled", "ExpirationInDays": .int(days)]) }
         let lifecycle = bucket.lifecycle
         if !lifecycle.transitions.isEmpty {
-            rules.append(["Id": "transitions", "Status": "Enabled",
-                          "Transitions": .list(lifecycle.transitions.map { ["StorageClass": .string($0.storageClass), "TransitionInDays": .int($0.days)] })])
+            rules.append([
+                "Id": "transitions", "Status": "Enabled",
+                "Transitions": .list(lifecycle.transitions.map { ["StorageClass": .string($0.storageClass), "TransitionInDays": .int($0.days)] }),
+            ])
         }
         if let days = lifecycle.noncurrentVersionExpirationDays {
             rules.append(["Id": "expire-noncurrent-versions", "Status": "Enabled", "NoncurrentVersionExpiration": ["NoncurrentDays": .int(days)]])
@@ -469,8 +513,14 @@ struct StackBuilder {
             properties.set("AutoVerifiedAttributes", .list(cognito.autoVerifiedAttributes.map { .string($0) }))
             properties.set("MfaConfiguration", .string(cognito.mfa))
             properties.set("EnabledMfas", cognito.mfa == "OFF" ? nil : ["SOFTWARE_TOKEN_MFA"])
-            properties.set("Policies", ["PasswordPolicy": ["MinimumLength": .int(cognito.passwordMinimumLength), "RequireLowercase": true,
-                                                            "RequireNumbers": true, "RequireSymbols": false, "RequireUppercase": true]])
+            properties.set(
+                "Policies",
+                [
+                    "PasswordPolicy": [
+                        "MinimumLength": .int(cognito.passwordMinimumLength), "RequireLowercase": true,
+                        "RequireNumbers": true, "RequireSymbols": false, "RequireUppercase": true,
+                    ]
+                ])
             properties.set("DeletionProtection", environment.alias == .gated ? "ACTIVE" : "INACTIVE")
             properties.set("LambdaConfig", triggers.isEmpty ? nil : .map(triggers.map { .init($0.0, aliasRef($0.1.name.value, environment)) }))
             properties.set("UserPoolTags", tagMap(environment: env))
@@ -494,11 +544,14 @@ struct StackBuilder {
             var invoked: [String] = []
             for (_, function) in triggers where !invoked.contains(function.name.value) {
                 invoked.append(function.name.value)
-                resource("\(pool)Invoke\(function.name.value)", "AWS::Lambda::Permission",
-                         ["Action": "lambda:InvokeFunction",
-                          "FunctionName": aliasRef(function.name.value, environment),
-                          "Principal": "cognito-idp.amazonaws.com",
-                          "SourceArn": .getAtt(pool, "Arn")])
+                resource(
+                    "\(pool)Invoke\(function.name.value)", "AWS::Lambda::Permission",
+                    [
+                        "Action": "lambda:InvokeFunction",
+                        "FunctionName": aliasRef(function.name.value, environment),
+                        "Principal": "cognito-idp.amazonaws.com",
+                        "SourceArn": .getAtt(pool, "Arn"),
+                    ])
             }
             output("UserPoolId\(Naming.title(env))", .ref(pool), "Cognito user pool of \(env)")
             output("UserPoolClientId\(Naming.title(env))", .ref("UserPoolClient\(Naming.title(env))"), "Web client of the \(env) user pool")
@@ -514,8 +567,9 @@ struct StackBuilder {
         cors.set("AllowMethods", .list(api.cors.allowMethods.map { .string($0) }))
         cors.set("AllowHeaders", .list(api.cors.allowHeaders.map { .string($0) }))
         cors.set("MaxAge", .int(api.cors.maxAge))
-        resource(apiID, "AWS::ApiGatewayV2::Api",
-                 ["Name": .string(api.name.value), "ProtocolType": "HTTP", "CorsConfiguration": cors.value, "Tags": tagMap()])
+        resource(
+            apiID, "AWS::ApiGatewayV2::Api",
+            ["Name": .string(api.name.value), "ProtocolType": "HTTP", "CorsConfiguration": cors.value, "Tags": tagMap()])
 
         var integrated: [String] = []
         for route in api.routes {
@@ -524,28 +578,41 @@ struct StackBuilder {
             if !integrated.contains(function) {
                 integrated.append(function)
                 // The stage variable picks the alias: each stage runs its own environment's code.
-                resource(integration, "AWS::ApiGatewayV2::Integration",
-                         ["ApiId": .ref(apiID),
-                          "IntegrationType": "AWS_PROXY",
-                          "IntegrationUri": .sub("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${\(Self.functionID(function))}:${!stageVariables.LambdaAlias}"),
-                          "PayloadFormatVersion": "2.0",
-                          "TimeoutInMillis": .int(Naming.httpIntegrationTimeout * 1000)])
+                resource(
+                    integration, "AWS::ApiGatewayV2::Integration",
+                    [
+                        "ApiId": .ref(apiID),
+                        "IntegrationType": "AWS_PROXY",
+                        "IntegrationUri": .sub(
+                            "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                                + "${\(Self.functionID(function))}:${!stageVariables.LambdaAlias}"
+                        ),
+                        "PayloadFormatVersion": "2.0",
+                        "TimeoutInMillis": .int(Naming.httpIntegrationTimeout * 1000),
+                    ])
             }
-            resource("\(apiID)Route\(Naming.logicalID(route.routeKey.value))", "AWS::ApiGatewayV2::Route",
-                     ["ApiId": .ref(apiID), "RouteKey": .string(route.routeKey.value), "Target": .sub("integrations/${\(integration)}")])
+            resource(
+                "\(apiID)Route\(Naming.logicalID(route.routeKey.value))", "AWS::ApiGatewayV2::Route",
+                ["ApiId": .ref(apiID), "RouteKey": .string(route.routeKey.value), "Target": .sub("integrations/${\(integration)}")])
         }
         for environment in state.aliasEnvironments {
             let env = environment.name.value
             let stage = "\(apiID)Stage\(Naming.title(env))"
-            resource(stage, "AWS::ApiGatewayV2::Stage",
-                     ["ApiId": .ref(apiID), "StageName": .string(env), "AutoDeploy": true,
-                      "StageVariables": ["LambdaAlias": .string(env)], "Tags": tagMap(environment: env)])
+            resource(
+                stage, "AWS::ApiGatewayV2::Stage",
+                [
+                    "ApiId": .ref(apiID), "StageName": .string(env), "AutoDeploy": true,
+                    "StageVariables": ["LambdaAlias": .string(env)], "Tags": tagMap(environment: env),
+                ])
             for function in integrated {
-                resource("\(apiID)\(Naming.title(env))Invoke\(function)", "AWS::Lambda::Permission",
-                         ["Action": "lambda:InvokeFunction",
-                          "FunctionName": aliasRef(function, environment),
-                          "Principal": "apigateway.amazonaws.com",
-                          "SourceArn": .sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${\(apiID)}/\(env)/*")])
+                resource(
+                    "\(apiID)\(Naming.title(env))Invoke\(function)", "AWS::Lambda::Permission",
+                    [
+                        "Action": "lambda:InvokeFunction",
+                        "FunctionName": aliasRef(function, environment),
+                        "Principal": "apigateway.amazonaws.com",
+                        "SourceArn": .sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${\(apiID)}/\(env)/*"),
+                    ])
             }
         }
         output("HttpApiId", .ref(apiID), "Id of the HTTP API")
@@ -557,10 +624,15 @@ struct StackBuilder {
         parameter(TemplateParameters.apiCertificate, "ACM certificate (in this region) covering the API custom domains; requested by reconciler")
         for (env, domain) in state.customDomains(prefix: domains.apiPrefix) {
             let domainID = TemplateParameters.apiDomainID(env, apex: domain == "\(domains.apiPrefix).\(domains.base.value)")
-            resource(domainID, "AWS::ApiGatewayV2::DomainName",
-                     ["DomainName": .string(domain),
-                      "DomainNameConfigurations": [["CertificateArn": .ref(TemplateParameters.apiCertificate), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]],
-                      "Tags": tagMap(environment: env)])
+            resource(
+                domainID, "AWS::ApiGatewayV2::DomainName",
+                [
+                    "DomainName": .string(domain),
+                    "DomainNameConfigurations": [
+                        ["CertificateArn": .ref(TemplateParameters.apiCertificate), "EndpointType": "REGIONAL", "SecurityPolicy": "TLS_1_2"]
+                    ],
+                    "Tags": tagMap(environment: env),
+                ])
             output(TemplateParameters.apiDomainTarget(domainID), .getAtt(domainID, "RegionalDomainName"), "DNS target (CNAME/alias) for \(domain)")
         }
     }

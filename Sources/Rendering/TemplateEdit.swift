@@ -91,8 +91,10 @@ public enum TemplateEdit {
             return false
         }
         return resources.compactMap { id, value in
-            guard let resource = value as? [String: Any], ["AWS::ApiGateway::BasePathMapping", "AWS::ApiGatewayV2::ApiMapping"].contains(resource["Type"] as? String ?? ""),
-                  names((resource["Properties"] as? [String: Any])?["DomainName"]) else { return nil }
+            guard let resource = value as? [String: Any],
+                ["AWS::ApiGateway::BasePathMapping", "AWS::ApiGatewayV2::ApiMapping"].contains(resource["Type"] as? String ?? ""),
+                names((resource["Properties"] as? [String: Any])?["DomainName"])
+            else { return nil }
             return id
         }.sorted()
     }
@@ -113,7 +115,8 @@ public enum TemplateEdit {
         if let map = value as? [String: Any] {
             if map.count == 1, let target = map["Ref"] as? String, let values = removed[target] { return values.ref }
             if map.count == 1, let arguments = map["Fn::GetAtt"] {
-                let parts: [String] = (arguments as? [Any])?.compactMap { $0 as? String }
+                let parts: [String] =
+                    (arguments as? [Any])?.compactMap { $0 as? String }
                     ?? (arguments as? String).map { text in text.split(separator: ".", maxSplits: 1).map(String.init) } ?? []
                 if parts.count == 2, let values = removed[parts[0]] {
                     guard let attribute = values.attributes[parts[1]] else {
@@ -155,7 +158,11 @@ public enum TemplateEdit {
             let name = String(rest[open.upperBound..<close])
             let parts = name.split(separator: ".", maxSplits: 1).map(String.init)
             if !name.hasPrefix("!"), let values = removed[parts[0]] {
-                if parts.count == 1 { out += values.ref } else if let attribute = values.attributes[parts[1]] { out += attribute } else {
+                if parts.count == 1 {
+                    out += values.ref
+                } else if let attribute = values.attributes[parts[1]] {
+                    out += attribute
+                } else {
                     throw Problem("the stack reads \(name) in an Fn::Sub, whose value the controller cannot supply once \(parts[0]) leaves the stack")
                 }
             } else {

@@ -47,8 +47,9 @@ public enum TemplateGrants {
                 let from = ["SourceArn", "SourceAccount", "PrincipalOrgID", "FunctionUrlAuthType"].compactMap { key in
                     properties[key].map { "\(key) \(text($0))" }
                 }
-                grants.insert("\(text(properties["Principal"] ?? "?")) may \(text(properties["Action"] ?? "?")) \(text(properties["FunctionName"] ?? "?"))"
-                              + (from.isEmpty ? " from anywhere" : " (\(from.joined(separator: ", ")))"))
+                grants.insert(
+                    "\(text(properties["Principal"] ?? "?")) may \(text(properties["Action"] ?? "?")) \(text(properties["FunctionName"] ?? "?"))"
+                        + (from.isEmpty ? " from anywhere" : " (\(from.joined(separator: ", ")))"))
             default:
                 break
             }

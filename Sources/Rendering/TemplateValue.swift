@@ -49,7 +49,8 @@ public indirect enum TemplateValue: Hashable, Sendable {
 }
 
 extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral {
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
     public init(stringLiteral value: String) { self = .string(value) }
     public init(integerLiteral value: Int) { self = .int(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
@@ -160,7 +161,8 @@ public enum YAMLEmitter {
     static func scalar(_ s: String) -> String {
         let bytes = s.utf8
         if let first = bytes.first, let last = bytes.last, plainFirst(first), bytes.allSatisfy(plainRest), last != UInt8(ascii: " "), last != UInt8(ascii: ":"),
-           !s.contains(": "), !s.contains(" #"), !(bytes.count <= 5 && keywords.contains(s.lowercased())) {
+            !s.contains(": "), !s.contains(" #"), !(bytes.count <= 5 && keywords.contains(s.lowercased()))
+        {
             return s
         }
         return quoted(s)
@@ -176,7 +178,8 @@ public enum YAMLEmitter {
     private static func plainRest(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "-"), UInt8(ascii: "+"),
-             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "), UInt8(ascii: "*"): true
+            UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "), UInt8(ascii: "*"):
+            true
         default: plainFirst(byte)
         }
     }

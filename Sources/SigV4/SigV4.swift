@@ -77,8 +77,10 @@ public struct SigV4: Sendable {
     /// Add the session token after signing instead of signing it (some services want that).
     public var omitSessionTokenFromSignature: Bool
 
-    public init(credentials: Credentials, region: String, service: String, doubleEncodePath: Bool = true,
-                normalizePath: Bool = true, signPayloadHeader: Bool = false, omitSessionTokenFromSignature: Bool = false) {
+    public init(
+        credentials: Credentials, region: String, service: String, doubleEncodePath: Bool = true,
+        normalizePath: Bool = true, signPayloadHeader: Bool = false, omitSessionTokenFromSignature: Bool = false
+    ) {
         self.credentials = credentials
         self.region = region
         self.service = service
@@ -103,15 +105,19 @@ public struct SigV4: Sendable {
         if let token = credentials.sessionToken, !omitSessionTokenFromSignature { added.append(.init("X-Amz-Security-Token", token)) }
         headers += added
         let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(headers)
-        let canonical = [request.method, canonicalPath(request.path), Self.canonicalQuery(request.query),
-                         canonicalHeaders, signedHeaders, request.payloadHash].joined(separator: "\n")
+        let canonical = [
+            request.method, canonicalPath(request.path), Self.canonicalQuery(request.query),
+            canonicalHeaders, signedHeaders, request.payloadHash,
+        ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let stringToSign = [Self.algorithm, amzDate, scope, Self.hexSHA256(Array(canonical.utf8))].joined(separator: "\n")
         let signature = signature(of: stringToSign, day: day)
         if let token = credentials.sessionToken, omitSessionTokenFromSignature { added.append(.init("X-Amz-Security-Token", token)) }
-        added.append(.init("Authorization", "\(Self.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"))
-        return SigningResult(canonicalRequest: canonical, stringToSign: stringToSign, signature: signature,
-                             addedHeaders: added, signedQuery: request.query)
+        added.append(
+            .init("Authorization", "\(Self.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"))
+        return SigningResult(
+            canonicalRequest: canonical, stringToSign: stringToSign, signature: signature,
+            addedHeaders: added, signedQuery: request.query)
     }
 
     // MARK: query (presigned) signing
@@ -121,8 +127,10 @@ public struct SigV4: Sendable {
         let scope = "\(day)/\(region)/\(service)/aws4_request"
         let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(request.headers)
         var parameters = Self.queryParameters(request.query)
-        parameters += [("X-Amz-Algorithm", Self.algorithm), ("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope)"),
-                       ("X-Amz-Date", amzDate), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", signedHeaders)]
+        parameters += [
+            ("X-Amz-Algorithm", Self.algorithm), ("X-Amz-Credential", "\(credentials.accessKeyID)/\(scope)"),
+            ("X-Amz-Date", amzDate), ("X-Amz-Expires", String(expires)), ("X-Amz-SignedHeaders", signedHeaders),
+        ]
         if let token = credentials.sessionToken, !omitSessionTokenFromSignature { parameters.append(("X-Amz-Security-Token", token)) }
         let query = Self.encodeQuery(parameters)
         let canonical = [request.method, canonicalPath(request.path), query, canonicalHeaders, signedHeaders, request.payloadHash]
@@ -208,7 +216,7 @@ public struct SigV4: Sendable {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
                 out.append(byte)
             case UInt8(ascii: "/") where keepSlash:
                 out.append(byte)
@@ -224,7 +232,8 @@ public struct SigV4: Sendable {
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
             if byte == UInt8(ascii: "%"), bytes.count >= 2,
-               let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) {
+                let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+            {
                 out.append(value)
                 bytes = bytes.dropFirst(2)
             } else {

@@ -1,7 +1,8 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
-import UTCTime
+    import Glibc
+    import UTCTime
 #endif
 
 /// A state file that cannot be read, written or locked: which file, the operating system's own
@@ -26,8 +27,10 @@ public struct StateFileError: Error, CustomStringConvertible, Sendable {
     static func remedy(for code: Int32, path: String) -> String {
         switch code {
         case EISDIR: return "A directory stands where the controller keeps a file: move it aside (mv \(path) \(path).moved), then run again."
-        case ENOENT: return "A directory on its path is missing (or a symbolic link points nowhere): restore it or point [state] directory elsewhere, then run again."
-        case ELOOP: return "It is a symbolic link, which the controller does not follow inside its state directory: replace it with the file itself, then run again."
+        case ENOENT:
+            return "A directory on its path is missing (or a symbolic link points nowhere): restore it or point [state] directory elsewhere, then run again."
+        case ELOOP:
+            return "It is a symbolic link, which the controller does not follow inside its state directory: replace it with the file itself, then run again."
         case ENOTDIR: return "A file stands where a directory of its path belongs: move it aside, then run again."
         case EROFS: return "The state directory is on a read-only file system: make it writable or point [state] directory at a writable one."
         case ENOSPC, EDQUOT: return "The disk (or the quota) is full: free space, then run again; nothing of this step was recorded."
@@ -73,7 +76,8 @@ public final class ApplyLock: Sendable {
         public var holder: String
         public init(path: String, holder: String) { self.path = path; self.holder = holder }
         public var description: String {
-            "another reconciler holds \(path) (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock frees itself when that process ends."
+            "another reconciler holds \(path) (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock frees itself when that "
+                + "process ends."
         }
     }
 
@@ -126,8 +130,10 @@ public actor JSONLinesLog {
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         // A line that is not written whole is an error (a full disk): never dropped in silence.
         guard written == line.count else {
-            throw written < 0 ? LogWriteFailed(path: url.path, code: errno)
-                : LogWriteFailed(path: url.path, reason: "only \(written) of \(line.count) bytes written", remedy: StateFileError.remedy(for: ENOSPC, path: url.path))
+            throw written < 0
+                ? LogWriteFailed(path: url.path, code: errno)
+                : LogWriteFailed(
+                    path: url.path, reason: "only \(written) of \(line.count) bytes written", remedy: StateFileError.remedy(for: ENOSPC, path: url.path))
         }
     }
 
@@ -220,15 +226,20 @@ public struct JSONDocument<Value: Codable>: Sendable {
         do {
             return try decoder.decode(Value.self, from: data)
         } catch {
-            throw StateFileError(path: url.path, action: "read", cause: "it is damaged (\(data.isEmpty ? "empty" : "not the JSON the controller writes: \(Self.reason(error))"))",
-                                 remedy: "Restore it from a backup, or move it aside (mv \(url.path) \(url.path).damaged) to start it afresh; the controller never reads a damaged file as empty")
+            throw StateFileError(
+                path: url.path, action: "read",
+                cause: "it is damaged (\(data.isEmpty ? "empty" : "not the JSON the controller writes: \(Self.reason(error))"))",
+                remedy:
+                    "Restore it from a backup, or move it aside (mv \(url.path) \(url.path).damaged) to start it afresh; the controller never reads a "
+                    + "damaged file as empty"
+            )
         }
     }
 
     static func reason(_ error: any Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context), DecodingError.keyNotFound(_, let context), DecodingError.typeMismatch(_, let context),
-             DecodingError.valueNotFound(_, let context):
+            DecodingError.valueNotFound(_, let context):
             let path = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
             return (path.isEmpty ? "" : "at \(path.hasPrefix(".") ? String(path.dropFirst()) : path): ") + context.debugDescription
         default:

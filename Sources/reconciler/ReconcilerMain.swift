@@ -1,6 +1,7 @@
 import ReconcilerCommands
+
 #if canImport(Glibc)
-@preconcurrency import Glibc
+    @preconcurrency import Glibc
 #endif
 
 @main

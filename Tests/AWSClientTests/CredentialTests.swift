@@ -1,7 +1,8 @@
-@testable import AWSClient
 import Foundation
 import SigV4
 import Testing
+
+@testable import AWSClient
 
 @Suite struct CredentialTests {
     func temporaryDirectory() throws -> URL {
@@ -12,23 +13,29 @@ import Testing
 
     /// A chain that cannot reach anything outside the script (no instance metadata on the network).
     func chain(profile: String? = nil, environment: [String: String], home: String, transport: ScriptedTransport = ScriptedTransport([])) -> CredentialChain {
-        CredentialChain.standard(profile: profile, context: IdentityContext(
-            environment: environment.merging(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"]) { a, _ in a }, home: home, transport: transport))
+        CredentialChain.standard(
+            profile: profile,
+            context: IdentityContext(
+                environment: environment.merging(["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"]) { a, _ in a }, home: home, transport: transport))
     }
 
     @Test func environmentComesBeforeSharedFiles() async throws {
         let home = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: home) }
         try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
-        try "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n".write(to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
-        let fromEnvironment = try await chain(environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_SESSION_TOKEN": "tok"], home: home.path).resolve()
+        try "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n".write(
+            to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
+        let fromEnvironment = try await chain(
+            environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_SESSION_TOKEN": "tok"], home: home.path
+        ).resolve()
         #expect(fromEnvironment.credentials.accessKeyID == "AKIDENV" && fromEnvironment.credentials.sessionToken == "tok")
         #expect(fromEnvironment.source == "environment")
         let fromFile = try await chain(environment: [:], home: home.path).resolve()
         #expect(fromFile.credentials.accessKeyID == "AKIDFILE")
         #expect(fromFile.source == "profile 'default': keys of profile 'default' in \(home.path)/.aws/credentials")
         // A profile named in controller.conf wins over the environment's keys.
-        try "[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = s\n".write(to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
+        try "[ops]\naws_access_key_id = AKIDOPS\naws_secret_access_key = s\n".write(
+            to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
         let named = try await chain(profile: "ops", environment: ["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "x"], home: home.path).resolve()
         #expect(named.credentials.accessKeyID == "AKIDOPS")
     }
@@ -37,11 +44,14 @@ import Testing
         let dir = try temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let credentials = dir.appendingPathComponent("credentials"), config = dir.appendingPathComponent("config")
-        try "# team keys\n[dzgro]\naws_access_key_id=AKIDDZGRO\naws_secret_access_key = s1\naws_session_token = t1\n".write(to: credentials, atomically: true, encoding: .utf8)
+        try "# team keys\n[dzgro]\naws_access_key_id=AKIDDZGRO\naws_secret_access_key = s1\naws_session_token = t1\n".write(
+            to: credentials, atomically: true, encoding: .utf8)
         try "[profile ops]\nregion = eu-west-1\naws_access_key_id = AKIDOPS\naws_secret_access_key = s2\n".write(to: config, atomically: true, encoding: .utf8)
         let environment = ["AWS_SHARED_CREDENTIALS_FILE": credentials.path, "AWS_CONFIG_FILE": config.path]
         #expect(try await chain(profile: "dzgro", environment: environment, home: "/nonexistent").resolve().credentials.sessionToken == "t1")
-        #expect(try await chain(environment: environment.merging(["AWS_PROFILE": "ops"]) { a, _ in a }, home: "/nonexistent").resolve().credentials.accessKeyID == "AKIDOPS")
+        #expect(
+            try await chain(environment: environment.merging(["AWS_PROFILE": "ops"]) { a, _ in a }, home: "/nonexistent").resolve().credentials.accessKeyID
+                == "AKIDOPS")
     }
 
     @Test func nothingFoundListsEverySourceLookedAt() async throws {
@@ -73,8 +83,11 @@ import Testing
         }
         let transport = ScriptedTransport([document("AKIDONE", "2026-11-24T12:10:00Z"), document("AKIDTWO", "2026-11-24T13:00:00Z")])
         let clock = Clock()
-        let provider = ContainerCredentialProvider(environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
-                                                                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x"], transport: transport)
+        let provider = ContainerCredentialProvider(
+            environment: [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x",
+            ], transport: transport)
         let chain = CredentialChain([provider], now: { clock.now })
         clock.now = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
         #expect(try await chain.resolve().credentials.accessKeyID == "AKIDONE")
@@ -92,11 +105,16 @@ import Testing
         let document = { (id: String, expires: String) in
             ScriptedTransport.Step.status(200, #"{"AccessKeyId":"\#(id)","SecretAccessKey":"s","Token":"t","Expiration":"\#(expires)"}"#)
         }
-        let transport = ScriptedTransport([document("AKIDONE", "2026-11-24T12:10:00Z"), document("AKIDTWO", "2026-11-24T13:00:00Z"),
-                                           document("AKIDTHREE", "2026-11-24T14:00:00Z")])
+        let transport = ScriptedTransport([
+            document("AKIDONE", "2026-11-24T12:10:00Z"), document("AKIDTWO", "2026-11-24T13:00:00Z"),
+            document("AKIDTHREE", "2026-11-24T14:00:00Z"),
+        ])
         let clock = Clock()
-        let provider = ContainerCredentialProvider(environment: ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
-                                                                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x"], transport: transport)
+        let provider = ContainerCredentialProvider(
+            environment: [
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x",
+            ], transport: transport)
         let chain = CredentialChain([provider], now: { clock.now })
         clock.now = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
         _ = try await chain.resolve()
@@ -110,10 +128,15 @@ import Testing
     }
 
     @Test func instanceMetadataUsesAnIMDSv2Token() async throws {
-        let transport = ScriptedTransport([.status(200, "token-123"), .status(200, "reconciler-role\n"),
-                                           .status(200, #"{"AccessKeyId":"AKIDIMDS","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#)])
-        let found = try #require(try await InstanceMetadataCredentialProvider(environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"],
-                                                                              transport: transport).resolve())
+        let transport = ScriptedTransport([
+            .status(200, "token-123"), .status(200, "reconciler-role\n"),
+            .status(200, #"{"AccessKeyId":"AKIDIMDS","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#),
+        ])
+        let found = try #require(
+            try await InstanceMetadataCredentialProvider(
+                environment: ["AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"],
+                transport: transport
+            ).resolve())
         #expect(found.credentials.accessKeyID == "AKIDIMDS" && found.source == "instance role reconciler-role")
         let sent = await transport.sent
         #expect(sent.map(\.method) == ["PUT", "GET", "GET"])
@@ -141,7 +164,9 @@ import Testing
         // Route 53 is global too: one endpoint, signed in us-east-1 whatever region asks.
         #expect(try resolver.endpoint(for: .route53, region: "ap-south-1").absoluteString == "https://route53.amazonaws.com")
         #expect(resolver.signingRegion(for: .route53, region: "ap-south-1") == "us-east-1" && Service.route53.signingName == "route53")
-        #expect(try EndpointResolver(environment: ["AWS_ENDPOINT_URL_ROUTE_53": "http://127.0.0.1:5"]).endpoint(for: .route53, region: "us-east-1").absoluteString == "http://127.0.0.1:5")
+        #expect(
+            try EndpointResolver(environment: ["AWS_ENDPOINT_URL_ROUTE_53": "http://127.0.0.1:5"]).endpoint(for: .route53, region: "us-east-1").absoluteString
+                == "http://127.0.0.1:5")
         #expect(Service.ses.signingName == "ses" && Service.apigatewayv2.signingName == "apigateway")
     }
 

@@ -13,10 +13,11 @@ struct FaultTests {
     static let limits = TransportLimits(idleSeconds: 20, deadlineSeconds: 60, maxResponseBytes: 1 << 20)
 
     func client(_ server: FaultServer, _ fault: String, attempts: Int = 2, limits: TransportLimits = FaultTests.limits) -> AWSClient {
-        AWSClient(transport: CurlTransport(limits: limits),
-                  credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDFAULT", secretAccessKey: "fault-secret"))]),
-                  endpoints: EndpointResolver(configured: server.endpoint(fault)),
-                  retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.01, maxDelay: 0.05))
+        AWSClient(
+            transport: CurlTransport(limits: limits),
+            credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDFAULT", secretAccessKey: "fault-secret"))]),
+            endpoints: EndpointResolver(configured: server.endpoint(fault)),
+            retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.01, maxDelay: 0.05))
     }
 
     func failure(_ body: () async throws -> Void) async -> (any Error)? {
@@ -70,7 +71,8 @@ struct FaultTests {
         #expect(truncatedFailure.attempts == 2 && truncatedFailure.failure.kind == .connection, "\(truncatedFailure)")
 
         let requests = try await server.requests()
-        #expect(requests["silent"] == 2 && requests["drip"] == 1 && requests["endless"] == 1 && requests["redirect"] == 1 && requests["token"] == 2, "\(requests)")
+        #expect(
+            requests["silent"] == 2 && requests["drip"] == 1 && requests["endless"] == 1 && requests["redirect"] == 1 && requests["token"] == 2, "\(requests)")
     }
 
     @Test func aListingWithoutEndStopsAtThePageLimit() async throws {
@@ -88,8 +90,12 @@ struct FaultTests {
     }
 
     @Test func anIdentityWithoutAnAccountIsAnError() async throws {
-        let transport = ScriptedTransport([.status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam:::user/x</Arn>"
-                                                        + "</GetCallerIdentityResult></GetCallerIdentityResponse>")])
+        let transport = ScriptedTransport([
+            .status(
+                200,
+                "<GetCallerIdentityResponse><GetCallerIdentityResult><Arn>arn:aws:iam:::user/x</Arn>"
+                    + "</GetCallerIdentityResult></GetCallerIdentityResponse>")
+        ])
         await #expect {
             _ = try await STSClient(scriptedClient(transport), region: "ap-south-1").getCallerIdentity()
         } throws: { error in
@@ -103,17 +109,23 @@ struct FaultTests {
     @Test func anEchoedRequestLosesItsCredentialsBeforeAnyoneSeesIt() async throws {
         let token = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN0123456789abcdefTOKEN"
         let signature = String(repeating: "ab12", count: 16)
-        let echoed = "The request signature we calculated does not match the signature you provided. The Canonical String for this request should have been "
+        let echoed =
+            "The request signature we calculated does not match the signature you provided. The Canonical String for this request should have been "
             + "'POST\n/\n\nhost:sts.amazonaws.com\nx-amz-date:20150830T123600Z\nx-amz-security-token:\(token)\n' "
             + "Authorization: AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEKEYID1234/20150830/us-east-1/sts/aws4_request, Signature=\(signature) "
             + "and the secret wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
         let body = "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code><Message>\(echoed)</Message></Error></ErrorResponse>"
         let transport = ScriptedTransport([.status(403, body)])
-        let client = AWSClient(transport: transport,
-                               credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "ASIAEXAMPLEKEYID1234",
-                                                                                                   secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-                                                                                                   sessionToken: token))]),
-                               retry: RetryPolicy(maxAttempts: 1))
+        let client = AWSClient(
+            transport: transport,
+            credentials: CredentialChain([
+                StaticCredentialProvider(
+                    Credentials(
+                        accessKeyID: "ASIAEXAMPLEKEYID1234",
+                        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+                        sessionToken: token))
+            ]),
+            retry: RetryPolicy(maxAttempts: 1))
         do {
             _ = try await STSClient(client, region: "us-east-1").getCallerIdentity()
             Issue.record("no error")

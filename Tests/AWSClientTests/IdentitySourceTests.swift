@@ -1,8 +1,9 @@
-@testable import AWSClient
 import Crypto
 import Foundation
 import SigV4
 import Testing
+
+@testable import AWSClient
 
 /// The credential sources over a scripted network: what each sends, what it makes of the
 /// answers, and that a named source never gives way to another.
@@ -27,7 +28,9 @@ import Testing
     static let deploy = "[profile deploy]\nrole_arn = arn:aws:iam::111122223333:role/deploy\nsource_profile = base\n"
 
     static func assumed(_ id: String, expires: String, operation: String = "AssumeRole") -> ScriptedTransport.Step {
-        .status(200, """
+        .status(
+            200,
+            """
             <\(operation)Response><\(operation)Result><Credentials><AccessKeyId>\(id)</AccessKeyId><SecretAccessKey>secret-\(id)</SecretAccessKey>\
             <SessionToken>token-\(id)</SessionToken><Expiration>\(expires)</Expiration></Credentials></\(operation)Result></\(operation)Response>
             """)
@@ -35,16 +38,19 @@ import Testing
 
     static func time(_ iso: String) -> Double { ISO8601DateFormatter().date(from: iso)!.timeIntervalSince1970 }
 
-    func context(_ home: Home, _ transport: ScriptedTransport, environment: [String: String] = [:], clock: CredentialTests.Clock = .init(),
-                 mfa: any MFACodeReader = NoTerminal(), processes: any CredentialProcessRunner = SystemCredentialProcessRunner()) -> IdentityContext {
+    func context(
+        _ home: Home, _ transport: ScriptedTransport, environment: [String: String] = [:], clock: CredentialTests.Clock = .init(),
+        mfa: any MFACodeReader = NoTerminal(), processes: any CredentialProcessRunner = SystemCredentialProcessRunner()
+    ) -> IdentityContext {
         IdentityContext(environment: environment, home: home.path, transport: transport, processes: processes, mfa: mfa, now: { clock.now })
     }
 
     func form(_ request: HTTPRequest) -> [String: String] {
-        Dictionary(String(decoding: request.body, as: UTF8.self).split(separator: "&").map { pair in
-            let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
-            return (parts[0], parts.count > 1 ? parts[1] : "")
-        }, uniquingKeysWith: { a, _ in a })
+        Dictionary(
+            String(decoding: request.body, as: UTF8.self).split(separator: "&").map { pair in
+                let parts = pair.split(separator: "=", maxSplits: 1).map { String($0).removingPercentEncoding ?? String($0) }
+                return (parts[0], parts.count > 1 ? parts[1] : "")
+            }, uniquingKeysWith: { a, _ in a })
     }
 
     func authorization(_ request: HTTPRequest) -> String? { request.headers.first { $0.0 == "Authorization" }?.1 }
@@ -67,7 +73,11 @@ import Testing
         let first = try await chain.resolve()
         #expect(first.credentials.accessKeyID == "ASIAONE" && first.credentials.sessionToken == "token-ASIAONE")
         #expect(first.credentials.expiration == Self.time("2026-11-24T13:00:00Z"))
-        #expect(first.source == "profile 'deploy': role arn:aws:iam::111122223333:role/deploy assumed (profile 'deploy') with keys of profile 'base' in \(home.path)/.aws/credentials")
+        #expect(
+            first.source
+                == "profile 'deploy': role arn:aws:iam::111122223333:role/deploy assumed (profile 'deploy') with keys of profile 'base' in "
+                + "\(home.path)/.aws/credentials"
+        )
         let request = try #require(await transport.sent.first)
         // Sent to the profile's region, signed with the source profile's key.
         #expect(request.url.host == "sts.eu-west-1.amazonaws.com")
@@ -96,7 +106,9 @@ import Testing
         let start = Self.time("2026-11-24T00:00:00Z")
         let formatter = ISO8601DateFormatter()
         // 48 hourly sessions: a two-day daemon.
-        let steps = (1...48).map { hour in Self.assumed("ASIA\(hour)", expires: formatter.string(from: Date(timeIntervalSince1970: start + Double(hour) * 3600))) }
+        let steps = (1...48).map { hour in
+            Self.assumed("ASIA\(hour)", expires: formatter.string(from: Date(timeIntervalSince1970: start + Double(hour) * 3600)))
+        }
         let transport = ScriptedTransport(steps)
         let clock = CredentialTests.Clock()
         clock.now = start
@@ -113,13 +125,20 @@ import Testing
     @Test func aNamedProfileThatCannotBeUsedNeverFallsThroughEvenWithInstanceMetadataAnswering() async throws {
         let home = try Home(config: "[profile deploy]\nrole_arn = arn:aws:iam::1:role/x\nsource_profile = gone\n", credentials: Self.base)
         defer { home.remove() }
-        let imds = ScriptedTransport([.status(200, "token"), .status(200, "instance-role\n"),
-                                      .status(200, #"{"AccessKeyId":"AKIDINSTANCE","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#)])
+        let imds = ScriptedTransport([
+            .status(200, "token"), .status(200, "instance-role\n"),
+            .status(200, #"{"AccessKeyId":"AKIDINSTANCE","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#),
+        ])
         for environment in [["AWS_PROFILE": "deploy"], [:]] {
             let named = environment.isEmpty ? "deploy" : nil
-            let chain = CredentialChain.standard(profile: named, context: context(home, imds, environment: environment.merging([
-                "AWS_ACCESS_KEY_ID": environment.isEmpty ? "AKIDENV" : "", "AWS_SECRET_ACCESS_KEY": "env-secret",
-                "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338"]) { a, _ in a }))
+            let chain = CredentialChain.standard(
+                profile: named,
+                context: context(
+                    home, imds,
+                    environment: environment.merging([
+                        "AWS_ACCESS_KEY_ID": environment.isEmpty ? "AKIDENV" : "", "AWS_SECRET_ACCESS_KEY": "env-secret",
+                        "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:1338",
+                    ]) { a, _ in a }))
             await #expect {
                 _ = try await chain.resolve()
             } throws: { error in
@@ -133,15 +152,19 @@ import Testing
     @Test func aSourceThatWorkedIsKeptWhenItsRefreshFails() async throws {
         let home = try Home(config: Self.deploy, credentials: Self.base)
         defer { home.remove() }
-        let transport = ScriptedTransport([Self.assumed("ASIAONE", expires: "2026-11-24T12:10:00Z"),
-                                           .status(403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>")])
+        let transport = ScriptedTransport([
+            Self.assumed("ASIAONE", expires: "2026-11-24T12:10:00Z"),
+            .status(403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"),
+        ])
         let clock = CredentialTests.Clock()
         clock.now = Self.time("2026-11-24T12:00:00Z")
         // The default chain found AWS_PROFILE; the environment's keys come first but are absent.
         let chain = CredentialChain.standard(profile: nil, context: context(home, transport, environment: ["AWS_PROFILE": "deploy"], clock: clock))
         #expect(try await chain.resolve().credentials.accessKeyID == "ASIAONE")
         clock.now += 360
-        await #expect { _ = try await chain.resolve() } throws: { "\($0)".contains("cannot get AWS credentials from profile 'deploy'") && "\($0)".contains("AccessDenied") }
+        await #expect { _ = try await chain.resolve() } throws: {
+            "\($0)".contains("cannot get AWS credentials from profile 'deploy'") && "\($0)".contains("AccessDenied")
+        }
     }
 
     @Test func mfaAsksForACodeAndWithoutATerminalSaysSoBeforeAnyCall() async throws {
@@ -163,12 +186,16 @@ import Testing
         let home = try Home()
         defer { home.remove() }
         try home.write("token-one\n", to: "token")
-        let transport = ScriptedTransport([Self.assumed("ASIAWEB1", expires: "2026-11-24T12:10:00Z", operation: "AssumeRoleWithWebIdentity"),
-                                           Self.assumed("ASIAWEB2", expires: "2026-11-24T13:10:00Z", operation: "AssumeRoleWithWebIdentity")])
+        let transport = ScriptedTransport([
+            Self.assumed("ASIAWEB1", expires: "2026-11-24T12:10:00Z", operation: "AssumeRoleWithWebIdentity"),
+            Self.assumed("ASIAWEB2", expires: "2026-11-24T13:10:00Z", operation: "AssumeRoleWithWebIdentity"),
+        ])
         let clock = CredentialTests.Clock()
         clock.now = Self.time("2026-11-24T12:00:00Z")
-        let environment = ["AWS_WEB_IDENTITY_TOKEN_FILE": "~/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/ci", "AWS_ROLE_SESSION_NAME": "gha-42",
-                           "AWS_REGION": "ap-south-1", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9"]
+        let environment = [
+            "AWS_WEB_IDENTITY_TOKEN_FILE": "~/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/ci", "AWS_ROLE_SESSION_NAME": "gha-42",
+            "AWS_REGION": "ap-south-1", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9",
+        ]
         let chain = CredentialChain.standard(profile: nil, context: context(home, transport, environment: environment, clock: clock))
         let found = try await chain.resolve()
         #expect(found.credentials.accessKeyID == "ASIAWEB1")
@@ -191,9 +218,11 @@ import Testing
         try home.write("eks-token-1", to: "pod-token")
         let document = #"{"AccessKeyId":"ASIAPOD","SecretAccessKey":"s","Token":"t","Expiration":"2099-01-01T00:00:00Z"}"#
         let transport = ScriptedTransport([.status(200, document)])
-        let environment = ["AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
-                           "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": home.url.appendingPathComponent("pod-token").path,
-                           "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ignored"]
+        let environment = [
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://169.254.170.23/v1/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": home.url.appendingPathComponent("pod-token").path,
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ignored",
+        ]
         let found = try #require(try await ContainerCredentialProvider(environment: environment, transport: transport).resolve())
         #expect(found.credentials.accessKeyID == "ASIAPOD" && found.source == "EKS Pod Identity")
         let request = try #require(await transport.sent.first)
@@ -207,20 +236,22 @@ import Testing
     }
 
     @Test func ssoUsesTheCachedSignInAndSaysHowToRenewIt() async throws {
-        let home = try Home(config: """
-            [profile corp]
-            sso_session = corp
-            sso_account_id = 111122223333
-            sso_role_name = Deployer
-            [sso-session corp]
-            sso_start_url = https://corp.awsapps.com/start
-            sso_region = eu-central-1
-            """)
+        let home = try Home(
+            config: """
+                [profile corp]
+                sso_session = corp
+                sso_account_id = 111122223333
+                sso_role_name = Deployer
+                [sso-session corp]
+                sso_start_url = https://corp.awsapps.com/start
+                sso_region = eu-central-1
+                """)
         defer { home.remove() }
         let clock = CredentialTests.Clock()
         clock.now = Self.time("2026-11-24T12:00:00Z")
-        let spec = SSOSpec(profile: "corp", session: "corp", startURL: "https://corp.awsapps.com/start", region: "eu-central-1",
-                           accountID: "111122223333", roleName: "Deployer")
+        let spec = SSOSpec(
+            profile: "corp", session: "corp", startURL: "https://corp.awsapps.com/start", region: "eu-central-1",
+            accountID: "111122223333", roleName: "Deployer")
         let cacheFile = RecipeRunner.ssoCacheFile(spec, home: home.path)
         let digest = Insecure.SHA1.hash(data: Array("corp".utf8)).map { String(format: "%02x", $0) }.joined()
         #expect(cacheFile == "\(home.path)/.aws/sso/cache/\(digest).json")
@@ -228,7 +259,8 @@ import Testing
         let missing = CredentialChain.standard(profile: "corp", context: context(home, ScriptedTransport([]), clock: clock))
         await #expect { _ = try await missing.resolve() } throws: { "\($0)".contains("run `aws sso login --profile corp`") }
 
-        try #"{"accessToken": "sso-bearer", "expiresAt": "2026-11-24T11:00:00Z", "region": "eu-central-1"}"#.write(toFile: cacheFile, atomically: true, encoding: .utf8)
+        try #"{"accessToken": "sso-bearer", "expiresAt": "2026-11-24T11:00:00Z", "region": "eu-central-1"}"#.write(
+            toFile: cacheFile, atomically: true, encoding: .utf8)
         let expired = CredentialChain.standard(profile: "corp", context: context(home, ScriptedTransport([]), clock: clock))
         await #expect { _ = try await expired.resolve() } throws: {
             "\($0)".contains("expired at 2026-11-24T11:00:00Z; run `aws sso login --profile corp`")
@@ -243,7 +275,9 @@ import Testing
         #expect(request.url.absoluteString == "https://portal.sso.eu-central-1.amazonaws.com/federation/credentials?account_id=111122223333&role_name=Deployer")
         #expect(request.headers.contains { $0 == ("x-amz-sso_bearer_token", "sso-bearer") } && authorization(request) == nil)
 
-        let refused = ScriptedTransport([.status(401, #"{"message":"Session token not found or invalid"}"#, headers: ["x-amzn-ErrorType": "UnauthorizedException"])])
+        let refused = ScriptedTransport([
+            .status(401, #"{"message":"Session token not found or invalid"}"#, headers: ["x-amzn-ErrorType": "UnauthorizedException"])
+        ])
         await #expect { _ = try await CredentialChain.standard(profile: "corp", context: context(home, refused, clock: clock)).resolve() } throws: {
             "\($0)".contains("refused the cached sign-in") && "\($0)".contains("aws sso login --profile corp") && !"\($0)".contains("sso-bearer")
         }
@@ -254,15 +288,15 @@ import Testing
         defer { home.remove() }
         let script = home.url.appendingPathComponent("creds.sh")
         try """
-            #!/bin/sh
-            echo "fetching credentials for $1" >&2
-            case "$1" in
-              good) echo '{"Version": 1, "AccessKeyId": "ASIAPROC", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": "2026-11-24T13:00:00Z"}' ;;
-              fail) echo "vault is sealed" >&2; exit 3 ;;
-              junk) echo 'not json' ;;
-              slow) sleep 30 ;;
-            esac
-            """.write(to: script, atomically: true, encoding: .utf8)
+        #!/bin/sh
+        echo "fetching credentials for $1" >&2
+        case "$1" in
+          good) echo '{"Version": 1, "AccessKeyId": "ASIAPROC", "SecretAccessKey": "s", "SessionToken": "t", "Expiration": "2026-11-24T13:00:00Z"}' ;;
+          fail) echo "vault is sealed" >&2; exit 3 ;;
+          junk) echo 'not json' ;;
+          slow) sleep 30 ;;
+        esac
+        """.write(to: script, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: script.path)
         func profile(_ argument: String) throws -> CredentialChain {
             try home.write("[profile p]\ncredential_process = \(script.path) \(argument)\n", to: ".aws/config")

@@ -16,9 +16,11 @@ import Testing
         let crc = crc32(data)
         func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
         func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * $0) & 0xff) } }
-        let local = [0x50, 0x4b, 0x03, 0x04] + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(crc)
+        let local =
+            [0x50, 0x4b, 0x03, 0x04] + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(crc)
             + le32(UInt32(data.count)) + le32(UInt32(data.count)) + le16(name.count) + le16(0) + name + data
-        let central = [0x50, 0x4b, 0x01, 0x02] + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(crc)
+        let central =
+            [0x50, 0x4b, 0x01, 0x02] + le16(20) + le16(20) + le16(0) + le16(0) + le16(0) + le16(0x21) + le32(crc)
             + le32(UInt32(data.count)) + le32(UInt32(data.count)) + le16(name.count) + le16(0) + le16(0) + le16(0) + le16(0)
             + le32(0) + le32(0) + name
         let end = [0x50, 0x4b, 0x05, 0x06] + le16(0) + le16(0) + le16(1) + le16(1) + le32(UInt32(central.count)) + le32(UInt32(local.count)) + le16(0)
@@ -73,8 +75,9 @@ import Testing
     func lambda(_ client: AWSClient, _ region: String, _ moto: Moto) async throws {
         let lambda = LambdaClient(client, region: region)
         await Self.expectError("ResourceNotFoundException") { _ = try await lambda.getFunction("ApiFunction") }
-        let created = try await lambda.createFunction(name: "ApiFunction", runtime: "python3.12", role: moto.roleArn, handler: "handler.handler",
-                                                     zip: Self.zip("def handler(event, context):\n    return 1\n"))
+        let created = try await lambda.createFunction(
+            name: "ApiFunction", runtime: "python3.12", role: moto.roleArn, handler: "handler.handler",
+            zip: Self.zip("def handler(event, context):\n    return 1\n"))
         #expect(created.FunctionArn.contains(":\(region):"))
         let info = try await lambda.getFunction("ApiFunction")
         #expect(info.Configuration.FunctionName == "ApiFunction")
@@ -88,8 +91,9 @@ import Testing
         #expect(alias.FunctionVersion == "1")
         let read = try await lambda.getAlias("ApiFunction", alias: "prod")
         #expect(read.RevisionId != nil)
-        let moved = try await lambda.updateAlias("ApiFunction", name: "prod", version: "1", revisionID: read.RevisionId,
-                                                 routing: .init(["1": 0.0]))
+        let moved = try await lambda.updateAlias(
+            "ApiFunction", name: "prod", version: "1", revisionID: read.RevisionId,
+            routing: .init(["1": 0.0]))
         #expect(moved.alias.FunctionVersion == "1")
         #expect(moved.requestID != nil)
         // (moto does not check RevisionId; ProtocolTests checks that it is sent.)
@@ -102,8 +106,9 @@ import Testing
     func layers(_ client: AWSClient, _ region: String) async throws {
         let lambda = LambdaClient(client, region: region)
         for index in 1...5 {
-            let published = try await lambda.publishLayerVersion("Dzgro-common", zip: Self.zip("# layer \(index)\n"), runtimes: ["python3.12"],
-                                                                 description: "sha256:\(index)")
+            let published = try await lambda.publishLayerVersion(
+                "Dzgro-common", zip: Self.zip("# layer \(index)\n"), runtimes: ["python3.12"],
+                description: "sha256:\(index)")
             #expect(published.Version == index)
         }
         // Pagination over more items than one page.
@@ -129,8 +134,9 @@ import Testing
             Outputs:
               QueueUrl: {Value: !Ref Queue}
             """
-        let (changeSetID, stackID) = try await cfn.createChangeSet(stack: "Dzgro-ams", name: "c1", template: .body(template),
-                                                                  parameters: ["Suffix": "Dev"], tags: ["Project": "Dzgro"], create: true)
+        let (changeSetID, stackID) = try await cfn.createChangeSet(
+            stack: "Dzgro-ams", name: "c1", template: .body(template),
+            parameters: ["Suffix": "Dev"], tags: ["Project": "Dzgro"], create: true)
         #expect(!changeSetID.isEmpty && stackID.contains(region))
         let described = try await cfn.describeChangeSet(stack: "Dzgro-ams", name: "c1")
         #expect(described.status == "CREATE_COMPLETE")
@@ -161,10 +167,12 @@ import Testing
 
         // moto does not implement drift detection or ContinueUpdateRollback: the calls are signed
         // and sent, and its refusal still arrives as a typed, non-authentication error.
-        for call in [{ _ = try await cfn.detectStackDrift("Dzgro-ams") },
-                     { _ = try await cfn.describeStackDriftDetectionStatus("id") },
-                     { _ = try await cfn.describeStackResourceDrifts("Dzgro-ams") },
-                     { try await cfn.continueUpdateRollback("Dzgro-ams") }] as [() async throws -> Void] {
+        for call in [
+            { _ = try await cfn.detectStackDrift("Dzgro-ams") },
+            { _ = try await cfn.describeStackDriftDetectionStatus("id") },
+            { _ = try await cfn.describeStackResourceDrifts("Dzgro-ams") },
+            { try await cfn.continueUpdateRollback("Dzgro-ams") },
+        ] as [() async throws -> Void] {
             do { try await call() } catch let error as AWSError { #expect(!error.isAuthentication, "\(error)") }
         }
     }

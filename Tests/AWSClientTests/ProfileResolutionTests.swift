@@ -1,7 +1,8 @@
-@testable import AWSClient
 import Foundation
 import SigV4
 import Testing
+
+@testable import AWSClient
 
 /// The shared files → a recipe, or an error naming the profile and what is missing (pure).
 @Suite struct ProfileResolutionTests {
@@ -118,8 +119,10 @@ import Testing
         aws_secret_access_key = kr-secret
         """
 
-    let resolver = ProfileResolver(config: SharedConfig.parse(config: config, credentials: credentials, configFile: "/h/.aws/config",
-                                                              credentialsFile: "/h/.aws/credentials"), home: "/h")
+    let resolver = ProfileResolver(
+        config: SharedConfig.parse(
+            config: config, credentials: credentials, configFile: "/h/.aws/config",
+            credentialsFile: "/h/.aws/credentials"), home: "/h")
 
     func problem(_ profile: String) -> String {
         do {
@@ -135,28 +138,40 @@ import Testing
         #expect(shared.profiles["base"] == ["region": "ap-south-1", "aws_access_key_id": "AKIDBASE", "aws_secret_access_key": "base-secret"])
         #expect(shared.ssoSessions["corp"]?["sso_region"] == "eu-central-1")
         #expect(shared.keyFiles["base"] == "/h/.aws/credentials" && shared.keyFiles["self"] == "/h/.aws/config")
-        #expect(SharedConfig.paths(environment: ["AWS_CONFIG_FILE": "~/elsewhere/config"], home: "/home/ci") == ("/home/ci/elsewhere/config", "/home/ci/.aws/credentials"))
+        #expect(
+            SharedConfig.paths(environment: ["AWS_CONFIG_FILE": "~/elsewhere/config"], home: "/home/ci") == (
+                "/home/ci/elsewhere/config", "/home/ci/.aws/credentials"
+            ))
     }
 
     @Test func assumeRoleFollowsSourceProfiles() throws {
         let base = CredentialRecipe.keys(Credentials(accessKeyID: "AKIDBASE", secretAccessKey: "base-secret"), profile: "base", file: "/h/.aws/credentials")
-        let deploy = AssumeRoleSpec(profile: "deploy", roleArn: "arn:aws:iam::111122223333:role/deploy", sessionName: "alice", externalID: "team-42",
-                                    durationSeconds: 1800, mfaSerial: nil, region: nil)
+        let deploy = AssumeRoleSpec(
+            profile: "deploy", roleArn: "arn:aws:iam::111122223333:role/deploy", sessionName: "alice", externalID: "team-42",
+            durationSeconds: 1800, mfaSerial: nil, region: nil)
         #expect(try resolver.recipe(for: "deploy") == .assumeRole(deploy, source: base))
         let chained = AssumeRoleSpec(profile: "chained", roleArn: "arn:aws:iam::444455556666:role/prod", mfaSerial: "arn:aws:iam::111122223333:mfa/alice")
         #expect(try resolver.recipe(for: "chained") == .assumeRole(chained, source: .assumeRole(deploy, source: base)))
         // A profile that names itself uses its own keys; a source profile with keys is used for its keys.
         guard case .assumeRole(_, .keys(let own, "self", _)) = try resolver.recipe(for: "self") else { Issue.record("self"); return }
         #expect(own.accessKeyID == "AKIDSELF")
-        guard case .assumeRole(_, .keys(let sourceKeys, "keys-and-role", _)) = try resolver.recipe(for: "via-keys-and-role") else { Issue.record("keys"); return }
+        guard case .assumeRole(_, .keys(let sourceKeys, "keys-and-role", _)) = try resolver.recipe(for: "via-keys-and-role") else {
+            Issue.record("keys"); return
+        }
         #expect(sourceKeys.accessKeyID == "AKIDKR")
-        #expect(try resolver.recipe(for: "instance") == .assumeRole(AssumeRoleSpec(profile: "instance", roleArn: "arn:aws:iam::1:role/x"), source: .instanceMetadata))
+        #expect(
+            try resolver.recipe(for: "instance")
+                == .assumeRole(AssumeRoleSpec(profile: "instance", roleArn: "arn:aws:iam::1:role/x"), source: .instanceMetadata))
     }
 
     @Test func everyOtherKindOfProfile() throws {
         #expect(try resolver.recipe(for: "ci") == .webIdentity(WebIdentitySpec(profile: "ci", roleArn: "arn:aws:iam::1:role/ci", tokenFile: "/h/token")))
-        #expect(try resolver.recipe(for: "sso") == .sso(SSOSpec(profile: "sso", session: "corp", startURL: "https://corp.awsapps.com/start",
-                                                                region: "eu-central-1", accountID: "111122223333", roleName: "Deployer")))
+        #expect(
+            try resolver.recipe(for: "sso")
+                == .sso(
+                    SSOSpec(
+                        profile: "sso", session: "corp", startURL: "https://corp.awsapps.com/start",
+                        region: "eu-central-1", accountID: "111122223333", roleName: "Deployer")))
         #expect(try resolver.recipe(for: "process") == .process(command: #"/opt/bin/creds --account "prod one""#, profile: "process"))
         #expect(try CommandLineWords.split(#"/opt/bin/creds --account "prod one" 'x y' a\ b"#) == ["/opt/bin/creds", "--account", "prod one", "x y", "a b"])
         #expect(throws: (any Error).self) { try CommandLineWords.split(#"creds "unclosed"#) }

@@ -1,42 +1,59 @@
-@testable import AWSClient
 import EmulatorHarness
 import Foundation
 import SigV4
 import Testing
+
+@testable import AWSClient
 
 /// Request encoding and response/error decoding of each wire protocol, on recorded shapes.
 @Suite struct ProtocolTests {
     func header(_ request: HTTPRequest, _ name: String) -> String? { request.headers.first { $0.0.lowercased() == name.lowercased() }?.1 }
 
     @Test func queryEncodesAFormAndDecodesTheResult() async throws {
-        let transport = ScriptedTransport([.status(200, """
-            <DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
-            <StackName>Dzgro-core</StackName><StackId>arn:aws:cloudformation:ap-south-1:1:stack/Dzgro-core/x</StackId>
-            <StackStatus>UPDATE_ROLLBACK_FAILED</StackStatus><StackStatusReason>Resource failed</StackStatusReason>
-            <LastUpdatedTime>2026-11-01T10:00:00Z</LastUpdatedTime>
-            <Outputs><member><OutputKey>HttpApiId</OutputKey><OutputValue>abc123</OutputValue></member></Outputs>
-            <Tags><member><Key>reconciler:template-sha256</Key><Value>f00d</Value></member></Tags>
-            <Parameters><member><ParameterKey>ArtifactBucket</ParameterKey><ParameterValue>b</ParameterValue></member></Parameters>
-            </member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></DescribeStacksResponse>
-            """)])
+        let transport = ScriptedTransport([
+            .status(
+                200,
+                """
+                <DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member>
+                <StackName>Dzgro-core</StackName><StackId>arn:aws:cloudformation:ap-south-1:1:stack/Dzgro-core/x</StackId>
+                <StackStatus>UPDATE_ROLLBACK_FAILED</StackStatus><StackStatusReason>Resource failed</StackStatusReason>
+                <LastUpdatedTime>2026-11-01T10:00:00Z</LastUpdatedTime>
+                <Outputs><member><OutputKey>HttpApiId</OutputKey><OutputValue>abc123</OutputValue></member></Outputs>
+                <Tags><member><Key>reconciler:template-sha256</Key><Value>f00d</Value></member></Tags>
+                <Parameters><member><ParameterKey>ArtifactBucket</ParameterKey><ParameterValue>b</ParameterValue></member></Parameters>
+                </member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>req-1</RequestId></ResponseMetadata></DescribeStacksResponse>
+                """)
+        ])
         let stacks = try await CloudFormationClient(scriptedClient(transport), region: "ap-south-1").describeStacks("Dzgro core")
-        #expect(stacks == [CloudFormationClient.Stack(stackID: "arn:aws:cloudformation:ap-south-1:1:stack/Dzgro-core/x", name: "Dzgro-core",
-                                                       status: "UPDATE_ROLLBACK_FAILED", statusReason: "Resource failed", lastUpdated: "2026-11-01T10:00:00Z",
-                                                       creationTime: nil, outputs: ["HttpApiId": "abc123"], tags: ["reconciler:template-sha256": "f00d"],
-                                                       parameters: ["ArtifactBucket": "b"])])
+        #expect(
+            stacks == [
+                CloudFormationClient.Stack(
+                    stackID: "arn:aws:cloudformation:ap-south-1:1:stack/Dzgro-core/x", name: "Dzgro-core",
+                    status: "UPDATE_ROLLBACK_FAILED", statusReason: "Resource failed", lastUpdated: "2026-11-01T10:00:00Z",
+                    creationTime: nil, outputs: ["HttpApiId": "abc123"], tags: ["reconciler:template-sha256": "f00d"],
+                    parameters: ["ArtifactBucket": "b"])
+            ])
         let request = try #require(await transport.sent.first)
         #expect(request.method == "POST")
         #expect(request.url.absoluteString == "https://cloudformation.ap-south-1.amazonaws.com/")
         #expect(String(decoding: request.body, as: UTF8.self) == "Action=DescribeStacks&Version=2010-05-15&StackName=Dzgro+core")
         #expect(header(request, "Content-Type") == "application/x-www-form-urlencoded; charset=utf-8")
-        #expect(header(request, "Authorization")?.hasPrefix("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/ap-south-1/cloudformation/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=") == true)
+        #expect(
+            header(request, "Authorization")?.hasPrefix(
+                "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/ap-south-1/cloudformation/aws4_request, SignedHeaders=content-type;host;x-amz-date, "
+                    + "Signature="
+            ) == true)
     }
 
     @Test func queryErrorsAreTyped() async throws {
-        let transport = ScriptedTransport([.status(400, """
-            <ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code>
-            <Message>Stack with id Dzgro-core does not exist</Message></Error><RequestId>req-2</RequestId></ErrorResponse>
-            """)])
+        let transport = ScriptedTransport([
+            .status(
+                400,
+                """
+                <ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error><Type>Sender</Type><Code>ValidationError</Code>
+                <Message>Stack with id Dzgro-core does not exist</Message></Error><RequestId>req-2</RequestId></ErrorResponse>
+                """)
+        ])
         await #expect {
             _ = try await CloudFormationClient(scriptedClient(transport), region: "ap-south-1").describeStacks("Dzgro-core")
         } throws: { error in
@@ -48,19 +65,31 @@ import Testing
 
     @Test func driftOperationsDecode() async throws {
         let transport = ScriptedTransport([
-            .status(200, "<DetectStackDriftResponse><DetectStackDriftResult><StackDriftDetectionId>d-1</StackDriftDetectionId></DetectStackDriftResult></DetectStackDriftResponse>"),
-            .status(200, """
+            .status(
+                200,
+                "<DetectStackDriftResponse><DetectStackDriftResult><StackDriftDetectionId>d-1</StackDriftDetectionId></DetectStackDriftResult>"
+                    + "</DetectStackDriftResponse>"
+            ),
+            .status(
+                200,
+                """
                 <DescribeStackDriftDetectionStatusResponse><DescribeStackDriftDetectionStatusResult><DetectionStatus>DETECTION_COMPLETE</DetectionStatus>
                 <StackDriftStatus>DRIFTED</StackDriftStatus></DescribeStackDriftDetectionStatusResult></DescribeStackDriftDetectionStatusResponse>
                 """),
-            .status(200, """
+            .status(
+                200,
+                """
                 <DescribeStackResourceDriftsResponse><DescribeStackResourceDriftsResult><StackResourceDrifts><member>
                 <LogicalResourceId>ApiFunctionAliasProd</LogicalResourceId><ResourceType>AWS::Lambda::Alias</ResourceType>
                 <StackResourceDriftStatus>MODIFIED</StackResourceDriftStatus><PropertyDifferences><member><PropertyPath>/FunctionVersion</PropertyPath>
                 <DifferenceType>NOT_EQUAL</DifferenceType></member></PropertyDifferences></member></StackResourceDrifts><NextToken>t2</NextToken>
                 </DescribeStackResourceDriftsResult></DescribeStackResourceDriftsResponse>
                 """),
-            .status(200, "<DescribeStackResourceDriftsResponse><DescribeStackResourceDriftsResult><StackResourceDrifts/></DescribeStackResourceDriftsResult></DescribeStackResourceDriftsResponse>"),
+            .status(
+                200,
+                "<DescribeStackResourceDriftsResponse><DescribeStackResourceDriftsResult><StackResourceDrifts/></DescribeStackResourceDriftsResult>"
+                    + "</DescribeStackResourceDriftsResponse>"
+            ),
             .status(200, "<ContinueUpdateRollbackResponse><ContinueUpdateRollbackResult/></ContinueUpdateRollbackResponse>"),
         ])
         let cfn = CloudFormationClient(scriptedClient(transport), region: "eu-west-1")
@@ -68,7 +97,8 @@ import Testing
         let status = try await cfn.describeStackDriftDetectionStatus("d-1")
         #expect(status.status == "DETECTION_COMPLETE" && status.driftStatus == "DRIFTED")
         let drifts = try await cfn.describeStackResourceDrifts("Dzgro-ams")
-        #expect(drifts == [.init(logicalID: "ApiFunctionAliasProd", type: "AWS::Lambda::Alias", status: "MODIFIED", differences: ["/FunctionVersion: NOT_EQUAL"])])
+        #expect(
+            drifts == [.init(logicalID: "ApiFunctionAliasProd", type: "AWS::Lambda::Alias", status: "MODIFIED", differences: ["/FunctionVersion: NOT_EQUAL"])])
         try await cfn.continueUpdateRollback("Dzgro-ams", skip: ["ApiFunction"])
         let sent = await transport.sent.map { String(decoding: $0.body, as: UTF8.self) }
         #expect(sent[3].contains("NextToken=t2"))
@@ -76,11 +106,15 @@ import Testing
     }
 
     @Test func jsonProtocolSendsTheTargetAndDecodes() async throws {
-        let transport = ScriptedTransport([.status(200, """
-            {"Certificate":{"CertificateArn":"arn:c","DomainName":"api.dzgro.com","Status":"PENDING_VALIDATION","NotAfter":1.7E9,
-             "DomainValidationOptions":[{"DomainName":"api.dzgro.com","ValidationStatus":"PENDING_VALIDATION",
-             "ResourceRecord":{"Name":"_x.api.dzgro.com.","Type":"CNAME","Value":"_y.acm-validations.aws."}}]}}
-            """)])
+        let transport = ScriptedTransport([
+            .status(
+                200,
+                """
+                {"Certificate":{"CertificateArn":"arn:c","DomainName":"api.dzgro.com","Status":"PENDING_VALIDATION","NotAfter":1.7E9,
+                 "DomainValidationOptions":[{"DomainName":"api.dzgro.com","ValidationStatus":"PENDING_VALIDATION",
+                 "ResourceRecord":{"Name":"_x.api.dzgro.com.","Type":"CNAME","Value":"_y.acm-validations.aws."}}]}}
+                """)
+        ])
         let certificate = try await ACMClient(scriptedClient(transport), region: "us-east-1").describeCertificate("arn:c")
         #expect(certificate.Status == "PENDING_VALIDATION")
         #expect(certificate.DomainValidationOptions?.first?.ResourceRecord?.Value == "_y.acm-validations.aws.")
@@ -94,8 +128,9 @@ import Testing
     @Test func jsonErrorsAreTyped() async throws {
         let transport = ScriptedTransport([
             .status(400, #"{"__type":"com.amazonaws.acm#ResourceNotFoundException","message":"Could not find certificate arn:c."}"#),
-            .status(400, #"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#,
-                    headers: ["x-amzn-query-error": "AWS.SimpleQueueService.NonExistentQueue;Sender", "x-amzn-RequestId": "sqs-1"]),
+            .status(
+                400, #"{"__type":"com.amazonaws.sqs#QueueDoesNotExist","message":"The specified queue does not exist."}"#,
+                headers: ["x-amzn-query-error": "AWS.SimpleQueueService.NonExistentQueue;Sender", "x-amzn-RequestId": "sqs-1"]),
         ])
         let client = scriptedClient(transport)
         do { _ = try await ACMClient(client, region: "us-east-1").describeCertificate("arn:c"); Issue.record("no error") } catch let error as AWSError {
@@ -108,10 +143,14 @@ import Testing
     }
 
     @Test func restJSONSendsPathQueryAndBody() async throws {
-        let transport = ScriptedTransport([.status(200, """
-            {"AliasArn":"arn:aws:lambda:eu-west-1:1:function:ApiFunction:prod","Name":"prod","FunctionVersion":"12","RevisionId":"r2",
-             "RoutingConfig":{"AdditionalVersionWeights":{"13":0.1}}}
-            """, headers: ["x-amzn-RequestId": "lambda-1"])])
+        let transport = ScriptedTransport([
+            .status(
+                200,
+                """
+                {"AliasArn":"arn:aws:lambda:eu-west-1:1:function:ApiFunction:prod","Name":"prod","FunctionVersion":"12","RevisionId":"r2",
+                 "RoutingConfig":{"AdditionalVersionWeights":{"13":0.1}}}
+                """, headers: ["x-amzn-RequestId": "lambda-1"])
+        ])
         let (alias, requestID) = try await LambdaClient(scriptedClient(transport), region: "eu-west-1")
             .updateAlias("ApiFunction", name: "prod", version: "12", revisionID: "r1", routing: .init(["13": 0.1]))
         #expect(requestID == "lambda-1")
@@ -126,8 +165,10 @@ import Testing
     }
 
     @Test func restJSONEncodesPathSegmentsAndQuery() async throws {
-        let transport = ScriptedTransport([.status(200, #"{"Versions":[{"FunctionName":"f","FunctionArn":"a","Version":"1"}],"NextMarker":"m 2"}"#),
-                                           .status(200, #"{"Versions":[{"FunctionName":"f","FunctionArn":"a","Version":"2"}]}"#)])
+        let transport = ScriptedTransport([
+            .status(200, #"{"Versions":[{"FunctionName":"f","FunctionArn":"a","Version":"1"}],"NextMarker":"m 2"}"#),
+            .status(200, #"{"Versions":[{"FunctionName":"f","FunctionArn":"a","Version":"2"}]}"#),
+        ])
         let versions = try await LambdaClient(scriptedClient(transport), region: "eu-west-1")
             .listVersionsByFunction("arn:aws:lambda:eu-west-1:1:function:f", pageSize: 1)
         #expect(versions.map(\.Version) == ["1", "2"])
@@ -138,8 +179,11 @@ import Testing
 
     @Test func restJSONErrorsComeFromTheHeaderOrTheBody() async throws {
         let transport = ScriptedTransport([
-            .status(404, #"{"Type":"User","Message":"Function not found: arn:aws:lambda:eu-west-1:1:function:X"}"#,
-                    headers: ["x-amzn-ErrorType": "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazon.coral.service/", "x-amzn-RequestId": "l-404"]),
+            .status(
+                404, #"{"Type":"User","Message":"Function not found: arn:aws:lambda:eu-west-1:1:function:X"}"#,
+                headers: [
+                    "x-amzn-ErrorType": "ResourceNotFoundException:http://internal.amazon.com/coral/com.amazon.coral.service/", "x-amzn-RequestId": "l-404",
+                ]),
             .status(409, #"{"message":"Unable to complete operation due to concurrent modification.","__type":"ConflictException"}"#),
         ])
         let lambda = LambdaClient(scriptedClient(transport), region: "eu-west-1")
@@ -154,7 +198,11 @@ import Testing
     @Test func restXMLSignsThePayloadAndTypesErrors() async throws {
         let transport = ScriptedTransport([
             .status(200, "", headers: ["ETag": "\"e\""]),
-            .status(404, "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not exist</Message><RequestId>s3-1</RequestId></Error>"),
+            .status(
+                404,
+                "<?xml version=\"1.0\"?><Error><Code>NoSuchBucket</Code><Message>The specified bucket does not "
+                    + "exist</Message><RequestId>s3-1</RequestId></Error>"
+            ),
             .status(404),
         ])
         let s3 = S3Client(scriptedClient(transport), region: "ap-south-1")

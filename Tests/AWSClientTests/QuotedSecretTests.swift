@@ -1,5 +1,6 @@
-@testable import AWSClient
 import Testing
+
+@testable import AWSClient
 
 /// What AWS may quote back in an error message, with its secrets taken out.
 @Suite struct QuotedSecretTests {

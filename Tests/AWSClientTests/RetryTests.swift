@@ -5,12 +5,15 @@ import TestSupport
 import Testing
 
 @Suite struct RetryTests {
-    let okIdentity = ScriptedTransport.Step.status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
+    let okIdentity = ScriptedTransport.Step.status(
+        200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>")
 
     func identity(_ client: AWSClient) async throws -> String { try await STSClient(client, region: "eu-west-1").getCallerIdentity().account }
 
     @Test func aTooManyRequestsThenSuccessIsRetriedAndLogged() async throws {
-        let transport = ScriptedTransport([.status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"), okIdentity])
+        let transport = ScriptedTransport([
+            .status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"), okIdentity,
+        ])
         let sleeps = SleepLog(), logs = LogRecorder()
         #expect(try await identity(scriptedClient(transport, sleeps: sleeps, logger: logs.logger)) == "111122223333")
         #expect(await transport.sent.count == 2)
@@ -32,13 +35,15 @@ import Testing
             .status(200, #"{"CertificateArn":"arn:c"}"#),
         ])
         let sleeps = SleepLog()
-        let arn = try await ACMClient(scriptedClient(transport, sleeps: sleeps), region: "us-east-1").requestCertificate(domain: "a.dzgro.com", alternativeNames: [])
+        let arn = try await ACMClient(scriptedClient(transport, sleeps: sleeps), region: "us-east-1").requestCertificate(
+            domain: "a.dzgro.com", alternativeNames: [])
         #expect(arn == "arn:c")
         #expect(await sleeps.delays == [0.05, 0.1])  // exponential: 0.5 × 0.1, 0.5 × 0.2
     }
 
     @Test func serverErrorsUntilAttemptsRunOut() async throws {
-        let transport = ScriptedTransport(Array(repeating: .status(500, "<ErrorResponse><Error><Code>InternalFailure</Code><Message>boom</Message></Error></ErrorResponse>"), count: 5))
+        let transport = ScriptedTransport(
+            Array(repeating: .status(500, "<ErrorResponse><Error><Code>InternalFailure</Code><Message>boom</Message></Error></ErrorResponse>"), count: 5))
         let sleeps = SleepLog()
         await #expect {
             _ = try await identity(scriptedClient(transport, attempts: 4, sleeps: sleeps))
@@ -48,7 +53,9 @@ import Testing
     }
 
     @Test func aValidationErrorIsNeverRetried() async throws {
-        let transport = ScriptedTransport([.status(400, "<ErrorResponse><Error><Code>ValidationError</Code><Message>bad</Message></Error></ErrorResponse>"), okIdentity])
+        let transport = ScriptedTransport([
+            .status(400, "<ErrorResponse><Error><Code>ValidationError</Code><Message>bad</Message></Error></ErrorResponse>"), okIdentity,
+        ])
         let sleeps = SleepLog()
         await #expect(throws: AWSError.self) { _ = try await identity(scriptedClient(transport, sleeps: sleeps)) }
         #expect(await transport.sent.count == 1)
@@ -152,14 +159,18 @@ import Testing
     }
 
     @Test func adaptiveModeSpacesRequestsOutUnderAThrottlingBurst() async throws {
-        let throttled = ScriptedTransport.Step.status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>")
+        let throttled = ScriptedTransport.Step.status(
+            429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>")
         let transport = ScriptedTransport(Array(repeating: throttled, count: 4) + Array(repeating: okIdentity, count: 20))
         let sleeps = SleepLog()
         let clock = CredentialTests.Clock()
         clock.now = 1_000
         var configured = scriptedClient(transport, attempts: 10, sleeps: sleeps)
-        configured.retry = RetryPolicy(maxAttempts: 10, mode: .adaptive, baseDelay: 0.1, maxDelay: 5, now: { clock.now },
-                                   sleep: { delay in await sleeps.record(delay); clock.now += delay }, random: { 0.5 })
+        configured.retry = RetryPolicy(
+            maxAttempts: 10, mode: .adaptive, baseDelay: 0.1, maxDelay: 5, now: { clock.now },
+            sleep: { delay in
+                await sleeps.record(delay); clock.now += delay
+            }, random: { 0.5 })
         let client = configured
         let accounts = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<10 { group.addTask { try await self.identity(client) } }
@@ -179,8 +190,11 @@ import Testing
         let registry = PrometheusCollectorRegistry()
         let transport = ScriptedTransport([
             .status(429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>"),
-            .status(200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>"),
-            .status(400, "<ErrorResponse><Error><Code>ValidationError</Code><Message>Stack with id Dzgro-core does not exist</Message></Error></ErrorResponse>"),
+            .status(
+                200, "<GetCallerIdentityResponse><GetCallerIdentityResult><Account>111122223333</Account></GetCallerIdentityResult></GetCallerIdentityResponse>"
+            ),
+            .status(
+                400, "<ErrorResponse><Error><Code>ValidationError</Code><Message>Stack with id Dzgro-core does not exist</Message></Error></ErrorResponse>"),
             .status(403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"),
         ])
         var client = scriptedClient(transport)

@@ -5,7 +5,10 @@ import SigV4
 
 /// A transport that answers from a script and records what it was sent.
 actor ScriptedTransport: HTTPTransport {
-    enum Step { case respond(HTTPResponse), fail(any Error) }
+    enum Step {
+        case respond(HTTPResponse)
+        case fail(any Error)
+    }
     var steps: [Step]
     var sent: [HTTPRequest] = []
 
@@ -27,15 +30,19 @@ extension ScriptedTransport.Step {
     }
 }
 
-
 /// A client over a scripted transport with fixed credentials, clock and no real sleeping.
-func scriptedClient(_ transport: ScriptedTransport, attempts: Int = 3, sleeps: SleepLog = SleepLog(), logger: Logger = Logger(label: "test"),
-                    sleep: (@Sendable (Double) async throws -> Void)? = nil) -> AWSClient {
-    AWSClient(transport: transport,
-              credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))]),
-              endpoints: EndpointResolver(),
-              retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.1, maxDelay: 5, sleep: sleep ?? { await sleeps.record($0) }, random: { 0.5 }),
-              logger: logger, now: { 1_440_938_160 })
+func scriptedClient(
+    _ transport: ScriptedTransport, attempts: Int = 3, sleeps: SleepLog = SleepLog(), logger: Logger = Logger(label: "test"),
+    sleep: (@Sendable (Double) async throws -> Void)? = nil
+) -> AWSClient {
+    AWSClient(
+        transport: transport,
+        credentials: CredentialChain([
+            StaticCredentialProvider(Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))
+        ]),
+        endpoints: EndpointResolver(),
+        retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.1, maxDelay: 5, sleep: sleep ?? { await sleeps.record($0) }, random: { 0.5 }),
+        logger: logger, now: { 1_440_938_160 })
 }
 
 actor SleepLog {

@@ -7,7 +7,8 @@ import UTCTime
     @Test func formatting() {
         #expect(UTCTime.string(Date(timeIntervalSince1970: 0)) == "1970-01-01T00:00:00Z")
         #expect(UTCTime.string(Date(timeIntervalSince1970: 1_796_090_663.4567)) == "2026-12-01T02:04:23Z")
-        #expect(UTCTime.string(Date(timeIntervalSince1970: 1_796_090_663.4567), milliseconds: true) == "2026-12-01T02:04:23.457Z")  // to the nearest millisecond
+        // To the nearest millisecond.
+        #expect(UTCTime.string(Date(timeIntervalSince1970: 1_796_090_663.4567), milliseconds: true) == "2026-12-01T02:04:23.457Z")
         #expect(UTCTime.string(Date(timeIntervalSince1970: 1_796_090_663.004), milliseconds: true) == "2026-12-01T02:04:23.004Z")
         #expect(UTCTime.string(Date(timeIntervalSince1970: 951_782_400)) == "2000-02-29T00:00:00Z")
     }
@@ -26,8 +27,10 @@ import UTCTime
         #expect(abs(date.timeIntervalSince1970 - seconds) < 0.000_001)
     }
 
-    @Test(arguments: ["", "2026-11-30", "2026-12-01T02:04:23", "2026-11-30 02:04:23Z", "2026-13-01T00:00:00Z", "2026-11-30T24:00:00Z",
-                      "2026-12-01T02:04:23.Z", "2026-12-01T02:04:23Z trailing", "2026-12-01T02:04:23+5:30", "yesterday"])
+    @Test(arguments: [
+        "", "2026-11-30", "2026-12-01T02:04:23", "2026-11-30 02:04:23Z", "2026-13-01T00:00:00Z", "2026-11-30T24:00:00Z",
+        "2026-12-01T02:04:23.Z", "2026-12-01T02:04:23Z trailing", "2026-12-01T02:04:23+5:30", "yesterday",
+    ])
     func refusing(text: String) {
         #expect(UTCTime.parse(text) == nil)
     }

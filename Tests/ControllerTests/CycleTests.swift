@@ -31,8 +31,9 @@ final class MemorySource: DesiredStateSource, @unchecked Sendable {
     }
 
     static func snapshot(_ files: SourceFiles, id: String) -> DesiredStateSnapshot {
-        let commit = CommitInfo(id: String(repeating: id, count: 40 / id.count + 1).prefix(40).description, author: "Dev", email: "dev@example.com",
-                                time: 0, message: "commit \(id)")
+        let commit = CommitInfo(
+            id: String(repeating: id, count: 40 / id.count + 1).prefix(40).description, author: "Dev", email: "dev@example.com",
+            time: 0, message: "commit \(id)")
         return DesiredStateSnapshot(commit: commit, files: files, origin: "memory main at \(commit.shortID)")
     }
 
@@ -102,8 +103,10 @@ actor MemoryAccount: Cloud, AliasService {
 
     nonisolated func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan { plan }
 
-    func apply(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
-               shouldContinue: @escaping @Sendable () -> Bool) async -> ApplyReport {
+    func apply(
+        _ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
+        shouldContinue: @escaping @Sendable () -> Bool
+    ) async -> ApplyReport {
         applied.append(plan)
         let converged = DefaultState.converged(work.state, work.stacks)
         var entries: [ApplyReport.Entry] = []
@@ -111,12 +114,20 @@ actor MemoryAccount: Cloud, AliasService {
             var failed = false
             for step in region.steps {
                 let outcome: ApplyOutcome
-                if step.gate != nil { outcome = .held } else if failed { outcome = .notReached } else if failingSteps.contains(region.region) {
+                if step.gate != nil {
+                    outcome = .held
+                } else if failed {
+                    outcome = .notReached
+                } else if failingSteps.contains(region.region) {
                     outcome = .failed
                     failed = true
-                } else { outcome = .applied }
-                entries.append(.init(region: region.region, subject: step.subject, change: step.change.rawValue, outcome: outcome,
-                                     detail: outcome == .failed ? "ValidationError: injected" : nil))
+                } else {
+                    outcome = .applied
+                }
+                entries.append(
+                    .init(
+                        region: region.region, subject: step.subject, change: step.change.rawValue, outcome: outcome,
+                        detail: outcome == .failed ? "ValidationError: injected" : nil))
             }
             guard !failed else { continue }
             var after = converged[region.region]
@@ -149,7 +160,8 @@ actor MemoryAccount: Cloud, AliasService {
             throw ControllerError("PreconditionFailedException")
         }
         revision += 1
-        snapshot.regions[region]?.functions[functionName]?.aliases[environment] = AliasFact(version: target.version, revisionID: "moved-\(revision)", weights: target.weights)
+        snapshot.regions[region]?.functions[functionName]?.aliases[environment] = AliasFact(
+            version: target.version, revisionID: "moved-\(revision)", weights: target.weights)
         return AliasMove(revisionID: "moved-\(revision)", requestID: "lambda-\(revision)")
     }
 
@@ -198,20 +210,25 @@ struct Harness {
 
     var gate: GateSetup {
         let clock = clock
-        return GateSetup(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, checks: checks,
-                         policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
+        return GateSetup(
+            store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, checks: checks,
+            policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
     }
 
     func controller(policy: ControllerConfig.DriftPolicy = .report, hooks: ControllerHooks = ControllerHooks()) -> Controller {
         let busy = busy, wrongAccount = wrongAccount
-        let ports = ControllerPorts(source: source, cloud: account, gate: gate, clock: clock, lock: {
-            if busy { throw ApplyLock.Busy(path: "state/apply.lock", holder: "reconciler apply, pid 42") }
-            return "held"
-        }, checkAccount: {
-            if let wrongAccount { throw ControllerError(wrongAccount) }
-        })
-        return Controller(ports: ports, settings: CycleSettings(driftPolicy: policy), schedule: .init(ControllerConfig().intervals),
-                          statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), hooks: hooks, random: { 0.5 })
+        let ports = ControllerPorts(
+            source: source, cloud: account, gate: gate, clock: clock,
+            lock: {
+                if busy { throw ApplyLock.Busy(path: "state/apply.lock", holder: "reconciler apply, pid 42") }
+                return "held"
+            },
+            checkAccount: {
+                if let wrongAccount { throw ControllerError(wrongAccount) }
+            })
+        return Controller(
+            ports: ports, settings: CycleSettings(driftPolicy: policy), schedule: .init(ControllerConfig().intervals),
+            statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), hooks: hooks, random: { 0.5 })
     }
 
     /// One cycle as the daemon runs it; the status it leaves is in `statusStore`.
@@ -330,8 +347,13 @@ struct CycleTests {
 
     @Test func aReleaseCutShortIsFinishedByTheNextCycle() async throws {
         let h = try Harness.converged()
-        let edit = ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: 1\n    AmsChange: 1",
-                    "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: 1\n    AmsChange: 2")
+        let edit = (
+            "releases.yaml",
+            "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: "
+                + "1\n    AmsChange: 1",
+            "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: "
+                + "1\n    AmsChange: 2"
+        )
         var text = DefaultState.files.text("releases.yaml")!
         text = text.replacingOccurrences(of: edit.1, with: edit.2)
         // AmsChange in prod moves to 2 in every region.
@@ -366,10 +388,13 @@ struct CycleTests {
     @Test func theDaemonWalksARolloutWhenItsStepIsDueAndTheStatusShowsIt() async throws {
         let h = try Harness.converged()
         // prod rolls out 10% for a minute, then all; AmsChange moves to 2 in prod everywhere.
-        var files = DefaultState.edited([("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}")])
+        var files = DefaultState.edited([
+            ("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}")
+        ])
         let text = files.text("releases.yaml")!
         let prodStart = text.range(of: "prod:")!.lowerBound
-        files.files["releases.yaml"] = Array((String(text[..<prodStart]) + String(text[prodStart...]).replacingOccurrences(of: "AmsChange: 1", with: "AmsChange: 2")).utf8)
+        files.files["releases.yaml"] = Array(
+            (String(text[..<prodStart]) + String(text[prodStart...]).replacingOccurrences(of: "AmsChange: 1", with: "AmsChange: 2")).utf8)
         h.source.commit(files, id: "c5")
         await h.cycle()
         let approval = try #require(try await h.store.load().first)
@@ -405,8 +430,10 @@ struct CycleTests {
 
     @Test func aRolledBackReleaseMarksItsRegionsDegradedAndIsNotAskedForAgain() async throws {
         let h = try Harness.converged()
-        let files = DefaultState.edited([("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}"),
-                                     ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2")])
+        let files = DefaultState.edited([
+            ("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}"),
+            ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2"),
+        ])
         h.source.commit(files, id: "c6")
         await h.cycle()
         _ = try await h.gate.gate(progress: { _ in }).approve(id: nil, code: try #require(await h.mailbox.lastCode()))
@@ -416,7 +443,9 @@ struct CycleTests {
         #expect(report.reason("rollouts") == .rolledBack, "\(report.steps)")
         #expect(await h.account.alias("ap-south-1", "ApiFunction", "prod")?.target == AliasTarget(version: "1"))
         #expect(h.conditions("ap-south-1") == [.degraded])
-        #expect(h.status[region: "ap-south-1"].conditions.first?.reason.contains("rolled back: Api in ap-south-1: 4 errors on version 2 (at most 0); prod runs the previous versions") == true)
+        #expect(
+            h.status[region: "ap-south-1"].conditions.first?.reason.contains(
+                "rolled back: Api in ap-south-1: 4 errors on version 2 (at most 0); prod runs the previous versions") == true)
         #expect(h.conditions("eu-west-1") == [.ready])
         // The rollback mail went out, and no new approval for the same commit.
         let again = await h.cycle(drift: true)
@@ -431,8 +460,9 @@ struct CycleTests {
         await h.cycle()
         // Someone moves a prod alias by hand, and CloudFormation finds a queue changed.
         await h.account.setAlias("eu-west-1", "AmsChangeFunction", "prod", AliasFact(version: "5", revisionID: "by-hand"))
-        let queue = Finding(kind: .resource, region: "us-east-1", stack: "Dzgro-ams", subject: "AWS::SQS::Queue AmsChangeQProd",
-                            detail: "modified outside CloudFormation: VisibilityTimeout", remedy: "apply restores it")
+        let queue = Finding(
+            kind: .resource, region: "us-east-1", stack: "Dzgro-ams", subject: "AWS::SQS::Queue AmsChangeQProd",
+            detail: "modified outside CloudFormation: VisibilityTimeout", remedy: "apply restores it")
         await h.account.set(cloudFormationDrift: [queue])
 
         let report = await h.cycle(drift: true)
@@ -531,4 +561,3 @@ struct DeploymentPlanTests {
         await #expect(throws: ControllerError.self) { _ = try await deployment(account).plan(regions: ["us-west-2"]) }
     }
 }
-

@@ -86,14 +86,21 @@ struct TelemetryTests {
 
     @Test(arguments: [(0, 1, false), (1, 2, false), (2, 3, true), (3, 4, false), (9, 10, false)])
     func failingCyclesAreAnnouncedOnceWhenTheyReachTheThreshold(before: Int, after: Int, announced: Bool) {
-        let events = EventRules.events(before: status { $0.consecutiveFailures = before }, after: status { $0.consecutiveFailures = after; $0.lastError = "boom" },
-                                       report: .init(), failingAfter: 3, now: now)
+        let events = EventRules.events(
+            before: status { $0.consecutiveFailures = before },
+            after: status {
+                $0.consecutiveFailures = after; $0.lastError = "boom"
+            },
+            report: .init(), failingAfter: 3, now: now)
         #expect(events.map(\.kind) == (announced ? [.cycleFailing] : []))
         if announced { #expect(events.first?.details == ["boom"]) }
     }
 
     @Test func recoveryIsAnnouncedOnlyAfterAnAnnouncedFailure() {
-        #expect(EventRules.events(before: status { $0.consecutiveFailures = 5 }, after: status(), report: .init(), failingAfter: 3, now: now).map(\.kind) == [.recovered])
+        #expect(
+            EventRules.events(before: status { $0.consecutiveFailures = 5 }, after: status(), report: .init(), failingAfter: 3, now: now).map(\.kind) == [
+                .recovered
+            ])
         #expect(EventRules.events(before: status { $0.consecutiveFailures = 2 }, after: status(), report: .init(), failingAfter: 3, now: now).isEmpty)
     }
 
@@ -109,9 +116,14 @@ struct TelemetryTests {
         #expect(events.map(\.kind) == [.needsPerson])
         #expect(events.first?.summary == "1 stack needs a person" && events.first?.details == ["eu-west-1 Dzgro-ams: continue the rollback"])
         // Still stalled a cycle later, with another text (an elapsed time): not again.
-        #expect(EventRules.events(before: stalled("continue the rollback"), after: stalled("in progress for 3700 s"), report: .init(), failingAfter: 3, now: now).isEmpty)
+        #expect(
+            EventRules.events(before: stalled("continue the rollback"), after: stalled("in progress for 3700 s"), report: .init(), failingAfter: 3, now: now)
+                .isEmpty)
         // A region that cannot be reached is a failing cycle, not a stack needing a person.
-        let unreachable = status { var region = ControllerStatus.RegionEntry(region: "eu-west-1"); region.conditions = [.init(.stalled, "could not observe eu-west-1")]; $0.regions = [region] }
+        let unreachable = status {
+            var region = ControllerStatus.RegionEntry(region: "eu-west-1"); region.conditions = [.init(.stalled, "could not observe eu-west-1")];
+            $0.regions = [region]
+        }
         #expect(EventRules.events(before: status(), after: unreachable, report: .init(), failingAfter: 3, now: now).isEmpty)
     }
 
@@ -128,7 +140,8 @@ struct TelemetryTests {
         #expect(board.readiness(now: now.addingTimeInterval(1000), window: 180, stackWait: 3600).ready)
         #expect(!board.readiness(now: now.addingTimeInterval(100 + 3600 + 181), window: 180, stackWait: 3600).ready)
         board.cycleFinished(at: now.addingTimeInterval(1100), failure: "AWS unreachable", consecutiveFailures: 1)
-        #expect(board.readiness(now: now.addingTimeInterval(1101), window: 180, stackWait: 3600) == (false, "the last cycle failed (1 in a row): AWS unreachable"))
+        #expect(
+            board.readiness(now: now.addingTimeInterval(1101), window: 180, stackWait: 3600) == (false, "the last cycle failed (1 in a row): AWS unreachable"))
     }
 
     @Test func aWakeUpEndsTheWaitAndWakeUpsDuringACycleAreKept() async throws {

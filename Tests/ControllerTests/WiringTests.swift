@@ -35,7 +35,8 @@ import Testing
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-wiring-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
         try FileManager.default.createDirectory(at: home.appendingPathComponent(".aws"), withIntermediateDirectories: true)
-        try "[profile ops]\nmax_attempts = 6\nretry_mode = adaptive\nca_bundle = /etc/corp.pem\n".write(to: home.appendingPathComponent(".aws/config"), atomically: true, encoding: .utf8)
+        try "[profile ops]\nmax_attempts = 6\nretry_mode = adaptive\nca_bundle = /etc/corp.pem\n".write(
+            to: home.appendingPathComponent(".aws/config"), atomically: true, encoding: .utf8)
         func settings(_ environment: [String: String], config: ControllerConfig = ControllerConfig()) throws -> ClientSettings {
             try Wiring(config: config, base: "/srv/reconciler", environment: environment.merging(["HOME": home.path]) { a, _ in a }).clientSettings()
         }
@@ -43,8 +44,11 @@ import Testing
         #expect(fromProfile.maxAttempts == 6 && fromProfile.maxAttemptsSource == "profile 'ops' max_attempts")
         #expect(fromProfile.retryMode == .adaptive && fromProfile.caBundle == "/etc/corp.pem")
         let fromEnvironment = try settings(["AWS_PROFILE": "ops", "AWS_MAX_ATTEMPTS": "2", "AWS_RETRY_MODE": "standard", "AWS_CA_BUNDLE": "/tmp/ca.pem"])
-        #expect(fromEnvironment == ClientSettings(maxAttempts: 2, maxAttemptsSource: "AWS_MAX_ATTEMPTS", retryMode: .standard, retryModeSource: "AWS_RETRY_MODE",
-                                                  caBundle: "/tmp/ca.pem", caBundleSource: "AWS_CA_BUNDLE"))
+        #expect(
+            fromEnvironment
+                == ClientSettings(
+                    maxAttempts: 2, maxAttemptsSource: "AWS_MAX_ATTEMPTS", retryMode: .standard, retryModeSource: "AWS_RETRY_MODE",
+                    caBundle: "/tmp/ca.pem", caBundleSource: "AWS_CA_BUNDLE"))
         var config = ControllerConfig()
         config.aws.profile = "ops"
         config.aws.maxAttempts = 9
@@ -54,7 +58,9 @@ import Testing
         #expect(fromConf.caBundle == "/srv/reconciler/certs/ca.pem")
         let defaults = try settings([:])
         #expect(defaults.maxAttempts == 3 && defaults.retryMode == .standard && defaults.caBundle == nil && defaults.maxAttemptsSource == "default")
-        #expect(try Wiring(config: ControllerConfig(), base: "/", environment: ["HOME": home.path, "AWS_RETRY_MODE": "adaptive"]).client().retry.rateLimiters != nil)
+        #expect(
+            try Wiring(config: ControllerConfig(), base: "/", environment: ["HOME": home.path, "AWS_RETRY_MODE": "adaptive"]).client().retry.rateLimiters != nil
+        )
         #expect { _ = try settings(["AWS_MAX_ATTEMPTS": "many"]) } throws: {
             "\($0)" == "AWS_MAX_ATTEMPTS: max_attempts 'many' is not a whole number from 1 to 20; fix or unset it (nothing was changed)"
         }

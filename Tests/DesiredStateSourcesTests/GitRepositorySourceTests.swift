@@ -1,8 +1,9 @@
 import DesiredState
 import Foundation
-@testable import DesiredStateSources
 import TestSupport
 import Testing
+
+@testable import DesiredStateSources
 
 /// Real repositories in a temporary directory: a bare "remote", a working clone that
 /// plays the team pushing commits, and the controller's state directory.
@@ -46,8 +47,9 @@ final class Fixture {
     }
 
     func source(state: String? = nil, subdirectory: String = "desired-state", branch: String = "main") -> GitRepositorySource {
-        GitRepositorySource(repository: "file://\(remote)", branch: branch, subdirectory: subdirectory, stateDirectory: state ?? self.state,
-                           author: ("reconciler", "reconciler@dzgro.com"))
+        GitRepositorySource(
+            repository: "file://\(remote)", branch: branch, subdirectory: subdirectory, stateDirectory: state ?? self.state,
+            author: ("reconciler", "reconciler@dzgro.com"))
     }
 }
 
@@ -63,7 +65,9 @@ final class Fixture {
     ])
     func aPasswordInTheRepositoryURLIsNeverShown(_ repository: String, _ shown: String) {
         #expect(GitRepositorySource.masked(repository) == shown)
-        #expect(GitRepositorySource(repository: repository, branch: "main", subdirectory: "desired-state", stateDirectory: "/tmp").description == "\(shown) main desired-state")
+        #expect(
+            GitRepositorySource(repository: repository, branch: "main", subdirectory: "desired-state", stateDirectory: "/tmp").description
+                == "\(shown) main desired-state")
     }
 
     @Test func readsTheDesiredStateAtTheTipStraightFromTheObjectDatabase() async throws {
@@ -128,10 +132,15 @@ final class Fixture {
         let head = try fixture.git(["rev-parse", "HEAD"], in: fixture.work)
         await #expect {
             _ = try await fixture.source(state: fixture.root.appendingPathComponent("s2").path, subdirectory: "infra/state").read()
-        } throws: { "\($0)" == "directory 'infra/state' does not exist at commit \(head.prefix(12)); set [source] subdirectory in controller.conf or pass --ref" }
+        } throws: {
+            "\($0)" == "directory 'infra/state' does not exist at commit \(head.prefix(12)); set [source] subdirectory in controller.conf or pass --ref"
+        }
 
         await #expect {
-            _ = try await GitRepositorySource(repository: "file://\(fixture.root.path)/missing.git", branch: "main", subdirectory: "", stateDirectory: fixture.root.appendingPathComponent("s3").path).read()
+            _ = try await GitRepositorySource(
+                repository: "file://\(fixture.root.path)/missing.git", branch: "main", subdirectory: "",
+                stateDirectory: fixture.root.appendingPathComponent("s3").path
+            ).read()
         } throws: { error in
             guard let error = error as? GitError else { return false }
             return error.doing.hasPrefix("cloning file://\(fixture.root.path)/missing.git") && error.code < 0 && !error.message.isEmpty
@@ -142,8 +151,9 @@ final class Fixture {
         let fixture = try Fixture()
         let writer = fixture.source()
         let before = try await writer.read().commit
-        let written = try await writer.writeCommit(changes: ["releases.yaml": Array("prod:\n  eu-west-1:\n    AmsChange: 7\n".utf8)],
-                                                   message: "Release AmsChange 7 to prod", expectedParent: before.id)
+        let written = try await writer.writeCommit(
+            changes: ["releases.yaml": Array("prod:\n  eu-west-1:\n    AmsChange: 7\n".utf8)],
+            message: "Release AmsChange 7 to prod", expectedParent: before.id)
         #expect(written.author == "reconciler" && written.summary == "Release AmsChange 7 to prod")
         let reader = fixture.source(state: fixture.root.appendingPathComponent("reader").path)
         let snapshot = try await reader.read()
@@ -168,7 +178,8 @@ final class Fixture {
         // Lower down: a commit built on the old tip is rejected by the remote, not forced.
         let repo = try await writer.repositoryHandle(fetch: false)
         try await repo.setReference("refs/heads/main", to: seen.id)
-        _ = try await repo.commit(reference: "refs/heads/main", parent: seen.id, changes: ["desired-state/releases.yaml": [2]], message: "stale", author: ("r", "r@x"))
+        _ = try await repo.commit(
+            reference: "refs/heads/main", parent: seen.id, changes: ["desired-state/releases.yaml": [2]], message: "stale", author: ("r", "r@x"))
         await #expect {
             try await repo.push(branch: "main")
         } throws: { error in
@@ -192,8 +203,9 @@ final class Fixture {
 
     @Test func aCommittedSymbolicLinkIsSkippedAndNamed() async throws {
         let fixture = try Fixture()
-        try FileManager.default.createSymbolicLink(atPath: URL(fileURLWithPath: fixture.work).appendingPathComponent("desired-state/functions/api/key").path,
-                                                   withDestinationPath: "/etc/ssh/ssh_host_rsa_key")
+        try FileManager.default.createSymbolicLink(
+            atPath: URL(fileURLWithPath: fixture.work).appendingPathComponent("desired-state/functions/api/key").path,
+            withDestinationPath: "/etc/ssh/ssh_host_rsa_key")
         try fixture.commitAndPush("a link")
         let read = try await fixture.source().read()
         #expect(read.files.files["functions/api/key"] == nil && read.files.skipped == ["functions/api/key": SourceFiles.symbolicLinkSkipped])

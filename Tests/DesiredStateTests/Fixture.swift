@@ -1,6 +1,6 @@
 import DesiredState
-import Foundation
 import DesiredStateSources
+import Foundation
 
 /// The bundled default desired state, read from the repository, with helpers to
 /// break it in precise ways.

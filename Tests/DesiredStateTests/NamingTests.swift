@@ -20,22 +20,27 @@ import Testing
     ])
     func functionNames(_ name: String, _ valid: Bool) { #expect(Naming.isFunctionName(name) == valid) }
 
-    @Test(arguments: [("dev", true), ("prod", true), ("123", false), ("dev-1", true), ("$LATEST", false), ("", false),
-                      (String(repeating: "a", count: 129), false)])
+    @Test(arguments: [
+        ("dev", true), ("prod", true), ("123", false), ("dev-1", true), ("$LATEST", false), ("", false),
+        (String(repeating: "a", count: 129), false),
+    ])
     func aliasNames(_ name: String, _ valid: Bool) { #expect(Naming.isAliasName(name) == valid) }
 
     @Test(arguments: [("dev", true), ("qa2", true), ("Dev", false), ("2qa", false), ("pre-prod", false), ("abcdefghijklmnopq", false)])
     func environmentNames(_ name: String, _ valid: Bool) { #expect(Naming.isEnvironmentName(name) == valid) }
 
-    @Test(arguments: [("AmazonReportsQDev", true), ("a_b-c", true), ("a.b", false), (String(repeating: "q", count: 80), true),
-                      (String(repeating: "q", count: 81), false)])
+    @Test(arguments: [
+        ("AmazonReportsQDev", true), ("a_b-c", true), ("a.b", false), (String(repeating: "q", count: 80), true),
+        (String(repeating: "q", count: 81), false),
+    ])
     func queueNames(_ name: String, _ valid: Bool) { #expect(Naming.isQueueName(name) == valid) }
 
-    @Test(arguments: [
-        ("dzgro-reports-dev", nil), ("ab", "3 to 63"), (String(repeating: "b", count: 64), "3 to 63"), ("Dzgro", "lowercase"),
-        ("dzgro_reports", "lowercase"), ("-dzgro", "start and end"), ("dzgro-", "start and end"), ("xn--dzgro", "xn--"),
-        ("dzgro-s3alias", "-s3alias"), ("dzgro.reports", "lowercase"),
-    ] as [(String, String?)])
+    @Test(
+        arguments: [
+            ("dzgro-reports-dev", nil), ("ab", "3 to 63"), (String(repeating: "b", count: 64), "3 to 63"), ("Dzgro", "lowercase"),
+            ("dzgro_reports", "lowercase"), ("-dzgro", "start and end"), ("dzgro-", "start and end"), ("xn--dzgro", "xn--"),
+            ("dzgro-s3alias", "-s3alias"), ("dzgro.reports", "lowercase"),
+        ] as [(String, String?)])
     func bucketNames(_ name: String, _ problem: String?) {
         let found = Naming.bucketNameProblem(name)
         if let problem { #expect(found?.contains(problem) == true, "\(name): \(found ?? "accepted")") } else { #expect(found == nil) }

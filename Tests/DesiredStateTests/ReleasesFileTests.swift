@@ -19,7 +19,8 @@ import Testing
         files.files["releases.yaml"] = Array(text.utf8)
         let reread = try DesiredStateLoader.loadValid(files).releases
         #expect(reread.pins.map(ReleasesFile.value) == releases.pins.map(ReleasesFile.value))
-        #expect(reread.pins.map { "\($0.environment.value).\($0.region.value).\($0.function.value)" }
+        #expect(
+            reread.pins.map { "\($0.environment.value).\($0.region.value).\($0.function.value)" }
                 == releases.pins.map { "\($0.environment.value).\($0.region.value).\($0.function.value)" })
         let pin = try #require(reread.pin(environment: "prod", region: "ap-south-1", function: "Api"))
         #expect(pin.canary?.version.value == 13 && pin.canary?.weight.value == 0.1)

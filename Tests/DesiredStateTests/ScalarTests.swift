@@ -1,5 +1,6 @@
-@testable import DesiredState
 import Testing
+
+@testable import DesiredState
 
 /// The reader interprets plain scalars itself (YAML 1.1's booleans and nulls), as the regular
 /// expressions of Yams' default resolver did, without running them.
@@ -24,7 +25,9 @@ import Testing
         #expect(node.context.diagnostics.all.first?.message.contains("expected true or false") == true)
     }
 
-    @Test(arguments: [("~", true), ("null", true), ("Null", true), ("NULL", true), ("", true), ("\"\"", false), ("'null'", false), ("nil", false), ("none", false)])
+    @Test(arguments: [
+        ("~", true), ("null", true), ("Null", true), ("NULL", true), ("", true), ("\"\"", false), ("'null'", false), ("nil", false), ("none", false),
+    ])
     func nulls(text: String, isNull: Bool) throws {
         #expect(try node(text).isNull == isNull)
     }

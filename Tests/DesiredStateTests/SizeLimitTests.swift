@@ -28,14 +28,19 @@ import Testing
         files = Fixture.files
         files.files["queues.yaml"] = Array(("queues:\n" + (0..<11000).map { "  k\($0): 1\n" }.joined()).utf8)
         let many = DesiredStateLoader.load(files).diagnostics.filter { $0.rule == .fileTooLarge }
-        #expect(many.map(\.message) == ["'queues.yaml' is too large to read: about 22002 entries; a desired-state file may have at most 20000 (counted as its ':', ',', '-', '[', '{' and lines)"],
-                "\(many)")
+        #expect(
+            many.map(\.message) == [
+                "'queues.yaml' is too large to read: about 22002 entries; a desired-state file may have at most 20000 (counted as its ':', ',', '-', '[', "
+                    + "'{' and lines)"
+            ],
+            "\(many)")
         files.files["queues.yaml"] = Array(("queues: {" + (0..<12000).map { "k\($0): 1" }.joined(separator: ", ") + "}\n").utf8)
         #expect(DesiredStateLoader.load(files).diagnostics.contains { $0.rule == .fileTooLarge && $0.location.file == "queues.yaml" })
         // The bundled files are far below both limits.
-        #expect(Fixture.files.files.filter { $0.key.hasSuffix(".yaml") && !$0.key.contains("/") }.values.allSatisfy {
-            $0.count < SourceFiles.maxYAMLBytes / 100 && SourceFiles.yamlMarks($0) < SourceFiles.maxYAMLMarks / 50
-        })
+        #expect(
+            Fixture.files.files.filter { $0.key.hasSuffix(".yaml") && !$0.key.contains("/") }.values.allSatisfy {
+                $0.count < SourceFiles.maxYAMLBytes / 100 && SourceFiles.yamlMarks($0) < SourceFiles.maxYAMLMarks / 50
+            })
     }
 
     /// A symbolic link in the desired state is not read, and `validate` names it.
@@ -46,8 +51,10 @@ import Testing
         try FileManager.default.createSymbolicLink(atPath: directory.appendingPathComponent("functions/api/passwd").path, withDestinationPath: "/etc/passwd")
         let files = try DirectorySource.read(directory.path)
         #expect(files.files["functions/api/passwd"] == nil && files.skipped.keys.sorted() == ["functions/api/passwd"])
-        #expect(files.skippedWarnings.map(\.description) == [
-            "functions/api/passwd:1:1: skipped: \(SourceFiles.symbolicLinkSkipped) (the rest of the desired state is read as usual) [skipped-file]"])
+        #expect(
+            files.skippedWarnings.map(\.description) == [
+                "functions/api/passwd:1:1: skipped: \(SourceFiles.symbolicLinkSkipped) (the rest of the desired state is read as usual) [skipped-file]"
+            ])
     }
 
     @Test func theDirectorySourceDoesNotReadALargeUnrelatedFile() throws {

@@ -40,8 +40,12 @@ extension EndToEnd {
                 let refused = try world.reconciler(["apply"])
                 #expect(refused.status == 1, "\(refused.stdout)")
                 #expect(refused.stderr.contains("the desired state cannot move in next to what exists; nothing was changed:"), "\(refused.stderr)")
-                #expect(refused.stderr.contains("user pool DzgroUserPoolDev (ap-south-1) belongs to stack dzgro-dev (as UserPool), which `adopt.fromStacks` (project.yaml) does not name: add dzgro-dev there"),
-                        "\(refused.stderr)")
+                #expect(
+                    refused.stderr.contains(
+                        "user pool DzgroUserPoolDev (ap-south-1) belongs to stack dzgro-dev (as UserPool), which `adopt.fromStacks` (project.yaml) does not "
+                            + "name: add dzgro-dev there"
+                    ),
+                    "\(refused.stderr)")
                 try? Data(refused.stderr.utf8).write(to: artifacts.appendingPathComponent("adoption-refused.txt"))
                 await #expect(throws: AWSError.self) { _ = try await cfn.describeStacks("Dzgro-core") }
                 #expect(try inventory(world).poolStacks.values.allSatisfy { $0 == "dzgro-dev" })
@@ -52,8 +56,11 @@ extension EndToEnd {
                     .trimmingCharacters(in: .whitespacesAndNewlines)
                 let twins = try world.reconciler(["apply"])
                 let first = try #require(try inventory(world).pools.keys.first { $0 != second })
-                #expect(twins.status == 1 && twins.stderr.contains("user pool DzgroUserPoolDev (ap-south-1): 2 user pools have this name (\([first, second].sorted().joined(separator: ", ")))"),
-                        "\(twins.stderr)")
+                #expect(
+                    twins.status == 1
+                        && twins.stderr.contains(
+                            "user pool DzgroUserPoolDev (ap-south-1): 2 user pools have this name (\([first, second].sorted().joined(separator: ", ")))"),
+                    "\(twins.stderr)")
                 await #expect(throws: AWSError.self) { _ = try await cfn.describeStacks("Dzgro-core") }
                 _ = try world.emulatorClient(["pool", "ap-south-1", "delete", second])
 
@@ -62,16 +69,30 @@ extension EndToEnd {
                 try? Data(plan.stdout.utf8).write(to: artifacts.appendingPathComponent("adoption-plan.txt"))
                 let lines = plan.stdout.split(separator: "\n").map(String.init)
                 #expect(lines.contains("    <= adopt bucket dzgro-reports-dev  in no stack: import into Dzgro-core as DzgroReportsBucketDev"), "\(plan.stdout)")
-                #expect(lines.contains { $0.hasPrefix("    <= adopt user pool DzgroUserPoolDev  ap-south-1_") && $0.hasSuffix(", in stack dzgro-dev as UserPool: retain there, remove from it, import into Dzgro-core as UserPoolDev") },
-                        "\(plan.stdout)")
-                #expect(lines.contains { $0.hasPrefix("    <= adopt queue AmazonReportsQDev  ") && $0.contains("in stack dzgro-dev as AmazonQueue") }, "\(plan.stdout)")
+                #expect(
+                    lines.contains {
+                        $0.hasPrefix("    <= adopt user pool DzgroUserPoolDev  ap-south-1_")
+                            && $0.hasSuffix(", in stack dzgro-dev as UserPool: retain there, remove from it, import into Dzgro-core as UserPoolDev")
+                    },
+                    "\(plan.stdout)")
+                #expect(
+                    lines.contains { $0.hasPrefix("    <= adopt queue AmazonReportsQDev  ") && $0.contains("in stack dzgro-dev as AmazonQueue") },
+                    "\(plan.stdout)")
                 #expect(lines.contains("        ~ VisibilityTimeout: 30 → 900"), "\(plan.stdout)")
-                #expect(lines.contains { $0.hasPrefix("  <= adopt queue DzgroReportsQStaging") && $0.hasSuffix("(held: adopting staging resources needs approval)") }, "\(plan.stdout)")
+                #expect(
+                    lines.contains {
+                        $0.hasPrefix("  <= adopt queue DzgroReportsQStaging") && $0.hasSuffix("(held: adopting staging resources needs approval)")
+                    }, "\(plan.stdout)")
                 #expect(lines.contains { $0.contains("stack Dzgro-core") && $0.hasSuffix("(held: waits for the staging adoption)") }, "\(plan.stdout)")
                 let json = try world.succeed(["plan", "--json"])
                 let steps = try JSONDecoder().decode(PlanJSON.self, from: Data(json.stdout.utf8)).plan.steps
-                let adopted = steps.compactMap { step -> [Adoption]? in if case .adopt(_, let resources) = step.action { resources } else { nil } }.flatMap { $0 }
-                #expect(Set(adopted.map(\.name)) == ["dzgro-reports-dev", "DzgroReportsQDev", "DzgroReportsQStaging", "AmazonReportsQDev", "DzgroUserPoolDev", "DzgroWebClientDev"])
+                let adopted = steps.compactMap { step -> [Adoption]? in if case .adopt(_, let resources) = step.action { resources } else { nil } }.flatMap {
+                    $0
+                }
+                #expect(
+                    Set(adopted.map(\.name)) == [
+                        "dzgro-reports-dev", "DzgroReportsQDev", "DzgroReportsQStaging", "AmazonReportsQDev", "DzgroUserPoolDev", "DzgroWebClientDev",
+                    ])
 
                 // apply: dev's resources are adopted now; staging's wait for their code, and the stack for them.
                 let applied = try world.succeed(["apply"])
@@ -88,7 +109,8 @@ extension EndToEnd {
                 let after = try inventory(world)
                 #expect(after.objects == ["reports/2026/old.csv"] && after.bucketStack == "Dzgro-core")
                 for name in ["DzgroReportsQDev", "DzgroReportsQStaging", "AmazonReportsQDev"] {
-                    #expect(after.queues[name]?.messages == 1 && after.queues[name]?.stack == "Dzgro-core", "\(name): \(String(describing: after.queues[name]))")
+                    #expect(
+                        after.queues[name]?.messages == 1 && after.queues[name]?.stack == "Dzgro-core", "\(name): \(String(describing: after.queues[name]))")
                 }
                 #expect(after.queues["DzgroReportsQDev"]?.visibilityTimeout == "900")
                 #expect(after.pools.count == 1 && after.pools.values.first == ["ops@dzgro.test"], "\(after.pools)")
@@ -100,10 +122,13 @@ extension EndToEnd {
                 #expect(settled.status == 0, "\(settled.stdout)\n\(settled.stderr)")
 
                 // A stack to take from that does not exist: refused, nothing changed.
-                try world.commitEdits(["project.yaml": { $0.replacingOccurrences(of: "fromStacks: [dzgro-dev]", with: "fromStacks: [dzgro-dev, dzgro-qa]") }],
-                                      message: "Also take from a stack that is not there")
+                try world.commitEdits(
+                    ["project.yaml": { $0.replacingOccurrences(of: "fromStacks: [dzgro-dev]", with: "fromStacks: [dzgro-dev, dzgro-qa]") }],
+                    message: "Also take from a stack that is not there")
                 let missing = try world.reconciler(["plan"])
-                #expect(missing.status == 1 && missing.stderr.contains("`adopt.fromStacks` names stack dzgro-qa, which exists in none of the regions"), "\(missing.stderr)")
+                #expect(
+                    missing.status == 1 && missing.stderr.contains("`adopt.fromStacks` names stack dzgro-qa, which exists in none of the regions"),
+                    "\(missing.stderr)")
             }
         }
     }

@@ -19,7 +19,8 @@ struct Injected: Error, CustomStringConvertible { var description: String }
 
 /// An AWS account in memory, through the engine's ports.
 actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService, FunctionVersionService,
-    ResourceDiscovery, DomainMappingService, DNSZoneService {
+    ResourceDiscovery, DomainMappingService, DNSZoneService
+{
     var objects: [String: [UInt8]] = [:]
     /// Last-modified times set by tests (others read as 2026-01-01), and buckets given the expiry rule.
     var modified: [String: String] = [:]
@@ -84,7 +85,10 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     nonisolated func url(_ bucket: String, key: String, region: String) -> String { "memory://\(bucket)/\(key)" }
     func bucketNames(region: String) -> [String] { buckets.sorted() }
     func objects(_ bucket: String, prefix: String, region: String) -> [String: String] {
-        Dictionary(uniqueKeysWithValues: objects.keys.filter { $0.hasPrefix("\(bucket)/\(prefix)") }.map { (String($0.dropFirst(bucket.count + 1)), modified[$0] ?? "2026-01-01T00:00:00Z") })
+        Dictionary(
+            uniqueKeysWithValues: objects.keys.filter { $0.hasPrefix("\(bucket)/\(prefix)") }.map {
+                (String($0.dropFirst(bucket.count + 1)), modified[$0] ?? "2026-01-01T00:00:00Z")
+            })
     }
     func delete(_ bucket: String, key: String, region: String) throws {
         try write(region)
@@ -123,7 +127,9 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
     func updateMapping(domain: String, mappingID: String, apiID: String, stage: String, region: String) throws {
         try write(region)
-        guard let index = apiMappings[domain]?.firstIndex(where: { $0.id == mappingID }) else { throw Injected(description: "NotFoundException: mapping \(mappingID)") }
+        guard let index = apiMappings[domain]?.firstIndex(where: { $0.id == mappingID }) else {
+            throw Injected(description: "NotFoundException: mapping \(mappingID)")
+        }
         apiMappings[domain]![index].apiID = apiID
         apiMappings[domain]![index].stage = stage
     }
@@ -134,8 +140,10 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
     func owner(physicalID: String, region: String) -> ResourceOwner? { owners["\(region)/\(physicalID)"] }
     func processedTemplate(stack: String, region: String) throws -> String { try template(stack: stack, region: region) }
-    func createImportChangeSet(stack: String, name: String, template: TemplateLocation, previous: [String], resources: [ResourceToImport],
-                               region: String) throws -> Bool {
+    func createImportChangeSet(
+        stack: String, name: String, template: TemplateLocation, previous: [String], resources: [ResourceToImport],
+        region: String
+    ) throws -> Bool {
         try write(region)
         guard changeSets["\(region)/\(stack)/\(name)"] == nil else { return false }
         changeSets["\(region)/\(stack)/\(name)"] = ([:], previous, [:], template)
@@ -147,8 +155,10 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         stacks["\(region)/\(name)"] = nil
     }
     func addStack(_ region: String, _ fact: StackFact) { stacks["\(region)/\(fact.name)"] = fact }
-    func createChangeSet(stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
-                         tags: [String: String], create: Bool, region: String) throws -> Bool {
+    func createChangeSet(
+        stack: String, name: String, template: TemplateLocation, parameters: [String: String], previous: [String],
+        tags: [String: String], create: Bool, region: String
+    ) throws -> Bool {
         try write(region)
         guard changeSets["\(region)/\(stack)/\(name)"] == nil else { return false }
         changeSets["\(region)/\(stack)/\(name)"] = (parameters, previous, tags, template)
@@ -183,17 +193,18 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
         var outputs: [String: String] = [:]
         if let body = templates["\(region)/\(stack)"], let declared = try? TemplateEdit.resources(TemplateEdit.load(body)) {
             let before = held["\(region)/\(stack)"] ?? [:]
-            held["\(region)/\(stack)"] = Dictionary(uniqueKeysWithValues: declared.map { id, value in
-                let resource = value as? [String: Any], properties = resource?["Properties"] as? [String: Any]
-                let pool = resource?["Type"] as? String == "AWS::Cognito::UserPool" ? (properties?["UserPoolName"] as? String).flatMap { pools[$0] } : nil
-                return (id, before[id] ?? pool ?? id)
-            })
+            held["\(region)/\(stack)"] = Dictionary(
+                uniqueKeysWithValues: declared.map { id, value in
+                    let resource = value as? [String: Any], properties = resource?["Properties"] as? [String: Any]
+                    let pool = resource?["Type"] as? String == "AWS::Cognito::UserPool" ? (properties?["UserPoolName"] as? String).flatMap { pools[$0] } : nil
+                    return (id, before[id] ?? pool ?? id)
+                })
             for case let resource as [String: Any] in declared.values where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
                 if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String, apiMappings[name] == nil { apiMappings[name] = [] }
             }
             if declared["HttpApi"] != nil { outputs["HttpApiId"] = "api-\(stack)" }
             // Each API custom domain's regional name, as the template's outputs give it.
-            for case let (id, resource as [String: Any]) in declared where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
+            for case (let id, let resource as [String: Any]) in declared where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
                 if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String {
                     outputs[TemplateParameters.apiDomainTarget(id)] = "d-\(name).execute-api.\(region).amazonaws.com"
                 }
@@ -209,15 +220,17 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
 
     func versions(_ name: String, region: String) -> [LayerVersionFact]? { layerVersionLists.append("\(region)/\(name)"); return layers["\(region)/\(name)"] }
     func newest(region: String) -> [String: LayerVersionFact] {
-        Dictionary(uniqueKeysWithValues: layers.filter { $0.key.hasPrefix("\(region)/") }.compactMap { key, versions in
-            versions.max { $0.version < $1.version }.map { (String(key.dropFirst(region.count + 1)), $0) }
-        })
+        Dictionary(
+            uniqueKeysWithValues: layers.filter { $0.key.hasPrefix("\(region)/") }.compactMap { key, versions in
+                versions.max { $0.version < $1.version }.map { (String(key.dropFirst(region.count + 1)), $0) }
+            })
     }
     func publish(_ name: String, bucket: String, key: String, runtimes: [String], description: String, region: String) throws -> String {
         try write(region)
         let version = (layers["\(region)/\(name)"]?.count ?? 0) + 1
         let arn = "arn:aws:lambda:\(region):\(DefaultState.account):layer:\(name):\(version)"
-        layers["\(region)/\(name)", default: []].append(LayerVersionFact(version: version, arn: arn, contentHash: Conventions.contentHash(fromLayerDescription: description)))
+        layers["\(region)/\(name)", default: []].append(
+            LayerVersionFact(version: version, arn: arn, contentHash: Conventions.contentHash(fromLayerDescription: description)))
         return arn
     }
     func delete(_ name: String, version: Int, region: String) throws { try write(region) }
@@ -228,8 +241,11 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     func request(domain: String, alternativeNames: [String], idempotencyToken: String, region: String) throws -> String {
         try write(region)
         let arn = "arn:aws:acm:\(region):\(DefaultState.account):certificate/\(idempotencyToken.prefix(8))"
-        certificates[arn] = certificates[arn] ?? CertificateFact(arn: arn, domainName: domain, alternativeNames: alternativeNames, status: "PENDING_VALIDATION",
-                                                                 records: [DNSRecord(name: "_x.\(domain).", type: "CNAME", value: "_y.acm-validations.aws.")])
+        certificates[arn] =
+            certificates[arn]
+            ?? CertificateFact(
+                arn: arn, domainName: domain, alternativeNames: alternativeNames, status: "PENDING_VALIDATION",
+                records: [DNSRecord(name: "_x.\(domain).", type: "CNAME", value: "_y.acm-validations.aws.")])
         return arn
     }
     func certificate(_ arn: String, region: String) throws -> CertificateFact {
@@ -247,7 +263,9 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     }
 
     func aliases(functionName: String, region: String) -> [String: AliasFact]? { aliasFacts["\(region)/\(functionName)"] }
-    func setAlias(_ region: String, _ functionName: String, _ environment: String, _ fact: AliasFact) { aliasFacts["\(region)/\(functionName)", default: [:]][environment] = fact }
+    func setAlias(_ region: String, _ functionName: String, _ environment: String, _ fact: AliasFact) {
+        aliasFacts["\(region)/\(functionName)", default: [:]][environment] = fact
+    }
 
     func versions(functionName: String, region: String) -> [Int] { functionVersions["\(region)/\(functionName)"] ?? [] }
     func delete(functionName: String, version: Int, region: String) throws {
@@ -287,8 +305,9 @@ actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, C
     func isInSync(_ changeID: String) -> Bool { true }
 
     nonisolated var ports: CloudPorts {
-        CloudPorts(identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self,
-                   discovery: self, mappings: self, history: history, dns: self)
+        CloudPorts(
+            identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self,
+            discovery: self, mappings: self, history: history, dns: self)
     }
 }
 
@@ -304,26 +323,29 @@ struct FakeInstaller: PackageInstaller {
 struct ApplierTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-applier-\(UUID().uuidString)")
 
-    func freshApply(_ cloud: MemoryCloud, files: SourceFiles = DefaultState.files, clock: TestClock = TestClock()) async throws -> (Plan, ApplyReport, [String]) {
+    func freshApply(_ cloud: MemoryCloud, files: SourceFiles = DefaultState.files, clock: TestClock = TestClock()) async throws -> (Plan, ApplyReport, [String])
+    {
         defer { try? FileManager.default.removeItem(at: directory) }
         let (state, stacks) = try DefaultState.load(files)
         let observer = Observer(ports: cloud.ports)
         let snapshot = try await observer.observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
         let lines = LinesSeen()
-        let applier = Applier(ports: cloud.ports, work: ApplyWork(state: state, files: files, stacks: stacks, commit: "c0ffee"),
-                              layers: LayerBuilder(cacheDirectory: directory.appendingPathComponent("cache"), installer: FakeInstaller()),
-                              log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")),
-                              waits: WaitPolicy(pollSeconds: 5, certificateSeconds: 900, stackSeconds: 3600, domainSeconds: 900), clock: clock,
-                              progress: { lines.add($0) })
+        let applier = Applier(
+            ports: cloud.ports, work: ApplyWork(state: state, files: files, stacks: stacks, commit: "c0ffee"),
+            layers: LayerBuilder(cacheDirectory: directory.appendingPathComponent("cache"), installer: FakeInstaller()),
+            log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")),
+            waits: WaitPolicy(pollSeconds: 5, certificateSeconds: 900, stackSeconds: 3600, domainSeconds: 900), clock: clock,
+            progress: { lines.add($0) })
         return (plan, await applier.apply(plan), lines.all)
     }
 
     static func pools() throws -> [String: String] {
         let (state, _) = try DefaultState.load()
-        return Dictionary(uniqueKeysWithValues: state.aliasEnvironments.map {
-            (Naming.userPoolName(project: state.project.value, environment: $0.name.value), "pool-\($0.name.value)")
-        })
+        return Dictionary(
+            uniqueKeysWithValues: state.aliasEnvironments.map {
+                (Naming.userPoolName(project: state.project.value, environment: $0.name.value), "pool-\($0.name.value)")
+            })
     }
 
     @Test func aFreshAccountIsBuiltAndEachStackGetsWhatEarlierStepsProduced() async throws {
@@ -342,7 +364,9 @@ struct ApplierTests {
         #expect(lines.contains { $0.contains("waits for DNS validation; add these records:") })
         // Which region of how many, and which of its steps.
         let regionSteps = try #require(plan.regions.first { $0.region == "eu-west-1" }).steps.count
-        #expect(lines.contains { $0.hasPrefix("[") && $0.contains("] eu-west-1 (region 2 of 4, step 1 of \(regionSteps)): + artifact bucket") }, "\(lines.prefix(3))")
+        #expect(
+            lines.contains { $0.hasPrefix("[") && $0.contains("] eu-west-1 (region 2 of 4, step 1 of \(regionSteps)): + artifact bucket") },
+            "\(lines.prefix(3))")
         #expect(lines.contains { $0.contains("] eu-west-1 (region 2 of 4, step \(regionSteps) of \(regionSteps)): ") })
     }
 
@@ -353,25 +377,32 @@ struct ApplierTests {
         let zone = "Z0DZGRO0TEST"
         let cloud = MemoryCloud(pools: try Self.pools())
         await cloud.addZone(zone, name: "dzgro.com", records: [DNSRecord(name: "dzgro.com.", type: "A", value: "203.0.113.1")])
-        let files = DefaultState.edited([("project.yaml", "  apexEnvironment: prod\n", "  apexEnvironment: prod\n  route53: {zoneId: \(zone), parentAddress: 192.0.2.10}\n")])
+        let files = DefaultState.edited([
+            ("project.yaml", "  apexEnvironment: prod\n", "  apexEnvironment: prod\n  route53: {zoneId: \(zone), parentAddress: 192.0.2.10}\n")
+        ])
         let (_, report, lines) = try await freshApply(cloud, files: files)
         #expect(report.succeeded, "\(report.entries.filter { $0.outcome != .applied })")
         let records = Set(await cloud.zoneRecords(zone).map { "\($0.type) \(DNSRecord.canonical($0.name)) \(DNSRecord.canonical($0.value))" })
-        #expect(records == [
-            "A dzgro.com 203.0.113.1", "A dev.dzgro.com 192.0.2.10", "A staging.dzgro.com 192.0.2.10",
-            "CNAME _x.api.dzgro.com _y.acm-validations.aws", "CNAME _x.auth.dzgro.com _y.acm-validations.aws",
-            "CNAME auth.dev.dzgro.com d-auth.dev.dzgro.com.cloudfront.net", "CNAME auth.staging.dzgro.com d-auth.staging.dzgro.com.cloudfront.net",
-            "CNAME auth.dzgro.com d-auth.dzgro.com.cloudfront.net",
-            "CNAME api.dev.dzgro.com d-api.dev.dzgro.com.execute-api.ap-south-1.amazonaws.com",
-            "CNAME api.staging.dzgro.com d-api.staging.dzgro.com.execute-api.ap-south-1.amazonaws.com",
-            "CNAME api.dzgro.com d-api.dzgro.com.execute-api.ap-south-1.amazonaws.com",
-        ], "\(records.sorted())")
-        #expect(await cloud.zoneWrites.allSatisfy { batch in batch.allSatisfy { !($0.record.type == "A" && !$0.create) } }, "parents are created, never replaced")
+        #expect(
+            records == [
+                "A dzgro.com 203.0.113.1", "A dev.dzgro.com 192.0.2.10", "A staging.dzgro.com 192.0.2.10",
+                "CNAME _x.api.dzgro.com _y.acm-validations.aws", "CNAME _x.auth.dzgro.com _y.acm-validations.aws",
+                "CNAME auth.dev.dzgro.com d-auth.dev.dzgro.com.cloudfront.net", "CNAME auth.staging.dzgro.com d-auth.staging.dzgro.com.cloudfront.net",
+                "CNAME auth.dzgro.com d-auth.dzgro.com.cloudfront.net",
+                "CNAME api.dev.dzgro.com d-api.dev.dzgro.com.execute-api.ap-south-1.amazonaws.com",
+                "CNAME api.staging.dzgro.com d-api.staging.dzgro.com.execute-api.ap-south-1.amazonaws.com",
+                "CNAME api.dzgro.com d-api.dzgro.com.execute-api.ap-south-1.amazonaws.com",
+            ], "\(records.sorted())")
+        #expect(
+            await cloud.zoneWrites.allSatisfy { batch in batch.allSatisfy { !($0.record.type == "A" && !$0.create) } }, "parents are created, never replaced")
         #expect(lines.contains { $0.contains("zone \(zone): CNAME auth.dzgro.com → d-auth.dzgro.com.cloudfront.net") })
         #expect(!lines.contains { $0.contains("add these records") })
         let (state, stacks) = try DefaultState.load(files)
-        let again = Planner.plan(state, stacks: stacks, snapshot: try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks),
-                                                                                                             project: "Dzgro", account: DefaultState.account), commit: "c0ffee")
+        let again = Planner.plan(
+            state, stacks: stacks,
+            snapshot: try await Observer(ports: cloud.ports).observe(
+                Planner.targets(state, stacks: stacks),
+                project: "Dzgro", account: DefaultState.account), commit: "c0ffee")
         let dns = again.steps.filter { if case .dnsRecords = $0.action { true } else if case .dnsNeedsPerson = $0.action { true } else { false } }
         #expect(dns.isEmpty, "\(dns.map(\.detail))")
     }
@@ -389,7 +420,9 @@ struct ApplierTests {
         let (_, report, lines) = try await freshApply(cloud)
         #expect(report.succeeded, "\(report.entries.filter { $0.outcome != .applied })")
         #expect(await cloud.puts.contains(key))
-        #expect(lines.contains { $0.contains("eu-west-1: layer common: the archive in \(bucket) is not the one built (SHA-256 differs); uploading it again") }, "\(lines)")
+        #expect(
+            lines.contains { $0.contains("eu-west-1: layer common: the archive in \(bucket) is not the one built (SHA-256 differs); uploading it again") },
+            "\(lines)")
         let stored = await cloud.storedSHA256(bucket, key: key, region: "eu-west-1")
         #expect(stored == sha256Hex(await cloud.objects["\(bucket)/\(key)"] ?? []))
     }
@@ -446,7 +479,9 @@ struct PollTests {
         let start = clock.now()
         var checks = 0
         do {
-            let _: Int = try await clock.poll(every: 7, for: 20, timedOut: { "still waiting after 20 s" }) { checks += 1; return nil }
+            let _: Int = try await clock.poll(every: 7, for: 20, timedOut: { "still waiting after 20 s" }) {
+                checks += 1; return nil
+            }
             Issue.record("no timeout")
         } catch let error as WaitTimedOut {
             #expect(error.description == "still waiting after 20 s")
@@ -474,12 +509,15 @@ struct FullDiskTests {
         let (state, stacks) = try DefaultState.load()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-full-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
-        let snapshot = try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
+        let snapshot = try await Observer(ports: cloud.ports).observe(
+            Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
         let lines = LinesSeen()
-        let report = await Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
-                                   layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
-                                   log: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")), clock: TestClock(), progress: { lines.add($0) }).apply(plan)
+        let report = await Applier(
+            ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+            layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+            log: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")), clock: TestClock(), progress: { lines.add($0) }
+        ).apply(plan)
         #expect(report.entries.allSatisfy { $0.outcome == .applied })
         #expect(!report.succeeded && report.logError?.contains("/dev/full") == true, "\(String(describing: report.logError))")
         #expect(lines.all.filter { $0.contains("apply-log:") }.count == 1)
@@ -509,17 +547,19 @@ struct FullDiskTests {
         let server = try await FaultServer.start()
         defer { server.stop() }
         // Lambda refuses every call; every other service never answers, and nothing would time out for ten minutes.
-        let client = AWSClient(transport: CurlTransport(limits: TransportLimits(idleSeconds: 600, deadlineSeconds: 600)),
-                               credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDSIBLING", secretAccessKey: "sibling-secret"))]),
-                               endpoints: EndpointResolver(configured: server.endpoint("silent"), configuredPerService: ["lambda": server.endpoint("forbidden")]),
-                               retry: RetryPolicy(maxAttempts: 1))
+        let client = AWSClient(
+            transport: CurlTransport(limits: TransportLimits(idleSeconds: 600, deadlineSeconds: 600)),
+            credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDSIBLING", secretAccessKey: "sibling-secret"))]),
+            endpoints: EndpointResolver(configured: server.endpoint("silent"), configuredPerService: ["lambda": server.endpoint("forbidden")]),
+            retry: RetryPolicy(maxAttempts: 1))
         let (state, stacks) = try DefaultState.load()
         let target = try #require(Planner.targets(state, stacks: stacks).first { $0.region == "ap-south-1" })
         // A guard against a hang, not a timing assertion: it only ends a test that would never end.
         let outcome = await withTaskGroup(of: String.self) { group in
             group.addTask {
                 do {
-                    _ = try await Observer(ports: .aws(client, history: MemoryMappingHistory())).observe([target], project: state.project.value, account: DefaultState.account)
+                    _ = try await Observer(ports: .aws(client, history: MemoryMappingHistory())).observe(
+                        [target], project: state.project.value, account: DefaultState.account)
                     return "observed without an error"
                 } catch {
                     return "\(error)"

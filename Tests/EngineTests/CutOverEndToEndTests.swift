@@ -24,7 +24,8 @@ extension EndToEnd {
                 try await world.verifySender()
                 try world.succeed(["apply"])
                 let api = APIGatewayV2Client(emulator.client(), region: "ap-south-1")
-                let ours = try #require(try await CloudFormationClient(emulator.client(), region: "ap-south-1").describeStacks("Dzgro-core").first?.outputs["HttpApiId"])
+                let ours = try #require(
+                    try await CloudFormationClient(emulator.client(), region: "ap-south-1").describeStacks("Dzgro-core").first?.outputs["HttpApiId"])
                 #expect(try await root(api, "api.dev.dzgro.com").apiId == ours, "the controller maps each domain to its stage")
 
                 // The earlier deployment's API still serves dev and staging.
@@ -35,17 +36,23 @@ extension EndToEnd {
                 }
                 let waiting = try world.reconciler(["plan", "--detailed-exitcode"])
                 #expect(waiting.status == 2)
-                #expect(waiting.stdout.contains("* api mapping api.dev.dzgro.com      stays on API \(old.apiId) stage v1 until `adopt.cutOver` lists dev"), "\(waiting.stdout)")
+                #expect(
+                    waiting.stdout.contains("* api mapping api.dev.dzgro.com      stays on API \(old.apiId) stage v1 until `adopt.cutOver` lists dev"),
+                    "\(waiting.stdout)")
 
                 // Listed: dev moves at once, staging on approval.
                 try world.commitEdits(["project.yaml": { $0 + "\nadopt:\n  cutOver: [dev, staging]\n" }], message: "Cut dev and staging over")
                 let applied = try world.succeed(["apply"])
-                #expect(applied.stdout.contains("api.dev.dzgro.com now serves the HTTP API \(ours)'s dev stage (was API \(old.apiId) stage v1)"), "\(applied.stdout)")
+                #expect(
+                    applied.stdout.contains("api.dev.dzgro.com now serves the HTTP API \(ours)'s dev stage (was API \(old.apiId) stage v1)"),
+                    "\(applied.stdout)")
                 #expect(try await root(api, "api.dev.dzgro.com").apiId == ours)
                 #expect(try await root(api, "api.staging.dzgro.com").apiId == old.apiId, "held for staging's approvers")
                 let mail = try await world.lastCode()
-                #expect(mail.mail.body.contains("    moves api.staging.dzgro.com from API \(old.apiId) stage v1 to the HTTP API's staging stage; what it serves changes at once"),
-                        "\(mail.mail.body)")
+                #expect(
+                    mail.mail.body.contains(
+                        "    moves api.staging.dzgro.com from API \(old.apiId) stage v1 to the HTTP API's staging stage; what it serves changes at once"),
+                    "\(mail.mail.body)")
                 try world.succeed(["approve", "--otp", mail.code])
                 let staging = try await root(api, "api.staging.dzgro.com")
                 #expect(staging.apiId == ours && staging.stage == "staging")
@@ -69,7 +76,10 @@ extension EndToEnd {
                 // The audit keeps where each approved move came from.
                 let audit = try String(contentsOf: world.directory.appendingPathComponent("state/audit.jsonl"), encoding: .utf8)
                 #expect(audit.contains("moves api.staging.dzgro.com from API \(old.apiId) stage v1 to the HTTP API's staging stage"), "\(audit)")
-                #expect(audit.contains("moves api.staging.dzgro.com from API \(ours) stage staging to API \(old.apiId) stage v1 (where it was before the cut-over)"), "\(audit)")
+                #expect(
+                    audit.contains(
+                        "moves api.staging.dzgro.com from API \(ours) stage staging to API \(old.apiId) stage v1 (where it was before the cut-over)"),
+                    "\(audit)")
             }
         }
     }

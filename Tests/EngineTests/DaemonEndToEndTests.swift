@@ -147,14 +147,15 @@ extension EndToEnd {
 
         /// Pins every staging alias to `version`.
         static func commitStagingPins(_ world: World, to version: Int) throws {
-            try world.commitReleases({ text in
-                var inStaging = false
-                return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
-                    if !line.hasPrefix(" ") && !line.hasPrefix("#") && line.hasSuffix(":") { inStaging = line == "staging:" }
-                    guard inStaging, line.hasPrefix("    "), let colon = line.firstIndex(of: ":") else { return String(line) }
-                    return "\(line[..<colon]): \(version)"
-                }.joined(separator: "\n")
-            }, message: "Release staging: every function at \(version)")
+            try world.commitReleases(
+                { text in
+                    var inStaging = false
+                    return text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                        if !line.hasPrefix(" ") && !line.hasPrefix("#") && line.hasSuffix(":") { inStaging = line == "staging:" }
+                        guard inStaging, line.hasPrefix("    "), let colon = line.firstIndex(of: ":") else { return String(line) }
+                        return "\(line[..<colon]): \(version)"
+                    }.joined(separator: "\n")
+                }, message: "Release staging: every function at \(version)")
         }
 
         @Test func watchLoopDriftBackoffShutdownAndCrash() async throws {
@@ -163,13 +164,15 @@ extension EndToEnd {
             let proxy = try Proxy(upstream: emulator.endpoint.port!)
             try proxy.start(delayMilliseconds: 0)
             defer { proxy.stop() }
-            let world = try World(emulator: emulator, endpoint: proxy.endpoint, extra: """
-                [intervals]
-                poll_seconds = 1
-                drift_seconds = 3
-                jitter_percent = 10
-                max_backoff_seconds = 4
-                """)
+            let world = try World(
+                emulator: emulator, endpoint: proxy.endpoint,
+                extra: """
+                    [intervals]
+                    poll_seconds = 1
+                    drift_seconds = 3
+                    jitter_percent = 10
+                    max_backoff_seconds = 4
+                    """)
             defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRECTORY"] == nil { try? FileManager.default.removeItem(at: world.directory) } }
             try await world.verifySender()
 
@@ -208,23 +211,32 @@ extension EndToEnd {
 
             // 4. An alias moved out of band is drift at the first drift check after it, and status shows it.
             let movedAt = Date()
-            _ = try await LambdaClient(emulator.client(), region: "eu-west-1").updateAlias(Naming.functionName("AmsChange"), name: "prod", version: "2", revisionID: nil)
+            _ = try await LambdaClient(emulator.client(), region: "eu-west-1").updateAlias(
+                Naming.functionName("AmsChange"), name: "prod", version: "2", revisionID: nil)
             try await Self.eventually("a drift check after the change") { (Self.status(world)?.drift?.at ?? .distantPast) > movedAt }
             let drifted = try #require(Self.status(world))
             let finding = try #require(drifted.drift?.findings.first { $0.kind == .alias })
-            #expect(finding.region == "eu-west-1" && finding.subject == "alias \(Naming.functionName("AmsChange")):prod" && finding.detail.contains("points at 2; releases.yaml pins 1"))
+            #expect(
+                finding.region == "eu-west-1" && finding.subject == "alias \(Naming.functionName("AmsChange")):prod"
+                    && finding.detail.contains("points at 2; releases.yaml pins 1"))
             #expect(drifted[region: "eu-west-1"].conditions.contains { $0.type == .drifted })
             // CloudFormation drift detection ran on every stack; the moved alias is the controller's, so it is
             // not resource drift (MiniStack's shared-role tag findings left out: a gap of the emulator).
             let resourceDrift = drifted.drift?.findings.filter { $0.kind == .unchecked || ($0.kind == .resource && !Self.miniStackSharedRoleTags($0)) } ?? []
             #expect(resourceDrift.isEmpty, "\(resourceDrift)")
             let shown = try world.reconciler(["status"])
-            #expect(shown.status == 0 && shown.stdout.contains("DRIFT  eu-west-1  alias \(Naming.functionName("AmsChange")):prod: points at 2; releases.yaml pins 1"), "\(shown.stdout)")
+            #expect(
+                shown.status == 0
+                    && shown.stdout.contains("DRIFT  eu-west-1  alias \(Naming.functionName("AmsChange")):prod: points at 2; releases.yaml pins 1"),
+                "\(shown.stdout)")
             // The records the custom domains need, as the last cycle's plan saw them (targets known by now).
-            #expect(shown.stdout.contains("DNS records the custom domains need") && shown.stdout.contains(".cloudfront.net  prod's hosted login"), "\(shown.stdout)")
+            #expect(
+                shown.stdout.contains("DNS records the custom domains need") && shown.stdout.contains(".cloudfront.net  prod's hosted login"), "\(shown.stdout)"
+            )
             #expect(drifted.dns?.first { $0.name == "api.dzgro.com" }?.target?.hasSuffix(".amazonaws.com") == true, "\(drifted.dns ?? [])")
             try Data(shown.stdout.utf8).write(to: CLI.root.appendingPathComponent(".build/daemon-status-example.txt"))
-            _ = try await LambdaClient(emulator.client(), region: "eu-west-1").updateAlias(Naming.functionName("AmsChange"), name: "prod", version: "1", revisionID: nil)
+            _ = try await LambdaClient(emulator.client(), region: "eu-west-1").updateAlias(
+                Naming.functionName("AmsChange"), name: "prod", version: "1", revisionID: nil)
 
             // 5. The cloud goes away: failures back off (growing, capped); it comes back: recovered.
             proxy.stop()
@@ -243,9 +255,13 @@ extension EndToEnd {
             let change = try world.git(["rev-parse", "HEAD"])
             let applyLog = world.directory.appendingPathComponent("state/apply-log.jsonl")
             func applyEvents() -> [[String: String]] {
-                ((try? String(contentsOf: applyLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { try? JSONDecoder().decode([String: String].self, from: Data($0.utf8)) }
+                ((try? String(contentsOf: applyLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                    try? JSONDecoder().decode([String: String].self, from: Data($0.utf8))
+                }
             }
-            try await Self.eventually("a step of the change started") { applyEvents().contains { $0["event"] == "step-started" && applyEvents().last { $0["event"] == "apply-started" }?["commit"] == change } }
+            try await Self.eventually("a step of the change started") {
+                applyEvents().contains { $0["event"] == "step-started" && applyEvents().last { $0["event"] == "apply-started" }?["commit"] == change }
+            }
             daemon.signal(SIGTERM)
             #expect(try await daemon.exit(within: 90) == 0)
             let stopped = try #require(Self.status(world))
@@ -309,8 +325,10 @@ extension EndToEnd {
                 resources.append(.init("Handle", ["Type": "AWS::CloudFormation::WaitConditionHandle"]))
                 resources.append(.init("Wait", ["Type": "AWS::CloudFormation::WaitCondition", "Properties": ["Handle": .ref("Handle"), "Timeout": "300"]]))
                 let held = TemplateValue.map(stack.template.entries.map { $0.key == "Resources" ? .init("Resources", .map(resources)) : $0 })
-                var update = [("StackName", "Dzgro-ams"), ("TemplateBody", YAMLEmitter.emit(held)),
-                              ("Capabilities.member.1", "CAPABILITY_IAM"), ("Capabilities.member.2", "CAPABILITY_AUTO_EXPAND")]
+                var update = [
+                    ("StackName", "Dzgro-ams"), ("TemplateBody", YAMLEmitter.emit(held)),
+                    ("Capabilities.member.1", "CAPABILITY_IAM"), ("Capabilities.member.2", "CAPABILITY_AUTO_EXPAND"),
+                ]
                 for (index, parameter) in stack.parameters.enumerated() {
                     update += [("Parameters.member.\(index + 1).ParameterKey", parameter), ("Parameters.member.\(index + 1).UsePreviousValue", "true")]
                 }
@@ -324,7 +342,8 @@ extension EndToEnd {
                 let status = try #require(Self.status(world), "\(once.stderr)")
                 let stuck = try #require(status.drift?.findings.first { $0.kind == .stack })
                 #expect(stuck.region == "eu-west-1" && stuck.subject == "stack Dzgro-ams" && stuck.detail.hasPrefix("UPDATE_IN_PROGRESS for"))
-                #expect(stuck.remedy.contains("aws cloudformation describe-stack-events --stack-name Dzgro-ams --region eu-west-1")
+                #expect(
+                    stuck.remedy.contains("aws cloudformation describe-stack-events --stack-name Dzgro-ams --region eu-west-1")
                         && stuck.remedy.contains("cancel-update-stack"))
                 #expect(status[region: "eu-west-1"].conditions.contains { $0.type == .stalled })
                 // The other regions were applied all the same.

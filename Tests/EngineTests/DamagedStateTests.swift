@@ -2,8 +2,9 @@ import Foundation
 import StateStore
 import TestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The state directory as a crash, a person or a full disk may leave it, over real files: every
@@ -65,11 +66,14 @@ import Glibc
     }
 
     @Test func eachCauseHasItsRemedy() {
-        for (code, words) in [(EROFS, "read-only file system"), (ENOSPC, "disk (or the quota) is full"), (EACCES, "Permission denied: run as the user"),
-                              (EISDIR, "move it aside"), (ELOOP, "symbolic link"), (ENOTDIR, "A file stands where a directory")] {
+        for (code, words) in [
+            (EROFS, "read-only file system"), (ENOSPC, "disk (or the quota) is full"), (EACCES, "Permission denied: run as the user"),
+            (EISDIR, "move it aside"), (ELOOP, "symbolic link"), (ENOTDIR, "A file stands where a directory"),
+        ] {
             let error = StateFileError(path: "/state/approvals.json", action: "write", errno: code)
-            #expect(error.description.hasPrefix("cannot write /state/approvals.json: \(String(cString: strerror(code))). ") && error.description.contains(words),
-                    "\(error)")
+            #expect(
+                error.description.hasPrefix("cannot write /state/approvals.json: \(String(cString: strerror(code))). ") && error.description.contains(words),
+                "\(error)")
         }
     }
 
@@ -132,6 +136,8 @@ import Glibc
     }
 
     @Test func aFullDiskNamesItsCause() async throws {
-        await expectStateError(["/dev/full", "No space left on device", "full"]) { try await JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")).append(["event": "x"]) }
+        await expectStateError(["/dev/full", "No space left on device", "full"]) {
+            try await JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")).append(["event": "x"])
+        }
     }
 }

@@ -22,53 +22,55 @@ extension EndToEnd {
                 directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-identity-e2e-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: directory.appendingPathComponent("home/.aws"), withIntermediateDirectories: true)
                 try """
-                    [base]
-                    aws_access_key_id = \(moto.credentials.accessKeyID)
-                    aws_secret_access_key = \(moto.credentials.secretAccessKey)
-                    """.write(to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
+                [base]
+                aws_access_key_id = \(moto.credentials.accessKeyID)
+                aws_secret_access_key = \(moto.credentials.secretAccessKey)
+                """.write(to: home.appendingPathComponent(".aws/credentials"), atomically: true, encoding: .utf8)
                 try """
-                    [profile deploy]
-                    role_arn = \(moto.deployRoleArn)
-                    source_profile = base
-                    role_session_name = alice
+                [profile deploy]
+                role_arn = \(moto.deployRoleArn)
+                source_profile = base
+                role_session_name = alice
 
-                    [profile with-mfa]
-                    role_arn = \(moto.deployRoleArn)
-                    source_profile = base
-                    mfa_serial = arn:aws:iam::\(moto.account):mfa/alice
+                [profile with-mfa]
+                role_arn = \(moto.deployRoleArn)
+                source_profile = base
+                mfa_serial = arn:aws:iam::\(moto.account):mfa/alice
 
-                    [profile broken]
-                    role_arn = \(moto.deployRoleArn)
-                    source_profile = missing
+                [profile broken]
+                role_arn = \(moto.deployRoleArn)
+                source_profile = missing
 
-                    [profile vault]
-                    credential_process = \(directory.path)/vault.sh
-                    """.write(to: home.appendingPathComponent(".aws/config"), atomically: true, encoding: .utf8)
+                [profile vault]
+                credential_process = \(directory.path)/vault.sh
+                """.write(to: home.appendingPathComponent(".aws/config"), atomically: true, encoding: .utf8)
                 try """
-                    #!/bin/sh
-                    echo "vault: issuing keys" >&2
-                    echo '{"Version": 1, "AccessKeyId": "\(moto.credentials.accessKeyID)", "SecretAccessKey": "\(moto.credentials.secretAccessKey)"}'
-                    """.write(to: directory.appendingPathComponent("vault.sh"), atomically: true, encoding: .utf8)
+                #!/bin/sh
+                echo "vault: issuing keys" >&2
+                echo '{"Version": 1, "AccessKeyId": "\(moto.credentials.accessKeyID)", "SecretAccessKey": "\(moto.credentials.secretAccessKey)"}'
+                """.write(to: directory.appendingPathComponent("vault.sh"), atomically: true, encoding: .utf8)
                 try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: directory.appendingPathComponent("vault.sh").path)
                 try conf(account: account)
             }
 
             func conf(account: String?) throws {
                 try """
-                    [aws]
-                    endpoint = "\(moto.endpoint.absoluteString)"
-                    \(account.map { "account_id = \"\($0)\"" } ?? "")
-                    [state]
-                    directory = "state"
-                    """.write(to: conf, atomically: true, encoding: .utf8)
+                [aws]
+                endpoint = "\(moto.endpoint.absoluteString)"
+                \(account.map { "account_id = \"\($0)\"" } ?? "")
+                [state]
+                directory = "state"
+                """.write(to: conf, atomically: true, encoding: .utf8)
             }
 
             /// The environment of a person with only this home directory: no keys, no instance role.
             func environment(_ extra: [String: String] = [:]) -> [String: String] {
-                ["HOME": home.path, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
-                 "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
-                 "AWS_ROLE_ARN": "", "AWS_CONFIG_FILE": "", "AWS_SHARED_CREDENTIALS_FILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": ""]
-                    .merging(extra) { _, new in new }
+                [
+                    "HOME": home.path, "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_EC2_METADATA_DISABLED": "true",
+                    "AWS_CONTAINER_CREDENTIALS_FULL_URI": "", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "", "AWS_WEB_IDENTITY_TOKEN_FILE": "",
+                    "AWS_ROLE_ARN": "", "AWS_CONFIG_FILE": "", "AWS_SHARED_CREDENTIALS_FILE": "", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
+                ]
+                .merging(extra) { _, new in new }
             }
 
             func reconciler(_ arguments: [String], _ extra: [String: String] = [:]) throws -> CLI.Result {
@@ -88,16 +90,22 @@ extension EndToEnd {
             #expect(whoami.status == 0, "\(whoami.stderr)")
             #expect(whoami.stdout.contains("identity    arn:aws:sts::\(moto.account):assumed-role/reconciler-deploy/alice"))
             #expect(whoami.stdout.contains("account     \(moto.account) (matches [aws] account_id)"))
-            #expect(whoami.stdout.contains("credentials profile 'deploy': role \(moto.deployRoleArn) assumed (profile 'deploy') with keys of profile 'base' in \(setup.home.path)/.aws/credentials"))
+            #expect(
+                whoami.stdout.contains(
+                    "credentials profile 'deploy': role \(moto.deployRoleArn) assumed (profile 'deploy') with keys of profile 'base' in "
+                        + "\(setup.home.path)/.aws/credentials"
+                ))
             #expect(whoami.stdout.contains("access key  ASIA… (temporary, expires "))
             #expect(!whoami.stdout.contains(moto.credentials.secretAccessKey) && !whoami.stderr.contains(moto.credentials.secretAccessKey))
 
             // In process, the same chain: an operation that needs permission is allowed for the
             // role (moto checks its policy against the session's key and token).
-            let context = IdentityContext(environment: setup.environment(["AWS_PROFILE": "deploy"]), home: setup.home.path,
-                                          transport: CurlTransport(timeout: 30), endpoints: EndpointResolver(configured: moto.endpoint.absoluteString))
-            let client = AWSClient(transport: context.transport, credentials: CredentialChain.standard(profile: nil, context: context),
-                                   endpoints: context.endpoints, retry: RetryPolicy(maxAttempts: 1))
+            let context = IdentityContext(
+                environment: setup.environment(["AWS_PROFILE": "deploy"]), home: setup.home.path,
+                transport: CurlTransport(timeout: 30), endpoints: EndpointResolver(configured: moto.endpoint.absoluteString))
+            let client = AWSClient(
+                transport: context.transport, credentials: CredentialChain.standard(profile: nil, context: context),
+                endpoints: context.endpoints, retry: RetryPolicy(maxAttempts: 1))
             let resolved = try await client.credentials.resolve()
             #expect(resolved.credentials.accessKeyID.hasPrefix("ASIA") && resolved.credentials.sessionToken != nil)
             let caller = try await STSClient(client, region: "eu-west-1").getCallerIdentity()
@@ -112,8 +120,12 @@ extension EndToEnd {
             defer { setup.remove() }
             let token = setup.directory.appendingPathComponent("oidc-token")
             try "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvOmR6Z3JvL2luZnJhIn0.c2ln".write(to: token, atomically: true, encoding: .utf8)
-            let web = try setup.reconciler(["whoami"], ["AWS_WEB_IDENTITY_TOKEN_FILE": token.path, "AWS_ROLE_ARN": moto.webIdentityRoleArn,
-                                                        "AWS_ROLE_SESSION_NAME": "gha-run-7"])
+            let web = try setup.reconciler(
+                ["whoami"],
+                [
+                    "AWS_WEB_IDENTITY_TOKEN_FILE": token.path, "AWS_ROLE_ARN": moto.webIdentityRoleArn,
+                    "AWS_ROLE_SESSION_NAME": "gha-run-7",
+                ])
             #expect(web.status == 0, "\(web.stderr)")
             #expect(web.stdout.contains("identity    arn:aws:sts::\(moto.account):assumed-role/reconciler-ci/gha-run-7"))
             #expect(web.stdout.contains("credentials role \(moto.webIdentityRoleArn) assumed with the web identity token in \(token.path)"))
@@ -144,17 +156,25 @@ extension EndToEnd {
             // A named profile whose source is missing is an error: nothing else is tried.
             try setup.conf(account: nil)
             let broken = try setup.reconciler(["whoami"], ["AWS_PROFILE": "broken"])
-            #expect(broken.status == 1 && broken.stderr.contains("profile 'broken': its source_profile 'missing' is not defined"), "\(broken.status) \(broken.stderr)")
+            #expect(
+                broken.status == 1 && broken.stderr.contains("profile 'broken': its source_profile 'missing' is not defined"),
+                "\(broken.status) \(broken.stderr)")
             // Keys in the environment come before AWS_PROFILE, as in the SDKs, and a person is told so.
-            let shadowed = try setup.reconciler(["whoami"], ["AWS_PROFILE": "broken", "AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID,
-                                                             "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey])
+            let shadowed = try setup.reconciler(
+                ["whoami"],
+                [
+                    "AWS_PROFILE": "broken", "AWS_ACCESS_KEY_ID": moto.credentials.accessKeyID,
+                    "AWS_SECRET_ACCESS_KEY": moto.credentials.secretAccessKey,
+                ])
             #expect(shadowed.status == 0 && shadowed.stderr.contains("AWS_PROFILE 'broken' is not used: AWS_ACCESS_KEY_ID is set"), "\(shadowed.stderr)")
             #expect(shadowed.stdout.contains("credentials environment (AWS_ACCESS_KEY_ID, which wins over AWS_PROFILE 'broken')"))
 
             // No controlling terminal (a new session): the MFA code cannot be asked for.
-            let mfa = try Program.run(URL(fileURLWithPath: "/usr/bin/setsid"), ["--wait", CLI.binary.path, "whoami", "--config", setup.conf.path],
-                                      in: setup.directory, environment: CLI.environment(setup.environment(["AWS_PROFILE": "with-mfa"])))
-            #expect(mfa.status == 1 && mfa.stderr.contains("needs a code from the MFA device, but there is no terminal to ask on"), "\(mfa.status) \(mfa.stderr)")
+            let mfa = try Program.run(
+                URL(fileURLWithPath: "/usr/bin/setsid"), ["--wait", CLI.binary.path, "whoami", "--config", setup.conf.path],
+                in: setup.directory, environment: CLI.environment(setup.environment(["AWS_PROFILE": "with-mfa"])))
+            #expect(
+                mfa.status == 1 && mfa.stderr.contains("needs a code from the MFA device, but there is no terminal to ask on"), "\(mfa.status) \(mfa.stderr)")
         }
     }
 }

@@ -1,12 +1,13 @@
 import DesiredState
-@testable import Engine
+import DesiredStateSources
 import Foundation
 import Planning
 import Ports
-import DesiredStateSources
 import Rendering
 import TestSupport
 import Testing
+
+@testable import Engine
 
 enum Repo {
     static let root = CLI.root
@@ -36,9 +37,11 @@ enum Repo {
 @Suite("Deterministic zip archives")
 struct ZipTests {
     @Test func sameFilesSameBytesAndPythonReadsThem() throws {
-        let entries = [ZipArchive.Entry(path: "b/handler.py", bytes: Array("def handler(e, c):\n    return 1\n".utf8)),
-                       ZipArchive.Entry(path: "a.txt", bytes: Array("hello".utf8), executable: true),
-                       ZipArchive.Entry(path: "empty", bytes: [])]
+        let entries = [
+            ZipArchive.Entry(path: "b/handler.py", bytes: Array("def handler(e, c):\n    return 1\n".utf8)),
+            ZipArchive.Entry(path: "a.txt", bytes: Array("hello".utf8), executable: true),
+            ZipArchive.Entry(path: "empty", bytes: []),
+        ]
         let zip = ZipArchive.make(entries)
         #expect(zip == ZipArchive.make(entries.reversed()))
         #expect(ZipArchive.crc32(Array("123456789".utf8)) == 0xCBF4_3926)
@@ -46,7 +49,8 @@ struct ZipTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("x.zip")
         try Data(zip).write(to: file)
-        let listing = try Repo.python("""
+        let listing = try Repo.python(
+            """
             import sys, zipfile
             z = zipfile.ZipFile(sys.argv[1])
             assert z.testzip() is None
@@ -115,7 +119,12 @@ struct LayerBuilderTests {
         #expect(try String(contentsOf: record, encoding: .utf8) == "\(first.sha256) \(first.zip.count)\n")
         let damages: [(String, () throws -> Void)] = [
             ("is \(first.zip.count / 2) bytes, \(first.zip.count) when built", { try Data(first.zip.prefix(first.zip.count / 2)).write(to: archive) }),
-            ("does not match its SHA-256 from the build", { var bytes = first.zip; bytes[bytes.count / 2] ^= 0xff; try Data(bytes).write(to: archive) }),
+            (
+                "does not match its SHA-256 from the build",
+                {
+                    var bytes = first.zip; bytes[bytes.count / 2] ^= 0xff; try Data(bytes).write(to: archive)
+                }
+            ),
             ("has no record of its size and checksum", { try FileManager.default.removeItem(at: record) }),
         ]
         for (index, (why, damage)) in damages.enumerated() {
@@ -139,15 +148,21 @@ struct LayerBuilderTests {
         let wheel = "Wheel-Version: 1.0\nGenerator: reconciler-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         let module = "ANSWER = 42\n"
         func digest(_ s: String) -> String {
-            Data(sha256(Array(s.utf8))).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            Data(sha256(Array(s.utf8))).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+                .replacingOccurrences(of: "=", with: "")
         }
-        let record = "tinypkg.py,sha256=\(digest(module)),\(module.utf8.count)\ntinypkg-1.0.dist-info/METADATA,sha256=\(digest(metadata)),\(metadata.utf8.count)\n"
+        let record =
+            "tinypkg.py,sha256=\(digest(module)),\(module.utf8.count)\ntinypkg-1.0.dist-info/METADATA,sha256=\(digest(metadata)),\(metadata.utf8.count)\n"
             + "tinypkg-1.0.dist-info/WHEEL,sha256=\(digest(wheel)),\(wheel.utf8.count)\ntinypkg-1.0.dist-info/RECORD,,\n"
-        try Data(ZipArchive.make([.init(path: "tinypkg.py", bytes: Array(module.utf8)),
-                                  .init(path: "tinypkg-1.0.dist-info/METADATA", bytes: Array(metadata.utf8)),
-                                  .init(path: "tinypkg-1.0.dist-info/WHEEL", bytes: Array(wheel.utf8)),
-                                  .init(path: "tinypkg-1.0.dist-info/RECORD", bytes: Array(record.utf8))]))
-            .write(to: wheels.appendingPathComponent("tinypkg-1.0-py3-none-any.whl"))
+        try Data(
+            ZipArchive.make([
+                .init(path: "tinypkg.py", bytes: Array(module.utf8)),
+                .init(path: "tinypkg-1.0.dist-info/METADATA", bytes: Array(metadata.utf8)),
+                .init(path: "tinypkg-1.0.dist-info/WHEEL", bytes: Array(wheel.utf8)),
+                .init(path: "tinypkg-1.0.dist-info/RECORD", bytes: Array(record.utf8)),
+            ])
+        )
+        .write(to: wheels.appendingPathComponent("tinypkg-1.0-py3-none-any.whl"))
         var files = Repo.files
         files.files["layers/ams/requirements.txt"] = Array("# offline\ntinypkg==1.0\n".utf8)
         let state = try DesiredStateLoader.loadValid(files)

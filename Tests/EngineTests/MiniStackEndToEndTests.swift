@@ -1,10 +1,10 @@
 import AWSClient
+import Controller
 import DesiredState
 import EmulatorHarness
 import Foundation
 import Planning
 import Ports
-import Controller
 import TestSupport
 import Testing
 
@@ -76,16 +76,20 @@ extension EndToEnd {
                     }
                     #expect(observed.queues.contains { $0.hasSuffix("QLocal") } && !observed.mappings.contains { $0.queue.hasSuffix("Local") })
                     // Layers published in every region that uses them.
-                    #expect(Set(observed.layers.keys) == (region == "ap-south-1" ? ["Dzgro-common", "Dzgro-reports", "Dzgro-ams"] : ["Dzgro-common", "Dzgro-ams"]))
+                    #expect(
+                        Set(observed.layers.keys) == (region == "ap-south-1" ? ["Dzgro-common", "Dzgro-reports", "Dzgro-ams"] : ["Dzgro-common", "Dzgro-ams"]))
                 }
                 let core = try #require(deployed["ap-south-1"])
                 let notified = core.buckets.filter { !$0.value.isEmpty }
                 #expect(notified.count == 3)
-                for (bucket, targets) in notified { #expect(targets.allSatisfy { bucket.hasSuffix("-" + ($0.split(separator: ":").last ?? "")) }, "\(bucket) → \(targets)") }
+                for (bucket, targets) in notified {
+                    #expect(targets.allSatisfy { bucket.hasSuffix("-" + ($0.split(separator: ":").last ?? "")) }, "\(bucket) → \(targets)")
+                }
                 #expect(core.userPools.count == 3)
                 for (pool, triggers) in core.userPools {
                     #expect(Set(triggers.keys) == ["PreSignUp", "PostConfirmation"])
-                    #expect(triggers.values.allSatisfy { pool.lowercased().hasSuffix($0.split(separator: ":").last?.lowercased() ?? "?") }, "\(pool): \(triggers)")
+                    #expect(
+                        triggers.values.allSatisfy { pool.lowercased().hasSuffix($0.split(separator: ":").last?.lowercased() ?? "?") }, "\(pool): \(triggers)")
                 }
                 let api = try #require(core.apis["DzgroHttpApi"])
                 #expect(api.stages == ["dev": ["LambdaAlias": "dev"], "staging": ["LambdaAlias": "staging"], "prod": ["LambdaAlias": "prod"]])
@@ -113,13 +117,16 @@ extension EndToEnd {
                 // the handler takes its environment from that alias (the shared runtime refuses an
                 // invocation it cannot place). RazorPayWebhook fails on purpose: it reads the webhook
                 // secret of its environment, which the test account does not have, and says which.
-                struct Invoked: Decodable { var region: String; var function: String; var alias: String; var aliasVersion: String
-                                            var executedVersion: String?; var error: String?; var payload: String }
+                struct Invoked: Decodable {
+                    var region: String; var function: String; var alias: String; var aliasVersion: String
+                    var executedVersion: String?; var error: String?; var payload: String
+                }
                 let invoked = try JSONDecoder().decode([Invoked].self, from: world.emulatorClient(["invoke-aliases"] + world.state.regions))
                 #expect(invoked.count == 13 * 3)
                 for call in invoked {
                     #expect(call.executedVersion == call.aliasVersion, "\(call.region) \(call.function):\(call.alias) ran \(call.executedVersion ?? "?")")
-                    #expect(!call.payload.contains("not invoked through an environment alias"), "\(call.region) \(call.function):\(call.alias): \(call.payload)")
+                    #expect(
+                        !call.payload.contains("not invoked through an environment alias"), "\(call.region) \(call.function):\(call.alias): \(call.payload)")
                     if call.function == "RazorPayWebhookFunction" {
                         #expect(call.payload.contains("/dzgro/\(call.alias)/RazorPayWebhook/webhook-secret"), "\(call.alias): \(call.payload)")
                     } else {
@@ -132,7 +139,8 @@ extension EndToEnd {
 
                 // A wrong AWS secret is refused by the emulator's signature check and never printed.
                 let wrongSecret = "Wr0ngSecretKeyThatMustNotBePrinted0123456"
-                let refused = try world.reconciler(["plan"], environment: ["AWS_ACCESS_KEY_ID": emulator.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": wrongSecret])
+                let refused = try world.reconciler(
+                    ["plan"], environment: ["AWS_ACCESS_KEY_ID": emulator.credentials.accessKeyID, "AWS_SECRET_ACCESS_KEY": wrongSecret])
                 #expect(refused.status == 1, "\(refused.stdout)\n\(refused.stderr)")
                 #expect(!refused.stdout.contains(wrongSecret) && !refused.stderr.contains(wrongSecret))
                 #expect(!world.transcript.contains(emulator.credentials.secretAccessKey))
@@ -156,8 +164,12 @@ extension EndToEnd {
 
                 // 4. A canary on prod (released), then more new code: dev moves; staging stays where the
                 //    approval put it and prod keeps its version and its weights.
-                try world.commitReleases({ $0.replacingOccurrences(of: "prod:\n  ap-south-1:\n    Api: 1", with: "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.25}}") },
-                                         message: "Canary for prod Api")
+                try world.commitReleases(
+                    {
+                        $0.replacingOccurrences(
+                            of: "prod:\n  ap-south-1:\n    Api: 1", with: "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.25}}")
+                    },
+                    message: "Canary for prod Api")
                 try world.succeed(["apply"])
                 try world.succeed(["approve", "--otp", try World.code(try #require(try await emulator.sentEmails().last))])
                 #expect(try await world.aliases("prod")["ap-south-1/Api"]?.target == AliasTarget(version: "1", weights: ["2": 0.25]))

@@ -1,11 +1,12 @@
-@testable import AWSAdapters
 import AWSClient
 import DesiredState
-@testable import Engine
 import Fixtures
 import Planning
 import Ports
 import Testing
+
+@testable import AWSAdapters
+@testable import Engine
 
 /// What the observer reads, and what it may leave unread because another answer already says it.
 @Suite("Observation reads")
@@ -20,11 +21,16 @@ struct ObservationReadsTests {
         let name: (Layer) -> String = { Naming.layerName(project: "Dzgro", layer: $0.name.value) }
         let common = try #require(layers.first { $0.name.value == "common" }), ams = try #require(layers.first { $0.name.value == "ams" })
         // common: the desired content is version 1, and a later version 2 holds other content.
-        _ = try await cloud.publish(name(common), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("common", contentHash: common.contentHash), region: region)
-        _ = try await cloud.publish(name(common), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("common", contentHash: "other"), region: region)
+        _ = try await cloud.publish(
+            name(common), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("common", contentHash: common.contentHash),
+            region: region)
+        _ = try await cloud.publish(
+            name(common), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("common", contentHash: "other"), region: region)
         // ams: its newest version is the desired one.
-        _ = try await cloud.publish(name(ams), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("ams", contentHash: "old"), region: region)
-        _ = try await cloud.publish(name(ams), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("ams", contentHash: ams.contentHash), region: region)
+        _ = try await cloud.publish(
+            name(ams), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("ams", contentHash: "old"), region: region)
+        _ = try await cloud.publish(
+            name(ams), bucket: "b", key: "k", runtimes: [], description: Conventions.layerDescription("ams", contentHash: ams.contentHash), region: region)
 
         let target = try #require(Planner.targets(state, stacks: stacks).first { $0.region == region })
         let snapshot = try await Observer(ports: cloud.ports).observe([target], project: "Dzgro", account: DefaultState.account)
@@ -45,16 +51,31 @@ struct ObservationReadsTests {
     /// ListCertificates on AWS names an issued certificate's alternative names and expiry: such a
     /// summary is the whole fact. Anything less is described.
     @Test(arguments: [
-        (ACMClient.Summary(CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: ["x.dzgro.com", "y.dzgro.com"],
-                           HasAdditionalSubjectAlternativeNames: false, NotAfter: 1_900_000_000), true),
-        (ACMClient.Summary(CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: ["x.dzgro.com"],
-                           HasAdditionalSubjectAlternativeNames: true, NotAfter: 1_900_000_000), false),
-        (ACMClient.Summary(CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: nil,
-                           HasAdditionalSubjectAlternativeNames: nil, NotAfter: nil), false),
-        (ACMClient.Summary(CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: ["x.dzgro.com"],
-                           HasAdditionalSubjectAlternativeNames: false, NotAfter: nil), false),
-        (ACMClient.Summary(CertificateArn: "a", DomainName: "x.dzgro.com", Status: "PENDING_VALIDATION", SubjectAlternativeNameSummaries: ["x.dzgro.com"],
-                           HasAdditionalSubjectAlternativeNames: false, NotAfter: nil), false),
+        (
+            ACMClient.Summary(
+                CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: ["x.dzgro.com", "y.dzgro.com"],
+                HasAdditionalSubjectAlternativeNames: false, NotAfter: 1_900_000_000), true
+        ),
+        (
+            ACMClient.Summary(
+                CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: ["x.dzgro.com"],
+                HasAdditionalSubjectAlternativeNames: true, NotAfter: 1_900_000_000), false
+        ),
+        (
+            ACMClient.Summary(
+                CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: nil,
+                HasAdditionalSubjectAlternativeNames: nil, NotAfter: nil), false
+        ),
+        (
+            ACMClient.Summary(
+                CertificateArn: "a", DomainName: "x.dzgro.com", Status: "ISSUED", SubjectAlternativeNameSummaries: ["x.dzgro.com"],
+                HasAdditionalSubjectAlternativeNames: false, NotAfter: nil), false
+        ),
+        (
+            ACMClient.Summary(
+                CertificateArn: "a", DomainName: "x.dzgro.com", Status: "PENDING_VALIDATION", SubjectAlternativeNameSummaries: ["x.dzgro.com"],
+                HasAdditionalSubjectAlternativeNames: false, NotAfter: nil), false
+        ),
     ])
     func anIssuedCertificateWhoseSummaryNamesAllOfItNeedsNoDescribe(summary: ACMClient.Summary, whole: Bool) {
         let fact = CertificateFact(summary: summary)

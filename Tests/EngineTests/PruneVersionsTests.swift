@@ -1,5 +1,4 @@
 import DesiredState
-@testable import Engine
 import Fixtures
 import Foundation
 import Planning
@@ -7,6 +6,8 @@ import Ports
 import Rendering
 import StateStore
 import Testing
+
+@testable import Engine
 
 /// Versions pruned after a stack update: every version an alias (weights included) or a
 /// release pin refers to stays, and the newest `keep`.
@@ -34,11 +35,16 @@ struct PruneVersionsTests {
         await cloud.setAlias("eu-west-1", name, "dev", AliasFact(version: "20", revisionID: "a"))
         await cloud.setAlias("eu-west-1", name, "staging", AliasFact(version: "4", revisionID: "b", weights: ["5": 0.1]))
         await cloud.setVersions("eu-west-1", Naming.functionName("AmsPerformance"), [1, 2])
-        let step = Step(region: "eu-west-1", change: .delete, action: .pruneVersions(stackName: "Dzgro-ams", functions: ["AmsChange", "AmsPerformance"], keep: 3))
-        let plan = Plan(project: "Dzgro", commit: "c0ffee", account: DefaultState.account, regions: [RegionPlan(region: "eu-west-1", steps: [step], unchanged: 0)], fingerprints: [:])
-        let report = await Applier(ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
-                                   layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
-                                   log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { _ in }).apply(plan)
+        let step = Step(
+            region: "eu-west-1", change: .delete, action: .pruneVersions(stackName: "Dzgro-ams", functions: ["AmsChange", "AmsPerformance"], keep: 3))
+        let plan = Plan(
+            project: "Dzgro", commit: "c0ffee", account: DefaultState.account, regions: [RegionPlan(region: "eu-west-1", steps: [step], unchanged: 0)],
+            fingerprints: [:])
+        let report = await Applier(
+            ports: cloud.ports, work: ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee"),
+            layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+            log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { _ in }
+        ).apply(plan)
         #expect(report.succeeded && report.entries.map(\.outcome) == [.applied])
         // Kept: 18, 19, 20 (newest three), 4 and 5 (staging and its canary), 1 (pinned).
         #expect(await cloud.functionVersions["eu-west-1/\(name)"] == [1, 4, 5, 18, 19, 20])
@@ -61,14 +67,18 @@ struct StrayStackTests {
         try await cloud.createBucket(Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: "sa-east-1"), region: "sa-east-1")
         try await cloud.createBucket("unrelated-bucket", region: "sa-east-1")
         let observer = Observer(ports: cloud.ports)
-        let (snapshot, failures) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account,
-                                                              beyond: Set(state.regions))
+        let (snapshot, failures) = await observer.observeEach(
+            Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account,
+            beyond: Set(state.regions))
         #expect(failures.isEmpty)
         #expect(Array(snapshot["eu-west-1"].strays.keys) == ["Dzgro-reports"])
         #expect(Array(snapshot["sa-east-1"].strays.keys) == ["Dzgro-ams"])
         #expect(snapshot.regions.count == state.regions.count + 1)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
-        #expect(PlanText.outline(plan).filter { $0.contains(" - stack ") } == ["eu-west-1 - stack Dzgro-reports [held: prod]", "sa-east-1 - stack Dzgro-ams [held: prod]"])
+        #expect(
+            PlanText.outline(plan).filter { $0.contains(" - stack ") } == [
+                "eu-west-1 - stack Dzgro-reports [held: prod]", "sa-east-1 - stack Dzgro-ams [held: prod]",
+            ])
         // Without `beyond` (a plan of named regions) no other region is read.
         let (narrow, _) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account)
         #expect(narrow.regions["sa-east-1"] == nil)
@@ -81,8 +91,9 @@ struct StrayStackTests {
             try await cloud.createBucket(Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: region), region: region)
         }
         let observer = Observer(ports: cloud.ports)
-        let (snapshot, failures) = await observer.observeEach(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account,
-                                                              beyond: Set(state.regions))
+        let (snapshot, failures) = await observer.observeEach(
+            Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account,
+            beyond: Set(state.regions))
         #expect(failures.isEmpty)
         #expect(state.regions.dropLast().allSatisfy { snapshot[$0].artifactBucketExists })
         // The one not in the list is asked for: it may be another account's.
@@ -105,10 +116,15 @@ struct PruneArtifactsTests {
     }
 
     @Test func whatIsReferredToAndTheNewestLayerArchiveStay() {
-        let objects = ["functions/Api/old.zip": "2026-01-01T00:00:00Z", "functions/Api/new.zip": "2026-02-01T00:00:00Z",
-                       "layers/common/a.zip": "2026-01-01T00:00:00Z", "layers/common/b.zip": "2026-03-01T00:00:00Z",
-                       "layers/ams/c.zip": "2026-01-01T00:00:00Z", "templates/Dzgro-core/x.yaml": "2026-01-01T00:00:00Z"]
-        #expect(PruneArtifacts.prunable(objects, referenced: ["functions/Api/new.zip"]) == ["functions/Api/old.zip", "layers/common/a.zip", "templates/Dzgro-core/x.yaml"])
+        let objects = [
+            "functions/Api/old.zip": "2026-01-01T00:00:00Z", "functions/Api/new.zip": "2026-02-01T00:00:00Z",
+            "layers/common/a.zip": "2026-01-01T00:00:00Z", "layers/common/b.zip": "2026-03-01T00:00:00Z",
+            "layers/ams/c.zip": "2026-01-01T00:00:00Z", "templates/Dzgro-core/x.yaml": "2026-01-01T00:00:00Z",
+        ]
+        #expect(
+            PruneArtifacts.prunable(objects, referenced: ["functions/Api/new.zip"]) == [
+                "functions/Api/old.zip", "layers/common/a.zip", "templates/Dzgro-core/x.yaml",
+            ])
     }
 
     @Test func aConvergedRegionKeepsWhatItsStacksNameAndLosesTheRest() async throws {
@@ -117,8 +133,9 @@ struct PruneArtifactsTests {
         let (state, stacks) = try DefaultState.load()
         let cloud = MemoryCloud(pools: try ApplierTests.pools())
         let work = ApplyWork(state: state, files: DefaultState.files, stacks: stacks, commit: "c0ffee")
-        let applier = Applier(ports: cloud.ports, work: work, layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
-                              log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { _ in })
+        let applier = Applier(
+            ports: cloud.ports, work: work, layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+            log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { _ in })
         let snapshot = try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks), project: "Dzgro", account: DefaultState.account)
         _ = await applier.apply(Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee"))
         let bucket = Naming.artifactBucket(project: "Dzgro", account: DefaultState.account, region: "ap-south-1")
@@ -128,8 +145,10 @@ struct PruneArtifactsTests {
         await cloud.putObject(bucket, key: "layers/common/0ld.zip", modified: "2025-01-01T00:00:00Z")
 
         let step = Step(region: "ap-south-1", change: .delete, action: .pruneArtifacts(bucket: bucket))
-        let report = await applier.apply(Plan(project: "Dzgro", commit: "c0ffee", account: DefaultState.account,
-                                              regions: [RegionPlan(region: "ap-south-1", steps: [step], unchanged: 0)], fingerprints: [:]))
+        let report = await applier.apply(
+            Plan(
+                project: "Dzgro", commit: "c0ffee", account: DefaultState.account,
+                regions: [RegionPlan(region: "ap-south-1", steps: [step], unchanged: 0)], fingerprints: [:]))
         #expect(report.succeeded, "\(report.entries)")
         let after = await cloud.objects(bucket, prefix: "", region: "ap-south-1")
         #expect(Set(after.keys) == Set(before.keys), "kept: \(after.keys.sorted())")
@@ -137,4 +156,3 @@ struct PruneArtifactsTests {
         #expect(await cloud.expiring == [bucket])
     }
 }
-

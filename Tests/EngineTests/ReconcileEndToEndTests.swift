@@ -6,8 +6,8 @@ import Engine
 import Foundation
 import Planning
 import Ports
-import StateStore
 import Rendering
+import StateStore
 import TestSupport
 import Testing
 
@@ -30,7 +30,8 @@ struct ThrottlingTransport: HTTPTransport {
     let throttle: Throttle
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         if await throttle.shouldThrottle() {
-            return HTTPResponse(status: 429, headers: ["Content-Type": "application/json"], body: Array(#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.utf8))
+            return HTTPResponse(
+                status: 429, headers: ["Content-Type": "application/json"], body: Array(#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.utf8))
         }
         return try await base.send(request)
     }
@@ -66,17 +67,19 @@ struct Rig {
 
     func snapshot(_ files: SourceFiles) async throws -> Snapshot {
         let (state, stacks) = try Self.load(files)
-        return try await Observer(ports: .aws(client, history: MemoryMappingHistory())).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: emulator.account)
+        return try await Observer(ports: .aws(client, history: MemoryMappingHistory())).observe(
+            Planner.targets(state, stacks: stacks), project: state.project.value, account: emulator.account)
     }
 
     func apply(_ files: SourceFiles) async throws -> (Plan, ApplyReport) {
         let (state, stacks) = try Self.load(files)
         let plan = try await plan(files)
-        let applier = Applier(ports: .aws(client, history: MemoryMappingHistory()), work: ApplyWork(state: state, files: files, stacks: stacks, commit: "test"),
-                              layers: LayerBuilder(cacheDirectory: stateDirectory.appendingPathComponent("cache"), installer: NoPip()),
-                              log: JSONLinesLog(url: stateDirectory.appendingPathComponent("apply-log.jsonl")),
-                              waits: WaitPolicy(pollSeconds: 0.2, certificateSeconds: 30, stackSeconds: 60, domainSeconds: 30),
-                              progress: { _ in })
+        let applier = Applier(
+            ports: .aws(client, history: MemoryMappingHistory()), work: ApplyWork(state: state, files: files, stacks: stacks, commit: "test"),
+            layers: LayerBuilder(cacheDirectory: stateDirectory.appendingPathComponent("cache"), installer: NoPip()),
+            log: JSONLinesLog(url: stateDirectory.appendingPathComponent("apply-log.jsonl")),
+            waits: WaitPolicy(pollSeconds: 0.2, certificateSeconds: 30, stackSeconds: 60, domainSeconds: 30),
+            progress: { _ in })
         return (plan, await applier.apply(plan))
     }
 }
@@ -111,15 +114,18 @@ extension EndToEnd {
                 #expect(try await S3Client(emulator.client(), region: region).headBucket("dzgro-artifacts-\(emulator.account)-\(region)"))
             }
             for bucket in ["dzgro-reports-local", "dzgro-exports-local", "dzgro-reports-prod"] { #expect(try await s3.headBucket(bucket)) }
-            let local = try await SQSClient(emulator.client(), region: "eu-west-1").getQueueAttributes(try await SQSClient(emulator.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
+            let local = try await SQSClient(emulator.client(), region: "eu-west-1").getQueueAttributes(
+                try await SQSClient(emulator.client(), region: "eu-west-1").getQueueURL("AmsChangeQLocal"))
             #expect(local["QueueArn"] != nil)
             let certificates = try await ACMClient(emulator.client(), region: "us-east-1").listCertificates()
             #expect(certificates.map(\.DomainName) == ["auth.dzgro.com"])
             #expect(try await ACMClient(emulator.client(), region: "us-east-1").describeCertificate(certificates[0].CertificateArn).Status == "ISSUED")
             let stack = try await CloudFormationClient(emulator.client(), region: "us-west-2").describeStacks("Dzgro-ams")[0]
             #expect(stack.status == "CREATE_COMPLETE" && stack.tags[StackTags.template] != nil)
-            #expect(try await S3Client(emulator.client(), region: "ap-south-1").headObject("dzgro-artifacts-\(emulator.account)-ap-south-1",
-                                                                                       key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
+            #expect(
+                try await S3Client(emulator.client(), region: "ap-south-1").headObject(
+                    "dzgro-artifacts-\(emulator.account)-ap-south-1",
+                    key: ArtifactKeys.function("Api", codeHash: state.function(named: "Api")!.codeHash)) != nil)
             #expect(try await CognitoClient(emulator.client(), region: "ap-south-1").describeUserPoolDomain("auth.staging.dzgro.com")?.Status == "ACTIVE")
             let log = try String(contentsOf: directory.appendingPathComponent("apply-log.jsonl"), encoding: .utf8)
             #expect(log.split(separator: "\n").count == 2 + 2 * 41)
@@ -159,14 +165,16 @@ extension EndToEnd {
             let directory = try Repo.temporaryDirectory()
             defer { try? FileManager.default.removeItem(at: directory) }
             let conf = directory.appendingPathComponent("controller.conf")
-            try Data("""
+            try Data(
+                """
                 [aws]
                 endpoint = "\(emulator.endpoint.absoluteString)"
                 [apply]
                 poll_seconds = 1
                 [state]
                 directory = "state"
-                """.utf8).write(to: conf)
+                """.utf8
+            ).write(to: conf)
             let desired = directory.appendingPathComponent("desired-state")
             try FileManager.default.copyItem(at: Repo.root.appendingPathComponent("desired-state"), to: desired)
             let broken = directory.appendingPathComponent("broken")

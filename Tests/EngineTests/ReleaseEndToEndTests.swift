@@ -1,14 +1,14 @@
 import AWSAdapters
 import AWSClient
 import DesiredState
+import DesiredStateSources
 import EmulatorHarness
 import Engine
 import Foundation
 import Planning
 import Ports
-import StateStore
-import DesiredStateSources
 import ReleaseGate
+import StateStore
 import TestSupport
 import Testing
 
@@ -48,9 +48,12 @@ extension EndToEnd {
 
                 // Without a sender to mail the code from, apply refuses before changing anything.
                 let noSender = world.directory.appendingPathComponent("no-sender.conf")
-                try Data(try String(contentsOf: world.conf, encoding: .utf8).replacingOccurrences(of: "sender = \"reconciler@dzgro.test\"\n", with: "").utf8).write(to: noSender)
+                try Data(try String(contentsOf: world.conf, encoding: .utf8).replacingOccurrences(of: "sender = \"reconciler@dzgro.test\"\n", with: "").utf8)
+                    .write(to: noSender)
                 let refused = try world.reconciler(["apply"], config: noSender)
-                #expect(refused.status == 1 && refused.stderr.contains("[approval] in controller.conf has no sender") && refused.stderr.contains("nothing was changed"))
+                #expect(
+                    refused.status == 1 && refused.stderr.contains("[approval] in controller.conf has no sender")
+                        && refused.stderr.contains("nothing was changed"))
                 #expect(try await emulator.sentEmails().isEmpty)
 
                 // apply: the release is held and a mail arrives; nothing moved.
@@ -86,16 +89,18 @@ extension EndToEnd {
                 #expect(planAfter.status == 0, "\(planAfter.stdout)")
 
                 // Rollback by revert of one pin: held again; three wrong codes void it.
-                try world.commitReleases({ $0.replacingOccurrences(of: "staging:\n  ap-south-1:\n    Api: 2", with: "staging:\n  ap-south-1:\n    Api: 1") },
-                                         message: "Roll staging Api back")
+                try world.commitReleases(
+                    { $0.replacingOccurrences(of: "staging:\n  ap-south-1:\n    Api: 2", with: "staging:\n  ap-south-1:\n    Api: 1") },
+                    message: "Roll staging Api back")
                 #expect(try world.reconciler(["apply"]).status == 0)
                 let rollback = try await world.lastCode()
                 #expect(rollback.count == 2 && rollback.mail.body.contains("ap-south-1  Api  2  →  1"))
                 for _ in 1...3 { #expect(try world.reconciler(["approve", "--otp", World.wrong(rollback.code)]).status == 1) }
                 let void = try world.reconciler(["approve", "--otp", rollback.code])
                 #expect(void.status == 1 && void.stderr.contains("no approval is waiting"))
-                let store = FileApprovalStore(url: world.directory.appendingPathComponent("state/approvals.json"),
-                                              key: ApprovalKey(path: world.directory.appendingPathComponent("keys/approval.key").path))
+                let store = FileApprovalStore(
+                    url: world.directory.appendingPathComponent("state/approvals.json"),
+                    key: ApprovalKey(path: world.directory.appendingPathComponent("keys/approval.key").path))
                 let voidID = try #require(try await store.load().last?.id)
                 let voided = try world.reconciler(["approve", "--otp", rollback.code, "--id", voidID])
                 #expect(voided.status == 1 && voided.stderr.contains("void") && voided.stderr.contains("--resend \(voidID)"))
@@ -105,8 +110,9 @@ extension EndToEnd {
                 #expect(try world.reconciler(["approve", "--resend", voidID]).status == 0)
                 let resent = try await world.lastCode()
                 #expect(resent.count == 3)
-                _ = try await LambdaClient(client, region: "ap-south-1").updateAlias("ApiFunction", name: "staging", version: "2", revisionID: nil,
-                                                                                    routing: .init(["1": 0.5]))
+                _ = try await LambdaClient(client, region: "ap-south-1").updateAlias(
+                    "ApiFunction", name: "staging", version: "2", revisionID: nil,
+                    routing: .init(["1": 0.5]))
                 let stale = try world.reconciler(["approve", "--otp", resent.code, "--id", voidID])
                 #expect(stale.status == 1 && stale.stderr.contains("stale") && stale.stderr.contains("Api in ap-south-1"))
                 #expect(try await world.aliases("staging")["ap-south-1/Api"]?.weights == ["1": 0.5])
@@ -117,10 +123,12 @@ extension EndToEnd {
                 let fresh = try await world.lastCode()
                 #expect(fresh.count == 4 && fresh.mail.body.contains("ap-south-1  Api  2 + 1 at 50%  →  1"))
                 let later = Date().addingTimeInterval(601)
-                let gate = ReleaseGate(store: store,
-                                       mailer: SESMailer(client: client, region: "ap-south-1", sender: "reconciler@dzgro.test", recipients: ["releases@dzgro.test"]),
-                                       aliases: LambdaAliases(client: client), stacks: CloudStackReleaser(ports: .aws(client, history: MemoryMappingHistory()), waits: WaitPolicy()),
-                                       audit: JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl")), now: { later })
+                let gate = ReleaseGate(
+                    store: store,
+                    mailer: SESMailer(client: client, region: "ap-south-1", sender: "reconciler@dzgro.test", recipients: ["releases@dzgro.test"]),
+                    aliases: LambdaAliases(client: client),
+                    stacks: CloudStackReleaser(ports: .aws(client, history: MemoryMappingHistory()), waits: WaitPolicy()),
+                    audit: JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl")), now: { later })
                 do {
                     _ = try await gate.approve(id: nil, code: fresh.code)
                     Issue.record("an expired code was accepted")
@@ -141,7 +149,8 @@ extension EndToEnd {
                 _ = try await east.updateAlias("AmsChangeFunction", name: "staging", version: "1", revisionID: nil, routing: nil)
                 let head = try world.git(["rev-parse", "HEAD"])
                 let drifted = try world.reconciler(["promote", "prod", "--yes"])
-                #expect(drifted.status == 1 && drifted.stderr.contains("staging does not run what it pins")
+                #expect(
+                    drifted.status == 1 && drifted.stderr.contains("staging does not run what it pins")
                         && drifted.stderr.contains("  eu-west-1 AmsChange: staging pins 2, and runs 1"), "\(drifted.stderr)")
                 #expect(try world.git(["rev-parse", "HEAD"]) == head, "nothing was committed")
                 _ = try await east.updateAlias("AmsChangeFunction", name: "staging", version: "2", revisionID: nil, routing: nil)
@@ -151,8 +160,12 @@ extension EndToEnd {
                 struct Promoted: Decodable { struct Change: Decodable { var region: String; var function: String; var to: String }; var changes: [Change] }
                 let promotedProd = try JSONDecoder().decode(Promoted.self, from: Data(prod.stdout.utf8))
                 #expect(promotedProd.changes.count == 12 && promotedProd.changes.allSatisfy { $0.to == "2" })
-                try world.commitReleases({ $0.replacingOccurrences(of: "prod:\n  ap-south-1:\n    Api: 1", with: "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}") },
-                                         message: "Canary for prod Api")
+                try world.commitReleases(
+                    {
+                        $0.replacingOccurrences(
+                            of: "prod:\n  ap-south-1:\n    Api: 1", with: "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}")
+                    },
+                    message: "Canary for prod Api")
                 #expect(try world.reconciler(["apply"]).status == 0)
                 let prodMail = try await world.lastCode()
                 // One approval for the commit's whole prod change: the promotion and the canary.
@@ -171,11 +184,13 @@ extension EndToEnd {
                 #expect(status.status == 0 && status.stdout.contains("applied") && status.stdout.contains("and 11 more"))
                 let audit = try String(contentsOf: world.directory.appendingPathComponent("state/audit.jsonl"), encoding: .utf8)
                 let events = audit.split(separator: "\n").compactMap { try? JSONDecoder().decode(AuditEntry.self, from: Data($0.utf8)) }
-                #expect(events.map(\.event.rawValue) == [
-                    "promoted", "requested", "rejected", "approved", "applied", "rejected",          // staging release
-                    "requested", "rejected", "rejected", "voided", "resent", "approved", "stale",   // rollback: void, resent, stale
-                    "requested", "expired", "resent", "approved", "applied",                         // fresh approval, expired, resent
-                    "promoted", "requested", "approved", "applied"])                                 // prod with a canary
+                #expect(
+                    events.map(\.event.rawValue) == [
+                        "promoted", "requested", "rejected", "approved", "applied", "rejected",  // staging release
+                        "requested", "rejected", "rejected", "voided", "resent", "approved", "stale",  // rollback: void, resent, stale
+                        "requested", "expired", "resent", "approved", "applied",  // fresh approval, expired, resent
+                        "promoted", "requested", "approved", "applied",
+                    ])  // prod with a canary
                 #expect(events.filter { $0.event == .applied }.allSatisfy { !$0.requestIds.isEmpty && $0.user == operatingSystemUser() })
                 #expect(events.filter { $0.event == .requested }.allSatisfy { $0.requestIds.count == 1 && $0.digest?.count == 64 })
 

@@ -23,21 +23,31 @@ extension EndToEnd {
                 #expect(!quiet.stdout.contains("\"preview\""), "a plan without stack updates previews nothing")
 
                 // The exports bucket type leaves the desired state; the queue processor may use the uploads bucket instead.
-                try world.commitEdits([
-                    "buckets.yaml": { $0.replacingOccurrences(of: "  dzgro-exports:\n    featureSet: core\n    expireAfterDays: 30\n", with: "") },
-                    "functions.yaml": {
-                        $0.replacingOccurrences(of: "buckets: [dzgro-reports, amazon-reports, dzgro-exports]", with: "buckets: [dzgro-reports, amazon-reports, dzgro-uploads]")
+                try world.commitEdits(
+                    [
+                        "buckets.yaml": { $0.replacingOccurrences(of: "  dzgro-exports:\n    featureSet: core\n    expireAfterDays: 30\n", with: "") },
+                        "functions.yaml": {
+                            $0.replacingOccurrences(
+                                of: "buckets: [dzgro-reports, amazon-reports, dzgro-exports]", with: "buckets: [dzgro-reports, amazon-reports, dzgro-uploads]"
+                            )
                             .replacingOccurrences(of: ", dzgro-exports]", with: "]")
-                    },
-                ], message: "Drop the exports bucket type")
+                        },
+                    ], message: "Drop the exports bucket type")
                 let plan = try world.succeed(["plan"])
                 let lines = plan.stdout.split(separator: "\n").map(String.init)
                 let exports = world.state.environments.map { "dzgro-exports-\($0.name.value)" }
                 for bucket in exports {
-                    #expect(lines.contains { $0.hasPrefix("      - ") && $0.contains("(AWS::S3::Bucket); `\(bucket)` is retained: it stays in the account, no longer managed by the stack") },
-                            "\(bucket):\n\(plan.stdout)")
+                    #expect(
+                        lines.contains {
+                            $0.hasPrefix("      - ")
+                                && $0.contains("(AWS::S3::Bucket); `\(bucket)` is retained: it stays in the account, no longer managed by the stack")
+                        },
+                        "\(bucket):\n\(plan.stdout)")
                 }
-                #expect(lines.contains("      ! grants QueueModelMessageProcessorFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"), "\(plan.stdout)")
+                #expect(
+                    lines.contains(
+                        "      ! grants QueueModelMessageProcessorFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"),
+                    "\(plan.stdout)")
                 #expect(lines.contains { $0.contains("stack Dzgro-core") && $0.contains("risky changes need approval for prod)") }, "\(plan.stdout)")
                 #expect(lines.contains { $0.contains("only retagged") }, "\(plan.stdout)")
                 #expect(plan.stderr.contains("previewing 1 stack update through change sets…"), "\(plan.stderr)")
@@ -61,8 +71,12 @@ extension EndToEnd {
                 #expect(try await cfn.describeStacks("Dzgro-core").first?.tags[StackTags.commit] == first)
                 #expect(try await cfn.listStackResources("Dzgro-core").contains { $0.physicalID == "dzgro-exports-prod" })
                 let mail = try await world.lastCode()
-                #expect(mail.mail.body.contains("It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  ap-south-1  stack Dzgro-core  change set \(changeSet)"),
-                        "\(mail.mail.body)")
+                #expect(
+                    mail.mail.body.contains(
+                        "It executes these stack updates, held because they are risky (each exactly the change set named, or nothing):\n  ap-south-1  stack "
+                            + "Dzgro-core  change set \(changeSet)"
+                    ),
+                    "\(mail.mail.body)")
                 #expect(mail.mail.body.contains("    grants QueueModelMessageProcessorFunctionRole allows s3:PutObject on "))
                 #expect(!applied.stdout.contains(mail.code) && !applied.stderr.contains(mail.code))
 
@@ -91,19 +105,27 @@ extension EndToEnd {
                 #expect(try await SQSClient(emulator.client(), region: "us-west-2").getQueueURL(queue).contains(queue))
 
                 // ams leaves us-west-2 (its releases go with it).
-                try world.commitEdits([
-                    "project.yaml": { $0.replacingOccurrences(of: "regions: [ap-south-1, eu-west-1, us-east-1, us-west-2]", with: "regions: [ap-south-1, eu-west-1, us-east-1]") },
-                    "releases.yaml": { text in
-                        text.split(separator: "\n", omittingEmptySubsequences: false).reduce(into: (lines: [String](), skipping: false)) { state, line in
-                            if line.hasPrefix("  us-west-2:") { state.skipping = true; return }
-                            if state.skipping && line.hasPrefix("    ") { return }
-                            state.skipping = false
-                            state.lines.append(String(line))
-                        }.lines.joined(separator: "\n")
-                    },
-                ], message: "ams leaves us-west-2")
+                try world.commitEdits(
+                    [
+                        "project.yaml": {
+                            $0.replacingOccurrences(
+                                of: "regions: [ap-south-1, eu-west-1, us-east-1, us-west-2]", with: "regions: [ap-south-1, eu-west-1, us-east-1]")
+                        },
+                        "releases.yaml": { text in
+                            text.split(separator: "\n", omittingEmptySubsequences: false).reduce(into: (lines: [String](), skipping: false)) { state, line in
+                                if line.hasPrefix("  us-west-2:") { state.skipping = true; return }
+                                if state.skipping && line.hasPrefix("    ") { return }
+                                state.skipping = false
+                                state.lines.append(String(line))
+                            }.lines.joined(separator: "\n")
+                        },
+                    ], message: "ams leaves us-west-2")
                 let plan = try world.succeed(["plan"])
-                #expect(plan.stdout.contains("us-west-2: 1 step, 0 unchanged\n  - stack Dzgro-ams  delete: feature set ams no longer runs in us-west-2 (held: needs approval for prod)"), "\(plan.stdout)")
+                #expect(
+                    plan.stdout.contains(
+                        "us-west-2: 1 step, 0 unchanged\n  - stack Dzgro-ams  delete: feature set ams no longer runs in us-west-2 (held: needs approval for "
+                            + "prod)"
+                    ), "\(plan.stdout)")
                 #expect(plan.stdout.contains("(AWS::SQS::Queue); `"), "\(plan.stdout)")
                 #expect(plan.stdout.contains("is retained: it stays in the account, no longer managed by the stack"), "\(plan.stdout)")
 
@@ -111,7 +133,9 @@ extension EndToEnd {
                 #expect(applied.stdout.contains("Release gate:"), "\(applied.stdout)")
                 #expect(try await west.describeStacks("Dzgro-ams").first?.status.hasSuffix("_COMPLETE") == true, "held: the stack is still there")
                 let mail = try await world.lastCode()
-                #expect(mail.mail.body.contains("  us-west-2  stack Dzgro-ams  delete\n    deletes the stack (feature set ams left us-west-2)"), "\(mail.mail.body)")
+                #expect(
+                    mail.mail.body.contains("  us-west-2  stack Dzgro-ams  delete\n    deletes the stack (feature set ams left us-west-2)"), "\(mail.mail.body)"
+                )
 
                 let approved = try world.succeed(["approve", "--otp", mail.code])
                 #expect(approved.stdout.contains("delete"), "\(approved.stdout)")
@@ -126,7 +150,8 @@ extension EndToEnd {
         @Test func aDeployPrunesVersionsNothingRefersToBeyondTheNewest() async throws {
             try await World.onMiniStack { world in
                 let emulator = world.emulator
-                try world.commitEdits(["project.yaml": { $0.replacingOccurrences(of: "keepVersions: 10", with: "keepVersions: 1") }], message: "Keep one version")
+                try world.commitEdits(
+                    ["project.yaml": { $0.replacingOccurrences(of: "keepVersions: 10", with: "keepVersions: 1") }], message: "Keep one version")
                 try world.succeed(["apply"])
                 let lambda = LambdaClient(emulator.client(), region: "eu-west-1")
                 let name = Naming.functionName("AmsChange")

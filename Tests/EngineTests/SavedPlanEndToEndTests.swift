@@ -1,9 +1,9 @@
 import AWSClient
 import DesiredState
 import EmulatorHarness
+import Foundation
 import Planning
 import Ports
-import Foundation
 import TestSupport
 import Testing
 

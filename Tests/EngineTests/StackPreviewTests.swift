@@ -1,7 +1,6 @@
 import AWSAdapters
 import AWSClient
 import DesiredState
-@testable import Engine
 import Fixtures
 import Foundation
 import Planning
@@ -10,6 +9,8 @@ import Rendering
 import SigV4
 import StateStore
 import Testing
+
+@testable import Engine
 
 /// Stack updates previewed through change sets at plan time, and apply executing exactly
 /// the change set the plan showed.
@@ -29,13 +30,15 @@ struct StackPreviewTests {
     }
 
     func plan(_ cloud: MemoryCloud, _ state: DesiredState, _ stacks: [RenderedStack]) async throws -> Plan {
-        let snapshot = try await Observer(ports: cloud.ports).observe(Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
+        let snapshot = try await Observer(ports: cloud.ports).observe(
+            Planner.targets(state, stacks: stacks), project: state.project.value, account: DefaultState.account)
         return Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
     }
 
     func applier(_ cloud: MemoryCloud, _ work: ApplyWork, _ lines: LinesSeen) -> Applier {
-        Applier(ports: cloud.ports, work: work, layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
-                log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { lines.add($0) })
+        Applier(
+            ports: cloud.ports, work: work, layers: LayerBuilder(cacheDirectory: directory, installer: FakeInstaller()),
+            log: JSONLinesLog(url: directory.appendingPathComponent("apply-log.jsonl")), clock: TestClock(), progress: { lines.add($0) })
     }
 
     func previewer(_ cloud: MemoryCloud, _ work: ApplyWork, _ lines: LinesSeen = LinesSeen()) -> Previewer {
@@ -48,9 +51,14 @@ struct StackPreviewTests {
         let (plan, work) = try await converged(cloud) { cloud in
             await cloud.setStack("eu-west-1/Dzgro-ams") { $0.tags[StackTags.template] = "an older template" }
         }
-        #expect(PlanText.outline(plan).filter { !$0.contains("[held") }
-                == ["eu-west-1 ~ stack Dzgro-ams", "eu-west-1 - function versions of Dzgro-ams", "eu-west-1 - artifacts in dzgro-artifacts-123456789012-eu-west-1"])
-        let removed = ResourceChange(action: "Remove", logicalID: "AmsExportsBucketDev", type: "AWS::S3::Bucket", physicalID: "ams-exports-dev", policyAction: "Retain")
+        #expect(
+            PlanText.outline(plan).filter { !$0.contains("[held") }
+                == [
+                    "eu-west-1 ~ stack Dzgro-ams", "eu-west-1 - function versions of Dzgro-ams",
+                    "eu-west-1 - artifacts in dzgro-artifacts-123456789012-eu-west-1",
+                ])
+        let removed = ResourceChange(
+            action: "Remove", logicalID: "AmsExportsBucketDev", type: "AWS::S3::Bucket", physicalID: "ams-exports-dev", policyAction: "Retain")
         await cloud.setResourceChanges([removed])
 
         let previewed = await previewer(cloud, work).preview(plan)
@@ -66,7 +74,11 @@ struct StackPreviewTests {
         let report = await applier(cloud, work, lines).apply(previewed)
         #expect(report.succeeded)
         #expect(await cloud.executed == ["eu-west-1/Dzgro-ams/\(changeSet)"])
-        #expect(lines.all.contains("      eu-west-1: - AmsExportsBucketDev (AWS::S3::Bucket); `ams-exports-dev` is retained: it stays in the account, no longer managed by the stack"))
+        #expect(
+            lines.all.contains(
+                "      eu-west-1: - AmsExportsBucketDev (AWS::S3::Bucket); `ams-exports-dev` is retained: it stays in the account, no longer managed by the "
+                    + "stack"
+            ))
         #expect(lines.all.contains { $0.contains("Dzgro-ams: executing the change set the plan showed with 1 change (Remove 1)") }, "\(lines.all)")
     }
 
@@ -100,14 +112,18 @@ struct StackPreviewTests {
         let (plan, work) = try await converged(cloud) { cloud in
             await cloud.setStack("ap-south-1/Dzgro-core") { $0.tags[StackTags.template] = "an older template" }
         }
-        await cloud.setResourceChanges([ResourceChange(action: "Modify", logicalID: "UserPoolProd", type: "AWS::Cognito::UserPool", physicalID: "ap-south-1_Prod1",
-                                                       replacement: "True", policyAction: "ReplaceAndRetain", causes: ["UsernameAttributes"],
-                                                       recreating: ["UsernameAttributes"])])
+        await cloud.setResourceChanges([
+            ResourceChange(
+                action: "Modify", logicalID: "UserPoolProd", type: "AWS::Cognito::UserPool", physicalID: "ap-south-1_Prod1",
+                replacement: "True", policyAction: "ReplaceAndRetain", causes: ["UsernameAttributes"],
+                recreating: ["UsernameAttributes"])
+        ])
         let previewed = await previewer(cloud, work).preview(plan)
         let step = try #require(previewed.steps.first { $0.subject == "stack Dzgro-core" })
         #expect(step.gate == "prod" && step.preview?.risks.count == 1)
-        #expect(PlanText.render(previewed, source: "test", colour: false)
-            .contains("      -/+ UserPoolProd (AWS::Cognito::UserPool): replaced because of UsernameAttributes; `ap-south-1_Prod1` is retained"))
+        #expect(
+            PlanText.render(previewed, source: "test", colour: false)
+                .contains("      -/+ UserPoolProd (AWS::Cognito::UserPool): replaced because of UsernameAttributes; `ap-south-1_Prod1` is retained"))
         let report = await applier(cloud, work, LinesSeen()).apply(previewed)
         #expect(report.entries.first { $0.subject == "stack Dzgro-core" }?.outcome == .held)
         #expect(await cloud.executed.isEmpty)
@@ -127,7 +143,11 @@ struct StackPreviewTests {
         let report = await applier(cloud, work, LinesSeen()).apply(previewed)
         let entry = try #require(report.entries.first { $0.subject == "stack Dzgro-ams" })
         #expect(entry.outcome == .failed)
-        #expect(entry.detail == "the update of Dzgro-ams could not be shown resource by resource when planned (the stack is UPDATE_IN_PROGRESS), so it was not made; plan again once that is resolved")
+        #expect(
+            entry.detail
+                == "the update of Dzgro-ams could not be shown resource by resource when planned (the stack is UPDATE_IN_PROGRESS), so it was not made; plan "
+                + "again once that is resolved"
+        )
         #expect(await cloud.executed.isEmpty)
     }
 
@@ -148,8 +168,14 @@ struct StackPreviewTests {
     /// them, sends `UsePreviousValue`, and takes AlreadyExistsException as "made earlier".
     @Test func theAWSAdapterReadsDetailsAndKeepsPreviousValues() async throws {
         let transport = Replies([
-            (400, "<ErrorResponse><Error><Type>Sender</Type><Code>AlreadyExistsException</Code><Message>ChangeSet reconciler-1 already exists</Message></Error><RequestId>r1</RequestId></ErrorResponse>"),
-            (200, """
+            (
+                400,
+                "<ErrorResponse><Error><Type>Sender</Type><Code>AlreadyExistsException</Code><Message>ChangeSet reconciler-1 already "
+                    + "exists</Message></Error><RequestId>r1</RequestId></ErrorResponse>"
+            ),
+            (
+                200,
+                """
                 <DescribeChangeSetResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeChangeSetResult>
                 <ChangeSetId>arn:aws:cloudformation:ap-south-1:123456789012:changeSet/reconciler-1/a</ChangeSetId><ChangeSetName>reconciler-1</ChangeSetName>
                 <Status>CREATE_COMPLETE</Status><ExecutionStatus>AVAILABLE</ExecutionStatus>
@@ -164,22 +190,33 @@ struct StackPreviewTests {
                   </Details>
                 </ResourceChange></member></Changes>
                 </DescribeChangeSetResult></DescribeChangeSetResponse>
-                """),
+                """
+            ),
         ])
-        let client = AWSClient(transport: transport,
-                               credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret"))]),
-                               endpoints: EndpointResolver(), retry: RetryPolicy(maxAttempts: 1))
+        let client = AWSClient(
+            transport: transport,
+            credentials: CredentialChain([StaticCredentialProvider(Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "secret"))]),
+            endpoints: EndpointResolver(), retry: RetryPolicy(maxAttempts: 1))
         let stacks = CloudPorts.aws(client, history: MemoryMappingHistory()).stacks
-        let made = try await stacks.createChangeSet(stack: "Dzgro-core", name: "reconciler-1", template: .body("{}"), parameters: ["ArtifactBucket": "b"],
-                                                    previous: ["LayerCommon"], tags: [:], create: false, region: "ap-south-1")
+        let made = try await stacks.createChangeSet(
+            stack: "Dzgro-core", name: "reconciler-1", template: .body("{}"), parameters: ["ArtifactBucket": "b"],
+            previous: ["LayerCommon"], tags: [:], create: false, region: "ap-south-1")
         #expect(!made)
         let body = try #require(await transport.bodies.first)
-        #expect(body.contains("Parameters.member.1.ParameterKey=ArtifactBucket&Parameters.member.1.ParameterValue=b&Parameters.member.2.ParameterKey=LayerCommon&Parameters.member.2.UsePreviousValue=true"), "\(body)")
+        #expect(
+            body.contains(
+                "Parameters.member.1.ParameterKey=ArtifactBucket&Parameters.member.1.ParameterValue=b&"
+                    + "Parameters.member.2.ParameterKey=LayerCommon&Parameters.member.2.UsePreviousValue=true"
+            ), "\(body)")
         let described = try await stacks.changeSet(stack: "Dzgro-core", name: "reconciler-1", region: "ap-south-1")
         #expect(described.executionStatus == "AVAILABLE")
-        #expect(described.changes == [ResourceChange(action: "Modify", logicalID: "UserPoolProd", type: "AWS::Cognito::UserPool", physicalID: "ap-south-1_Prod1",
-                                                     replacement: "True", policyAction: "ReplaceAndRetain", causes: ["Tags", "UsernameAttributes"],
-                                                     recreating: ["UsernameAttributes"])])
+        #expect(
+            described.changes == [
+                ResourceChange(
+                    action: "Modify", logicalID: "UserPoolProd", type: "AWS::Cognito::UserPool", physicalID: "ap-south-1_Prod1",
+                    replacement: "True", policyAction: "ReplaceAndRetain", causes: ["Tags", "UsernameAttributes"],
+                    recreating: ["UsernameAttributes"])
+            ])
     }
 }
 

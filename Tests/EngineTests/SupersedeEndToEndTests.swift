@@ -30,7 +30,9 @@ extension EndToEnd {
                 let (_, code, _) = try await world.lastCode()
                 try world.git(["revert", "--no-edit", "HEAD"])
                 let refused = try world.reconciler(["approve", "--otp", code])
-                #expect(refused.status == 1 && refused.stderr.contains("is superseded: the branch tip") && refused.stderr.contains("the tip pins 1"), "\(refused.stderr)")
+                #expect(
+                    refused.status == 1 && refused.stderr.contains("is superseded: the branch tip") && refused.stderr.contains("the tip pins 1"),
+                    "\(refused.stderr)")
                 #expect(try await world.versions("staging") == ["1"])
                 let listed = try world.succeed(["approvals"])
                 #expect(listed.stdout.contains("No release waits for approval.") && listed.stdout.contains("Superseded in the last week"), "\(listed.stdout)")
@@ -44,7 +46,9 @@ extension EndToEnd {
                 try world.git(["reset", "-q", "--hard", "HEAD~1"])
                 let cycle = try world.reconciler(["run", "--once"])
                 // 2, not 0: MiniStack's shared IAM roles show as tag drift (a gap of the emulator, README).
-                #expect([0, 2].contains(cycle.status) && (cycle.stdout + cycle.stderr).contains("\"message\":\"approval superseded\""), "\(cycle.stdout)\n\(cycle.stderr)")
+                #expect(
+                    [0, 2].contains(cycle.status) && (cycle.stdout + cycle.stderr).contains("\"message\":\"approval superseded\""),
+                    "\(cycle.stdout)\n\(cycle.stderr)")
                 #expect((cycle.stdout + cycle.stderr).contains("\"event\":\"approval_superseded\""), "the notification says so")
                 #expect(try world.pending().isEmpty)
                 let status = try world.succeed(["status"])
@@ -55,8 +59,12 @@ extension EndToEnd {
                 try await world.expectNoCodeLeaked()
                 let artifacts = CLI.root.appendingPathComponent(".build/test-artifacts")
                 try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
-                try? Data(("--- approve after the revert\n" + refused.stderr + "\n--- approvals\n" + listed.stdout + "\n--- status after the rewind\n" + status.stdout).utf8)
-                    .write(to: artifacts.appendingPathComponent("superseded-approval.txt"))
+                try? Data(
+                    ("--- approve after the revert\n" + refused.stderr + "\n--- approvals\n" + listed.stdout + "\n--- status after the "
+                        + "rewind\n" + status.stdout)
+                        .utf8
+                )
+                .write(to: artifacts.appendingPathComponent("superseded-approval.txt"))
             }
         }
 
@@ -81,7 +89,8 @@ extension EndToEnd {
                     try bytes.prefix(bytes.count / 2).write(to: archive)
                 }
                 let broken = Array(good.prefix(good.count / 2))
-                try await S3Client(client, region: "us-west-2").putObject(bucket, key: key, body: broken, contentType: "application/zip", metadata: ["sha256": sha256Hex(broken)])
+                try await S3Client(client, region: "us-west-2").putObject(
+                    bucket, key: key, body: broken, contentType: "application/zip", metadata: ["sha256": sha256Hex(broken)])
                 // us-west-2 needs the layer again: its versions are gone.
                 let ports = CloudPorts.aws(client, history: MemoryMappingHistory())
                 for version in try await ports.layers.versions("Dzgro-common", region: "us-west-2") ?? [] {

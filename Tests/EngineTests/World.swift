@@ -1,12 +1,12 @@
 import AWSAdapters
 import AWSClient
+import Controller
 import DesiredState
 import EmulatorHarness
 import Engine
 import Foundation
 import Planning
 import Ports
-import Controller
 import TestSupport
 import Testing
 
@@ -56,7 +56,8 @@ final class World: @unchecked Sendable {
         try git(["init", "-q", "-b", "main"])
         try git(["add", "-A"])
         try git(["commit", "-q", "-m", "desired state"])
-        try Data("""
+        try Data(
+            """
             [source]
             repository = "repo"
             branch = "main"
@@ -80,7 +81,8 @@ final class World: @unchecked Sendable {
             max_attempts = 3
             key_file = "keys/approval.key"
             \(extra)
-            """.utf8).write(to: conf)
+            """.utf8
+        ).write(to: conf)
     }
 
     /// A fresh MiniStack with a world on it for `body`: the emulator stopped and the world's
@@ -149,8 +151,9 @@ final class World: @unchecked Sendable {
         var result: [String: AliasFact] = [:]
         for function in state.functions {
             for region in state.regions(of: function.featureSet.value) {
-                result["\(region)/\(function.name.value)"] = try await service.read(region: region, functionName: Naming.functionName(function.name.value),
-                                                                                     environment: environment)
+                result["\(region)/\(function.name.value)"] = try await service.read(
+                    region: region, functionName: Naming.functionName(function.name.value),
+                    environment: environment)
             }
         }
         return result
@@ -179,10 +182,11 @@ final class World: @unchecked Sendable {
 
     /// `scripts/emulator_client.py` with the IAM user's key in its environment.
     func emulatorClient(_ arguments: [String]) throws -> Data {
-        let result = try Program.run(URL(fileURLWithPath: Repo.python),
-                                     [CLI.root.appendingPathComponent("scripts/emulator_client.py").path, arguments[0], emulator.endpoint.absoluteString]
-                                        + arguments.dropFirst(),
-                                     environment: CLI.environment(keys))
+        let result = try Program.run(
+            URL(fileURLWithPath: Repo.python),
+            [CLI.root.appendingPathComponent("scripts/emulator_client.py").path, arguments[0], emulator.endpoint.absoluteString]
+                + arguments.dropFirst(),
+            environment: CLI.environment(keys))
         #expect(result.status == 0, "emulator_client.py \(arguments.joined(separator: " ")): \(result.stderr)")
         return Data(result.stdout.utf8)
     }
@@ -194,7 +198,9 @@ final class World: @unchecked Sendable {
         var haystacks = ["transcript": transcript]
         let enumerator = FileManager.default.enumerator(at: directory.appendingPathComponent("state"), includingPropertiesForKeys: nil)
         while let url = enumerator?.nextObject() as? URL {
-            if ["json", "jsonl"].contains(url.pathExtension), let text = try? String(contentsOf: url, encoding: .utf8) { haystacks[url.lastPathComponent] = text }
+            if ["json", "jsonl"].contains(url.pathExtension), let text = try? String(contentsOf: url, encoding: .utf8) {
+                haystacks[url.lastPathComponent] = text
+            }
         }
         #expect(haystacks.keys.contains("approvals.json") && haystacks.keys.contains("audit.jsonl") && haystacks.keys.contains("apply-log.jsonl"))
         for code in codes {

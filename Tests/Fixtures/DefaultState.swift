@@ -50,21 +50,26 @@ public enum DefaultState {
                 }
             }
             for request in state.certificates where request.region == region {
-                r.certificates.append(CertificateFact(arn: "arn:aws:acm:\(region):\(account):certificate/\(request.purpose)", domainName: request.domainName,
-                                                      alternativeNames: request.subjectAlternativeNames, status: "ISSUED"))
+                r.certificates.append(
+                    CertificateFact(
+                        arn: "arn:aws:acm:\(region):\(account):certificate/\(request.purpose)", domainName: request.domainName,
+                        alternativeNames: request.subjectAlternativeNames, status: "ISSUED"))
             }
             for stack in stacks where stack.id.region == region {
                 var parameters: [String: String] = [:]
                 for parameter in stack.parameters {
-                    if parameter == TemplateParameters.artifactBucket { parameters[parameter] = Naming.artifactBucket(project: project, account: account, region: region) }
+                    if parameter == TemplateParameters.artifactBucket {
+                        parameters[parameter] = Naming.artifactBucket(project: project, account: account, region: region)
+                    }
                     if parameter == TemplateParameters.apiCertificate { parameters[parameter] = "arn:aws:acm:\(region):\(account):certificate/api" }
                     for layer in state.layers where TemplateParameters.layer(layer.name.value) == parameter {
                         parameters[parameter] = layerArn(region, Naming.layerName(project: project, layer: layer.name.value), 1)
                     }
                 }
-                r.stacks[stack.stackName] = StackFact(name: stack.stackName, status: "CREATE_COMPLETE", lastChange: "2026-11-20T10:00:00Z",
-                                                      outputs: stack.template["Resources"]?["HttpApi"] == nil ? [:] : ["HttpApiId": apiID],
-                                                      tags: [StackTags.template: stack.templateHash, StackTags.parameters: Conventions.parametersHash(parameters)])
+                r.stacks[stack.stackName] = StackFact(
+                    name: stack.stackName, status: "CREATE_COMPLETE", lastChange: "2026-11-20T10:00:00Z",
+                    outputs: stack.template["Resources"]?["HttpApi"] == nil ? [:] : ["HttpApiId": apiID],
+                    tags: [StackTags.template: stack.templateHash, StackTags.parameters: Conventions.parametersHash(parameters)])
             }
             for function in target.functions {
                 var aliases: [String: AliasFact] = ["dev": AliasFact(version: "7", revisionID: "rev-dev")]
@@ -88,5 +93,3 @@ public enum DefaultState {
         return snapshot
     }
 }
-
-

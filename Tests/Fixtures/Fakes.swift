@@ -105,8 +105,10 @@ public actor HeldStacks: StackReleaser {
         if let failure { throw GateError(failure) }
         released.append("\(region)/\(stack)/adopt " + resources.map(\.name).joined(separator: ","))
     }
-    public func map(domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
-                    releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void) throws {
+    public func map(
+        domain: String, environment: String, stackName: String, mappingID: String?, from: MappingTarget?, to: MappingTarget,
+        releaseFrom: [String], bucket: String, region: String, progress: @escaping @Sendable (String) -> Void
+    ) throws {
         if let failure { throw GateError(failure) }
         released.append("\(region)/\(domain)/map \(to)")
     }
@@ -153,7 +155,9 @@ public actor Checks: ReleaseChecks {
     public init() {}
 
     public func alarm(_ name: String, _ state: String, in regions: [String]) { for region in regions { alarms[region, default: [:]][name] = state } }
-    public func record(_ region: String, _ functionName: String, version: String, _ value: AliasMetrics) { metrics["\(region)/\(functionName)/\(version)"] = value }
+    public func record(_ region: String, _ functionName: String, version: String, _ value: AliasMetrics) {
+        metrics["\(region)/\(functionName)/\(version)"] = value
+    }
     public func failHook(_ failure: String?) { hookFailure = failure }
 
     public func alarmStates(_ names: [String], region: String) -> [String: String] { (alarms[region] ?? [:]).filter { names.contains($0.key) } }

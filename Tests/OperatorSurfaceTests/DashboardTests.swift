@@ -16,11 +16,15 @@ struct DashboardTests {
         await account.set("eu-west-1", "Dzgro-AmsChange", "prod", "1")
         let now = self.now
         let gate = ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: MemoryAudit(), user: "alice", now: { now })
-        let step = Step(region: "eu-west-1", change: .update,
-                        action: .alias(function: "AmsChange", functionName: "Dzgro-AmsChange", environment: "prod", from: .init(version: "1"),
-                                       to: .init(version: "2"), revisionID: "r1"), gate: "prod")
-        _ = try await gate.request(Plan(project: "dzgro", commit: String(repeating: "ab", count: 20), account: "123456789012",
-                                        regions: [RegionPlan(region: "eu-west-1", steps: [step], unchanged: 0)], fingerprints: [:]))
+        let step = Step(
+            region: "eu-west-1", change: .update,
+            action: .alias(
+                function: "AmsChange", functionName: "Dzgro-AmsChange", environment: "prod", from: .init(version: "1"),
+                to: .init(version: "2"), revisionID: "r1"), gate: "prod")
+        _ = try await gate.request(
+            Plan(
+                project: "dzgro", commit: String(repeating: "ab", count: 20), account: "123456789012",
+                regions: [RegionPlan(region: "eu-west-1", steps: [step], unchanged: 0)], fingerprints: [:]))
         return (try #require(await store.load().first), try #require(await mailbox.lastCode()))
     }
 
@@ -29,18 +33,30 @@ struct DashboardTests {
         status.lastSeen = .init(id: String(repeating: "ab", count: 20), summary: "Release <prod> & more", at: now)
         var region = ControllerStatus.RegionEntry(region: "eu-west-1")
         region.appliedCommit = String(repeating: "ab", count: 20)
-        region.conditions = [.init(.awaitingApproval, "prod release of commit abababababab (approval x)"), .init(.drifted, "1 finding: alias Dzgro-AmsChange:prod")]
+        region.conditions = [
+            .init(.awaitingApproval, "prod release of commit abababababab (approval x)"), .init(.drifted, "1 finding: alias Dzgro-AmsChange:prod"),
+        ]
         region.functions = [.init(name: "AmsChange", functionName: "Dzgro-AmsChange", aliases: ["dev": "3", "staging": "2", "prod": "1 + 2 at 10%"])]
-        region.stacks = [.init(name: "Dzgro-ams", status: "UPDATE_COMPLETE", appliedCommit: String(repeating: "ab", count: 20), conditions: [.init(.ready, "as the commit renders it")])]
+        region.stacks = [
+            .init(
+                name: "Dzgro-ams", status: "UPDATE_COMPLETE", appliedCommit: String(repeating: "ab", count: 20),
+                conditions: [.init(.ready, "as the commit renders it")])
+        ]
         status.regions = [region]
-        status.drift = .init(at: now, seconds: 2.5, policy: "report", findings: [
-            Finding(kind: .alias, region: "eu-west-1", subject: "alias Dzgro-AmsChange:prod", detail: "points at 2; releases.yaml pins 1", remedy: "apply")], corrections: [])
+        status.drift = .init(
+            at: now, seconds: 2.5, policy: "report",
+            findings: [
+                Finding(kind: .alias, region: "eu-west-1", subject: "alias Dzgro-AmsChange:prod", detail: "points at 2; releases.yaml pins 1", remedy: "apply")
+            ], corrections: [])
         return status
     }
 
     @Test func itShowsWhatRunsWhereWhatWaitsAndWhatHappened() async throws {
         let (approval, code) = try await pendingApproval()
-        let audit = [AuditEntry(time: now, event: .requested, user: "alice", approval: approval.id, environment: "prod", commit: approval.commit, digest: "d", changes: [])]
+        let audit = [
+            AuditEntry(
+                time: now, event: .requested, user: "alice", approval: approval.id, environment: "prod", commit: approval.commit, digest: "d", changes: [])
+        ]
         let html = Dashboard.render(.init(status: status(), approvals: [approval], audit: audit, version: "9.9.9", now: now.addingTimeInterval(60)))
         #expect(html.contains("<meta http-equiv=\"refresh\" content=\"10\">"))
         // Functions with their versions per environment, in the order people think of them.

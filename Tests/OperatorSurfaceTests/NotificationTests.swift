@@ -10,9 +10,10 @@ import Testing
 
 @Suite("Notifications: payloads, retries, delivery on loopback")
 struct NotificationTests {
-    let event = ControllerEvent(.approvalRequested, "prod release of commit c0ffee000000 waits for approval 4f2a9c01 (code mailed; expires 2026-11-30T12:10:00Z)",
-                                details: ["eu-west-1  Api  1 → 2", "us-east-1  Api <1> → 2 & more"], commit: "c0ffee", environment: "prod",
-                                at: Date(timeIntervalSince1970: 1_790_000_000))
+    let event = ControllerEvent(
+        .approvalRequested, "prod release of commit c0ffee000000 waits for approval 4f2a9c01 (code mailed; expires 2026-11-30T12:10:00Z)",
+        details: ["eu-west-1  Api  1 → 2", "us-east-1  Api <1> → 2 & more"], commit: "c0ffee", environment: "prod",
+        at: Date(timeIntervalSince1970: 1_790_000_000))
 
     @Test func theGenericPayloadCarriesTheEventAsFields() throws {
         let sink = NotificationSink(name: "webhook", url: URL(string: "http://127.0.0.1:1/hook")!, format: .json)
@@ -33,11 +34,14 @@ struct NotificationTests {
         #expect(text.split(separator: "\n").count == 22 && text.hasSuffix("… and 5 more"))
     }
 
-    func outbox(_ transport: ScriptedTransport, log: LogRecorder = LogRecorder(), registry: PrometheusCollectorRegistry = .init(),
-                sleeps: Sleeps = Sleeps()) -> NotificationOutbox {
-        NotificationOutbox(sinks: [NotificationSink(name: "slack", url: URL(string: "https://hooks.example.com/services/T0/B0/SECRET-PATH")!, format: .slack)],
-                           transport: transport, metrics: ControllerMetrics(factory: PrometheusMetricsFactory(registry: registry)), logger: log.logger,
-                           controller: "ctl", version: "v", sleep: { seconds in sleeps.seconds.withLock { $0.append(seconds) } })
+    func outbox(
+        _ transport: ScriptedTransport, log: LogRecorder = LogRecorder(), registry: PrometheusCollectorRegistry = .init(),
+        sleeps: Sleeps = Sleeps()
+    ) -> NotificationOutbox {
+        NotificationOutbox(
+            sinks: [NotificationSink(name: "slack", url: URL(string: "https://hooks.example.com/services/T0/B0/SECRET-PATH")!, format: .slack)],
+            transport: transport, metrics: ControllerMetrics(factory: PrometheusMetricsFactory(registry: registry)), logger: log.logger,
+            controller: "ctl", version: "v", sleep: { seconds in sleeps.seconds.withLock { $0.append(seconds) } })
     }
 
     @Test func aSinkThatFailsForAWhileGetsTheEventWithBackoff() async {
@@ -69,9 +73,12 @@ struct NotificationTests {
         let receiver = Receiver(statuses: [503])
         try await serving([receiver.application]) {
             let base = try await receiver.announcement.wait()
-            let outbox = NotificationOutbox(sinks: [NotificationSink(name: "webhook", url: URL(string: base + "/events")!, format: .json),
-                                                    NotificationSink(name: "slack", url: URL(string: base + "/slack")!, format: .slack)],
-                                            logger: quiet, controller: "ctl", version: "v", delays: [0.05])
+            let outbox = NotificationOutbox(
+                sinks: [
+                    NotificationSink(name: "webhook", url: URL(string: base + "/events")!, format: .json),
+                    NotificationSink(name: "slack", url: URL(string: base + "/slack")!, format: .slack),
+                ],
+                logger: quiet, controller: "ctl", version: "v", delays: [0.05])
             outbox.notify(event)
             await outbox.drain()
         }

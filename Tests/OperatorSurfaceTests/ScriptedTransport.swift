@@ -4,7 +4,10 @@ import Synchronization
 
 /// A transport that answers from a script: a status, or a failure to connect.
 final class ScriptedTransport: HTTPTransport {
-    enum Answer: Sendable { case status(Int), unreachable }
+    enum Answer: Sendable {
+        case status(Int)
+        case unreachable
+    }
     let script: Mutex<[Answer]>
     let sent = Mutex<[HTTPRequest]>([])
     init(_ answers: [Answer]) { script = Mutex(answers) }

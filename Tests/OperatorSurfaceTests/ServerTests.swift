@@ -29,20 +29,27 @@ struct ServerTests {
         let server: OperatorServer
         let url = Announcement()
 
-        init(secret: [UInt8]?, status: ControllerStatus? = nil, approvals: MemoryStore = MemoryStore(), audit: JSONLinesLog = JSONLinesLog(url: URL(fileURLWithPath: "/nonexistent/audit.jsonl"))) {
+        init(
+            secret: [UInt8]?, status: ControllerStatus? = nil, approvals: MemoryStore = MemoryStore(),
+            audit: JSONLinesLog = JSONLinesLog(url: URL(fileURLWithPath: "/nonexistent/audit.jsonl"))
+        ) {
             let factory = PrometheusMetricsFactory(registry: registry)
             hooks = ControllerHooks(metrics: ControllerMetrics(factory: factory), health: HealthBoard(startedAt: Date()))
             let url = url
-            server = OperatorServer(settings: .init(host: "127.0.0.1", port: 0, webhookSecret: secret, branch: "main", readyWithinSeconds: 180,
-                                                    stackWaitSeconds: 3600, version: "9.9.9"),
-                                    hooks: hooks, registry: registry, metrics: factory,
-                                    sources: .init(status: FixedStatus(status), approvals: approvals, audit: audit), logger: quiet,
-                                    listening: { url.set($0) })
+            server = OperatorServer(
+                settings: .init(
+                    host: "127.0.0.1", port: 0, webhookSecret: secret, branch: "main", readyWithinSeconds: 180,
+                    stackWaitSeconds: 3600, version: "9.9.9"),
+                hooks: hooks, registry: registry, metrics: factory,
+                sources: .init(status: FixedStatus(status), approvals: approvals, audit: audit), logger: quiet,
+                listening: { url.set($0) })
         }
     }
 
-    static func get(_ url: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> (Int, String, [String: String]) {
-        let response = try await CurlTransport(limits: TransportLimits(idleSeconds: 5, deadlineSeconds: 10)).send(HTTPRequest(method: method, url: URL(string: url)!, headers: headers, body: body))
+    static func get(_ url: String, method: String = "GET", headers: [(String, String)] = [], body: [UInt8] = []) async throws -> (Int, String, [String: String])
+    {
+        let response = try await CurlTransport(limits: TransportLimits(idleSeconds: 5, deadlineSeconds: 10)).send(
+            HTTPRequest(method: method, url: URL(string: url)!, headers: headers, body: body))
         return (response.status, String(decoding: response.body, as: UTF8.self), response.headers)
     }
 
@@ -89,19 +96,30 @@ struct ServerTests {
             let base = try await served.url.wait()
             let hook = base + "/hooks/git"
             let woken = Mutex(false)
-            let waiter = Task { await served.hooks.wake.wait(); woken.withLock { $0 = true } }
+            let waiter = Task {
+                await served.hooks.wake.wait(); woken.withLock { $0 = true }
+            }
 
             let missing = try await Self.get(hook, method: "POST", headers: [("X-GitHub-Event", "push")], body: push)
             #expect(missing.0 == 401 && missing.1.hasPrefix("no signature"))
-            let bad = try await Self.get(hook, method: "POST", headers: [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", GitWebhook.signature(body: push, secret: Array("another-secret-entirely-32-bytes".utf8)))], body: push)
+            let bad = try await Self.get(
+                hook, method: "POST",
+                headers: [
+                    ("X-GitHub-Event", "push"),
+                    ("X-Hub-Signature-256", GitWebhook.signature(body: push, secret: Array("another-secret-entirely-32-bytes".utf8))),
+                ], body: push)
             #expect(bad.0 == 401 && bad.1 == "signature does not match the shared secret\n")
             let other = Array(#"{"ref":"refs/heads/dev"}"#.utf8)
-            let ignored = try await Self.get(hook, method: "POST", headers: [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", GitWebhook.signature(body: other, secret: secret))], body: other)
+            let ignored = try await Self.get(
+                hook, method: "POST", headers: [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", GitWebhook.signature(body: other, secret: secret))],
+                body: other)
             #expect(ignored.0 == 200 && ignored.1.hasPrefix("ignored: GitHub push to refs/heads/dev"))
             try await Task.sleep(nanoseconds: 200_000_000)
             #expect(woken.withLock { $0 } == false, "refused or ignored requests woke the controller")
 
-            let good = try await Self.get(hook, method: "POST", headers: [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", GitWebhook.signature(body: push, secret: secret))], body: push)
+            let good = try await Self.get(
+                hook, method: "POST", headers: [("X-GitHub-Event", "push"), ("X-Hub-Signature-256", GitWebhook.signature(body: push, secret: secret))],
+                body: push)
             #expect(good.0 == 202 && good.1 == "fetching now (GitHub push to refs/heads/main)\n")
             await waiter.value
             #expect(woken.withLock { $0 })
@@ -129,14 +147,19 @@ struct ServerTests {
             let base = try await first.url.wait()
             let port = Int(base.split(separator: ":").last!)!
             let factory = PrometheusMetricsFactory(registry: PrometheusCollectorRegistry())
-            let second = OperatorServer(settings: .init(host: "127.0.0.1", port: port, webhookSecret: nil, branch: "main", readyWithinSeconds: 180, stackWaitSeconds: 3600, version: "v"),
-                                        hooks: ControllerHooks(), registry: PrometheusCollectorRegistry(), metrics: factory,
-                                        sources: .init(status: FixedStatus(nil), approvals: MemoryStore(), audit: JSONLinesLog(url: URL(fileURLWithPath: "/nonexistent"))), logger: quiet)
+            let second = OperatorServer(
+                settings: .init(
+                    host: "127.0.0.1", port: port, webhookSecret: nil, branch: "main", readyWithinSeconds: 180, stackWaitSeconds: 3600, version: "v"),
+                hooks: ControllerHooks(), registry: PrometheusCollectorRegistry(), metrics: factory,
+                sources: .init(status: FixedStatus(nil), approvals: MemoryStore(), audit: JSONLinesLog(url: URL(fileURLWithPath: "/nonexistent"))),
+                logger: quiet)
             do {
                 try await second.run()
                 Issue.record("a second server on the same port ran")
             } catch {
-                #expect("\(error)".hasPrefix("cannot serve HTTP on 127.0.0.1:\(port): ") && "\(error)".hasSuffix("change [server] address in controller.conf"), "\(error)")
+                #expect(
+                    "\(error)".hasPrefix("cannot serve HTTP on 127.0.0.1:\(port): ") && "\(error)".hasSuffix("change [server] address in controller.conf"),
+                    "\(error)")
             }
         }
     }

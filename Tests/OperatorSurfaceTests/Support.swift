@@ -59,8 +59,9 @@ final class Receiver: Sendable {
             let status = box.statuses.withLock { $0.isEmpty ? 200 : $0.removeFirst() }
             return Response(status: .init(code: status))
         }
-        application = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                                  onServerRunning: { announcement.set("http://127.0.0.1:\($0.localAddress?.port ?? 0)") }, logger: quiet)
+        application = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { announcement.set("http://127.0.0.1:\($0.localAddress?.port ?? 0)") }, logger: quiet)
     }
 
     var received: [Received] { box.received.withLock { $0 } }

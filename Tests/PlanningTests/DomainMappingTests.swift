@@ -27,31 +27,45 @@ struct DomainMappingTests {
 
     static let cases: [Case] = [
         Case(name: "converged: every domain on its stage", expected: []),
-        Case(name: "a domain with nothing at its root is mapped",
-             mappings: ["api.dev.dzgro.com": []],
-             expected: ["+ api mapping api.dev.dzgro.com  map to the HTTP API's dev stage"]),
-        Case(name: "another API serves it and nobody said to move it: it stays, shown",
-             mappings: root("api.dev.dzgro.com", "old", "dev"),
-             expected: ["* api mapping api.dev.dzgro.com  stays on API old stage dev until `adopt.cutOver` lists dev"]),
-        Case(name: "dev listed: cut over at once",
-             cutOver: ["dev"], mappings: root("api.dev.dzgro.com", "old", "v1"),
-             expected: ["~ api mapping api.dev.dzgro.com  cut over from API old stage v1 to the HTTP API's dev stage"]),
-        Case(name: "prod listed: held like a release (prod's one domain is the apex)",
-             cutOver: ["prod"], mappings: root("api.dzgro.com", "old", "prod"),
-             expected: ["~ api mapping api.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs approval) [held: prod]"]),
-        Case(name: "no longer listed: back to where it was before the cut-over",
-             previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")],
-             expected: ["~ api mapping api.staging.dzgro.com  move back from API \(World.apiID) stage staging to API old stage staging, where it was before the cut-over (held: moving what staging's domain serves needs approval) [held: staging]"]),
-        Case(name: "still listed: the record changes nothing",
-             cutOver: ["staging"], previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")], expected: []),
-        Case(name: "ours, on the wrong stage",
-             mappings: root("api.dev.dzgro.com", World.apiID, "prod"),
-             expected: ["~ api mapping api.dev.dzgro.com  cut over from API \(World.apiID) stage prod to the HTTP API's dev stage"]),
+        Case(
+            name: "a domain with nothing at its root is mapped",
+            mappings: ["api.dev.dzgro.com": []],
+            expected: ["+ api mapping api.dev.dzgro.com  map to the HTTP API's dev stage"]),
+        Case(
+            name: "another API serves it and nobody said to move it: it stays, shown",
+            mappings: root("api.dev.dzgro.com", "old", "dev"),
+            expected: ["* api mapping api.dev.dzgro.com  stays on API old stage dev until `adopt.cutOver` lists dev"]),
+        Case(
+            name: "dev listed: cut over at once",
+            cutOver: ["dev"], mappings: root("api.dev.dzgro.com", "old", "v1"),
+            expected: ["~ api mapping api.dev.dzgro.com  cut over from API old stage v1 to the HTTP API's dev stage"]),
+        Case(
+            name: "prod listed: held like a release (prod's one domain is the apex)",
+            cutOver: ["prod"], mappings: root("api.dzgro.com", "old", "prod"),
+            expected: [
+                "~ api mapping api.dzgro.com  cut over from API old stage prod to the HTTP API's prod stage (held: moving what prod's domain serves needs "
+                    + "approval) [held: prod]"
+            ]),
+        Case(
+            name: "no longer listed: back to where it was before the cut-over",
+            previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")],
+            expected: [
+                "~ api mapping api.staging.dzgro.com  move back from API \(World.apiID) stage staging to API old stage staging, where it was before the "
+                    + "cut-over (held: moving what staging's domain serves needs approval) [held: staging]"
+            ]),
+        Case(
+            name: "still listed: the record changes nothing",
+            cutOver: ["staging"], previous: ["api.staging.dzgro.com": MappingTarget(apiID: "old", stage: "staging")], expected: []),
+        Case(
+            name: "ours, on the wrong stage",
+            mappings: root("api.dev.dzgro.com", World.apiID, "prod"),
+            expected: ["~ api mapping api.dev.dzgro.com  cut over from API \(World.apiID) stage prod to the HTTP API's dev stage"]),
     ]
 
     @Test(arguments: cases)
     func plan(_ c: Case) throws {
-        let edits = c.cutOver.isEmpty ? [] : [("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  cutOver: [\(c.cutOver.joined(separator: ", "))]")]
+        let edits =
+            c.cutOver.isEmpty ? [] : [("project.yaml", "keepVersions: 10", "keepVersions: 10\nadopt:\n  cutOver: [\(c.cutOver.joined(separator: ", "))]")]
         let (state, stacks) = try World.load(World.edited(edits))
         var snapshot = World.converged(state, stacks)
         snapshot.regions[Self.region]!.apiMappings.merge(c.mappings) { _, new in new }
@@ -72,9 +86,13 @@ struct DomainMappingTests {
         #expect(mappings.count == 3 && mappings.allSatisfy { $0 > deploy && steps[$0].gate == nil && steps[$0].change == .create })
 
         var waiting = Snapshot(account: World.account)
-        waiting.regions[Self.region] = RegionSnapshot(region: Self.region, found: [
-            FoundResource(stackName: "Dzgro-core", logicalID: "DzgroReportsQProd", kind: .queue, name: "DzgroReportsQProd", physicalID: "u",
-                          identifier: ["QueueUrl": "u"], live: ["FifoQueue": "false"])])
+        waiting.regions[Self.region] = RegionSnapshot(
+            region: Self.region,
+            found: [
+                FoundResource(
+                    stackName: "Dzgro-core", logicalID: "DzgroReportsQProd", kind: .queue, name: "DzgroReportsQProd", physicalID: "u",
+                    identifier: ["QueueUrl": "u"], live: ["FifoQueue": "false"])
+            ])
         let held = Planner.plan(state, stacks: stacks, snapshot: waiting, commit: "c")
         #expect(!held.steps.contains { if case .apiMapping = $0.action { true } else { false } })
     }
@@ -137,7 +155,8 @@ struct FeatureSetScopeTests {
         #expect(ams.steps.contains { $0.subject == "layer Dzgro-common" }, "a layer both use is kept")
         #expect(ams.regions.map(\.region) == ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"])
         let leftOut = try #require(ams.leftOut)
-        #expect(leftOut.count == 1 && leftOut[0].hasSuffix("of feature set core (ap-south-1 \(full.steps.count - ams.steps.count - 2), us-east-1 2)"), "\(leftOut)")
+        #expect(
+            leftOut.count == 1 && leftOut[0].hasSuffix("of feature set core (ap-south-1 \(full.steps.count - ams.steps.count - 2), us-east-1 2)"), "\(leftOut)")
         let text = PlanText.render(ams, source: "t", colour: false)
         #expect(text.contains("left out: \(leftOut[0])"))
 
@@ -159,17 +178,24 @@ struct DNSRecordsTests {
         snapshot.regions["ap-south-1"]!.stacks["Dzgro-core"]!.outputs["ApiDomainApexTarget"] = "d-abc.execute-api.ap-south-1.amazonaws.com"
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c")
         let dns = try #require(plan.dns)
-        #expect(dns.map { "\($0.type) \($0.name)" } == ["A dev.dzgro.com", "A staging.dzgro.com", "A dzgro.com",
-                                                        "CNAME auth.dev.dzgro.com", "CNAME auth.staging.dzgro.com", "CNAME auth.dzgro.com",
-                                                        "CNAME api.dev.dzgro.com", "CNAME api.staging.dzgro.com", "CNAME api.dzgro.com"])
+        #expect(
+            dns.map { "\($0.type) \($0.name)" } == [
+                "A dev.dzgro.com", "A staging.dzgro.com", "A dzgro.com",
+                "CNAME auth.dev.dzgro.com", "CNAME auth.staging.dzgro.com", "CNAME auth.dzgro.com",
+                "CNAME api.dev.dzgro.com", "CNAME api.staging.dzgro.com", "CNAME api.dzgro.com",
+            ])
         #expect(dns.first { $0.name == "auth.dev.dzgro.com" }?.target == "d111.cloudfront.net")
         #expect(dns.first { $0.name == "api.dzgro.com" }?.target == "d-abc.execute-api.ap-south-1.amazonaws.com")
         #expect(dns.first { $0.name == "api.dev.dzgro.com" }?.target == nil, "not known until the stack says")
         let text = PlanText.render(plan, source: "t", colour: false)
         #expect(text.contains("DNS records the custom domains need (create them where the domain is hosted):"))
         let lines = text.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("  CNAME api.dzgro.com ") && $0.hasSuffix("→ d-abc.execute-api.ap-south-1.amazonaws.com  prod's API (its regional API Gateway domain; a Route 53 alias works too)") },
-                "\(text)")
+        #expect(
+            lines.contains {
+                $0.hasPrefix("  CNAME api.dzgro.com ")
+                    && $0.hasSuffix("→ d-abc.execute-api.ap-south-1.amazonaws.com  prod's API (its regional API Gateway domain; a Route 53 alias works too)")
+            },
+            "\(text)")
         #expect(lines.contains { $0.hasPrefix("  CNAME api.dev.dzgro.com ") && $0.contains("→ (known once it is created)") }, "\(text)")
         #expect(plan.digest == Planner.plan(state, stacks: stacks, snapshot: World.converged(state, stacks), commit: "c").digest, "not in the digest")
     }

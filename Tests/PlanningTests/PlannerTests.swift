@@ -1,7 +1,7 @@
 import DesiredState
+import Fixtures
 import Foundation
 import Planning
-import Fixtures
 import Rendering
 import Testing
 
@@ -27,81 +27,110 @@ struct PlannerTests {
 
     static let cases: [Case] = [
         Case(name: "nothing changed", expected: []),
-        Case(name: "one function's code changed",
-             edits: [("functions/ams_change/handler.py", "def ", "# a fix\ndef ")],
-             expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
-                 ["\(region) + artifact AmsChange", "\(region) ~ stack Dzgro-ams"] + prunes(region, "Dzgro-ams")
-             }),
-        Case(name: "one layer requirement changed",
-             edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
-             expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
-                 ["\(region) + layer Dzgro-ams", "\(region) ~ stack Dzgro-ams"] + prunes(region, "Dzgro-ams")
-             }),
-        Case(name: "layer with three versions already: publishing prunes the oldest",
-             edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
-             remote: { snapshot in
-                 for region in ["eu-west-1"] {
-                     snapshot.regions[region]!.layers["Dzgro-ams"] = (1...3).reversed().map {
-                         LayerVersionFact(version: $0, arn: World.layerArn(region, "Dzgro-ams", $0), contentHash: String(repeating: "\($0)", count: 64))
-                     }
-                 }
-             },
-             expected: ["ap-south-1 + layer Dzgro-ams", "ap-south-1 ~ stack Dzgro-ams"] + prunes("ap-south-1", "Dzgro-ams")
+        Case(
+            name: "one function's code changed",
+            edits: [("functions/ams_change/handler.py", "def ", "# a fix\ndef ")],
+            expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
+                ["\(region) + artifact AmsChange", "\(region) ~ stack Dzgro-ams"] + prunes(region, "Dzgro-ams")
+            }),
+        Case(
+            name: "one layer requirement changed",
+            edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
+            expected: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].flatMap { region in
+                ["\(region) + layer Dzgro-ams", "\(region) ~ stack Dzgro-ams"] + prunes(region, "Dzgro-ams")
+            }),
+        Case(
+            name: "layer with three versions already: publishing prunes the oldest",
+            edits: [("layers/ams/requirements.txt", "python-dateutil==2.9.0.post0", "python-dateutil==2.9.1")],
+            remote: { snapshot in
+                for region in ["eu-west-1"] {
+                    snapshot.regions[region]!.layers["Dzgro-ams"] = (1...3).reversed().map {
+                        LayerVersionFact(version: $0, arn: World.layerArn(region, "Dzgro-ams", $0), contentHash: String(repeating: "\($0)", count: 64))
+                    }
+                }
+            },
+            expected: ["ap-south-1 + layer Dzgro-ams", "ap-south-1 ~ stack Dzgro-ams"] + prunes("ap-south-1", "Dzgro-ams")
                 + ["eu-west-1 + layer Dzgro-ams", "eu-west-1 - layer Dzgro-ams", "eu-west-1 ~ stack Dzgro-ams"] + prunes("eu-west-1", "Dzgro-ams")
                 + ["us-east-1 + layer Dzgro-ams", "us-east-1 ~ stack Dzgro-ams"] + prunes("us-east-1", "Dzgro-ams")
                 + ["us-west-2 + layer Dzgro-ams", "us-west-2 ~ stack Dzgro-ams"] + prunes("us-west-2", "Dzgro-ams")),
-        Case(name: "certificate pending validation",
-             remote: { snapshot in
-                 snapshot.regions["us-east-1"]!.certificates[0].status = "PENDING_VALIDATION"
-                 snapshot.regions["us-east-1"]!.certificates[0].records = [DNSRecord(name: "_a.auth.dzgro.com.", type: "CNAME", value: "_b.acm-validations.aws.")]
-             },
-             expected: ["us-east-1 * certificate auth auth.dzgro.com"]),
-        Case(name: "certificate failed: a new one is requested",
-             remote: { snapshot in snapshot.regions["ap-south-1"]!.certificates[0].status = "FAILED" },
-             expected: ["ap-south-1 + certificate api api.dzgro.com", "ap-south-1 * certificate api api.dzgro.com", "ap-south-1 ~ stack Dzgro-core"]
+        Case(
+            name: "certificate pending validation",
+            remote: { snapshot in
+                snapshot.regions["us-east-1"]!.certificates[0].status = "PENDING_VALIDATION"
+                snapshot.regions["us-east-1"]!.certificates[0].records = [
+                    DNSRecord(name: "_a.auth.dzgro.com.", type: "CNAME", value: "_b.acm-validations.aws.")
+                ]
+            },
+            expected: ["us-east-1 * certificate auth auth.dzgro.com"]),
+        Case(
+            name: "certificate failed: a new one is requested",
+            remote: { snapshot in snapshot.regions["ap-south-1"]!.certificates[0].status = "FAILED" },
+            expected: ["ap-south-1 + certificate api api.dzgro.com", "ap-south-1 * certificate api api.dzgro.com", "ap-south-1 ~ stack Dzgro-core"]
                 + prunes("ap-south-1", "Dzgro-core")),
-        Case(name: "stack in UPDATE_ROLLBACK_FAILED",
-             remote: { snapshot in snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED" },
-             expected: ["eu-west-1 ! stack Dzgro-ams"]),
-        Case(name: "staging pin changed: a gated step",
-             edits: [("releases.yaml", "staging:\n  ap-south-1:\n    Api: 1", "staging:\n  ap-south-1:\n    Api: 2")],
-             expected: ["ap-south-1 ~ alias ApiFunction:staging [held: staging]"]),
-        Case(name: "canary pin: a gated step to a weighted alias",
-             edits: [("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}")],
-             expected: ["ap-south-1 ~ alias ApiFunction:prod [held: prod]"]),
-        Case(name: "canary in place as pinned: nothing to do",
-             edits: [("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}")],
-             remote: { snapshot in snapshot.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["prod"]!.weights = ["2": 0.1] },
-             expected: []),
-        Case(name: "a release (aliases moved, canary included) redeploys no stack",
-             edits: [("releases.yaml", "staging:\n  ap-south-1:\n    Api: 1", "staging:\n  ap-south-1:\n    Api: {version: 5, canary: {version: 4, weight: 0.25}}")],
-             remote: { snapshot in snapshot.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["staging"] = AliasFact(version: "5", revisionID: "r5", weights: ["4": 0.25]) },
-             expected: []),
-        Case(name: "alias moved out of band: putting it back is gated too",
-             remote: { snapshot in snapshot.regions["us-west-2"]!.functions["AmsChangeFunction"]!.aliases["prod"]!.version = "5" },
-             expected: ["us-west-2 ~ alias AmsChangeFunction:prod [held: prod]"]),
-        Case(name: "artifact bucket deleted", remote: { snapshot in snapshot.regions["us-west-2"]!.artifactBucketExists = false },
-             expected: ["us-west-2 + artifact bucket dzgro-artifacts-123456789012-us-west-2"]),
-        Case(name: "cognito domain missing", remote: { snapshot in snapshot.regions["ap-south-1"]!.cognitoDomains["auth.staging.dzgro.com"] = nil },
-             expected: ["ap-south-1 + cognito domain auth.staging.dzgro.com"]),
-        Case(name: "a stack of the project the desired state no longer has is deleted, held for prod",
-             remote: { snapshot in
-                 let stray = StackFact(name: "Dzgro-reports", status: "UPDATE_COMPLETE", lastChange: "t1",
-                                       tags: ["Project": "Dzgro", "FeatureSet": "reports", StackTags.template: "h"])
-                 snapshot.regions["eu-west-1"]!.strays[stray.name] = stray
-                 // A region the desired state left entirely.
-                 snapshot.regions["sa-east-1"] = RegionSnapshot(region: "sa-east-1", strays: ["Dzgro-ams": StackFact(name: "Dzgro-ams", status: "UPDATE_COMPLETE",
-                                                                                                                      tags: ["Project": "Dzgro", "FeatureSet": "ams"])])
-             },
-             expected: ["eu-west-1 - stack Dzgro-reports [held: prod]", "sa-east-1 - stack Dzgro-ams [held: prod]"]),
-        Case(name: "a stray stack mid-operation waits for a later plan",
-             remote: { snapshot in
-                 snapshot.regions["eu-west-1"]!.strays["Dzgro-reports"] = StackFact(name: "Dzgro-reports", status: "UPDATE_IN_PROGRESS", tags: ["Project": "Dzgro"])
-             },
-             expected: []),
-        Case(name: "stack update in progress with the desired template: nothing to do",
-             remote: { snapshot in snapshot.regions["us-east-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_IN_PROGRESS" },
-             expected: []),
+        Case(
+            name: "stack in UPDATE_ROLLBACK_FAILED",
+            remote: { snapshot in snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED" },
+            expected: ["eu-west-1 ! stack Dzgro-ams"]),
+        Case(
+            name: "staging pin changed: a gated step",
+            edits: [("releases.yaml", "staging:\n  ap-south-1:\n    Api: 1", "staging:\n  ap-south-1:\n    Api: 2")],
+            expected: ["ap-south-1 ~ alias ApiFunction:staging [held: staging]"]),
+        Case(
+            name: "canary pin: a gated step to a weighted alias",
+            edits: [("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}")],
+            expected: ["ap-south-1 ~ alias ApiFunction:prod [held: prod]"]),
+        Case(
+            name: "canary in place as pinned: nothing to do",
+            edits: [("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: {version: 1, canary: {version: 2, weight: 0.1}}")],
+            remote: { snapshot in snapshot.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["prod"]!.weights = ["2": 0.1] },
+            expected: []),
+        Case(
+            name: "a release (aliases moved, canary included) redeploys no stack",
+            edits: [
+                ("releases.yaml", "staging:\n  ap-south-1:\n    Api: 1", "staging:\n  ap-south-1:\n    Api: {version: 5, canary: {version: 4, weight: 0.25}}")
+            ],
+            remote: { snapshot in
+                snapshot.regions["ap-south-1"]!.functions["ApiFunction"]!.aliases["staging"] = AliasFact(version: "5", revisionID: "r5", weights: ["4": 0.25])
+            },
+            expected: []),
+        Case(
+            name: "alias moved out of band: putting it back is gated too",
+            remote: { snapshot in snapshot.regions["us-west-2"]!.functions["AmsChangeFunction"]!.aliases["prod"]!.version = "5" },
+            expected: ["us-west-2 ~ alias AmsChangeFunction:prod [held: prod]"]),
+        Case(
+            name: "artifact bucket deleted", remote: { snapshot in snapshot.regions["us-west-2"]!.artifactBucketExists = false },
+            expected: ["us-west-2 + artifact bucket dzgro-artifacts-123456789012-us-west-2"]),
+        Case(
+            name: "cognito domain missing", remote: { snapshot in snapshot.regions["ap-south-1"]!.cognitoDomains["auth.staging.dzgro.com"] = nil },
+            expected: ["ap-south-1 + cognito domain auth.staging.dzgro.com"]),
+        Case(
+            name: "a stack of the project the desired state no longer has is deleted, held for prod",
+            remote: { snapshot in
+                let stray = StackFact(
+                    name: "Dzgro-reports", status: "UPDATE_COMPLETE", lastChange: "t1",
+                    tags: ["Project": "Dzgro", "FeatureSet": "reports", StackTags.template: "h"])
+                snapshot.regions["eu-west-1"]!.strays[stray.name] = stray
+                // A region the desired state left entirely.
+                snapshot.regions["sa-east-1"] = RegionSnapshot(
+                    region: "sa-east-1",
+                    strays: [
+                        "Dzgro-ams": StackFact(
+                            name: "Dzgro-ams", status: "UPDATE_COMPLETE",
+                            tags: ["Project": "Dzgro", "FeatureSet": "ams"])
+                    ])
+            },
+            expected: ["eu-west-1 - stack Dzgro-reports [held: prod]", "sa-east-1 - stack Dzgro-ams [held: prod]"]),
+        Case(
+            name: "a stray stack mid-operation waits for a later plan",
+            remote: { snapshot in
+                snapshot.regions["eu-west-1"]!.strays["Dzgro-reports"] = StackFact(
+                    name: "Dzgro-reports", status: "UPDATE_IN_PROGRESS", tags: ["Project": "Dzgro"])
+            },
+            expected: []),
+        Case(
+            name: "stack update in progress with the desired template: nothing to do",
+            remote: { snapshot in snapshot.regions["us-east-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_IN_PROGRESS" },
+            expected: []),
     ]
 
     @Test(arguments: cases)
@@ -112,8 +141,9 @@ struct PlannerTests {
         c.remote(&snapshot)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
         let actual = PlanText.outline(plan)
-        #expect(actual.count == c.expected.count && zip(actual, c.expected).allSatisfy { $0.hasPrefix($1) },
-                "\(c.name):\n  got      \(actual)\n  expected \(c.expected)")
+        #expect(
+            actual.count == c.expected.count && zip(actual, c.expected).allSatisfy { $0.hasPrefix($1) },
+            "\(c.name):\n  got      \(actual)\n  expected \(c.expected)")
         #expect(plan.hasChanges == !c.expected.isEmpty)
     }
 
@@ -188,7 +218,9 @@ struct PlannerTests {
         #expect(step.change == .blocked)
         #expect(step.detail.contains("aws cloudformation continue-update-rollback --stack-name Dzgro-ams --region eu-west-1"))
         snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "ROLLBACK_COMPLETE"
-        #expect(Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c").steps[0].detail.contains("delete-stack --stack-name Dzgro-ams --region eu-west-1"))
+        #expect(
+            Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c").steps[0].detail.contains(
+                "delete-stack --stack-name Dzgro-ams --region eu-west-1"))
     }
 
     @Test("the digest covers the commit, the steps and the observed fingerprints")
@@ -259,8 +291,10 @@ struct PlanTextTests {
     }
 
     @Test func mixedChanges() throws {
-        let files = World.edited([("functions/api/handler.py", "def ", "# v2\ndef "),
-                                  ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 3")])
+        let files = World.edited([
+            ("functions/api/handler.py", "def ", "# v2\ndef "),
+            ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 3"),
+        ])
         let (state, stacks) = try World.load(files)
         let (base, baseStacks) = try World.load()
         var snapshot = World.converged(base, baseStacks)
@@ -268,7 +302,8 @@ struct PlanTextTests {
         snapshot.regions["us-east-1"]!.certificates[0].records = [DNSRecord(name: "_x1.auth.dzgro.com.", type: "CNAME", value: "_y1.acm-validations.aws.")]
         snapshot.regions["eu-west-1"]!.stacks["Dzgro-ams"]!.status = "UPDATE_ROLLBACK_FAILED"
         snapshot.regions["us-west-2"]!.layers["Dzgro-common"] = (1...3).reversed().map {
-            LayerVersionFact(version: $0, arn: World.layerArn("us-west-2", "Dzgro-common", $0), contentHash: $0 == 3 ? base.layer(named: "common")!.contentHash : nil)
+            LayerVersionFact(
+                version: $0, arn: World.layerArn("us-west-2", "Dzgro-common", $0), contentHash: $0 == 3 ? base.layer(named: "common")!.contentHash : nil)
         }
         snapshot.regions["us-west-2"]!.layers["Dzgro-common"]!.insert(LayerVersionFact(version: 4, arn: "x", contentHash: nil), at: 0)
         let plan = Planner.plan(state, stacks: stacks, snapshot: snapshot, commit: "c0ffee")
@@ -284,12 +319,19 @@ struct PlanTextTests {
         let (base, baseStacks) = try World.load()
         let plan = Planner.plan(state, stacks: stacks, snapshot: World.converged(base, baseStacks), commit: "c0ffee")
         let retagged = (1...112).map { ResourceChange(action: "Modify", logicalID: "R\($0)", type: "AWS::SQS::Queue", replacement: "False", causes: ["Tags"]) }
-        let previewed = plan.previewed(["ap-south-1/Dzgro-core": StackPreview(
-            changeSet: "reconciler-3f5a", changes: [StackPreviewTests.userPool, StackPreviewTests.bucket, StackPreviewTests.role,
-                                                     ResourceChange(action: "Modify", logicalID: "ApiFunction", type: "AWS::Lambda::Function",
-                                                                    physicalID: "ApiFunction", replacement: "False", causes: ["Code", "Tags"])] + retagged,
-            notes: ["previewed with the current value of LayerCommon: apply makes a new change set once the new value is known"],
-            widening: ["ApiFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"])],
+        let previewed = plan.previewed(
+            [
+                "ap-south-1/Dzgro-core": StackPreview(
+                    changeSet: "reconciler-3f5a",
+                    changes: [
+                        StackPreviewTests.userPool, StackPreviewTests.bucket, StackPreviewTests.role,
+                        ResourceChange(
+                            action: "Modify", logicalID: "ApiFunction", type: "AWS::Lambda::Function",
+                            physicalID: "ApiFunction", replacement: "False", causes: ["Code", "Tags"]),
+                    ] + retagged,
+                    notes: ["previewed with the current value of LayerCommon: apply makes a new change set once the new value is known"],
+                    widening: ["ApiFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"])
+            ],
             environments: state.environments.map(\.name.value), gated: state.gatedEnvironments.map(\.name.value))
         try check(PlanText.render(previewed, source: "commit c0ffee", colour: false) + "\n", "previewed-update.txt")
     }

@@ -48,10 +48,13 @@ extension CLI {
     @Test func anUnknownFeatureSetIsNamedBeforeAnyAWSCall() throws {
         // No credentials and no endpoint: the refusal comes before STS would be asked.
         for command in ["plan", "apply"] {
-            let result = try CLI.run([command, "--feature-set", "amz", "--desired-state", CLI.root.appendingPathComponent("desired-state").path],
-                                     environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
+            let result = try CLI.run(
+                [command, "--feature-set", "amz", "--desired-state", CLI.root.appendingPathComponent("desired-state").path],
+                environment: ["AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""])
             #expect(result.status == 1)
-            #expect(result.stderr.contains("feature set 'amz' is not in the desired state (project.yaml `featureSets`); feature sets: core, ams"), "\(result.stderr)")
+            #expect(
+                result.stderr.contains("feature set 'amz' is not in the desired state (project.yaml `featureSets`); feature sets: core, ams"),
+                "\(result.stderr)")
             #expect(!result.stderr.contains("asking STS"), "\(result.stderr)")
         }
     }
@@ -100,7 +103,10 @@ extension CLI {
         try Data("[source]\nrepository = \"repo\"\nbranch = \"main\"\n[state]\ndirectory = \"state\"\n".utf8).write(to: config)
         let result = try CLI.run(["status", "--config", config.path])
         #expect(result.status == 1)
-        #expect(result.stderr.contains("cannot read \(state.path)/approvals.json: Is a directory. A directory stands where the controller keeps a file: move it aside"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains(
+                "cannot read \(state.path)/approvals.json: Is a directory. A directory stands where the controller keeps a file: move it aside"),
+            "\(result.stderr)")
         #expect(result.stderr.contains("cannot read \(state.path)/status.json: it is damaged"))
         #expect(result.stdout.contains("Held releases:\n  unknown: ") && !result.stdout.contains("has not run"), "\(result.stdout)")
         #expect(result.stdout.contains("1 line does not read as an audit record (line 2)") && result.stdout.contains("requested"))
@@ -138,13 +144,13 @@ extension CLI {
         _ = try git(["push", "-q", root.appendingPathComponent("remote.git").path, "main"], in: work)
         let config = root.appendingPathComponent("controller.conf")
         try """
-            [source]
-            repository = "file://\(root.appendingPathComponent("remote.git").path)"
-            branch = "main"
-            subdirectory = "infra"
-            [state]
-            directory = "state"
-            """.write(to: config, atomically: true, encoding: .utf8)
+        [source]
+        repository = "file://\(root.appendingPathComponent("remote.git").path)"
+        branch = "main"
+        subdirectory = "infra"
+        [state]
+        directory = "state"
+        """.write(to: config, atomically: true, encoding: .utf8)
 
         let tip = try CLI.run(["validate", "--config", config.path])
         #expect(tip.status == 1)

@@ -18,9 +18,11 @@ import Testing
         mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     }
 
-    static let pieces = ["[", "]", "[[", "]]", "\"", "'", "#", "=", ".", ",", "\n", " ", "é", "ü", "\u{0}", "\u{7f}", "-", "_", "{", "}",
-                         "0", "99999999999999999999", "-1", "true", "\"\"\"", "\\", "\\u", "[é]", "[.]", "[#]", "aws", "endpoint",
-                         "ses_region", "\"ap south 1\"", "\"127.0.0.1:5000\"", "\"http://[::1\"", "inf", "nan", "1e400", "\t"]
+    static let pieces = [
+        "[", "]", "[[", "]]", "\"", "'", "#", "=", ".", ",", "\n", " ", "é", "ü", "\u{0}", "\u{7f}", "-", "_", "{", "}",
+        "0", "99999999999999999999", "-1", "true", "\"\"\"", "\\", "\\u", "[é]", "[.]", "[#]", "aws", "endpoint",
+        "ses_region", "\"ap south 1\"", "\"127.0.0.1:5000\"", "\"http://[::1\"", "inf", "nan", "1e400", "\t",
+    ]
 
     static func mutate(_ text: String, _ random: inout Seeded) -> String {
         var characters = Array(text)
@@ -29,7 +31,8 @@ import Testing
             switch random.below(4) {
             case 3:
                 // A line of its own: a table header, or a key, made of random pieces.
-                let line = ["[", "[[", "", "  "][random.below(4)] + pieces[random.below(pieces.count)] + pieces[random.below(pieces.count)]
+                let line =
+                    ["[", "[[", "", "  "][random.below(4)] + pieces[random.below(pieces.count)] + pieces[random.below(pieces.count)]
                     + ["]", "]]", " = 1", ""][random.below(4)] + "\n"
                 let starts = [0] + characters.indices.filter { characters[$0] == "\n" }.map { $0 + 1 }
                 characters.insert(contentsOf: line, at: starts[random.below(starts.count)])

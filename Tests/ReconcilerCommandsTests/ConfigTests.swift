@@ -12,7 +12,8 @@ import Testing
         #expect(config.source.subdirectory == "desired-state")
         #expect(config.source.authorName == "reconciler")
         // The team's release mail.
-        #expect(config.approval.recipients == ["dzgrotechnologies@gmail.com"] && config.approval.sender == "noreply@dzgro.com"
+        #expect(
+            config.approval.recipients == ["dzgrotechnologies@gmail.com"] && config.approval.sender == "noreply@dzgro.com"
                 && config.approval.sesRegion == "ap-south-1")
         #expect(config.approval.otpLifetimeSeconds == 600)
         #expect(config.intervals.pollSeconds == 60)
@@ -21,7 +22,8 @@ import Testing
     }
 
     @Test func everyKeyIsRead() throws {
-        let config = try ControllerConfig.parse("""
+        let config = try ControllerConfig.parse(
+            """
             [source]
             repository = "https://git.example.com/dzgro/infra.git"
             branch = "release"
@@ -79,20 +81,28 @@ import Testing
 
     @Test func withoutAServerTableRunServesNothingAndTheBundledOneListensOnLoopback() throws {
         #expect(try ControllerConfig.parse("", file: "c.conf").server == nil)
-        let bundled = try ControllerConfig.parse(String(contentsOf: Self.root.appendingPathComponent("controller.conf"), encoding: .utf8), file: "controller.conf")
+        let bundled = try ControllerConfig.parse(
+            String(contentsOf: Self.root.appendingPathComponent("controller.conf"), encoding: .utf8), file: "controller.conf")
         #expect(bundled.server?.host == "127.0.0.1" && bundled.server?.port == 9820)
         #expect(try ControllerConfig.parse("[server]\naddress = \"0.0.0.0:9820\"\n", file: "c.conf").server?.isLoopback == false)
     }
 
     @Test(arguments: [
-        ("[aws]\nprofil = \"x\"\n", "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, retry_mode, ca_bundle, account_id, timeout_seconds, deadline_seconds"),
+        (
+            "[aws]\nprofil = \"x\"\n",
+            "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, retry_mode, ca_bundle, account_id, timeout_seconds, "
+                + "deadline_seconds"
+        ),
         ("[aws]\naccount_id = \"12345\"\n", "c.conf:2: aws.account_id: '12345' is not an AWS account id; write its 12 digits"),
         ("[aws]\naccount_id = 123456789012\n", "c.conf:2: aws.account_id: expected a string in quotes"),
         ("[aws]\nretry_mode = \"legacy\"\n", "c.conf:2: aws.retry_mode: 'legacy' is not a retry mode; use \"standard\" or \"adaptive\""),
         ("[approval]\notp_lifetime_seconds = 5\n", "approval.otp_lifetime_seconds: 5 is out of range; allowed 60-86400"),
         ("[approval]\nrecipients = \"a@b.c\"\n", "approval.recipients: expected a list of strings"),
         ("[approval]\nrecipients = [\"nobody\"]\nses_region = \"ap-south-1\"\n", "approval: 'nobody' is not an e-mail address"),
-        ("[approval]\nrecipients = [\"a@b.c\"]\nsender = \"r@b.c\"\n", "approval.ses_region: is required with recipients: name the region whose SES sends the codes"),
+        (
+            "[approval]\nrecipients = [\"a@b.c\"]\nsender = \"r@b.c\"\n",
+            "approval.ses_region: is required with recipients: name the region whose SES sends the codes"
+        ),
         ("[drift]\npolicy = \"fix\"\n", "drift.policy: 'fix' is not a policy; allowed: report, correct"),
         ("[sourc]\n", "sourc: unknown key"),
         ("[source\n", "c.conf:1: TOML syntax error"),
@@ -118,7 +128,10 @@ import Testing
         ("[server]\naddress = \"9820\"\n", "c.conf:2: server.address: '9820' is not host:port; write e.g. \"127.0.0.1:9820\""),
         ("[server]\naddress = \"localhost:99999\"\n", "server.address: 'localhost:99999' is not host:port"),
         ("[server]\nwebhook_secret = \"x\"\n", "server.webhook_secret: unknown key; allowed here: address, webhook_secret_file, ready_within_seconds"),
-        ("[notify]\nslack_url = \"https://hooks.slack.com/x\"\n", "notify.slack_url: unknown key; allowed here: webhook_url_file, slack_url_file, failing_after"),
+        (
+            "[notify]\nslack_url = \"https://hooks.slack.com/x\"\n",
+            "notify.slack_url: unknown key; allowed here: webhook_url_file, slack_url_file, failing_after"
+        ),
         ("[notify]\nfailing_after = 0\n", "notify.failing_after: 0 is out of range; allowed 1-100"),
     ])
     func badConfigurationsAreExplained(_ text: String, _ expected: String) {

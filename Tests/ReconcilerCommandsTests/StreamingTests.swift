@@ -12,19 +12,25 @@ import Testing
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-stream-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try Data("""
+        try Data(
+            """
             [aws]
             endpoint = "\(server.endpoint("silent"))"
             max_attempts = 1
             [state]
             directory = "state"
-            """.utf8).write(to: directory.appendingPathComponent("controller.conf"))
+            """.utf8
+        ).write(to: directory.appendingPathComponent("controller.conf"))
 
         let process = Process()
         process.executableURL = CLI.binary
-        process.arguments = ["apply", "--config", directory.appendingPathComponent("controller.conf").path,
-                             "--desired-state", CLI.root.appendingPathComponent("desired-state").path]
-        process.environment = CLI.environment(["AWS_ACCESS_KEY_ID": "AKIDSTREAM", "AWS_SECRET_ACCESS_KEY": "stream-secret", "AWS_REGION": "", "AWS_DEFAULT_REGION": ""])
+        process.arguments = [
+            "apply", "--config", directory.appendingPathComponent("controller.conf").path,
+            "--desired-state", CLI.root.appendingPathComponent("desired-state").path,
+        ]
+        process.environment = CLI.environment([
+            "AWS_ACCESS_KEY_ID": "AKIDSTREAM", "AWS_SECRET_ACCESS_KEY": "stream-secret", "AWS_REGION": "", "AWS_DEFAULT_REGION": "",
+        ])
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle(forWritingAtPath: "/dev/null")
@@ -82,7 +88,8 @@ import Testing
         _ = try Git.run(["add", "-A"], in: work)
         _ = try Git.run(["commit", "-q", "-m", "state"], in: work)
         let config = root.appendingPathComponent("controller.conf")
-        try Data("""
+        try Data(
+            """
             [source]
             repository = "repo"
             subdirectory = "desired-state"
@@ -90,8 +97,10 @@ import Testing
             endpoint = "\(server.endpoint("redirect"))"
             [state]
             directory = "state"
-            """.utf8).write(to: config)
-        let result = try CLI.run(["run", "--once", "--config", config.path], environment: ["AWS_ACCESS_KEY_ID": "AKIDONCE", "AWS_SECRET_ACCESS_KEY": "once-secret"])
+            """.utf8
+        ).write(to: config)
+        let result = try CLI.run(
+            ["run", "--once", "--config", config.path], environment: ["AWS_ACCESS_KEY_ID": "AKIDONCE", "AWS_SECRET_ACCESS_KEY": "once-secret"])
         #expect(result.status == 1)
         let failure = try #require(result.stderr.split(separator: "\n").first { $0.contains("\"message\":\"cycle failed\"") }, "\(result.stderr)")
         #expect(failure.contains("\"level\":\"error\"") && failure.contains("307 redirecting to http://127.0.0.2:9/elsewhere"), "\(failure)")

@@ -1,13 +1,14 @@
 import Fixtures
 import Foundation
-import StateStore
-#if canImport(Glibc)
-import Glibc
-#endif
 import Planning
 import Ports
 import ReleaseGate
+import StateStore
 import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 // The in-memory edges (store, mailbox, aliases, audit log, clock) are in Tests/Fixtures/Fakes.swift.
 
@@ -23,8 +24,9 @@ struct Fixture {
 
     var gate: ReleaseGate {
         let clock = clock
-        return ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, checks: checks, policy: .init(lifetime: 600, maxAttempts: 3),
-                           user: "tester", now: { clock.now() })
+        return ReleaseGate(
+            store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, checks: checks, policy: .init(lifetime: 600, maxAttempts: 3),
+            user: "tester", now: { clock.now() })
     }
 
     /// AmsChange in four regions with staging and prod at version 1.
@@ -37,10 +39,12 @@ struct Fixture {
         var regionPlans: [RegionPlan] = []
         for region in regions {
             let alias = await account.read(region: region, functionName: "AmsChangeFunction", environment: environment)
-            let step = Step(region: region, change: .update,
-                            action: .alias(function: "AmsChange", functionName: "AmsChangeFunction", environment: environment,
-                                           from: alias?.target, to: target,
-                                           revisionID: alias?.revisionID), gate: environment)
+            let step = Step(
+                region: region, change: .update,
+                action: .alias(
+                    function: "AmsChange", functionName: "AmsChangeFunction", environment: environment,
+                    from: alias?.target, to: target,
+                    revisionID: alias?.revisionID), gate: environment)
             regionPlans.append(RegionPlan(region: region, steps: [step], unchanged: 0))
         }
         return Plan(project: "dzgro", commit: commit, account: "123456789012", regions: regionPlans, fingerprints: [:])
@@ -152,8 +156,9 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         await f.seed()
         _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
         let code = try #require(await f.mailbox.lastCode())
-        let full = ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")),
-                               policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", now: { f.clock.now() })
+        let full = ReleaseGate(
+            store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")),
+            policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", now: { f.clock.now() })
         await #expect(throws: LogWriteFailed.self) { _ = try await full.approve(id: nil, code: code) }
         #expect(await f.account.moves.isEmpty)
         let waiting = await f.store.approvals[0]
@@ -188,8 +193,9 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
     @Test func resendsAreBoundedAndWrongCodesCountAcrossThem() async throws {
         let f = Fixture()
         await f.seed()
-        let gate = ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
-                               policy: .init(lifetime: 600, maxAttempts: 2, maxResends: 2), user: "tester", now: { f.clock.now() })
+        let gate = ReleaseGate(
+            store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
+            policy: .init(lifetime: 600, maxAttempts: 2, maxResends: 2), user: "tester", now: { f.clock.now() })
         #expect(gate.policy.guessBudget == 6)
         _ = try await gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
         let id = await f.store.approvals[0].id
@@ -208,7 +214,8 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         }
         #expect(await f.mailbox.sent.count == 3)
         #expect(await f.account.moves.isEmpty)
-        #expect(await f.audit.entries.filter { $0.event == .resent }.map(\.detail) == ["resend 1 of 2; 2 of 6 guesses used", "resend 2 of 2; 4 of 6 guesses used"])
+        #expect(
+            await f.audit.entries.filter { $0.event == .resent }.map(\.detail) == ["resend 1 of 2; 2 of 6 guesses used", "resend 2 of 2; 4 of 6 guesses used"])
     }
 
     /// On a full state disk the code is not spent and the audit log does not say "approved".
@@ -235,16 +242,19 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
             func wants() throws -> TipWants { try read() }
         }
         @Sendable func pins(_ version: String) -> TipWants {
-            TipWants(commit: "d00d000000000000000000000000000000000002",
-                     pins: Dictionary(uniqueKeysWithValues: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].map {
-                         (TipWants.key("staging", $0, "AmsChange"), AliasTarget(version: version))
-                     }), templates: [:])
+            TipWants(
+                commit: "d00d000000000000000000000000000000000002",
+                pins: Dictionary(
+                    uniqueKeysWithValues: ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"].map {
+                        (TipWants.key("staging", $0, "AmsChange"), AliasTarget(version: version))
+                    }), templates: [:])
         }
         let f = Fixture()
         await f.seed()
         func gate(_ tip: @escaping @Sendable () throws -> TipWants) -> ReleaseGate {
-            ReleaseGate(store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
-                        policy: .init(lifetime: 600, maxAttempts: 3), tip: Tip(read: tip), user: "tester", now: { f.clock.now() })
+            ReleaseGate(
+                store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
+                policy: .init(lifetime: 600, maxAttempts: 3), tip: Tip(read: tip), user: "tester", now: { f.clock.now() })
         }
         _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
         let code = try #require(await f.mailbox.lastCode())
@@ -255,7 +265,9 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         // A later commit that still pins 2 (another file changed): the approval still stands.
         #expect(try await f.gate.supersedeUnwanted(pins("2")).isEmpty)
         // The promotion reverted: the tip pins 1 again.
-        await expectRefusal("is superseded: the branch tip d00d00000000 no longer asks for it:\n  ap-south-1 AmsChange: the approval moves staging to 2; the tip pins 1") {
+        await expectRefusal(
+            "is superseded: the branch tip d00d00000000 no longer asks for it:\n  ap-south-1 AmsChange: the approval moves staging to 2; the tip pins 1"
+        ) {
             _ = try await gate { pins("1") }.approve(id: nil, code: code)
         }
         let superseded = await f.store.approvals[0]
@@ -267,7 +279,9 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         let stored = await f.store.approvals
         #expect(Approval.recentlySuperseded(stored, now: f.clock.now()).map(\.id) == [superseded.id])
         // Even the right code, later, moves nothing.
-        await expectRefusal("is superseded: the branch tip d00d00000000 no longer asks for it") { _ = try await gate { pins("2") }.approve(id: superseded.id, code: code) }
+        await expectRefusal("is superseded: the branch tip d00d00000000 no longer asks for it") {
+            _ = try await gate { pins("2") }.approve(id: superseded.id, code: code)
+        }
         #expect(await f.account.moves.isEmpty)
     }
 
@@ -277,7 +291,10 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
         _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
         var pins: [String: AliasTarget] = [:]
-        for region in f.regions { pins[TipWants.key("staging", region, "AmsChange")] = AliasTarget(version: "1"); pins[TipWants.key("prod", region, "AmsChange")] = AliasTarget(version: "2") }
+        for region in f.regions {
+            pins[TipWants.key("staging", region, "AmsChange")] = AliasTarget(version: "1");
+            pins[TipWants.key("prod", region, "AmsChange")] = AliasTarget(version: "2")
+        }
         let superseded = try await f.gate.supersedeUnwanted(TipWants(commit: "c0ffee0000000000000000000000000000000009", pins: pins, templates: [:]))
         #expect(superseded.map(\.environment) == ["staging"])
         #expect(await f.store.approvals.map(\.state) == [.superseded, .pending])
@@ -324,14 +341,19 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
             for function in functions {
                 await f.account.set(region, "\(function)Function", "staging", "1")
                 let alias = await f.account.read(region: region, functionName: "\(function)Function", environment: "staging")
-                steps.append(Step(region: region, change: .update,
-                                  action: .alias(function: function, functionName: "\(function)Function", environment: "staging",
-                                                 from: alias?.target, to: AliasTarget(version: "2"), revisionID: alias?.revisionID), gate: "staging"))
+                steps.append(
+                    Step(
+                        region: region, change: .update,
+                        action: .alias(
+                            function: function, functionName: "\(function)Function", environment: "staging",
+                            from: alias?.target, to: AliasTarget(version: "2"), revisionID: alias?.revisionID), gate: "staging"))
             }
             regionPlans.append(RegionPlan(region: region, steps: steps, unchanged: 0))
         }
-        _ = try await f.gate.request(Plan(project: "dzgro", commit: "c0ffee0000000000000000000000000000000001", account: "123456789012",
-                                          regions: regionPlans, fingerprints: [:]))
+        _ = try await f.gate.request(
+            Plan(
+                project: "dzgro", commit: "c0ffee0000000000000000000000000000000001", account: "123456789012",
+                regions: regionPlans, fingerprints: [:]))
         let code = try #require(await f.mailbox.lastCode())
         await f.account.gather(28)
         let outcome = try await f.gate.approve(id: nil, code: code)
@@ -349,7 +371,8 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         let outcome = try await f.gate.approve(id: nil, code: code)
         #expect(!outcome.succeeded)
         #expect(outcome.approval.state == .partial)
-        #expect(Dictionary(uniqueKeysWithValues: outcome.entries.map { ($0.region, $0.outcome.rawValue) })
+        #expect(
+            Dictionary(uniqueKeysWithValues: outcome.entries.map { ($0.region, $0.outcome.rawValue) })
                 == ["ap-south-1": "applied", "eu-west-1": "applied", "us-east-1": "failed", "us-west-2": "applied"])
         #expect(await f.versions("prod") == ["4", "4", "1", "4"])
         await expectRefusal("--retry") { _ = try await f.gate.approve(id: nil, code: code) }
@@ -382,8 +405,9 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         await f.account.set("us-west-2", "AmsChangeFunction", "prod", "4")
         // The planner leaves out aliases at their pin: the plan holds us-east-1 only.
         var plan = await f.plan("prod", to: AliasTarget(version: "4"))
-        plan = Plan(project: plan.project, commit: plan.commit, account: plan.account,
-                    regions: plan.regions.filter { $0.region == "us-east-1" }, fingerprints: [:])
+        plan = Plan(
+            project: plan.project, commit: plan.commit, account: plan.account,
+            regions: plan.regions.filter { $0.region == "us-east-1" }, fingerprints: [:])
         let again = try await f.gate.request(plan)
         guard case .partial(let same) = again.first else { Issue.record("expected the confirmed approval, got \(again)"); return }
         #expect(same.id == outcome.approval.id)

@@ -84,8 +84,9 @@ import Testing
         #expect(r.summary(now: t0 + 60) == "step 2 of 3: 50% on the new versions, next step in 4m")
         #expect(r.summary(now: t0 + 299.5) == "step 2 of 3: 50% on the new versions, next step in 1s")
         #expect(r.summary(now: t0 + 301) == "step 2 of 3: 50% on the new versions, checking")
-        let change = AliasChange(region: "eu-west-1", function: "AmsChange", functionName: "AmsChangeFunction", environment: "prod",
-                                 from: AliasTarget(version: "1"), to: AliasTarget(version: "2"), revisionID: "r1")
+        let change = AliasChange(
+            region: "eu-west-1", function: "AmsChange", functionName: "AmsChangeFunction", environment: "prod",
+            from: AliasTarget(version: "1"), to: AliasTarget(version: "2"), revisionID: "r1")
         #expect(change.isProgressive)
         #expect(r.target(of: change, at: 0).description == "1 + 2 at 10%")
         #expect(r.target(of: change, at: 2) == AliasTarget(version: "2"))
@@ -104,8 +105,9 @@ import Testing
 
 /// The gate walking a rollout over four regions of in-memory aliases, alarms and metrics.
 @Suite struct RolloutGateTests {
-    static let policy = RolloutPolicy(steps: [.init(percent: 10, bakeSeconds: 60), .init(percent: 50, bakeSeconds: 60)],
-                                      alarms: ["dzgro-errors"], metrics: .init(errors: 0))
+    static let policy = RolloutPolicy(
+        steps: [.init(percent: 10, bakeSeconds: 60), .init(percent: 50, bakeSeconds: 60)],
+        alarms: ["dzgro-errors"], metrics: .init(errors: 0))
 
     /// prod at version 1 everywhere, a release to 2 confirmed: the rollout has made its first shift.
     func started(_ f: Fixture, policy: RolloutPolicy = policy) async throws -> Approval {
@@ -122,7 +124,9 @@ import Testing
 
     func targets(_ f: Fixture) async -> Set<String> {
         var result = Set<String>()
-        for region in f.regions { result.insert(await f.account.read(region: region, functionName: "AmsChangeFunction", environment: "prod")?.target.description ?? "-") }
+        for region in f.regions {
+            result.insert(await f.account.read(region: region, functionName: "AmsChangeFunction", environment: "prod")?.target.description ?? "-")
+        }
         return result
     }
 
@@ -178,7 +182,8 @@ import Testing
         #expect(mail.body.contains("Why: rolled back: alarm dzgro-errors is in ALARM in eu-west-1"))
         // The same commit is not asked for again: it waits for a fix.
         #expect(try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")), rollouts: ["prod": Self.policy]).isEmpty)
-        let fixed = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "3"), commit: "f1x0000000000000000000000000000000000002"), rollouts: ["prod": Self.policy])
+        let fixed = try await f.gate.request(
+            await f.plan("prod", to: AliasTarget(version: "3"), commit: "f1x0000000000000000000000000000000000002"), rollouts: ["prod": Self.policy])
         #expect(fixed.count == 1)
     }
 
@@ -288,7 +293,9 @@ import Testing
         #expect(moves.isEmpty, "no alias moved")
         let invocations = await f.checks.invocations
         #expect(invocations.count == 4 && invocations.allSatisfy { $0.functionName == "AmsSmokeFunction" && $0.qualifier == "prod" })
-        #expect(invocations[0].payload.contains("\"functions\":[{\"function\":\"AmsChange\",\"functionName\":\"AmsChangeFunction\",\"previousVersion\":\"1\",\"version\":\"2\"}]"))
+        #expect(
+            invocations[0].payload.contains(
+                "\"functions\":[{\"function\":\"AmsChange\",\"functionName\":\"AmsChangeFunction\",\"previousVersion\":\"1\",\"version\":\"2\"}]"))
         #expect(approval.reason?.hasPrefix("stopped before any traffic: the pre-traffic hook failed: ap-south-1: Unhandled: smoke test failed") == true)
         #expect(await f.mailbox.sent.last?.subject.contains("STOPPED") == true)
 

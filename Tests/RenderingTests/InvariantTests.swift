@@ -94,7 +94,9 @@ import Testing
             }
             // Every queue of an environment with an alias has its consumers; local queues have none.
             for queue in state.queues where queue.featureSet.value == template.stack.id.featureSet {
-                let consumers = state.functions.filter { $0.triggers.contains { if case .queue(let q, _, _) = $0.kind { q.value == queue.name.value } else { false } } }
+                let consumers = state.functions.filter {
+                    $0.triggers.contains { if case .queue(let q, _, _) = $0.kind { q.value == queue.name.value } else { false } }
+                }
                 for env in state.environments {
                     let queueID = Naming.queueName(queue.name.value, environment: env.name.value)
                     let count = mappings.filter { $0.properties["EventSourceArn"]?.getAttTarget?.0 == queueID }.count
@@ -131,7 +133,8 @@ import Testing
     @Test func nothingInvokesLatestOrABareFunction() {
         for template in templates {
             #expect(!template.value.allStrings.contains { $0.contains("$LATEST") })
-            let invokers = template.resources(of: "AWS::Lambda::EventSourceMapping").map(\.properties)
+            let invokers =
+                template.resources(of: "AWS::Lambda::EventSourceMapping").map(\.properties)
                 + template.resources(of: "AWS::Lambda::Permission").map(\.properties)
             for properties in invokers {
                 #expect(invokedAlias(properties["FunctionName"]!, state: state) != nil, "\(properties)")
@@ -214,8 +217,11 @@ import Testing
             }
         }
         // The bundled state: 80 queues (DLQs included), 20 buckets, 3 user pools and their clients, 3 API domains (one per stage).
-        #expect(retained == ["AWS::SQS::Queue": 80, "AWS::S3::Bucket": 20, "AWS::Cognito::UserPool": 3, "AWS::Cognito::UserPoolClient": 3,
-                             "AWS::ApiGatewayV2::DomainName": 3])
+        #expect(
+            retained == [
+                "AWS::SQS::Queue": 80, "AWS::S3::Bucket": 20, "AWS::Cognito::UserPool": 3, "AWS::Cognito::UserPoolClient": 3,
+                "AWS::ApiGatewayV2::DomainName": 3,
+            ])
     }
 
     @Test func everyQueueHasADeadLetterQueue() throws {
@@ -233,9 +239,11 @@ import Testing
     }
 
     @Test func everyTaggableResourceCarriesProjectAndEnvironmentOrFeature() {
-        let tagProperty = ["AWS::IAM::Role": "Tags", "AWS::SQS::Queue": "Tags", "AWS::S3::Bucket": "Tags", "AWS::Serverless::Function": "Tags",
-                           "AWS::Lambda::EventSourceMapping": "Tags", "AWS::Cognito::UserPool": "UserPoolTags", "AWS::ApiGatewayV2::Api": "Tags",
-                           "AWS::ApiGatewayV2::Stage": "Tags", "AWS::ApiGatewayV2::DomainName": "Tags"]
+        let tagProperty = [
+            "AWS::IAM::Role": "Tags", "AWS::SQS::Queue": "Tags", "AWS::S3::Bucket": "Tags", "AWS::Serverless::Function": "Tags",
+            "AWS::Lambda::EventSourceMapping": "Tags", "AWS::Cognito::UserPool": "UserPoolTags", "AWS::ApiGatewayV2::Api": "Tags",
+            "AWS::ApiGatewayV2::Stage": "Tags", "AWS::ApiGatewayV2::DomainName": "Tags",
+        ]
         for template in templates {
             for (id, type, body) in template.resources {
                 guard let property = tagProperty[type] else { continue }

@@ -49,9 +49,11 @@ import Yams
         #expect(problems.first?.hint.contains("split the feature set") == true)
     }
 
-    @Test(arguments: ["2.0", "2010-09-09", "true", "No", "null", "~", "", "a: b", "#comment", "x #y", "- item", "[x]", "{x}", "*ref",
-                      "&anchor", "!tag", "%x", "@x", "`x`", "'q'", "\"q\"", "trailing ", " leading", "line\nbreak", "tab\there", "ü",
-                      "ANY /api/{proxy+}", "${!stageVariables.LambdaAlias}", "s3:ObjectCreated:*", "arn:aws:s3:::b", "1e3", "0x1F", ".inf", "ends:"])
+    @Test(arguments: [
+        "2.0", "2010-09-09", "true", "No", "null", "~", "", "a: b", "#comment", "x #y", "- item", "[x]", "{x}", "*ref",
+        "&anchor", "!tag", "%x", "@x", "`x`", "'q'", "\"q\"", "trailing ", " leading", "line\nbreak", "tab\there", "ü",
+        "ANY /api/{proxy+}", "${!stageVariables.LambdaAlias}", "s3:ObjectCreated:*", "arn:aws:s3:::b", "1e3", "0x1F", ".inf", "ends:",
+    ])
     func scalarsReadBackAsTheSameString(_ text: String) throws {
         let yaml = YAMLEmitter.emit(["k": .string(text), "l": [.string(text), "x"]])
         let node = try #require(try Yams.compose(yaml: yaml))

@@ -39,10 +39,14 @@ import Testing
             let functions = resources.filter { $0.value["Type"] as? String == "AWS::Lambda::Function" }.map(\.key)
             #expect(!functions.isEmpty)
             for function in functions {
-                let versions = resources.filter { $0.value["Type"] as? String == "AWS::Lambda::Version" && Self.ref(properties($0.key)["FunctionName"]) == function }
+                let versions = resources.filter {
+                    $0.value["Type"] as? String == "AWS::Lambda::Version" && Self.ref(properties($0.key)["FunctionName"]) == function
+                }
                 #expect(versions.count == 1, "\(stack.id) \(function): \(versions.count) versions on a fresh CREATE")
                 let version = try #require(versions.first?.key)
-                let aliases = resources.filter { $0.value["Type"] as? String == "AWS::Lambda::Alias" && Self.ref(properties($0.key)["FunctionName"]) == function }
+                let aliases = resources.filter {
+                    $0.value["Type"] as? String == "AWS::Lambda::Alias" && Self.ref(properties($0.key)["FunctionName"]) == function
+                }
                 #expect(Set(aliases.compactMap { properties($0.key)["Name"] as? String }) == ["dev", "staging", "prod"], "\(stack.id) \(function)")
                 for (id, _) in aliases {
                     // dev: SAM's alias on the version; staging/prod: the else branch (parameter empty) names it.

@@ -1,6 +1,6 @@
 import DesiredState
-import Foundation
 import DesiredStateSources
+import Foundation
 import Rendering
 import Yams
 

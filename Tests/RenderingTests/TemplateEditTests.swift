@@ -77,7 +77,10 @@ struct TemplateEditTests {
         let alarm = try #require((TemplateEdit.resources(removed)["Alarm"] as? [String: Any])?["Properties"] as? [String: Any])
         #expect(((alarm["Dimensions"] as? [Any])?.first as? [String: Any])?["Value"] as? String == "PaymentsQDev")
         #expect(alarm["AlarmActions"] as? [String] == ["arn:aws:sqs:r:1:PaymentsQDev"])
-        #expect(alarm["AlarmDescription"] as? [String: String] == ["Fn::Sub": "watches arn:aws:sqs:r:1:PaymentsQDev in ${AWS::Region} via https://sqs/1/PaymentsQDev"])
+        #expect(
+            alarm["AlarmDescription"] as? [String: String] == [
+                "Fn::Sub": "watches arn:aws:sqs:r:1:PaymentsQDev in ${AWS::Region} via https://sqs/1/PaymentsQDev"
+            ])
         #expect(((removed["Outputs"] as? [String: Any])?["PoolArn"] as? [String: Any])?["Value"] as? String == "arn:aws:cognito-idp:r:1:userpool/r_pool")
         #expect(!text.contains("\"Ref\":\"Pool\"") && !text.contains("\"Queue\""), "\(text)")
     }
@@ -88,7 +91,8 @@ struct TemplateEditTests {
     }
 
     @Test func theMappingsOfADomainAreFoundByNameOrThroughTheirDomainResource() throws {
-        let template = try TemplateEdit.load("""
+        let template = try TemplateEdit.load(
+            """
             Resources:
               Domain: {Type: AWS::ApiGatewayV2::DomainName, Properties: {DomainName: api.dev.dzgro.com}}
               ByRef: {Type: AWS::ApiGatewayV2::ApiMapping, Properties: {DomainName: !Ref Domain, ApiId: x, Stage: dev}}

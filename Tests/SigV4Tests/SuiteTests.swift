@@ -27,13 +27,15 @@ enum Suite {
         let folder = directory.appendingPathComponent(name)
         let context = try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("context.json"))) as! [String: Any]
         let credentials = context["credentials"] as! [String: Any]
-        let signer = SigV4(credentials: Credentials(accessKeyID: credentials["access_key_id"] as! String,
-                                                    secretAccessKey: credentials["secret_access_key"] as! String,
-                                                    sessionToken: credentials["token"] as? String),
-                           region: context["region"] as! String, service: context["service"] as! String,
-                           normalizePath: context["normalize"] as? Bool ?? true,
-                           signPayloadHeader: context["sign_body"] as? Bool ?? false,
-                           omitSessionTokenFromSignature: context["omit_session_token"] as? Bool ?? false)
+        let signer = SigV4(
+            credentials: Credentials(
+                accessKeyID: credentials["access_key_id"] as! String,
+                secretAccessKey: credentials["secret_access_key"] as! String,
+                sessionToken: credentials["token"] as? String),
+            region: context["region"] as! String, service: context["service"] as! String,
+            normalizePath: context["normalize"] as? Bool ?? true,
+            signPayloadHeader: context["sign_body"] as? Bool ?? false,
+            omitSessionTokenFromSignature: context["omit_session_token"] as? Bool ?? false)
         let formatter = ISO8601DateFormatter()
         let date = formatter.date(from: context["timestamp"] as! String)!.timeIntervalSince1970
 
@@ -56,8 +58,9 @@ enum Suite {
                 headers.append(.init(String(line[..<colon]), String(line[line.index(after: colon)...])))
             }
         }
-        return Case(signer: signer, request: SigningRequest(method: String(requestLine[0]), path: path, query: query, headers: headers, body: Array(body.utf8)),
-                    date: date, expires: context["expiration_in_seconds"] as? Int ?? 3600, name: name)
+        return Case(
+            signer: signer, request: SigningRequest(method: String(requestLine[0]), path: path, query: query, headers: headers, body: Array(body.utf8)),
+            date: date, expires: context["expiration_in_seconds"] as? Int ?? 3600, name: name)
     }
 }
 
@@ -105,8 +108,9 @@ enum Suite {
     }
 
     @Test func s3SigningSendsThePayloadHashAndEncodesOnce() {
-        let signer = SigV4(credentials: Credentials(accessKeyID: "AKID", secretAccessKey: "secret"), region: "eu-west-1", service: "s3",
-                           doubleEncodePath: false, normalizePath: false, signPayloadHeader: true)
+        let signer = SigV4(
+            credentials: Credentials(accessKeyID: "AKID", secretAccessKey: "secret"), region: "eu-west-1", service: "s3",
+            doubleEncodePath: false, normalizePath: false, signPayloadHeader: true)
         let request = SigningRequest(method: "PUT", path: "/bucket/a%20b/../c", headers: [.init("Host", "s3.eu-west-1.amazonaws.com")], body: Array("x".utf8))
         let result = signer.sign(request, date: 0)
         #expect(result.canonicalRequest.split(separator: "\n")[1] == "/bucket/a%20b/../c")

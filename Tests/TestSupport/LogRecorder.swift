@@ -21,7 +21,10 @@ public final class LogRecorder: @unchecked Sendable {
         let recorder: LogRecorder
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? { get { metadata[key] } set { metadata[key] = newValue } }
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
         func log(event: LogEvent) { recorder.append(event.message, event.metadata ?? [:]) }
     }
 }

@@ -42,8 +42,10 @@ public enum CLI {
 /// Any program, its output captured.
 public enum Program {
     /// Runs `executable` and waits for it; stdout and stderr are returned separately.
-    public static func run(_ executable: URL, _ arguments: [String], in directory: URL? = nil,
-                           environment: [String: String]? = nil) throws -> CLI.Result {
+    public static func run(
+        _ executable: URL, _ arguments: [String], in directory: URL? = nil,
+        environment: [String: String]? = nil
+    ) throws -> CLI.Result {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -58,7 +60,9 @@ public enum Program {
         let group = DispatchGroup()
         nonisolated(unsafe) var stderr = Data()
         group.enter()
-        DispatchQueue.global().async { stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        DispatchQueue.global().async {
+            stderr = err.fileHandleForReading.readDataToEndOfFile(); group.leave()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()

@@ -10,14 +10,18 @@ public func prometheusSamples(_ text: String) throws -> [String: Double] {
     for line in text.split(separator: "\n") {
         if line.hasPrefix("# TYPE ") {
             let parts = line.split(separator: " ")
-            guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else { throw Malformed(description: "bad TYPE line: \(line)") }
+            guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else {
+                throw Malformed(description: "bad TYPE line: \(line)")
+            }
             typed.insert(String(parts[2]))
             continue
         }
         if line.hasPrefix("#") { continue }
         guard let match = String(line).wholeMatch(of: sample) else { throw Malformed(description: "not a sample: \(line)") }
         let name = String(match.1)
-        let family = ["_bucket", "_sum", "_count"].reduce(name) { $0.hasSuffix($1) && typed.contains(String($0.dropLast($1.count))) ? String($0.dropLast($1.count)) : $0 }
+        let family = ["_bucket", "_sum", "_count"].reduce(name) {
+            $0.hasSuffix($1) && typed.contains(String($0.dropLast($1.count))) ? String($0.dropLast($1.count)) : $0
+        }
         guard typed.contains(family) else { throw Malformed(description: "\(name) has no TYPE line before it") }
         let key = String(line[..<line.lastIndex(of: " ")!])
         samples[key] = Double(match.4)

@@ -5,8 +5,8 @@
 //
 //   swift run -c release bench-git [commits]
 import DesiredState
-import Foundation
 import DesiredStateSources
+import Foundation
 
 @discardableResult
 func git(_ arguments: [String], in directory: URL, input: String? = nil) throws -> Data {
@@ -62,8 +62,9 @@ try git(["push", "-q", remote.path, "main"], in: work)
 let count = String(decoding: try git(["rev-list", "--count", "main"], in: work), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
 
 // Both sides start from a clone.
-let source = GitRepositorySource(repository: "file://\(remote.path)", branch: "main", subdirectory: "desired-state",
-                                stateDirectory: root.appendingPathComponent("state").path)
+let source = GitRepositorySource(
+    repository: "file://\(remote.path)", branch: "main", subdirectory: "desired-state",
+    stateDirectory: root.appendingPathComponent("state").path)
 _ = try await source.read()
 let gitClone = root.appendingPathComponent("git-clone.git")
 try git(["clone", "-q", "--bare", "file://\(remote.path)", gitClone.path], in: root)
@@ -81,7 +82,10 @@ let runs = 15
 var oursIdle: [Double] = [], gitIdle: [Double] = [], oursNew: [Double] = [], gitNew: [Double] = []
 var files = 0
 for i in 0..<runs {
-    oursIdle.append(try await milliseconds { let repo = try await source.repositoryHandle(); _ = try await source.tip(repo) })
+    oursIdle.append(
+        try await milliseconds {
+            let repo = try await source.repositoryHandle(); _ = try await source.tip(repo)
+        })
     gitIdle.append(try await milliseconds { try git(["fetch", "-q", "origin"], in: gitClone) })
     // One new commit, then each side fetches it and reads the whole desired state.
     try (original + "# run \(i)\n").write(to: releases, atomically: true, encoding: .utf8)
@@ -91,6 +95,12 @@ for i in 0..<runs {
     gitNew.append(try await milliseconds { _ = try gitRead() })
 }
 print("bench/git: local remote with \(count) commits, \(files) desired-state files, medians of \(runs) runs")
-print("  fetch, nothing new                  reconciler \(fixed(median(oursIdle))) ms   git \(fixed(median(gitIdle))) ms   ratio \(String(format: "%.2f", median(gitIdle) / median(oursIdle)))x")
-print("  fetch one commit + read the state   reconciler \(fixed(median(oursNew))) ms   git \(fixed(median(gitNew))) ms   ratio \(String(format: "%.2f", median(gitNew) / median(oursNew)))x")
+print(
+    "  fetch, nothing new                  reconciler \(fixed(median(oursIdle))) ms   git \(fixed(median(gitIdle))) ms   ratio "
+        + "\(String(format: "%.2f", median(gitIdle) / median(oursIdle)))x"
+)
+print(
+    "  fetch one commit + read the state   reconciler \(fixed(median(oursNew))) ms   git \(fixed(median(gitNew))) ms   ratio "
+        + "\(String(format: "%.2f", median(gitNew) / median(oursNew)))x"
+)
 print("  (git side: git fetch, git ls-tree -r, git cat-file --batch; ratio > 1 means reconciler is faster)")

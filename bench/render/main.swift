@@ -8,8 +8,8 @@
 // CloudFormation's limits, as a real split would. Figures are medians; the last
 // columns compare each scale with the 1x baseline measured in the same run.
 import DesiredState
-import Foundation
 import DesiredStateSources
+import Foundation
 import Rendering
 
 /// The default state plus `scale - 1` copies of its functions, queues and buckets.
@@ -129,9 +129,11 @@ for (scale, runs) in [(1, 15), (10, 5), (50, 3)] {
     guard limits.isEmpty else { print("synthetic state at \(scale)x breaks stack limits: \(limits)"); exit(1) }
     let validate = measure(runs: runs) { _ = DesiredStateLoader.load(files) }
     let render = measure(runs: runs) { _ = StackLimits.check(Renderer.render(state), state: state) }
-    rows.append(Row(scale: scale, functions: state.functions.count, queues: state.queues.count, buckets: state.buckets.count,
-                    stacks: stacks.count, resources: stacks.map(\.resourceCount).reduce(0, +), bytes: stacks.map(\.bytes).reduce(0, +),
-                    validateMs: validate, renderMs: render))
+    rows.append(
+        Row(
+            scale: scale, functions: state.functions.count, queues: state.queues.count, buckets: state.buckets.count,
+            stacks: stacks.count, resources: stacks.map(\.resourceCount).reduce(0, +), bytes: stacks.map(\.bytes).reduce(0, +),
+            validateMs: validate, renderMs: render))
 }
 
 func pad(_ s: String, _ n: Int) -> String { String(repeating: " ", count: max(0, n - s.count)) + s }
@@ -139,16 +141,20 @@ func fixed(_ v: Double, _ digits: Int = 1) -> String {
     let p = pow(10.0, Double(digits)); return String(Double((v * p).rounded()) / p)
 }
 print("bench/render: validate (load + all rules) and render (all stacks + limit checks), medians")
-print(["scale", "functions", "queues", "buckets", "stacks", "resources", "bytes", "validate ms", "render ms", "total ms", "cost ratio", "per-function ratio"]
-    .enumerated().map { pad($0.element, [5, 9, 6, 7, 6, 9, 9, 11, 9, 8, 10, 18][$0.offset]) }.joined(separator: "  "))
+print(
+    ["scale", "functions", "queues", "buckets", "stacks", "resources", "bytes", "validate ms", "render ms", "total ms", "cost ratio", "per-function ratio"]
+        .enumerated().map { pad($0.element, [5, 9, 6, 7, 6, 9, 9, 11, 9, 8, 10, 18][$0.offset]) }.joined(separator: "  "))
 let baseline = rows[0]
 for row in rows {
     let total = row.validateMs + row.renderMs
     let ratio = total / (baseline.validateMs + baseline.renderMs)
     let perFunction = ratio / (Double(row.functions) / Double(baseline.functions))
-    print([("\(row.scale)x", 5), (String(row.functions), 9), (String(row.queues), 6), (String(row.buckets), 7), (String(row.stacks), 6),
-           (String(row.resources), 9), (String(row.bytes), 9), (fixed(row.validateMs), 11), (fixed(row.renderMs), 9), (fixed(total), 8),
-           (fixed(ratio, 2) + "x", 10), (fixed(perFunction, 2), 18)].map { pad($0.0, $0.1) }.joined(separator: "  "))
+    print(
+        [
+            ("\(row.scale)x", 5), (String(row.functions), 9), (String(row.queues), 6), (String(row.buckets), 7), (String(row.stacks), 6),
+            (String(row.resources), 9), (String(row.bytes), 9), (fixed(row.validateMs), 11), (fixed(row.renderMs), 9), (fixed(total), 8),
+            (fixed(ratio, 2) + "x", 10), (fixed(perFunction, 2), 18),
+        ].map { pad($0.0, $0.1) }.joined(separator: "  "))
 }
 let last = rows[rows.count - 1]
 let growth = log((last.validateMs + last.renderMs) / (baseline.validateMs + baseline.renderMs)) / log(Double(last.functions) / Double(baseline.functions))

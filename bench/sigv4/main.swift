@@ -29,10 +29,12 @@ func python(_ arguments: [String]) throws -> [String: Double] {
 func fixed(_ v: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", v) }
 
 let count = 20_000
-let signer = SigV4(credentials: Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-                   region: "eu-west-1", service: "lambda")
-let request = SigningRequest(method: "GET", path: "/2015-03-31/functions/ApiFunction/aliases/prod",
-                             headers: [.init("Host", "lambda.eu-west-1.amazonaws.com")], body: [])
+let signer = SigV4(
+    credentials: Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+    region: "eu-west-1", service: "lambda")
+let request = SigningRequest(
+    method: "GET", path: "/2015-03-31/functions/ApiFunction/aliases/prod",
+    headers: [.init("Host", "lambda.eu-west-1.amazonaws.com")], body: [])
 var sink = 0
 let swiftSigning = await seconds {
     for i in 0..<count { sink &+= signer.sign(request, date: 1_700_000_000 + Double(i)).signature.utf8.count }
@@ -51,5 +53,9 @@ var times: [Double] = []
 for _ in 0..<requests { times.append(try await seconds { _ = try await sts.getCallerIdentity() }) }
 times.sort()
 let swiftMedian = times[requests / 2] * 1000
-let botoMedian = try python(["request", moto.endpoint.absoluteString, moto.credentials.accessKeyID, moto.credentials.secretAccessKey, String(requests)])["median_ms"]!
-print("  request     reconciler \(fixed(swiftMedian, 2)) ms   botocore \(fixed(botoMedian, 2)) ms   ratio \(fixed(botoMedian / swiftMedian, 2))x (median of \(requests) signed STS GetCallerIdentity on loopback; moto verifies each)")
+let botoMedian = try python(["request", moto.endpoint.absoluteString, moto.credentials.accessKeyID, moto.credentials.secretAccessKey, String(requests)])[
+    "median_ms"]!
+print(
+    "  request     reconciler \(fixed(swiftMedian, 2)) ms   botocore \(fixed(botoMedian, 2)) ms   ratio \(fixed(botoMedian / swiftMedian, 2))x (median of "
+        + "\(requests) signed STS GetCallerIdentity on loopback; moto verifies each)"
+)
