@@ -6,6 +6,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/bootstrap.sh --browser
 export CFN_LINT="$root/.venv/bin/cfn-lint"
+# The formatter's rules are .swift-format; `swift format -i -r Sources Tests bench Package.swift` applies them.
+echo "[test] swift format lint --strict" >&2
+swift format lint --strict -r Sources Tests bench Package.swift
 echo "[test] building and running the test suite" >&2
 swift build --build-tests
 swift test --skip-build "$@"
