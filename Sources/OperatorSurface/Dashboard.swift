@@ -132,7 +132,7 @@ public enum Dashboard {
         <style>
         body { font: 14px/1.45 system-ui, sans-serif; margin: 1.5em; color: #1d2329; background: #fafbfc; }
         h1 { font-size: 1.4em; margin: 0 0 .2em; } h2 { font-size: 1.15em; margin: 1.6em 0 .5em; } h3 { font-size: 1em; margin: 1.2em 0 .4em; }
-        table { border-collapse: collapse; margin: .3em 0 1em; background: #fff; } \
+        table { border-collapse: collapse; margin: .3em 0 1em; background: #fff; } \#
         th, td { border: 1px solid #d8dee4; padding: .3em .6em; text-align: left; vertical-align: top; }
         th { background: #f0f3f6; } code, .mono { font-family: ui-monospace, monospace; font-size: .95em; }
         .meta { color: #57606a; } .error { color: #a40e26; } section.region { border-top: 2px solid #d8dee4; }
@@ -161,7 +161,7 @@ public enum Dashboard {
         {{^hasApprovals}}<p>None.</p>{{/hasApprovals}}
         {{#approvals}}
         <div class="approval">
-        <p><span class="cond AwaitingApproval">AwaitingApproval</span> <strong>{{environment}}</strong> \
+        <p><span class="cond AwaitingApproval">AwaitingApproval</span> <strong>{{environment}}</strong> \#
         release of commit <code>{{commit}}</code>, approval <code>{{id}}</code>: {{state}} (requested by {{requestedBy}} at {{requestedAt}})</p>
         <ul>{{#changes}}<li class="mono">{{.}}</li>{{/changes}}</ul>
         </div>
@@ -180,8 +180,8 @@ public enum Dashboard {
         <h3>Stacks</h3>
         <table>
         <tr><th>stack</th><th>status</th><th>commit</th><th>conditions</th></tr>
-        {{#stacks}}<tr><td class="mono">{{name}}</td><td>{{status}}</td><td><code>{{commit}}</code></td><td>{{#conditions}}<span class="cond "
-            + "{{type}}">{{type}}</span> {{reason}}<br>{{/conditions}}</td></tr>{{/stacks}}
+        {{#stacks}}<tr><td class="mono">{{name}}</td><td>{{status}}</td><td><code>{{commit}}</code></td>\#
+        <td>{{#conditions}}<span class="cond {{type}}">{{type}}</span> {{reason}}<br>{{/conditions}}</td></tr>{{/stacks}}
         </table>
         </section>
         {{/regions}}
@@ -190,7 +190,7 @@ public enum Dashboard {
         {{^drift}}<p>None yet.</p>{{/drift}}
         {{#drift}}
         <p>{{at}}, {{seconds}} s, policy {{policy}}{{#clean}}: nothing found{{/clean}}</p>
-        <ul>{{#findings}}<li>{{#drift}}<span class="cond Drifted">drift</span>{{/drift}} \
+        <ul>{{#findings}}<li>{{#drift}}<span class="cond Drifted">drift</span>{{/drift}} \#
         {{kind}} · {{region}} · {{subject}}: {{detail}}</li>{{/findings}}</ul>
         {{#corrections}}<p>corrected: {{.}}</p>{{/corrections}}
         {{/drift}}
@@ -198,7 +198,7 @@ public enum Dashboard {
         <h2>Audit (newest first)</h2>
         <table>
         <tr><th>time</th><th>event</th><th>user</th><th>environment</th><th>approval</th><th>commit</th><th>detail</th></tr>
-        {{#audit}}<tr><td>{{time}}</td><td>{{event}}</td><td>{{user}}</td><td>{{environment}}</td>\
+        {{#audit}}<tr><td>{{time}}</td><td>{{event}}</td><td>{{user}}</td><td>{{environment}}</td>\#
         <td><code>{{approval}}</code></td><td><code>{{commit}}</code></td><td>{{detail}}</td></tr>{{/audit}}
         </table>
         </body>
