@@ -148,6 +148,10 @@ public struct ReconcileCycle: Sendable {
             logger.info("progress", metadata: ["commit": "\(commit.prefix(12))", "detail": "\(line)"])
         }
 
+        // The approvals as this cycle works from them: read once under the lock, and again only
+        // after a phase of the cycle itself changed them.
+        var approvals = try await ports.gate.store.load()
+
         // 3. Observe.
         var observation = try await deployment.plan()
         for (region, error) in observation.failures.sorted(by: { $0.key < $1.key }) {
@@ -160,7 +164,7 @@ public struct ReconcileCycle: Sendable {
 
         // 4. Drift, as observed before anything changes.
         let drift = try await detectDrift(deployment, observation, status, &report, reconcile: reconcile, due: drift, progress: progress)
-        var findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
+        var findings = currentFindings(state, observation.snapshot, approvals, cloudFormation: drift.cloudFormation)
         let correct = drift.checked && settings.driftPolicy == .correct && findings.contains(where: \.isDrift)
 
         // 5. Approvals the commit no longer asks for (a revert, a branch moved back) are superseded,
@@ -170,20 +174,21 @@ public struct ReconcileCycle: Sendable {
         let applied = try await applyAndRequest(deployment, observation.plan, &report, reconcile: reconcile, correct: correct, progress: progress)
         if let failure = applied.failure { return failure }
         let execution = applied.execution
+        if !report.superseded.isEmpty || execution != nil { approvals = try await ports.gate.store.load() }
 
         // 6. Finish releases confirmed but cut short, and 6b. walk the rollouts in progress.
-        let finished = try await finishReleases(&report, progress: progress)
-        let walked = try await walkRollouts(&report, progress: progress)
+        let finished = try await finishReleases(approvals.filter { $0.state == .partial }, &report, progress: progress)
+        let walked = try await walkRollouts(approvals.filter { $0.state == .rollingOut }, &report, progress: progress)
+        if finished.ran || walked.ran { approvals = try await ports.gate.store.load() }
         let changed = (execution?.report.count(.applied) ?? 0) > 0 || finished.changed || walked.changed
         let retryFailure = walked.failure ?? finished.failure
-        report.rolloutDue = Self.rolloutDue(try await ports.gate.store.load())
+        report.rolloutDue = Self.rolloutDue(approvals)
         if changed && !stopping() { observation = try await deployment.plan() }
         // Again after the releases step: an alias that waits for an approval requested in this
         // cycle is a release awaiting its code, not drift.
-        findings = try await currentFindings(state, observation.snapshot, cloudFormation: drift.cloudFormation)
+        findings = currentFindings(state, observation.snapshot, approvals, cloudFormation: drift.cloudFormation)
 
         // 7. Status: a projection of what this cycle found and did.
-        let approvals = try await ports.gate.store.load()
         let live = approvals.filter(\.isLive)
         report.live = live
         let facts = StatusProjection.Facts(
@@ -288,11 +293,16 @@ public struct ReconcileCycle: Sendable {
         return (done, corrections, nil)
     }
 
-    /// 6. Finishes the releases confirmed but cut short (a crash, a failing region).
-    func finishReleases(_ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws -> (changed: Bool, failure: String?) {
+    /// 6. Finishes the releases confirmed but cut short (a crash, a failing region): `partial`.
+    /// `ran`: the gate was asked (and may have changed approvals).
+    func finishReleases(
+        _ partial: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> (changed: Bool, ran: Bool, failure: String?) {
         var changed = false
+        var ran = false
         var retryFailure: String?
-        for approval in try await ports.gate.store.load() where approval.state == .partial && !stopping() {
+        for approval in partial where !stopping() {
+            ran = true
             logger.info(
                 "finishing confirmed release",
                 metadata: [
@@ -316,14 +326,19 @@ public struct ReconcileCycle: Sendable {
                 retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
                     ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
-        return (changed, retryFailure)
+        return (changed, ran, retryFailure)
     }
 
-    /// 6b. Walks the rollouts in progress: what is due now (a shift, a check, a rollback).
-    func walkRollouts(_ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws -> (changed: Bool, failure: String?) {
+    /// 6b. Walks the rollouts in progress (`rollingOut`): what is due now (a shift, a check, a
+    /// rollback). `ran`: the gate was asked (and may have changed approvals).
+    func walkRollouts(
+        _ rollingOut: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> (changed: Bool, ran: Bool, failure: String?) {
         var changed = false
+        var ran = false
         var retryFailure: String?
-        for approval in try await ports.gate.store.load() where approval.state == .rollingOut && !stopping() {
+        for approval in rollingOut where !stopping() {
+            ran = true
             let before = approval.rollout
             do {
                 let walked = try await ports.gate.gate(progress: progress).advance(id: approval.id)
@@ -344,7 +359,7 @@ public struct ReconcileCycle: Sendable {
                 report.steps.append(StepResult("rollouts", .releaseFailed, "\(approval.environment) \(approval.id): \(error)"))
             }
         }
-        return (changed, retryFailure)
+        return (changed, ran, retryFailure)
     }
 
     struct DriftResult {
@@ -381,11 +396,11 @@ public struct ReconcileCycle: Sendable {
     }
 
     /// Findings that need no extra calls: aliases, certificates and stacks as observed, and
-    /// CloudFormation's from the last drift check.
-    func currentFindings(_ state: DesiredState, _ observed: Snapshot, cloudFormation: [Finding]) async throws -> [Finding] {
+    /// CloudFormation's from the last drift check; an alias an approval or a rollout holds is
+    /// where it waits, not drift.
+    func currentFindings(_ state: DesiredState, _ observed: Snapshot, _ approvals: [Approval], cloudFormation: [Finding]) -> [Finding] {
         let regions = state.regions.filter { observed.regions[$0] != nil }
         var awaiting: [String: AliasTarget?] = [:]
-        let approvals = try await ports.gate.store.load()
         for approval in approvals where approval.isLive {
             for change in approval.remaining {
                 awaiting[DriftRules.aliasKey(region: change.region, functionName: change.functionName, environment: change.environment)] = .some(change.from)

@@ -292,6 +292,35 @@ struct CycleTests {
         #expect(h.status.reconciledCommit == h.source.commitID)
     }
 
+    @Test func aCycleReadsTheApprovalsOnceUnderTheLockAndAgainOnlyAfterItChangedThem() async throws {
+        let h = try Harness.converged()
+        var before = 0
+        func reads(drift: Bool = false) async -> (ReconcileCycle.Report, Int) {
+            let report = await h.cycle(drift: drift)
+            let total = await h.store.loads
+            defer { before = total }
+            return (report, total - before)
+        }
+        // A new commit with nothing to apply: once to decide, once under the lock, and the
+        // supersession's own read before it writes (a gate transition reads what it changes).
+        let (first, firstReads) = await reads()
+        #expect(first.reason("apply") == .nothingToApply, "\(first.steps)")
+        #expect(firstReads == 3)
+        // A poll on the reconciled commit: only the read that decides.
+        let (_, pollReads) = await reads()
+        #expect(pollReads == 1)
+        // A drift check: once to decide, once under the lock, whatever the status and the findings need.
+        let (drift, driftReads) = await reads(drift: true)
+        #expect(drift.reason("drift") == .driftChecked, "\(drift.steps)")
+        #expect(driftReads == 2)
+        // A commit that holds a release: as the first, plus the request's own read, and once
+        // more after the apply that changed them.
+        h.source.commit(DefaultState.edited([("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2")]), id: "c2")
+        let (held, heldReads) = await reads()
+        #expect(held.reason("releases") == .releasesRequested, "\(held.steps)")
+        #expect(heldReads == 5)
+    }
+
     @Test func aRegionThatCannotBeReadFailsAloneAndIsRetried() async throws {
         let h = Harness()
         await h.account.set(unreachable: ["eu-west-1"])

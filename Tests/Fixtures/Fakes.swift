@@ -12,8 +12,13 @@ public actor MemoryStore: ApprovalStore {
     public var approvals: [Approval] = []
     /// Every save fails, as on a full disk.
     var full = false
+    /// How many times the approvals were read.
+    public private(set) var loads = 0
     public init() {}
-    public func load() -> [Approval] { approvals }
+    public func load() -> [Approval] {
+        loads += 1
+        return approvals
+    }
     public func save(_ approvals: [Approval]) throws {
         if full { throw CocoaError(.fileWriteOutOfSpace) }
         self.approvals = approvals
