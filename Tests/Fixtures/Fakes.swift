@@ -43,48 +43,6 @@ public actor Mailbox: Mailer {
     }
 }
 
-public actor Account: AliasService {
-    public struct Key: Hashable, Sendable { public var region: String, function: String, environment: String }
-    public var aliases: [Key: AliasFact] = [:]
-    public var moves: [Key] = []
-    public init() {}
-    var failingRegions: Set<String> = []
-    var revision = 0
-    /// The most moves under way at once; with `gather(n)`, each move waits (up to a second)
-    /// until n are under way, so moves made one after another show as 1.
-    public var mostAtOnce = 0
-    var underWay = 0
-    var gathering: Int?
-    public func gather(_ moves: Int?) { gathering = moves }
-
-    public func set(_ region: String, _ function: String, _ environment: String, _ version: String, weights: [String: Double] = [:]) {
-        revision += 1
-        aliases[Key(region: region, function: function, environment: environment)] = AliasFact(version: version, revisionID: "r\(revision)", weights: weights)
-    }
-    public func aliases(functionName: String, region: String) -> [String: AliasFact]? {
-        let mine = aliases.filter { $0.key.region == region && $0.key.function == functionName }
-        return mine.isEmpty ? nil : Dictionary(uniqueKeysWithValues: mine.map { ($0.key.environment, $0.value) })
-    }
-    public func read(region: String, functionName: String, environment: String) -> AliasFact? {
-        aliases[Key(region: region, function: functionName, environment: environment)]
-    }
-    public func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) async throws -> AliasMove {
-        underWay += 1
-        mostAtOnce = max(mostAtOnce, underWay)
-        if let gathering {
-            for _ in 0..<200 where underWay < gathering { try? await Task.sleep(for: .milliseconds(5)) }
-        }
-        underWay -= 1
-        if failingRegions.contains(region) { throw GateError("ServiceException in \(region)") }
-        let key = Key(region: region, function: functionName, environment: environment)
-        guard aliases[key]?.revisionID == expectedRevision else { throw GateError("PreconditionFailedException") }
-        set(region, functionName, environment, target.version, weights: target.weights)
-        moves.append(key)
-        return AliasMove(revisionID: aliases[key]?.revisionID, requestID: "lambda-\(moves.count)")
-    }
-    public func failing(_ regions: Set<String>) { failingRegions = regions }
-}
-
 /// Stacks whose held change sets the gate executes: each stack is at `basedOn` until a change
 /// set runs, and a change set is executable until it has run or is marked obsolete.
 public actor HeldStacks: StackReleaser {

@@ -12,7 +12,7 @@ struct DashboardTests {
 
     /// A real pending approval, made by the release gate with in-memory edges, and its code.
     func pendingApproval() async throws -> (Approval, String) {
-        let store = MemoryStore(), mailbox = Mailbox(), account = Account()
+        let store = MemoryStore(), mailbox = Mailbox(), account = MemoryCloud()
         await account.set("eu-west-1", "Dzgro-AmsChange", "prod", "1")
         let now = self.now
         let gate = ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: MemoryAudit(), user: "alice", now: { now })

@@ -15,7 +15,7 @@ import Testing
 struct Fixture {
     let store = MemoryStore()
     let mailbox = Mailbox()
-    let account = Account()
+    let account = MemoryCloud()
     let audit = MemoryAudit()
     let stacks = HeldStacks()
     let checks = Checks()
