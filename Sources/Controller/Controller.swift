@@ -9,19 +9,19 @@ import StateStore
 
 /// Where the controller keeps its status between cycles (and `status` reads it).
 public protocol StatusStore: Sendable {
-    func load() -> ControllerStatus?
-    func save(_ status: ControllerStatus) throws
+    func load() async -> ControllerStatus?
+    func save(_ status: ControllerStatus) async throws
     /// Named in errors.
     var location: String { get }
 }
 
-/// `<state>/status.json`, written whole.
-public struct StatusFile: StatusStore {
-    public let document: JSONDocument<ControllerStatus>
-    public init(_ directory: StateDirectory) { document = JSONDocument(url: directory.status) }
-    public func load() -> ControllerStatus? { (try? document.load()) ?? nil }
-    public func save(_ status: ControllerStatus) throws { try document.save(status) }
-    public var location: String { document.url.path }
+/// The state's `status.json`, written whole.
+public struct StoredStatus: StatusStore {
+    public let document: StoredDocument<ControllerStatus>
+    public init(_ state: any StateBackend) { document = StoredDocument(state, .status) }
+    public func load() async -> ControllerStatus? { (try? await document.load()) ?? nil }
+    public func save(_ status: ControllerStatus) async throws { try await document.save(status) }
+    public var location: String { document.state.location(of: .status) }
 }
 
 /// The reconciling controller: repeats the cycle on a schedule (`run`), or runs it once
@@ -73,25 +73,25 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     }
 
     /// The controller as controller.conf configures it, with the AWS adapters.
-    public static func make(_ wiring: Wiring, logger: Logger, once: Bool, hooks: ControllerHooks = ControllerHooks()) throws -> Controller {
-        let directory = wiring.stateDirectory
-        let lifetime = try directory.controllerLock(purpose: once ? "reconciler run --once" : "reconciler run")
+    public static func make(_ wiring: Wiring, logger: Logger, once: Bool, hooks: ControllerHooks = ControllerHooks()) async throws -> Controller {
+        let state = wiring.state
+        let lifetime = try await state.lock(.controllerLock, purpose: once ? "reconciler run --once" : "reconciler run")
         let client = try wiring.client(logger: logger)
         let ports = ControllerPorts(
             source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
-            lock: { try directory.applyLock(purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
+            lock: { try await state.lock(.applyLock, purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
         return Controller(
             ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
-            schedule: Schedule(wiring.config.intervals), statusStore: StatusFile(directory), logger: logger, hooks: hooks, lifetimeLock: lifetime)
+            schedule: Schedule(wiring.config.intervals), statusStore: StoredStatus(state), logger: logger, hooks: hooks, lifetimeLock: lifetime)
     }
 
     var cycle: ReconcileCycle {
         ReconcileCycle(ports: ports, settings: settings, logger: logger, stopping: { Task.isShuttingDownGracefully || Task.isCancelled })
     }
 
-    func fresh(state: String) -> ControllerStatus {
+    func fresh(state: String) async -> ControllerStatus {
         let now = ports.clock.now()
-        var status = statusStore.load() ?? ControllerStatus(state: state, pid: getpid(), startedAt: now, source: "")
+        var status = await statusStore.load() ?? ControllerStatus(state: state, pid: getpid(), startedAt: now, source: "")
         status.state = state
         status.pid = getpid()
         status.startedAt = now
@@ -102,7 +102,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     /// One cycle with a drift check; the exit status of `plan --detailed-exitcode`:
     /// 0 AWS matches git, 2 something still differs, 1 an error.
     public func runOnce() async throws -> Int32 {
-        var status = fresh(state: "once")
+        var status = await fresh(state: "once")
         let before = status, started = ports.clock.now()
         let report = await cycle.run(&status, drift: true, force: true)
         await finished(report, before: before, after: status, started: started)
@@ -112,7 +112,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         }
         status.nextPollDue = nil
         status.nextDriftCheckDue = nil
-        try statusStore.save(status)
+        try await statusStore.save(status)
         if report.failure != nil { return 1 }
         let conditions = status.regions.flatMap(\.conditions).map(\.type)
         if conditions.contains(.stalled) || !status.desiredStateProblems.isEmpty { return 1 }
@@ -122,7 +122,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     public func run() async throws {
         ProcessMemory.configureForDaemon()
         let clock = ports.clock
-        var status = fresh(state: "running")
+        var status = await fresh(state: "running")
         let poll = schedule.pollSeconds, drift = schedule.driftSeconds
         var nextPoll = clock.now(), nextDrift = clock.now()
         // The next step of a rollout in progress wakes the loop before the poll is due.
@@ -138,7 +138,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             status.nextPollDue = nextPoll
             status.nextDriftCheckDue = nextDrift
             status.updatedAt = clock.now()
-            save(status)
+            await save(status)
             let wait = min(nextPoll, nextDrift, rolloutDue ?? .distantFuture).timeIntervalSince(clock.now())
             if wait > 0 {
                 do {
@@ -185,7 +185,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         status.nextPollDue = nil
         status.nextDriftCheckDue = nil
         status.updatedAt = clock.now()
-        save(status)
+        await save(status)
         logger.info("controller stopped", metadata: ["reason": "shutdown requested"])
     }
 
@@ -203,8 +203,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         }
     }
 
-    func save(_ status: ControllerStatus) {
-        do { try statusStore.save(status) } catch {
+    func save(_ status: ControllerStatus) async {
+        do { try await statusStore.save(status) } catch {
             logger.error("status not written", metadata: ["file": "\(statusStore.location)", "error": "\(error)"])
         }
     }

@@ -12,13 +12,13 @@ public struct ControllerPorts: Sendable {
     public var clock: any Clock
     /// Takes the apply lock for the body of a cycle (released when the value is dropped);
     /// throws `ApplyLock.Busy` while a person's apply or approve holds it.
-    public var lock: @Sendable () throws -> any Sendable
+    public var lock: @Sendable () async throws -> any Sendable
     /// Throws when the credentials are not for the account controller.conf names; run under
     /// the lock before anything is read or changed.
     public var checkAccount: @Sendable () async throws -> Void
 
     public init(
-        source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () throws -> any Sendable,
+        source: any DesiredStateSource, cloud: any Cloud, gate: GateSetup, clock: any Clock, lock: @escaping @Sendable () async throws -> any Sendable,
         checkAccount: @escaping @Sendable () async throws -> Void = {}
     ) {
         self.source = source

@@ -96,7 +96,7 @@ public struct ReconcileCycle: Sendable {
                 return report
             }
             let held: any Sendable
-            do { held = try ports.lock() } catch let error as ApplyLock.Busy {
+            do { held = try await ports.lock() } catch let error as ApplyLock.Busy {
                 // A person's apply or approve: not a failure; the next poll tries again.
                 logger.info("cycle skipped", metadata: ["reason": "\(error)"])
                 report.steps.append(StepResult("lock", .locked, "\(error)"))

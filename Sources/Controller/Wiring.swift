@@ -32,9 +32,14 @@ public struct Wiring: Sendable {
         path.hasPrefix("/") ? path : URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
     }
 
+    /// The local state directory (`[state] directory`): the state's first adapter, and where
+    /// caches live whatever keeps the state.
     public var stateDirectory: StateDirectory {
         StateDirectory(URL(fileURLWithPath: Self.absolute(config.stateDirectory, base: base)))
     }
+
+    /// What the controller keeps beyond git (approvals, status, logs, locks), behind the state port.
+    public var state: any StateBackend { stateDirectory }
 
     /// The profile whose settings apply: controller.conf's, else `AWS_PROFILE`, else `default`.
     public var profileName: String {
@@ -101,11 +106,11 @@ public struct Wiring: Sendable {
     /// `account`: when STS has already named it, observation does not ask again.
     public func cloud(_ client: AWSClient, clock: any Clock = SystemClock(), account: String? = nil) -> EngineCloud {
         let python = config.apply.python.contains("/") ? Self.absolute(config.apply.python, base: base) : config.apply.python
-        let directory = stateDirectory
+        let state = state
         return EngineCloud(
-            ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), drift: CloudFormationDrift(client: client),
-            layers: LayerBuilder(cacheDirectory: directory.layerCache, installer: PipInstaller(python: python, environment: environment)),
-            log: directory.applyLog, waits: waits, clock: clock, account: account)
+            ports: .aws(client, history: StoredMappingHistory(state: state)), drift: CloudFormationDrift(client: client),
+            layers: LayerBuilder(cacheDirectory: stateDirectory.layerCache, installer: PipInstaller(python: python, environment: environment)),
+            log: state.log(.applyLog), waits: waits, clock: clock, account: account)
     }
 
     /// How long stack operations and AWS's own work may take, from [apply].
@@ -122,13 +127,13 @@ public struct Wiring: Sendable {
     /// mailed through SES, aliases through Lambda, rollout checks through CloudWatch, held stack
     /// updates through CloudFormation with `waits`.
     public func gate(_ client: AWSClient) -> GateSetup {
-        let approval = config.approval, directory = stateDirectory
+        let approval = config.approval, state = state
         return GateSetup(
-            store: FileApprovalStore(url: directory.approvals, key: approvalKey),
+            store: approvals,
             mailer: SESMailer(client: client, region: approval.sesRegion ?? "", sender: approval.sender ?? "", recipients: approval.recipients),
             aliases: aliases(client),
-            stacks: CloudStackReleaser(ports: .aws(client, history: FileMappingHistory(url: directory.cutOvers)), waits: waits),
-            audit: directory.auditLog, checks: CloudWatchChecks(client: client),
+            stacks: CloudStackReleaser(ports: .aws(client, history: StoredMappingHistory(state: state)), waits: waits),
+            audit: AuditLog(state.log(.auditLog)), checks: CloudWatchChecks(client: client),
             policy: .init(lifetime: TimeInterval(approval.otpLifetimeSeconds), maxAttempts: approval.maxAttempts, maxResends: approval.maxResends),
             missingMailSetting: approval.sender == nil ? "sender" : approval.recipients.isEmpty ? "recipients" : nil)
     }
@@ -141,5 +146,5 @@ public struct Wiring: Sendable {
     }
 
     /// The approvals, for commands that only read them.
-    public var approvals: FileApprovalStore { FileApprovalStore(url: stateDirectory.approvals, key: approvalKey) }
+    public var approvals: SealedApprovalStore { SealedApprovalStore(state: state, key: approvalKey) }
 }

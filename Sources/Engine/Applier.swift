@@ -120,7 +120,7 @@ public struct Applier: Sendable {
     public var ports: CloudPorts
     public var work: ApplyWork
     public var layers: LayerBuilder
-    public var log: JSONLinesLog
+    public var log: any StateLog
     public var waits: WaitPolicy
     public var clock: any Clock
     /// One line of progress for a person.
@@ -129,7 +129,7 @@ public struct Applier: Sendable {
     public var shouldContinue: @Sendable () -> Bool
 
     public init(
-        ports: CloudPorts, work: ApplyWork, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
+        ports: CloudPorts, work: ApplyWork, layers: LayerBuilder, log: any StateLog, waits: WaitPolicy = WaitPolicy(), clock: any Clock = SystemClock(),
         progress: @escaping @Sendable (String) -> Void, shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }
     ) {
         self.ports = ports

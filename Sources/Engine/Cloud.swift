@@ -47,7 +47,7 @@ public struct EngineCloud: Cloud {
     public let ports: CloudPorts
     public let drift: any StackDriftAPI
     public let layers: LayerBuilder
-    public let log: JSONLinesLog
+    public let log: any StateLog
     public let waits: WaitPolicy
     public let clock: any Clock
     /// The account, when the caller has already asked STS (plan and apply do, to show who
@@ -55,7 +55,7 @@ public struct EngineCloud: Cloud {
     public let account: String?
 
     public init(
-        ports: CloudPorts, drift: any StackDriftAPI, layers: LayerBuilder, log: JSONLinesLog, waits: WaitPolicy,
+        ports: CloudPorts, drift: any StackDriftAPI, layers: LayerBuilder, log: any StateLog, waits: WaitPolicy,
         clock: any Clock = SystemClock(), account: String? = nil
     ) {
         self.ports = ports

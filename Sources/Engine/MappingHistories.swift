@@ -3,20 +3,20 @@ import Planning
 import Ports
 import StateStore
 
-/// The history in a file of the state directory (`cut-overs.json`), written atomically.
-public struct FileMappingHistory: MappingHistory {
-    let document: JSONDocument<[String: MappingTarget]>
-    public init(url: URL) { document = JSONDocument(url: url) }
-    public func all() throws -> [String: MappingTarget] { try document.load() ?? [:] }
-    public func record(_ domain: String, previous: MappingTarget) throws {
-        var all = try all()
+/// The history in the state's `cut-overs.json`, replaced whole on every change.
+public struct StoredMappingHistory: MappingHistory {
+    let document: StoredDocument<[String: MappingTarget]>
+    public init(state: any StateBackend) { document = StoredDocument(state, .cutOvers) }
+    public func all() async throws -> [String: MappingTarget] { try await document.load() ?? [:] }
+    public func record(_ domain: String, previous: MappingTarget) async throws {
+        var all = try await all()
         all[domain] = previous
-        try document.save(all)
+        try await document.save(all)
     }
-    public func forget(_ domain: String) throws {
-        var all = try all()
+    public func forget(_ domain: String) async throws {
+        var all = try await all()
         guard all.removeValue(forKey: domain) != nil else { return }
-        try document.save(all)
+        try await document.save(all)
     }
 }
 

@@ -44,8 +44,8 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
     public struct Sources: Sendable {
         public var status: any StatusStore
         public var approvals: any ApprovalStore
-        public var audit: JSONLinesLog
-        public init(status: any StatusStore, approvals: any ApprovalStore, audit: JSONLinesLog) {
+        public var audit: any StateLog
+        public init(status: any StatusStore, approvals: any ApprovalStore, audit: any StateLog) {
             self.status = status
             self.approvals = approvals
             self.audit = audit
@@ -106,7 +106,8 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
         router.get("/") { _, _ in
             let approvals = (try? await sources.approvals.load()) ?? []
             let audit = await sources.audit.last(20, as: AuditEntry.self)
-            let html = Dashboard.render(.init(status: sources.status.load(), approvals: approvals, audit: audit, version: settings.version, now: now()))
+            let status = await sources.status.load()
+            let html = Dashboard.render(.init(status: status, approvals: approvals, audit: audit, version: settings.version, now: now()))
             return Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: html)))

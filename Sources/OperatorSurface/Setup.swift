@@ -43,14 +43,14 @@ public struct DaemonSurface: Sendable {
                         "note": "the dashboard and /metrics need no login; put a proxy with authentication in front, or bind 127.0.0.1",
                     ])
             }
-            let directory = wiring.stateDirectory
+            let state = wiring.state
             server = OperatorServer(
                 settings: .init(
                     host: settings.host, port: settings.port, webhookSecret: secret, branch: config.source.branch,
                     readyWithinSeconds: Double(settings.readyWithinSeconds ?? 3 * config.intervals.pollSeconds),
                     stackWaitSeconds: Double(config.apply.stackWaitSeconds), version: version),
                 hooks: hooks, registry: registry, metrics: factory,
-                sources: .init(status: StatusFile(directory), approvals: wiring.approvals, audit: directory.auditLog), logger: logger,
+                sources: .init(status: StoredStatus(state), approvals: wiring.approvals, audit: state.log(.auditLog)), logger: logger,
                 listening: { url in logger.info("http server listening", metadata: ["url": "\(url)", "webhook": "\(secret == nil ? "off" : "on")"]) })
         }
         return DaemonSurface(hooks: hooks, outbox: outbox, server: server)

@@ -54,7 +54,7 @@ struct ApplyCommand: AsyncParsableCommand {
         let featureSets = saved?.featureSets ?? featureSet
         let session = try await Session.open(options, featureSets: featureSets, progress: say)
         try session.deployment.checkRegions(regions)
-        let lock = try session.wiring.stateDirectory.applyLock(purpose: "reconciler apply")
+        let lock = try await session.wiring.state.lock(.applyLock, purpose: "reconciler apply")
         defer { withExtendedLifetime(lock) {} }
         let (observation, seconds) = try await session.plan(regions: regions, featureSets: featureSets, progress: say)
         // apply changes nothing unless it has read every region it was asked to plan.

@@ -48,7 +48,7 @@ struct ApproveCommand: AsyncParsableCommand {
         let config = wiring.config
         let client = try wiring.client()
         let setup = wiring.gate(client)
-        var lock: ApplyLock? = try wiring.stateDirectory.applyLock(purpose: "reconciler approve")
+        var lock: (any HeldLock)? = try await wiring.state.lock(.applyLock, purpose: "reconciler approve")
         defer { withExtendedLifetime(lock) {} }
         let json = global.json
         // Nothing moves unless the branch tip still asks for it (read as `plan` reads it).

@@ -114,7 +114,7 @@ struct PromoteCommand: AsyncParsableCommand {
             + changes.map { "\($0.region) \($0.function): \($0.from) -> \($0.to)" }.joined(separator: "\n")
             + "\n\nWritten by `reconciler promote \(environment)` for \(operatingSystemUser()).\n"
         let commit = try await source.writeCommit(changes: [ReleasesFile.name: Array(text.utf8)], message: message, expectedParent: snapshot.commit.id)
-        try await wiring.stateDirectory.auditLog.record(
+        try await AuditLog(wiring.state.log(.auditLog)).record(
             AuditEntry(
                 time: Date(), event: .promoted, user: operatingSystemUser(), environment: environment, commit: commit.id,
                 changes: changes.map { "\($0.region)  \($0.function)  \($0.from) → \($0.to)" },

@@ -62,7 +62,7 @@ struct RolloutCommand: AsyncParsableCommand {
             let environment = environment ?? ""
             let client = try wiring.client()
             let gate = wiring.gate(client).gate(progress: progress)
-            let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler rollout \(action.rawValue)")
+            let lock = try await wiring.state.lock(.applyLock, purpose: "reconciler rollout \(action.rawValue)")
             try await wiring.accountGuard(client)()
             let report: ReleaseGate.RolloutReport
             do {
@@ -96,7 +96,7 @@ struct RolloutFollower {
         while true {
             let report: ReleaseGate.RolloutReport
             do {
-                let lock = try wiring.stateDirectory.applyLock(purpose: "reconciler rollout follow")
+                let lock = try await wiring.state.lock(.applyLock, purpose: "reconciler rollout follow")
                 busySince = nil
                 do { report = try await gate.advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
                 withExtendedLifetime(lock) {}

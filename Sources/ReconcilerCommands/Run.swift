@@ -33,7 +33,7 @@ struct RunCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { JSONLogHandler(label: $0) }
         let logger = Logger(label: "reconciler")
         let surface = try DaemonSurface.make(wiring, logger: logger, serve: !once, version: BuildInfo.version)
-        let controller = try Controller.make(wiring, logger: logger, once: once, hooks: surface.hooks)
+        let controller = try await Controller.make(wiring, logger: logger, once: once, hooks: surface.hooks)
         if once {
             let code = try await controller.runOnce()
             await surface.outbox.drain()

@@ -33,20 +33,21 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let wiring = try global.wiring()
-        let directory = wiring.stateDirectory
+        let state = wiring.state
         let now = Date()
-        let statusFile = StatusFile(directory)
+        let statusFile = StoredStatus(state)
         // Each state file on its own: one that cannot be read is said, and the others still shown.
         var problems: [String] = []
         func reading<Value>(_ read: () async throws -> Value) async -> Value? {
             do { return try await read() } catch { problems.append("\(error)"); return nil }
         }
-        let controller = await reading { try statusFile.document.load() } ?? nil
+        let read = await reading { try await statusFile.document.load() }
+        let controller = read ?? nil
         let alive = controller.map { kill($0.pid, 0) == 0 || errno == EPERM }
         let stored = await reading { try await wiring.approvals.load() }
         let approvals = (stored ?? []).filter(\.isLive).map { ApprovalView($0, now: now) }
         let rollouts = Approval.currentRollouts(stored ?? []).map { RolloutView($0, now: now) }
-        let log = directory.auditLog
+        let log = state.log(.auditLog)
         let audit = await reading { try await log.read(last: last, as: AuditEntry.self) }
         if global.json {
             print(
@@ -60,7 +61,7 @@ struct StatusCommand: AsyncParsableCommand {
         for problem in problems { printError("error: \(problem)") }
         if let controller {
             print(Self.text(controller, alive: alive ?? false, now: now))
-        } else if FileManager.default.fileExists(atPath: statusFile.location) {
+        } else if read == nil {
             print("Controller: its status (\(statusFile.location)) cannot be read; see the error above.")
         } else {
             print(
@@ -70,7 +71,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         print("\nHeld releases:")
         if stored == nil {
-            print("  unknown: \(wiring.stateDirectory.approvals.path) cannot be read (see the error above)")
+            print("  unknown: \(state.location(of: .approvals)) cannot be read (see the error above)")
         } else {
             print(
                 approvals.isEmpty
@@ -84,10 +85,10 @@ struct StatusCommand: AsyncParsableCommand {
             print(rollouts.map { $0.text.split(separator: "\n").map { "  \($0)" }.joined(separator: "\n") }.joined(separator: "\n"))
         }
         guard let audit else {
-            print("\nAudit log (\(log.url.path)): cannot be read (see the error above)")
+            print("\nAudit log (\(log.location)): cannot be read (see the error above)")
             throw ExitCode(1)
         }
-        print("\nAudit log (last \(audit.lines.count) of \(audit.total - audit.unreadable.count) readable, \(log.url.path)):")
+        print("\nAudit log (last \(audit.lines.count) of \(audit.total - audit.unreadable.count) readable, \(log.location)):")
         if !audit.unreadable.isEmpty {
             let shown = audit.unreadable.prefix(10).map(String.init).joined(separator: ", ") + (audit.unreadable.count > 10 ? ", …" : "")
             let one = audit.unreadable.count == 1

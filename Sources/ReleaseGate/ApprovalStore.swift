@@ -9,35 +9,35 @@ public protocol ApprovalStore: Sendable {
     func save(_ approvals: [Approval]) async throws
 }
 
-/// `<state>/approvals.json`, replaced atomically on every change and readable only by its
-/// owner. Writers hold the apply lock; readers always see a whole file. The file carries an
-/// HMAC-SHA256 of its approvals under a key kept outside the state directory
-/// (`ApprovalKey`): a file written or edited by anyone without the key (a forged seal, a
-/// pending approval turned `partial`, more attempts, a later expiry) is refused whole.
-public struct FileApprovalStore: ApprovalStore {
-    public let url: URL
+/// The state's `approvals.json`, replaced whole on every change. Writers hold the apply lock;
+/// readers always see a whole document. It carries an HMAC-SHA256 of its approvals under a
+/// key kept outside the state (`ApprovalKey`): a document written or edited by anyone without
+/// the key (a forged seal, a pending approval turned `partial`, more attempts, a later
+/// expiry) is refused whole.
+public struct SealedApprovalStore: ApprovalStore {
+    public let state: any StateBackend
     public let key: ApprovalKey
 
-    public init(url: URL, key: ApprovalKey) {
-        self.url = url
+    public init(state: any StateBackend, key: ApprovalKey) {
+        self.state = state
         self.key = key
     }
 
-    var document: JSONDocument<File> { JSONDocument(url: url) }
+    var document: StoredDocument<File> { StoredDocument(state, .approvals) }
 
     public func load() async throws -> [Approval] {
         // A file that cannot be read or is damaged is an error naming it, never "nothing held".
-        guard let file = try document.load() else { return [] }
+        guard let file = try await document.load() else { return [] }
         guard let mac = file.mac, mac == (try key.mac(Self.canonical(file.approvals))) else {
             throw GateError(
-                "\(url.path) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
+                "\(state.location(of: .approvals)) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
                     + "Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")
         }
         return file.approvals
     }
 
     public func save(_ approvals: [Approval]) async throws {
-        try document.save(File(approvals: approvals, mac: try key.mac(Self.canonical(approvals))))
+        try await document.save(File(approvals: approvals, mac: try key.mac(Self.canonical(approvals))))
     }
 
     /// The bytes the MAC covers: the approvals as sorted-key JSON.
@@ -153,9 +153,11 @@ public protocol AuditSink: Sendable {
     func record(_ entry: AuditEntry) async throws
 }
 
-/// `<state>/audit.jsonl`.
-extension JSONLinesLog: AuditSink {
-    public func record(_ entry: AuditEntry) async throws { try append(entry) }
+/// The audit trail in the state's log (`audit.jsonl`), one JSON line per entry.
+public struct AuditLog: AuditSink {
+    public let log: any StateLog
+    public init(_ log: any StateLog) { self.log = log }
+    public func record(_ entry: AuditEntry) async throws { try await log.append(entry) }
 }
 
 /// The operating-system user running the command.

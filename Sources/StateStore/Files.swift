@@ -67,7 +67,7 @@ public func readStateFile(_ url: URL) throws -> Data? {
 /// the state directory. The kernel releases it when the process ends, however it ends.
 /// `apply.lock` is held while anything changes (apply, approve, a daemon cycle);
 /// `controller.lock` for the life of a daemon, so only one runs per state directory.
-public final class ApplyLock: Sendable {
+public final class ApplyLock: HeldLock {
     let descriptor: Int32
     public let path: String
 
@@ -100,6 +100,8 @@ public final class ApplyLock: Sendable {
         _ = text.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
+    public var location: String { path }
+
     deinit {
         _ = ftruncate(descriptor, 0)
         flock(descriptor, LOCK_UN)
@@ -107,18 +109,18 @@ public final class ApplyLock: Sendable {
     }
 }
 
-/// An append-only JSON-lines log: one object per line, each written with a single
-/// `write` on an O_APPEND descriptor, so lines never interleave or tear.
-public actor JSONLinesLog {
+/// The local adapter of a `StateLog`: a file of lines, each written with a single `write` on
+/// an O_APPEND descriptor, so lines never interleave or tear.
+public actor JSONLinesLog: StateLog {
     public nonisolated let url: URL
 
     public init(url: URL) { self.url = url }
 
-    public func append<Line: Encodable>(_ fields: Line) throws {
+    public nonisolated var location: String { url.path }
+
+    public func append(line: Data) throws {
         try makeStateDirectory(url.deletingLastPathComponent())
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        var line = try encoder.encode(fields)
+        var line = line
         line.append(10)
         let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw LogWriteFailed(path: url.path, code: errno) }
@@ -137,36 +139,7 @@ public actor JSONLinesLog {
         }
     }
 
-    /// What reading the log found: the last lines that decode, and where the others are.
-    public struct Reading<Line: Sendable>: Sendable {
-        public var lines: [Line]
-        /// 1-based numbers of the lines that do not decode (a torn write, damage), over the whole file.
-        public var unreadable: [Int]
-        public var total: Int
-    }
-
-    /// The last `count` lines that decode, and every line that does not; throws when the file
-    /// cannot be read at all. A missing file is an empty log.
-    public func read<Line: Decodable & Sendable>(last count: Int, as type: Line.Type) throws -> Reading<Line> {
-        guard let data = try readStateFile(url) else { return Reading(lines: [], unreadable: [], total: 0) }
-        let decoder = JSONDecoder()
-        var lines: [Line] = []
-        var unreadable: [Int] = []
-        let all = data.split(separator: 10, omittingEmptySubsequences: false)
-        for (index, bytes) in all.enumerated() where !bytes.isEmpty {
-            if let line = try? decoder.decode(Line.self, from: Data(bytes)) { lines.append(line) } else { unreadable.append(index + 1) }
-        }
-        return Reading(lines: Array(lines.suffix(count)), unreadable: unreadable, total: lines.count + unreadable.count)
-    }
-
-    /// The last `count` lines, decoded; those that do not decode are skipped. Decodes only
-    /// those lines: the dashboard asks on every request, and `read` (which decodes the whole
-    /// file to say what did not) is for `status`.
-    public func last<Line: Decodable & Sendable>(_ count: Int, as type: Line.Type) -> [Line] {
-        guard let data = try? readStateFile(url) else { return [] }
-        let decoder = JSONDecoder()
-        return data.split(separator: 10).suffix(count).compactMap { try? decoder.decode(Line.self, from: Data($0)) }
-    }
+    public func contents() throws -> Data? { try readStateFile(url) }
 }
 
 /// A log line that could not be written.
@@ -214,6 +187,7 @@ public func writeAtomically(_ data: Data, to url: URL) throws {
 
 /// One JSON file replaced whole on every save (`writeAtomically`): readers always see a
 /// complete document. Pretty-printed with sorted keys and ISO 8601 dates, so it diffs well.
+/// The state's documents go through `StoredDocument`; this is for files of the user's (a saved plan).
 public struct JSONDocument<Value: Codable>: Sendable {
     public let url: URL
     public init(url: URL) { self.url = url }
@@ -221,19 +195,31 @@ public struct JSONDocument<Value: Codable>: Sendable {
     /// The document, or nil when the file does not exist; a file that does not decode throws.
     public func load() throws -> Value? {
         guard let data = try readStateFile(url) else { return nil }
+        return try Self.decode(data, location: url.path)
+    }
+
+    /// The document in `data`; damage is an error naming `location` and what to do.
+    static func decode(_ data: Data, location: String) throws -> Value {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = UTCTime.decoding
         do {
             return try decoder.decode(Value.self, from: data)
         } catch {
             throw StateFileError(
-                path: url.path, action: "read",
+                path: location, action: "read",
                 cause: "it is damaged (\(data.isEmpty ? "empty" : "not the JSON the controller writes: \(Self.reason(error))"))",
                 remedy:
-                    "Restore it from a backup, or move it aside (mv \(url.path) \(url.path).damaged) to start it afresh; the controller never reads a "
+                    "Restore it from a backup, or move it aside (mv \(location) \(location).damaged) to start it afresh; the controller never reads a "
                     + "damaged file as empty"
             )
         }
+    }
+
+    static func encode(_ value: Value) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = UTCTime.encoding
+        return try encoder.encode(value)
     }
 
     static func reason(_ error: any Error) -> String {
@@ -248,9 +234,6 @@ public struct JSONDocument<Value: Codable>: Sendable {
     }
 
     public func save(_ value: Value) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = UTCTime.encoding
-        try writeAtomically(try encoder.encode(value), to: url)
+        try writeAtomically(try Self.encode(value), to: url)
     }
 }

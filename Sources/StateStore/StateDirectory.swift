@@ -1,26 +1,20 @@
 import Foundation
 
-/// The controller's state directory (`[controller] state_directory`) and what lives in it.
-/// Every command and the daemon name these files through here, so there is one list.
-public struct StateDirectory: Sendable {
+/// The local adapter of the state port: a directory (`[state] directory`), one file per
+/// piece of state, written atomically, with `flock` locks. Built layer archives are cached
+/// here too (a cache, not state: never shared).
+public struct StateDirectory: StateBackend {
     public let url: URL
     public init(_ url: URL) { self.url = url }
 
-    /// Every step `apply` and the daemon executed (JSON lines).
-    public var applyLog: JSONLinesLog { JSONLinesLog(url: url.appendingPathComponent("apply-log.jsonl")) }
-    /// The release gate's audit trail (JSON lines).
-    public var auditLog: JSONLinesLog { JSONLinesLog(url: url.appendingPathComponent("audit.jsonl")) }
-    /// Approvals waiting for, or confirmed with, their code.
-    public var approvals: URL { url.appendingPathComponent("approvals.json") }
-    /// What the daemon knows, written once per cycle; read by `status`.
-    public var status: URL { url.appendingPathComponent("status.json") }
-    /// Where each API custom domain the controller cut over pointed before (to move it back).
-    public var cutOvers: URL { url.appendingPathComponent("cut-overs.json") }
+    func file(_ name: StateName) -> URL { url.appendingPathComponent(name.rawValue) }
+
+    public func location(of name: StateName) -> String { file(name).path }
+    public func read(_ document: StateName) throws -> Data? { try readStateFile(file(document)) }
+    public func write(_ document: StateName, _ data: Data) throws { try writeAtomically(data, to: file(document)) }
+    public func log(_ name: StateName) -> any StateLog { JSONLinesLog(url: file(name)) }
+    public func lock(_ name: StateName, purpose: String) throws -> any HeldLock { try ApplyLock(directory: url, name: name.rawValue, purpose: purpose) }
+
     /// Built layer archives, by content.
     public var layerCache: URL { url.appendingPathComponent("cache/layers") }
-
-    /// Held while anything changes the cloud (apply, approve, a daemon cycle).
-    public func applyLock(purpose: String) throws -> ApplyLock { try ApplyLock(directory: url, purpose: purpose) }
-    /// Held for the life of a daemon: one controller per state directory.
-    public func controllerLock(purpose: String) throws -> ApplyLock { try ApplyLock(directory: url, name: "controller.lock", purpose: purpose) }
 }

@@ -229,14 +229,14 @@ struct FullDiskTests {
 }
 
 @Suite struct StateDirectoryTests {
-    @Test func theStateDirectoryIsItsOwnersOnlyWhoeverMadeIt() throws {
+    @Test func theStateDirectoryIsItsOwnersOnlyWhoeverMadeIt() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-state-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         for directory in [root.appendingPathComponent("fresh"), root.appendingPathComponent("made-by-someone-else")] {
             if directory.lastPathComponent != "fresh" {
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             }
-            let lock = try StateDirectory(directory).applyLock(purpose: "test")
+            let lock = try await StateDirectory(directory).lock(.applyLock, purpose: "test")
             let mode = try FileManager.default.attributesOfItem(atPath: directory.path)[.posixPermissions] as? Int
             #expect(mode == 0o700, "\(directory.lastPathComponent): \(String(mode ?? 0, radix: 8))")
             withExtendedLifetime(lock) {}

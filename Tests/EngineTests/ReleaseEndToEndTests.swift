@@ -98,8 +98,8 @@ extension EndToEnd {
                 for _ in 1...3 { #expect(try world.reconciler(["approve", "--otp", World.wrong(rollback.code)]).status == 1) }
                 let void = try world.reconciler(["approve", "--otp", rollback.code])
                 #expect(void.status == 1 && void.stderr.contains("no approval is waiting"))
-                let store = FileApprovalStore(
-                    url: world.directory.appendingPathComponent("state/approvals.json"),
+                let store = SealedApprovalStore(
+                    state: StateDirectory(world.directory.appendingPathComponent("state")),
                     key: ApprovalKey(path: world.directory.appendingPathComponent("keys/approval.key").path))
                 let voidID = try #require(try await store.load().last?.id)
                 let voided = try world.reconciler(["approve", "--otp", rollback.code, "--id", voidID])
@@ -128,7 +128,7 @@ extension EndToEnd {
                     mailer: SESMailer(client: client, region: "ap-south-1", sender: "reconciler@dzgro.test", recipients: ["releases@dzgro.test"]),
                     aliases: LambdaAliases(client: client),
                     stacks: CloudStackReleaser(ports: .aws(client, history: MemoryMappingHistory()), waits: WaitPolicy()),
-                    audit: JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl")), now: { later })
+                    audit: AuditLog(JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl"))), now: { later })
                 do {
                     _ = try await gate.approve(id: nil, code: fresh.code)
                     Issue.record("an expired code was accepted")

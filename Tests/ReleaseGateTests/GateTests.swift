@@ -157,7 +157,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
         let code = try #require(await f.mailbox.lastCode())
         let full = ReleaseGate(
-            store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: JSONLinesLog(url: URL(fileURLWithPath: "/dev/full")),
+            store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: AuditLog(JSONLinesLog(url: URL(fileURLWithPath: "/dev/full"))),
             policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", now: { f.clock.now() })
         await #expect(throws: LogWriteFailed.self) { _ = try await full.approve(id: nil, code: code) }
         #expect(await f.account.moves.isEmpty)
@@ -443,13 +443,14 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-store-\(UUID().uuidString)")
     var key: ApprovalKey { ApprovalKey(path: directory.appendingPathComponent("keys/approval.key").path) }
     var url: URL { directory.appendingPathComponent("state/approvals.json") }
+    var state: StateDirectory { StateDirectory(directory.appendingPathComponent("state")) }
 
     /// A pending prod approval saved through the store, and the file's text.
-    func saved() async throws -> (FileApprovalStore, String) {
+    func saved() async throws -> (SealedApprovalStore, String) {
         let f = Fixture()
         await f.seed()
         _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
-        let store = FileApprovalStore(url: url, key: key)
+        let store = SealedApprovalStore(state: state, key: key)
         try await store.save(await f.store.approvals)
         return (store, try String(contentsOf: url, encoding: .utf8))
     }
@@ -478,7 +479,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         try JSONSerialization.data(withJSONObject: object).write(to: url)
         await #expect { _ = try await store.load() } throws: { "\($0)".contains("does not verify with the approval key") }
         // Someone who can write the state directory but not read the key signs with a key of their own.
-        try await FileApprovalStore(url: url, key: ApprovalKey(path: directory.appendingPathComponent("forger.key").path)).save(approvals)
+        try await SealedApprovalStore(state: state, key: ApprovalKey(path: directory.appendingPathComponent("forger.key").path)).save(approvals)
         await #expect { _ = try await store.load() } throws: { "\($0)".contains("does not verify with the approval key") }
     }
 
@@ -486,6 +487,6 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         defer { try? FileManager.default.removeItem(at: directory) }
         _ = try await saved()
         chmod(key.path, 0o644)
-        await #expect { _ = try await FileApprovalStore(url: url, key: key).load() } throws: { "\($0)".contains("run `chmod 600") }
+        await #expect { _ = try await SealedApprovalStore(state: state, key: key).load() } throws: { "\($0)".contains("run `chmod 600") }
     }
 }
