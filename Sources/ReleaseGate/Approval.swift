@@ -22,6 +22,11 @@ public struct AliasChange: Codable, Hashable, Sendable {
         public var at: Date
         public var revisionID: String?
         public var requestID: String?
+        public init(at: Date, revisionID: String?, requestID: String?) {
+            self.at = at
+            self.revisionID = revisionID
+            self.requestID = requestID
+        }
     }
 
     public init(

@@ -132,10 +132,10 @@ public struct ReleaseGate: Sendable {
             progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
             let requestID = try await mail(approval, code: code, resent: false)
             for index in approvals.indices where approvals[index].isLive && approvals[index].environment == environment {
-                approvals[index].state = .superseded
-                approvals[index].seal = nil
-                approvals[index].reason = "superseded by approval \(approval.id) for commit \(approval.shortCommit), requested \(AuditEntry.format(now()))"
-                try await record(.superseded, approvals[index], detail: approvals[index].reason)
+                let reason = "superseded by approval \(approval.id) for commit \(approval.shortCommit), requested \(AuditEntry.format(now()))"
+                let (replaced, event) = approvals[index].after(.superseded(reason: reason))
+                approvals[index] = replaced
+                try await record(event, replaced, detail: replaced.reason)
             }
             approval.reason = nil
             approvals.append(approval)
@@ -165,11 +165,8 @@ public struct ReleaseGate: Sendable {
     }
 
     func supersede(_ approvals: inout [Approval], _ index: Int, reasons: [String], wants: TipWants) async throws {
-        var approval = approvals[index]
-        approval.state = .superseded
-        approval.seal = nil
-        approval.reason = wants.supersededReason(reasons)
-        try await save(approval, &approvals, index, recording: .superseded, detail: approval.reason)
+        let (approval, event) = approvals[index].after(.superseded(reason: wants.supersededReason(reasons)))
+        try await save(approval, &approvals, index, recording: event, detail: approval.reason)
     }
 
     /// Before anything moves: the tip must still ask for what the approval does.
@@ -223,18 +220,13 @@ public struct ReleaseGate: Sendable {
                     + "someone with the state directory runs `reconciler apply` for a fresh approval, which the audit log records.")
         }
         let code = OneTimePassword.generate()
-        approval.seal = OneTimePassword.seal(code)
-        approval.attemptsLeft = policy.maxAttempts
-        approval.resends = resends + 1
-        approval.expiresAt = now().addingTimeInterval(policy.lifetime)
-        approval.state = .pending
-        approval.reason = nil
+        let event: AuditEntry.Event
+        (approval, event) = approval.after(
+            .resent(seal: OneTimePassword.seal(code), attempts: policy.maxAttempts, expiresAt: now().addingTimeInterval(policy.lifetime)))
         progress("mailing a new code for approval \(id) to \(mailer.recipients.joined(separator: ", "))…")
         let requestID = try await mail(approval, code: code, resent: true)
-        approvals[index] = approval
-        try await store.save(approvals)
-        try await record(
-            .resent, approval, requestIDs: [requestID].compactMap { $0 },
+        try await save(
+            approval, &approvals, index, recording: event, requestIDs: [requestID].compactMap { $0 },
             detail: "resend \(resends + 1) of \(policy.maxResends); \(approval.wrongCodes ?? 0) of \(policy.guessBudget) guesses used")
         return approval
     }
@@ -311,12 +303,8 @@ public struct ReleaseGate: Sendable {
                     + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
         }
         if now() >= approval.expiresAt {
-            approval.state = .expired
-            approval.seal = nil
-            approval.reason = "its code expired at \(AuditEntry.format(approval.expiresAt))"
-            approvals[index] = approval
-            try await store.save(approvals)
-            try await record(.expired, approval, detail: approval.reason)
+            let (expired, event) = approval.after(.expired)
+            try await save(expired, &approvals, index, recording: event, detail: expired.reason)
             throw GateError(
                 "approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler "
                     + "approve --resend \(approval.id)`."
@@ -330,13 +318,12 @@ public struct ReleaseGate: Sendable {
         // state could not be saved. An audit line that cannot be written puts the code back
         // and stops the release before anything moves.
         let offered = approval
-        approval.seal = nil
-        approval.state = .partial
-        approval.reason = "confirmed by \(user)"
+        let event: AuditEntry.Event
+        (approval, event) = approval.after(.confirmed(by: user))
         approvals[index] = approval
         try await store.save(approvals)
         do {
-            try await record(.approved, approval)
+            try await record(event, approval)
         } catch {
             approvals[index] = offered
             do { try await store.save(approvals) } catch {
@@ -363,16 +350,9 @@ public struct ReleaseGate: Sendable {
     /// A wrong code: one attempt less (counted over every code the approval had), void after
     /// the last, audited; always throws.
     func rejectWrongCode(_ approval: Approval, _ approvals: inout [Approval], _ index: Int) async throws -> Never {
-        var approval = approval
-        approval.attemptsLeft -= 1
-        approval.wrongCodes = (approval.wrongCodes ?? 0) + 1
-        if approval.attemptsLeft <= 0 {
-            approval.state = .void
-            approval.seal = nil
-            approval.reason = "\(policy.maxAttempts) wrong codes"
-        }
+        let (approval, event) = approval.after(.wrongCode(maxAttempts: policy.maxAttempts))
         if approval.state == .void {
-            try await save(approval, &approvals, index, recording: .voided, detail: approval.reason)
+            try await save(approval, &approvals, index, recording: event, detail: approval.reason)
             let resendsLeft = policy.maxResends - (approval.resends ?? 0)
             throw GateError(
                 "wrong code; approval \(approval.id) is now void after \(policy.maxAttempts) wrong codes and nothing was changed. "
@@ -384,7 +364,7 @@ public struct ReleaseGate: Sendable {
             )
         }
         try await save(
-            approval, &approvals, index, recording: .rejected,
+            approval, &approvals, index, recording: event,
             detail: "wrong code; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
         throw GateError(
             "wrong code for approval \(approval.id); nothing was changed; \(approval.attemptsLeft) attempt\(approval.attemptsLeft == 1 ? "" : "s") left")
@@ -454,9 +434,9 @@ public struct ReleaseGate: Sendable {
             }
         }
         guard moved.isEmpty else {
-            approval.state = .stale
-            approval.reason = "moved since the plan: " + moved.joined(separator: "; ")
-            try await save(approval, &approvals, index, recording: .stale, detail: approval.reason)
+            let event: AuditEntry.Event
+            (approval, event) = approval.after(.stale(reason: "moved since the plan: " + moved.joined(separator: "; ")))
+            try await save(approval, &approvals, index, recording: event, detail: approval.reason)
             throw GateError(
                 "approval \(approval.id) is stale, so nothing was changed: \(moved.count) alias\(moved.count == 1 ? "" : "es") moved since the plan:\n  "
                     + moved.joined(separator: "\n  ")
@@ -478,9 +458,9 @@ public struct ReleaseGate: Sendable {
                 if !moved.isEmpty { throw StaleStackChange("its change set carries the aliases as planned, and \(moved.joined(separator: ", ")) moved since") }
                 try await release(change)
             } catch let stale as StaleStackChange {
-                approval.state = .stale
-                approval.reason = "stack \(change.stackName) in \(change.region): \(stale)"
-                try await save(approval, &approvals, index, recording: .stale, detail: approval.reason)
+                let event: AuditEntry.Event
+                (approval, event) = approval.after(.stale(reason: "stack \(change.stackName) in \(change.region): \(stale)"))
+                try await save(approval, &approvals, index, recording: event, detail: approval.reason)
                 let before = approval.stackChanges.contains { $0.applied != nil }
                 throw GateError(
                     "approval \(approval.id) is stale, so \(before ? "nothing more was" : "nothing was") changed: stack \(change.stackName) in "
@@ -488,10 +468,13 @@ public struct ReleaseGate: Sendable {
                         + "\nRun `reconciler plan` to see the stack as it is now, then `reconciler apply` to request a fresh approval.")
             } catch {
                 entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .failed, detail: "\(error)"))
-                approval.state = .partial
-                approval.reason =
-                    "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
-                try await save(approval, &approvals, index, recording: .partiallyApplied, entries: entries, detail: approval.reason)
+                let event: AuditEntry.Event
+                (approval, event) = approval.after(
+                    .stackFailed(
+                        reason:
+                            "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
+                    ))
+                try await save(approval, &approvals, index, recording: event, entries: entries, detail: approval.reason)
                 return Outcome(approval: approval, entries: entries)
             }
             approval.stacks?[i].applied = now()
@@ -581,33 +564,24 @@ public struct ReleaseGate: Sendable {
     /// The approval's end state: rolling out (its progressive aliases walk the rollout's
     /// steps), applied, or partly applied.
     func settle(_ approval: Approval, _ entries: [Outcome.Entry], requestIDs: [String], _ approvals: inout [Approval], _ index: Int) async throws -> Outcome {
-        var approval = approval, entries = entries
-        let walking = approval.progressive
-        let done = approval.remaining.count == walking.count && approval.remainingStacks.isEmpty
-        if done, !walking.isEmpty, let rollout = approval.rollout {
-            approval.rollout?.walking = walking
+        var entries = entries
+        let (approval, event) = approval.after(.settled(by: user))
+        if approval.state == .rollingOut, let rollout = approval.rollout {
             // Everything else is in place: the rest walks the rollout's steps.
-            for i in walking {
+            for i in rollout.walking ?? [] {
                 let change = approval.changes[i]
                 entries.append(
                     .init(
                         region: change.region, function: change.function, change: "\(change.from?.description ?? "-") → \(change.to)", outcome: .rollingOut,
                         detail: "in steps: \(rollout.policy.summary)"))
             }
-            approval.state = .rollingOut
-            approval.reason = "confirmed by \(user); rolling out \(rollout.policy.summary)"
-            try await save(approval, &approvals, index, recording: .rolloutStarted, requestIDs: requestIDs, entries: entries, detail: approval.reason)
+            try await save(approval, &approvals, index, recording: event, requestIDs: requestIDs, entries: entries, detail: approval.reason)
             let report = try await advance(id: approval.id)
             return Outcome(approval: report.approval, entries: entries)
         }
-        approval.state = done ? .applied : .partial
-        approval.reason =
-            done
-            ? "applied by \(user)"
-            : "\(approval.remaining.count) of \(approval.changes.count) changes not applied yet; finish with `reconciler approve --retry \(approval.id)`"
         try await save(
-            approval, &approvals, index, recording: done ? .applied : .partiallyApplied, requestIDs: requestIDs, entries: entries,
-            detail: done ? nil : approval.reason)
+            approval, &approvals, index, recording: event, requestIDs: requestIDs, entries: entries,
+            detail: approval.state == .applied ? nil : approval.reason)
         return Outcome(approval: approval, entries: entries)
     }
 
@@ -655,10 +629,9 @@ public struct ReleaseGate: Sendable {
     func expireOverdue(_ approvals: inout [Approval], environment: String) async throws {
         for index in approvals.indices
         where approvals[index].environment == environment && approvals[index].state == .pending && now() >= approvals[index].expiresAt {
-            approvals[index].state = .expired
-            approvals[index].seal = nil
-            approvals[index].reason = "its code expired at \(AuditEntry.format(approvals[index].expiresAt))"
-            try await record(.expired, approvals[index], detail: approvals[index].reason)
+            let (expired, event) = approvals[index].after(.expired)
+            approvals[index] = expired
+            try await record(event, expired, detail: expired.reason)
         }
     }
 

@@ -81,13 +81,13 @@ extension ReleaseGate {
                     try await record(.checkFailed, approval, requestIDs: moved.requestIDs, changes: moved.lines, detail: "shift to \(percent)%: \(failure)")
                 } else {
                     rollout.shifted(to: target, at: now())
+                    var finished: AuditEntry.Event?
                     if target >= rollout.final {
-                        for i in approval.progressive { approval.changes[i].applied = .init(at: now(), revisionID: nil, requestID: nil) }
-                        approval.state = .applied
-                        approval.reason = "rolled out to 100% in \(rollout.final + 1) step\(rollout.final == 0 ? "" : "s")"
+                        approval.rollout = rollout
+                        (approval, finished) = approval.after(.rolledOut(at: now()))
                     }
                     try await record(.shifted, approval, requestIDs: moved.requestIDs, changes: moved.lines, detail: "\(percent)% on the new versions")
-                    if target >= rollout.final { try await record(.applied, approval, detail: approval.reason) }
+                    if let finished { try await record(finished, approval, detail: approval.reason) }
                 }
             case .rollBack(let reason):
                 progress(
@@ -97,11 +97,12 @@ extension ReleaseGate {
                 let untouched = rollout.step < 0 && rollout.shifting == nil
                 let moved = await shift(approval, to: -1, of: rollout)
                 rollout.rolledBack()
-                approval.state = .rolledBack
-                approval.reason =
-                    (untouched ? "stopped before any traffic: " : "rolled back: ") + reason
-                    + (moved.failure.map { "; NOT every alias went back: \($0)" } ?? "")
-                try await record(.rolledBack, approval, requestIDs: moved.requestIDs, changes: moved.lines + (rollout.lastCheck ?? []), detail: approval.reason)
+                let event: AuditEntry.Event
+                (approval, event) = approval.after(
+                    .rolledBack(
+                        reason: (untouched ? "stopped before any traffic: " : "rolled back: ") + reason
+                            + (moved.failure.map { "; NOT every alias went back: \($0)" } ?? "")))
+                try await record(event, approval, requestIDs: moved.requestIDs, changes: moved.lines + (rollout.lastCheck ?? []), detail: approval.reason)
                 approval.rollout = rollout
                 approvals[index] = approval
                 try await store.save(approvals)
