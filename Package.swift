@@ -2,18 +2,22 @@
 import PackageDescription
 
 // Module layout (pure core, effects at the edges; docs/architecture.md draws the arrows):
+//   UTCTime             time: ISO 8601 in UTC, and the Clock port (now, sleep, a bounded poll) every module injects
 //   SigV4               pure: AWS Signature Version 4 (swift-crypto only)
-//   AWSClient           effects: HTTP over libcurl, credentials, endpoints, protocols, retries, the typed operations the controller uses
+//   AWSClient           effects: HTTP over libcurl, credentials, endpoints, protocols, a middleware chain, the typed operations
 //   EmulatorHarness     tests and benches: MiniStack and moto on loopback, and the AWS operations only tests use
 //   DesiredState        pure: the desired-state model, YAML loading with source locations, validation
 //   DesiredStateSources effects: the DesiredStateSource protocol; git (libgit2, on its own thread) and a directory
 //   Rendering           pure: SAM templates per (region, feature set), deterministic bytes; DesiredStateCheck
 //   Planning            pure: snapshot of the cloud, diff into a plan (typed steps, digest), plan text, drift, status
-//   StateStore          effects: the state directory (atomic writes, JSON documents and lines, locks)
-//   Engine              effects: the Cloud port; CloudPorts with AWS adapters, executors per step kind, clock, layer builds
-//   ReleaseGate         effects behind protocols: approvals, one-time passwords, mail, audit log
+//   Ports               the ports to the cloud: protocols and their values only
+//   AWSAdapters         the ports bound to AWSClient; only Controller's Wiring uses it
+//   StateStore          the state port (documents, logs, locks) and its local adapter, the state directory
+//   Engine              effects through the ports: observe, preview, apply (one executor per step kind), drift, layer builds
+//   ReleaseGate         effects behind ports: approvals (a pure state machine), one-time passwords, mail, audit log
 //   ControllerConfig    pure: controller.conf (TOML) parsing into typed settings
 //   Controller          the reconcile cycle over ports, status projection, daemon loop, production wiring
+//   OperatorSurface     run's HTTP server, metrics, webhook, dashboard, notifications
 //   ReconcilerCommands  the command-line interface: one file per command
 //   reconciler          the executable (a thin main)
 let package = Package(
@@ -184,7 +188,7 @@ let package = Package(
         // Shared by the unit tests: the default desired state, a converged account, in-memory ports.
         .target(
             name: "Fixtures",
-            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Ports", "Engine", "ReleaseGate"],
+            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Ports", "Engine", "ReleaseGate", "UTCTime"],
             path: "Tests/Fixtures"
         ),
         .testTarget(
@@ -198,7 +202,9 @@ let package = Package(
         ),
         .testTarget(
             name: "AWSClientTests",
-            dependencies: ["AWSClient", "SigV4", "UTCTime", "EmulatorHarness", "TestSupport", .product(name: "Prometheus", package: "swift-prometheus")]
+            dependencies: [
+                "AWSClient", "SigV4", "UTCTime", "EmulatorHarness", "TestSupport", "Fixtures", .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .testTarget(
             name: "DesiredStateSourcesTests",

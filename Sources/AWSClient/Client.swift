@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import SigV4
+import UTCTime
 
 /// How a service encodes requests and errors.
 public enum WireProtocol: Sendable {
@@ -19,8 +20,8 @@ public struct AWSClient: Sendable {
     public var endpoints: EndpointResolver
     public var retry: RetryPolicy
     public var logger: Logger
-    /// Seconds since 1970; injected so tests can sign at a fixed time.
-    public var now: @Sendable () -> Double
+    /// The time requests are signed at; injected so tests can sign at a fixed time.
+    public var clock: any Clock
     /// Sent with every request (not signed), so AWS's logs name the tool and its version.
     public var userAgent: String
     /// Where calls and retries are counted (`reconciler_aws_calls_total`, `reconciler_aws_retries_total`).
@@ -31,7 +32,7 @@ public struct AWSClient: Sendable {
     public init(
         transport: any HTTPTransport = CurlTransport(), credentials: CredentialChain, endpoints: EndpointResolver = EndpointResolver(),
         retry: RetryPolicy = RetryPolicy(), logger: Logger = Logger(label: "reconciler.aws"),
-        now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }, userAgent: String = "reconciler",
+        clock: any Clock = SystemClock(), userAgent: String = "reconciler",
         metrics: any MetricsFactory = MetricsSystem.factory, slots: RequestSlots = RequestSlots()
     ) {
         self.transport = transport
@@ -42,7 +43,7 @@ public struct AWSClient: Sendable {
         self.endpoints = endpoints
         self.retry = retry
         self.logger = logger
-        self.now = now
+        self.clock = clock
     }
 
     /// A response with its request id, for audit logs.

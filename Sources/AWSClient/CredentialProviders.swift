@@ -257,21 +257,21 @@ public actor CredentialChain {
     public let providers: [any CredentialProvider]
     /// Requests through a chain made with `anonymous()` are sent unsigned.
     public nonisolated let isAnonymous: Bool
-    private let now: @Sendable () -> Double
+    private let clock: any Clock
     private var cached: ResolvedCredentials?
     private var pinned: Int?
     private var refreshing: Task<(ResolvedCredentials, Int), any Error>?
     public static let refreshMargin: Double = 300
 
-    public init(_ providers: [any CredentialProvider], now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 }) {
+    public init(_ providers: [any CredentialProvider], clock: any Clock = SystemClock()) {
         self.providers = providers
-        self.now = now
+        self.clock = clock
         self.isAnonymous = false
     }
 
     private init(anonymous: Void) {
         providers = []
-        now = { 0 }
+        clock = SystemClock()
         isAnonymous = true
     }
 
@@ -282,7 +282,7 @@ public actor CredentialChain {
     /// environment's keys, `AWS_PROFILE` (or `default` when it holds credentials), web identity
     /// from the environment, container credentials, instance metadata.
     public static func standard(profile: String?, context: IdentityContext) -> CredentialChain {
-        if let profile { return CredentialChain([ProfileCredentialProvider(profile: profile, required: true, context: context)], now: context.now) }
+        if let profile { return CredentialChain([ProfileCredentialProvider(profile: profile, required: true, context: context)], clock: context.clock) }
         let named = context.environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
         if let shadowed = EnvironmentCredentialProvider.shadowedProfile(context.environment) {
             let keys = "AWS_ACCESS_KEY_ID is set, and the environment's keys come first (as in AWS's SDKs)"
@@ -295,13 +295,13 @@ public actor CredentialChain {
                 WebIdentityEnvironmentProvider(context: context),
                 ContainerCredentialProvider(environment: context.environment, transport: context.transport),
                 InstanceMetadataCredentialProvider(environment: context.environment, transport: context.metadataTransport),
-            ], now: context.now)
+            ], clock: context.clock)
     }
 
     /// The cached credentials, or fresh ones. Concurrent callers near expiry share one
     /// refresh: the first starts it, the others await the same task.
     public func resolve() async throws -> ResolvedCredentials {
-        if let cached, cached.credentials.expiration.map({ $0 - Self.refreshMargin > now() }) ?? true { return cached }
+        if let cached, cached.credentials.expiration.map({ $0 - Self.refreshMargin > clock.now().timeIntervalSince1970 }) ?? true { return cached }
         if let refreshing { return try await refreshing.value.0 }
         let providers = providers, pinned = pinned
         let task = Task { try await Self.firstFound(providers, only: pinned) }

@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Logging
 import SigV4
+import UTCTime
 
 // The client's way to AWS and back, as a chain of small steps, each one concern (soto-core's
 // shape): `AWSClient.send` hands a call to the first; each does its part and calls `next`.
@@ -59,7 +60,7 @@ extension AWSClient {
     var middlewares: [any AWSMiddleware] {
         [
             ResolveEndpoint(endpoints: endpoints), CountCalls(metrics: metrics), RetryRequests(policy: retry, logger: logger, metrics: metrics),
-            LimitRate(limiters: retry.rateLimiters, sleep: retry.sleep), Sign(credentials: credentials, endpoints: endpoints, now: now),
+            LimitRate(limiters: retry.rateLimiters, clock: retry.clock), Sign(credentials: credentials, endpoints: endpoints, clock: clock),
             Redact(), DecodeErrors(), Slots(slots: slots), Transport(transport: transport, userAgent: userAgent),
         ]
     }
@@ -167,7 +168,7 @@ struct RetryRequests: AWSMiddleware {
                     "attempt": .stringConvertible(attempt + 1), "of": .stringConvertible(policy.maxAttempts),
                     "reason": .string(reason), "delay_seconds": .stringConvertible((delay * 1000).rounded() / 1000),
                 ])
-            try await policy.sleep(delay)
+            try await policy.clock.sleep(seconds: delay)
         }
     }
 }
@@ -176,12 +177,12 @@ struct RetryRequests: AWSMiddleware {
 /// whether the answer was a throttle.
 struct LimitRate: AWSMiddleware {
     let limiters: PerServiceRegion<ClientRateLimiter>?
-    let sleep: @Sendable (Double) async throws -> Void
+    let clock: any Clock
 
     func handle(_ call: AWSCall, next: NextStep) async throws -> HTTPResponse {
         guard let limiter = limiters?[call.key] else { return try await next(call) }
         let wait = limiter.acquire()
-        if wait > 0 { try await sleep(wait) }
+        if wait > 0 { try await clock.sleep(seconds: wait) }
         do {
             let response = try await next(call)
             limiter.record(throttled: false)
@@ -200,7 +201,7 @@ struct LimitRate: AWSMiddleware {
 struct Sign: AWSMiddleware {
     let credentials: CredentialChain
     let endpoints: EndpointResolver
-    let now: @Sendable () -> Double
+    let clock: any Clock
 
     func handle(_ call: AWSCall, next: NextStep) async throws -> HTTPResponse {
         guard !credentials.isAnonymous else { return try await next(call) }
@@ -214,7 +215,7 @@ struct Sign: AWSMiddleware {
             method: call.method, path: call.endpoint.basePath + call.path, query: call.endpoint.queryString,
             headers: [.init("Host", call.endpoint.authority)] + call.headers.map { .init($0.0, $0.1) },
             payloadHash: SigV4.hexSHA256(call.body))
-        call.signedHeaders = signer.sign(request, date: now()).addedHeaders.map { ($0.name, $0.value) }
+        call.signedHeaders = signer.sign(request, date: clock.now().timeIntervalSince1970).addedHeaders.map { ($0.name, $0.value) }
         call.credentials = resolved
         return try await next(call)
     }

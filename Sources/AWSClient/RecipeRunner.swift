@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import SigV4
+import UTCTime
 
 #if canImport(Glibc)
     import Glibc
@@ -19,13 +20,13 @@ public struct IdentityContext: Sendable {
     public var endpoints: EndpointResolver
     public var processes: any CredentialProcessRunner
     public var mfa: any MFACodeReader
-    public var now: @Sendable () -> Double
+    public var clock: any Clock
     public var logger: Logger
 
     public init(
         environment: [String: String], home: String, transport: any HTTPTransport, metadataTransport: (any HTTPTransport)? = nil,
         endpoints: EndpointResolver = EndpointResolver(), processes: any CredentialProcessRunner = SystemCredentialProcessRunner(),
-        mfa: any MFACodeReader = TerminalMFACodeReader(), now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
+        mfa: any MFACodeReader = TerminalMFACodeReader(), clock: any Clock = SystemClock(),
         logger: Logger = Logger(label: "reconciler.aws")
     ) {
         self.environment = environment
@@ -35,7 +36,7 @@ public struct IdentityContext: Sendable {
         self.endpoints = endpoints
         self.processes = processes
         self.mfa = mfa
-        self.now = now
+        self.clock = clock
         self.logger = logger
     }
 
@@ -52,7 +53,7 @@ public struct IdentityContext: Sendable {
         AWSClient(
             transport: transport,
             credentials: credentials.map { CredentialChain([StaticCredentialProvider($0.credentials, name: $0.source)]) } ?? .anonymous(),
-            endpoints: endpoints, retry: RetryPolicy(), logger: logger, now: now)
+            endpoints: endpoints, retry: RetryPolicy(), logger: logger, clock: clock)
     }
 }
 
@@ -117,7 +118,7 @@ public struct RecipeRunner: Sendable {
         }
     }
 
-    func sessionName(_ named: String?) -> String { named ?? "reconciler-\(Int(context.now()))" }
+    func sessionName(_ named: String?) -> String { named ?? "reconciler-\(Int(context.clock.now().timeIntervalSince1970))" }
 
     func assumeRole(_ spec: AssumeRoleSpec, with source: ResolvedCredentials, recipe: CredentialRecipe) async throws -> ResolvedCredentials {
         var parameters = [("RoleArn", spec.roleArn), ("RoleSessionName", sessionName(spec.sessionName))]
@@ -189,7 +190,7 @@ public struct RecipeRunner: Sendable {
         guard let cached = try? JSONDecoder().decode(Cached.self, from: data), let expires = Timestamp.parse(cached.expiresAt) else {
             throw ProviderFailure("the cached IAM Identity Center sign-in in \(file) cannot be read; \(login)")
         }
-        guard expires > context.now() else {
+        guard expires > context.clock.now().timeIntervalSince1970 else {
             throw ProviderFailure("the IAM Identity Center sign-in expired at \(cached.expiresAt); \(login)")
         }
         struct Answer: Decodable {

@@ -1,4 +1,5 @@
 import Foundation
+import UTCTime
 
 /// How requests are retried, as AWS's SDKs name it (`AWS_RETRY_MODE`, `retry_mode`).
 public enum RetryMode: String, Sendable, CaseIterable {
@@ -21,23 +22,23 @@ public struct RetryPolicy: Sendable {
     public var quotas: PerServiceRegion<RetryQuota>
     /// Adaptive mode only: one limiter per service and region.
     public var rateLimiters: PerServiceRegion<ClientRateLimiter>?
-    /// Sleeps for the given seconds; throws when the task is cancelled. Injected in tests.
-    public var sleep: @Sendable (Double) async throws -> Void
+    /// Where the backoff and the rate limiter sleep (a sleep throws when the task is
+    /// cancelled) and read the time. Injected in tests.
+    public var clock: any Clock
     /// A number in 0..<1 for jitter. Injected in tests.
     public var random: @Sendable () -> Double
 
     public init(
         maxAttempts: Int = 3, mode: RetryMode = .standard, baseDelay: Double = 1, maxDelay: Double = 20,
-        quotas: PerServiceRegion<RetryQuota> = PerServiceRegion { RetryQuota() }, now: @escaping @Sendable () -> Double = { Date().timeIntervalSince1970 },
-        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) },
+        quotas: PerServiceRegion<RetryQuota> = PerServiceRegion { RetryQuota() }, clock: any Clock = SystemClock(),
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.maxAttempts = max(1, maxAttempts)
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
         self.quotas = quotas
-        self.rateLimiters = mode == .adaptive ? PerServiceRegion { ClientRateLimiter(now: now) } : nil
-        self.sleep = sleep
+        self.rateLimiters = mode == .adaptive ? PerServiceRegion { ClientRateLimiter(clock: clock) } : nil
+        self.clock = clock
         self.random = random
     }
 
@@ -104,7 +105,7 @@ public final class RetryQuota: @unchecked Sendable {
 public final class ClientRateLimiter: @unchecked Sendable {
     // Safe: every stored property is only touched under `lock`.
     private let lock = NSLock()
-    private let now: @Sendable () -> Double
+    private let clock: any Clock
     private var enabled = false
     private var fillRate = 0.0, maxCapacity = 0.0, capacity = 0.0
     private var lastRefill: Double?
@@ -112,12 +113,14 @@ public final class ClientRateLimiter: @unchecked Sendable {
     private var lastMaxRate = 0.0, lastThrottle: Double, timeWindow = 0.0
     static let minFillRate = 0.5, minCapacity = 1.0, smoothing = 0.8, beta = 0.7, scale = 0.4
 
-    public init(now: @escaping @Sendable () -> Double) {
-        self.now = now
-        let start = now()
+    public init(clock: any Clock) {
+        self.clock = clock
+        let start = clock.now().timeIntervalSince1970
         lastRateBucket = (start * 2).rounded(.down) / 2
         lastThrottle = start
     }
+
+    private func now() -> Double { clock.now().timeIntervalSince1970 }
 
     /// The requests per second now allowed, nil while the limiter is off.
     public var rate: Double? { lock.withLock { enabled ? fillRate : nil } }

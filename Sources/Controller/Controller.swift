@@ -6,6 +6,7 @@ import Planning
 import ReleaseGate
 import ServiceLifecycle
 import StateStore
+import UTCTime
 
 /// Where the controller keeps its status between cycles (and `status` reads it).
 public protocol StatusStore: Sendable {

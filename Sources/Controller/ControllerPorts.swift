@@ -1,6 +1,7 @@
 import ControllerConfig
 import DesiredStateSources
 import Engine
+import UTCTime
 
 /// What one cycle needs from the world, as ports: where the desired state comes from, the
 /// cloud, the release gate, the clock and the apply lock. The daemon passes the real ones;

@@ -5,6 +5,7 @@ import Planning
 import Ports
 import ReleaseGate
 import StateStore
+import UTCTime
 
 /// The release gate's ports as one value: where approvals are kept, how codes are mailed,
 /// the aliases it moves and the audit log. `Wiring.gate` binds them to AWS from controller.conf;
@@ -19,12 +20,12 @@ public struct GateSetup: Sendable {
     public var policy: ReleaseGate.Policy
     /// The [approval] setting that is missing, when releases cannot be mailed.
     public var missingMailSetting: String?
-    public var now: @Sendable () -> Date
+    public var clock: any Clock
 
     public init(
         store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
         checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: ReleaseGate.Policy, missingMailSetting: String? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        clock: any Clock = SystemClock()
     ) {
         self.store = store
         self.mailer = mailer
@@ -34,7 +35,7 @@ public struct GateSetup: Sendable {
         self.checks = checks
         self.policy = policy
         self.missingMailSetting = missingMailSetting
-        self.now = now
+        self.clock = clock
     }
 
     /// Refuses before anything changes when releases cannot be held for lack of a mailbox.
@@ -50,7 +51,8 @@ public struct GateSetup: Sendable {
     /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`).
     public func gate(tip: (any BranchTip)? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
         ReleaseGate(
-            store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, now: now, progress: progress
+            store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, clock: clock,
+            progress: progress
         )
     }
 }

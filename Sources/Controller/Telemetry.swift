@@ -4,6 +4,7 @@ import Foundation
 import Planning
 import ReleaseGate
 import Synchronization
+import UTCTime
 
 // What the controller tells the world beyond status.json: events for people (notifications),
 // numbers for machines (metrics), its health, and the wake-up a git push sends it.

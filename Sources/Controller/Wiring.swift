@@ -8,6 +8,7 @@ import Logging
 import Ports
 import ReleaseGate
 import StateStore
+import UTCTime
 
 /// The production adapters, built from controller.conf and the process environment (read
 /// here, at the edge; nothing deeper reads environment variables). Paths in controller.conf

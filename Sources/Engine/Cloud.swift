@@ -4,6 +4,7 @@ import Planning
 import Ports
 import Rendering
 import StateStore
+import UTCTime
 
 /// The cloud as the controller and the commands use it: observe it into a snapshot, apply a
 /// plan's ungated steps, run CloudFormation's drift detection. `EngineCloud` implements it

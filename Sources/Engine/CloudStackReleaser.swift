@@ -1,6 +1,7 @@
 import Foundation
 import Planning
 import Ports
+import UTCTime
 
 /// Executes the stack updates the release gate held, exactly as reviewed: the stack must be
 /// where it was when planned and the change set still executable, or nothing happens.

@@ -2,6 +2,7 @@ import Foundation
 import Planning
 import Ports
 import Rendering
+import UTCTime
 
 /// Runs CloudFormation drift detection on stacks, concurrently: start, poll, read the
 /// drifted resources, leave out the ones the controller owns. A stack that cannot be

@@ -3,6 +3,7 @@ import Foundation
 import Planning
 import Ports
 import Rendering
+import UTCTime
 
 /// What every step executor may use: its region and artifact bucket, the ports, the
 /// desired state being applied, the waits and the clock, and what earlier steps produced.

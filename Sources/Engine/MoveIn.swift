@@ -3,6 +3,7 @@ import Foundation
 import Planning
 import Ports
 import Rendering
+import UTCTime
 
 // Moving in next to an earlier deployment: the resources a stack would create that exist
 // already are found by the observer (`discover`) and imported by `AdoptResources`, each

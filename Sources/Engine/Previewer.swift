@@ -3,6 +3,7 @@ import Foundation
 import Planning
 import Ports
 import Rendering
+import UTCTime
 
 /// Shows what each stack update of a plan would do: a change set per stack (the one apply
 /// executes later), described resource by resource; and for each stack to delete, what

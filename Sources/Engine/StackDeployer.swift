@@ -3,6 +3,7 @@ import Foundation
 import Planning
 import Ports
 import Rendering
+import UTCTime
 
 /// Deploys one stack through a change set: waits out an operation in progress, stops
 /// with the remedy for states that need a person, treats an empty change set as a

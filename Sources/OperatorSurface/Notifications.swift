@@ -83,7 +83,7 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
     let controller: String
     let version: String
     let delays: [Double]
-    let sleep: @Sendable (Double) async throws -> Void
+    let clock: any Clock
     let stream: AsyncStream<ControllerEvent>
     let continuation: AsyncStream<ControllerEvent>.Continuation
 
@@ -91,7 +91,7 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
         sinks: [NotificationSink],
         transport: any HTTPTransport = CurlTransport(limits: TransportLimits(idleSeconds: 10, deadlineSeconds: 15, maxResponseBytes: 1 << 20)),
         metrics: ControllerMetrics = ControllerMetrics(), logger: Logger, controller: String, version: String, delays: [Double] = [1, 2, 4],
-        sleep: @escaping @Sendable (Double) async throws -> Void = { try await Task.sleep(nanoseconds: UInt64($0 * 1e9)) }
+        clock: any Clock = SystemClock()
     ) {
         self.sinks = sinks
         self.transport = transport
@@ -100,7 +100,7 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
         self.controller = controller
         self.version = version
         self.delays = delays
-        self.sleep = sleep
+        self.clock = clock
         (stream, continuation) = AsyncStream.makeStream(of: ControllerEvent.self, bufferingPolicy: .bufferingNewest(100))
     }
 
@@ -166,7 +166,7 @@ public final class NotificationOutbox: Notifier, ServiceLifecycle.Service {
                     ])
                 return false
             }
-            do { try await sleep(delays[attempt - 1]) } catch {
+            do { try await clock.sleep(seconds: delays[attempt - 1]) } catch {
                 metrics.notification(sink: sink.name, delivered: false)
                 return false
             }

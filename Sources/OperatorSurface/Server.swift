@@ -7,6 +7,7 @@ import Prometheus
 import ReleaseGate
 import ServiceLifecycle
 import StateStore
+import UTCTime
 
 /// The HTTP server of `reconciler run`:
 ///
@@ -59,14 +60,14 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
     /// The bound address is passed to `listening` once the server accepts connections.
     public init(
         settings: Settings, hooks: ControllerHooks, registry: PrometheusCollectorRegistry, metrics: any MetricsFactory, sources: Sources,
-        logger: Logger, now: @escaping @Sendable () -> Date = { Date() }, listening: @escaping @Sendable (String) -> Void = { _ in }
+        logger: Logger, clock: any Clock = SystemClock(), listening: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.settings = settings
         Gauge(label: "reconciler_build_info", dimensions: [("version", settings.version)], factory: metrics).record(1)
         let router = Router(context: BasicRequestContext.self)
         router.get("/healthz") { _, _ in Self.text(.ok, "ok\n") }
         router.get("/readyz") { _, _ in
-            let (ready, reason) = hooks.health.readiness(now: now(), window: settings.readyWithinSeconds, stackWait: settings.stackWaitSeconds)
+            let (ready, reason) = hooks.health.readiness(now: clock.now(), window: settings.readyWithinSeconds, stackWait: settings.stackWaitSeconds)
             return Self.text(ready ? .ok : .serviceUnavailable, (ready ? "ready: " : "not ready: ") + reason + "\n")
         }
         router.get("/metrics") { _, _ in
@@ -107,7 +108,7 @@ public struct OperatorServer: ServiceLifecycle.Service, CustomStringConvertible 
             let approvals = (try? await sources.approvals.load()) ?? []
             let audit = await sources.audit.last(20, as: AuditEntry.self)
             let status = await sources.status.load()
-            let html = Dashboard.render(.init(status: status, approvals: approvals, audit: audit, version: settings.version, now: now()))
+            let html = Dashboard.render(.init(status: status, approvals: approvals, audit: audit, version: settings.version, now: clock.now()))
             return Response(
                 status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: html)))

@@ -2,6 +2,7 @@ import DesiredState
 import Foundation
 import Planning
 import Ports
+import UTCTime
 
 /// The release gate: no staging or prod alias moves until a person confirms, with the
 /// code e-mailed to the team, exactly the changes of one commit in one environment.
@@ -34,13 +35,13 @@ public struct ReleaseGate: Sendable {
     /// for callers that superseded unwanted approvals from the tip themselves, the daemon).
     public let tip: (any BranchTip)?
     public let user: String
-    public let now: @Sendable () -> Date
+    public let clock: any Clock
     public let progress: @Sendable (String) -> Void
 
     public init(
         store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
         checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(), tip: (any BranchTip)? = nil,
-        user: String = operatingSystemUser(), now: @escaping @Sendable () -> Date = { Date() },
+        user: String = operatingSystemUser(), clock: any Clock = SystemClock(),
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.tip = tip
@@ -52,9 +53,11 @@ public struct ReleaseGate: Sendable {
         self.checks = checks
         self.policy = policy
         self.user = user
-        self.now = now
+        self.clock = clock
         self.progress = progress
     }
+
+    func now() -> Date { clock.now() }
 
     // MARK: requesting
 

@@ -1,6 +1,8 @@
+import Fixtures
 import Foundation
 import SigV4
 import Testing
+import UTCTime
 
 @testable import AWSClient
 
@@ -82,18 +84,18 @@ import Testing
             ScriptedTransport.Step.status(200, #"{"AccessKeyId":"\#(id)","SecretAccessKey":"s","Token":"t","Expiration":"\#(expires)"}"#)
         }
         let transport = ScriptedTransport([document("AKIDONE", "2026-11-24T12:10:00Z"), document("AKIDTWO", "2026-11-24T13:00:00Z")])
-        let clock = Clock()
+        let clock = TestClock(seconds: 0)
         let provider = ContainerCredentialProvider(
             environment: [
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x",
             ], transport: transport)
-        let chain = CredentialChain([provider], now: { clock.now })
-        clock.now = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
+        let chain = CredentialChain([provider], clock: clock)
+        clock.seconds = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
         #expect(try await chain.resolve().credentials.accessKeyID == "AKIDONE")
-        clock.now += 60  // 9 minutes left: still cached
+        clock.seconds += 60  // 9 minutes left: still cached
         #expect(try await chain.resolve().credentials.accessKeyID == "AKIDONE")
-        clock.now += 300  // 4 minutes left: inside the 5-minute margin
+        clock.seconds += 300  // 4 minutes left: inside the 5-minute margin
         #expect(try await chain.resolve().credentials.accessKeyID == "AKIDTWO")
         let first = try #require(await transport.sent.first)
         #expect(first.url.absoluteString == "http://127.0.0.1:8080/creds")
@@ -109,16 +111,16 @@ import Testing
             document("AKIDONE", "2026-11-24T12:10:00Z"), document("AKIDTWO", "2026-11-24T13:00:00Z"),
             document("AKIDTHREE", "2026-11-24T14:00:00Z"),
         ])
-        let clock = Clock()
+        let clock = TestClock(seconds: 0)
         let provider = ContainerCredentialProvider(
             environment: [
                 "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:8080/creds",
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": "Bearer x",
             ], transport: transport)
-        let chain = CredentialChain([provider], now: { clock.now })
-        clock.now = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
+        let chain = CredentialChain([provider], clock: clock)
+        clock.seconds = ISO8601DateFormatter().date(from: "2026-11-24T12:00:00Z")!.timeIntervalSince1970
         _ = try await chain.resolve()
-        clock.now += 360  // inside the margin: the next callers all need a refresh
+        clock.seconds += 360  // inside the margin: the next callers all need a refresh
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<20 { group.addTask { try await chain.resolve().credentials.accessKeyID } }
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }
@@ -146,11 +148,6 @@ import Testing
         #expect(try await InstanceMetadataCredentialProvider(environment: ["AWS_EC2_METADATA_DISABLED": "true"], transport: transport).resolve() == nil)
     }
 
-    final class Clock: @unchecked Sendable {
-        // Tests set and read it from one task, except the adaptive-retry burst, whose concurrent
-        // sleeps advance it (a race the test tolerates: the time only grows).
-        var now: Double = 0
-    }
 }
 
 @Suite struct EndpointTests {

@@ -1,7 +1,9 @@
 import Crypto
+import Fixtures
 import Foundation
 import SigV4
 import Testing
+import UTCTime
 
 @testable import AWSClient
 
@@ -39,10 +41,10 @@ import Testing
     static func time(_ iso: String) -> Double { ISO8601DateFormatter().date(from: iso)!.timeIntervalSince1970 }
 
     func context(
-        _ home: Home, _ transport: ScriptedTransport, environment: [String: String] = [:], clock: CredentialTests.Clock = .init(),
+        _ home: Home, _ transport: ScriptedTransport, environment: [String: String] = [:], clock: TestClock = TestClock(seconds: 0),
         mfa: any MFACodeReader = NoTerminal(), processes: any CredentialProcessRunner = SystemCredentialProcessRunner()
     ) -> IdentityContext {
-        IdentityContext(environment: environment, home: home.path, transport: transport, processes: processes, mfa: mfa, now: { clock.now })
+        IdentityContext(environment: environment, home: home.path, transport: transport, processes: processes, mfa: mfa, clock: clock)
     }
 
     func form(_ request: HTTPRequest) -> [String: String] {
@@ -67,8 +69,8 @@ import Testing
         let home = try Home(config: Self.deploy + "external_id = team-42\nregion = eu-west-1\n", credentials: Self.base)
         defer { home.remove() }
         let transport = ScriptedTransport([Self.assumed("ASIAONE", expires: "2026-11-24T13:00:00Z"), Self.assumed("ASIATWO", expires: "2026-11-24T14:00:00Z")])
-        let clock = CredentialTests.Clock()
-        clock.now = Self.time("2026-11-24T12:00:00Z")
+        let clock = TestClock(seconds: 0)
+        clock.seconds = Self.time("2026-11-24T12:00:00Z")
         let chain = CredentialChain.standard(profile: "deploy", context: context(home, transport, clock: clock))
         let first = try await chain.resolve()
         #expect(first.credentials.accessKeyID == "ASIAONE" && first.credentials.sessionToken == "token-ASIAONE")
@@ -89,9 +91,9 @@ import Testing
 
         // 54 minutes later, six minutes are left: cached. 56 minutes later: inside the margin,
         // and twenty concurrent requests cause exactly one more AssumeRole.
-        clock.now += 54 * 60
+        clock.seconds += 54 * 60
         #expect(try await chain.resolve().credentials.accessKeyID == "ASIAONE")
-        clock.now += 2 * 60
+        clock.seconds += 2 * 60
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<20 { group.addTask { try await chain.resolve().credentials.accessKeyID } }
             return try await group.reduce(into: Set<String>()) { $0.insert($1) }
@@ -110,13 +112,13 @@ import Testing
             Self.assumed("ASIA\(hour)", expires: formatter.string(from: Date(timeIntervalSince1970: start + Double(hour) * 3600)))
         }
         let transport = ScriptedTransport(steps)
-        let clock = CredentialTests.Clock()
-        clock.now = start
+        let clock = TestClock(seconds: 0)
+        clock.seconds = start
         let chain = CredentialChain.standard(profile: "deploy", context: context(home, transport, clock: clock))
         var seen: [String] = []
-        while clock.now < start + 47 * 3600 {
+        while clock.seconds < start + 47 * 3600 {
             seen.append(try await chain.resolve().credentials.accessKeyID)
-            clock.now += 60
+            clock.seconds += 60
         }
         #expect(Set(seen).count == 48)
         #expect(await transport.sent.count == 48)
@@ -156,12 +158,12 @@ import Testing
             Self.assumed("ASIAONE", expires: "2026-11-24T12:10:00Z"),
             .status(403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>"),
         ])
-        let clock = CredentialTests.Clock()
-        clock.now = Self.time("2026-11-24T12:00:00Z")
+        let clock = TestClock(seconds: 0)
+        clock.seconds = Self.time("2026-11-24T12:00:00Z")
         // The default chain found AWS_PROFILE; the environment's keys come first but are absent.
         let chain = CredentialChain.standard(profile: nil, context: context(home, transport, environment: ["AWS_PROFILE": "deploy"], clock: clock))
         #expect(try await chain.resolve().credentials.accessKeyID == "ASIAONE")
-        clock.now += 360
+        clock.seconds += 360
         await #expect { _ = try await chain.resolve() } throws: {
             "\($0)".contains("cannot get AWS credentials from profile 'deploy'") && "\($0)".contains("AccessDenied")
         }
@@ -190,8 +192,8 @@ import Testing
             Self.assumed("ASIAWEB1", expires: "2026-11-24T12:10:00Z", operation: "AssumeRoleWithWebIdentity"),
             Self.assumed("ASIAWEB2", expires: "2026-11-24T13:10:00Z", operation: "AssumeRoleWithWebIdentity"),
         ])
-        let clock = CredentialTests.Clock()
-        clock.now = Self.time("2026-11-24T12:00:00Z")
+        let clock = TestClock(seconds: 0)
+        clock.seconds = Self.time("2026-11-24T12:00:00Z")
         let environment = [
             "AWS_WEB_IDENTITY_TOKEN_FILE": "~/token", "AWS_ROLE_ARN": "arn:aws:iam::1:role/ci", "AWS_ROLE_SESSION_NAME": "gha-42",
             "AWS_REGION": "ap-south-1", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:9",
@@ -201,7 +203,7 @@ import Testing
         #expect(found.credentials.accessKeyID == "ASIAWEB1")
         #expect(found.source == "role arn:aws:iam::1:role/ci assumed with the web identity token in \(home.path)/token")
         try home.write("token-two\n", to: "token")  // the platform rotated it
-        clock.now += 360
+        clock.seconds += 360
         #expect(try await chain.resolve().credentials.accessKeyID == "ASIAWEB2")
         let sent = await transport.sent
         #expect(sent.map { form($0)["WebIdentityToken"] } == ["token-one", "token-two"])
@@ -247,8 +249,8 @@ import Testing
                 sso_region = eu-central-1
                 """)
         defer { home.remove() }
-        let clock = CredentialTests.Clock()
-        clock.now = Self.time("2026-11-24T12:00:00Z")
+        let clock = TestClock(seconds: 0)
+        clock.seconds = Self.time("2026-11-24T12:00:00Z")
         let spec = SSOSpec(
             profile: "corp", session: "corp", startURL: "https://corp.awsapps.com/start", region: "eu-central-1",
             accountID: "111122223333", roleName: "Deployer")

@@ -1,8 +1,10 @@
 import AWSClient
+import Fixtures
 import Foundation
 import Prometheus
 import TestSupport
 import Testing
+import UTCTime
 
 @Suite struct RetryTests {
     let okIdentity = ScriptedTransport.Step.status(
@@ -132,14 +134,13 @@ import Testing
     }
 
     @Test func theAdaptiveLimiterIsOffUntilThrottledThenCutsAndRecoversTheRate() {
-        let clock = CredentialTests.Clock()
-        clock.now = 1_000
-        let limiter = ClientRateLimiter(now: { clock.now })
+        let clock = TestClock(seconds: 1_000)
+        let limiter = ClientRateLimiter(clock: clock)
         // Twenty requests a second, all answered: no limit, no waiting.
         for _ in 0..<40 {
             #expect(limiter.acquire() == 0)
             limiter.record(throttled: false)
-            clock.now += 0.05
+            clock.seconds += 0.05
         }
         #expect(limiter.rate == nil)
         // A throttle: the limiter turns on below the measured rate (× 0.7).
@@ -152,7 +153,7 @@ import Testing
         // Five seconds of successes at the old pace: the rate grows back along the cubic curve
         // (never above twice what is measured).
         for _ in 0..<100 {
-            clock.now += 0.05
+            clock.seconds += 0.05
             limiter.record(throttled: false)
         }
         #expect(try! #require(limiter.rate) > cut)
@@ -163,14 +164,10 @@ import Testing
             429, "<ErrorResponse><Error><Code>Throttling</Code><Message>Rate exceeded</Message></Error></ErrorResponse>")
         let transport = ScriptedTransport(Array(repeating: throttled, count: 4) + Array(repeating: okIdentity, count: 20))
         let sleeps = SleepLog()
-        let clock = CredentialTests.Clock()
-        clock.now = 1_000
+        // The burst's concurrent sleeps advance the clock; the time only grows.
+        let clock = TestClock(seconds: 1_000, onSleep: { await sleeps.record($0) })
         var configured = scriptedClient(transport, attempts: 10, sleeps: sleeps)
-        configured.retry = RetryPolicy(
-            maxAttempts: 10, mode: .adaptive, baseDelay: 0.1, maxDelay: 5, now: { clock.now },
-            sleep: { delay in
-                await sleeps.record(delay); clock.now += delay
-            }, random: { 0.5 })
+        configured.retry = RetryPolicy(maxAttempts: 10, mode: .adaptive, baseDelay: 0.1, maxDelay: 5, clock: clock, random: { 0.5 })
         let client = configured
         let accounts = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<10 { group.addTask { try await self.identity(client) } }

@@ -1,4 +1,5 @@
 import AWSClient
+import Fixtures
 import Foundation
 import Logging
 import SigV4
@@ -41,8 +42,9 @@ func scriptedClient(
             StaticCredentialProvider(Credentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"))
         ]),
         endpoints: EndpointResolver(),
-        retry: RetryPolicy(maxAttempts: attempts, baseDelay: 0.1, maxDelay: 5, sleep: sleep ?? { await sleeps.record($0) }, random: { 0.5 }),
-        logger: logger, now: { 1_440_938_160 })
+        retry: RetryPolicy(
+            maxAttempts: attempts, baseDelay: 0.1, maxDelay: 5, clock: TestClock(onSleep: sleep ?? { await sleeps.record($0) }), random: { 0.5 }),
+        logger: logger, clock: TestClock(seconds: 1_440_938_160))
 }
 
 actor SleepLog {

@@ -212,7 +212,7 @@ struct Harness {
         let clock = clock
         return GateSetup(
             store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, checks: checks,
-            policy: .init(lifetime: 600, maxAttempts: 3), now: { clock.now() })
+            policy: .init(lifetime: 600, maxAttempts: 3), clock: clock)
     }
 
     func controller(policy: ControllerConfig.DriftPolicy = .report, hooks: ControllerHooks = ControllerHooks()) -> Controller {

@@ -7,6 +7,7 @@ import Prometheus
 import ReleaseGate
 import Synchronization
 import Testing
+import UTCTime
 
 /// Keeps what it is told, as a notification sink would receive it.
 final class RecordingNotifier: Notifier {

@@ -11,6 +11,7 @@ import Rendering
 import SigV4
 import StateStore
 import Testing
+import UTCTime
 
 // The applier's executors against an in-memory account bound to the engine's ports:
 // ordering, outcomes, values produced by earlier steps, and bounded waits, in no real time.

@@ -4,6 +4,7 @@ import DesiredState
 import DesiredStateSources
 import EmulatorHarness
 import Engine
+import Fixtures
 import Foundation
 import Planning
 import Ports
@@ -128,7 +129,7 @@ extension EndToEnd {
                     mailer: SESMailer(client: client, region: "ap-south-1", sender: "reconciler@dzgro.test", recipients: ["releases@dzgro.test"]),
                     aliases: LambdaAliases(client: client),
                     stacks: CloudStackReleaser(ports: .aws(client, history: MemoryMappingHistory()), waits: WaitPolicy()),
-                    audit: AuditLog(JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl"))), now: { later })
+                    audit: AuditLog(JSONLinesLog(url: world.directory.appendingPathComponent("state/audit.jsonl"))), clock: TestClock(at: later))
                 do {
                     _ = try await gate.approve(id: nil, code: fresh.code)
                     Issue.record("an expired code was accepted")

@@ -4,6 +4,7 @@ import Planning
 import Ports
 import ReleaseGate
 import Synchronization
+import UTCTime
 
 // In-memory edges for the release gate and the controller: the approval store, the mailbox,
 // the aliases of an account, the audit log, the clock.
@@ -95,13 +96,28 @@ public actor MemoryAudit: AuditSink {
 
 /// A clock that moves only when told to, or when something sleeps on it: waits take no
 /// real time, and a wait's deadline passes as soon as the code under test has slept that long.
+/// The tests' clock: time moves only when a test or a sleep moves it. `onSleep` sees each
+/// sleep before it ends (to log its length, or to wait for what the test waits for).
 public final class TestClock: Clock {
-    private let state = Mutex(Date(timeIntervalSince1970: 1_790_000_000))
-    public init() {}
+    private let state: Mutex<Date>
+    let onSleep: (@Sendable (Double) async throws -> Void)?
+    public init(at start: Date = Date(timeIntervalSince1970: 1_790_000_000), onSleep: (@Sendable (Double) async throws -> Void)? = nil) {
+        state = Mutex(start)
+        self.onSleep = onSleep
+    }
+    public convenience init(seconds: Double, onSleep: (@Sendable (Double) async throws -> Void)? = nil) {
+        self.init(at: Date(timeIntervalSince1970: seconds), onSleep: onSleep)
+    }
     public func now() -> Date { state.withLock { $0 } }
     public func advance(_ seconds: TimeInterval) { state.withLock { $0 += seconds } }
+    /// Seconds since 1970, read and set.
+    public var seconds: Double {
+        get { now().timeIntervalSince1970 }
+        set { state.withLock { $0 = Date(timeIntervalSince1970: newValue) } }
+    }
     public func sleep(seconds: Double) async throws {
         try Task.checkCancellation()
+        if let onSleep { try await onSleep(seconds) }
         advance(seconds)
         await Task.yield()
     }

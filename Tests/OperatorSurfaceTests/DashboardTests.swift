@@ -15,7 +15,8 @@ struct DashboardTests {
         let store = MemoryStore(), mailbox = Mailbox(), account = MemoryCloud()
         await account.set("eu-west-1", "Dzgro-AmsChange", "prod", "1")
         let now = self.now
-        let gate = ReleaseGate(store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: MemoryAudit(), user: "alice", now: { now })
+        let gate = ReleaseGate(
+            store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: MemoryAudit(), user: "alice", clock: TestClock(at: now))
         let step = Step(
             region: "eu-west-1", change: .update,
             action: .alias(

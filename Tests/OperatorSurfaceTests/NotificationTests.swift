@@ -1,5 +1,6 @@
 import AWSClient
 import Controller
+import Fixtures
 import Foundation
 import Logging
 import OperatorSurface
@@ -41,7 +42,7 @@ struct NotificationTests {
         NotificationOutbox(
             sinks: [NotificationSink(name: "slack", url: URL(string: "https://hooks.example.com/services/T0/B0/SECRET-PATH")!, format: .slack)],
             transport: transport, metrics: ControllerMetrics(factory: PrometheusMetricsFactory(registry: registry)), logger: log.logger,
-            controller: "ctl", version: "v", sleep: { seconds in sleeps.seconds.withLock { $0.append(seconds) } })
+            controller: "ctl", version: "v", clock: TestClock(onSleep: { seconds in sleeps.seconds.withLock { $0.append(seconds) } }))
     }
 
     @Test func aSinkThatFailsForAWhileGetsTheEventWithBackoff() async {

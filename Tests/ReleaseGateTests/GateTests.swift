@@ -26,7 +26,7 @@ struct Fixture {
         let clock = clock
         return ReleaseGate(
             store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, checks: checks, policy: .init(lifetime: 600, maxAttempts: 3),
-            user: "tester", now: { clock.now() })
+            user: "tester", clock: clock)
     }
 
     /// AmsChange in four regions with staging and prod at version 1.
@@ -158,7 +158,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         let code = try #require(await f.mailbox.lastCode())
         let full = ReleaseGate(
             store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: AuditLog(JSONLinesLog(url: URL(fileURLWithPath: "/dev/full"))),
-            policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", now: { f.clock.now() })
+            policy: .init(lifetime: 600, maxAttempts: 3), user: "tester", clock: f.clock)
         await #expect(throws: LogWriteFailed.self) { _ = try await full.approve(id: nil, code: code) }
         #expect(await f.account.moves.isEmpty)
         let waiting = await f.store.approvals[0]
@@ -195,7 +195,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         await f.seed()
         let gate = ReleaseGate(
             store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
-            policy: .init(lifetime: 600, maxAttempts: 2, maxResends: 2), user: "tester", now: { f.clock.now() })
+            policy: .init(lifetime: 600, maxAttempts: 2, maxResends: 2), user: "tester", clock: f.clock)
         #expect(gate.policy.guessBudget == 6)
         _ = try await gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
         let id = await f.store.approvals[0].id
@@ -254,7 +254,7 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         func gate(_ tip: @escaping @Sendable () throws -> TipWants) -> ReleaseGate {
             ReleaseGate(
                 store: f.store, mailer: f.mailbox, aliases: f.account, stacks: f.stacks, audit: f.audit,
-                policy: .init(lifetime: 600, maxAttempts: 3), tip: Tip(read: tip), user: "tester", now: { f.clock.now() })
+                policy: .init(lifetime: 600, maxAttempts: 3), tip: Tip(read: tip), user: "tester", clock: f.clock)
         }
         _ = try await f.gate.request(await f.plan("staging", to: AliasTarget(version: "2")))
         let code = try #require(await f.mailbox.lastCode())
