@@ -10,55 +10,6 @@ import Testing
     import Glibc
 #endif
 
-// The in-memory edges (store, mailbox, aliases, audit log, clock) are in Tests/Fixtures/Fakes.swift.
-
-struct Fixture {
-    let store = MemoryStore()
-    let mailbox = Mailbox()
-    let account = MemoryCloud()
-    let audit = MemoryAudit()
-    let stacks = HeldStacks()
-    let checks = Checks()
-    let clock = TestClock()
-    let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"]
-
-    var gate: ReleaseGate {
-        let clock = clock
-        return ReleaseGate(
-            store: store, mailer: mailbox, aliases: account, stacks: stacks, audit: audit, checks: checks, policy: .init(lifetime: 600, maxAttempts: 3),
-            user: "tester", clock: clock)
-    }
-
-    /// AmsChange in four regions with staging and prod at version 1.
-    func seed() async {
-        for region in regions { for env in ["staging", "prod"] { await account.set(region, "AmsChangeFunction", env, "1") } }
-    }
-
-    /// A plan moving `environment` to `version` everywhere, from what the account holds now.
-    func plan(_ environment: String, to target: AliasTarget, commit: String = "c0ffee0000000000000000000000000000000001") async -> Plan {
-        var regionPlans: [RegionPlan] = []
-        for region in regions {
-            let alias = await account.read(region: region, functionName: "AmsChangeFunction", environment: environment)
-            let step = Step(
-                region: region, change: .update,
-                action: .alias(
-                    function: "AmsChange", functionName: "AmsChangeFunction", environment: environment,
-                    from: alias?.target, to: target,
-                    revisionID: alias?.revisionID), gate: environment)
-            regionPlans.append(RegionPlan(region: region, steps: [step], unchanged: 0))
-        }
-        return Plan(project: "dzgro", commit: commit, account: "123456789012", regions: regionPlans, fingerprints: [:])
-    }
-
-    func versions(_ environment: String) async -> [String] {
-        var result: [String] = []
-        for region in regions { result.append(await account.read(region: region, functionName: "AmsChangeFunction", environment: environment)?.version ?? "-") }
-        return result
-    }
-}
-
-func wrong(_ code: String) -> String { String(format: "%06d", (Int(code)! + 1) % 1_000_000) }
-
 func expectRefusal(_ containing: String, _ body: () async throws -> Void) async {
     do {
         try await body()
@@ -434,59 +385,5 @@ func expectRefusal(_ containing: String, _ body: () async throws -> Void) async 
         let code = try #require(await f.mailbox.lastCode())
         #expect(try await f.gate.approve(id: nil, code: code).succeeded)
         #expect(await f.versions("staging") == ["3", "3", "3", "3"])
-    }
-}
-
-/// approvals.json cannot be forged or edited by someone who can write the state directory
-/// but does not have the key kept outside it.
-@Suite struct ApprovalStoreIntegrityTests {
-    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-store-\(UUID().uuidString)")
-    var key: ApprovalKey { ApprovalKey(path: directory.appendingPathComponent("keys/approval.key").path) }
-    var url: URL { directory.appendingPathComponent("state/approvals.json") }
-    var state: StateDirectory { StateDirectory(directory.appendingPathComponent("state")) }
-
-    /// A pending prod approval saved through the store, and the file's text.
-    func saved() async throws -> (SealedApprovalStore, String) {
-        let f = Fixture()
-        await f.seed()
-        _ = try await f.gate.request(await f.plan("prod", to: AliasTarget(version: "2")))
-        let store = SealedApprovalStore(state: state, key: key)
-        try await store.save(await f.store.approvals)
-        return (store, try String(contentsOf: url, encoding: .utf8))
-    }
-
-    @Test(arguments: [
-        ("a pending approval turned partial", "\"state\" : \"pending\"", "\"state\" : \"partial\""),
-        ("a thousand attempts", "\"attemptsLeft\" : 3", "\"attemptsLeft\" : 1000"),
-        ("an expiry in 2099", "\"expiresAt\" : \"2026", "\"expiresAt\" : \"2099"),
-    ])
-    func anEditedFileIsRefusedWhole(_ what: String, _ old: String, _ new: String) async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (store, text) = try await saved()
-        #expect(try await store.load().count == 1)
-        #expect(text.contains(old), "\(what): \(text)")
-        try Data(text.replacingOccurrences(of: old, with: new).utf8).write(to: url)
-        await #expect { _ = try await store.load() } throws: { "\($0)".contains("does not verify with the approval key") }
-    }
-
-    @Test func aFileWithoutItsMACOrSignedWithAnotherKeyIsRefused() async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let (store, text) = try await saved()
-        let approvals = try await store.load()
-        // The MAC taken out.
-        var object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
-        object["mac"] = nil
-        try JSONSerialization.data(withJSONObject: object).write(to: url)
-        await #expect { _ = try await store.load() } throws: { "\($0)".contains("does not verify with the approval key") }
-        // Someone who can write the state directory but not read the key signs with a key of their own.
-        try await SealedApprovalStore(state: state, key: ApprovalKey(path: directory.appendingPathComponent("forger.key").path)).save(approvals)
-        await #expect { _ = try await store.load() } throws: { "\($0)".contains("does not verify with the approval key") }
-    }
-
-    @Test func aKeyOthersCanReadIsRefused() async throws {
-        defer { try? FileManager.default.removeItem(at: directory) }
-        _ = try await saved()
-        chmod(key.path, 0o644)
-        await #expect { _ = try await SealedApprovalStore(state: state, key: key).load() } throws: { "\($0)".contains("run `chmod 600") }
     }
 }
