@@ -128,7 +128,7 @@ public struct ReconcileCycle: Sendable {
     ) async throws -> String? {
         let commit = read.commit.id
 
-        // 2. Validate.
+        // 2-3. Validate and render (docs/architecture.md numbers the steps of a cycle).
         let checked = DesiredStateCheck.check(read.files)
         guard let state = checked.state else {
             // Not retried until a new commit: the commit itself must change.
@@ -152,7 +152,7 @@ public struct ReconcileCycle: Sendable {
         // after a phase of the cycle itself changed them.
         var approvals = try await ports.gate.store.load()
 
-        // 3. Observe.
+        // 4-5. Observe and plan.
         var observation = try await deployment.plan()
         for (region, error) in observation.failures.sorted(by: { $0.key < $1.key }) {
             logger.error("region not observed", metadata: ["region": "\(region)", "error": "\(error)"])
@@ -162,12 +162,12 @@ public struct ReconcileCycle: Sendable {
                 ? StepResult("observe", .observed, "\(observation.snapshot.regions.count) regions")
                 : StepResult("observe", .partlyObserved, "not observed: " + observation.failures.keys.sorted().joined(separator: ", ")))
 
-        // 4. Drift, as observed before anything changes.
+        // 6. Drift, as observed before anything changes.
         let drift = try await detectDrift(deployment, observation, status, &report, reconcile: reconcile, due: drift, progress: progress)
         var findings = currentFindings(state, observation.snapshot, approvals, cloudFormation: drift.cloudFormation)
         let correct = drift.checked && settings.driftPolicy == .correct && findings.contains(where: \.isDrift)
 
-        // 5. Approvals the commit no longer asks for (a revert, a branch moved back) are superseded,
+        // 7. Approvals the commit no longer asks for (a revert, a branch moved back) are superseded,
         //    whether or not anything is to be applied; then apply and request approvals: for a
         //    new commit, or to correct drift.
         if reconcile { try await supersedeUnwanted(deployment, &report, progress: progress) }
@@ -176,7 +176,7 @@ public struct ReconcileCycle: Sendable {
         let execution = applied.execution
         if !report.superseded.isEmpty || execution != nil { approvals = try await ports.gate.store.load() }
 
-        // 6. Finish releases confirmed but cut short, and 6b. walk the rollouts in progress.
+        // 8. Finish releases confirmed but cut short, and walk the rollouts in progress.
         let finished = try await finishReleases(approvals.filter { $0.state == .partial }, &report, progress: progress)
         let walked = try await walkRollouts(approvals.filter { $0.state == .rollingOut }, &report, progress: progress)
         if finished.ran || walked.ran { approvals = try await ports.gate.store.load() }
@@ -188,7 +188,7 @@ public struct ReconcileCycle: Sendable {
         // cycle is a release awaiting its code, not drift.
         findings = currentFindings(state, observation.snapshot, approvals, cloudFormation: drift.cloudFormation)
 
-        // 7. Status: a projection of what this cycle found and did.
+        // 9. Status: a projection of what this cycle found and did.
         let live = approvals.filter(\.isLive)
         report.live = live
         let facts = StatusProjection.Facts(
@@ -219,7 +219,7 @@ public struct ReconcileCycle: Sendable {
         return projected.failure
     }
 
-    /// 5a. Supersedes the approvals this commit no longer asks for, and says so.
+    /// 7. Supersedes the approvals this commit no longer asks for, and says so.
     func supersedeUnwanted(_ deployment: Deployment, _ report: inout Report, progress: @escaping @Sendable (String) -> Void) async throws {
         report.superseded = try await deployment.supersedeUnwanted(progress: progress)
         for approval in report.superseded {
@@ -231,7 +231,7 @@ public struct ReconcileCycle: Sendable {
         }
     }
 
-    /// 5b. Applies the plan and requests approvals for its held steps, for a new commit or to
+    /// 7. Applies the plan and requests approvals for its held steps, for a new commit or to
     ///     correct drift. `failure`: the apply could not run at all.
     func applyAndRequest(
         _ deployment: Deployment, _ planned: Plan, _ report: inout Report, reconcile: Bool, correct: Bool,
@@ -293,7 +293,7 @@ public struct ReconcileCycle: Sendable {
         return (done, corrections, nil)
     }
 
-    /// 6. Finishes the releases confirmed but cut short (a crash, a failing region): `partial`.
+    /// 8. Finishes the releases confirmed but cut short (a crash, a failing region): `partial`.
     /// `ran`: the gate was asked (and may have changed approvals).
     func finishReleases(
         _ partial: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
@@ -329,7 +329,7 @@ public struct ReconcileCycle: Sendable {
         return (changed, ran, retryFailure)
     }
 
-    /// 6b. Walks the rollouts in progress (`rollingOut`): what is due now (a shift, a check, a
+    /// 8. Walks the rollouts in progress (`rollingOut`): what is due now (a shift, a check, a
     /// rollback). `ran`: the gate was asked (and may have changed approvals).
     func walkRollouts(
         _ rollingOut: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void

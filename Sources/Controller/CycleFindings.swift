@@ -10,7 +10,7 @@ import Rendering
 import StateStore
 import UTCTime
 
-// 4. Drift and findings: CloudFormation's drift detection when due, and the findings that
+// 6. Drift and findings: CloudFormation's drift detection when due, and the findings that
 // need no extra calls (aliases, certificates, stacks as observed).
 
 extension ReconcileCycle {

@@ -223,12 +223,8 @@ struct StackBuilder {
     }
 
     static func layerParameter(_ layer: String) -> String { TemplateParameters.layer(layer) }
-
 }
 
-/// Where the deployer uploads artifacts: content-addressed, so an unchanged
-/// function never uploads or publishes again.
-/// Keys in the artifact bucket: content-addressed, so an upload is never repeated.
 /// Resources that hold data or identities a deployment must never destroy: messages, objects,
 /// users, the clients people's apps are built with, the domains clients resolve. Rendered with
 /// `DeletionPolicy: Retain` and `UpdateReplacePolicy: Retain`, so a removal or a replacement
@@ -240,6 +236,8 @@ public enum StatefulResources {
     ]
 }
 
+/// Keys in the artifact bucket, where the deployer uploads: content-addressed, so an
+/// unchanged function, layer or template is never uploaded or published again.
 public enum ArtifactKeys {
     public static func function(_ name: String, codeHash: String) -> String { "functions/\(name)/\(codeHash).zip" }
     public static func layer(_ name: String, buildHash: String) -> String { "layers/\(name)/\(buildHash).zip" }
