@@ -188,7 +188,7 @@ let package = Package(
         // Shared by the unit tests: the default desired state, a converged account, in-memory ports.
         .target(
             name: "Fixtures",
-            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Ports", "Engine", "ReleaseGate", "UTCTime"],
+            dependencies: ["DesiredState", "DesiredStateSources", "Rendering", "Planning", "Ports", "Engine", "ReleaseGate", "StateStore", "UTCTime"],
             path: "Tests/Fixtures"
         ),
         .testTarget(

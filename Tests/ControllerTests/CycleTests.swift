@@ -13,241 +13,8 @@ import Rendering
 import StateStore
 import Testing
 
-// The reconcile cycle against in-memory ports: a git source whose commits the test makes,
-// an AWS account that observes, applies and moves aliases as AWS would, and the release
-// gate's store, mailbox and audit log. No emulator, no network, no real time.
-
-/// A branch in memory: `commit` moves its tip.
-final class MemorySource: DesiredStateSource, @unchecked Sendable {
-    private let lock = NSLock()
-    private var tip: DesiredStateSnapshot
-    /// How often the branch was fetched, and how often files were read.
-    private(set) var fetches = 0
-    private(set) var reads = 0
-    private var failure: String?
-
-    init(_ files: SourceFiles, id: String = "c1") {
-        tip = Self.snapshot(files, id: id)
-    }
-
-    static func snapshot(_ files: SourceFiles, id: String) -> DesiredStateSnapshot {
-        let commit = CommitInfo(
-            id: String(repeating: id, count: 40 / id.count + 1).prefix(40).description, author: "Dev", email: "dev@example.com",
-            time: 0, message: "commit \(id)")
-        return DesiredStateSnapshot(commit: commit, files: files, origin: "memory main at \(commit.shortID)")
-    }
-
-    var description: String { "memory main desired-state" }
-
-    func commit(_ files: SourceFiles, id: String) { lock.withLock { tip = Self.snapshot(files, id: id) } }
-    func fail(_ why: String?) { lock.withLock { failure = why } }
-    var commitID: String { lock.withLock { tip.commit.id } }
-
-    func latest() async throws -> DesiredStateRevision {
-        try lock.withLock {
-            fetches += 1
-            if let failure { throw ControllerError(failure) }
-            return DesiredStateRevision(commit: tip.commit, origin: tip.origin)
-        }
-    }
-
-    func read(_ revision: DesiredStateRevision) async throws -> DesiredStateSnapshot {
-        try lock.withLock {
-            reads += 1
-            guard revision.commit.id == tip.commit.id else { throw ControllerError("the branch moved between fetch and read") }
-            return tip
-        }
-    }
-}
-
-/// An AWS account in memory. Observing returns what it holds; applying a plan leaves each
-/// region as a complete apply of the commit would (the gated aliases stay where they were,
-/// since those move only through the release gate); the gate moves aliases through it.
-actor MemoryAccount: Cloud, AliasService {
-    var snapshot: Snapshot
-    var unreachable: Set<String> = []
-    /// Regions where the first ungated step fails.
-    var failingSteps: Set<String> = []
-    /// Regions where moving an alias fails.
-    var failingMoves: Set<String> = []
-    /// What CloudFormation's drift detection reports.
-    var cloudFormationDrift: [Finding] = []
-    private(set) var observations = 0
-    private(set) var applied: [Plan] = []
-    private(set) var driftChecks = 0
-    private var revision = 0
-
-    init(_ snapshot: Snapshot = Snapshot(account: DefaultState.account)) { self.snapshot = snapshot }
-
-    func set(unreachable: Set<String>) { self.unreachable = unreachable }
-    func set(failingSteps: Set<String>) { self.failingSteps = failingSteps }
-    func set(failingMoves: Set<String>) { self.failingMoves = failingMoves }
-    func set(cloudFormationDrift: [Finding]) { self.cloudFormationDrift = cloudFormationDrift }
-
-    private(set) var observedRegions: [String] = []
-
-    func observe(_ targets: [ObservationTargets], project: String, beyond: Set<String>?) async throws -> (Snapshot, failures: [String: any Error]) {
-        observations += 1
-        observedRegions = targets.map(\.region)
-        var seen = Snapshot(account: snapshot.account)
-        var failures: [String: any Error] = [:]
-        for target in targets {
-            if unreachable.contains(target.region) {
-                failures[target.region] = ControllerError("connection refused (\(target.region))")
-            } else {
-                seen.regions[target.region] = snapshot[target.region]
-            }
-        }
-        return (seen, failures)
-    }
-
-    nonisolated func preview(_ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void) async -> Plan { plan }
-
-    func apply(
-        _ plan: Plan, _ work: ApplyWork, progress: @escaping @Sendable (String) -> Void,
-        shouldContinue: @escaping @Sendable () -> Bool
-    ) async -> ApplyReport {
-        applied.append(plan)
-        let converged = DefaultState.converged(work.state, work.stacks)
-        var entries: [ApplyReport.Entry] = []
-        for region in plan.regions {
-            var failed = false
-            for step in region.steps {
-                let outcome: ApplyOutcome
-                if step.gate != nil {
-                    outcome = .held
-                } else if failed {
-                    outcome = .notReached
-                } else if failingSteps.contains(region.region) {
-                    outcome = .failed
-                    failed = true
-                } else {
-                    outcome = .applied
-                }
-                entries.append(
-                    .init(
-                        region: region.region, subject: step.subject, change: step.change.rawValue, outcome: outcome,
-                        detail: outcome == .failed ? "ValidationError: injected" : nil))
-            }
-            guard !failed else { continue }
-            var after = converged[region.region]
-            for (name, function) in snapshot[region.region].functions {
-                for environment in work.state.gatedEnvironments.map(\.name.value) {
-                    if let alias = function.aliases[environment] { after.functions[name, default: FunctionFact()].aliases[environment] = alias }
-                }
-            }
-            snapshot.regions[region.region] = after
-        }
-        return ApplyReport(digest: plan.digest, entries: entries)
-    }
-
-    func detectDrift(_ stacks: [RenderedStack]) async -> [Finding] {
-        driftChecks += 1
-        return cloudFormationDrift
-    }
-
-    func aliases(functionName: String, region: String) -> [String: AliasFact]? {
-        snapshot[region].functions[functionName]?.aliases
-    }
-
-    func read(region: String, functionName: String, environment: String) -> AliasFact? {
-        snapshot[region].functions[functionName]?.aliases[environment]
-    }
-
-    func move(region: String, functionName: String, environment: String, to target: AliasTarget, expectedRevision: String?) throws -> AliasMove {
-        if failingMoves.contains(region) { throw ControllerError("ServiceException in \(region)") }
-        guard read(region: region, functionName: functionName, environment: environment)?.revisionID == expectedRevision else {
-            throw ControllerError("PreconditionFailedException")
-        }
-        revision += 1
-        snapshot.regions[region]?.functions[functionName]?.aliases[environment] = AliasFact(
-            version: target.version, revisionID: "moved-\(revision)", weights: target.weights)
-        return AliasMove(revisionID: "moved-\(revision)", requestID: "lambda-\(revision)")
-    }
-
-    func alias(_ region: String, _ functionName: String, _ environment: String) -> AliasFact? {
-        read(region: region, functionName: functionName, environment: environment)
-    }
-
-    func setAlias(_ region: String, _ functionName: String, _ environment: String, _ fact: AliasFact) {
-        snapshot.regions[region]?.functions[functionName]?.aliases[environment] = fact
-    }
-}
-
-/// In-memory status store.
-final class MemoryStatus: StatusStore, @unchecked Sendable {
-    private let lock = NSLock()
-    private var status: ControllerStatus?
-    func load() -> ControllerStatus? { lock.withLock { status } }
-    func save(_ status: ControllerStatus) throws { lock.withLock { self.status = status } }
-    var location: String { "memory/status.json" }
-}
-
-/// One controller over in-memory ports.
-struct Harness {
-    let source: MemorySource
-    let account: MemoryAccount
-    let store = MemoryStore()
-    let mailbox = Mailbox()
-    let audit = MemoryAudit()
-    let checks = Checks()
-    let clock = TestClock()
-    let statusStore = MemoryStatus()
-    var busy = false
-    /// What the account check says (nil: the right account).
-    var wrongAccount: String?
-
-    init(files: SourceFiles = DefaultState.files, account: MemoryAccount = MemoryAccount()) {
-        source = MemorySource(files)
-        self.account = account
-    }
-
-    /// An account where the default desired state was applied completely.
-    static func converged() throws -> Harness {
-        let (state, stacks) = try DefaultState.load()
-        return Harness(account: MemoryAccount(DefaultState.converged(state, stacks)))
-    }
-
-    var gate: GateSetup {
-        let clock = clock
-        return GateSetup(
-            store: store, mailer: mailbox, aliases: account, stacks: HeldStacks(), audit: audit, checks: checks,
-            policy: .init(lifetime: 600, maxAttempts: 3), clock: clock)
-    }
-
-    func controller(policy: ControllerConfig.DriftPolicy = .report, hooks: ControllerHooks = ControllerHooks()) -> Controller {
-        let busy = busy, wrongAccount = wrongAccount
-        let ports = ControllerPorts(
-            source: source, cloud: account, gate: gate, clock: clock,
-            lock: {
-                if busy { throw ApplyLock.Busy(path: "state/apply.lock", holder: "reconciler apply, pid 42") }
-                return "held"
-            },
-            checkAccount: {
-                if let wrongAccount { throw ControllerError(wrongAccount) }
-            })
-        return Controller(
-            ports: ports, settings: CycleSettings(driftPolicy: policy), schedule: .init(ControllerConfig().intervals),
-            statusStore: statusStore, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }), hooks: hooks, random: { 0.5 })
-    }
-
-    /// One cycle as the daemon runs it; the status it leaves is in `statusStore`.
-    @discardableResult
-    func cycle(drift: Bool = false, force: Bool = false, policy: ControllerConfig.DriftPolicy = .report) async -> ReconcileCycle.Report {
-        let controller = controller(policy: policy)
-        var status = statusStore.load() ?? ControllerStatus(state: "running", pid: 1, startedAt: clock.now(), source: source.description)
-        let report = await ReconcileCycle(ports: controller.ports, settings: controller.settings, logger: controller.logger, stopping: { false })
-            .run(&status, drift: drift, force: force)
-        try? statusStore.save(status)
-        return report
-    }
-
-    var status: ControllerStatus { statusStore.load()! }
-
-    func conditions(_ region: String) -> [ControllerStatus.Condition.Kind] { status[region: region].conditions.map(\.type) }
-}
-
-let regions = ["ap-south-1", "eu-west-1", "us-east-1", "us-west-2"]
+// The harness (a git source in memory, the engine over the in-memory account, the gate's
+// fakes) is in CycleHarness.swift.
 
 @Suite("The reconcile cycle with in-memory ports")
 struct CycleTests {
@@ -293,7 +60,7 @@ struct CycleTests {
     }
 
     @Test func aCycleReadsTheApprovalsOnceUnderTheLockAndAgainOnlyAfterItChangedThem() async throws {
-        let h = try Harness.converged()
+        let h = try await Harness.converged()
         var before = 0
         func reads(drift: Bool = false) async -> (ReconcileCycle.Report, Int) {
             let report = await h.cycle(drift: drift)
@@ -356,7 +123,7 @@ struct CycleTests {
     }
 
     @Test func aReleaseWaitsForItsCodeAndTheCommitCountsAsReconciled() async throws {
-        let h = try Harness.converged()
+        let h = try await Harness.converged()
         h.source.commit(DefaultState.edited([("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2")]), id: "c3")
         let report = await h.cycle()
         #expect(report.failure == nil, "\(report.steps)")
@@ -375,7 +142,7 @@ struct CycleTests {
     }
 
     @Test func aReleaseCutShortIsFinishedByTheNextCycle() async throws {
-        let h = try Harness.converged()
+        let h = try await Harness.converged()
         let edit = (
             "releases.yaml",
             "prod:\n  ap-south-1:\n    Api: 1\n    QueueModelMessageProcessor: 1\n    CognitoTrigger: 1\n    DzgroReportsS3Trigger: 1\n    RazorPayWebhook: "
@@ -415,7 +182,7 @@ struct CycleTests {
     }
 
     @Test func theDaemonWalksARolloutWhenItsStepIsDueAndTheStatusShowsIt() async throws {
-        let h = try Harness.converged()
+        let h = try await Harness.converged()
         // prod rolls out 10% for a minute, then all; AmsChange moves to 2 in prod everywhere.
         var files = DefaultState.edited([
             ("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}")
@@ -458,7 +225,7 @@ struct CycleTests {
     }
 
     @Test func aRolledBackReleaseMarksItsRegionsDegradedAndIsNotAskedForAgain() async throws {
-        let h = try Harness.converged()
+        let h = try await Harness.converged()
         let files = DefaultState.edited([
             ("project.yaml", "  prod: {alias: gated}", "  prod:\n    alias: gated\n    rollout: {steps: [[10%, 1m], [100%]], metrics: {errors: 0}}"),
             ("releases.yaml", "prod:\n  ap-south-1:\n    Api: 1", "prod:\n  ap-south-1:\n    Api: 2"),
@@ -485,7 +252,7 @@ struct CycleTests {
     }
 
     @Test func driftIsReportedAndOnlyCorrectedWhenThePolicySaysSo() async throws {
-        let h = try Harness.converged()
+        let h = try await Harness.converged()
         await h.cycle()
         // Someone moves a prod alias by hand, and CloudFormation finds a queue changed.
         await h.account.setAlias("eu-west-1", "AmsChangeFunction", "prod", AliasFact(version: "5", revisionID: "by-hand"))
@@ -563,14 +330,14 @@ struct CycleTests {
 
 @Suite("Plans of some regions, and regions that cannot be read")
 struct DeploymentPlanTests {
-    func deployment(_ account: MemoryAccount) throws -> Deployment {
+    func deployment(_ account: CycleCloud) throws -> Deployment {
         let (state, stacks) = try DefaultState.load()
         let h = Harness(account: account)
         return Deployment(origin: "test", commit: "c1", files: DefaultState.files, state: state, stacks: stacks, cloud: account, gate: h.gate)
     }
 
     @Test func withoutRegionsAFailingRegionIsLeftOutAndNamed() async throws {
-        let account = MemoryAccount()
+        let account = CycleCloud()
         await account.set(unreachable: ["us-west-2"])
         let observation = try await deployment(account).plan()
         #expect(observation.plan.regions.map(\.region) == ["ap-south-1", "eu-west-1", "us-east-1"])
@@ -578,7 +345,7 @@ struct DeploymentPlanTests {
     }
 
     @Test func aNamedRegionIsReadAloneAndOthersFailingDoNotMatter() async throws {
-        let account = MemoryAccount()
+        let account = CycleCloud()
         await account.set(unreachable: ["us-west-2"])
         let plan = try await deployment(account).plan(regions: ["eu-west-1"])
         #expect(plan.plan.regions.map(\.region) == ["eu-west-1"] && plan.failures.isEmpty)

@@ -16,14 +16,6 @@ import UTCTime
 // The applier's executors against an in-memory account bound to the engine's ports:
 // ordering, outcomes, values produced by earlier steps, and bounded waits, in no real time.
 
-/// Stands in for pip: "installs" one module per requirements file, without a network.
-struct FakeInstaller: PackageInstaller {
-    func install(requirements: URL, into directory: URL, platform: String, pythonVersion: String) async throws {
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try Data("INSTALLED = True\n".utf8).write(to: directory.appendingPathComponent("fakepkg.py"))
-    }
-}
-
 @Suite("Applier with in-memory ports")
 struct ApplierTests {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-applier-\(UUID().uuidString)")
@@ -45,13 +37,7 @@ struct ApplierTests {
         return (plan, await applier.apply(plan), lines.all)
     }
 
-    static func pools() throws -> [String: String] {
-        let (state, _) = try DefaultState.load()
-        return Dictionary(
-            uniqueKeysWithValues: state.aliasEnvironments.map {
-                (Naming.userPoolName(project: state.project.value, environment: $0.name.value), "pool-\($0.name.value)")
-            })
-    }
+    static func pools() throws -> [String: String] { try MemoryCloud.defaultPools() }
 
     @Test func aFreshAccountIsBuiltAndEachStackGetsWhatEarlierStepsProduced() async throws {
         let cloud = MemoryCloud(pools: try Self.pools())

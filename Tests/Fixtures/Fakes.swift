@@ -3,6 +3,7 @@ import Foundation
 import Planning
 import Ports
 import ReleaseGate
+import StateStore
 import Synchronization
 import UTCTime
 
@@ -148,4 +149,13 @@ public actor Checks: ReleaseChecks {
         invocations.append((region, functionName, qualifier, String(decoding: payload, as: UTF8.self)))
         return hookFailure
     }
+}
+
+/// A state log in memory.
+public actor MemoryLog: StateLog {
+    public private(set) var lines: [Data] = []
+    public init() {}
+    public nonisolated var location: String { "memory" }
+    public func append(line: Data) { lines.append(line) }
+    public func contents() -> Data? { lines.isEmpty ? nil : Data(lines.map { $0 + [10] }.joined()) }
 }

@@ -16,7 +16,7 @@ public struct Injected: Error, CustomStringConvertible {
 /// The AWS account in memory, behind every cloud port: the engine's (identity, artifacts,
 /// stacks, layers, certificates, user pool domains, function versions, discovery, API
 /// mappings, DNS) and the release gate's aliases. The applier, gate and rollout tests share it.
-public actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService,
+public actor MemoryCloud: StackDriftAPI, IdentityService, ArtifactStore, StackService, LayerService, CertificateService, UserPoolDomainService, AliasService,
     FunctionVersionService,
     ResourceDiscovery, DomainMappingService, DNSZoneService
 {
@@ -41,6 +41,8 @@ public actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerSer
     /// Published function versions by "region/functionName", and those deleted.
     public var functionVersions: [String: [Int]] = [:]
     public var deletedVersions: [String] = []
+    /// What CloudFormation's drift detection finds, by "region/stack".
+    public var resourceDrifts: [String: [ResourceDrift]] = [:]
     /// Certificates reach ISSUED on their second description; never, when false.
     public var validates = true
     /// Regions where every write fails.
@@ -49,10 +51,15 @@ public actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerSer
     public init(pools: [String: String] = [:]) { self.pools = pools }
 
     public func setValidates(_ on: Bool) { validates = on }
-    public func setFailing(_ regions: Set<String>) { failingRegions = regions }
+    /// What a write in a failing region answers.
+    var failure = "AccessDenied"
+    public func setFailing(_ regions: Set<String>, answering failure: String = "AccessDenied") {
+        failingRegions = regions
+        self.failure = failure
+    }
 
     public func write(_ region: String) throws {
-        if failingRegions.contains(region) { throw Injected(description: "AccessDenied in \(region)") }
+        if failingRegions.contains(region) { throw Injected(description: "\(failure) in \(region)") }
     }
 
     public func account(region: String) -> String { DefaultState.account }
@@ -201,6 +208,7 @@ public actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerSer
                 if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String, apiMappings[name] == nil { apiMappings[name] = [] }
             }
             if declared["HttpApi"] != nil { outputs["HttpApiId"] = "api-\(stack)" }
+            createFunctions(declared, region: region)
             // Each API custom domain's regional name, as the template's outputs give it.
             for case (let id, let resource as [String: Any]) in declared where resource["Type"] as? String == "AWS::ApiGatewayV2::DomainName" {
                 if let name = (resource["Properties"] as? [String: Any])?["DomainName"] as? String {
@@ -210,6 +218,28 @@ public actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerSer
         }
         stacks["\(region)/\(stack)"] = StackFact(name: stack, status: "CREATE_COMPLETE", outputs: outputs, tags: set.tags)
     }
+    /// The functions a deployment creates: each one's first version, with `dev`
+    /// (AutoPublishAlias) and the gated aliases (the template's AWS::Lambda::Alias resources)
+    /// on it, as a first deployment leaves them. A later deployment moves none of them: the
+    /// gated ones take their pointer from parameters that carry where they are.
+    func createFunctions(_ declared: [String: Any], region: String) {
+        var names: [String: String] = [:]
+        for case (let id, let resource as [String: Any]) in declared where resource["Type"] as? String == "AWS::Serverless::Function" {
+            guard let properties = resource["Properties"] as? [String: Any], let name = properties["FunctionName"] as? String else { continue }
+            names[id] = name
+            if let auto = properties["AutoPublishAlias"] as? String, read(region: region, functionName: name, environment: auto) == nil {
+                set(region, name, auto, "1")
+            }
+        }
+        for case let resource as [String: Any] in declared.values where resource["Type"] as? String == "AWS::Lambda::Alias" {
+            guard let properties = resource["Properties"] as? [String: Any], let environment = properties["Name"] as? String,
+                let function = (properties["FunctionName"] as? [String: Any])?["Ref"] as? String, let name = names[function],
+                read(region: region, functionName: name, environment: environment) == nil
+            else { continue }
+            set(region, name, environment, "1")
+        }
+    }
+
     public func events(stack: String, region: String) -> [StackEventFact] { [] }
     public func template(stack: String, region: String) throws -> String {
         try templates["\(region)/\(stack)"] ?? { throw Injected(description: "no template for \(stack)") }()
@@ -349,5 +379,31 @@ public actor MemoryCloud: IdentityService, ArtifactStore, StackService, LayerSer
         CloudPorts(
             identity: self, artifacts: self, stacks: self, layers: self, certificates: self, domains: self, aliases: self, versions: self,
             discovery: self, mappings: self, history: history, dns: self)
+    }
+}
+
+extension MemoryCloud {
+    /// The user pools of the default desired state, by name (their ids are `pool-<environment>`).
+    public static func defaultPools() throws -> [String: String] {
+        let (state, _) = try DefaultState.load()
+        return Dictionary(
+            uniqueKeysWithValues: state.aliasEnvironments.map {
+                (Naming.userPoolName(project: state.project.value, environment: $0.name.value), "pool-\($0.name.value)")
+            })
+    }
+
+    // MARK: CloudFormation drift detection: nothing drifts but what a test says.
+
+    public func start(region: String, stack: String) -> String { "drift-\(region)-\(stack)" }
+    public func status(region: String, id: String) -> (status: String, reason: String?) { ("DETECTION_COMPLETE", nil) }
+    public func drifts(region: String, stack: String) -> [ResourceDrift] { resourceDrifts["\(region)/\(stack)"] ?? [] }
+}
+
+/// Stands in for pip: "installs" one module per requirements file, without a network.
+public struct FakeInstaller: PackageInstaller {
+    public init() {}
+    public func install(requirements: URL, into directory: URL, platform: String, pythonVersion: String) async throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try Data("INSTALLED = True\n".utf8).write(to: directory.appendingPathComponent("fakepkg.py"))
     }
 }
