@@ -130,17 +130,7 @@ public struct ReconcileCycle: Sendable {
 
         // 2-3. Validate and render (docs/architecture.md numbers the steps of a cycle).
         let checked = DesiredStateCheck.check(read.files)
-        guard let state = checked.state else {
-            // Not retried until a new commit: the commit itself must change.
-            let problems = checked.problems
-            report.steps.append(
-                StepResult("validate", .invalid, "\(problems.count) problem\(problems.count == 1 ? "" : "s"): \(problems.first?.description ?? "")"))
-            logger.error(
-                "desired state invalid", metadata: ["commit": "\(commit)", "problems": "\(problems.count)", "first": "\(problems.first?.description ?? "")"])
-            status = StatusProjection.invalid(status, commit: commit, problems: problems.map(\.description))
-            return nil
-        }
-        report.steps.append(StepResult("validate", .valid, "\(state.functions.count) functions, \(checked.stacks.count) stacks"))
+        guard let state = validated(checked, commit: commit, &status, &report) else { return nil }
         let deployment = Deployment(
             origin: read.origin, commit: commit, files: read.files, state: state, stacks: checked.stacks,
             cloud: ports.cloud, gate: ports.gate)
@@ -201,22 +191,41 @@ public struct ReconcileCycle: Sendable {
             rollouts: Approval.currentRollouts(approvals))
         let projected = StatusProjection.project(status, facts, now: ports.clock.now())
         status = projected.status
-        if let check = status.drift, drift.checked {
-            for finding in check.findings {
-                logger.log(
-                    level: finding.isDrift ? .warning : .info, "drift finding",
-                    metadata: [
-                        "kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)",
-                    ])
-            }
-            logger.info(
-                "drift check finished",
+        if let check = status.drift, drift.checked { log(check) }
+        return projected.failure
+    }
+
+    /// The drift check's findings in the log, one line each, then a summary.
+    func log(_ check: ControllerStatus.DriftCheck) {
+        for finding in check.findings {
+            logger.log(
+                level: finding.isDrift ? .warning : .info, "drift finding",
                 metadata: [
-                    "findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
-                    "corrections": "\(check.corrections.count)", "policy": "\(check.policy)",
+                    "kind": "\(finding.kind.rawValue)", "region": "\(finding.region)", "subject": "\(finding.subject)", "detail": "\(finding.detail)",
                 ])
         }
-        return projected.failure
+        logger.info(
+            "drift check finished",
+            metadata: [
+                "findings": "\(check.findings.count)", "drifted": "\(check.findings.filter(\.isDrift).count)",
+                "corrections": "\(check.corrections.count)", "policy": "\(check.policy)",
+            ])
+    }
+
+    /// 2-3. The checked state, or nil when it is invalid: then the status says why, and the
+    /// commit is not tried again (the commit itself must change).
+    func validated(_ checked: DesiredStateCheck.Result, commit: String, _ status: inout ControllerStatus, _ report: inout Report) -> DesiredState? {
+        guard let state = checked.state else {
+            let problems = checked.problems
+            report.steps.append(
+                StepResult("validate", .invalid, "\(problems.count) problem\(problems.count == 1 ? "" : "s"): \(problems.first?.description ?? "")"))
+            logger.error(
+                "desired state invalid", metadata: ["commit": "\(commit)", "problems": "\(problems.count)", "first": "\(problems.first?.description ?? "")"])
+            status = StatusProjection.invalid(status, commit: commit, problems: problems.map(\.description))
+            return nil
+        }
+        report.steps.append(StepResult("validate", .valid, "\(state.functions.count) functions, \(checked.stacks.count) stacks"))
+        return state
     }
 
     /// 7. Supersedes the approvals this commit no longer asks for, and says so.

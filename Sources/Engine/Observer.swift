@@ -132,13 +132,7 @@ public struct Observer: Sendable {
             // One listing gives every layer's newest version; only a layer whose newest version
             // lacks the desired content has its versions listed (an older one may hold it).
             if !target.layers.isEmpty {
-                group.addTask {
-                    let newest = try await ports.layers.newest(region: region)
-                    let unmatched = target.layers.filter { name, hash in newest[name].map { $0.contentHash != hash } ?? false }.map(\.key)
-                    var layers = try await concurrently(unmatched) { name in try await ports.layers.versions(name, region: region) }
-                    for name in target.layers.keys where layers[name] == nil { layers[name] = newest[name].map { [$0] } }
-                    return .layers(layers)
-                }
+                group.addTask { .layers(try await Self.layers(target, ports: ports)) }
             }
             group.addTask { .certificates(try await ports.certificates.certificates(domains: target.certificateDomains, region: region)) }
             group.addTask { .domains(try await concurrently(target.cognitoDomains) { domain in try await ports.domains.domain(domain, region: region) }) }
@@ -151,14 +145,8 @@ public struct Observer: Sendable {
                 switch part {
                 case .bucket(let exists): snapshot.artifactBucketExists = exists
                 case .stacks(let stacks):
-                    for stack in stacks {
-                        everyStack[stack.name] = stack
-                        if target.stacks[stack.name] != nil {
-                            snapshot.stacks[stack.name] = stack
-                        } else if stack.tags["Project"] == project, stack.tags[StackTags.template] != nil {
-                            snapshot.strays[stack.name] = stack
-                        }
-                    }
+                    for stack in stacks { everyStack[stack.name] = stack }
+                    (snapshot.stacks, snapshot.strays) = Self.sort(stacks, target: target, project: project)
                 case .functions(let functions): snapshot.functions = functions
                 case .layers(let layers): snapshot.layers = layers
                 case .certificates(let certificates): snapshot.certificates = certificates
@@ -181,4 +169,29 @@ public struct Observer: Sendable {
         }
         return snapshot
     }
+
+    /// Every desired layer's versions: its newest, or all of them when the newest lacks the
+    /// desired content (an older one may hold it).
+    static func layers(_ target: ObservationTargets, ports: CloudPorts) async throws -> [String: [LayerVersionFact]] {
+        let region = target.region
+        let newest = try await ports.layers.newest(region: region)
+        let unmatched = target.layers.filter { name, hash in newest[name].map { $0.contentHash != hash } ?? false }.map(\.key)
+        var layers = try await concurrently(unmatched) { name in try await ports.layers.versions(name, region: region) }
+        for name in target.layers.keys where layers[name] == nil { layers[name] = newest[name].map { [$0] } }
+        return layers
+    }
+
+    /// The region's stacks: the desired ones, and the project's strays (tagged by the controller, no longer desired).
+    static func sort(_ stacks: [StackFact], target: ObservationTargets, project: String) -> (desired: [String: StackFact], strays: [String: StackFact]) {
+        var desired: [String: StackFact] = [:], strays: [String: StackFact] = [:]
+        for stack in stacks {
+            if target.stacks[stack.name] != nil {
+                desired[stack.name] = stack
+            } else if stack.tags["Project"] == project, stack.tags[StackTags.template] != nil {
+                strays[stack.name] = stack
+            }
+        }
+        return (desired, strays)
+    }
+
 }

@@ -50,8 +50,46 @@ struct PromoteCommand: AsyncParsableCommand {
         let snapshot = try await source.read()
         let (state, _) = try loadChecked(snapshot.files, json: global.json)
 
-        // The new pins: the source environment's pins, or what its aliases point at in AWS.
-        let releases: Releases, changes: [Change], from: String
+        let (releases, changes, from) = try await newPins(state, wiring)
+        if changes.isEmpty {
+            if global.json {
+                print(try jsonString(PromoteOutput(environment: environment, from: from, changes: [], commit: nil)))
+            } else {
+                print("Nothing to promote: \(environment) already pins what \(from) has in the selected regions and functions.")
+            }
+            return
+        }
+        if !global.json {
+            print(
+                "Promote \(environment) to what \(from) has (\(changes.count) change\(changes.count == 1 ? "" : "s"), \(source.repository) \(source.branch) "
+                    + "at \(snapshot.commit.shortID)):"
+            )
+            print(table([["region", "function", "from", "", "to"]] + changes.map { [$0.region, $0.function, $0.from, "→", $0.to] }, indent: "  "))
+        }
+        try confirm("Commit this release to \(source.branch)?")
+
+        let text = try rewritten(releases, in: snapshot.files)
+        let message =
+            "Release \(environment): \(changes.count) pin\(changes.count == 1 ? "" : "s") from \(from)\n\n"
+            + changes.map { "\($0.region) \($0.function): \($0.from) -> \($0.to)" }.joined(separator: "\n")
+            + "\n\nWritten by `reconciler promote \(environment)` for \(operatingSystemUser()).\n"
+        let commit = try await source.writeCommit(changes: [ReleasesFile.name: Array(text.utf8)], message: message, expectedParent: snapshot.commit.id)
+        try await AuditLog(wiring.state.log(.auditLog)).record(
+            AuditEntry(
+                time: Date(), event: .promoted, user: operatingSystemUser(), environment: environment, commit: commit.id,
+                changes: changes.map { "\($0.region)  \($0.function)  \($0.from) → \($0.to)" },
+                detail: "release commit on \(source.branch) from \(from)"))
+        if global.json {
+            print(try jsonString(PromoteOutput(environment: environment, from: from, changes: changes, commit: commit.id)))
+        } else {
+            print(
+                "Committed \(commit.shortID) on \(source.branch)\(source.isRemote ? " and pushed it" : ""). Nothing has moved yet: "
+                    + "`reconciler apply` holds the release and mails the code to \(config.approval.recipients.joined(separator: ", ")).")
+        }
+    }
+
+    /// The new pins: the source environment's pins, or what its aliases point at in AWS.
+    func newPins(_ state: DesiredState, _ wiring: Wiring) async throws -> (Releases, [Change], from: String) {
         do {
             let scope = try Promotion.scope(state, environment: environment, regions: region, functions: function)
             if !global.json {
@@ -74,31 +112,17 @@ struct PromoteCommand: AsyncParsableCommand {
             }
             let promoted = try Promotion.promote(state, scope, observed: observed)
             for warning in promoted.warnings { printError("warning: \(warning)") }
-            (releases, changes, from) = (promoted.releases, promoted.changes, scope.from)
+            return (promoted.releases, promoted.changes, scope.from)
         } catch let refusal as Promotion.Refusal {
             throw CLIError(refusal.description)
         }
-        if changes.isEmpty {
-            if global.json {
-                print(try jsonString(PromoteOutput(environment: environment, from: from, changes: [], commit: nil)))
-            } else {
-                print("Nothing to promote: \(environment) already pins what \(from) has in the selected regions and functions.")
-            }
-            return
-        }
-        if !global.json {
-            print(
-                "Promote \(environment) to what \(from) has (\(changes.count) change\(changes.count == 1 ? "" : "s"), \(source.repository) \(source.branch) "
-                    + "at \(snapshot.commit.shortID)):"
-            )
-            print(table([["region", "function", "from", "", "to"]] + changes.map { [$0.region, $0.function, $0.from, "→", $0.to] }, indent: "  "))
-        }
-        try confirm("Commit this release to \(source.branch)?")
+    }
 
-        // The new file must load and describe exactly the new pins before it is committed.
-        let previous = String(decoding: snapshot.files.files[ReleasesFile.name] ?? [], as: UTF8.self)
+    /// releases.yaml with the new pins; it must load and describe exactly them before it is committed.
+    func rewritten(_ releases: Releases, in current: SourceFiles) throws -> String {
+        let previous = String(decoding: current.files[ReleasesFile.name] ?? [], as: UTF8.self)
         let text = ReleasesFile.render(releases, keepingHeaderOf: previous)
-        var files = snapshot.files
+        var files = current
         files.files[ReleasesFile.name] = Array(text.utf8)
         let reloaded = DesiredStateLoader.load(files)
         guard reloaded.diagnostics.isEmpty, let check = reloaded.state,
@@ -109,23 +133,7 @@ struct PromoteCommand: AsyncParsableCommand {
                     + "committed — please report this"
             )
         }
-        let message =
-            "Release \(environment): \(changes.count) pin\(changes.count == 1 ? "" : "s") from \(from)\n\n"
-            + changes.map { "\($0.region) \($0.function): \($0.from) -> \($0.to)" }.joined(separator: "\n")
-            + "\n\nWritten by `reconciler promote \(environment)` for \(operatingSystemUser()).\n"
-        let commit = try await source.writeCommit(changes: [ReleasesFile.name: Array(text.utf8)], message: message, expectedParent: snapshot.commit.id)
-        try await AuditLog(wiring.state.log(.auditLog)).record(
-            AuditEntry(
-                time: Date(), event: .promoted, user: operatingSystemUser(), environment: environment, commit: commit.id,
-                changes: changes.map { "\($0.region)  \($0.function)  \($0.from) → \($0.to)" },
-                detail: "release commit on \(source.branch) from \(from)"))
-        if global.json {
-            print(try jsonString(PromoteOutput(environment: environment, from: from, changes: changes, commit: commit.id)))
-        } else {
-            print(
-                "Committed \(commit.shortID) on \(source.branch)\(source.isRemote ? " and pushed it" : ""). Nothing has moved yet: "
-                    + "`reconciler apply` holds the release and mails the code to \(config.approval.recipients.joined(separator: ", ")).")
-        }
+        return text
     }
 
     func confirm(_ question: String) throws {

@@ -55,16 +55,7 @@ extension ReleaseGate {
                     try await record(.checkPassed, approval, detail: "pre-traffic hook \(rollout.policy.preTrafficHook ?? "") succeeded on the new versions")
                 }
             case .check(let step, let since):
-                let result = await check(approval, rollout.policy, step: step, since: since)
-                if let failure = result.failure {
-                    rollout.failed(failure, values: result.values)
-                    progress("\(approval.environment): check \(Self.stepName(step, rollout)) FAILED: \(failure)")
-                    try await record(.checkFailed, approval, changes: result.values, detail: "\(Self.stepName(step, rollout)): \(failure)")
-                } else {
-                    rollout.passed(step, values: result.values)
-                    progress("\(approval.environment): check \(Self.stepName(step, rollout)) passed")
-                    try await record(.checkPassed, approval, changes: result.values, detail: Self.stepName(step, rollout))
-                }
+                try await runCheck(approval, &rollout, step: step, since: since)
             case .shift(let target):
                 rollout.beginShift(to: target)
                 approval.rollout = rollout
@@ -112,6 +103,20 @@ extension ReleaseGate {
             approval.rollout = rollout
             approvals[index] = approval
             try await store.save(approvals)
+        }
+    }
+
+    /// A step's checks, their result kept in the rollout and recorded.
+    func runCheck(_ approval: Approval, _ rollout: inout RolloutProgress, step: Int, since: Date) async throws {
+        let result = await check(approval, rollout.policy, step: step, since: since)
+        if let failure = result.failure {
+            rollout.failed(failure, values: result.values)
+            progress("\(approval.environment): check \(Self.stepName(step, rollout)) FAILED: \(failure)")
+            try await record(.checkFailed, approval, changes: result.values, detail: "\(Self.stepName(step, rollout)): \(failure)")
+        } else {
+            rollout.passed(step, values: result.values)
+            progress("\(approval.environment): check \(Self.stepName(step, rollout)) passed")
+            try await record(.checkPassed, approval, changes: result.values, detail: Self.stepName(step, rollout))
         }
     }
 
