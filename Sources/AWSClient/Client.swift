@@ -130,7 +130,7 @@ public struct AWSClient: Sendable {
     static func path(_ segments: [String]) -> String { "/" + segments.map { SigV4.uriEncode($0) }.joined(separator: "/") }
 
     func decode<Output: Decodable>(_ type: Output.Type, _ response: Response, service: Service, operation: String) throws -> Output {
-        if Output.self == Empty.self { return Empty() as! Output }
+        if let empty = Empty() as? Output { return empty }
         do {
             return try JSONDecoder().decode(Output.self, from: Data(response.body.isEmpty ? Array("{}".utf8) : response.body))
         } catch {

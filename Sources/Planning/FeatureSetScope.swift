@@ -76,9 +76,9 @@ extension Plan {
             return region
         }.filter { !$0.steps.isEmpty || $0.unchanged > 0 }
         var restricted = rebuilt(regions: kept)
-        restricted.leftOut = left.keys.sorted().map { set in
-            let places = left[set]!.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
-            let count = left[set]!.values.reduce(0, +)
+        restricted.leftOut = left.sorted { $0.key < $1.key }.map { set, counts in
+            let places = counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            let count = counts.values.reduce(0, +)
             return "\(count) step\(count == 1 ? "" : "s") of feature set \(set) (\(places.joined(separator: ", ")))"
         }
         return restricted

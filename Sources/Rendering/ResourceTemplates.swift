@@ -179,7 +179,8 @@ extension StackBuilder {
                 client.set("AllowedOAuthScopes", .list(oauth.scopes.map { .string($0) }))
                 client.set("SupportedIdentityProviders", .list(oauth.identityProviders.map { .string($0) }))
                 client.set("CallbackURLs", .list(callbacks.map { .string($0) }))
-                client.set("LogoutURLs", (oauth.logoutURLs[env] ?? []).isEmpty ? nil : .list(oauth.logoutURLs[env]!.map { .string($0) }))
+                let logout = oauth.logoutURLs[env] ?? []
+                client.set("LogoutURLs", logout.isEmpty ? nil : .list(logout.map { .string($0) }))
             }
             resource("UserPoolClient\(Naming.title(env))", "AWS::Cognito::UserPoolClient", client.value)
             var invoked: [String] = []
