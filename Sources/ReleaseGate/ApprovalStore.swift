@@ -30,8 +30,8 @@ public struct SealedApprovalStore: ApprovalStore {
         guard let file = try await document.load() else { return [] }
         guard let mac = file.mac, mac == (try key.mac(Self.canonical(file.approvals))) else {
             throw GateError(
-                "\(state.location(of: .approvals)) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, so nothing in it is trusted. "
-                    + "Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")
+                "\(state.location(of: .approvals)) does not verify with the approval key (\(key.path)): it was written or changed outside reconciler, "
+                    + "so nothing in it is trusted. Move it aside and run `reconciler apply` to request fresh approvals; if someone edited it, find out who")
         }
         return file.approvals
     }

@@ -246,11 +246,8 @@ extension ReleaseGate {
             } catch {
                 entries.append(.init(region: change.region, function: change.subject, change: change.action, outcome: .failed, detail: "\(error)"))
                 let event: AuditEntry.Event
-                (approval, event) = approval.after(
-                    .stackFailed(
-                        reason:
-                            "stack \(change.stackName) in \(change.region) failed: \(error); fix it, then finish with `reconciler approve --retry \(approval.id)`"
-                    ))
+                let retry = "fix it, then finish with `reconciler approve --retry \(approval.id)`"
+                (approval, event) = approval.after(.stackFailed(reason: "stack \(change.stackName) in \(change.region) failed: \(error); \(retry)"))
                 try await save(approval, &approvals, index, recording: event, entries: entries, detail: approval.reason)
                 return Outcome(approval: approval, entries: entries)
             }
