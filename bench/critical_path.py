@@ -1,4 +1,4 @@
-"""The critical path of a run, from scripts/delay_proxy.py's timeline ([arrived, answered, "METHOD region op"]).
+"""The critical path of a run, from scripts/delay_proxy.py's timeline ([arrived, answered, "METHOD region op", "service region"]).
 """
 
 
@@ -6,7 +6,8 @@ def chain(timeline):
     """The longest chain of requests each sent after the one before it was answered, first to last."""
     ordered = sorted(timeline, key=lambda r: r[0])
     best, previous = [], []
-    for i, (arrived, _, _) in enumerate(ordered):
+    for i, request in enumerate(ordered):
+        arrived = request[0]
         before = [j for j in range(i) if ordered[j][1] <= arrived]
         j = max(before, key=lambda k: (best[k], ordered[k][1]), default=None)
         best.append(1 + (best[j] if j is not None else 0))

@@ -3,7 +3,7 @@ to the emulator, like the round trip to a distant AWS region. Headers (Host incl
 pass unchanged, so signatures still verify. Prints {"port": N} and serves until killed;
 GET /__calls answers the number of requests forwarded, by region (from the signature scope);
 GET /__requests the method, region and path of every request forwarded, in order;
-GET /__timeline each forwarded request as [arrived, answered, "METHOD region path"] (seconds
+GET /__timeline each forwarded request as [arrived, answered, "METHOD region path", "service region"] (seconds
 on the proxy's monotonic clock), from which the benchmarks read the critical path: the
 longest chain of requests each sent after the previous one was answered. DELETE on any of
 the three clears what it reports. The benchmarks
@@ -103,7 +103,7 @@ class Handler(BaseHTTPRequestHandler):
                 head.append(f"x-amzn-ErrorType: {error_type}")
             self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if self.command == "HEAD" else data))
             with lock:
-                timeline.append([arrived, time.monotonic(), f"{self.command} {region} {target or self.path} THROTTLED"])
+                timeline.append([arrived, time.monotonic(), f"{self.command} {region} {target or self.path} THROTTLED", f"{service} {region}"])
             return
         upstream = http.client.HTTPConnection("127.0.0.1", UPSTREAM, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive", "proxy-connection")}
@@ -121,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + (b"" if self.command == "HEAD" else data))
         upstream.close()
         with lock:
-            timeline.append([arrived, time.monotonic(), f"{self.command} {region} {target or self.path}"])
+            timeline.append([arrived, time.monotonic(), f"{self.command} {region} {target or self.path}", f"{service} {region}"])
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = handle_any
 
