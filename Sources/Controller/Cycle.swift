@@ -167,9 +167,11 @@ public struct ReconcileCycle: Sendable {
         if !report.superseded.isEmpty || execution != nil { approvals = try await ports.gate.store.load() }
 
         // 8. Finish releases confirmed but cut short, and walk the rollouts in progress.
-        let finished = try await finishReleases(approvals.filter { $0.state == .partial }, &report, progress: progress)
-        let walked = try await walkRollouts(approvals.filter { $0.state == .rollingOut }, &report, progress: progress)
-        if finished.ran || walked.ran { approvals = try await ports.gate.store.load() }
+        let partial = approvals.filter { $0.state == .partial }, rollingOut = approvals.filter { $0.state == .rollingOut }
+        let finished = try await finishReleases(partial, &report, progress: progress)
+        let walked = try await walkRollouts(rollingOut, &report, progress: progress)
+        // The gate was asked, so the approvals may have changed.
+        if !partial.isEmpty || !rollingOut.isEmpty { approvals = try await ports.gate.store.load() }
         let changed = (execution?.report.count(.applied) ?? 0) > 0 || finished.changed || walked.changed
         let retryFailure = walked.failure ?? finished.failure
         report.rolloutDue = Self.rolloutDue(approvals)
@@ -303,15 +305,12 @@ public struct ReconcileCycle: Sendable {
     }
 
     /// 8. Finishes the releases confirmed but cut short (a crash, a failing region): `partial`.
-    /// `ran`: the gate was asked (and may have changed approvals).
     func finishReleases(
         _ partial: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
-    ) async throws -> (changed: Bool, ran: Bool, failure: String?) {
+    ) async throws -> (changed: Bool, failure: String?) {
         var changed = false
-        var ran = false
         var retryFailure: String?
         for approval in partial where !stopping() {
-            ran = true
             logger.info(
                 "finishing confirmed release",
                 metadata: [
@@ -335,19 +334,17 @@ public struct ReconcileCycle: Sendable {
                 retryFailure.map { StepResult("finish releases", .releaseFailed, $0) }
                     ?? StepResult("finish releases", .releasesFinished, "\(approval.environment) release \(approval.id) finished"))
         }
-        return (changed, ran, retryFailure)
+        return (changed, retryFailure)
     }
 
     /// 8. Walks the rollouts in progress (`rollingOut`): what is due now (a shift, a check, a
-    /// rollback). `ran`: the gate was asked (and may have changed approvals).
+    /// rollback).
     func walkRollouts(
         _ rollingOut: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
-    ) async throws -> (changed: Bool, ran: Bool, failure: String?) {
+    ) async throws -> (changed: Bool, failure: String?) {
         var changed = false
-        var ran = false
         var retryFailure: String?
         for approval in rollingOut where !stopping() {
-            ran = true
             let before = approval.rollout
             do {
                 let walked = try await ports.gate.gate(progress: progress).advance(id: approval.id)
@@ -368,7 +365,7 @@ public struct ReconcileCycle: Sendable {
                 report.steps.append(StepResult("rollouts", .releaseFailed, "\(approval.environment) \(approval.id): \(error)"))
             }
         }
-        return (changed, ran, retryFailure)
+        return (changed, retryFailure)
     }
 }
 

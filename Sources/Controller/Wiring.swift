@@ -109,7 +109,7 @@ public struct Wiring: Sendable {
         let python = config.apply.python.contains("/") ? Self.absolute(config.apply.python, base: base) : config.apply.python
         let state = state
         return EngineCloud(
-            ports: .aws(client, history: StoredMappingHistory(state: state)), drift: CloudFormationDrift(client: client),
+            ports: ports(client), drift: CloudFormationDrift(client: client),
             layers: LayerBuilder(cacheDirectory: stateDirectory.layerCache, installer: PipInstaller(python: python, environment: environment)),
             log: state.log(.applyLog), waits: waits, clock: clock, account: account)
     }
@@ -120,6 +120,9 @@ public struct Wiring: Sendable {
             pollSeconds: Double(config.apply.pollSeconds), certificateSeconds: Double(config.apply.certificateWaitSeconds),
             stackSeconds: Double(config.apply.stackWaitSeconds))
     }
+
+    /// The cloud ports through the AWS adapters, cut-overs recorded in the state.
+    public func ports(_ client: AWSClient) -> CloudPorts { .aws(client, history: StoredMappingHistory(state: state)) }
 
     /// The aliases through Lambda.
     public func aliases(_ client: AWSClient) -> any AliasService { LambdaAliases(client: client) }
@@ -133,7 +136,7 @@ public struct Wiring: Sendable {
             store: approvals,
             mailer: SESMailer(client: client, region: approval.sesRegion ?? "", sender: approval.sender ?? "", recipients: approval.recipients),
             aliases: aliases(client),
-            stacks: CloudStackReleaser(ports: .aws(client, history: StoredMappingHistory(state: state)), waits: waits),
+            stacks: CloudStackReleaser(ports: ports(client), waits: waits),
             audit: AuditLog(state.log(.auditLog)), checks: CloudWatchChecks(client: client),
             policy: .init(lifetime: TimeInterval(approval.otpLifetimeSeconds), maxAttempts: approval.maxAttempts, maxResends: approval.maxResends),
             missingMailSetting: approval.sender == nil ? "sender" : approval.recipients.isEmpty ? "recipients" : nil)
