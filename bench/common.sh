@@ -4,8 +4,11 @@
 #   start_emulator DIR / stop_emulator   (scripts/emulator.sh: MiniStack on loopback)
 #   start_proxy DELAY_MS                 a delay proxy in front of $endpoint; sets $proxy
 bash scripts/bootstrap.sh >&2
-swift build -c "$build" --product reconciler >&2
-bin="$(swift build -c "$build" --show-bin-path)/reconciler"
+# BIN=PATH runs a binary built elsewhere (e.g. the commit before a change) instead of building.
+if [ -n "${BIN:-}" ]; then bin="$BIN"; else
+    swift build -c "$build" --product reconciler >&2
+    bin="$(swift build -c "$build" --show-bin-path)/reconciler"
+fi
 py="$root/.venv/bin/python"
 work="$(mktemp -d "${TMPDIR:-/tmp}/reconciler-bench.XXXXXX")"
 source scripts/emulator.sh
