@@ -199,10 +199,11 @@ public struct AWSClient: Sendable {
             if let error = decode() { return error }
         }
         if response.body.isEmpty {
-            // HEAD and some S3 answers carry no body.
+            // HEAD and some S3 answers carry no body. S3 answers 503 only to say "Slow Down"
+            // (reduce the request rate): throttling, which the rate limiter must learn from.
             let code =
                 [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
-                ?? "HTTP\(response.status)"
+                ?? (service == .s3 && response.status == 503 ? "SlowDown" : "HTTP\(response.status)")
             return make(code, "empty response body")
         }
         return AWSError.unreadable(service: service.rawValue, operation: operation, status: response.status, body: response.body, requestID: requestID)

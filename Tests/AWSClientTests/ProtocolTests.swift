@@ -219,6 +219,18 @@ import Testing
         #expect(String(decoding: create.body, as: UTF8.self).contains("<LocationConstraint>ap-south-1</LocationConstraint>"))
     }
 
+    @Test func s3sBodilessServiceUnavailableIsSlowDownAndOtherServicesStayTransient() async throws {
+        // S3 answers 503 only for "Slow Down"; a HEAD's answer has no body to say so.
+        let s3 = S3Client(scriptedClient(ScriptedTransport([.status(503)]), attempts: 1), region: "ap-south-1")
+        do { _ = try await s3.headBucket("data"); Issue.record("no error") } catch let error as AWSError {
+            #expect(error.code == "SlowDown" && error.isThrottling)
+        }
+        let lambda = LambdaClient(scriptedClient(ScriptedTransport([.status(503)]), attempts: 1), region: "eu-west-1")
+        do { _ = try await lambda.getFunction("f"); Issue.record("no error") } catch let error as AWSError {
+            #expect(error.code == "HTTP503" && !error.isThrottling && error.isTransient)
+        }
+    }
+
     @Test(arguments: [
         (502, "<html><body>Bad Gateway from the proxy</body></html>", "HTTP502", "unreadable error body: <html><body>Bad Gateway"),
         (500, "", "HTTP500", "empty response body"),
