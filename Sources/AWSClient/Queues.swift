@@ -15,6 +15,20 @@ public struct SQSClient: Sendable {
         return out.QueueUrl
     }
 
+    /// The URLs of every queue whose name starts with `prefix` (all queues when it is empty), a
+    /// thousand to a page.
+    public func listQueues(prefix: String) async throws -> [String] {
+        struct Page: Decodable { var QueueUrls: [String]?; var NextToken: String? }
+        return try await AWSClient.paginate("ListQueues") { token in
+            let page: Page = try await call(
+                "ListQueues",
+                .object([
+                    ("QueueNamePrefix", prefix.isEmpty ? nil : .string(prefix)), ("MaxResults", .int(1000)), ("NextToken", token.map(JSON.string)),
+                ]))
+            return (page.QueueUrls ?? [], page.NextToken)
+        }
+    }
+
     public func getQueueAttributes(_ url: String, names: [String] = ["All"]) async throws -> [String: String] {
         struct Out: Decodable { var Attributes: [String: String]? }
         let out: Out = try await call("GetQueueAttributes", ["QueueUrl": .string(url), "AttributeNames": .array(names.map(JSON.string))])

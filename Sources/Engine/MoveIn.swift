@@ -29,30 +29,37 @@ extension Observer {
             wanted += resources.filter { present[$0.logicalID] == nil }.map { (stackName, $0) }
         }
         guard !wanted.isEmpty else { return [] }
-        let byKey = Dictionary(wanted.map { ("\($0.stack)/\($0.resource.logicalID)", $0) }, uniquingKeysWith: { a, _ in a })
-        let find: @Sendable (String, String?) async throws -> FoundResource? = { key, pool in
-            guard let (stack, resource) = byKey[key],
-                let existing = try await ports.discovery.find(resource.kind, name: resource.name, pool: pool, region: region)
-            else { return nil }
-            return FoundResource(
-                stackName: stack, logicalID: resource.logicalID, kind: resource.kind, name: resource.name,
-                physicalID: existing.physicalID, identifier: existing.identifier,
-                owner: try await ports.discovery.owner(physicalID: existing.physicalID, region: region),
-                live: existing.live, alsoNamed: existing.alsoNamed, elsewhere: existing.region)
+        // One question per kind for every name of that kind (a listing answers for all of them),
+        // then the stack holding each resource found.
+        let ask: @Sendable ([(stack: String, resource: AdoptableResource)], String?) async throws -> [FoundResource] = { entries, pool in
+            guard let kind = entries.first?.resource.kind else { return [] }
+            let existing = try await ports.discovery.find(kind, names: Array(Set(entries.map(\.resource.name))).sorted(), pool: pool, region: region)
+            let hits = entries.compactMap { entry in existing[entry.resource.name].map { (entry, $0) } }
+            let owners = try await concurrently(Array(Set(hits.map(\.1.physicalID))).sorted()) { id in
+                try await ports.discovery.owner(physicalID: id, region: region)
+            }
+            return hits.map { entry, existing in
+                FoundResource(
+                    stackName: entry.stack, logicalID: entry.resource.logicalID, kind: entry.resource.kind, name: entry.resource.name,
+                    physicalID: existing.physicalID, identifier: existing.identifier, owner: owners[existing.physicalID],
+                    live: existing.live, alsoNamed: existing.alsoNamed, elsewhere: existing.region)
+            }
         }
-        var found = try await concurrently(wanted.filter { $0.resource.kind != .userPoolClient }.map { "\($0.stack)/\($0.resource.logicalID)" }) { key in
-            try await find(key, nil)
+        let byKind = Dictionary(grouping: wanted.filter { $0.resource.kind != .userPoolClient }, by: \.resource.kind)
+        var found = try await withThrowingTaskGroup(of: [FoundResource].self) { group in
+            for entries in byKind.values { group.addTask { try await ask(entries, nil) } }
+            return try await group.reduce(into: [FoundResource]()) { $0 += $1 }
         }
-        // A client of a pool that exists (found now, or in the stack already), in that pool.
-        let pools = Dictionary(
-            wanted.filter { $0.resource.kind == .userPoolClient }.compactMap { entry -> (String, String)? in
-                guard let pool = entry.resource.pool,
-                    let id = found["\(entry.stack)/\(pool)"]?.physicalID ?? held[entry.stack]?[pool]
-                else { return nil }
-                return ("\(entry.stack)/\(entry.resource.logicalID)", id)
-            }, uniquingKeysWith: { a, _ in a })
-        found.merge(try await concurrently(pools.keys.sorted()) { key in try await find(key, pools[key]) }) { a, _ in a }
-        return found.values.sorted { ($0.stackName, $0.logicalID) < ($1.stackName, $1.logicalID) }
+        // Clients of a pool that exists (found now, or in the stack already), in that pool.
+        let pools = Dictionary(grouping: wanted.filter { $0.resource.kind == .userPoolClient }) { entry -> String? in
+            guard let pool = entry.resource.pool else { return nil }
+            return found.first { $0.stackName == entry.stack && $0.logicalID == pool }?.physicalID ?? held[entry.stack]?[pool]
+        }
+        for (pool, entries) in pools.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) {
+            guard let pool else { continue }
+            found += try await ask(entries, pool)
+        }
+        return found.sorted { ($0.stackName, $0.logicalID) < ($1.stackName, $1.logicalID) }
     }
 }
 

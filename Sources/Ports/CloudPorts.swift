@@ -124,8 +124,10 @@ public struct ExistingResource: Hashable, Sendable {
 
 /// Finds the resources a stack would create that exist already, and the stack holding each.
 public protocol ResourceDiscovery: Sendable {
-    /// The resource of that kind and name, nil when none exists. `pool` is a client's pool id.
-    func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) async throws -> ExistingResource?
+    /// The resources of that kind that exist among `names`, by name; `pool` is the clients' pool id.
+    /// Asked once for all the names of a kind, so that one listing can answer for them all
+    /// (queues, pools, a pool's clients) instead of a question per name.
+    func find(_ kind: AdoptableResource.Kind, names: [String], pool: String?, region: String) async throws -> [String: ExistingResource]
     /// The stack holding the resource with that physical ID; nil when none does.
     func owner(physicalID: String, region: String) async throws -> ResourceOwner?
 }

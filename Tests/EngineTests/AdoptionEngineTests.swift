@@ -66,6 +66,9 @@ struct AdoptionEngineTests {
         // Every named resource of the new stacks once; a client only in a pool that exists (dev's).
         #expect(await cloud.discoveries.count == (core.adoptable + ams.adoptable).filter { $0.kind != .userPoolClient }.count + 1)
         #expect(await cloud.discoveries.filter { $0.contains("/user pool client/") } == ["\(Self.region)/user pool client/DzgroWebClientDev"])
+        // One question per kind, however many names (a listing answers for them all): the clients in their pool.
+        let kinds = Set((core.adoptable + ams.adoptable).map(\.kind))
+        #expect(await cloud.discoveryCalls == kinds.count)
 
         // Deployed with the desired template: nothing is searched.
         await cloud.forgetDiscoveries()

@@ -112,6 +112,8 @@ public actor MemoryCloud: StackDriftAPI, IdentityService, ArtifactStore, StackSe
     public var held: [String: [String: String]] = [:]
     public var imports: [String: [ResourceToImport]] = [:]
     public var discoveries: [String] = []
+    /// Calls to `find`: one per kind (and pool) a region's discovery asks about.
+    public var discoveryCalls = 0
     public func addExisting(_ region: String, _ kind: AdoptableResource.Kind, _ name: String, _ resource: ExistingResource, owner: ResourceOwner? = nil) {
         existing["\(region)/\(kind.rawValue)/\(name)"] = resource
         if let owner {
@@ -120,7 +122,10 @@ public actor MemoryCloud: StackDriftAPI, IdentityService, ArtifactStore, StackSe
         }
     }
     public func hold(_ region: String, _ stack: String, _ resources: [String: String]) { held["\(region)/\(stack)"] = resources }
-    public func forgetDiscoveries() { discoveries = [] }
+    public func forgetDiscoveries() {
+        discoveries = []
+        discoveryCalls = 0
+    }
     /// API custom domains (by name) and their mappings; each stack's HTTP API is `api-<stack>`.
     public var apiMappings: [String: [ApiMappingFact]] = [:]
     public nonisolated let history = MemoryMappingHistory()
@@ -139,9 +144,14 @@ public actor MemoryCloud: StackDriftAPI, IdentityService, ArtifactStore, StackSe
         apiMappings[domain]![index].stage = stage
     }
     public func setMappings(_ domain: String, _ mappings: [ApiMappingFact]) { apiMappings[domain] = mappings }
-    public func find(_ kind: AdoptableResource.Kind, name: String, pool: String?, region: String) -> ExistingResource? {
-        discoveries.append("\(region)/\(kind.rawValue)/\(name)")
-        return existing["\(region)/\(kind.rawValue)/\(name)"]
+    public func find(_ kind: AdoptableResource.Kind, names: [String], pool: String?, region: String) -> [String: ExistingResource] {
+        discoveryCalls += 1
+        var found: [String: ExistingResource] = [:]
+        for name in names {
+            discoveries.append("\(region)/\(kind.rawValue)/\(name)")
+            found[name] = existing["\(region)/\(kind.rawValue)/\(name)"]
+        }
+        return found
     }
     public func owner(physicalID: String, region: String) -> ResourceOwner? { owners["\(region)/\(physicalID)"] }
     public func processedTemplate(stack: String, region: String) throws -> String { try template(stack: stack, region: region) }
