@@ -107,7 +107,7 @@ public struct Observer: Sendable {
         // cancels the others (awaiting them in turn would wait for the slowest first).
         enum Part: Sendable {
             case bucket(Bool)
-            case stacks([StackFact])
+            case stacks([StackFact], found: [FoundResource])
             case functions([String: FunctionFact])
             case layers([String: [LayerVersionFact]])
             case certificates([CertificateFact])
@@ -121,8 +121,13 @@ public struct Observer: Sendable {
                 if await listed()?.contains(bucket) == true { return .bucket(true) }
                 return .bucket(try await ports.artifacts.bucketExists(bucket, region: region))
             }
-            // One listing answers for the desired stacks and finds the project's strays.
-            group.addTask { .stacks(try await ports.stacks.stacks(region: region)) }
+            // One listing answers for the desired stacks and finds the project's strays; what the
+            // stacks would create that exists already is looked for as soon as it is in, beside the
+            // other reads (not after them: at scale both are long, and they add up).
+            group.addTask {
+                let stacks = try await ports.stacks.stacks(region: region)
+                return .stacks(stacks, found: try await self.discover(target, stacks: Self.sort(stacks, target: target, project: project).desired))
+            }
             group.addTask {
                 .functions(
                     try await concurrently(target.functions) { name in
@@ -144,9 +149,10 @@ public struct Observer: Sendable {
             for try await part in group {
                 switch part {
                 case .bucket(let exists): snapshot.artifactBucketExists = exists
-                case .stacks(let stacks):
+                case .stacks(let stacks, let found):
                     for stack in stacks { everyStack[stack.name] = stack }
                     (snapshot.stacks, snapshot.strays) = Self.sort(stacks, target: target, project: project)
+                    snapshot.found = found
                 case .functions(let functions): snapshot.functions = functions
                 case .layers(let layers): snapshot.layers = layers
                 case .certificates(let certificates): snapshot.certificates = certificates
@@ -156,8 +162,7 @@ public struct Observer: Sendable {
             }
         }
         if let zone = target.dnsZone { try await readZone(zone, names: target.dnsNames, into: &snapshot) }
-        // What the stacks would create that exists already, and the stacks named to take it from.
-        snapshot.found = try await discover(target, stacks: snapshot.stacks)
+        // The stacks named to take what exists already from.
         snapshot.adoptFrom = target.adoptFrom.filter { everyStack[$0] != nil }
         // Artifacts: a stack deployed with the desired template proves its artifacts were
         // uploaded; only the others are looked up.
