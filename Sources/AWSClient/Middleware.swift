@@ -60,7 +60,7 @@ extension AWSClient {
     var middlewares: [any AWSMiddleware] {
         [
             ResolveEndpoint(endpoints: endpoints), CountCalls(metrics: metrics), RetryRequests(policy: retry, logger: logger, metrics: metrics),
-            LimitRate(limiters: retry.rateLimiters, clock: retry.clock), Sign(credentials: credentials, endpoints: endpoints, clock: clock),
+            LimitRate(limiters: retry.rateLimiters, clock: retry.clock, metrics: metrics), Sign(credentials: credentials, endpoints: endpoints, clock: clock),
             Redact(), DecodeErrors(), Slots(slots: slots), Transport(transport: transport, userAgent: userAgent),
         ]
     }
@@ -173,25 +173,36 @@ struct RetryRequests: AWSMiddleware {
     }
 }
 
-/// Adaptive mode: waits for the service and region's client-side rate limiter, and tells it
-/// whether the answer was a throttle.
+/// Adaptive mode: waits for the service and region's pacing limiter, and tells it how the service
+/// answered. In every mode, counts the service's refusals (`reconciler_aws_throttled_total`) and
+/// the time requests waited (`reconciler_aws_rate_limit_wait_seconds_total`), by service and region.
 struct LimitRate: AWSMiddleware {
-    let limiters: PerServiceRegion<ClientRateLimiter>?
+    let limiters: PerServiceRegion<PacingLimiter>?
     let clock: any Clock
+    let metrics: any MetricsFactory
 
     func handle(_ call: AWSCall, next: NextStep) async throws -> HTTPResponse {
-        guard let limiter = limiters?[call.key] else { return try await next(call) }
-        let wait = limiter.acquire()
-        if wait > 0 { try await clock.sleep(seconds: wait) }
+        let dimensions = [("service", call.service.rawValue), ("region", call.region)]
+        let limiter = limiters?[call.key]
+        var sent = 0.0
+        while let limiter {
+            let (wait, reserved) = limiter.acquire()
+            if wait > 0 {
+                FloatingPointCounter(label: "reconciler_aws_rate_limit_wait_seconds_total", dimensions: dimensions, factory: metrics).increment(by: wait)
+                try await clock.sleep(seconds: wait)
+            }
+            if let reserved {
+                sent = reserved
+                break
+            }
+        }
         do {
             let response = try await next(call)
-            limiter.record(throttled: false)
+            limiter?.record(throttled: false, sent: sent)
             return response
         } catch let error as AWSError {
-            limiter.record(throttled: error.isThrottling)
-            throw error
-        } catch let error as TransportError {
-            limiter.record(throttled: false)
+            if error.isThrottling { Counter(label: "reconciler_aws_throttled_total", dimensions: dimensions, factory: metrics).increment() }
+            limiter?.record(throttled: error.isThrottling, sent: sent)
             throw error
         }
     }

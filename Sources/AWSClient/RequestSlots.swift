@@ -55,18 +55,19 @@ public final class RequestSlots: Sendable {
 
 /// One of something per service and region (`lambda/eu-west-1`), made on first use and shared
 /// by every copy of the client, as each SDK client (one service, one region) has its own: the
-/// retry quota and the adaptive mode's rate limiter. Throttling by Lambda in one region then
+/// retry quota and the adaptive mode's pacing limiter. Throttling by Lambda in one region then
 /// drains and slows that, not CloudFormation or another region.
 public final class PerServiceRegion<Value: AnyObject & Sendable>: Sendable {
-    private let make: @Sendable () -> Value
+    private let make: @Sendable (String) -> Value
     private let values = Mutex<[String: Value]>([:])
 
-    public init(_ make: @escaping @Sendable () -> Value) { self.make = make }
+    /// `make` is given the key ("lambda/eu-west-1").
+    public init(_ make: @escaping @Sendable (String) -> Value) { self.make = make }
 
     public subscript(_ key: String) -> Value {
         values.withLock { values in
             if let value = values[key] { return value }
-            let value = make()
+            let value = make(key)
             values[key] = value
             return value
         }

@@ -86,8 +86,31 @@ public struct Wiring: Sendable {
             endpoints: endpoints, logger: logger)
         return AWSClient(
             transport: transport, credentials: CredentialChain.standard(profile: config.aws.profile, context: context),
-            endpoints: endpoints, retry: RetryPolicy(maxAttempts: settings.maxAttempts, mode: settings.retryMode),
+            endpoints: endpoints, retry: RetryPolicy(maxAttempts: settings.maxAttempts, mode: settings.retryMode, rates: pacingRates()),
             logger: logger, userAgent: BuildInfo.userAgent)
+    }
+
+    /// Where one-shot commands keep the rates their pacing learned, so that the next starts where
+    /// the last ended (a cache of this host's, not shared state; the daemon keeps them in memory).
+    public var learnedRatesFile: URL { stateDirectory.url.appendingPathComponent("cache/aws-rates.json") }
+
+    /// The configured start rates, and what earlier commands learned (an unreadable file is ignored:
+    /// it is only a head start).
+    public func pacingRates() -> PacingRates {
+        let learned = (try? Data(contentsOf: learnedRatesFile)).flatMap { try? JSONDecoder().decode([String: LearnedRate].self, from: $0) }
+        return PacingRates(start: config.aws.rates, learned: learned ?? [:])
+    }
+
+    /// Keeps what the client's pacing learned for the next command (best effort: a cache).
+    public func rememberRates(_ client: AWSClient) {
+        guard let limiters = client.retry.rateLimiters?.all, !limiters.isEmpty else { return }
+        var learned = pacingRates().learned
+        for (key, limiter) in limiters { learned[key] = limiter.learned }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        guard let data = try? encoder.encode(learned) else { return }
+        try? FileManager.default.createDirectory(at: learnedRatesFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try? data.write(to: learnedRatesFile, options: .atomic)
     }
 
     /// The git source controller.conf describes.

@@ -111,6 +111,20 @@ struct TableReader {
         return result
     }
 
+    /// A number, whole or not.
+    mutating func number(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Double>) -> Double? {
+        guard let value = table[key] else { return nil }
+        guard let number = value.double ?? value.int.map(Double.init) else {
+            fail("\(path).\(key)", "expected a number")
+            return nil
+        }
+        guard range.contains(number) else {
+            fail("\(path).\(key)", "\(number) is out of range; allowed \(range.lowerBound)-\(range.upperBound)")
+            return nil
+        }
+        return number
+    }
+
     mutating func int(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {
         guard let value = table[key] else { return nil }
         guard let int = value.int else {
@@ -123,6 +137,13 @@ struct TableReader {
         }
         return int
     }
+}
+
+/// The services `[aws.rates]` may name: those the controller calls, by their endpoint prefix.
+public enum RateServiceName {
+    public static let allowed = [
+        "acm", "apigatewayv2", "cloudformation", "cognito-idp", "iam", "lambda", "monitoring", "route53", "s3", "ses", "sqs", "sts",
+    ]
 }
 
 /// The retry modes AWS's SDKs name (`legacy` is each SDK's own, so it is not offered).

@@ -29,6 +29,9 @@ public struct ControllerConfig: Hashable, Sendable {
         public var maxAttempts: Int?
         /// `standard` or `adaptive`; else AWS_RETRY_MODE, the profile's retry_mode, standard.
         public var retryMode: String?
+        /// Adaptive mode: the requests per second each service (`lambda`, `s3`…) starts from in a
+        /// region, over the rates AWS documents.
+        public var rates: [String: Double] = [:]
         /// PEM file of the CAs to trust; else AWS_CA_BUNDLE, the profile's ca_bundle.
         public var caBundle: String?
         /// The only account plan, apply and the daemon act in, when set.
@@ -194,7 +197,7 @@ extension ControllerConfig {
         reader.check(
             aws, path: "aws",
             allowed: [
-                "profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "ca_bundle",
+                "profile", "endpoint", "endpoints", "max_attempts", "retry_mode", "rates", "ca_bundle",
                 "account_id", "timeout_seconds", "deadline_seconds",
             ])
         config.aws.timeoutSeconds = reader.int(aws, "aws", "timeout_seconds", 1...600) ?? config.aws.timeoutSeconds
@@ -212,6 +215,12 @@ extension ControllerConfig {
         if let endpoints = reader.table(aws, "endpoints", path: "aws") {
             for key in endpoints.keys.sorted() {
                 if let value = reader.endpoint(endpoints, "aws.endpoints", key) { config.aws.endpoints[key] = value }
+            }
+        }
+        if let rates = reader.table(aws, "rates", path: "aws") {
+            reader.check(rates, path: "aws.rates", allowed: RateServiceName.allowed)
+            for key in rates.keys.sorted() where RateServiceName.allowed.contains(key) {
+                if let value = reader.number(rates, "aws.rates", key, 0.5...10_000) { config.aws.rates[key] = value }
             }
         }
     }

@@ -81,6 +81,7 @@ struct ApplyCommand: AsyncParsableCommand {
         // At the branch tip, an approval the tip no longer asks for is superseded (not at --ref, a saved plan's commit, or a directory).
         if options.ref == nil && options.desiredState == nil { _ = try await session.deployment.supersedeUnwanted(progress: say) }
         let execution = try await session.deployment.execute(plan, progress: say)
+        if let sentence = session.pacing().sentence { say(sentence) }
         let (report, requests, gateFailure) = (execution.report, execution.requests, execution.gateFailure)
         // Releases walking their rollout: their aliases show in the plan as held, and are not asked for again.
         let rolling = Approval.currentRollouts(try await session.wiring.approvals.load()).filter { $0.state == .rollingOut }.map {
@@ -97,18 +98,21 @@ struct ApplyCommand: AsyncParsableCommand {
                 print("Release gate:")
                 for request in requests { print(describe(request, recipients: session.config.approval.recipients)) }
             }
-            if !rolling.isEmpty {
-                print("Rolling out (confirmed; their aliases are not asked for again):")
-                for view in rolling {
-                    print(
-                        "  \(view.environment): approval \(view.approval), commit \(view.commit.prefix(12)): \(view.position)  (`reconciler rollout status "
-                            + "\(view.environment)`)"
-                    )
-                }
-            }
+            Self.printRolling(rolling)
             if let gateFailure { printError("error: \(gateFailure)") }
         }
         if !execution.succeeded { throw ExitCode(1) }
+    }
+
+    /// Releases walking their rollout, each with where it is.
+    static func printRolling(_ rolling: [RolloutView]) {
+        guard !rolling.isEmpty else { return }
+        print("Rolling out (confirmed; their aliases are not asked for again):")
+        for view in rolling {
+            print(
+                "  \(view.environment): approval \(view.approval), commit \(view.commit.prefix(12)): \(view.position)  (`reconciler rollout status "
+                    + "\(view.environment)`)")
+        }
     }
 
     static func readSaved(_ path: String) throws -> SavedPlan {

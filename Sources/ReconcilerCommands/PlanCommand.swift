@@ -1,3 +1,4 @@
+import AWSClient
 import ArgumentParser
 import Controller
 import Engine
@@ -33,14 +34,16 @@ struct PlanCommand: AsyncParsableCommand {
         let plan = observation.plan
         let failures = observation.failures
         let calls = await session.callsByRegion()
+        let pacing = session.pacing()
         if global.json {
             print(
                 try jsonString(
                     PlanOutput(
                         source: session.deployment.origin, plan: plan, apiCalls: calls, seconds: seconds,
-                        failures: failures.isEmpty ? nil : failures)))
+                        failures: failures.isEmpty ? nil : failures, pacing: pacing.entries.isEmpty ? nil : pacing.entries)))
         } else {
             printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
+            if let sentence = pacing.sentence { printError(sentence) }
             print(PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
         }
         // The regions that could be read are planned; the others are named, and the plan fails.
@@ -71,4 +74,6 @@ struct PlanOutput: Encodable {
     var seconds: Double
     /// Regions that could not be observed (left out of the plan), with why.
     var failures: [String: String]?
+    /// Services and regions whose rate limits slowed the observation (adaptive retry mode).
+    var pacing: [PacingReport.Entry]?
 }

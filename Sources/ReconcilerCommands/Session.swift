@@ -10,6 +10,7 @@ struct Session {
     var wiring: Wiring
     var deployment: Deployment
     var counter: CountingTransport
+    var client: AWSClient
 
     var config: ControllerConfig { wiring.config }
 
@@ -38,7 +39,7 @@ struct Session {
         let deployment = Deployment(
             origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,
             cloud: cloud, gate: wiring.gate(client))
-        return Session(wiring: wiring, deployment: deployment, counter: counter)
+        return Session(wiring: wiring, deployment: deployment, counter: counter, client: client)
     }
 
     /// Observes (concurrently) what a plan of `regions` needs, every region when none is
@@ -54,6 +55,12 @@ struct Session {
         var observation = try await deployment.plan(regions: regions, featureSets: featureSets)
         observation.plan = await deployment.preview(observation.plan, progress: progress)
         return (observation, Date().timeIntervalSince(started))
+    }
+
+    /// How pacing and throttling slowed the run; what it learned is kept for the next command.
+    func pacing() -> PacingReport {
+        wiring.rememberRates(client)
+        return PacingReport(client.retry.rateLimiters)
     }
 
     func callsByRegion() async -> [String: Int] {

@@ -117,7 +117,7 @@ import UTCTime
         let transport = ScriptedTransport([failure, failure, failure, failure, okIdentity, okIdentity])
         let sleeps = SleepLog()
         var client = scriptedClient(transport, sleeps: sleeps)
-        client.retry.quotas = PerServiceRegion { RetryQuota(capacity: 12) }
+        client.retry.quotas = PerServiceRegion { _ in RetryQuota(capacity: 12) }
         // Two retries cost 10 of the 12 tokens.
         await #expect(throws: AWSError.self) { _ = try await identity(client) }
         #expect(await transport.sent.count == 3 && client.retry.quotas["sts/eu-west-1"].tokens == 2)
@@ -131,32 +131,6 @@ import UTCTime
         // A timeout costs more.
         #expect(RetryQuota(capacity: 9).acquire(afterTimeout: true) == nil)
         #expect(RetryQuota().acquire(afterTimeout: true) == 10)
-    }
-
-    @Test func theAdaptiveLimiterIsOffUntilThrottledThenCutsAndRecoversTheRate() {
-        let clock = TestClock(seconds: 1_000)
-        let limiter = ClientRateLimiter(clock: clock)
-        // Twenty requests a second, all answered: no limit, no waiting.
-        for _ in 0..<40 {
-            #expect(limiter.acquire() == 0)
-            limiter.record(throttled: false)
-            clock.seconds += 0.05
-        }
-        #expect(limiter.rate == nil)
-        // A throttle: the limiter turns on below the measured rate (× 0.7).
-        limiter.record(throttled: true)
-        let cut = try! #require(limiter.rate)
-        #expect(cut > 5 && cut < 20, "\(cut)")
-        // A burst at one instant now waits its turn: later requests wait longer.
-        let waits = (0..<10).map { _ in limiter.acquire() }
-        #expect(waits.last! > 0 && waits == waits.sorted())
-        // Five seconds of successes at the old pace: the rate grows back along the cubic curve
-        // (never above twice what is measured).
-        for _ in 0..<100 {
-            clock.seconds += 0.05
-            limiter.record(throttled: false)
-        }
-        #expect(try! #require(limiter.rate) > cut)
     }
 
     @Test func adaptiveModeSpacesRequestsOutUnderAThrottlingBurst() async throws {
@@ -175,7 +149,8 @@ import UTCTime
         }
         #expect(accounts.count == 10 && Set(accounts) == ["111122223333"])
         #expect(await transport.sent.count == 14)
-        #expect(client.retry.rateLimiters?.all.compactMapValues(\.rate).keys.sorted() == ["sts/eu-west-1"])
+        #expect(client.retry.rateLimiters?.all.keys.sorted() == ["sts/eu-west-1"])
+        #expect(client.retry.rateLimiters?["sts/eu-west-1"].refusals == 4)
         // Besides the four backoffs, the limiter made requests wait for a token.
         let delays = await sleeps.delays
         #expect(delays.count > 4, "\(delays)")
@@ -196,6 +171,8 @@ import UTCTime
         ])
         var client = scriptedClient(transport)
         client.metrics = PrometheusMetricsFactory(registry: registry)
+        // Adaptive: the first request waits for pacing's bucket (empty at first).
+        client.retry = RetryPolicy(maxAttempts: 3, mode: .adaptive, baseDelay: 0.1, clock: TestClock(seconds: 1_000), random: { 0.5 })
         _ = try await STSClient(client, region: "eu-west-1").getCallerIdentity()
         for _ in 0..<2 {  // not found, then refused
             await #expect(throws: AWSError.self) { _ = try await CloudFormationClient(client, region: "eu-west-1").describeStacks("Dzgro-core") }
@@ -205,6 +182,8 @@ import UTCTime
         let samples = try prometheusSamples(String(decoding: bytes, as: UTF8.self))
         #expect(samples[#"reconciler_aws_calls_total{service="sts",operation="GetCallerIdentity",outcome="ok"}"#] == 1)
         #expect(samples[#"reconciler_aws_retries_total{service="sts",operation="GetCallerIdentity"}"#] == 1)
+        #expect(samples[#"reconciler_aws_throttled_total{service="sts",region="eu-west-1"}"#] == 1)
+        #expect((samples[#"reconciler_aws_rate_limit_wait_seconds_total{service="sts",region="eu-west-1"}"#] ?? 0) > 0)
         #expect(samples[#"reconciler_aws_calls_total{service="cloudformation",operation="DescribeStacks",outcome="not_found"}"#] == 1)
         #expect(samples[#"reconciler_aws_calls_total{service="cloudformation",operation="DescribeStacks",outcome="client_error"}"#] == 1)
     }

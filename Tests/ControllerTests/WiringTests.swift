@@ -22,6 +22,30 @@ import Testing
         #expect(try plain.endpoints.endpoint(for: .lambda, region: "eu-west-1").absoluteString == "https://lambda.eu-west-1.amazonaws.com")
     }
 
+    @Test func whatPacingLearnedIsKeptForTheNextCommandWhileTheStartRateStays() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reconciler-rates-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var config = ControllerConfig()
+        config.stateDirectory = directory.path
+        config.aws.retryMode = "adaptive"
+        config.aws.rates = ["s3": 20]
+        let wiring = Wiring(config: config, base: "/", environment: [:], home: "/nonexistent")
+        let client = try wiring.client()
+        let limiter = try #require(client.retry.rateLimiters?["s3/eu-west-1"])
+        #expect(limiter.rate == 20 && client.retry.rateLimiters?["lambda/eu-west-1"].rate == 15)
+        limiter.record(throttled: true, sent: (limiter.acquire().sent ?? 0) + 1)
+        wiring.rememberRates(client)
+        #expect(try wiring.client().retry.rateLimiters?["s3/eu-west-1"].rate == 18)
+        // A start rate configured since: the configuration wins.
+        config.aws.rates = ["s3": 30]
+        #expect(try Wiring(config: config, base: "/", environment: [:], home: "/nonexistent").client().retry.rateLimiters?["s3/eu-west-1"].rate == 30)
+        // A damaged file is only a lost head start.
+        try Data("{".utf8).write(to: wiring.learnedRatesFile)
+        #expect(try wiring.client().retry.rateLimiters?["s3/eu-west-1"].rate == 20)
+        // Every service the client calls may be given a rate, and nothing else.
+        #expect(Set(RateServiceName.allowed) == Set(Service.allCases.filter { $0 != .sso }.map(\.rawValue)))
+    }
+
     @Test func anEndpointFromTheEnvironmentThatDoesNotParseIsAnErrorNotAWS() {
         #expect {
             _ = try Wiring(config: ControllerConfig(), base: "/", environment: ["AWS_ENDPOINT_URL_STS": "127.0.0.1:5000"], home: "/nonexistent").client()

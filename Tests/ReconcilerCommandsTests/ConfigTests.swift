@@ -41,6 +41,9 @@ import Testing
             deadline_seconds = 45
             [aws.endpoints]
             lambda = "http://127.0.0.1:5001"
+            [aws.rates]
+            lambda = 15
+            cognito-idp = 7.5
             [state]
             directory = "/var/lib/reconciler"
             [approval]
@@ -68,6 +71,7 @@ import Testing
         #expect(config.source.branch == "release")
         #expect(config.source.tokenEnv == "GIT_TOKEN")
         #expect(config.aws.endpoints == ["lambda": "http://127.0.0.1:5001"])
+        #expect(config.aws.rates == ["lambda": 15, "cognito-idp": 7.5])
         #expect(config.aws.maxAttempts == 5 && config.aws.retryMode == "adaptive" && config.aws.caBundle == "certs/corp.pem")
         #expect(config.aws.accountID == "123456789012")
         #expect(config.aws.timeoutSeconds == 10 && config.aws.deadlineSeconds == 45)
@@ -90,9 +94,12 @@ import Testing
     @Test(arguments: [
         (
             "[aws]\nprofil = \"x\"\n",
-            "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, retry_mode, ca_bundle, account_id, timeout_seconds, "
-                + "deadline_seconds"
+            "aws.profil: unknown key; allowed here: profile, endpoint, endpoints, max_attempts, retry_mode, rates, ca_bundle, account_id, "
+                + "timeout_seconds, deadline_seconds"
         ),
+        ("[aws.rates]\nlamda = 15\n", "c.conf:2: aws.rates.lamda: unknown key; allowed here: acm, apigatewayv2, cloudformation, cognito-idp"),
+        ("[aws.rates]\nlambda = 0\n", "c.conf:2: aws.rates.lambda: 0.0 is out of range; allowed 0.5-10000.0"),
+        ("[aws.rates]\ns3 = \"fast\"\n", "c.conf:2: aws.rates.s3: expected a number"),
         ("[aws]\naccount_id = \"12345\"\n", "c.conf:2: aws.account_id: '12345' is not an AWS account id; write its 12 digits"),
         ("[aws]\naccount_id = 123456789012\n", "c.conf:2: aws.account_id: expected a string in quotes"),
         ("[aws]\nretry_mode = \"legacy\"\n", "c.conf:2: aws.retry_mode: 'legacy' is not a retry mode; use \"standard\" or \"adaptive\""),
