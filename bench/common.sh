@@ -2,7 +2,8 @@
 # builds the binary ($bin, in the $build configuration), names .venv's Python ($py), makes a work
 # directory ($work, removed on exit with every process started here), and gives
 #   start_emulator DIR / stop_emulator   (scripts/emulator.sh: MiniStack on loopback)
-#   start_proxy DELAY_MS                 a delay proxy in front of $endpoint; sets $proxy
+#   start_proxy DELAY_MS [RPS]           a delay proxy in front of $endpoint; sets $proxy (RPS: it refuses
+#                                        beyond that many requests/s per service and region, as AWS does)
 bash scripts/bootstrap.sh >&2
 # BIN=PATH runs a binary built elsewhere (e.g. the commit before a change) instead of building.
 if [ -n "${BIN:-}" ]; then bin="$BIN"; else
@@ -19,7 +20,7 @@ field() { python3 -c "import json,sys;print(json.loads(sys.argv[1])[sys.argv[2]]
 start_proxy() {
     local fifo hello
     fifo="$(mktemp -u "$work/proxy.XXXXXX")"; mkfifo "$fifo"
-    "$py" scripts/delay_proxy.py "${endpoint##*:}" "$1" >"$fifo" & pids+=($!)
+    THROTTLE_RPS="${2:-}" "$py" scripts/delay_proxy.py "${endpoint##*:}" "$1" >"$fifo" & pids+=($!)
     read -r hello <"$fifo"
     proxy="http://127.0.0.1:$(field "$hello" port)"
 }
