@@ -27,6 +27,9 @@ public struct AWSError: Error, Sendable, CustomStringConvertible {
     public var isThrottling: Bool { Self.throttlingCodes.contains(code) || status == 429 }
     public var isTransient: Bool { Self.transientCodes.contains(code) || [500, 502, 503, 504].contains(status) }
     public var isAuthentication: Bool { Self.authenticationCodes.contains(code) }
+    /// A conditional write whose condition no longer held (S3: 412 `PreconditionFailed`, or 409
+    /// `ConditionalRequestConflict` while another write to the key is under way).
+    public var isPreconditionFailed: Bool { status == 412 || code == "PreconditionFailed" || code == "ConditionalRequestConflict" }
     public var isNotFound: Bool {
         status == 404 || code.hasSuffix("NotFound") || code.hasSuffix("NotFoundException") || code == "NoSuchBucket"
             || code == "NoSuchKey" || code == "AWS.SimpleQueueService.NonExistentQueue" || code == "QueueDoesNotExist"

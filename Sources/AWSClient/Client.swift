@@ -202,7 +202,7 @@ public struct AWSClient: Sendable {
             // HEAD and some S3 answers carry no body. S3 answers 503 only to say "Slow Down"
             // (reduce the request rate): throttling, which the rate limiter must learn from.
             let code =
-                [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict"][response.status]
+                [301: "PermanentRedirect", 400: "BadRequest", 403: "Forbidden", 404: "NotFound", 409: "Conflict", 412: "PreconditionFailed"][response.status]
                 ?? (service == .s3 && response.status == 503 ? "SlowDown" : "HTTP\(response.status)")
             return make(code, "empty response body")
         }

@@ -95,17 +95,43 @@ public struct S3Client: Sendable {
             headers: [("Content-Type", "application/xml"), ("Content-MD5", Self.md5Base64(body))], body: body)
     }
 
+    /// What must hold for a write to happen (S3's conditional writes): the key is free, or the
+    /// object there still has this ETag. Otherwise S3 answers 412 (or 409 for a conflicting write
+    /// under way): `AWSError.isPreconditionFailed`; re-read and decide again, never overwrite.
+    public enum WriteCondition: Sendable, Hashable {
+        case absent
+        case matching(etag: String)
+
+        var header: (String, String) {
+            switch self {
+            case .absent: ("If-None-Match", "*")
+            case .matching(let etag): ("If-Match", etag)
+            }
+        }
+    }
+
     /// Returns the ETag.
     @discardableResult
     public func putObject(
         _ bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream",
-        metadata: [String: String] = [:]
+        metadata: [String: String] = [:], condition: WriteCondition? = nil
     ) async throws -> String? {
         let response = try await client.restXML(
             .s3, region: region, operation: "PutObject", method: "PUT", path: Self.objectPath(bucket, key),
-            headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) },
+            headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
+                + (condition.map { [$0.header] } ?? []),
             body: body)
         return response.headers["etag"]
+    }
+
+    /// An object's bytes and ETag, or nil when it does not exist.
+    public func getObject(_ bucket: String, key: String) async throws -> (body: [UInt8], etag: String?)? {
+        do {
+            let response = try await client.restXML(.s3, region: region, operation: "GetObject", method: "GET", path: Self.objectPath(bucket, key))
+            return (response.body, response.headers["etag"])
+        } catch let error as AWSError where error.isNotFound {
+            return nil
+        }
     }
 
     /// Size and metadata of an object, or nil when it does not exist.

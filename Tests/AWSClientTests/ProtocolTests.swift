@@ -225,6 +225,11 @@ import Testing
         do { _ = try await s3.headBucket("data"); Issue.record("no error") } catch let error as AWSError {
             #expect(error.code == "SlowDown" && error.isThrottling)
         }
+        // A conditional write refused: 412, also without a body.
+        let refused = S3Client(scriptedClient(ScriptedTransport([.status(412)]), attempts: 1), region: "ap-south-1")
+        do { _ = try await refused.putObject("state", key: "k", body: [1], condition: .absent); Issue.record("no error") } catch let error as AWSError {
+            #expect(error.code == "PreconditionFailed" && error.isPreconditionFailed && !error.isThrottling)
+        }
         let lambda = LambdaClient(scriptedClient(ScriptedTransport([.status(503)]), attempts: 1), region: "eu-west-1")
         do { _ = try await lambda.getFunction("f"); Issue.record("no error") } catch let error as AWSError {
             #expect(error.code == "HTTP503" && !error.isThrottling && error.isTransient)
