@@ -185,17 +185,7 @@ struct LimitRate: AWSMiddleware {
         let dimensions = [("service", call.service.rawValue), ("region", call.region)]
         let limiter = limiters?[call.key]
         var sent = 0.0
-        while let limiter {
-            let (wait, reserved) = limiter.acquire()
-            if wait > 0 {
-                FloatingPointCounter(label: "reconciler_aws_rate_limit_wait_seconds_total", dimensions: dimensions, factory: metrics).increment(by: wait)
-                try await clock.sleep(seconds: wait)
-            }
-            if let reserved {
-                sent = reserved
-                break
-            }
-        }
+        if let limiter { sent = try await token(limiter, dimensions: dimensions) }
         do {
             let response = try await next(call)
             limiter?.record(throttled: false, sent: sent)
@@ -204,6 +194,18 @@ struct LimitRate: AWSMiddleware {
             if error.isThrottling { Counter(label: "reconciler_aws_throttled_total", dimensions: dimensions, factory: metrics).increment() }
             limiter?.record(throttled: error.isThrottling, sent: sent)
             throw error
+        }
+    }
+
+    /// Waits until the limiter gives the request a token; returns when it goes out.
+    func token(_ limiter: PacingLimiter, dimensions: [(String, String)]) async throws -> Double {
+        while true {
+            let (wait, sent) = limiter.acquire()
+            if wait > 0 {
+                FloatingPointCounter(label: "reconciler_aws_rate_limit_wait_seconds_total", dimensions: dimensions, factory: metrics).increment(by: wait)
+                try await clock.sleep(seconds: wait)
+            }
+            if let sent { return sent }
         }
     }
 }

@@ -51,14 +51,14 @@ extension Observer {
             return try await group.reduce(into: [FoundResource]()) { $0 += $1 }
         }
         // Clients of a pool that exists (found now, or in the stack already), in that pool.
-        let pools = Dictionary(grouping: wanted.filter { $0.resource.kind == .userPoolClient }) { entry -> String? in
-            guard let pool = entry.resource.pool else { return nil }
-            return found.first { $0.stackName == entry.stack && $0.logicalID == pool }?.physicalID ?? held[entry.stack]?[pool]
+        var clients: [String: [(stack: String, resource: AdoptableResource)]] = [:]
+        for entry in wanted where entry.resource.kind == .userPoolClient {
+            guard let pool = entry.resource.pool,
+                let id = found.first(where: { $0.stackName == entry.stack && $0.logicalID == pool })?.physicalID ?? held[entry.stack]?[pool]
+            else { continue }
+            clients[id, default: []].append(entry)
         }
-        for (pool, entries) in pools.sorted(by: { ($0.key ?? "") < ($1.key ?? "") }) {
-            guard let pool else { continue }
-            found += try await ask(entries, pool)
-        }
+        for (pool, entries) in clients.sorted(by: { $0.key < $1.key }) { found += try await ask(entries, pool) }
         return found.sorted { ($0.stackName, $0.logicalID) < ($1.stackName, $1.logicalID) }
     }
 }
