@@ -92,7 +92,7 @@ public struct Wiring: Sendable {
 
     /// Where one-shot commands keep the rates their pacing learned, so that the next starts where
     /// the last ended (a cache of this host's, not shared state; the daemon keeps them in memory).
-    public var learnedRatesFile: URL { stateDirectory.url.appendingPathComponent("cache/aws-rates.json") }
+    public var learnedRatesFile: URL { stateDirectory.learnedRates }
 
     /// The configured start rates, and what earlier commands learned (an unreadable file is ignored:
     /// it is only a head start).

@@ -1,8 +1,8 @@
 import Foundation
 
 /// The local adapter of the state port: a directory (`[state] directory`), one file per
-/// piece of state, written atomically, with `flock` locks. Built layer archives are cached
-/// here too (a cache, not state: never shared).
+/// piece of state, written atomically, with `flock` locks. Built layer archives and learned
+/// AWS request rates are cached here too (caches, not state: never shared).
 public struct StateDirectory: StateBackend {
     public let url: URL
     public init(_ url: URL) { self.url = url }
@@ -17,4 +17,6 @@ public struct StateDirectory: StateBackend {
 
     /// Built layer archives, by content.
     public var layerCache: URL { url.appendingPathComponent("cache/layers") }
+    /// The AWS request rates one-shot commands learned, by service and region.
+    public var learnedRates: URL { url.appendingPathComponent("cache/aws-rates.json") }
 }
