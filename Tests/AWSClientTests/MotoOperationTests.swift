@@ -243,6 +243,8 @@ import Testing
         await Self.expectError("QueueDoesNotExist") { _ = try await sqs.getQueueURL("AmazonReportsQLocal") }
         let url = try await sqs.createQueue("AmazonReportsQLocal", attributes: ["VisibilityTimeout": "900"], tags: ["Project": "Dzgro"])
         #expect(try await sqs.getQueueURL("AmazonReportsQLocal") == url)
+        #expect(try await sqs.listQueues(prefix: "AmazonReports") == [url])
+        #expect(try await sqs.listQueues(prefix: "NoSuchPrefix").isEmpty)
         try await sqs.tagQueue(url, tags: ["Environment": "local"])
         let attributes = try await sqs.getQueueAttributes(url)
         #expect(attributes["VisibilityTimeout"] == "900")
