@@ -49,6 +49,8 @@ public protocol StateLog: Sendable {
     func append(line: Data) async throws
     /// Every byte of the log; nil when it does not exist yet.
     func contents() async throws -> Data?
+    /// At least the last `count` lines (a shared log reads only those).
+    func recent(_ count: Int) async throws -> Data?
 }
 
 /// A lock the process holds until it drops the value.
@@ -90,7 +92,7 @@ extension StateLog {
     /// those lines: the dashboard asks on every request, and `read` (which decodes the whole
     /// log to say what did not) is for `status`.
     public func last<Line: Decodable & Sendable>(_ count: Int, as type: Line.Type) async -> [Line] {
-        guard let data = try? await contents() else { return [] }
+        guard let data = try? await recent(count) else { return [] }
         let decoder = JSONDecoder()
         return data.split(separator: 10).suffix(count).compactMap { try? decoder.decode(Line.self, from: Data($0)) }
     }
