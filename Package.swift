@@ -96,7 +96,7 @@ let package = Package(
         ),
         .target(
             name: "AWSAdapters",
-            dependencies: ["Ports", "AWSClient", "Planning", "DesiredState", "Rendering"]
+            dependencies: ["Ports", "AWSClient", "Planning", "DesiredState", "Rendering", "StateStore"]
         ),
         .target(
             name: "StateStore",

@@ -19,6 +19,8 @@ public struct Wiring: Sendable {
     public var environment: [String: String]
     /// Where `~/.aws` is looked for.
     public var home: String
+    /// The shared state, built once per process (its leases and versions read live in it).
+    let shared = SharedStateCache()
 
     /// `home` defaults to `$HOME` (what the AWS CLI reads), the password database's entry only without it.
     public init(config: ControllerConfig, base: String, environment: [String: String] = ProcessInfo.processInfo.environment, home: String? = nil) {
@@ -39,8 +41,27 @@ public struct Wiring: Sendable {
         StateDirectory(URL(fileURLWithPath: Self.absolute(config.stateDirectory, base: base)))
     }
 
-    /// What the controller keeps beyond git (approvals, status, logs, locks), behind the state port.
-    public var state: any StateBackend { stateDirectory }
+    /// What the controller keeps beyond git (approvals, status, logs, locks), behind the state
+    /// port: the local directory, or the backend several machines share (`[state] backend`).
+    public var state: any StateBackend {
+        guard let configured = config.sharedState else { return stateDirectory }
+        return shared.backend { warn in
+            do { return try sharedState(configured, warn: warn) } catch { return UnavailableState(error, address: configured.url) }
+        }
+    }
+
+    /// The S3 backend: its own client in the bucket's region; the start-up check (conditional
+    /// writes honoured; versioning and KMS, as warnings) runs before its first request.
+    func sharedState(_ configured: SharedState, warn: @escaping @Sendable (String) -> Void) throws -> SharedStateBackend {
+        let store = S3ObjectStore(
+            S3Client(try client(), region: configured.region), bucket: configured.bucket, prefix: configured.prefix, kmsKeyID: configured.kmsKeyID)
+        return SharedStateBackend(
+            store: store, holder: LeaseHolder(holder: operatingSystemUser()), timing: LeaseTiming(seconds: Double(configured.leaseSeconds)),
+            startup: { backend in
+                try await backend.selfTest()
+                for warning in try await store.warnings() { warn("warning: \(warning)") }
+            })
+    }
 
     /// The profile whose settings apply: controller.conf's, else `AWS_PROFILE`, else `default`.
     public var profileName: String {
@@ -174,4 +195,21 @@ public struct Wiring: Sendable {
 
     /// The approvals, for commands that only read them.
     public var approvals: SealedApprovalStore { SealedApprovalStore(state: state, key: approvalKey) }
+}
+
+/// The one shared-state backend of a process (every copy of a `Wiring` shares it).
+final class SharedStateCache: @unchecked Sendable {
+    let lock = NSLock()
+    var backend: (any StateBackend)?
+    /// Where start-up warnings go: standard error.
+    let warn: @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    func backend(_ make: (@escaping @Sendable (String) -> Void) -> any StateBackend) -> any StateBackend {
+        lock.withLock {
+            if let backend { return backend }
+            let made = make(warn)
+            backend = made
+            return made
+        }
+    }
 }

@@ -112,6 +112,8 @@ public struct ControllerConfig: Hashable, Sendable {
     public var aws = AWS()
     /// Where the controller keeps its state: clone, locks, logs, approvals, caches.
     public var stateDirectory: String = ".reconciler"
+    /// `[state] backend`: the state several machines share; nil keeps it in `stateDirectory`.
+    public var sharedState: SharedState?
     public var approval = Approval()
     public var apply = Apply()
     public var intervals = Intervals()
@@ -225,10 +227,33 @@ extension ControllerConfig {
         }
     }
 
-    /// `[state]`: the state directory.
+    /// `[state]`: the state directory, and the shared backend.
     fileprivate static func readState(_ state: TOMLTable, _ reader: inout TableReader, into config: inout ControllerConfig) {
-        reader.check(state, path: "state", allowed: ["directory"])
+        reader.check(state, path: "state", allowed: ["directory", "backend", "backend_region", "kms_key_id", "lease_seconds"])
         config.stateDirectory = reader.string(state, "state", "directory") ?? config.stateDirectory
+        let region = reader.region(state, "state", "backend_region")
+        let kmsKey = reader.string(state, "state", "kms_key_id")
+        let lease = reader.int(state, "state", "lease_seconds", 10...600)
+        guard let url = reader.string(state, "state", "backend") else {
+            for (key, value) in [("backend_region", region), ("kms_key_id", kmsKey)] where value != nil {
+                reader.fail("state.\(key)", "\(key) goes with [state] backend = \"s3://BUCKET/PREFIX\"; add it, or remove \(key)")
+            }
+            return
+        }
+        if let problem = SharedState.problem(url) {
+            reader.fail("state.backend", problem)
+            return
+        }
+        guard let region else {
+            if !reader.errors.contains(where: { $0.key == "state.backend_region" }) {
+                reader.fail("state.backend", "a shared backend needs the bucket's region: add backend_region = \"eu-west-1\" (the bucket's) to [state]")
+            }
+            return
+        }
+        var shared = SharedState(url: url, region: region)
+        shared.kmsKeyID = kmsKey
+        shared.leaseSeconds = lease ?? shared.leaseSeconds
+        config.sharedState = shared
     }
 
     /// `[apply]`: pip's Python and the bounds of apply's waits.

@@ -29,11 +29,35 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     /// The tag of each document as this process last read or wrote it (nil: it did not exist).
     var seen: [StateName: Version?] = [:]
     var held: [Weak] = []
+    /// What runs once before the first request: `selfTest`, then the adapter's own checks.
+    let startup: (@Sendable (SharedStateBackend) async throws -> Void)?
+    var started: Task<Void, any Error>?
 
-    public init(store: any ObjectStore, holder: LeaseHolder, timing: LeaseTiming) {
+    public init(
+        store: any ObjectStore, holder: LeaseHolder, timing: LeaseTiming, startup: (@Sendable (SharedStateBackend) async throws -> Void)? = nil
+    ) {
         self.store = store
         self.holder = holder
         self.timing = timing
+        self.startup = startup
+    }
+
+    /// Runs the start-up checks once (every request waits for them); a failure is every
+    /// request's error, naming the backend and what to check.
+    func ready() async throws {
+        guard let startup else { return }
+        let task = guardLock.withLock {
+            if let started { return started }
+            let task = Task { try await startup(self) }
+            started = task
+            return task
+        }
+        do { try await task.value } catch let error as StateFileError { throw error } catch {
+            throw StateFileError(
+                path: store.address(""), action: "use", cause: "\(error)",
+                remedy: "Check [state] backend and backend_region in controller.conf, and that these AWS credentials may read and write there; "
+                    + "nothing was changed.")
+        }
     }
 
     struct Weak { weak var lease: SharedLease? }
@@ -55,6 +79,7 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     public func location(of name: StateName) -> String { store.address(Self.documentKey(name)) }
 
     public func read(_ document: StateName) async throws -> Data? {
+        try await ready()
         guard let object = try await store.get(Self.documentKey(document)) else {
             guardLock.withLock { seen[document] = .some(nil) }
             return nil
@@ -65,6 +90,7 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     }
 
     public func write(_ document: StateName, _ data: Data) async throws {
+        try await ready()
         let key = Self.documentKey(document)
         let known = guardLock.withLock { seen[document] }
         // Written without being read first (status, which only the leader writes): over its
@@ -120,6 +146,7 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     /// Takes the lease: a new one, or one whose holder gave it back or let it expire (with
     /// `If-Match` on the tag read, so of two takers exactly one wins).
     public func lease(_ name: StateName, purpose: String) async throws -> SharedLease {
+        try await ready()
         let key = Self.leaseKey(name)
         let existing = try await store.get(key)
         let now = timing.wallClock()
@@ -147,6 +174,7 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
 
     /// Every lease object, held or not.
     public func leases() async throws -> [Lease] {
+        try await ready()
         var leases: [Lease] = []
         for key in try await store.list(prefix: "leases/") {
             guard let object = try await store.get(key) else { continue }
@@ -158,6 +186,7 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     /// Breaks a lease whoever holds it (`state unlock --force`): the next taker gets a larger
     /// token, so the old holder's writes are refused once it notices. Returns what was broken.
     public func breakLease(_ name: String) async throws -> Lease? {
+        try await ready()
         let key = "leases/\(name)"
         guard let existing = try await store.get(key) else { return nil }
         var lease = try decodeLease(existing.body, key: key)
@@ -226,6 +255,7 @@ struct SharedLog: StateLog {
     var location: String { backend.store.address(prefix) }
 
     func append(line: Data) async throws {
+        try await backend.ready()
         _ = try backend.fence()
         let stamp = UTCTime.string(backend.timing.wallClock(), milliseconds: true).replacingOccurrences(of: ":", with: "").replacingOccurrences(
             of: "-", with: "")
@@ -234,9 +264,13 @@ struct SharedLog: StateLog {
         _ = try await backend.store.put(key, line, condition: .absent)
     }
 
-    func contents() async throws -> Data? { try await lines(try await backend.store.list(prefix: prefix)) }
+    func contents() async throws -> Data? {
+        try await backend.ready()
+        return try await lines(try await backend.store.list(prefix: prefix)) }
 
-    func recent(_ count: Int) async throws -> Data? { try await lines(Array(try await backend.store.list(prefix: prefix).suffix(count))) }
+    func recent(_ count: Int) async throws -> Data? {
+        try await backend.ready()
+        return try await lines(Array(try await backend.store.list(prefix: prefix).suffix(count))) }
 
     func lines(_ keys: [String]) async throws -> Data? {
         guard !keys.isEmpty else { return nil }

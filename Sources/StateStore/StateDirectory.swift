@@ -20,3 +20,27 @@ public struct StateDirectory: StateBackend {
     /// The AWS request rates one-shot commands learned, by service and region.
     public var learnedRates: URL { url.appendingPathComponent("cache/aws-rates.json") }
 }
+
+/// A state that could not be set up (its client could not be built): every use throws why.
+public struct UnavailableState: StateBackend {
+    public let error: any Error
+    public let address: String
+    public init(_ error: any Error, address: String) {
+        self.error = error
+        self.address = address
+    }
+
+    public func location(of name: StateName) -> String { address + name.rawValue }
+    public func read(_ document: StateName) throws -> Data? { throw error }
+    public func write(_ document: StateName, _ data: Data) throws { throw error }
+    public func log(_ name: StateName) -> any StateLog { Log(error: error, location: address + name.rawValue) }
+    public func lock(_ name: StateName, purpose: String) throws -> any HeldLock { throw error }
+
+    struct Log: StateLog {
+        let error: any Error
+        let location: String
+        func append(line: Data) throws { throw error }
+        func contents() throws -> Data? { throw error }
+        func recent(_ count: Int) throws -> Data? { throw error }
+    }
+}
