@@ -2,7 +2,7 @@ import Foundation
 
 /// The services we call and how each is reached and signed.
 public enum Service: String, Sendable, CaseIterable {
-    case sts, iam, lambda, cloudformation, s3, acm
+    case sts, iam, lambda, cloudformation, s3, acm, kms
     case cognitoIDP = "cognito-idp"
     case ses, sqs, apigatewayv2, route53
     /// CloudWatch (alarms and metrics).
@@ -19,6 +19,7 @@ public enum Service: String, Sendable, CaseIterable {
         case .cloudformation: return .query(version: "2010-05-15")
         case .ses: return .query(version: "2010-12-01")
         case .acm: return .json(version: "1.1", targetPrefix: "CertificateManager")
+        case .kms: return .json(version: "1.1", targetPrefix: "TrentService")
         case .cognitoIDP: return .json(version: "1.1", targetPrefix: "AWSCognitoIdentityProviderService")
         case .sqs: return .json(version: "1.0", targetPrefix: "AmazonSQS")
         case .monitoring: return .json(version: "1.0", targetPrefix: "GraniteServiceVersion20100801")

@@ -21,6 +21,43 @@ public struct STSClient: Sendable {
     }
 }
 
+/// KMS (JSON 1.1, target TrentService): HMACs made and checked by an HMAC_256 key that never
+/// leaves KMS.
+public struct KMSClient: Sendable {
+    public var client: AWSClient
+    public var region: String
+    public init(_ client: AWSClient, region: String) { self.client = client; self.region = region }
+
+    /// HMAC-SHA-256 of `message` under `keyID` (an id, ARN, alias name or alias ARN).
+    public func generateMac(keyID: String, message: [UInt8]) async throws -> [UInt8] {
+        struct Answer: Decodable { var Mac: String }
+        let answer: Answer = try await client.json(
+            .kms, region: region, operation: "GenerateMac",
+            .object(["KeyId": .string(keyID), "MacAlgorithm": .string("HMAC_SHA_256"), "Message": .string(Data(message).base64EncodedString())]))
+        guard let mac = Data(base64Encoded: answer.Mac) else {
+            throw AWSError(service: "kms", operation: "GenerateMac", code: "InvalidResponse", message: "the MAC is not base64", status: 200, requestID: nil)
+        }
+        return Array(mac)
+    }
+
+    /// Whether `mac` is the HMAC of `message` under `keyID`: KMS answers KMSInvalidMacException
+    /// when it is not (false here); every other refusal (no such key, no kms:VerifyMac) throws.
+    public func verifyMac(keyID: String, message: [UInt8], mac: [UInt8]) async throws -> Bool {
+        struct Answer: Decodable { var MacValid: Bool }
+        do {
+            let answer: Answer = try await client.json(
+                .kms, region: region, operation: "VerifyMac",
+                .object([
+                    "KeyId": .string(keyID), "MacAlgorithm": .string("HMAC_SHA_256"), "Message": .string(Data(message).base64EncodedString()),
+                    "Mac": .string(Data(mac).base64EncodedString()),
+                ]))
+            return answer.MacValid
+        } catch let error as AWSError where error.code == "KMSInvalidMacException" {
+            return false
+        }
+    }
+}
+
 /// ACM (JSON 1.1, target CertificateManager).
 public struct ACMClient: Sendable {
     public var client: AWSClient

@@ -90,17 +90,16 @@ public struct S3Client: Sendable {
         }
     }
 
-    /// Returns the ETag. With `kmsKeyID`, the object is encrypted with SSE-KMS under that key.
+    /// Returns the ETag.
     @discardableResult
     public func putObject(
         _ bucket: String, key: String, body: [UInt8], contentType: String = "application/octet-stream",
-        metadata: [String: String] = [:], condition: WriteCondition? = nil, kmsKeyID: String? = nil
+        metadata: [String: String] = [:], condition: WriteCondition? = nil
     ) async throws -> String? {
-        let encryption = kmsKeyID.map { [("x-amz-server-side-encryption", "aws:kms"), ("x-amz-server-side-encryption-aws-kms-key-id", $0)] } ?? []
         let response = try await client.restXML(
             .s3, region: region, operation: "PutObject", method: "PUT", path: Self.objectPath(bucket, key),
             headers: [("Content-Type", contentType)] + metadata.sorted { $0.key < $1.key }.map { ("x-amz-meta-\($0.key)", $0.value) }
-                + (condition.map { [$0.header] } ?? []) + encryption,
+                + (condition.map { [$0.header] } ?? []),
             body: body)
         return response.headers["etag"]
     }

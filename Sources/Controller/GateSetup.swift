@@ -48,11 +48,12 @@ public struct GateSetup: Sendable {
         }
     }
 
-    /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`).
-    public func gate(tip: (any BranchTip)? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
+    /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`);
+    /// `identity`: the AWS identity acting, for the audit log.
+    public func gate(tip: (any BranchTip)? = nil, identity: String? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
         ReleaseGate(
-            store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, clock: clock,
-            progress: progress
+            store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, identity: identity,
+            clock: clock, progress: progress
         )
     }
 }

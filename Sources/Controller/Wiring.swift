@@ -52,9 +52,9 @@ public struct Wiring: Sendable {
 
     /// The S3 backend: its own client in the bucket's region; the start-up check (conditional
     /// writes honoured; versioning and KMS, as warnings) runs before its first request.
-    func sharedState(_ configured: SharedState, warn: @escaping @Sendable (String) -> Void) throws -> SharedStateBackend {
+    public func sharedState(_ configured: SharedState, warn: @escaping @Sendable (String) -> Void) throws -> SharedStateBackend {
         let store = S3ObjectStore(
-            S3Client(try client(), region: configured.region), bucket: configured.bucket, prefix: configured.prefix, kmsKeyID: configured.kmsKeyID)
+            S3Client(try client(), region: configured.region), bucket: configured.bucket, prefix: configured.prefix)
         return SharedStateBackend(
             store: store, holder: LeaseHolder(holder: operatingSystemUser()), timing: LeaseTiming(seconds: Double(configured.leaseSeconds)),
             startup: { backend in
@@ -193,8 +193,28 @@ public struct Wiring: Sendable {
         return ApprovalKey(path: configHome + "/reconciler/approval.key")
     }
 
+    /// What seals the approvals: with a shared backend its KMS HMAC key, else the local key file.
+    public var approvalSealer: any ApprovalSealer {
+        guard let shared = config.sharedState else { return approvalKey }
+        return kmsMacKey(shared)
+    }
+
+    /// The KMS HMAC key of a shared backend (a client that cannot be built fails at its first use).
+    public func kmsMacKey(_ shared: SharedState) -> any ApprovalSealer {
+        do { return KMSMacKey(KMSClient(try client(), region: shared.region), keyID: shared.kmsKeyID) } catch { return UnusableSealer(error: error) }
+    }
+
     /// The approvals, for commands that only read them.
-    public var approvals: SealedApprovalStore { SealedApprovalStore(state: state, key: approvalKey) }
+    public var approvals: SealedApprovalStore { SealedApprovalStore(state: state, key: approvalSealer) }
+}
+
+/// A seal whose client could not be built: every use throws why.
+struct UnusableSealer: ApprovalSealer {
+    let error: any Error
+    var name: String { "the KMS key" }
+    var sealsCodes: Bool { true }
+    func mac(_ data: Data) throws -> Data { throw error }
+    func verify(_ data: Data, mac: Data) throws -> Bool { throw error }
 }
 
 /// The one shared-state backend of a process (every copy of a `Wiring` shares it).

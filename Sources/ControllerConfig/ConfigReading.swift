@@ -142,7 +142,7 @@ struct TableReader {
 /// The services `[aws.rates]` may name: those the controller calls, by their endpoint prefix.
 public enum RateServiceName {
     public static let allowed = [
-        "acm", "apigatewayv2", "cloudformation", "cognito-idp", "iam", "lambda", "monitoring", "route53", "s3", "ses", "sqs", "sts",
+        "acm", "apigatewayv2", "cloudformation", "cognito-idp", "iam", "kms", "lambda", "monitoring", "route53", "s3", "ses", "sqs", "sts",
     ]
 }
 

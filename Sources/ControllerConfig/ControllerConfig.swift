@@ -250,8 +250,14 @@ extension ControllerConfig {
             }
             return
         }
-        var shared = SharedState(url: url, region: region)
-        shared.kmsKeyID = kmsKey
+        guard let kmsKey else {
+            reader.fail(
+                "state.backend",
+                "a shared backend seals approvals with a KMS HMAC key instead of a local key file: add kms_key_id = \"alias/…\" (a key with "
+                    + "KeySpec HMAC_256 in backend_region) to [state]")
+            return
+        }
+        var shared = SharedState(url: url, region: region, kmsKeyID: kmsKey)
         shared.leaseSeconds = lease ?? shared.leaseSeconds
         config.sharedState = shared
     }

@@ -7,13 +7,15 @@ public struct SharedState: Sendable, Hashable {
     /// Empty, or ending in "/".
     public var prefix: String
     public var region: String
-    /// Objects are written with SSE-KMS under this key (an id, ARN or `alias/…`); nil: the
-    /// bucket's default encryption.
-    public var kmsKeyID: String?
+    /// The KMS key (`KeySpec=HMAC_256`, in `region`; an id, ARN or `alias/…`) that seals approvals
+    /// and one-time passwords: no key file to share, and every code checked is an IAM-checked,
+    /// CloudTrail-logged VerifyMac.
+    public var kmsKeyID: String
     /// How long a lease lasts unless renewed (renewed every third of it).
     public var leaseSeconds: Int = 30
 
-    public init(url: String, region: String) {
+    public init(url: String, region: String, kmsKeyID: String) {
+        self.kmsKeyID = kmsKeyID
         let rest = url.dropFirst("s3://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         bucket = String(rest[..<slash])
@@ -30,7 +32,7 @@ public struct SharedState: Sendable, Hashable {
             return "'\(url)' is not a backend this controller knows: write \"s3://BUCKET/PREFIX\" (an S3 bucket and a key prefix), or remove backend to keep "
                 + "the state in [state] directory"
         }
-        let bucket = SharedState(url: url, region: "").bucket
+        let bucket = SharedState(url: url, region: "", kmsKeyID: "").bucket
         let allowed = bucket.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 45 || $0 == 46 }
         guard (3...63).contains(bucket.count), allowed, bucket.first.map({ $0.isLetter || $0.isNumber }) == true,
             bucket.last.map({ $0.isLetter || $0.isNumber }) == true

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Controller
+import StateStore
 
 /// The root command.
 public struct Reconciler: AsyncParsableCommand {
@@ -10,9 +11,23 @@ public struct Reconciler: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             Validate.self, Render.self, PlanCommand.self, ApplyCommand.self, PromoteCommand.self, ApproveCommand.self,
-            ApprovalsCommand.self, RolloutCommand.self, StatusCommand.self, RunCommand.self, WhoamiCommand.self,
+            ApprovalsCommand.self, RolloutCommand.self, StatusCommand.self, RunCommand.self, StateCommand.self, WhoamiCommand.self,
         ]
     )
 
     public init() {}
+
+    /// Parses and runs the command; before the process ends, however the command ended, the
+    /// shared state's leases it held are given back (so the next command need not wait for
+    /// them to expire).
+    public static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand { try await asynchronous.run() } else { try command.run() }
+            await LeaseReleases.drain()
+        } catch {
+            await LeaseReleases.drain()
+            exit(withError: error)
+        }
+    }
 }

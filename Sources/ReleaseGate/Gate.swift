@@ -35,16 +35,19 @@ public struct ReleaseGate: Sendable {
     /// for callers that superseded unwanted approvals from the tip themselves, the daemon).
     public let tip: (any BranchTip)?
     public let user: String
+    /// The AWS identity acting (STS caller ARN), recorded beside `user` when known.
+    public let identity: String?
     public let clock: any Clock
     public let progress: @Sendable (String) -> Void
 
     public init(
         store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
         checks: any ReleaseChecks = UnwiredReleaseChecks(), policy: Policy = Policy(), tip: (any BranchTip)? = nil,
-        user: String = operatingSystemUser(), clock: any Clock = SystemClock(),
+        user: String = operatingSystemUser(), identity: String? = nil, clock: any Clock = SystemClock(),
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.tip = tip
+        self.identity = identity
         self.store = store
         self.mailer = mailer
         self.aliases = aliases
@@ -58,6 +61,9 @@ public struct ReleaseGate: Sendable {
     }
 
     func now() -> Date { clock.now() }
+
+    /// Who acts, as an approval's reason names them: the OS user, and the AWS identity when known.
+    var actor: String { identity.map { "\(user) (\($0))" } ?? user }
 
     // MARK: requesting
 
@@ -130,7 +136,7 @@ public struct ReleaseGate: Sendable {
                 id: ApprovalID.make(), environment: environment, commit: plan.commit, planDigest: plan.digest,
                 changes: changes[environment, default: []], stacks: held.isEmpty ? nil : held, requestedBy: user, requestedAt: now(),
                 expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
-                state: .pending, seal: OneTimePassword.seal(code))
+                state: .pending, seal: try await store.seal(code: code))
             if let policy = rollouts[environment], approval.changes.contains(where: \.isProgressive) { approval.rollout = RolloutProgress(policy: policy) }
             progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
             let requestID = try await mail(approval, code: code, resent: false)
@@ -225,7 +231,7 @@ public struct ReleaseGate: Sendable {
         let code = OneTimePassword.generate()
         let event: AuditEntry.Event
         (approval, event) = approval.after(
-            .resent(seal: OneTimePassword.seal(code), attempts: policy.maxAttempts, expiresAt: now().addingTimeInterval(policy.lifetime)))
+            .resent(seal: try await store.seal(code: code), attempts: policy.maxAttempts, expiresAt: now().addingTimeInterval(policy.lifetime)))
         progress("mailing a new code for approval \(id) to \(mailer.recipients.joined(separator: ", "))…")
         let requestID = try await mail(approval, code: code, resent: true)
         try await save(
@@ -287,7 +293,7 @@ public struct ReleaseGate: Sendable {
     func record(_ event: AuditEntry.Event, _ approval: Approval, requestIDs: [String] = [], changes: [String]? = nil, detail: String? = nil) async throws {
         try await audit.record(
             AuditEntry(
-                time: now(), event: event, user: user, approval: approval.id, environment: approval.environment,
+                time: now(), event: event, user: user, identity: identity, approval: approval.id, environment: approval.environment,
                 commit: approval.commit, digest: approval.planDigest, requestIds: requestIDs, changes: changes, detail: detail))
     }
 

@@ -2,6 +2,7 @@ import DesiredState
 import Foundation
 import Planning
 import Ports
+import StateStore
 import UTCTime
 
 // Approving: a code checked (or a retry), then the approval's phases: check the aliases,
@@ -43,6 +44,29 @@ extension ReleaseGate {
         guard code.count == OneTimePassword.digits, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw GateError("a code is the \(OneTimePassword.digits) digits from the approval mail; nothing was checked and no attempt was used")
         }
+        // Another machine may change the approvals between this one's read and write (a racing
+        // approver spending an attempt): its write is refused, never overwritten, and the code is
+        // checked again against what is there now. Nothing has moved until the code is spent.
+        var round = 1
+        while true {
+            let spent: ([Approval], Int)
+            do { spent = try await spend(id: id, code: code) } catch let conflict as StateConflict where round < Self.conflictRounds {
+                progress("the approvals changed on another machine meanwhile (\(conflict.address)); checking again")
+                round += 1
+                continue
+            }
+            var (approvals, index) = spent
+            return try await execute(&approvals, index)
+        }
+    }
+
+    /// How often a code is checked again when another machine changed the approvals meanwhile.
+    static let conflictRounds = 10
+
+    /// Checks the code against the approval as it is now and spends it (or an attempt), saved
+    /// before anything moves. Throws for a wrong code, an approval that cannot be confirmed now,
+    /// or `StateConflict` when another machine wrote the approvals between the read and the write.
+    func spend(id: String?, code: String) async throws -> ([Approval], Int) {
         var approvals = try await store.load()
         let index = try select(id, in: approvals)
         var approval = approvals[index]
@@ -87,7 +111,7 @@ extension ReleaseGate {
                     + "approve --resend \(approval.id)`."
             )
         }
-        guard let seal = approval.seal, OneTimePassword.matches(code.trimmingCharacters(in: .whitespaces), seal) else {
+        guard let seal = approval.seal, try await store.matches(code, seal) else {
             try await rejectWrongCode(approval, &approvals, index)
         }
         // The code is spent and saved before anything moves (it cannot be used twice, even
@@ -96,7 +120,7 @@ extension ReleaseGate {
         // and stops the release before anything moves.
         let offered = approval
         let event: AuditEntry.Event
-        (approval, event) = approval.after(.confirmed(by: user))
+        (approval, event) = approval.after(.confirmed(by: actor))
         approvals[index] = approval
         try await store.save(approvals)
         do {
@@ -110,7 +134,7 @@ extension ReleaseGate {
             }
             throw error
         }
-        return try await execute(&approvals, index)
+        return (approvals, index)
     }
 
     /// Finishes a confirmed approval that was partly applied, without a new code.
@@ -339,7 +363,7 @@ extension ReleaseGate {
     /// steps), applied, or partly applied.
     func settle(_ approval: Approval, _ entries: [Outcome.Entry], requestIDs: [String], _ approvals: inout [Approval], _ index: Int) async throws -> Outcome {
         var entries = entries
-        let (approval, event) = approval.after(.settled(by: user))
+        let (approval, event) = approval.after(.settled(by: actor))
         if approval.state == .rollingOut, let rollout = approval.rollout {
             // Everything else is in place: the rest walks the rollout's steps.
             for i in rollout.walking ?? [] {

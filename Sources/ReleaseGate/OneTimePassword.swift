@@ -32,6 +32,13 @@ public enum OneTimePassword {
     public struct Seal: Codable, Hashable, Sendable {
         public var salt: String
         public var mac: String
+        /// The KMS key that made `mac` (of the salt, then the code); nil: `mac` is an HMAC keyed with the salt.
+        public var key: String?
+        public init(salt: String, mac: String, key: String? = nil) {
+            self.salt = salt
+            self.mac = mac
+            self.key = key
+        }
     }
 }
 

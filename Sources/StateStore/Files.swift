@@ -74,11 +74,37 @@ public final class ApplyLock: HeldLock {
     public struct Busy: Error, CustomStringConvertible {
         public var path: String
         public var holder: String
-        public init(path: String, holder: String) { self.path = path; self.holder = holder }
-        public var description: String {
-            "another reconciler holds \(path) (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. The lock frees itself when that "
-                + "process ends."
+        /// How the lock comes free.
+        public var frees: String
+        public init(path: String, holder: String, frees: String = "The lock frees itself when that process ends.") {
+            self.path = path
+            self.holder = holder
+            self.frees = frees
         }
+        public var description: String {
+            "another reconciler holds \(path) (\(holder.isEmpty ? "holder unknown" : holder)); wait for it to finish. \(frees)"
+        }
+    }
+
+    /// Who holds the lock `name` of `directory`, or nil when nobody does (it is taken and given
+    /// back at once to find out).
+    public static func holder(directory: URL, name: String) -> Lease? {
+        let path = directory.appendingPathComponent(name).path
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        // "PURPOSE, pid N since TIME", as `init` writes it.
+        let text = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        let purpose = text.range(of: ", pid ").map { String(text[..<$0.lowerBound]) } ?? text
+        let pid = text.range(of: ", pid ").flatMap { Int32(text[$0.upperBound...].prefix { $0.isNumber }) } ?? 0
+        let since = text.range(of: " since ").map { String(text[$0.upperBound...]) } ?? ""
+        return Lease(
+            name: name.replacingOccurrences(of: ".lock", with: ""), holder: "", host: LeaseHolder.hostName(), pid: pid, purpose: purpose,
+            acquired: since, expires: "", token: 0)
     }
 
     /// Takes the lock or throws `Busy` at once; `purpose` is recorded for whoever finds it held.

@@ -29,6 +29,8 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     /// The tag of each document as this process last read or wrote it (nil: it did not exist).
     var seen: [StateName: Version?] = [:]
     var held: [Weak] = []
+    /// Orders this process's log lines written within one millisecond.
+    var sequence = 0
     /// What runs once before the first request: `selfTest`, then the adapter's own checks.
     let startup: (@Sendable (SharedStateBackend) async throws -> Void)?
     var started: Task<Void, any Error>?
@@ -153,7 +155,7 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
         var token = 1
         if let existing {
             let lease = try decodeLease(existing.body, key: key)
-            if lease.isHeld(at: now) { throw ApplyLock.Busy(path: store.address(key), holder: lease.summary) }
+            if lease.isHeld(at: now) { throw ApplyLock.Busy(path: store.address(key), holder: lease.summary, frees: Self.frees) }
             token = lease.token + 1
         }
         let lease = Lease(
@@ -168,8 +170,22 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
             return held
         } catch is PreconditionFailed {
             let winner = (try? await store.get(key)).flatMap { $0 }.flatMap { try? decodeLease($0.body, key: key) }
-            throw ApplyLock.Busy(path: store.address(key), holder: winner?.summary ?? "taken by another reconciler a moment ago")
+            throw ApplyLock.Busy(path: store.address(key), holder: winner?.summary ?? "taken by another reconciler a moment ago", frees: Self.frees)
         }
+    }
+
+    /// Whether nothing but the start-up check's object is there yet.
+    public func isEmpty() async throws -> Bool {
+        try await ready()
+        return try await store.list(prefix: "").allSatisfy { $0 == "self-test" }
+    }
+
+    static let frees = "A lease its holder stops renewing frees itself when it expires; `reconciler state locks` shows it."
+
+    /// The leases held now.
+    public func locks() async throws -> [Lease] {
+        let now = timing.wallClock()
+        return try await leases().filter { $0.isHeld(at: now) }
     }
 
     /// Every lease object, held or not.
@@ -246,8 +262,9 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
     }
 }
 
-/// A log of the shared state: one object per line, keyed by the time it was written (then a
-/// random suffix), so listing the prefix reads it in order and no append rewrites another's.
+/// A log of the shared state: one object per line, keyed by the time it was written (then this
+/// process's sequence number and a random suffix), so listing the prefix reads it in order and
+/// no append rewrites another's.
 struct SharedLog: StateLog {
     let backend: SharedStateBackend
     let prefix: String
@@ -260,7 +277,11 @@ struct SharedLog: StateLog {
         let stamp = UTCTime.string(backend.timing.wallClock(), milliseconds: true).replacingOccurrences(of: ":", with: "").replacingOccurrences(
             of: "-", with: "")
         var random = SystemRandomNumberGenerator()
-        let key = prefix + stamp + "-" + String(format: "%08x", UInt32.random(in: 0...UInt32.max, using: &random)) + ".json"
+        let sequence = backend.guardLock.withLock {
+            backend.sequence += 1
+            return backend.sequence
+        }
+        let key = prefix + stamp + "-" + String(format: "%06d-%08x", sequence % 1_000_000, UInt32.random(in: 0...UInt32.max, using: &random)) + ".json"
         _ = try await backend.store.put(key, line, condition: .absent)
     }
 

@@ -39,6 +39,8 @@ public protocol StateBackend: Sendable {
     /// Takes a lock at once, or throws `ApplyLock.Busy` naming its holder; `purpose` is
     /// recorded for whoever finds it held. Released when the value is dropped.
     func lock(_ name: StateName, purpose: String) async throws -> any HeldLock
+    /// The locks and who holds them (`reconciler state locks`).
+    func locks() async throws -> [Lease]
 }
 
 /// An append-only log of lines; `append` and `read` (in an extension) speak JSON lines.

@@ -14,6 +14,8 @@ public struct StateDirectory: StateBackend {
     public func write(_ document: StateName, _ data: Data) throws { try writeAtomically(data, to: file(document)) }
     public func log(_ name: StateName) -> any StateLog { JSONLinesLog(url: file(name)) }
     public func lock(_ name: StateName, purpose: String) throws -> any HeldLock { try ApplyLock(directory: url, name: name.rawValue, purpose: purpose) }
+    /// The locks held now (a local lock is held while its process lives: no expiry, no token).
+    public func locks() -> [Lease] { [StateName.applyLock, .controllerLock].compactMap { ApplyLock.holder(directory: url, name: $0.rawValue) } }
 
     /// Built layer archives, by content.
     public var layerCache: URL { url.appendingPathComponent("cache/layers") }
@@ -35,6 +37,7 @@ public struct UnavailableState: StateBackend {
     public func write(_ document: StateName, _ data: Data) throws { throw error }
     public func log(_ name: StateName) -> any StateLog { Log(error: error, location: address + name.rawValue) }
     public func lock(_ name: StateName, purpose: String) throws -> any HeldLock { throw error }
+    public func locks() throws -> [Lease] { throw error }
 
     struct Log: StateLog {
         let error: any Error

@@ -8,14 +8,11 @@ public struct S3ObjectStore: ObjectStore {
     public let bucket: String
     /// Empty, or ending in "/".
     public let prefix: String
-    /// SSE-KMS for every object written, when set (`[state] kms_key_id`).
-    public let kmsKeyID: String?
 
-    public init(_ s3: S3Client, bucket: String, prefix: String, kmsKeyID: String?) {
+    public init(_ s3: S3Client, bucket: String, prefix: String) {
         self.s3 = s3
         self.bucket = bucket
         self.prefix = prefix
-        self.kmsKeyID = kmsKeyID
     }
 
     public func address(_ key: String) -> String { "s3://\(bucket)/\(prefix)\(key)" }
@@ -33,7 +30,7 @@ public struct S3ObjectStore: ObjectStore {
             }
         do {
             return try await s3.putObject(
-                bucket, key: prefix + key, body: Array(body), contentType: "application/json", condition: condition, kmsKeyID: kmsKeyID) ?? ""
+                bucket, key: prefix + key, body: Array(body), contentType: "application/json", condition: condition) ?? ""
         } catch let error as AWSError where error.isPreconditionFailed {
             throw PreconditionFailed(address: address(key))
         }
@@ -44,8 +41,8 @@ public struct S3ObjectStore: ObjectStore {
     }
 
     /// What the bucket lacks for keeping state well: versioning (an overwritten or deleted
-    /// approval can be restored) and KMS encryption. Warnings, not refusals: the state works
-    /// without them.
+    /// approval can be restored) and SSE-KMS as its default encryption (reading the state then
+    /// takes a KMS grant too). Warnings, not refusals: the state works without them.
     public func warnings() async throws -> [String] {
         var warnings: [String] = []
         if try await s3.getBucketVersioning(bucket) != "Enabled" {
@@ -53,10 +50,10 @@ public struct S3ObjectStore: ObjectStore {
                 "the state bucket \(bucket) does not keep object versions: a damaged or deleted approval cannot be restored. Turn versioning on "
                     + "(aws s3api put-bucket-versioning --bucket \(bucket) --versioning-configuration Status=Enabled)")
         }
-        if kmsKeyID == nil, try await s3.getBucketEncryption(bucket)?.hasPrefix("aws:kms") != true {
+        if try await s3.getBucketEncryption(bucket)?.hasPrefix("aws:kms") != true {
             warnings.append(
-                "the state bucket \(bucket) does not encrypt with KMS by default and [state] kms_key_id is not set: whoever may read the bucket reads "
-                    + "the state without a KMS grant. Set kms_key_id, or the bucket's default encryption to SSE-KMS")
+                "the state bucket \(bucket) does not encrypt with SSE-KMS by default: whoever may read the bucket reads the state without a KMS "
+                    + "grant. Set its default encryption to SSE-KMS")
         }
         return warnings
     }
