@@ -55,14 +55,17 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     public var random: @Sendable () -> Double
     /// Metrics, notifications, health and the push wake-up (nothing, unless the daemon wires them).
     public var hooks: ControllerHooks
-    /// Held for the life of the process: one controller per state directory.
+    /// Held for the life of `run --once`: it acts only when no daemon does.
     let lifetimeLock: (any Sendable)?
+    /// Whether this daemon acts or stands by (nil: it always acts, as in tests).
+    let leadership: Leadership?
 
     public init(
         ports: ControllerPorts, settings: CycleSettings, schedule: Schedule, statusStore: any StatusStore, logger: Logger,
-        hooks: ControllerHooks = ControllerHooks(), lifetimeLock: (any Sendable)? = nil,
+        hooks: ControllerHooks = ControllerHooks(), lifetimeLock: (any Sendable)? = nil, leadership: Leadership? = nil,
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
+        self.leadership = leadership
         self.ports = ports
         self.settings = settings
         self.schedule = schedule
@@ -76,14 +79,22 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
     /// The controller as controller.conf configures it, with the AWS adapters.
     public static func make(_ wiring: Wiring, logger: Logger, once: Bool, hooks: ControllerHooks = ControllerHooks()) async throws -> Controller {
         let state = wiring.state
-        let lifetime = try await state.lock(.controllerLock, purpose: once ? "reconciler run --once" : "reconciler run")
+        // One cycle acts only when no daemon does; a daemon stands by until it leads.
+        let lifetime = once ? try await state.lock(.controllerLock, purpose: "reconciler run --once") : nil
+        let leadership =
+            once
+            ? nil
+            : Leadership(retrySeconds: Double(wiring.config.sharedState?.leaseSeconds ?? 30) / 3) {
+                try await state.lock(.controllerLock, purpose: "reconciler run")
+            }
         let client = try wiring.client(logger: logger)
         let ports = ControllerPorts(
             source: wiring.source, cloud: wiring.cloud(client), gate: wiring.gate(client), clock: SystemClock(),
             lock: { try await state.lock(.applyLock, purpose: "reconciler run") }, checkAccount: wiring.accountGuard(client))
         return Controller(
             ports: ports, settings: CycleSettings(driftPolicy: wiring.config.driftPolicy, stackWaitSeconds: Double(wiring.config.apply.stackWaitSeconds)),
-            schedule: Schedule(wiring.config.intervals), statusStore: StoredStatus(state), logger: logger, hooks: hooks, lifetimeLock: lifetime)
+            schedule: Schedule(wiring.config.intervals), statusStore: StoredStatus(state), logger: logger, hooks: hooks, lifetimeLock: lifetime,
+            leadership: leadership)
     }
 
     var cycle: ReconcileCycle {
@@ -120,8 +131,34 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         return conditions.allSatisfy { $0 == .ready } ? 0 : 2
     }
 
+    /// The daemon: stands by while another leads, reconciles while it leads.
     public func run() async throws {
         ProcessMemory.configureForDaemon()
+        guard let leadership else { return try await lead() }
+        var announced: String?
+        while !(Task.isShuttingDownGracefully || Task.isCancelled) {
+            if await leadership.tryLead() {
+                hooks.health.standby(leader: nil)
+                hooks.metrics.leading(true)
+                logger.info("leading", metadata: ["pid": "\(getpid())"])
+                try await lead()
+                announced = nil
+                if Task.isShuttingDownGracefully || Task.isCancelled { break }
+                logger.warning("leadership lost", metadata: ["leader": "\(leadership.leader ?? "unknown")", "note": "standing by; nothing more is written"])
+                continue
+            }
+            let leader = leadership.leader ?? "another reconciler"
+            hooks.health.standby(leader: leader)
+            hooks.metrics.leading(false)
+            if announced != leader { logger.info("standing by", metadata: ["leader": "\(leader)", "retry_seconds": "\(leadership.retrySeconds)"]) }
+            announced = leader
+            do { try await cancelWhenGracefulShutdown { try await Task.sleep(nanoseconds: UInt64(leadership.retrySeconds * 1e9)) } } catch { break }
+        }
+        await leadership.resign()
+    }
+
+    /// The reconcile loop, while this daemon leads (all along without `leadership`).
+    func lead() async throws {
         let clock = ports.clock
         var status = await fresh(state: "running")
         let poll = schedule.pollSeconds, drift = schedule.driftSeconds
@@ -135,7 +172,7 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                 "drift_seconds": "\(Int(schedule.driftSeconds))", "drift_policy": "\(settings.driftPolicy.rawValue)",
                 "state_directory": "\((statusStore.location as NSString).deletingLastPathComponent)",
             ])
-        while true {
+        while leadership?.holds() ?? true {
             status.nextPollDue = nextPoll
             status.nextDriftCheckDue = nextDrift
             status.updatedAt = clock.now()
@@ -151,6 +188,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                 } catch { break }
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
+            // A lease that ran out while this daemon waited (it was stopped, the network was gone): another may lead now.
+            guard leadership?.holds() ?? true else { return }
             let driftDue = clock.now() >= nextDrift
             let before = status, started = clock.now()
             hooks.health.cycleStarted(at: started)
@@ -182,6 +221,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
                     report.failure == nil ? Planning.Schedule.jittered(drift, percent: schedule.jitterPercent, unit: random()) : delay)
             }
         }
+        // Leadership lost: the new leader writes the status now.
+        guard leadership?.holds() ?? true else { return }
         status.state = "stopped"
         status.nextPollDue = nil
         status.nextDriftCheckDue = nil

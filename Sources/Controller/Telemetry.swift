@@ -141,6 +141,9 @@ public final class ControllerMetrics: Sendable {
 
     public init(factory: any MetricsFactory = MetricsSystem.factory) { self.factory = factory }
 
+    /// 1 while this daemon leads (acts), 0 while it stands by.
+    public func leading(_ leading: Bool) { Gauge(label: "reconciler_leader", factory: factory).record(leading ? 1 : 0) }
+
     /// After each cycle: its outcome and duration, what it applied, and the gauges that
     /// describe the controller now.
     public func cycle(_ report: ReconcileCycle.Report, status: ControllerStatus, live: [Approval], seconds: Double, now: Date) {
@@ -204,8 +207,13 @@ public final class HealthBoard: Sendable {
         var lastSucceededAt: Date?
         var lastFailure: String?
         var consecutiveFailures = 0
+        /// Who leads while this daemon stands by; nil while it leads.
+        var standingBy: String?
     }
     let state: Mutex<State>
+
+    /// This daemon stands by while `leader` leads (nil: it leads now).
+    public func standby(leader: String?) { state.withLock { $0.standingBy = leader } }
 
     public init(startedAt: Date) { state = Mutex(State(startedAt: startedAt)) }
 
@@ -227,6 +235,9 @@ public final class HealthBoard: Sendable {
     public func readiness(now: Date, window: Double, stackWait: Double) -> (ready: Bool, reason: String) {
         let s = state.withLock { $0 }
         func ago(_ date: Date) -> String { "\(Int(now.timeIntervalSince(date).rounded())) s ago" }
+        if let leader = s.standingBy {
+            return (false, "standby: \(leader) leads; this daemon takes over when that lease is given back or expires")
+        }
         if let failure = s.lastFailure {
             return (false, "the last cycle failed (\(s.consecutiveFailures) in a row): \(failure)")
         }

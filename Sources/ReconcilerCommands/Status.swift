@@ -10,7 +10,8 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract:
             "Show what the controller knows: commits seen and applied, conditions per region and stack, the last drift check, held releases, the audit log.",
-        discussion: "Reads the state directory only (status.json written by `reconciler run`, approvals, the audit log); makes no AWS call.")
+        discussion: "Reads the state only (status.json written by `reconciler run`, the controller lock, approvals, the audit log): the state directory, "
+            + "or with [state] backend the bucket (and KMS, to verify the approvals); changes nothing.")
 
     @OptionGroup var global: GlobalOptions
 
@@ -19,8 +20,11 @@ struct StatusCommand: AsyncParsableCommand {
 
     struct Output: Encodable {
         var controller: ControllerStatus?
-        /// Whether the process that wrote status.json as running is still alive.
+        /// Whether the process that wrote status.json as running is still alive (with a shared
+        /// backend: whether its lease is held).
         var controllerAlive: Bool?
+        /// The `controller` lock: which daemon leads, and how fresh its lease is.
+        var leader: LeaderView?
         var approvals: [ApprovalView]
         /// Progressive releases rolling out, and the last rolled back of each environment.
         var rollouts: [RolloutView]
@@ -43,7 +47,10 @@ struct StatusCommand: AsyncParsableCommand {
         }
         let read = await reading { try await statusFile.document.load() }
         let controller = read ?? nil
-        let alive = controller.map { kill($0.pid, 0) == 0 || errno == EPERM }
+        let leader =
+            await reading { try await LeaderView.read(state, leaseSeconds: wiring.config.sharedState.map { Double($0.leaseSeconds) }, now: now) }
+            ?? nil
+        let alive = wiring.config.sharedState == nil ? controller.map { kill($0.pid, 0) == 0 || errno == EPERM } : leader?.held
         let stored = await reading { try await wiring.approvals.load() }
         let approvals = (stored ?? []).filter(\.isLive).map { ApprovalView($0, now: now) }
         let rollouts = Approval.currentRollouts(stored ?? []).map { RolloutView($0, now: now) }
@@ -53,7 +60,7 @@ struct StatusCommand: AsyncParsableCommand {
             print(
                 try jsonString(
                     Output(
-                        controller: controller, controllerAlive: alive, approvals: approvals, rollouts: rollouts, audit: audit?.lines ?? [],
+                        controller: controller, controllerAlive: alive, leader: leader, approvals: approvals, rollouts: rollouts, audit: audit?.lines ?? [],
                         problems: problems, unreadableAuditLines: audit?.unreadable ?? [])))
             if !problems.isEmpty { throw ExitCode(1) }
             return
@@ -68,6 +75,11 @@ struct StatusCommand: AsyncParsableCommand {
                 "Controller: has not run with this state directory (no \(statusFile.location)); start it with `reconciler run` (or one cycle: `reconciler "
                     + "run --once`)."
             )
+        }
+        if let leader {
+            print("Leader: \(leader.text)")
+        } else if wiring.config.sharedState != nil {
+            print("Leader: none; no daemon has run with this backend")
         }
         print("\nHeld releases:")
         if stored == nil {
@@ -88,7 +100,12 @@ struct StatusCommand: AsyncParsableCommand {
             print("\nAudit log (\(log.location)): cannot be read (see the error above)")
             throw ExitCode(1)
         }
-        print("\nAudit log (last \(audit.lines.count) of \(audit.total - audit.unreadable.count) readable, \(log.location)):")
+        Self.printAudit(audit, location: log.location)
+        if !problems.isEmpty { throw ExitCode(1) }
+    }
+
+    static func printAudit(_ audit: LogReading<AuditEntry>, location: String) {
+        print("\nAudit log (last \(audit.lines.count) of \(audit.total - audit.unreadable.count) readable, \(location)):")
         if !audit.unreadable.isEmpty {
             let shown = audit.unreadable.prefix(10).map(String.init).joined(separator: ", ") + (audit.unreadable.count > 10 ? ", …" : "")
             let one = audit.unreadable.count == 1
@@ -102,6 +119,7 @@ struct StatusCommand: AsyncParsableCommand {
                 separator: " ")
             print(
                 "  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(entry.user)"
+                    + (entry.identity.map { " (\($0))" } ?? "")
                     + (entry.requestIds.isEmpty
                         ? ""
                         : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
@@ -109,7 +127,6 @@ struct StatusCommand: AsyncParsableCommand {
                     + (entry.detail.map { "\n      \($0)" } ?? "")
                     + Self.rolloutValues(entry))
         }
-        if !problems.isEmpty { throw ExitCode(1) }
     }
 
     /// The values behind a rollout's shift, check or rollback, a few lines of them.

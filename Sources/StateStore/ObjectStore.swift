@@ -89,7 +89,11 @@ public final class MemoryObjectStore: ObjectStore, @unchecked Sendable {
     public func refuse(_ key: String, times count: Int = 1) { lock.withLock { refusals[key] = count } }
 
     /// Changes an object behind the backend's back (another machine's write).
-    public func overwrite(_ key: String, _ body: Data) { _ = lock.withLock { revision += 1; objects[key] = StoredObject(body: body, tag: "r\(revision)") } }
+    public func overwrite(_ key: String, _ body: Data) {
+        _ = lock.withLock {
+            revision += 1; objects[key] = StoredObject(body: body, tag: "r\(revision)")
+        }
+    }
 
     public func body(_ key: String) -> Data? { lock.withLock { objects[key]?.body } }
     public var keys: [String] { lock.withLock { objects.keys.sorted() } }

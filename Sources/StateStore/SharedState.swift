@@ -287,11 +287,13 @@ struct SharedLog: StateLog {
 
     func contents() async throws -> Data? {
         try await backend.ready()
-        return try await lines(try await backend.store.list(prefix: prefix)) }
+        return try await lines(try await backend.store.list(prefix: prefix))
+    }
 
     func recent(_ count: Int) async throws -> Data? {
         try await backend.ready()
-        return try await lines(Array(try await backend.store.list(prefix: prefix).suffix(count))) }
+        return try await lines(Array(try await backend.store.list(prefix: prefix).suffix(count)))
+    }
 
     func lines(_ keys: [String]) async throws -> Data? {
         guard !keys.isEmpty else { return nil }

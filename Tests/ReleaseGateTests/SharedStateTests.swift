@@ -10,7 +10,11 @@ import Testing
         let lock = NSLock()
         var wall = Date(timeIntervalSince1970: 1_800_000_000)
         var mono: Double = 1000
-        func advance(_ seconds: Double) { lock.withLock { wall += seconds; mono += seconds } }
+        func advance(_ seconds: Double) {
+            lock.withLock {
+                wall += seconds; mono += seconds
+            }
+        }
         /// A process stopped (SIGSTOP) for `seconds`: the monotonic clock runs on too.
         var timing: LeaseTiming { LeaseTiming(seconds: 30, wallClock: { self.lock.withLock { self.wall } }, monotonic: { self.lock.withLock { self.mono } }) }
     }
