@@ -16,6 +16,10 @@ one second's worth); a request beyond it is refused with the service's throttlin
 TooManyRequestsException for Lambda, ThrottlingException for JSON services, Throttling for
 query services, 503 SlowDown for S3), counted in GET /__throttled.
 
+With IGNORE_PRECONDITIONS set, it plays an S3-compatible store that does not honour
+conditional writes: a PUT the emulator refuses with 412 is answered 200 (with a made-up
+ETag) as if it had been written, which the shared state's start-up check must refuse.
+
 Usage: delay_proxy.py UPSTREAM_PORT DELAY_MS [PORT]
 """
 import http.client
@@ -35,6 +39,7 @@ timeline = []
 throttled = Counter()
 lock = threading.Lock()
 RATE = float(__import__("os").environ.get("THROTTLE_RPS") or 0)
+IGNORE_PRECONDITIONS = bool(__import__("os").environ.get("IGNORE_PRECONDITIONS"))
 buckets = {}  # "service region" -> [tokens, last refill]
 
 
@@ -114,6 +119,9 @@ class Handler(BaseHTTPRequestHandler):
         # Nagle's algorithm here and the client's delayed ACK on a kept-alive connection, and
         # every answer would wait 40 ms for nothing.
         head = [f"HTTP/1.1 {response.status} {response.reason}"]
+        if IGNORE_PRECONDITIONS and self.command == "PUT" and response.status == 412:
+            head, data = ["HTTP/1.1 200 OK", 'ETag: "00000000000000000000000000000000"'], b""
+            response.getheaders = lambda: []
         for key, value in response.getheaders():
             if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
                 head.append(f"{key}: {value}")

@@ -36,6 +36,13 @@ command line):
                                                     with every token masked}
   emulator_client.py inventory ENDPOINT REGION      JSON: that deployment's data (objects, messages,
                                                     users) and the stack holding each resource
+  emulator_client.py shared-state ENDPOINT REGION BUCKET PREFIX
+                                                    what a team sets up once for a shared state: the
+                                                    bucket (versioned, SSE-KMS by default), an HMAC_256
+                                                    KMS key with alias/reconciler-approvals, and two
+                                                    IAM users for approving from a laptop: "approver"
+                                                    (the prefix, the key, the aliases) and "no-verify"
+                                                    (the same without kms:VerifyMac). JSON: their keys
   emulator_client.py alarm ENDPOINT NAME STATE REGION...
                                                     creates the metric alarm NAME (the team's, on a
                                                     metric of its own) where missing and sets its
@@ -99,6 +106,39 @@ def region_state(endpoint, region):
                for d in api.get_domain_names()["Items"]}
     return {"functions": functions, "mappings": mappings, "layers": layers, "queues": queues, "buckets": buckets,
             "userPools": pools, "apis": apis, "domains": domains}
+
+
+def shared_state(endpoint, region, bucket, prefix):
+    s3 = client("s3", endpoint, region)
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    kms = client("kms", endpoint, region)
+    storage = kms.create_key(Description="reconciler state bucket")["KeyMetadata"]["KeyId"]
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={"Rules": [
+        {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": storage}}]})
+    key = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC", Description="reconciler approvals")["KeyMetadata"]
+    kms.create_alias(AliasName="alias/reconciler-approvals", TargetKeyId=key["KeyId"])
+    alias_arn = key["Arn"].split(":key/")[0] + ":alias/reconciler-approvals"
+    account = key["Arn"].split(":")[4]
+    iam = client("iam", endpoint, "us-east-1")
+    users = {}
+    for name, mac_actions in (("approver", ["kms:GenerateMac", "kms:VerifyMac"]), ("no-verify", ["kms:GenerateMac"])):
+        statements = [
+            {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": f"arn:aws:s3:::{bucket}/{prefix}*"},
+            {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}"},
+            {"Effect": "Allow", "Action": ["s3:GetBucketVersioning", "s3:GetEncryptionConfiguration"], "Resource": f"arn:aws:s3:::{bucket}"},
+            # MiniStack checks a call made through alias/... against the alias's ARN (AWS: the key's).
+            {"Effect": "Allow", "Action": mac_actions, "Resource": [key["Arn"], alias_arn]},
+            # MiniStack checks every alias call as lambda:ListAliases (AWS: GetAlias, UpdateAlias).
+            {"Effect": "Allow", "Action": ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:ListAliases"],
+             "Resource": f"arn:aws:lambda:*:{account}:function:*"},
+        ]
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="approve-from-a-laptop",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        access = iam.create_access_key(UserName=name)["AccessKey"]
+        users[name] = {"accessKeyId": access["AccessKeyId"], "secretAccessKey": access["SecretAccessKey"]}
+    return {"keyArn": key["Arn"], "users": users}
 
 
 def invoke(endpoint, region, function, qualifier, payload="{}"):
@@ -309,6 +349,8 @@ def main():
         oauth_code(endpoint, *sys.argv[3:7])
     elif command == "inventory":
         print(json.dumps(inventory(endpoint, sys.argv[3]), sort_keys=True))
+    elif command == "shared-state":
+        print(json.dumps(shared_state(endpoint, *sys.argv[3:6])))
     elif command == "verify-sender":
         client("ses", endpoint, sys.argv[3]).verify_email_identity(EmailAddress=sys.argv[4])
     else:

@@ -170,26 +170,19 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
             metadata: [
                 "pid": "\(getpid())", "source": "\(status.source)", "poll_seconds": "\(Int(schedule.pollSeconds))",
                 "drift_seconds": "\(Int(schedule.driftSeconds))", "drift_policy": "\(settings.driftPolicy.rawValue)",
-                "state_directory": "\((statusStore.location as NSString).deletingLastPathComponent)",
+                "status": "\(statusStore.location)",
             ])
-        while leadership?.holds() ?? true {
+        loop: while leadership?.holds() ?? true {
             status.nextPollDue = nextPoll
             status.nextDriftCheckDue = nextDrift
             status.updatedAt = clock.now()
             await save(status)
-            let wait = min(nextPoll, nextDrift, rolloutDue ?? .distantFuture).timeIntervalSince(clock.now())
-            if wait > 0 {
-                do {
-                    if try await cancelWhenGracefulShutdown({ try await hooks.wake.sleep(seconds: wait, clock: clock) }) {
-                        logger.info(
-                            "reconcile requested",
-                            metadata: ["by": "git webhook", "poll_was_due_in_seconds": "\(Int(nextPoll.timeIntervalSince(clock.now()).rounded()))"])
-                    }
-                } catch { break }
-            }
-            if Task.isShuttingDownGracefully || Task.isCancelled { break }
+            switch await waitUntil(min(nextPoll, nextDrift, rolloutDue ?? .distantFuture), poll: nextPoll) {
+            case .due: break
+            case .stopping: break loop
             // A lease that ran out while this daemon waited (it was stopped, the network was gone): another may lead now.
-            guard leadership?.holds() ?? true else { return }
+            case .lost: return
+            }
             let driftDue = clock.now() >= nextDrift
             let before = status, started = clock.now()
             hooks.health.cycleStarted(at: started)
@@ -229,6 +222,31 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         status.updatedAt = clock.now()
         await save(status)
         logger.info("controller stopped", metadata: ["reason": "shutdown requested"])
+    }
+
+    enum Waited { case due, stopping, lost }
+
+    /// Sleeps until `due` or a wake-up (a git push). While leading under a shared lease, in
+    /// slices of the standby's retry time, so that a lease lost meanwhile is noticed within
+    /// one slice (and nothing more is done), not at the next poll.
+    func waitUntil(_ due: Date, poll: Date) async -> Waited {
+        let clock = ports.clock
+        while true {
+            let wait = min(due.timeIntervalSince(clock.now()), leadership?.retrySeconds ?? .infinity)
+            if wait > 0 {
+                do {
+                    if try await cancelWhenGracefulShutdown({ try await hooks.wake.sleep(seconds: wait, clock: clock) }) {
+                        logger.info(
+                            "reconcile requested",
+                            metadata: ["by": "git webhook", "poll_was_due_in_seconds": "\(Int(poll.timeIntervalSince(clock.now()).rounded()))"])
+                        return .due
+                    }
+                } catch { return .stopping }
+            }
+            if Task.isShuttingDownGracefully || Task.isCancelled { return .stopping }
+            guard leadership?.holds() ?? true else { return .lost }
+            if clock.now() >= due { return .due }
+        }
     }
 
     /// Tells the hooks what a cycle did: health, metrics, and the events people hear about.

@@ -42,9 +42,11 @@ extension EndToEnd {
 
             var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
-            func start(delayMilliseconds: Int) throws {
+            /// `environment`: the proxy's own settings (IGNORE_PRECONDITIONS, THROTTLE_RPS).
+            func start(delayMilliseconds: Int, environment: [String: String] = [:]) throws {
                 let process = Process()
                 process.executableURL = CLI.root.appendingPathComponent(".venv/bin/python")
+                if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
                 process.arguments = [CLI.root.appendingPathComponent("scripts/delay_proxy.py").path, String(upstream), String(delayMilliseconds), String(port)]
                 let out = Pipe()
                 process.standardOutput = out
@@ -73,12 +75,12 @@ extension EndToEnd {
             let process = Process()
             let log: URL
 
-            init(world: World, arguments: [String] = ["run"], name: String) throws {
+            init(world: World, arguments: [String] = ["run"], name: String, config: URL? = nil, keys: [String: String]? = nil) throws {
                 log = world.directory.appendingPathComponent("\(name).log")
                 _ = FileManager.default.createFile(atPath: log.path, contents: nil)
                 process.executableURL = CLI.binary
-                process.arguments = arguments + ["--config", world.conf.path]
-                process.environment = CLI.environment(world.keys.merging(["RECONCILER_LOG_LEVEL": "debug"]) { a, _ in a })
+                process.arguments = arguments + ["--config", (config ?? world.conf).path]
+                process.environment = CLI.environment((keys ?? world.keys).merging(["RECONCILER_LOG_LEVEL": "debug"]) { a, _ in a })
                 process.standardOutput = FileHandle.nullDevice
                 process.standardError = try FileHandle(forWritingTo: log)
                 try process.run()

@@ -41,7 +41,7 @@ final class World: @unchecked Sendable {
 
     /// `endpoint` replaces the emulator's (a proxy in front of it); `apply` and `extra` add
     /// lines to [apply] and after the last table.
-    init(emulator: MiniStack, endpoint: URL? = nil, apply: String = "", extra: String = "") throws {
+    init(emulator: MiniStack, endpoint: URL? = nil, apply: String = "", state stateLines: String = "", extra: String = "") throws {
         self.emulator = emulator
         directory = try Repo.temporaryDirectory()
         repository = directory.appendingPathComponent("repo")
@@ -73,6 +73,7 @@ final class World: @unchecked Sendable {
             \(apply)
             [state]
             directory = "state"
+            \(stateLines)
             [approval]
             recipients = ["releases@dzgro.test"]
             sender = "reconciler@dzgro.test"
@@ -87,11 +88,11 @@ final class World: @unchecked Sendable {
 
     /// A fresh MiniStack with a world on it for `body`: the emulator stopped and the world's
     /// directory removed afterwards, however `body` ends.
-    static func onMiniStack(apply: String = "", extra: String = "", _ body: (World) async throws -> Void) async throws {
+    static func onMiniStack(apply: String = "", state: String = "", extra: String = "", _ body: (World) async throws -> Void) async throws {
         let emulator = try await MiniStack.start()
         defer { emulator.stop() }
-        let world = try World(emulator: emulator, apply: apply, extra: extra)
-        defer { try? FileManager.default.removeItem(at: world.directory) }
+        let world = try World(emulator: emulator, apply: apply, state: state, extra: extra)
+        defer { if ProcessInfo.processInfo.environment["KEEP_TEST_DIRECTORY"] == nil { try? FileManager.default.removeItem(at: world.directory) } }
         try await body(world)
     }
 

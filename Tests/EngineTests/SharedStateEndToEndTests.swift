@@ -1,0 +1,131 @@
+import AWSClient
+import EmulatorHarness
+import Foundation
+import TestSupport
+import Testing
+
+extension EndToEnd {
+    /// One state for several machines on MiniStack (signatures and IAM checked): the bucket and
+    /// the KMS HMAC key a team sets up once, an approver with an IAM user of their own, and
+    /// `reconciler run` on two "hosts" (separate local directories) with one leader.
+    @Suite("Shared state end to end on MiniStack (signatures and IAM checked)", .serialized)
+    struct SharedStateEndToEndTests {
+        typealias Daemon = DaemonEndToEndTests.Daemon
+        static let region = "eu-west-1"
+        static let lines = """
+            backend = "s3://team-state/team/"
+            backend_region = "\(region)"
+            kms_key_id = "alias/reconciler-approvals"
+            lease_seconds = 10
+            """
+
+        /// controller.conf for another machine: its own local directory, the same backend.
+        static func machine(_ world: World, _ name: String, endpoint: URL? = nil, prefix: String? = nil) throws -> URL {
+            var text = try String(contentsOf: world.conf, encoding: .utf8).replacingOccurrences(of: "directory = \"state\"", with: "directory = \"\(name)\"")
+            if let endpoint { text = text.replacingOccurrences(of: world.emulator.endpoint.absoluteString, with: endpoint.absoluteString) }
+            if let prefix { text = text.replacingOccurrences(of: "s3://team-state/team/", with: "s3://team-state/\(prefix)/") }
+            let url = world.directory.appendingPathComponent("\(name).conf")
+            try Data(text.utf8).write(to: url)
+            return url
+        }
+
+        /// The controller lease as `state locks --json` shows it.
+        static func leader(_ world: World) throws -> (pid: Int32, token: Int)? {
+            let out = try world.reconciler(["state", "locks", "--json"])
+            let locks = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]] ?? []
+            guard let lease = locks.first(where: { $0["name"] as? String == "controller" }) else { return nil }
+            return ((lease["pid"] as? NSNumber)?.int32Value ?? 0, (lease["token"] as? NSNumber)?.intValue ?? 0)
+        }
+
+        @Test func anApproverElsewhereAndTwoDaemonsShareOneState() async throws {
+            try await World.onMiniStack(state: Self.lines) { world in
+                try await world.verifySender()
+                let setup =
+                    try JSONSerialization.jsonObject(
+                        with: try world.emulatorClient(["shared-state", Self.region, "team-state", "team/"])) as? [String: Any]
+                let users = try #require(setup?["users"] as? [String: [String: String]])
+                func keys(_ user: String) -> [String: String] {
+                    ["AWS_ACCESS_KEY_ID": users[user]?["accessKeyId"] ?? "", "AWS_SECRET_ACCESS_KEY": users[user]?["secretAccessKey"] ?? ""]
+                }
+
+                // A store that accepts writes whose precondition is false is refused before it is used.
+                let ignoring = try DaemonEndToEndTests.Proxy(upstream: world.emulator.endpoint.port ?? 0)
+                try ignoring.start(delayMilliseconds: 0, environment: ["IGNORE_PRECONDITIONS": "1"])
+                defer { ignoring.stop() }
+                let refused = try world.reconciler(
+                    ["state", "locks"], config: try Self.machine(world, "wrapped", endpoint: ignoring.endpoint, prefix: "other"))
+                #expect(refused.status == 1 && refused.stderr.contains("accepted a write whose precondition was false"), "\(refused.stderr)")
+
+                // A release held for staging; the approvals live in the bucket, not on this host.
+                try world.succeed(["apply"])
+                try world.commitCode("v2")
+                try world.succeed(["apply"])
+                try world.succeed(["promote", "staging", "--yes"])
+                try world.succeed(["apply"])
+                let code = try await world.lastCode().code
+                #expect(!FileManager.default.fileExists(atPath: world.directory.appendingPathComponent("state/approvals.json").path))
+                let s3 = S3Client(world.emulator.client(), region: Self.region)
+                #expect(try await s3.getObject("team-state", key: "team/documents/approvals.json") != nil)
+
+                // A laptop whose user may not verify with the KMS key cannot approve, and uses no attempt.
+                let laptop = try Self.machine(world, "laptop")
+                let denied = try world.reconciler(["approve", "--otp", code], config: laptop, environment: keys("no-verify"))
+                #expect(denied.status != 0 && denied.stderr.contains("VerifyMac"), "\(denied.stdout)\n\(denied.stderr)")
+                #expect(try await world.versions("staging") == ["1"])
+                #expect(try world.pending().first?["attemptsLeft"] as? Int == 3)
+
+                // The approver's own IAM user, on another machine: released, and the audit names them.
+                let approved = try world.reconciler(["approve", "--otp", code], config: laptop, environment: keys("approver"))
+                #expect(approved.status == 0, "\(approved.stdout)\n\(approved.stderr)")
+                #expect(try await world.versions("staging") == ["2"])
+                let status = try world.reconciler(["status"], config: laptop, environment: keys("approver"))
+                #expect(status.stdout.contains("by \(NSUserName()) (arn:aws:iam::\(world.emulator.account):user/approver)"), "\(status.stdout)")
+
+                // Two daemons, one leader; kill -9 the leader and the other takes over within the lease.
+                let first = try Daemon(world: world, name: "first")
+                let second = try Daemon(world: world, name: "second", config: try Self.machine(world, "second-host"))
+                try await DaemonEndToEndTests.eventually("one daemon leads", within: 60) { try Self.leader(world) != nil }
+                let (leaderPid, token) = try #require(try Self.leader(world))
+                let (leader, standby) = leaderPid == first.process.processIdentifier ? (first, second) : (second, first)
+                #expect(leader.process.processIdentifier == leaderPid)
+                try await DaemonEndToEndTests.eventually("the other stands by", within: 30) { standby.lines.contains { $0["message"] == "standing by" } }
+                let probe = try world.reconciler(["status"], config: laptop, environment: keys("approver"))
+                #expect(probe.stdout.contains("Leader: ") && probe.stdout.contains("pid \(leaderPid), lease renewed"), "\(probe.stdout)")
+                leader.signal(SIGKILL)
+                let killed = Date()
+                try await DaemonEndToEndTests.eventually("the standby takes over", within: 40) {
+                    try Self.leader(world).map { $0.pid == standby.process.processIdentifier } ?? false
+                }
+                let takeover = Date().timeIntervalSince(killed)
+                // Within the lease (10 s) and a standby's retry (a third of it), with room for a slow machine.
+                let bound: Double = 10 + 10 / 3 + 5
+                #expect(takeover < bound, "took \(takeover) s")
+                #expect(try Self.leader(world)?.token == token + 1)
+                #expect(!standby.lines.contains { $0["message"] == "cycle failed" })
+
+                // Paused past its lease and resumed after a third daemon took over, the old leader writes nothing.
+                let third = try Daemon(world: world, name: "third", config: try Self.machine(world, "third-host"))
+                try await DaemonEndToEndTests.eventually("the third stands by", within: 30) { third.lines.contains { $0["message"] == "standing by" } }
+                standby.signal(SIGSTOP)
+                try await DaemonEndToEndTests.eventually("the third takes over", within: 40) {
+                    try Self.leader(world).map { $0.pid == third.process.processIdentifier } ?? false
+                }
+                let before = try await s3.getObject("team-state", key: "team/documents/status.json")?.etag
+                standby.signal(SIGCONT)
+                try await DaemonEndToEndTests.eventually("the resumed one notices", within: 30) {
+                    standby.lines.contains { $0["message"] == "leadership lost" }
+                }
+                let header = try #require(try await s3.getObject("team-state", key: "team/documents/status.json")).body.split(separator: 10).first
+                let writer = String(decoding: header ?? [], as: UTF8.self)
+                #expect(!writer.contains("pid \(standby.process.processIdentifier)\""), "\(writer); status was \(before ?? "")")
+                // Since it resumed it did nothing: its last cycle ended before it was stopped.
+                let resumed = standby.lines.drop { $0["message"] != "leadership lost" }
+                #expect(!resumed.contains { ["poll", "cycle finished", "controller stopped"].contains($0["message"] ?? "") }, "\(resumed)")
+                third.signal(SIGTERM)
+                standby.signal(SIGTERM)
+                _ = try await third.exit(within: 30)
+                _ = try await standby.exit(within: 30)
+            }
+        }
+    }
+}
