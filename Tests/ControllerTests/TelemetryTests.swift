@@ -145,6 +145,17 @@ struct TelemetryTests {
             board.readiness(now: now.addingTimeInterval(1101), window: 180, stackWait: 3600) == (false, "the last cycle failed (1 in a row): AWS unreachable"))
     }
 
+    @Test func aStandbyIsNotReadyAndSaysWhoLeads() {
+        let board = HealthBoard(startedAt: now)
+        board.cycleFinished(at: now, failure: nil, consecutiveFailures: 0)
+        board.standby(leader: "reconciler run by ops on host-a, pid 7, token 3")
+        #expect(
+            board.readiness(now: now.addingTimeInterval(1), window: 180, stackWait: 3600)
+                == (false, "standby: reconciler run by ops on host-a, pid 7, token 3 leads; this daemon takes over when that lease is given back or expires"))
+        board.standby(leader: nil)
+        #expect(board.readiness(now: now.addingTimeInterval(1), window: 180, stackWait: 3600).ready)
+    }
+
     @Test func aWakeUpEndsTheWaitAndWakeUpsDuringACycleAreKept() async throws {
         let signal = WakeSignal()
         let clock = StoppedClock()

@@ -56,6 +56,17 @@ extension EndToEnd {
                     ["state", "locks"], config: try Self.machine(world, "wrapped", endpoint: ignoring.endpoint, prefix: "other"))
                 #expect(refused.status == 1 && refused.stderr.contains("accepted a write whose precondition was false"), "\(refused.stderr)")
 
+                // A wrong region is named with the bucket's own.
+                let wrongRegion = try Self.machine(world, "wrong-region")
+                try Data(
+                    try String(contentsOf: wrongRegion, encoding: .utf8).replacingOccurrences(
+                        of: "backend_region = \"eu-west-1\"", with: "backend_region = \"us-west-2\""
+                    ).utf8
+                )
+                .write(to: wrongRegion)
+                let moved = try world.reconciler(["state", "locks"], config: wrongRegion)
+                #expect(moved.status == 1 && moved.stderr.contains("use the bucket's region, eu-west-1"), "\(moved.stderr)")
+
                 // A release held for staging; the approvals live in the bucket, not on this host.
                 try world.succeed(["apply"])
                 try world.commitCode("v2")
@@ -74,6 +85,13 @@ extension EndToEnd {
                 #expect(try await world.versions("staging") == ["1"])
                 #expect(try world.pending().first?["attemptsLeft"] as? Int == 3)
 
+                // A KMS key that is not there: an error naming it, nothing changed.
+                let noKey = try Self.machine(world, "no-key")
+                try Data(try String(contentsOf: noKey, encoding: .utf8).replacingOccurrences(of: "alias/reconciler-approvals", with: "alias/nope").utf8).write(
+                    to: noKey)
+                let missing = try world.reconciler(["approvals"], config: noKey)
+                #expect(missing.status != 0 && missing.stderr.contains("alias/nope"), "\(missing.stderr)")
+
                 // The approver's own IAM user, on another machine: released, and the audit names them.
                 let approved = try world.reconciler(["approve", "--otp", code], config: laptop, environment: keys("approver"))
                 #expect(approved.status == 0, "\(approved.stdout)\n\(approved.stderr)")
@@ -89,6 +107,9 @@ extension EndToEnd {
                 let (leader, standby) = leaderPid == first.process.processIdentifier ? (first, second) : (second, first)
                 #expect(leader.process.processIdentifier == leaderPid)
                 try await DaemonEndToEndTests.eventually("the other stands by", within: 30) { standby.lines.contains { $0["message"] == "standing by" } }
+                // One cycle from elsewhere is refused while a daemon leads, naming it.
+                let once = try world.reconciler(["run", "--once"], config: laptop)
+                #expect(once.status != 0 && once.stderr.contains("leases/controller (reconciler run by"), "\(once.stderr)")
                 let probe = try world.reconciler(["status"], config: laptop, environment: keys("approver"))
                 #expect(probe.stdout.contains("Leader: ") && probe.stdout.contains("pid \(leaderPid), lease renewed"), "\(probe.stdout)")
                 leader.signal(SIGKILL)

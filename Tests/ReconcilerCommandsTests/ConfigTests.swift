@@ -83,6 +83,17 @@ import Testing
         #expect(config.notify == .init(webhookURLFile: "hook.url", slackURLFile: "slack.url", failingAfter: 5))
     }
 
+    @Test func aSharedBackendIsReadWithItsRegionKeyAndLease() throws {
+        let config = try ControllerConfig.parse(
+            "[state]\nbackend = \"s3://team-state/reconciler/prod\"\nbackend_region = \"eu-west-1\"\nkms_key_id = \"alias/reconciler-approvals\"\n",
+            file: "c.conf")
+        let shared = try #require(config.sharedState)
+        #expect(shared.bucket == "team-state" && shared.prefix == "reconciler/prod/" && shared.region == "eu-west-1")
+        #expect(shared.kmsKeyID == "alias/reconciler-approvals" && shared.leaseSeconds == 30 && shared.url == "s3://team-state/reconciler/prod/")
+        #expect(try ControllerConfig.parse("[state]\ndirectory = \"x\"\n", file: "c.conf").sharedState == nil)
+        #expect(SharedState(url: "s3://b-1", region: "eu-west-1", kmsKeyID: "k").prefix == "")
+    }
+
     @Test func withoutAServerTableRunServesNothingAndTheBundledOneListensOnLoopback() throws {
         #expect(try ControllerConfig.parse("", file: "c.conf").server == nil)
         let bundled = try ControllerConfig.parse(
@@ -104,6 +115,20 @@ import Testing
         ("[aws]\naccount_id = 123456789012\n", "c.conf:2: aws.account_id: expected a string in quotes"),
         ("[aws]\nretry_mode = \"legacy\"\n", "c.conf:2: aws.retry_mode: 'legacy' is not a retry mode; use \"standard\" or \"adaptive\""),
         ("[approval]\notp_lifetime_seconds = 5\n", "approval.otp_lifetime_seconds: 5 is out of range; allowed 60-86400"),
+        (
+            "[state]\nbackend = \"gs://bucket/x\"\n",
+            "c.conf:2: state.backend: 'gs://bucket/x' is not a backend this controller knows: write \"s3://BUCKET/PREFIX\""
+        ),
+        ("[state]\nbackend = \"s3://Team_State/x\"\n", "state.backend: 'Team_State' in 's3://Team_State/x' is not an S3 bucket name"),
+        ("[state]\nbackend = \"s3://team-state//x\"\n", "state.backend: 's3://team-state//x' has an empty path segment"),
+        ("[state]\nbackend = \"s3://team-state/x\"\nkms_key_id = \"alias/k\"\n", "state.backend: a shared backend needs the bucket's region"),
+        (
+            "[state]\nbackend = \"s3://team-state/x\"\nbackend_region = \"eu-west-1\"\n",
+            "state.backend: a shared backend seals approvals with a KMS HMAC key instead of a local key file: add kms_key_id"
+        ),
+        ("[state]\nbackend_region = \"eu-west-1\"\n", "c.conf:2: state.backend_region: backend_region goes with [state] backend"),
+        ("[state]\nbackend_region = \"europe\"\n", "state.backend_region: 'europe' is not an AWS region"),
+        ("[state]\nlease_seconds = 5\n", "state.lease_seconds: 5 is out of range; allowed 10-600"),
         ("[approval]\nrecipients = \"a@b.c\"\n", "approval.recipients: expected a list of strings"),
         ("[approval]\nrecipients = [\"nobody\"]\nses_region = \"ap-south-1\"\n", "approval: 'nobody' is not an e-mail address"),
         (
