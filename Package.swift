@@ -12,7 +12,7 @@ import PackageDescription
 //   Planning            pure: snapshot of the cloud, diff into a plan (typed steps, digest), plan text, drift, status
 //   Ports               the ports to the cloud: protocols and their values only
 //   AWSAdapters         the ports bound to AWSClient; only Controller's Wiring uses it
-//   StateStore          the state port (documents, logs, locks) and its local adapter, the state directory
+//   StateStore          the state port (documents, logs, locks): the local directory, and the shared backend over an object store
 //   Engine              effects through the ports: observe, preview, apply (one executor per step kind), drift, layer builds
 //   ReleaseGate         effects behind ports: approvals (a pure state machine), one-time passwords, mail, audit log
 //   ControllerConfig    pure: controller.conf (TOML) parsing into typed settings

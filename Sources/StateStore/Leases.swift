@@ -184,24 +184,33 @@ public final class SharedLease: HeldLock, @unchecked Sendable {
         next.released = true
         next.expires = UTCTime.string(timing.wallClock(), milliseconds: true)
         guard let body = try? SharedStateBackend.encode(next) else { return }
-        LeaseReleases.add(Task { _ = try? await store.put(key, body, condition: .matching(tag)) })
+        LeaseReleases.add { _ = try? await store.put(key, body, condition: .matching(tag)) }
     }
 }
 
 /// Releases of leases whose holders were dropped, still under way: the command's end awaits
-/// them (`LeaseReleases.drain`), so the next command finds the lease free at once.
+/// them (`LeaseReleases.drain`), so the next command finds the lease free at once. Each removes
+/// itself when done, so a daemon's cycles leave nothing behind.
 public enum LeaseReleases {
     static let lock = NSLock()
-    nonisolated(unsafe) static var pending: [Task<Void, Never>] = []
+    nonisolated(unsafe) static var pending: [UInt64: Task<Void, Never>] = [:]
+    nonisolated(unsafe) static var next: UInt64 = 0
 
-    static func add(_ task: Task<Void, Never>) { lock.withLock { pending.append(task) } }
+    static func add(_ work: @escaping @Sendable () async -> Void) {
+        lock.withLock {
+            next += 1
+            let id = next
+            // Inserted under the lock before the task can remove itself.
+            pending[id] = Task {
+                await work()
+                _ = lock.withLock { pending.removeValue(forKey: id) }
+            }
+        }
+    }
 
     /// Waits for every release under way (each a single request with the client's own time limits).
     public static func drain() async {
-        let tasks = lock.withLock {
-            defer { pending = [] }
-            return pending
-        }
+        let tasks = lock.withLock { Array(pending.values) }
         for task in tasks { await task.value }
     }
 }
