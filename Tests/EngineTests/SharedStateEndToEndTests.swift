@@ -99,9 +99,40 @@ extension EndToEnd {
                 let status = try world.reconciler(["status"], config: laptop, environment: keys("approver"))
                 #expect(status.stdout.contains("by \(NSUserName()) (arn:aws:iam::\(world.emulator.account):user/approver)"), "\(status.stdout)")
 
-                // Two daemons, one leader; kill -9 the leader and the other takes over within the lease.
-                let first = try Daemon(world: world, name: "first")
-                let second = try Daemon(world: world, name: "second", config: try Self.machine(world, "second-host"))
+                // A rollback, confirmed on the laptop and cut short there by kill -9 after its first alias
+                // moved (through a slow proxy that counts): a daemon on another host finishes it.
+                try DaemonEndToEndTests.commitStagingPins(world, to: 1)
+                try world.succeed(["apply"])
+                let rollbackCode = try await world.lastCode().code
+                let slow = try DaemonEndToEndTests.Proxy(upstream: world.emulator.endpoint.port ?? 0)
+                try slow.start(delayMilliseconds: 150)
+                defer { slow.stop() }
+                let counting = try DaemonEndToEndTests.Proxy(upstream: world.emulator.endpoint.port ?? 0)
+                try counting.start(delayMilliseconds: 0)
+                defer { counting.stop() }
+                let cutShort = try Daemon(
+                    world: world, arguments: ["approve", "--otp", rollbackCode], name: "approve",
+                    config: try Self.machine(world, "slow-laptop", endpoint: slow.endpoint), keys: keys("approver"))
+                func aliasPuts(_ proxy: DaemonEndToEndTests.Proxy) async throws -> [String] {
+                    try await proxy.requests().filter { $0.hasPrefix("PUT") && $0.contains("/aliases/") }
+                }
+                try await DaemonEndToEndTests.eventually("an alias moved by approve", within: 60) { try await !aliasPuts(slow).isEmpty }
+                cutShort.signal(SIGKILL)
+                _ = try await cutShort.exit(within: 10)
+                #expect(try world.pending().first?["state"] as? String == "partial")
+
+                // Two daemons, one leader (both through the counting proxy); the leader finishes the rollback.
+                let first = try Daemon(world: world, name: "first", config: try Self.machine(world, "first-host", endpoint: counting.endpoint))
+                let second = try Daemon(world: world, name: "second", config: try Self.machine(world, "second-host", endpoint: counting.endpoint))
+                try await DaemonEndToEndTests.eventually("the rollback finished", within: 90) {
+                    let versions = try await world.versions("staging")
+                    return try world.pending().isEmpty && versions == ["1"]
+                }
+                let approvePuts = try await aliasPuts(slow), daemonPuts = try await aliasPuts(counting)
+                let puts = approvePuts + daemonPuts
+                #expect(puts.count == 13 && Set(puts).count == 13, "\(puts)")
+
+                // kill -9 the leader and the other takes over within the lease.
                 try await DaemonEndToEndTests.eventually("one daemon leads", within: 60) { try Self.leader(world) != nil }
                 let (leaderPid, token) = try #require(try Self.leader(world))
                 let (leader, standby) = leaderPid == first.process.processIdentifier ? (first, second) : (second, first)
