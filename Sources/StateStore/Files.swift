@@ -167,6 +167,7 @@ public actor JSONLinesLog: StateLog {
 
     public func contents() throws -> Data? { try readStateFile(url) }
     public func recent(_ count: Int) throws -> Data? { try readStateFile(url) }
+    public func lineCount() -> Int? { nil }
 }
 
 /// A log line that could not be written.

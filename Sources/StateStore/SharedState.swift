@@ -2,7 +2,8 @@ import Foundation
 import UTCTime
 
 /// A document changed by somebody else between this process's read and its write: nothing was
-/// overwritten. Re-read and decide again (`StoredDocument.update` does).
+/// overwritten. Re-read and decide again (`approve` checks its code again on it; a daemon's
+/// next cycle reads anew).
 public struct StateConflict: Error, CustomStringConvertible, Sendable {
     public var address: String
     public var description: String {
@@ -288,6 +289,11 @@ struct SharedLog: StateLog {
     func recent(_ count: Int) async throws -> Data? {
         try await backend.ready()
         return try await lines(Array(try await backend.store.list(prefix: prefix).suffix(count)))
+    }
+
+    func lineCount() async throws -> Int? {
+        try await backend.ready()
+        return try await backend.store.list(prefix: prefix).count
     }
 
     func lines(_ keys: [String]) async throws -> Data? {

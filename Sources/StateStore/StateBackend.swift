@@ -53,6 +53,9 @@ public protocol StateLog: Sendable {
     func contents() async throws -> Data?
     /// At least the last `count` lines (a shared log reads only those).
     func recent(_ count: Int) async throws -> Data?
+    /// How many lines there are, when that is known without reading them (one object per line);
+    /// nil: count them by reading the whole log.
+    func lineCount() async throws -> Int?
 }
 
 /// A lock the process holds until it drops the value.
@@ -78,16 +81,20 @@ extension StateLog {
 
     /// The last `count` lines that decode, and every line that does not; throws when the log
     /// cannot be read at all. A missing log is an empty one.
+    /// A log whose lines are counted without reading them (one object per line) reads only the
+    /// last `count`, and says which of those do not decode.
     public func read<Line: Decodable & Sendable>(last count: Int, as type: Line.Type) async throws -> LogReading<Line> {
-        guard let data = try await contents() else { return LogReading(lines: [], unreadable: [], total: 0) }
+        let known = try await lineCount()
+        guard let data = try await (known == nil ? contents() : recent(count)) else { return LogReading(lines: [], unreadable: [], total: 0) }
         let decoder = JSONDecoder()
         var lines: [Line] = []
         var unreadable: [Int] = []
         let all = data.split(separator: 10, omittingEmptySubsequences: false)
+        let skipped = known.map { $0 - all.count } ?? 0
         for (index, bytes) in all.enumerated() where !bytes.isEmpty {
-            if let line = try? decoder.decode(Line.self, from: Data(bytes)) { lines.append(line) } else { unreadable.append(index + 1) }
+            if let line = try? decoder.decode(Line.self, from: Data(bytes)) { lines.append(line) } else { unreadable.append(skipped + index + 1) }
         }
-        return LogReading(lines: Array(lines.suffix(count)), unreadable: unreadable, total: lines.count + unreadable.count)
+        return LogReading(lines: Array(lines.suffix(count)), unreadable: unreadable, total: known ?? lines.count + unreadable.count)
     }
 
     /// The last `count` lines, decoded; those that do not decode are skipped. Decodes only

@@ -45,5 +45,6 @@ public struct UnavailableState: StateBackend {
         func append(line: Data) throws { throw error }
         func contents() throws -> Data? { throw error }
         func recent(_ count: Int) throws -> Data? { throw error }
+        func lineCount() throws -> Int? { throw error }
     }
 }

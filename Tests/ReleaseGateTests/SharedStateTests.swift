@@ -132,7 +132,14 @@ import Testing
         }
         #expect(try await log.contents() == Data("{\"n\":1}\n{\"n\":2}\n{\"n\":3}".utf8))
         #expect(try await log.recent(2) == Data("{\"n\":2}\n{\"n\":3}".utf8))
-        #expect(store.keys.filter { $0.hasPrefix("logs/audit/") }.count == 3)
+        // Status reads the last lines only, and still knows how many there are and which do not read.
+        try await log.append(line: Data("torn".utf8))
+        struct N: Decodable, Sendable { var n: Int }
+        let gets = store.calls.filter { $0.hasPrefix("get logs/audit/") }.count
+        let reading = try await log.read(last: 2, as: N.self)
+        #expect(reading.lines.map(\.n) == [3] && reading.unreadable == [4] && reading.total == 4)
+        #expect(store.calls.filter { $0.hasPrefix("get logs/audit/") }.count == gets + 2)
+        #expect(store.keys.filter { $0.hasPrefix("logs/audit/") }.count == 4)
     }
 
     @Test func aStoreThatIgnoresPreconditionsIsRefused() async throws {
