@@ -21,6 +21,8 @@ public struct GateSetup: Sendable {
     /// The [approval] setting that is missing, when releases cannot be mailed.
     public var missingMailSetting: String?
     public var clock: any Clock
+    /// The AWS identity acting (STS caller ARN), for the audit log, once a command has asked STS.
+    public var identity: String?
 
     public init(
         store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
@@ -48,9 +50,8 @@ public struct GateSetup: Sendable {
         }
     }
 
-    /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`);
-    /// `identity`: the AWS identity acting, for the audit log.
-    public func gate(tip: (any BranchTip)? = nil, identity: String? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
+    /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`).
+    public func gate(tip: (any BranchTip)? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
         ReleaseGate(
             store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, identity: identity,
             clock: clock, progress: progress

@@ -30,7 +30,7 @@ public struct LeaderView: Codable, Sendable {
         return lease.map { LeaderView($0, leaseSeconds: leaseSeconds, now: now) }
     }
 
-    init(_ lease: Lease, leaseSeconds: Double?, now: Date) {
+    public init(_ lease: Lease, leaseSeconds: Double?, now: Date) {
         holder = lease.holder
         host = lease.host
         pid = lease.pid

@@ -47,16 +47,16 @@ struct ApproveCommand: AsyncParsableCommand {
         let wiring = try global.wiring()
         let config = wiring.config
         let client = try wiring.client()
-        let setup = wiring.gate(client)
+        var setup = wiring.gate(client)
         let json = global.json
         let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
         // Racing approvers (and the daemon) take turns: each checks its code against the approval as the one before left it.
         var lock: (any HeldLock)? = try await applyLockWaiting(wiring, purpose: "reconciler approve", progress: say)
         defer { withExtendedLifetime(lock) {} }
         // Who approves, in AWS's terms, for the audit log (the OS user alone says little on a laptop).
-        let identity = try? await wiring.identity(client).arn
+        setup.identity = try? await wiring.identity(client).arn
         // Nothing moves unless the branch tip still asks for it (read as `plan` reads it).
-        let gate = setup.gate(tip: CommandTip(global: global), identity: identity, progress: say)
+        let gate = setup.gate(tip: CommandTip(global: global), progress: say)
         // Aliases may move: with [aws] account_id set, only in that account (checked after the
         // code is read, so a code is never asked for in vain, and before the gate acts).
         let checkAccount = wiring.accountGuard(client)

@@ -36,9 +36,10 @@ struct Session {
         try wiring.check(identity)
         // The observation needs the account too: STS has just named it.
         let cloud = wiring.cloud(client, account: identity.account)
+        var gate = wiring.gate(client)
+        gate.identity = identity.arn
         let deployment = Deployment(
-            origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks,
-            cloud: cloud, gate: wiring.gate(client))
+            origin: input.origin, commit: input.commit, files: input.files, state: state, stacks: stacks, cloud: cloud, gate: gate)
         return Session(wiring: wiring, deployment: deployment, counter: counter, client: client)
     }
 

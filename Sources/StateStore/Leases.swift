@@ -21,6 +21,20 @@ public struct Lease: Codable, Sendable, Hashable {
     /// Given back by its holder (or broken with `state unlock --force`): free to take.
     public var released: Bool?
 
+    public init(
+        name: String, holder: String, host: String, pid: Int32, purpose: String, acquired: String, expires: String, token: Int, released: Bool? = nil
+    ) {
+        self.name = name
+        self.holder = holder
+        self.host = host
+        self.pid = pid
+        self.purpose = purpose
+        self.acquired = acquired
+        self.expires = expires
+        self.token = token
+        self.released = released
+    }
+
     public func isHeld(at now: Date) -> Bool {
         released != true && (UTCTime.parse(expires).map { $0 > now } ?? false)
     }

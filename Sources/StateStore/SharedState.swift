@@ -232,9 +232,11 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
         let key = "self-test"
         let body = Data("written by reconciler's start-up check at \(now())\n".utf8)
         // Created now, or by another process a moment ago: either way it exists below.
-        if try await store.get(key) == nil { _ = try? await store.put(key, body, condition: .absent) }
-        let refusedCreate = await refuses(key, body, .absent)
-        let refusedStale = await refuses(key, body, .matching("\"0123456789abcdef0123456789abcdef\""))
+        if try await store.get(key) == nil {
+            do { _ = try await store.put(key, body, condition: .absent) } catch is PreconditionFailed {}
+        }
+        let refusedCreate = try await refuses(key, body, .absent)
+        let refusedStale = try await refuses(key, body, .matching("\"0123456789abcdef0123456789abcdef\""))
         guard refusedCreate, refusedStale else {
             throw StateFileError(
                 path: store.address(key), action: "use",
@@ -244,11 +246,12 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
         }
     }
 
-    func refuses(_ key: String, _ body: Data, _ condition: ObjectCondition) async -> Bool {
+    /// Whether the store refuses the write for its condition (any other failure is thrown).
+    func refuses(_ key: String, _ body: Data, _ condition: ObjectCondition) async throws -> Bool {
         do {
             _ = try await store.put(key, body, condition: condition)
             return false
-        } catch { return error is PreconditionFailed }
+        } catch is PreconditionFailed { return true }
     }
 
     static func encode<Value: Encodable>(_ value: Value) throws -> Data {

@@ -66,6 +66,12 @@ extension EndToEnd {
                 .write(to: wrongRegion)
                 let moved = try world.reconciler(["state", "locks"], config: wrongRegion)
                 #expect(moved.status == 1 && moved.stderr.contains("use the bucket's region, eu-west-1"), "\(moved.stderr)")
+                // So is a bucket that is not there.
+                let noBucket = try Self.machine(world, "no-bucket")
+                try Data(try String(contentsOf: noBucket, encoding: .utf8).replacingOccurrences(of: "s3://team-state/", with: "s3://nobody-state/").utf8)
+                    .write(to: noBucket)
+                let nowhere = try world.reconciler(["state", "locks"], config: noBucket)
+                #expect(nowhere.status == 1 && nowhere.stderr.contains("NoSuchBucket") && nowhere.stderr.contains("nothing was changed"), "\(nowhere.stderr)")
 
                 // A release held for staging; the approvals live in the bucket, not on this host.
                 try world.succeed(["apply"])
@@ -98,6 +104,7 @@ extension EndToEnd {
                 #expect(try await world.versions("staging") == ["2"])
                 let status = try world.reconciler(["status"], config: laptop, environment: keys("approver"))
                 #expect(status.stdout.contains("by \(NSUserName()) (arn:aws:iam::\(world.emulator.account):user/approver)"), "\(status.stdout)")
+                try Data(status.stdout.utf8).write(to: world.directory.appendingPathComponent("laptop-status.txt"))
 
                 // A rollback, confirmed on the laptop and cut short there by kill -9 after its first alias
                 // moved (through a slow proxy that counts): a daemon on another host finishes it.
@@ -141,7 +148,8 @@ extension EndToEnd {
                 // One cycle from elsewhere is refused while a daemon leads, naming it.
                 let once = try world.reconciler(["run", "--once"], config: laptop)
                 #expect(once.status != 0 && once.stderr.contains("leases/controller (reconciler run by"), "\(once.stderr)")
-                let probe = try world.reconciler(["status"], config: laptop, environment: keys("approver"))
+                let probe = try world.reconciler(["status"], config: try Self.machine(world, "standby-host"))
+                try Data(probe.stdout.utf8).write(to: world.directory.appendingPathComponent("standby-status.txt"))
                 #expect(probe.stdout.contains("Leader: ") && probe.stdout.contains("pid \(leaderPid), lease renewed"), "\(probe.stdout)")
                 leader.signal(SIGKILL)
                 let killed = Date()
