@@ -130,6 +130,7 @@ public final class SharedLease: HeldLock, @unchecked Sendable {
                 if await !self.renew() { return }
             }
         }
+        LeaseReleases.track(self)
     }
 
     public var location: String { store.address(key) }
@@ -186,8 +187,27 @@ public final class SharedLease: HeldLock, @unchecked Sendable {
             self.lost = "released"
             return result
         }
-        guard lost == nil, let body = try? SharedStateBackend.encode(next) else { return }
-        _ = try? await store.put(key, body, condition: .matching(tag))
+        guard lost == nil else { return }
+        await Self.giveBack(store, key, next, tag: tag)
+    }
+
+    /// Writes the lease back as released. A renewal of ours still under way may land first
+    /// (its answer comes after the release began): then that version is given back; a lease
+    /// another holder took meanwhile is left alone.
+    static func giveBack(_ store: any ObjectStore, _ key: String, _ released: Lease, tag: String) async {
+        guard let body = try? SharedStateBackend.encode(released) else { return }
+        var tag = tag
+        for _ in 0..<3 {
+            do {
+                _ = try await store.put(key, body, condition: .matching(tag))
+                return
+            } catch is PreconditionFailed {
+                guard let current = try? await store.get(key), let lease = try? JSONDecoder().decode(Lease.self, from: current.body),
+                    lease.token == released.token, lease.host == released.host, lease.pid == released.pid, lease.released != true
+                else { return }
+                tag = current.tag
+            } catch { return }
+        }
     }
 
     deinit {
@@ -197,18 +217,30 @@ public final class SharedLease: HeldLock, @unchecked Sendable {
         var next = lease
         next.released = true
         next.expires = UTCTime.string(timing.wallClock(), milliseconds: true)
-        guard let body = try? SharedStateBackend.encode(next) else { return }
-        LeaseReleases.add { _ = try? await store.put(key, body, condition: .matching(tag)) }
+        let released = next
+        LeaseReleases.add { await SharedLease.giveBack(store, key, released, tag: tag) }
     }
 }
 
-/// Releases of leases whose holders were dropped, still under way: the command's end awaits
-/// them (`LeaseReleases.drain`), so the next command finds the lease free at once. Each removes
-/// itself when done, so a daemon's cycles leave nothing behind.
+/// Leases still held when a command ends, and releases of dropped ones still under way: the
+/// command's end gives back the first and awaits the second (`LeaseReleases.drain`), so the
+/// next command finds the lease free at once. (A lease can outlive its holder's last reference
+/// for a moment: its renewal keeps it while a request is under way.) Finished releases remove
+/// themselves, so a daemon's cycles leave nothing behind.
 public enum LeaseReleases {
     static let lock = NSLock()
     nonisolated(unsafe) static var pending: [UInt64: Task<Void, Never>] = [:]
+    nonisolated(unsafe) static var live: [ObjectIdentifier: Weak] = [:]
     nonisolated(unsafe) static var next: UInt64 = 0
+
+    struct Weak { weak var lease: SharedLease? }
+
+    static func track(_ lease: SharedLease) {
+        lock.withLock {
+            live = live.filter { $0.value.lease != nil }
+            live[ObjectIdentifier(lease)] = Weak(lease: lease)
+        }
+    }
 
     static func add(_ work: @escaping @Sendable () async -> Void) {
         lock.withLock {
@@ -222,8 +254,11 @@ public enum LeaseReleases {
         }
     }
 
-    /// Waits for every release under way (each a single request with the client's own time limits).
+    /// Gives back every lease still held and waits for every release under way (each a single
+    /// request with the client's own time limits).
     public static func drain() async {
+        let held = lock.withLock { live.values.compactMap(\.lease) }
+        for lease in held { await lease.release() }
         let tasks = lock.withLock { Array(pending.values) }
         for task in tasks { await task.value }
     }

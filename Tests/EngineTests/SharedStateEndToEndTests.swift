@@ -106,14 +106,25 @@ extension EndToEnd {
                 #expect(status.stdout.contains("by \(NSUserName()) (arn:aws:iam::\(world.emulator.account):user/approver)"), "\(status.stdout)")
                 try Data(status.stdout.utf8).write(to: world.directory.appendingPathComponent("laptop-status.txt"))
 
+                // Two applies of a new commit at once from two machines (slowed down, so they overlap):
+                // one applies, the other refuses at once and applies nothing.
+                let slow = try DaemonEndToEndTests.Proxy(upstream: world.emulator.endpoint.port ?? 0)
+                try slow.start(delayMilliseconds: 150)
+                defer { slow.stop() }
+                try world.commitCode("v3", functions: ["AmsChange"])
+                let applies = try [("one", "apply-one"), ("two", "apply-two")].map { name, host in
+                    try Daemon(world: world, arguments: ["apply"], name: name, config: try Self.machine(world, host, endpoint: slow.endpoint))
+                }
+                let exits = try await [applies[0].exit(within: 300), applies[1].exit(within: 300)]
+                let logs = applies.map { (try? String(contentsOf: $0.log, encoding: .utf8)) ?? "" }
+                #expect(exits.sorted { ($0 ?? 9) < ($1 ?? 9) } == [0, 1], "\(exits) \(logs)")
+                #expect(logs.filter { $0.contains("another reconciler holds s3://team-state/team/leases/apply (reconciler apply by") }.count == 1, "\(logs)")
+
                 // A rollback, confirmed on the laptop and cut short there by kill -9 after its first alias
                 // moved (through a slow proxy that counts): a daemon on another host finishes it.
                 try DaemonEndToEndTests.commitStagingPins(world, to: 1)
                 try world.succeed(["apply"])
                 let rollbackCode = try await world.lastCode().code
-                let slow = try DaemonEndToEndTests.Proxy(upstream: world.emulator.endpoint.port ?? 0)
-                try slow.start(delayMilliseconds: 150)
-                defer { slow.stop() }
                 let counting = try DaemonEndToEndTests.Proxy(upstream: world.emulator.endpoint.port ?? 0)
                 try counting.start(delayMilliseconds: 0)
                 defer { counting.stop() }
@@ -121,7 +132,7 @@ extension EndToEnd {
                     world: world, arguments: ["approve", "--otp", rollbackCode], name: "approve",
                     config: try Self.machine(world, "slow-laptop", endpoint: slow.endpoint), keys: keys("approver"))
                 func aliasPuts(_ proxy: DaemonEndToEndTests.Proxy) async throws -> [String] {
-                    try await proxy.requests().filter { $0.hasPrefix("PUT") && $0.contains("/aliases/") }
+                    try await proxy.requests().filter { $0.hasPrefix("PUT") && $0.hasSuffix("/aliases/staging") }
                 }
                 try await DaemonEndToEndTests.eventually("an alias moved by approve", within: 60) { try await !aliasPuts(slow).isEmpty }
                 cutShort.signal(SIGKILL)

@@ -111,6 +111,20 @@ import Testing
         await taken.release()
     }
 
+    @Test func aReleaseRacingItsOwnRenewalStillGivesTheLeaseBack() async throws {
+        let store = MemoryObjectStore(), time = Time()
+        let one = backend(store, time, host: "a"), two = backend(store, time, host: "b")
+        let lease = try await one.lease(.applyLock, purpose: "reconciler apply")
+        // A renewal whose answer came after the release began: the tag the release holds is stale.
+        var renewed = lease.current
+        renewed.expires = "2099-01-01T00:00:00.000Z"
+        store.overwrite("leases/apply", try JSONEncoder().encode(renewed))
+        await lease.release()
+        let next = try await two.lease(.applyLock, purpose: "reconciler apply")
+        #expect(next.token == 2)
+        await next.release()
+    }
+
     @Test func aLeaseTakenOverIsLostAtItsNextRenewal() async throws {
         let store = MemoryObjectStore(), time = Time()
         let one = backend(store, time, host: "a"), two = backend(store, time, host: "b")
