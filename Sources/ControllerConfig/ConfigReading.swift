@@ -113,29 +113,27 @@ struct TableReader {
 
     /// A number, whole or not.
     mutating func number(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Double>) -> Double? {
-        guard let value = table[key] else { return nil }
-        guard let number = value.double ?? value.int.map(Double.init) else {
-            fail("\(path).\(key)", "expected a number")
-            return nil
-        }
-        guard range.contains(number) else {
-            fail("\(path).\(key)", "\(number) is out of range; allowed \(range.lowerBound)-\(range.upperBound)")
-            return nil
-        }
-        return number
+        ranged(table, path, key, range, expected: "a number") { $0.double ?? $0.int.map(Double.init) }
     }
 
     mutating func int(_ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Int>) -> Int? {
+        ranged(table, path, key, range, expected: "a whole number") { $0.int }
+    }
+
+    /// A value `read` takes from the TOML, within `range`; otherwise an error saying what was expected.
+    mutating func ranged<Value: Comparable>(
+        _ table: TOMLTable, _ path: String, _ key: String, _ range: ClosedRange<Value>, expected: String, _ read: (TOMLValueConvertible) -> Value?
+    ) -> Value? {
         guard let value = table[key] else { return nil }
-        guard let int = value.int else {
-            fail("\(path).\(key)", "expected a whole number")
+        guard let typed = read(value) else {
+            fail("\(path).\(key)", "expected \(expected)")
             return nil
         }
-        guard range.contains(int) else {
-            fail("\(path).\(key)", "\(int) is out of range; allowed \(range.lowerBound)-\(range.upperBound)")
+        guard range.contains(typed) else {
+            fail("\(path).\(key)", "\(typed) is out of range; allowed \(range.lowerBound)-\(range.upperBound)")
             return nil
         }
-        return int
+        return typed
     }
 }
 
