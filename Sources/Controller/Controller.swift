@@ -84,7 +84,8 @@ public struct Controller: ServiceLifecycle.Service, CustomStringConvertible {
         let leadership =
             once
             ? nil
-            : Leadership(retrySeconds: Double(wiring.config.sharedState?.leaseSeconds ?? 30) / 3) {
+            : Leadership(retrySeconds: LeaseTiming(seconds: wiring.config.sharedState.map { Double($0.leaseSeconds) } ?? LeaseTiming.defaultSeconds).renewEvery)
+            {
                 try await state.lock(.controllerLock, purpose: "reconciler run")
             }
         let client = try wiring.client(logger: logger)

@@ -16,7 +16,6 @@ public final class Leadership: Sendable {
         var held: (any HeldLock)?
         /// Who holds it, as the last refusal named them.
         var leader: String?
-        var since: Date?
     }
     let state = Mutex(State())
 
@@ -33,7 +32,6 @@ public final class Leadership: Sendable {
             state.withLock {
                 $0.held = lock
                 $0.leader = nil
-                $0.since = Date()
             }
             return true
         } catch let busy as ApplyLock.Busy {
