@@ -39,6 +39,14 @@ public struct Lease: Codable, Sendable, Hashable {
         released != true && (UTCTime.parse(expires).map { $0 > now } ?? false)
     }
 
+    /// The lease given back (or broken) at `now`: free to take at once.
+    public func givenBack(at now: Date) -> Lease {
+        var lease = self
+        lease.released = true
+        lease.expires = UTCTime.string(now, milliseconds: true)
+        return lease
+    }
+
     /// How a refusal names the holder.
     public var summary: String { "\(purpose) by \(holder) on \(host), pid \(pid), token \(token), until \(expires) unless renewed" }
 }
@@ -179,16 +187,18 @@ public final class SharedLease: HeldLock, @unchecked Sendable {
     /// Gives the lease back (the next holder need not wait for it to expire).
     public func release() async {
         renewal?.cancel()
-        let (next, tag, lost): (Lease, String, String?) = guardLock.withLock {
-            var next = lease
-            next.released = true
-            next.expires = UTCTime.string(timing.wallClock(), milliseconds: true)
-            let result = (next, self.tag, self.lost)
-            self.lost = "released"
-            return result
+        guard let (released, tag) = handBack() else { return }
+        await Self.giveBack(store, key, released, tag: tag)
+    }
+
+    /// Ends this process's use of the lease: what to write back over which tag, or nil when it
+    /// was lost or given back already.
+    func handBack() -> (released: Lease, tag: String)? {
+        guardLock.withLock {
+            guard lost == nil else { return nil }
+            lost = "released"
+            return (lease.givenBack(at: timing.wallClock()), tag)
         }
-        guard lost == nil else { return }
-        await Self.giveBack(store, key, next, tag: tag)
     }
 
     /// Writes the lease back as released. A renewal of ours still under way may land first
@@ -212,12 +222,8 @@ public final class SharedLease: HeldLock, @unchecked Sendable {
 
     deinit {
         renewal?.cancel()
-        let (store, key, lease, tag, lost) = (store, key, lease, tag, lost)
-        guard lost == nil else { return }
-        var next = lease
-        next.released = true
-        next.expires = UTCTime.string(timing.wallClock(), milliseconds: true)
-        let released = next
+        guard let (released, tag) = handBack() else { return }
+        let (store, key) = (store, key)
         LeaseReleases.add { await SharedLease.giveBack(store, key, released, tag: tag) }
     }
 }

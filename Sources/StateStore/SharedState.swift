@@ -206,11 +206,10 @@ public final class SharedStateBackend: StateBackend, @unchecked Sendable {
         try await ready()
         let key = "leases/\(name)"
         guard let existing = try await store.get(key) else { return nil }
-        var lease = try decodeLease(existing.body, key: key)
-        let was = lease
-        lease.released = true
-        lease.expires = now()
-        do { _ = try await store.put(key, try Self.encode(lease), condition: .matching(existing.tag)) } catch is PreconditionFailed {
+        let was = try decodeLease(existing.body, key: key)
+        do {
+            _ = try await store.put(key, try Self.encode(was.givenBack(at: timing.wallClock())), condition: .matching(existing.tag))
+        } catch is PreconditionFailed {
             throw StateConflict(address: store.address(key))
         }
         return was
