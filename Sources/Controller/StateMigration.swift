@@ -35,8 +35,7 @@ public struct StateMigration: Sendable {
         }
         for name in [StateName.status, .cutOvers] {
             guard let data = try from.read(name) else { continue }
-            _ = try await to.read(name)
-            try await to.write(name, data)
+            try await to.write(name, data)  // created with If-None-Match: * (the target was checked empty)
             progress("  \(name): \(data.count) bytes")
             copied.append(name.rawValue)
         }

@@ -51,7 +51,13 @@ struct ApproveCommand: AsyncParsableCommand {
         let json = global.json
         let say: @Sendable (String) -> Void = { line in if json { printError(line) } else { print(line) } }
         // Racing approvers (and the daemon) take turns: each checks its code against the approval as the one before left it.
-        var lock: (any HeldLock)? = try await applyLockWaiting(wiring, purpose: "reconciler approve", progress: say)
+        // At most five minutes: a person is waiting.
+        var lock: (any HeldLock)? = try await applyLockWaiting(
+            wiring, purpose: "reconciler approve", patience: 300, retrySeconds: 0.3...0.7, progress: say,
+            refusal: { busy in
+                "the apply lock has been held for 300 s (\(busy)); nothing was done and no attempt was used. Try again once it is free (`reconciler "
+                    + "state locks` shows who holds it)"
+            })
         defer { withExtendedLifetime(lock) {} }
         // Who approves, in AWS's terms, for the audit log (the OS user alone says little on a laptop).
         setup.identity = try? await wiring.identity(client).arn

@@ -90,30 +90,19 @@ struct RolloutFollower {
         let client = try wiring.client()
         let gate = wiring.gate(client).gate(progress: progress)
         var announced: String?
-        var busySince: Date?
         // A cycle holding the lock may wait on a stack for up to [apply] stack_wait_seconds.
         let patience = TimeInterval(wiring.config.apply.stackWaitSeconds + 60)
         while true {
+            // The daemon (or a person) may be acting, walking this very rollout: wait for it.
+            let lock = try await applyLockWaiting(
+                wiring, purpose: "reconciler rollout follow", patience: patience, retrySeconds: 2...2, progress: progress,
+                refusal: { busy in
+                    "the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk "
+                        + "it. See `reconciler rollout status`, and `reconciler rollout follow` again later"
+                })
             let report: ReleaseGate.RolloutReport
-            do {
-                let lock = try await wiring.state.lock(.applyLock, purpose: "reconciler rollout follow")
-                busySince = nil
-                do { report = try await gate.advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
-                withExtendedLifetime(lock) {}
-            } catch let busy as ApplyLock.Busy {
-                // The daemon (or a person) is acting; it may be walking this very rollout.
-                let since = busySince ?? Date()
-                if busySince == nil { progress("waiting for the apply lock (\(busy))…") }
-                busySince = since
-                guard Date().timeIntervalSince(since) < patience else {
-                    throw CLIError(
-                        "the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk "
-                            + "it. "
-                            + "See `reconciler rollout status`, and `reconciler rollout follow` again later")
-                }
-                try await Task.sleep(nanoseconds: 2_000_000_000)
-                continue
-            }
+            do { report = try await gate.advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
+            withExtendedLifetime(lock) {}
             let line = report.rollout?.summary(now: Date()) ?? report.approval.state.rawValue
             if line != announced {
                 progress("\(report.approval.environment) release \(report.approval.id): \(line)")
