@@ -166,8 +166,7 @@ public actor JSONLinesLog: StateLog {
     }
 
     public func contents() throws -> Data? { try readStateFile(url) }
-    public func recent(_ count: Int) throws -> Data? { try readStateFile(url) }
-    public func lineCount() -> Int? { nil }
+    public func tail(_ count: Int) throws -> LogTail { LogTail(data: try readStateFile(url), total: nil) }
 }
 
 /// A log line that could not be written.

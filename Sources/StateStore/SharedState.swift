@@ -288,14 +288,11 @@ struct SharedLog: StateLog {
         return try await lines(try await backend.store.list(prefix: prefix))
     }
 
-    func recent(_ count: Int) async throws -> Data? {
+    /// One listing gives both the last keys and how many there are.
+    func tail(_ count: Int) async throws -> LogTail {
         try await backend.ready()
-        return try await lines(Array(try await backend.store.list(prefix: prefix).suffix(count)))
-    }
-
-    func lineCount() async throws -> Int? {
-        try await backend.ready()
-        return try await backend.store.list(prefix: prefix).count
+        let keys = try await backend.store.list(prefix: prefix)
+        return LogTail(data: try await lines(Array(keys.suffix(count))), total: keys.count)
     }
 
     func lines(_ keys: [String]) async throws -> Data? {

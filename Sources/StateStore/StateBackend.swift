@@ -52,10 +52,18 @@ public protocol StateLog: Sendable {
     /// Every byte of the log; nil when it does not exist yet.
     func contents() async throws -> Data?
     /// At least the last `count` lines (a shared log reads only those).
-    func recent(_ count: Int) async throws -> Data?
-    /// How many lines there are, when that is known without reading them (one object per line);
-    /// nil: count them by reading the whole log.
-    func lineCount() async throws -> Int?
+    func tail(_ count: Int) async throws -> LogTail
+}
+
+/// The end of a log: at least its last lines; `total` when the number of lines is known without
+/// reading them (one object per line), nil when `data` is the whole log (a file).
+public struct LogTail: Sendable {
+    public var data: Data?
+    public var total: Int?
+    public init(data: Data?, total: Int?) {
+        self.data = data
+        self.total = total
+    }
 }
 
 /// A lock the process holds until it drops the value.
@@ -84,8 +92,9 @@ extension StateLog {
     /// A log whose lines are counted without reading them (one object per line) reads only the
     /// last `count`, and says which of those do not decode.
     public func read<Line: Decodable & Sendable>(last count: Int, as type: Line.Type) async throws -> LogReading<Line> {
-        let known = try await lineCount()
-        guard let data = try await (known == nil ? contents() : recent(count)) else { return LogReading(lines: [], unreadable: [], total: 0) }
+        let tail = try await tail(count)
+        let known = tail.total
+        guard let data = tail.data else { return LogReading(lines: [], unreadable: [], total: 0) }
         let decoder = JSONDecoder()
         var lines: [Line] = []
         var unreadable: [Int] = []
@@ -101,7 +110,7 @@ extension StateLog {
     /// those lines: the dashboard asks on every request, and `read` (which decodes the whole
     /// log to say what did not) is for `status`.
     public func last<Line: Decodable & Sendable>(_ count: Int, as type: Line.Type) async -> [Line] {
-        guard let data = try? await recent(count) else { return [] }
+        guard let data = try? await tail(count).data else { return [] }
         let decoder = JSONDecoder()
         return data.split(separator: 10).suffix(count).compactMap { try? decoder.decode(Line.self, from: Data($0)) }
     }

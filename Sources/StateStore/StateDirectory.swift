@@ -44,7 +44,6 @@ public struct UnavailableState: StateBackend {
         let location: String
         func append(line: Data) throws { throw error }
         func contents() throws -> Data? { throw error }
-        func recent(_ count: Int) throws -> Data? { throw error }
-        func lineCount() throws -> Int? { throw error }
+        func tail(_ count: Int) throws -> LogTail { throw error }
     }
 }

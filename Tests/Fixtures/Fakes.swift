@@ -158,6 +158,5 @@ public actor MemoryLog: StateLog {
     public nonisolated var location: String { "memory" }
     public func append(line: Data) { lines.append(line) }
     public func contents() -> Data? { lines.isEmpty ? nil : Data(lines.map { $0 + [10] }.joined()) }
-    public func recent(_ count: Int) -> Data? { contents() }
-    public func lineCount() -> Int? { nil }
+    public func tail(_ count: Int) -> LogTail { LogTail(data: contents(), total: nil) }
 }

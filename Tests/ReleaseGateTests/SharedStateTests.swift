@@ -145,7 +145,8 @@ import Testing
             time.advance(0.002)
         }
         #expect(try await log.contents() == Data("{\"n\":1}\n{\"n\":2}\n{\"n\":3}".utf8))
-        #expect(try await log.recent(2) == Data("{\"n\":2}\n{\"n\":3}".utf8))
+        let tail = try await log.tail(2)
+        #expect(tail.data == Data("{\"n\":2}\n{\"n\":3}".utf8) && tail.total == 3)
         // Status reads the last lines only, and still knows how many there are and which do not read.
         try await log.append(line: Data("torn".utf8))
         struct N: Decodable, Sendable { var n: Int }
@@ -153,6 +154,8 @@ import Testing
         let reading = try await log.read(last: 2, as: N.self)
         #expect(reading.lines.map(\.n) == [3] && reading.unreadable == [4] && reading.total == 4)
         #expect(store.calls.filter { $0.hasPrefix("get logs/audit/") }.count == gets + 2)
+        // One listing for both the last keys and their number.
+        #expect(store.calls.suffix(3).filter { $0.hasPrefix("list") }.count == 1, "\(store.calls.suffix(3))")
         #expect(store.keys.filter { $0.hasPrefix("logs/audit/") }.count == 4)
     }
 
