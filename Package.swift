@@ -75,6 +75,7 @@ let package = Package(
         .target(
             name: "DesiredState",
             dependencies: [
+                "UTCTime",
                 .product(name: "Yams", package: "Yams"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

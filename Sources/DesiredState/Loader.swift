@@ -3,7 +3,7 @@
 public enum DesiredStateLoader {
     /// The files the desired state is made of; the first three are required.
     public static let requiredFiles = ["project.yaml", "functions.yaml", "releases.yaml"]
-    public static let optionalFiles = ["layers.yaml", "queues.yaml", "buckets.yaml", "cognito.yaml", "api.yaml"]
+    public static let optionalFiles = ["layers.yaml", "queues.yaml", "buckets.yaml", "cognito.yaml", "api.yaml", "freeze.yaml", "policy.yaml"]
 
     public struct Result: Sendable {
         /// The model, when it could be built (it may still carry problems).
@@ -105,7 +105,8 @@ struct Reader {
             featureSets: project.featureSets, domains: project.domains, keepVersions: project.keepVersions,
             adoptFrom: project.adoptFrom, cutOver: project.cutOver, layers: layers,
             functions: functions, queues: queues, buckets: buckets, cognito: cognito, api: api,
-            releases: releases)
+            releases: releases,
+            freeze: FreezeCalendar(windows: project.freezeWindows, stop: readEmergencyStop()), policy: readPolicy(project.environments))
     }
 
     /// A file too large to read is an error only where the desired state uses it: a
@@ -134,11 +135,12 @@ struct Reader {
         var keepVersions: Int
         var adoptFrom: [Located<String>]
         var cutOver: [Located<String>]
+        var freezeWindows: [FreezeWindow]
     }
 
     mutating func readProject() -> Project? {
         guard let node = root("project.yaml", required: true),
-            let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains", "keepVersions", "adopt"])
+            let map = node.mapping(allowed: ["project", "tags", "environments", "featureSets", "domains", "keepVersions", "adopt", "freezeWindows"])
         else { return nil }
         let name = map.required("project", hint: "name the project, e.g. `project: Dzgro`")?.string()
         if let name, !(Naming.isTypeName(name.value) && name.value.count <= 32) {
@@ -156,7 +158,7 @@ struct Reader {
         return Project(
             name: name, tags: tags, environments: environments, featureSets: featureSets, domains: domains, keepVersions: keepVersions,
             adoptFrom: readFromStacks(adopt, project: name.value, featureSets: featureSets),
-            cutOver: readCutOver(adopt, environments: environments, domains: domains))
+            cutOver: readCutOver(adopt, environments: environments, domains: domains), freezeWindows: readFreezeWindows(map))
     }
 
     /// `tags`: each key and value, the renderer's and AWS's own keys refused.
@@ -192,7 +194,7 @@ struct Reader {
                     "'\(envName.value)' cannot be an alias and stage name",
                     hint: "allowed: 1-16 lowercase letters and digits, starting with a letter")
             }
-            guard let fields = value.mapping(allowed: ["alias", "rollout"]),
+            guard let fields = value.mapping(allowed: ["alias", "rollout", "approvals"]),
                 let alias = fields.required("alias", hint: "allowed: auto, gated, none")?.oneOf(AliasPolicy.allCases.map(\.rawValue)),
                 let policy = AliasPolicy(rawValue: alias.value)
             else { continue }
@@ -206,7 +208,17 @@ struct Reader {
                         hint: "remove `rollout`, or make the environment `alias: gated`")
                 }
             }
-            environments.append(Environment(name: envName, alias: policy, rollout: rollout))
+            var approvals: ApprovalRule?
+            if let node = fields.optional("approvals") {
+                if policy == .gated {
+                    approvals = readApprovals(node)
+                } else {
+                    node.report(
+                        .aliasPolicy, "only a gated environment has approvals; '\(envName.value)' has `alias: \(policy.rawValue)`",
+                        hint: "remove `approvals`, or make the environment `alias: gated`")
+                }
+            }
+            environments.append(Environment(name: envName, alias: policy, rollout: rollout, approvals: approvals))
         }
         return environments
     }

@@ -23,6 +23,10 @@ public struct DesiredState: Hashable, Sendable {
     public var cognito: Cognito?
     public var api: HTTPAPI?
     public var releases: Releases
+    /// The freeze windows of project.yaml and the emergency stop of freeze.yaml.
+    public var freeze = FreezeCalendar()
+    /// The rules of policy.yaml, checked over every plan before it is applied.
+    public var policy: [PolicyRule] = []
 }
 
 extension DesiredState {
@@ -50,6 +54,8 @@ public struct Environment: Hashable, Sendable {
     public var alias: AliasPolicy
     /// How a confirmed release reaches all traffic (gated environments only); nil: at once.
     public var rollout: RolloutPolicy?
+    /// Who must confirm its releases (gated environments only); nil: one code, anyone.
+    public var approvals: ApprovalRule?
     public var hasAlias: Bool { alias != .none }
 }
 
