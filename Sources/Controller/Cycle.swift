@@ -374,6 +374,7 @@ extension ReconcileCycle {
     static func rolloutDue(_ approvals: [Approval]) -> Date? {
         approvals.filter { $0.state == .rollingOut }.compactMap { approval -> Date? in
             guard let rollout = approval.rollout else { return nil }
+            if rollout.paused != nil, let checked = rollout.pauseChecked { return checked.addingTimeInterval(ReleaseGate.pausedCheckSeconds) }
             if case .bake(let until) = rollout.next(now: .distantPast) { return until }
             return .distantPast  // a shift, a check or a rollback: now
         }.min()

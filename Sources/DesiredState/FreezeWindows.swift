@@ -125,6 +125,9 @@ public struct FreezeCalendar: Hashable, Sendable {
         self.stop = stop
     }
 
+    /// How a reason given by the emergency stop begins.
+    public static let stopReason = "the emergency stop"
+
     /// How far ahead an allow window is looked for before "until" is left open.
     static let horizon: TimeInterval = 366 * 86_400
 
@@ -134,7 +137,7 @@ public struct FreezeCalendar: Hashable, Sendable {
         let relevant = windows.filter { $0.applies(to: environment, block) }
         let zone = relevant.first?.timeZone.identifier ?? "UTC"
         if let stop, stop.frozen {
-            return Frozen(reasons: ["the emergency stop (`reconciler freeze now` by \(stop.by) at \(stop.at): \(stop.reason))"], until: nil, timeZone: zone)
+            return Frozen(reasons: ["\(Self.stopReason) (`reconciler freeze now` by \(stop.by) at \(stop.at): \(stop.reason))"], until: nil, timeZone: zone)
         }
         let deny = relevant.filter { $0.kind == .deny }
         let allow = relevant.filter { $0.kind == .allow }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Controller
 import Foundation
 import ReleaseGate
+import Rendering
 
 struct ApprovalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,7 +15,9 @@ struct ApprovalsCommand: AsyncParsableCommand {
         let store = try global.wiring().approvals
         let now = Date()
         let approvals = try await store.load()
-        let views = approvals.filter(\.isLive).map { ApprovalView($0, now: now) }
+        // The freezes the branch tip declares; a desired state that cannot be read only leaves them out.
+        let freeze = (try? await global.readDesiredState()).flatMap { DesiredStateCheck.check($0.files).state?.freeze }
+        let views = approvals.filter(\.isLive).map { ApprovalView($0, now: now, freeze: freeze) }
         if global.json { print(try jsonString(views)); return }
         print(views.isEmpty ? "No release waits for approval." : views.map(\.text).joined(separator: "\n"))
         let superseded = Approval.recentlySuperseded(approvals, now: now)

@@ -37,10 +37,20 @@ struct ApproveCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "With a rollout policy: start the rollout and return, leaving its steps to the controller or `reconciler rollout follow`.")
     var noFollow = false
 
+    @Flag(
+        name: .customLong("override-freeze"),
+        help: "Confirm inside a freeze window (with --reason; only where the environment requires two confirmations or more, each giving one).")
+    var overrideFreeze = false
+
+    @Option(name: .long, help: ArgumentHelp("Why this confirmation releases inside a freeze (recorded in the audit log).", valueName: "TEXT"))
+    var reason: String?
+
     func validate() throws {
         let modes = [otp != nil, resend != nil, retry != nil].filter { $0 }.count
         guard modes == 1 else { throw ValidationError("give exactly one of --otp CODE (with --id ID when several wait), --resend ID or --retry ID") }
         if id != nil && otp == nil { throw ValidationError("--id goes with --otp") }
+        if overrideFreeze != (reason != nil) { throw ValidationError("--override-freeze and --reason \"…\" go together") }
+        if overrideFreeze && otp == nil { throw ValidationError("--override-freeze goes with --otp: it is part of a confirmation") }
     }
 
     func run() async throws {
@@ -87,7 +97,12 @@ struct ApproveCommand: AsyncParsableCommand {
                 var code = otp ?? ""
                 if code == "-" { code = Self.readCode() }
                 try await checkAccount()
-                outcome = try await gate.approve(id: id, code: code)
+                outcome = try await gate.approve(id: id, code: code, overrideFreeze: overrideFreeze ? reason : nil)
+            }
+            if outcome.awaitsConfirmation {
+                let a = outcome.approval
+                if json { print(try jsonString(ApprovalView(a, now: Date()))) } else { print(Self.partlyConfirmed(a, recipients: config.approval.recipients)) }
+                return
             }
             if !json { print(Self.summary(outcome)) }
             var released = outcome.approval
@@ -152,6 +167,17 @@ struct ApproveCommand: AsyncParsableCommand {
         var byte: UInt8 = 0
         while bytes.count < 64, read(STDIN_FILENO, &byte, 1) == 1, byte != 10 { bytes.append(byte) }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A confirmation the approvals rule counted, with more to come: nothing moved yet.
+    static func partlyConfirmed(_ a: Approval, recipients: [String]) -> String {
+        let done = a.confirmations?.count ?? 0
+        let rule = a.rule ?? .single
+        return
+            "Confirmation \(done) of \(rule.required) of approval \(a.id) recorded (by \(a.confirmers.last ?? "?")); nothing moved yet.\n"
+            + "A new code for the next confirmation was mailed to \(recipients.joined(separator: ", ")); "
+            + (rule.distinct ? "another AWS identity" : "the next person") + (rule.requesterMayApprove ? "" : " (not the requester)")
+            + " confirms with it before \(AuditEntry.format(a.expiresAt)): reconciler approve --id \(a.id) --otp -"
     }
 
     static func summary(_ outcome: ReleaseGate.Outcome) -> String {

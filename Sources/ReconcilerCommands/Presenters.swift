@@ -1,4 +1,5 @@
 import Foundation
+import DesiredState
 import ReleaseGate
 
 /// Left-aligned text columns.
@@ -38,8 +39,15 @@ struct ApprovalView: Encodable {
     var reason: String?
     /// How the aliases reach all traffic once confirmed (absent: at once).
     var rollout: String?
+    /// The approvals rule's count so far, e.g. `1 of 2 confirmations (by …); rule: …` (absent: one code, anyone).
+    var quorum: String?
+    /// Who confirmed it so far (the OS user and the AWS identity).
+    var confirmations: [Confirmation]?
+    var requestedByIdentity: String?
+    /// `frozen until …` while a freeze holds its release.
+    var frozen: String?
 
-    init(_ approval: Approval, now: Date) {
+    init(_ approval: Approval, now: Date, freeze: FreezeCalendar? = nil) {
         id = approval.id
         environment = approval.environment
         state = approval.state.rawValue
@@ -56,6 +64,13 @@ struct ApprovalView: Encodable {
         stacks = approval.stackChanges
         reason = approval.reason
         rollout = approval.rollout?.policy.summary
+        quorum = approval.quorumLine
+        confirmations = approval.confirmations?.map { var c = $0; c.seal = nil; return c }
+        requestedByIdentity = approval.requestedByIdentity
+        if approval.isLive, let freeze {
+            let blocks: [FreezeWindow.Block] = (approval.changes.isEmpty ? [] : [.releases]) + (approval.stackChanges.isEmpty ? [] : [.infrastructure])
+            frozen = blocks.lazy.compactMap { freeze.frozen(approval.environment, $0, at: now) }.first?.sentence
+        }
     }
 
     /// One approval for people: its header line and its changes.
@@ -75,6 +90,8 @@ struct ApprovalView: Encodable {
                 table(changes.map { [$0.applied ? "applied" : "", $0.region, $0.function, $0.from ?? "(created by the stack)", "→", $0.to] }, indent: "    "))
         }
         if let rollout { lines.append("    once confirmed, rolls out: \(rollout)") }
+        if let quorum { lines.append("    \(quorum)") }
+        if let frozen { lines.append("    \(frozen)") }
         if let reason { lines.append("    \(reason)") }
         return lines.joined(separator: "\n")
     }

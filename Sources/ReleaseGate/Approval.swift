@@ -198,6 +198,12 @@ public struct Approval: Codable, Hashable, Sendable {
     public var state: State
     /// The sealed code; removed once the code is used.
     public var seal: OneTimePassword.Seal?
+    /// Who must confirm it (absent: one code, anyone, as before rules existed).
+    public var rule: ApprovalRule?
+    /// The AWS identity that requested it (the command or daemon that mailed the code).
+    public var requestedByIdentity: String?
+    /// The confirmations so far, oldest first (absent until the first).
+    public var confirmations: [Confirmation]?
     /// Why the approval ended, for people reading `approvals` or the state file.
     public var reason: String?
     /// How its aliases reach all traffic (absent: at once), and how far they are.

@@ -40,6 +40,21 @@ public enum ApprovalMail {
                 changes.filter { $0.adopts == nil && $0.mapping == nil })
     }
 
+    /// Who must confirm, and who did so far.
+    static func ruleSection(_ approval: Approval) -> [String] {
+        guard let rule = approval.rule else { return [] }
+        let done = approval.confirmations ?? []
+        return [
+            "It needs \(rule.summary)."
+                + (rule.requesterMayApprove ? "" : " It was requested by \(approval.requestedByIdentity ?? approval.requestedBy), who cannot confirm it."),
+            done.isEmpty
+                ? "This code is for the first confirmation."
+                : "This code is for confirmation \(done.count + 1) of \(rule.required); confirmed so far by \(approval.confirmers.joined(separator: ", "))"
+                    + (rule.distinct ? ", who cannot confirm again." : "."),
+            "",
+        ]
+    }
+
     public static func body(_ approval: Approval, code: String, lifetime: TimeInterval, resent: Bool) -> String {
         let rows = approval.changes.map { [$0.region, $0.function, $0.from?.description ?? "(created by the stack)", "→", $0.to.description] }
         let widths = (0..<5).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -57,7 +72,7 @@ public enum ApprovalMail {
                 "Plan:      \(approval.planDigest)",
                 "Requested: by \(approval.requestedBy) at \(AuditEntry.format(approval.requestedAt))",
                 "",
-            ] + stackSection(approval)
+            ] + ruleSection(approval) + stackSection(approval)
             + (approval.changes.isEmpty
                 ? []
                 : [

@@ -162,6 +162,12 @@ public struct ApprovalKey: ApprovalSealer {
 public struct AuditEntry: Codable, Hashable, Sendable {
     public enum Event: String, Codable, Sendable {
         case promoted, requested, resent, rejected, voided, expired, approved, stale, superseded, applied
+        /// One confirmation of several an approvals rule requires (the last is `approved`).
+        case confirmed
+        /// Everything frozen, or lifted (`reconciler freeze now`, `reconciler unfreeze`).
+        case frozen, unfrozen
+        /// A rollout held at its step by a freeze, and going on once it ended.
+        case paused, resumed
         case partiallyApplied = "partially-applied"
         /// A progressive release: a start, a shift of its aliases, a check's result, a rollback, what the person on call did.
         case rolloutStarted = "rollout-started"

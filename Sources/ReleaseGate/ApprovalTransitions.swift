@@ -12,8 +12,10 @@ public enum ApprovalEvent: Sendable {
     case wrongCode(maxAttempts: Int)
     /// A new code mailed: its seal, a full set of attempts and a new expiry.
     case resent(seal: OneTimePassword.Seal, attempts: Int, expiresAt: Date)
-    /// The right code, spent before anything moves.
-    case confirmed(by: String)
+    /// The right code, spent before anything moves (the last confirmation the rule requires).
+    case confirmed(by: String, Confirmation)
+    /// The right code, but the rule requires more confirmations: a new code for the next one.
+    case confirmedInPart(Confirmation, seal: OneTimePassword.Seal, attempts: Int)
     /// What it would change moved since the plan; nothing moves.
     case stale(reason: String)
     /// A held stack update failed; the rest waits for `approve --retry`.
@@ -53,9 +55,17 @@ extension Approval {
             next.state = .pending
             next.reason = nil
             return (next, .resent)
-        case .confirmed(let user):
-            next.end(.partial, "confirmed by \(user)")
+        case .confirmed(let user, let confirmation):
+            next.confirmations = (confirmations ?? []) + [confirmation]
+            let count = next.confirmations?.count ?? 1
+            next.end(.partial, count > 1 ? "confirmed by \(next.confirmers.joined(separator: " and "))" : "confirmed by \(user)")
             return (next, .approved)
+        case .confirmedInPart(let confirmation, let seal, let attempts):
+            next.confirmations = (confirmations ?? []) + [confirmation]
+            next.seal = seal
+            next.attemptsLeft = attempts
+            next.reason = "confirmation \(next.confirmations?.count ?? 1) of \((rule ?? .single).required) by \(confirmation.who); waiting for the next"
+            return (next, .confirmed)
         case .stale(let reason):
             next.state = .stale
             next.reason = reason

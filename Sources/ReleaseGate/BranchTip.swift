@@ -12,6 +12,8 @@ public struct TipWants: Sendable {
     public var pins: [String: AliasTarget]
     /// The template hash the tip renders for each stack, by "region/stackName".
     public var templates: [String: String]
+    /// The freeze windows and emergency stop the tip declares: `approve` checks them fresh.
+    public var freeze = FreezeCalendar()
 
     public init(commit: String, pins: [String: AliasTarget], templates: [String: String]) {
         self.commit = commit
@@ -32,6 +34,7 @@ public struct TipWants: Sendable {
             }
         }
         self.init(commit: commit, pins: pins, templates: templates)
+        freeze = state.freeze
     }
 
     public static func key(_ environment: String, _ region: String, _ function: String) -> String { "\(environment)/\(region)/\(function)" }

@@ -38,6 +38,8 @@ public struct ReleaseGate: Sendable {
     /// The AWS identity acting (STS caller ARN), recorded beside `user` when known.
     public let identity: String?
     public let clock: any Clock
+    /// The freezes a rollout step and an approval without a tip to read are held to.
+    public var freeze = FreezeCalendar()
     public let progress: @Sendable (String) -> Void
 
     public init(
@@ -89,8 +91,9 @@ public struct ReleaseGate: Sendable {
     /// that has one; its approvals shift their aliases in steps once confirmed.
     ///
     /// An alias that a rollout is walking to the same version is not asked for again, nor one
-    /// a rollout of the same commit rolled back: that commit waits for a fix.
-    public func request(_ plan: Plan, rollouts: [String: RolloutPolicy] = [:]) async throws -> [Request] {
+    /// a rollout of the same commit rolled back: that commit waits for a fix. `rules`: the
+    /// approvals rule of each gated environment (absent: one code, anyone).
+    public func request(_ plan: Plan, rollouts: [String: RolloutPolicy] = [:], rules: [String: ApprovalRule] = [:]) async throws -> [Request] {
         var environments: [String] = []
         var changes: [String: [AliasChange]] = [:]
         var stackChanges: [String: [StackChange]] = [:]
@@ -131,6 +134,12 @@ public struct ReleaseGate: Sendable {
                 results.append(existing.state == .pending ? .waiting(existing) : .partial(existing))
                 continue
             }
+            let rule = rules[environment] ?? .single
+            if rule.needsIdentity && identity == nil {
+                throw GateError(
+                    "the \(environment) approvals rule (\(rule.summary)) counts AWS identities, and the requester's could not be read (STS "
+                        + "GetCallerIdentity); no approval was requested. Check the credentials, then run the command again.")
+            }
             let code = OneTimePassword.generate()
             var approval = Approval(
                 id: ApprovalID.make(), environment: environment, commit: plan.commit, planDigest: plan.digest,
@@ -138,6 +147,7 @@ public struct ReleaseGate: Sendable {
                 expiresAt: now().addingTimeInterval(policy.lifetime), attemptsLeft: policy.maxAttempts,
                 state: .pending, seal: try await store.seal(code: code))
             if let policy = rollouts[environment], approval.changes.contains(where: \.isProgressive) { approval.rollout = RolloutProgress(policy: policy) }
+            (approval.rule, approval.requestedByIdentity) = (rule == .single ? nil : rule, identity)
             progress("\(environment): mailing the code for approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
             let requestID = try await mail(approval, code: code, resent: false)
             for index in approvals.indices where approvals[index].isLive && approvals[index].environment == environment {
@@ -178,9 +188,10 @@ public struct ReleaseGate: Sendable {
         try await save(approval, &approvals, index, recording: event, detail: approval.reason)
     }
 
-    /// Before anything moves: the tip must still ask for what the approval does.
-    func checkTip(_ approvals: inout [Approval], _ index: Int) async throws {
-        guard let tip else { return }
+    /// Before anything moves: the tip must still ask for what the approval does. Returns what it asks.
+    @discardableResult
+    func checkTip(_ approvals: inout [Approval], _ index: Int) async throws -> TipWants? {
+        guard let tip else { return nil }
         let wants: TipWants
         do { wants = try await tip.wants() } catch {
             throw GateError(
@@ -189,7 +200,7 @@ public struct ReleaseGate: Sendable {
             )
         }
         let reasons = wants.unwanted(approvals[index])
-        guard !reasons.isEmpty else { return }
+        guard !reasons.isEmpty else { return wants }
         try await supersede(&approvals, index, reasons: reasons, wants: wants)
         throw GateError(
             "approval \(approvals[index].id) (commit \(approvals[index].shortCommit)) is superseded: the branch tip \(wants.commit.prefix(12)) no longer "

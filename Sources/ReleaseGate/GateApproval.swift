@@ -35,10 +35,15 @@ extension ReleaseGate {
         public var entries: [Entry]
         /// Everything applied, or everything in place except what a rollout now walks.
         public var succeeded: Bool { approval.state == .applied || approval.state == .rollingOut }
+        /// The confirmation was recorded; the approvals rule waits for more before anything moves.
+        public var awaitsConfirmation: Bool { approval.state == .pending }
     }
 
-    /// Checks the code; on success re-reads the aliases and applies the approved changes.
-    public func approve(id: String?, code: String) async throws -> Outcome {
+    /// Checks the code; on success re-reads the aliases and applies the approved changes, or,
+    /// when the approvals rule requires more confirmations, records this one and mails a new
+    /// code. `overrideFreeze`: the reason to release inside a freeze window (needs a rule of at
+    /// least two confirmations, and every confirmation made in the freeze gives one).
+    public func approve(id: String?, code: String, overrideFreeze: String? = nil) async throws -> Outcome {
         // Something that cannot be a code (empty, a typo of the wrong length) costs no attempt.
         let code = code.trimmingCharacters(in: .whitespaces)
         guard code.count == OneTimePassword.digits, code.allSatisfy({ $0.isASCII && $0.isNumber }) else {
@@ -49,13 +54,14 @@ extension ReleaseGate {
         // checked again against what is there now. Nothing has moved until the code is spent.
         var round = 1
         while true {
-            let spent: ([Approval], Int)
-            do { spent = try await spend(id: id, code: code) } catch let conflict as StateConflict where round < Self.conflictRounds {
+            let spent: ([Approval], Int, Bool)
+            do { spent = try await spend(id: id, code: code, overrideFreeze: overrideFreeze) } catch let conflict as StateConflict where round < Self.conflictRounds {
                 progress("the approvals changed on another machine meanwhile (\(conflict.address)); checking again")
                 round += 1
                 continue
             }
-            var (approvals, index) = spent
+            var (approvals, index, complete) = spent
+            guard complete else { return Outcome(approval: approvals[index], entries: []) }
             return try await execute(&approvals, index)
         }
     }
@@ -66,10 +72,58 @@ extension ReleaseGate {
     /// Checks the code against the approval as it is now and spends it (or an attempt), saved
     /// before anything moves. Throws for a wrong code, an approval that cannot be confirmed now,
     /// or `StateConflict` when another machine wrote the approvals between the read and the write.
-    func spend(id: String?, code: String) async throws -> ([Approval], Int) {
+    /// Returns whether the approval is now confirmed (false: the rule waits for another person).
+    func spend(id: String?, code: String, overrideFreeze: String?) async throws -> ([Approval], Int, Bool) {
         var approvals = try await store.load()
         let index = try select(id, in: approvals)
         var approval = approvals[index]
+        try await checkConfirmable(approval, among: approvals)
+        let wants = try await checkTip(&approvals, index)
+        if let refusal = approval.refusal(of: identity) { throw GateError(refusal + "; nothing was checked and no attempt was used.") }
+        let override = try checkFreeze(approval, wants?.freeze ?? freeze, override: overrideFreeze)
+        if now() >= approval.expiresAt {
+            let (expired, event) = approval.after(.expired)
+            try await save(expired, &approvals, index, recording: event, detail: expired.reason)
+            throw GateError(
+                "approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler "
+                    + "approve --resend \(approval.id)`."
+            )
+        }
+        guard let seal = approval.seal, try await store.matches(code, seal) else {
+            try await checkSpent(code, approval)
+            try await rejectWrongCode(approval, &approvals, index)
+        }
+        let confirmation = Confirmation(identity: identity, user: user, at: now(), seal: seal, overrideFreeze: override)
+        if (approval.confirmations?.count ?? 0) + 1 < (approval.rule ?? .single).required {
+            _ = try await confirmInPart(&approvals, index, confirmation: confirmation)
+            return (approvals, index, false)
+        }
+        // The code is spent and saved before anything moves (it cannot be used twice, even
+        // after a crash), and only then recorded: the audit log never claims an approval whose
+        // state could not be saved. An audit line that cannot be written puts the code back
+        // and stops the release before anything moves.
+        let offered = approval
+        let event: AuditEntry.Event
+        (approval, event) = approval.after(.confirmed(by: actor, confirmation))
+        approvals[index] = approval
+        try await store.save(approvals)
+        do {
+            try await record(event, approval, detail: override.map { "released inside a freeze: \($0)" })
+        } catch {
+            approvals[index] = offered
+            do { try await store.save(approvals) } catch {
+                throw GateError(
+                    "approval \(approval.id) is confirmed, but neither its audit line nor its code could be restored (\(error)); nothing moved. "
+                        + "Once the state disk has room, finish it with `reconciler approve --retry \(approval.id)`.")
+            }
+            throw error
+        }
+        return (approvals, index, true)
+    }
+
+    /// Throws when the approval cannot take a code now (already used, ended, rolling out, or
+    /// another rollout walks the same aliases); nothing is checked and no attempt is used.
+    func checkConfirmable(_ approval: Approval, among approvals: [Approval]) async throws {
         switch approval.state {
         case .pending: break
         case .applied:
@@ -93,7 +147,6 @@ extension ReleaseGate {
         case .rollingOut, .rolledBack:
             throw GateError("approval \(approval.id) was already confirmed and is \(approval.state.rawValue) (`reconciler rollout status` shows it)")
         }
-        try await checkTip(&approvals, index)
         // One rollout at a time moves an alias: the code is not spent while another walks it.
         let keys = Set(approval.changes.map(\.key))
         if let walking = approvals.first(where: { $0.state == .rollingOut && $0.changes.contains { keys.contains($0.key) } }) {
@@ -103,38 +156,6 @@ extension ReleaseGate {
                     + "nothing was checked and no attempt was used. Wait for it (`reconciler rollout status`), or end it with "
                     + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
         }
-        if now() >= approval.expiresAt {
-            let (expired, event) = approval.after(.expired)
-            try await save(expired, &approvals, index, recording: event, detail: expired.reason)
-            throw GateError(
-                "approval \(approval.id) expired at \(AuditEntry.format(approval.expiresAt)); nothing was changed. Request a new code with `reconciler "
-                    + "approve --resend \(approval.id)`."
-            )
-        }
-        guard let seal = approval.seal, try await store.matches(code, seal) else {
-            try await rejectWrongCode(approval, &approvals, index)
-        }
-        // The code is spent and saved before anything moves (it cannot be used twice, even
-        // after a crash), and only then recorded: the audit log never claims an approval whose
-        // state could not be saved. An audit line that cannot be written puts the code back
-        // and stops the release before anything moves.
-        let offered = approval
-        let event: AuditEntry.Event
-        (approval, event) = approval.after(.confirmed(by: actor))
-        approvals[index] = approval
-        try await store.save(approvals)
-        do {
-            try await record(event, approval)
-        } catch {
-            approvals[index] = offered
-            do { try await store.save(approvals) } catch {
-                throw GateError(
-                    "approval \(approval.id) is confirmed, but neither its audit line nor its code could be restored (\(error)); nothing moved. "
-                        + "Once the state disk has room, finish it with `reconciler approve --retry \(approval.id)`.")
-            }
-            throw error
-        }
-        return (approvals, index)
     }
 
     /// Finishes a confirmed approval that was partly applied, without a new code.

@@ -57,6 +57,15 @@ extension ReleaseGate {
             case .check(let step, let since):
                 try await runCheck(approval, &rollout, step: step, since: since)
             case .shift(let target):
+                if rollout.shifting == nil, let frozen = freeze.frozen(approval.environment, .releases, at: now()) {
+                    let due = try await pause(approval, &rollout, frozen)
+                    approval.rollout = rollout
+                    approvals[index] = approval
+                    try await store.save(approvals)
+                    if let due { return RolloutReport(approval: approval, nextDue: due) }
+                    continue
+                }
+                try await resume(approval, &rollout)
                 rollout.beginShift(to: target)
                 approval.rollout = rollout
                 approvals[index] = approval

@@ -33,6 +33,10 @@ public struct RolloutProgress: Codable, Hashable, Sendable {
     public var outcome: Outcome?
     /// The last check's values, one line per region and alias, for `status` and the audit log.
     public var lastCheck: [String]?
+    /// Held at its step by a freeze (the freeze's sentence); its checks still run.
+    public var paused: String?
+    /// When the checks last ran while paused.
+    public var pauseChecked: Date?
 
     public init(policy: RolloutPolicy) { self.policy = policy }
 

@@ -22,7 +22,11 @@ import Testing
             (.superseded(reason: "the tip reverted it"), .superseded, .superseded, false, "the tip reverted it"),
             (.expired, .expired, .expired, false, "its code expired at \(AuditEntry.format(approval.expiresAt))"),
             (.wrongCode(maxAttempts: 3), .pending, .rejected, true, nil),
-            (.confirmed(by: "alice"), .partial, .approved, false, "confirmed by alice"),
+            (.confirmed(by: "alice", Confirmation(identity: nil, user: "alice", at: later, seal: nil)), .partial, .approved, false, "confirmed by alice"),
+            (
+                .confirmedInPart(Confirmation(identity: "arn:ana", user: "ana", at: later, seal: nil), seal: OneTimePassword.seal("123456"), attempts: 3),
+                .pending, .confirmed, true, "confirmation 1 of 1 by ana (arn:ana); waiting for the next"
+            ),
             (.stale(reason: "moved since the plan"), .stale, .stale, true, "moved since the plan"),
             (.stackFailed(reason: "stack failed"), .partial, .partiallyApplied, true, "stack failed"),
             (

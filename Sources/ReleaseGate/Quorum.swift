@@ -1,0 +1,91 @@
+import DesiredState
+import Foundation
+import UTCTime
+
+/// One person's confirmation of an approval: who (the AWS identity and the OS user), when, the
+/// code they spent (sealed), and the reason they gave for releasing during a freeze.
+public struct Confirmation: Codable, Hashable, Sendable {
+    public var identity: String?
+    public var user: String
+    public var at: Date
+    /// The seal of the code spent: a racing approver offering the same code is told it was used.
+    public var seal: OneTimePassword.Seal?
+    /// `approve --override-freeze --reason`: why this confirmation releases inside a freeze.
+    public var overrideFreeze: String?
+
+    public init(identity: String?, user: String, at: Date, seal: OneTimePassword.Seal?, overrideFreeze: String? = nil) {
+        self.identity = identity
+        self.user = user
+        self.at = at
+        self.seal = seal
+        self.overrideFreeze = overrideFreeze
+    }
+
+    /// `ana (arn:aws:iam::…:user/ana)`.
+    public var who: String { identity.map { "\(user) (\($0))" } ?? user }
+}
+
+extension Approval {
+    /// Who confirmed it so far, one each.
+    public var confirmers: [String] { (confirmations ?? []).map(\.who) }
+
+    /// `confirmation 1 of 2 (by ana (arn…))`, for listings; nil for a single-code approval.
+    public var quorumLine: String? {
+        guard let rule, rule.required > 1 || !rule.requesterMayApprove else { return nil }
+        let done = confirmations ?? []
+        return "\(done.count) of \(rule.required) confirmations\(done.isEmpty ? "" : " (by \(confirmers.joined(separator: ", ")))"); rule: \(rule.summary)"
+    }
+
+    /// Why `identity` may not confirm it now (before its code is even checked: no attempt is
+    /// used), or nil when it may.
+    public func refusal(of identity: String?) -> String? {
+        let rule = rule ?? .single
+        guard rule.needsIdentity else { return nil }
+        guard let identity else {
+            return "the \(environment) approvals rule (\(rule.summary)) counts AWS identities, and yours could not be read (STS GetCallerIdentity)"
+        }
+        if !rule.requesterMayApprove, identity == requestedByIdentity {
+            return "\(identity) requested this release, and the \(environment) approvals rule (\(rule.summary)) lets somebody else confirm it"
+        }
+        if rule.distinct, let earlier = confirmations?.first(where: { $0.identity == identity }) {
+            return
+                "\(identity) confirmed this release already at \(AuditEntry.format(earlier.at)); the \(environment) approvals rule (\(rule.summary)) needs "
+                + "another identity for the next confirmation"
+        }
+        return nil
+    }
+}
+
+extension ReleaseGate {
+    /// A right code that is not the last the rule requires: the confirmation is saved with a
+    /// new code (fresh attempts, the same expiry), then the new code is mailed for the next
+    /// person. Saved before the mail: a racing approver with the old code finds it spent.
+    func confirmInPart(_ approvals: inout [Approval], _ index: Int, confirmation: Confirmation) async throws -> Approval {
+        let code = OneTimePassword.generate()
+        let (approval, event) = approvals[index].after(
+            .confirmedInPart(confirmation, seal: try await store.seal(code: code), attempts: policy.maxAttempts))
+        approvals[index] = approval
+        try await store.save(approvals)
+        try await record(event, approval, detail: approval.reason)
+        progress("\(approval.environment): mailing the code for the next confirmation of approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
+        do {
+            _ = try await mail(approval, code: code, resent: false)
+        } catch {
+            throw GateError(
+                "your confirmation of approval \(approval.id) is recorded, but the code for the next one could not be mailed (\(error)); mail it with "
+                    + "`reconciler approve --resend \(approval.id)`")
+        }
+        return approval
+    }
+
+    /// A code that does not match: when it is one an earlier confirmation spent (a racing
+    /// approver, or a second try), says so without using an attempt.
+    func checkSpent(_ code: String, _ approval: Approval) async throws {
+        for (number, earlier) in (approval.confirmations ?? []).enumerated() {
+            guard let seal = earlier.seal, try await store.matches(code, seal) else { continue }
+            throw GateError(
+                "this code was spent at \(AuditEntry.format(earlier.at)) by \(earlier.who) for confirmation \(number + 1) of "
+                    + "\((approval.rule ?? .single).required); the next confirmation needs the code mailed after it. No attempt was used.")
+        }
+    }
+}
