@@ -131,9 +131,11 @@ public struct ReconcileCycle: Sendable {
         // 2-3. Validate and render (docs/architecture.md numbers the steps of a cycle).
         let checked = DesiredStateCheck.check(read.files)
         guard let state = validated(checked, commit: commit, &status, &report) else { return nil }
+        var gate = ports.gate
+        gate.freeze = state.freeze
         let deployment = Deployment(
             origin: read.origin, commit: commit, files: read.files, state: state, stacks: checked.stacks,
-            cloud: ports.cloud, gate: ports.gate)
+            cloud: ports.cloud, gate: gate)
         let progress: @Sendable (String) -> Void = { [logger] line in
             logger.info("progress", metadata: ["commit": "\(commit.prefix(12))", "detail": "\(line)"])
         }
@@ -168,8 +170,8 @@ public struct ReconcileCycle: Sendable {
 
         // 8. Finish releases confirmed but cut short, and walk the rollouts in progress.
         let partial = approvals.filter { $0.state == .partial }, rollingOut = approvals.filter { $0.state == .rollingOut }
-        let finished = try await finishReleases(partial, &report, progress: progress)
-        let walked = try await walkRollouts(rollingOut, &report, progress: progress)
+        let finished = try await finishReleases(partial, gate, &report, progress: progress)
+        let walked = try await walkRollouts(rollingOut, gate, &report, progress: progress)
         // The gate was asked, so the approvals may have changed.
         if !partial.isEmpty || !rollingOut.isEmpty { approvals = try await ports.gate.store.load() }
         let changed = (execution?.report.count(.applied) ?? 0) > 0 || finished.changed || walked.changed
@@ -306,7 +308,7 @@ public struct ReconcileCycle: Sendable {
 
     /// 8. Finishes the releases confirmed but cut short (a crash, a failing region): `partial`.
     func finishReleases(
-        _ partial: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
+        _ partial: [Approval], _ gate: GateSetup, _ report: inout Report, progress: @escaping @Sendable (String) -> Void
     ) async throws -> (changed: Bool, failure: String?) {
         var changed = false
         var retryFailure: String?
@@ -318,7 +320,7 @@ public struct ReconcileCycle: Sendable {
                     "remaining": "\(approval.remaining.count)",
                 ])
             do {
-                let outcome = try await ports.gate.gate(progress: progress).retry(id: approval.id)
+                let outcome = try await gate.gate(progress: progress).retry(id: approval.id)
                 changed = true
                 if outcome.succeeded {
                     report.finished.append(approval)
@@ -340,14 +342,14 @@ public struct ReconcileCycle: Sendable {
     /// 8. Walks the rollouts in progress (`rollingOut`): what is due now (a shift, a check, a
     /// rollback).
     func walkRollouts(
-        _ rollingOut: [Approval], _ report: inout Report, progress: @escaping @Sendable (String) -> Void
+        _ rollingOut: [Approval], _ gate: GateSetup, _ report: inout Report, progress: @escaping @Sendable (String) -> Void
     ) async throws -> (changed: Bool, failure: String?) {
         var changed = false
         var retryFailure: String?
         for approval in rollingOut where !stopping() {
             let before = approval.rollout
             do {
-                let walked = try await ports.gate.gate(progress: progress).advance(id: approval.id)
+                let walked = try await gate.gate(progress: progress).advance(id: approval.id)
                 if walked.rollout != before { changed = true }
                 if let rollout = walked.rollout {
                     logger.info(

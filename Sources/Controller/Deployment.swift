@@ -68,8 +68,9 @@ public struct Deployment: Sendable {
 
     /// The plan with what each stack update would do to each resource: change sets made
     /// now, which `execute` runs unless something they were made from moved.
+    /// The policy's violations and the freezes in force are judged on the previewed plan.
     public func preview(_ plan: Plan, progress: @escaping @Sendable (String) -> Void) async -> Plan {
-        await cloud.preview(plan, work, progress: progress)
+        await cloud.preview(plan, work, progress: progress).governed(state, at: gate.clock.now())
     }
 
     var work: ApplyWork { ApplyWork(state: state, files: files, stacks: stacks, commit: commit) }
@@ -107,6 +108,17 @@ public struct Deployment: Sendable {
         _ plan: Plan, progress: @escaping @Sendable (String) -> Void,
         shouldContinue: @escaping @Sendable () -> Bool = { !Task.isCancelled }
     ) async throws -> Execution {
+        if let violations = plan.violations, !violations.isEmpty {
+            throw ControllerError(
+                "the plan breaks \(violations.count) rule\(violations.count == 1 ? "" : "s") of \(PolicyRule.file); nothing was changed:\n"
+                    + violations.map { "  - \($0.line)" }.joined(separator: "\n")
+                    + "\nChange the desired state so the plan keeps the rules, or change the rule in a reviewed commit.")
+        }
+        var plan = plan
+        if let frozen = PlanGovernance.infrastructureFrozen(state, at: gate.clock.now()), plan.steps.contains(where: { $0.gate == nil }) {
+            progress("infrastructure \(frozen.sentence); \(plan.steps.count - plan.heldSteps.count) step(s) wait, held releases are still requested")
+            plan = plan.heldOnly
+        }
         if !plan.heldSteps.isEmpty { try gate.checkMail() }
         let report = await cloud.apply(
             plan, work,

@@ -1,4 +1,5 @@
 import ControllerConfig
+import DesiredState
 import Engine
 import Foundation
 import Planning
@@ -23,6 +24,8 @@ public struct GateSetup: Sendable {
     public var clock: any Clock
     /// The AWS identity acting (STS caller ARN), for the audit log, once a command has asked STS.
     public var identity: String?
+    /// The freezes of the desired state read last: rollout steps are held to them.
+    public var freeze = FreezeCalendar()
 
     public init(
         store: any ApprovalStore, mailer: any Mailer, aliases: any AliasService, stacks: any StackReleaser, audit: any AuditSink,
@@ -52,10 +55,12 @@ public struct GateSetup: Sendable {
 
     /// `tip`: what the branch tip asks, checked before an approval moves anything (`approve`).
     public func gate(tip: (any BranchTip)? = nil, progress: @escaping @Sendable (String) -> Void) -> ReleaseGate {
-        ReleaseGate(
+        var gate = ReleaseGate(
             store: store, mailer: mailer, aliases: aliases, stacks: stacks, audit: audit, checks: checks, policy: policy, tip: tip, identity: identity,
             clock: clock, progress: progress
         )
+        gate.freeze = freeze
+        return gate
     }
 }
 

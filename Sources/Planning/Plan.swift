@@ -206,6 +206,10 @@ public struct Plan: Hashable, Sendable, Codable {
     public var leftOut: [String]?
     /// The DNS records the custom domains need (not in the digest: nothing the plan does).
     public var dns: [DNSNeed]?
+    /// The steps that break a rule of policy.yaml (not in the digest); a plan with any is not applied.
+    public var violations: [PolicyViolation]?
+    /// What the freeze windows and the emergency stop hold now, one line each (not in the digest).
+    public var frozen: [String]?
 
     public init(project: String, commit: String, account: String, regions: [RegionPlan], fingerprints: [String: String]) {
         formatVersion = Self.formatVersion
@@ -234,7 +238,7 @@ public struct Plan: Hashable, Sendable, Codable {
     /// carries beside its steps (`leftOut`, `dns`) kept.
     func rebuilt(regions: [RegionPlan], fingerprints: [String: String]? = nil) -> Plan {
         var plan = Plan(project: project, commit: commit, account: account, regions: regions, fingerprints: fingerprints ?? self.fingerprints)
-        (plan.leftOut, plan.dns) = (leftOut, dns)
+        (plan.leftOut, plan.dns, plan.violations, plan.frozen) = (leftOut, dns, violations, frozen)
         return plan
     }
 

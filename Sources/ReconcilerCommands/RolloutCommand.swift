@@ -88,7 +88,7 @@ struct RolloutFollower {
 
     func follow(id: String) async throws -> Approval {
         let client = try wiring.client()
-        let gate = wiring.gate(client).gate(progress: progress)
+        var setup = wiring.gate(client)
         var announced: String?
         // A cycle holding the lock may wait on a stack for up to [apply] stack_wait_seconds.
         let patience = TimeInterval(wiring.config.apply.stackWaitSeconds + 60)
@@ -100,8 +100,10 @@ struct RolloutFollower {
                     "the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk "
                         + "it. See `reconciler rollout status`, and `reconciler rollout follow` again later"
                 })
+            // The freezes as the branch declares them now: a freeze pushed mid-rollout holds the next step.
+            if let freeze = await Self.currentFreeze(wiring) { setup.freeze = freeze }
             let report: ReleaseGate.RolloutReport
-            do { report = try await gate.advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
+            do { report = try await setup.gate(progress: progress).advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
             withExtendedLifetime(lock) {}
             let line = report.rollout?.summary(now: Date()) ?? report.approval.state.rawValue
             if line != announced {
@@ -121,6 +123,13 @@ struct RolloutFollower {
             try await Task.sleep(nanoseconds: UInt64(wait * 1_000_000_000))
             if due.timeIntervalSinceNow > 0 { announced = nil }
         }
+    }
+
+    /// The freeze windows and emergency stop of the desired state's tip; nil when it cannot be
+    /// read (the last ones read stay in force).
+    static func currentFreeze(_ wiring: Wiring) async -> FreezeCalendar? {
+        guard let snapshot = try? await wiring.source.read() else { return nil }
+        return DesiredStateLoader.load(snapshot.files).state?.freeze
     }
 }
 

@@ -121,6 +121,7 @@ public struct RolloutProgress: Codable, Hashable, Sendable {
         if let outcome { return outcome == .promoted ? "promoted: 100% on the new versions" : "rolled back" }
         if let reason = rollingBack { return "rolling back: \(reason)" }
         if let target = shifting { return "shifting to \(percent(at: target))%" }
+        if let paused { return "paused at \(percent(at: step))% by a freeze (\(paused)); its checks go on" }
         if step < 0 { return "checking before any traffic" }
         let position = "step \(step + 1) of \(final + 1): \(percent(at: step))% on the new versions"
         if let ends = bakeEnds, now < ends {

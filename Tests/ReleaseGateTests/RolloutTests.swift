@@ -130,6 +130,49 @@ import Testing
         return result
     }
 
+    /// A freeze that starts mid-rollout: the next shift waits at 10%, the checks go on every
+    /// minute (a failing one still rolls back), and the rollout goes on when the freeze ends.
+    @Test func aFreezeHoldsTheNextStepWithItsChecksRunning() async throws {
+        let f = Fixture()
+        let approval = try await started(f)
+        let now = f.clock.now()
+        let window = FreezeWindow(
+            name: Located("incident", at: FileLocation(file: "project.yaml", line: 1, column: 1)), kind: .deny, environments: ["prod"], timeZone: .gmt,
+            timing: .once(from: now, until: now.addingTimeInterval(300)), blocks: [.releases])
+        var gate = f.gate
+        gate.freeze = FreezeCalendar(windows: [window])
+        f.clock.advance(60)
+        let paused = try await gate.advance(id: approval.id)
+        #expect(paused.rollout?.step == 0 && paused.rollout?.paused?.hasPrefix("frozen until") == true)
+        #expect(paused.nextDue == f.clock.now().addingTimeInterval(60))
+        #expect(paused.rollout?.summary(now: f.clock.now()).hasPrefix("paused at 10% by a freeze") == true)
+        #expect(await targets(f) == ["1 + 2 at 10%"])
+        let reads = await f.checks.metricReads.count
+        f.clock.advance(60)
+        _ = try await gate.advance(id: approval.id)
+        #expect(await f.checks.metricReads.count == reads + 4, "the checks run again while paused")
+        #expect(await targets(f) == ["1 + 2 at 10%"])
+        // The freeze ends: the next shift goes ahead.
+        f.clock.advance(240)
+        let resumed = try await gate.advance(id: approval.id)
+        #expect(resumed.rollout?.step == 1 && resumed.rollout?.paused == nil)
+        #expect(await targets(f) == ["1 + 2 at 50%"])
+        #expect(await f.audit.events().filter { $0 == .paused || $0 == .resumed } == [.paused, .resumed])
+
+        // A check failing while paused rolls the release back.
+        let g = Fixture()
+        let other = try await started(g)
+        var frozen = g.gate
+        frozen.freeze = FreezeCalendar(stop: EmergencyStop(frozen: true, reason: "incident", by: "ana", at: "now"))
+        g.clock.advance(60)
+        _ = try await frozen.advance(id: other.id)
+        await g.checks.alarm("dzgro-errors", "ALARM", in: ["eu-west-1"])
+        g.clock.advance(60)
+        let back = try await frozen.advance(id: other.id)
+        #expect(back.approval.state == .rolledBack)
+        #expect(await targets(g) == ["1"])
+    }
+
     @Test func aPassingReleaseShiftsInStepsAndEndsAtAllTrafficWithoutRouting() async throws {
         let f = Fixture()
         let approval = try await started(f)
