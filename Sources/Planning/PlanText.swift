@@ -1,3 +1,5 @@
+import DesiredState
+
 /// The readable form of a plan: one line per step with a marker, grouped by region.
 public enum PlanText {
     public static func marker(_ step: Step) -> String {
@@ -24,7 +26,6 @@ public enum PlanText {
     }
 
     public static func render(_ plan: Plan, source: String, colour: Bool) -> String {
-        let reset = colour ? "\u{1B}[0m" : ""
         var lines = [
             "Plan for \(plan.project) from \(source)",
             "account \(plan.account) · digest \(plan.digest.prefix(16))", "",
@@ -35,30 +36,19 @@ public enum PlanText {
                 continue
             }
             lines.append("\(region.region): \(region.steps.count) step\(region.steps.count == 1 ? "" : "s"), \(region.unchanged) unchanged")
-            let width = region.steps.map { $0.subject.count }.max() ?? 0
-            for step in region.steps {
-                let start = colour ? Self.colour(step) : ""
-                if case .adopt(let stackName, let resources) = step.action, resources.count > 1 {
-                    // Each resource its own line: where it is now, and what the update will change.
-                    lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
-                    for resource in resources {
-                        lines.append(
-                            "    \(start)\(marker(step)) adopt \(resource.subject)\(reset)  "
-                                + "\(resource.physicalID == resource.name ? "" : "\(resource.physicalID), ")\(resource.route) into \(stackName) as "
-                                + "\(resource.logicalID)"
-                        )
-                        for difference in resource.differences { lines.append("        ~ \(difference)") }
-                    }
-                    continue
-                }
-                lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
-                if case .adopt(_, let resources) = step.action {
-                    for difference in resources.flatMap(\.differences) { lines.append("        ~ \(difference)") }
-                }
-                for line in step.preview?.lines ?? [] { lines.append("      " + line) }
-            }
+            lines += stepLines(region, colour: colour)
         }
         for line in plan.leftOut ?? [] { lines.append("left out: \(line)") }
+        if let frozen = plan.frozen, !frozen.isEmpty {
+            lines.append("")
+            lines.append("Frozen now:")
+            lines += frozen.map { "  \($0)" }
+        }
+        if let violations = plan.violations, !violations.isEmpty {
+            lines.append("")
+            lines.append("DENIED by \(PolicyRule.file) (\(violations.count) violation\(violations.count == 1 ? "" : "s")); apply changes nothing until the plan keeps the rules:")
+            lines += violations.map { "  \($0.line)" }
+        }
         if let dns = plan.dns, !dns.isEmpty {
             lines.append("")
             lines += dnsLines(dns)
@@ -66,6 +56,35 @@ public enum PlanText {
         lines.append("")
         lines.append(summary(plan))
         return lines.joined(separator: "\n")
+    }
+
+    /// One region's steps, a line each (an adoption's resources and a change set's resources beneath it).
+    public static func stepLines(_ region: RegionPlan, colour: Bool) -> [String] {
+        let reset = colour ? "\u{1B}[0m" : ""
+        var lines: [String] = []
+    let width = region.steps.map { $0.subject.count }.max() ?? 0
+        for step in region.steps {
+            let start = colour ? Self.colour(step) : ""
+            if case .adopt(let stackName, let resources) = step.action, resources.count > 1 {
+                // Each resource its own line: where it is now, and what the update will change.
+                lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
+                for resource in resources {
+                    lines.append(
+                        "    \(start)\(marker(step)) adopt \(resource.subject)\(reset)  "
+                            + "\(resource.physicalID == resource.name ? "" : "\(resource.physicalID), ")\(resource.route) into \(stackName) as "
+                            + "\(resource.logicalID)"
+                    )
+                    for difference in resource.differences { lines.append("        ~ \(difference)") }
+                }
+                continue
+            }
+            lines.append("  \(start)\(marker(step)) \(step.subject.padding(toLength: width, withPad: " ", startingAt: 0))\(reset)  \(step.detail)")
+            if case .adopt(_, let resources) = step.action {
+                for difference in resources.flatMap(\.differences) { lines.append("        ~ \(difference)") }
+            }
+            for line in step.preview?.lines ?? [] { lines.append("      " + line) }
+        }
+        return lines
     }
 
     /// The DNS records of the custom domains, with who writes them: a header and a line each.

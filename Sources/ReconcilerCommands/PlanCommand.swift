@@ -10,7 +10,14 @@ struct PlanCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "plan",
         abstract: "Observe AWS and show what apply would change, region by region.",
-        discussion: "Exit status: 0 when nothing would change, 1 on error; with --detailed-exitcode, 2 when something would change.")
+        discussion: """
+            Exit status: 0 when nothing would change, 1 on error or when the plan breaks a rule of policy.yaml; with --detailed-exitcode, 2 when \
+            something would change. --format markdown prints the plan for a merge-request comment (under GitHub's 65,535-character limit).
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, markdown
+    }
 
     @OptionGroup var global: GlobalOptions
 
@@ -22,6 +29,9 @@ struct PlanCommand: AsyncParsableCommand {
 
     @Flag(name: .customLong("detailed-exitcode"), help: "Exit 2 when the plan has changes (0: none, 1: error).")
     var detailedExitCode = false
+
+    @Option(name: .long, help: ArgumentHelp("text (default) or markdown (for a merge-request comment); --json gives the plan as JSON.", valueName: "FORMAT"))
+    var format: Format = .text
 
     @Option(name: .long, help: ArgumentHelp("Also write the plan to FILE: `reconciler apply FILE` executes exactly it, or refuses.", valueName: "FILE"))
     var out: String?
@@ -44,7 +54,9 @@ struct PlanCommand: AsyncParsableCommand {
         } else {
             printError(String(format: "observed in %.2f s with %d API calls", seconds, calls.values.reduce(0, +)))
             if let sentence = pacing.sentence { printError(sentence) }
-            print(PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
+            print(
+                format == .markdown
+                    ? PlanMarkdown.render(plan, source: session.deployment.origin) : PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
         }
         // The regions that could be read are planned; the others are named, and the plan fails.
         if !failures.isEmpty {
@@ -61,6 +73,10 @@ struct PlanCommand: AsyncParsableCommand {
             }
             printError(
                 "plan \(plan.digest.prefix(16)) saved to \(out); `reconciler apply \(out)` executes exactly it, and refuses if anything it was based on moves")
+        }
+        if let violations = plan.violations, !violations.isEmpty {
+            printError("error: the plan breaks \(violations.count) rule\(violations.count == 1 ? "" : "s") of policy.yaml (listed above); `apply` would change nothing")
+            throw ExitCode(1)
         }
         if detailedExitCode && plan.hasChanges { throw ExitCode(2) }
     }

@@ -4,6 +4,7 @@ import Foundation
 import Planning
 import Rendering
 import Testing
+import UTCTime
 
 /// The default desired state and a converged account, shared with the controller's tests.
 typealias World = DefaultState
@@ -334,5 +335,78 @@ struct PlanTextTests {
             ],
             environments: state.environments.map(\.name.value), gated: state.gatedEnvironments.map(\.name.value))
         try check(PlanText.render(previewed, source: "commit c0ffee", colour: false) + "\n", "previewed-update.txt")
+    }
+
+    /// The previewed update above, judged by a policy and a freeze.
+    static func governed(prodApprovals: Int = 1) throws -> (Plan, DesiredState) {
+        let policy = """
+            rules:
+              - {name: stateful, deny: statefulReplacement}
+              - {name: iam, deny: permissionWidening, unlessHeldFor: {environment: prod, approvals: 2}}
+              - {name: friday, deny: release, environments: [prod], timeZone: Asia/Kolkata, start: "0 15 * * FRI", duration: 9h}
+
+            """
+        var files = World.edited([
+            ("functions/api/handler.py", "def ", "# v2\ndef "),
+            ("project.yaml", "  prod: {alias: gated}", "  prod: {alias: gated, approvals: {required: \(prodApprovals)}}"),
+        ])
+        files.files["policy.yaml"] = Array(policy.utf8)
+        files.files["project.yaml"]! += Array(
+            ("\nfreezeWindows:\n  - {name: weekend, environments: [prod], timeZone: Asia/Kolkata, start: \"0 18 * * FRI\", duration: 62h, "
+                + "blocks: [releases, infrastructure]}\n").utf8)
+        let (state, stacks) = try World.load(files)
+        let (base, baseStacks) = try World.load()
+        let plan = Planner.plan(state, stacks: stacks, snapshot: World.converged(base, baseStacks), commit: "c0ffee")
+        let previewed = plan.previewed(
+            [
+                "ap-south-1/Dzgro-core": StackPreview(
+                    changeSet: "reconciler-3f5a", changes: [StackPreviewTests.userPool, StackPreviewTests.bucket, StackPreviewTests.role],
+                    widening: ["ApiFunctionRole allows s3:PutObject on arn:${AWS::Partition}:s3:::dzgro-uploads-prod/*"])
+            ],
+            environments: state.environments.map(\.name.value), gated: state.gatedEnvironments.map(\.name.value))
+        // Saturday 2026-12-12 10:00 Asia/Kolkata: inside the weekend window.
+        return (previewed.governed(state, at: UTCTime.parse("2026-12-12T04:30:00Z")!), state)
+    }
+
+    @Test func policyViolationsAreNamedRuleByRule() throws {
+        let (plan, _) = try Self.governed()
+        let lines = plan.violations?.map(\.line) ?? []
+        #expect(lines.count == 3, "\(lines)")
+        #expect(lines.filter { $0.hasPrefix("rule stateful: ap-south-1 stack Dzgro-core: ") }.count == 2)
+        #expect(lines.contains { $0.hasPrefix("rule iam: ap-south-1 stack Dzgro-core: grants ApiFunctionRole") && $0.contains("prod requires 1 confirmation, the rule 2") })
+        #expect(plan.frozen == [
+            "infrastructure (every stack): frozen until 2026-12-14 08:00 Asia/Kolkata (2026-12-14T02:30:00Z): freeze window weekend (every \"0 18 * * FRI\" for 62h, Asia/Kolkata)",
+            "releases to prod: frozen until 2026-12-14 08:00 Asia/Kolkata (2026-12-14T02:30:00Z): freeze window weekend (every \"0 18 * * FRI\" for 62h, Asia/Kolkata)",
+        ])
+        // With prod's two-person rule the widening keeps the rule; the digest never depends on the judgement.
+        let (two, _) = try Self.governed(prodApprovals: 2)
+        #expect(two.violations?.map(\.rule) == ["stateful", "stateful"])
+        #expect(two.digest == plan.digest)
+    }
+
+    @Test func markdownForAMergeRequest() throws {
+        let (plan, _) = try Self.governed()
+        let markdown = PlanMarkdown.render(plan, source: "commit c0ffee")
+        try check(markdown, "previewed-update.md")
+        #expect(markdown.contains("<details><summary><b>ap-south-1</b>") && !markdown.contains("Truncated"))
+    }
+
+    @Test func markdownStaysUnderTheCommentLimit() throws {
+        let (plan, _) = try Self.governed()
+        // Ten thousand steps: far over the limit.
+        let step = plan.regions[0].steps[0]
+        let huge = Plan(
+            project: plan.project, commit: plan.commit, account: plan.account,
+            regions: (0..<10).map { i in RegionPlan(region: "region-\(i)", steps: Array(repeating: step, count: 1000), unchanged: 0) }, fingerprints: [:])
+        let markdown = PlanMarkdown.render(huge, source: "commit c0ffee")
+        #expect(markdown.utf16.count <= PlanMarkdown.commentLimit)
+        #expect(markdown.utf16.count > PlanMarkdown.commentLimit - 10_000, "it keeps what fits")
+        #expect(markdown.contains("**Truncated**: ") && markdown.contains("see the full plan with `reconciler plan`"))
+        // Every <details> kept is closed, and every code fence.
+        #expect(markdown.components(separatedBy: "<details>").count == markdown.components(separatedBy: "</details>").count)
+        #expect((markdown.components(separatedBy: "```").count - 1) % 2 == 0)
+        for limit in [2_000, 5_000, 20_000] {
+            #expect(PlanMarkdown.render(huge, source: "x", limit: limit).utf16.count <= limit)
+        }
     }
 }
