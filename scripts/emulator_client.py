@@ -43,6 +43,10 @@ command line):
                                                     IAM users for approving from a laptop: "approver"
                                                     (the prefix, the key, the aliases) and "no-verify"
                                                     (the same without kms:VerifyMac). JSON: their keys
+  emulator_client.py users ENDPOINT NAME:ROLE...    IAM users of a team, each with an access key. ROLE
+                                                    "deployer": everything (runs apply); "approver":
+                                                    the alias calls and mail that `approve` makes.
+                                                    JSON: {name: {accessKeyId, secretAccessKey, arn}}
   emulator_client.py alarm ENDPOINT NAME STATE REGION...
                                                     creates the metric alarm NAME (the team's, on a
                                                     metric of its own) where missing and sets its
@@ -139,6 +143,27 @@ def shared_state(endpoint, region, bucket, prefix):
         access = iam.create_access_key(UserName=name)["AccessKey"]
         users[name] = {"accessKeyId": access["AccessKeyId"], "secretAccessKey": access["SecretAccessKey"]}
     return {"keyArn": key["Arn"], "users": users}
+
+
+def users(endpoint, specs):
+    iam = client("iam", endpoint, "us-east-1")
+    account = client("sts", endpoint, "us-east-1").get_caller_identity()["Account"]
+    approve = [
+        # MiniStack checks every alias call as lambda:ListAliases (AWS: GetAlias, UpdateAlias).
+        {"Effect": "Allow", "Action": ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:ListAliases"],
+         "Resource": f"arn:aws:lambda:*:{account}:function:*"},
+        # The next confirmation's code is mailed by the approver who confirmed.
+        {"Effect": "Allow", "Action": ["ses:SendEmail"], "Resource": "*"},
+    ]
+    result = {}
+    for spec in specs:
+        name, role = spec.split(":")
+        statements = [{"Effect": "Allow", "Action": "*", "Resource": "*"}] if role == "deployer" else approve
+        created = iam.create_user(UserName=name)["User"]
+        iam.put_user_policy(UserName=name, PolicyName=role, PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}))
+        access = iam.create_access_key(UserName=name)["AccessKey"]
+        result[name] = {"accessKeyId": access["AccessKeyId"], "secretAccessKey": access["SecretAccessKey"], "arn": created["Arn"]}
+    return result
 
 
 def invoke(endpoint, region, function, qualifier, payload="{}"):
@@ -351,6 +376,8 @@ def main():
         print(json.dumps(inventory(endpoint, sys.argv[3]), sort_keys=True))
     elif command == "shared-state":
         print(json.dumps(shared_state(endpoint, *sys.argv[3:6])))
+    elif command == "users":
+        print(json.dumps(users(endpoint, sys.argv[3:])))
     elif command == "verify-sender":
         client("ses", endpoint, sys.argv[3]).verify_email_identity(EmailAddress=sys.argv[4])
     else:

@@ -126,7 +126,8 @@ public struct Deployment: Sendable {
         // A shutdown leaves the request to the next start: nothing half-mailed.
         guard shouldContinue() else { return Execution(report: report, requests: []) }
         do {
-            return Execution(report: report, requests: try await gate.gate(progress: progress).request(plan, rollouts: state.rolloutPolicies, rules: state.approvalRules))
+            return Execution(
+                report: report, requests: try await gate.gate(progress: progress).request(plan, rollouts: state.rolloutPolicies, rules: state.approvalRules))
         } catch {
             return Execution(report: report, requests: [], gateFailure: "\(error)")
         }

@@ -43,6 +43,8 @@ public enum StatusProjection {
     public static func project(_ previous: ControllerStatus, _ facts: Facts, now: Date) -> (status: ControllerStatus, failure: String?) {
         var status = previous
         status.desiredStateProblems = []
+        let frozen = PlanGovernance.freezes(facts.state, at: now)
+        status.frozen = frozen.isEmpty ? nil : frozen
         let (commit, plan, failures) = (facts.commit, facts.observation.plan, facts.observation.failures)
         let observed = facts.observation.snapshot
         var failed: [String] = []

@@ -27,7 +27,9 @@ public struct CronSchedule: Hashable, Sendable {
     public init(_ text: String) throws(Problem) {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard fields.count == 5 else {
-            throw Problem(description: "'\(text)' has \(fields.count) field\(fields.count == 1 ? "" : "s"); a schedule has five: minute hour day-of-month month day-of-week")
+            throw Problem(
+                description:
+                    "'\(text)' has \(fields.count) field\(fields.count == 1 ? "" : "s"); a schedule has five: minute hour day-of-month month day-of-week")
         }
         self.text = text
         let ranges = [0...59, 0...23, 1...31, 1...12, 0...7]

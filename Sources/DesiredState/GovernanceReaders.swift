@@ -38,9 +38,13 @@ extension Reader {
                 }
                 stopped.insert(value)
             }
-            if blocks?.isEmpty == true { fields.node.report(.missingField, "window '\(name.value)' stops nothing", hint: "list releases, infrastructure or both") }
+            if blocks?.isEmpty == true {
+                fields.node.report(.missingField, "window '\(name.value)' stops nothing", hint: "list releases, infrastructure or both")
+            }
             let kind = fields.optional("kind")?.oneOf(FreezeWindow.Kind.allCases.map(\.rawValue)).flatMap { FreezeWindow.Kind(rawValue: $0.value) }
-            guard let window = readWindow(fields, name: name, kind: kind ?? .deny, blocks: stopped), blocks?.isEmpty == false, !stopped.isEmpty else { continue }
+            guard let window = readWindow(fields, name: name, kind: kind ?? .deny, blocks: stopped), blocks?.isEmpty == false, !stopped.isEmpty else {
+                continue
+            }
             windows.append(window)
         }
         return windows
@@ -113,14 +117,15 @@ extension Reader {
         let parts = text.value.split(whereSeparator: { "- :T".contains($0) }).map { Int($0) }
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = zone
-        if (parts.count == 3 || parts.count == 5), !parts.contains(nil), case let p = parts.map { $0 ?? 0 },
+        if parts.count == 3 || parts.count == 5, !parts.contains(nil), case let p = parts.map { $0 ?? 0 },
             (1...12).contains(p[1]), (1...31).contains(p[2]), p.count == 3 || ((0...23).contains(p[3]) && (0...59).contains(p[4])),
             let date = calendar.date(from: DateComponents(year: p[0], month: p[1], day: p[2], hour: p.count == 5 ? p[3] : 0, minute: p.count == 5 ? p[4] : 0)),
             calendar.component(.day, from: date) == p[2]
         {
             return date
         }
-        node.report(.invalidValue, "'\(text.value)' is not a local date and time", hint: "write \"YYYY-MM-DD HH:MM\" or \"YYYY-MM-DD\", in the window's time zone")
+        node.report(
+            .invalidValue, "'\(text.value)' is not a local date and time", hint: "write \"YYYY-MM-DD HH:MM\" or \"YYYY-MM-DD\", in the window's time zone")
         return nil
     }
 
@@ -162,7 +167,9 @@ extension Reader {
             case "permissionWidening":
                 if let check = readWidening(fields, environments) { rules.append(PolicyRule(name: name, check: check)) }
             default:
-                if let window = readWindow(fields, name: name, kind: .deny, blocks: [.releases]) { rules.append(PolicyRule(name: name, check: .release(window))) }
+                if let window = readWindow(fields, name: name, kind: .deny, blocks: [.releases]) {
+                    rules.append(PolicyRule(name: name, check: .release(window)))
+                }
             }
         }
         return rules

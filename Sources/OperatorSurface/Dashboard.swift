@@ -65,6 +65,8 @@ public enum Dashboard {
             ] as [String: Any]
         model["problems"] = status.desiredStateProblems
         model["hasProblems"] = !status.desiredStateProblems.isEmpty
+        model["frozen"] = status.frozen ?? []
+        model["hasFrozen"] = !(status.frozen ?? []).isEmpty
         model["regions"] = status.regions.map { region -> [String: Any] in
             let functions = region.functions ?? []
             let environments = ordered(Set(functions.flatMap(\.aliases.keys)))
@@ -155,6 +157,7 @@ public enum Dashboard {
         {{#hasError}}<tr><th>last error</th><td class="error">{{lastError}} ({{failures}} in a row)</td></tr>{{/hasError}}
         </table>
         {{/status}}
+        {{#hasFrozen}}<h2>Frozen</h2><ul>{{#frozen}}<li class="error">{{.}}</li>{{/frozen}}</ul>{{/hasFrozen}}
         {{#hasProblems}}<h2>Desired state invalid</h2><ul>{{#problems}}<li class="error">{{.}}</li>{{/problems}}</ul>{{/hasProblems}}
 
         <h2>Pending approvals</h2>

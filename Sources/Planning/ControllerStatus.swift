@@ -113,6 +113,8 @@ public struct ControllerStatus: Codable, Sendable, Equatable {
     public var drift: DriftCheck?
     /// The DNS records the custom domains need, as the last plan saw them (nil: no custom domains).
     public var dns: [DNSNeed]?
+    /// What the freeze windows and the emergency stop held at the last cycle, one line each.
+    public var frozen: [String]?
 
     public init(state: String, pid: Int32, startedAt: Date, source: String) {
         self.state = state

@@ -46,7 +46,9 @@ public enum PlanText {
         }
         if let violations = plan.violations, !violations.isEmpty {
             lines.append("")
-            lines.append("DENIED by \(PolicyRule.file) (\(violations.count) violation\(violations.count == 1 ? "" : "s")); apply changes nothing until the plan keeps the rules:")
+            lines.append(
+                "DENIED by \(PolicyRule.file) (\(violations.count) violation\(violations.count == 1 ? "" : "s")); apply changes nothing until the plan keeps the rules:"
+            )
             lines += violations.map { "  \($0.line)" }
         }
         if let dns = plan.dns, !dns.isEmpty {
@@ -62,7 +64,7 @@ public enum PlanText {
     public static func stepLines(_ region: RegionPlan, colour: Bool) -> [String] {
         let reset = colour ? "\u{1B}[0m" : ""
         var lines: [String] = []
-    let width = region.steps.map { $0.subject.count }.max() ?? 0
+        let width = region.steps.map { $0.subject.count }.max() ?? 0
         for step in region.steps {
             let start = colour ? Self.colour(step) : ""
             if case .adopt(let stackName, let resources) = step.action, resources.count > 1 {

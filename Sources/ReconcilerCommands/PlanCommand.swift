@@ -56,7 +56,8 @@ struct PlanCommand: AsyncParsableCommand {
             if let sentence = pacing.sentence { printError(sentence) }
             print(
                 format == .markdown
-                    ? PlanMarkdown.render(plan, source: session.deployment.origin) : PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
+                    ? PlanMarkdown.render(plan, source: session.deployment.origin)
+                    : PlanText.render(plan, source: session.deployment.origin, colour: useColour()))
         }
         // The regions that could be read are planned; the others are named, and the plan fails.
         if !failures.isEmpty {
@@ -75,7 +76,9 @@ struct PlanCommand: AsyncParsableCommand {
                 "plan \(plan.digest.prefix(16)) saved to \(out); `reconciler apply \(out)` executes exactly it, and refuses if anything it was based on moves")
         }
         if let violations = plan.violations, !violations.isEmpty {
-            printError("error: the plan breaks \(violations.count) rule\(violations.count == 1 ? "" : "s") of policy.yaml (listed above); `apply` would change nothing")
+            printError(
+                "error: the plan breaks \(violations.count) rule\(violations.count == 1 ? "" : "s") of policy.yaml (listed above); `apply` would change nothing"
+            )
             throw ExitCode(1)
         }
         if detailedExitCode && plan.hasChanges { throw ExitCode(2) }

@@ -1,5 +1,5 @@
-import Foundation
 import DesiredState
+import Foundation
 import ReleaseGate
 
 /// Left-aligned text columns.
@@ -65,7 +65,9 @@ struct ApprovalView: Encodable {
         reason = approval.reason
         rollout = approval.rollout?.policy.summary
         quorum = approval.quorumLine
-        confirmations = approval.confirmations?.map { var c = $0; c.seal = nil; return c }
+        confirmations = approval.confirmations?.map {
+            var c = $0; c.seal = nil; return c
+        }
         requestedByIdentity = approval.requestedByIdentity
         if approval.isLive, let freeze {
             let blocks: [FreezeWindow.Block] = (approval.changes.isEmpty ? [] : [.releases]) + (approval.stackChanges.isEmpty ? [] : [.infrastructure])

@@ -11,7 +11,8 @@ public struct Reconciler: AsyncParsableCommand {
         version: BuildInfo.version,
         subcommands: [
             Validate.self, Render.self, PlanCommand.self, ApplyCommand.self, PromoteCommand.self, ApproveCommand.self,
-            ApprovalsCommand.self, RolloutCommand.self, StatusCommand.self, RunCommand.self, StateCommand.self, WhoamiCommand.self,
+            ApprovalsCommand.self, RolloutCommand.self, FreezeCommand.self, UnfreezeCommand.self, StatusCommand.self, RunCommand.self, StateCommand.self,
+            WhoamiCommand.self,
         ]
     )
 

@@ -169,6 +169,7 @@ struct StatusCommand: AsyncParsableCommand {
         }
         if let due = s.nextPollDue { lines.append("  next poll due     \(time(due, now: now))") }
         if let due = s.nextDriftCheckDue { lines.append("  next drift check  \(time(due, now: now))") }
+        for line in s.frozen ?? [] { lines.append("  FROZEN            \(line)") }
         if !s.desiredStateProblems.isEmpty {
             lines.append("  desired state at \(s.lastSeen.map { String($0.id.prefix(12)) } ?? "?") is INVALID; nothing of it is applied until a commit fixes:")
             lines += s.desiredStateProblems.map { "    \($0)" }

@@ -55,7 +55,9 @@ extension ReleaseGate {
         var round = 1
         while true {
             let spent: ([Approval], Int, Bool)
-            do { spent = try await spend(id: id, code: code, overrideFreeze: overrideFreeze) } catch let conflict as StateConflict where round < Self.conflictRounds {
+            do { spent = try await spend(id: id, code: code, overrideFreeze: overrideFreeze) } catch let conflict as StateConflict
+                where round < Self.conflictRounds
+            {
                 progress("the approvals changed on another machine meanwhile (\(conflict.address)); checking again")
                 round += 1
                 continue

@@ -67,7 +67,8 @@ extension ReleaseGate {
         approvals[index] = approval
         try await store.save(approvals)
         try await record(event, approval, detail: approval.reason)
-        progress("\(approval.environment): mailing the code for the next confirmation of approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
+        progress(
+            "\(approval.environment): mailing the code for the next confirmation of approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
         do {
             _ = try await mail(approval, code: code, resent: false)
         } catch {

@@ -5,7 +5,9 @@ import Testing
 /// `approvals`, `freezeWindows`, freeze.yaml and policy.yaml: what is read, and every malformed
 /// rule a located error.
 @Suite struct GovernanceReadingTests {
-    static let prod = Fixture.Edit(file: "project.yaml", old: "  prod: {alias: gated}", new: "  prod:\n    alias: gated\n    approvals: {required: 2, distinct: true, requesterMayApprove: false}")
+    static let prod = Fixture.Edit(
+        file: "project.yaml", old: "  prod: {alias: gated}",
+        new: "  prod:\n    alias: gated\n    approvals: {required: 2, distinct: true, requesterMayApprove: false}")
     static func windows(_ yaml: String) -> Fixture.Edit { .init(file: "project.yaml", old: "", new: "\nfreezeWindows:\n" + yaml) }
     static func policy(_ yaml: String) -> Fixture.Edit { .init(file: "policy.yaml", old: "", new: "rules:\n" + yaml) }
 
@@ -62,11 +64,13 @@ import Testing
             name: "required below 1", edit: .init(file: "project.yaml", old: "  prod: {alias: gated}", new: "  prod: {alias: gated, approvals: {required: 0}}"),
             path: "environments.prod.approvals.required", message: "0 confirmations is out of range"),
         Bad(
-            name: "approvals on an ungated environment", edit: .init(file: "project.yaml", old: "  dev: {alias: auto}", new: "  dev: {alias: auto, approvals: {required: 2}}"),
+            name: "approvals on an ungated environment",
+            edit: .init(file: "project.yaml", old: "  dev: {alias: auto}", new: "  dev: {alias: auto, approvals: {required: 2}}"),
             path: "environments.dev.approvals", message: "only a gated environment has approvals"),
         Bad(
             name: "an unknown approvals key",
-            edit: .init(file: "project.yaml", old: "  prod: {alias: gated}", new: "  prod: {alias: gated, approvals: {required: 2, requesterMayAprove: false}}"),
+            edit: .init(
+                file: "project.yaml", old: "  prod: {alias: gated}", new: "  prod: {alias: gated, approvals: {required: 2, requesterMayAprove: false}}"),
             path: "environments.prod.approvals.requesterMayAprove", message: "unknown key 'requesterMayAprove'"),
         Bad(
             name: "an unknown time zone", edit: windows(window.replacingOccurrences(of: "Asia/Kolkata", with: "Asia/Kolkatta")),
