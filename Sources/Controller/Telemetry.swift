@@ -45,7 +45,9 @@ extension ControllerEvent {
     /// A confirmed release whose aliases all moved.
     public static func released(_ approval: Approval, by who: String, now: Date) -> ControllerEvent {
         ControllerEvent(
-            .releaseApplied, "\(approval.environment) now runs commit \(approval.shortCommit): release \(approval.id) applied by \(who)",
+            .releaseApplied,
+            "\(approval.environment) now runs commit \(approval.shortCommit): release \(approval.id) applied by \(who)"
+                + (approval.confirmers.isEmpty ? "" : ", confirmed by \(approval.confirmers.joined(separator: " and "))"),
             details: approval.lines, commit: approval.commit, environment: approval.environment, at: now)
     }
 }

@@ -100,7 +100,9 @@ public enum Dashboard {
                 : left > 0 ? "waiting for its code: \(span(left)) left" : "code expired: `reconciler approve \(approval.id) --resend`"
             return [
                 "id": approval.id, "environment": approval.environment, "commit": approval.shortCommit, "state": state,
-                "requestedBy": approval.requestedBy, "requestedAt": time(approval.requestedAt), "changes": approval.lines,
+                "requestedBy": approval.requestedByIdentity.map { "\(approval.requestedBy) (\($0))" } ?? approval.requestedBy,
+                "requestedAt": time(approval.requestedAt), "changes": approval.lines, "quorum": approval.quorumLine ?? "",
+                "hasQuorum": approval.quorumLine != nil,
             ]
         }
         model["hasApprovals"] = !live.isEmpty
@@ -166,6 +168,7 @@ public enum Dashboard {
         <div class="approval">
         <p><span class="cond AwaitingApproval">AwaitingApproval</span> <strong>{{environment}}</strong> \#
         release of commit <code>{{commit}}</code>, approval <code>{{id}}</code>: {{state}} (requested by {{requestedBy}} at {{requestedAt}})</p>
+        {{#hasQuorum}}<p>{{quorum}}</p>{{/hasQuorum}}
         <ul>{{#changes}}<li class="mono">{{.}}</li>{{/changes}}</ul>
         </div>
         {{/approvals}}

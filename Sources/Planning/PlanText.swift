@@ -47,7 +47,8 @@ public enum PlanText {
         if let violations = plan.violations, !violations.isEmpty {
             lines.append("")
             lines.append(
-                "DENIED by \(PolicyRule.file) (\(violations.count) violation\(violations.count == 1 ? "" : "s")); apply changes nothing until the plan keeps the rules:"
+                "DENIED by \(PolicyRule.file) (\(violations.count) violation\(violations.count == 1 ? "" : "s")); apply changes nothing until the plan "
+                    + "keeps the rules:"
             )
             lines += violations.map { "  \($0.line)" }
         }

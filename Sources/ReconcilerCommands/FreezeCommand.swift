@@ -67,7 +67,8 @@ struct EmergencyStopCommit {
         let current = DesiredStateLoader.load(snapshot.files).state?.freeze.stop
         if !frozen && current?.frozen != true {
             throw CLIError(
-                "nothing is frozen by `reconciler freeze now` at \(snapshot.commit.shortID); nothing was committed (freeze windows are lifted by editing project.yaml)"
+                "nothing is frozen by `reconciler freeze now` at \(snapshot.commit.shortID); nothing was committed (freeze windows are lifted by editing "
+                    + "project.yaml)"
             )
         }
         let identity = try? await wiring.identity(wiring.client()).arn
@@ -80,7 +81,8 @@ struct EmergencyStopCommit {
             throw CLIError("the new freeze.yaml did not read back as written; nothing was committed — please report this")
         }
         let message =
-            "\(frozen ? "Freeze everything" : "Lift the emergency stop"): \(reason)\n\nWritten by `reconciler \(frozen ? "freeze now" : "unfreeze")` for \(by).\n"
+            "\(frozen ? "Freeze everything" : "Lift the emergency stop"): \(reason)\n\n"
+            + "Written by `reconciler \(frozen ? "freeze now" : "unfreeze")` for \(by).\n"
         let commit = try await source.writeCommit(changes: [EmergencyStop.file: Array(text.utf8)], message: message, expectedParent: snapshot.commit.id)
         try await AuditLog(wiring.state.log(.auditLog)).record(
             AuditEntry(

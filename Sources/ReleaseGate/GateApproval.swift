@@ -123,43 +123,6 @@ extension ReleaseGate {
         return (approvals, index, true)
     }
 
-    /// Throws when the approval cannot take a code now (already used, ended, rolling out, or
-    /// another rollout walks the same aliases); nothing is checked and no attempt is used.
-    func checkConfirmable(_ approval: Approval, among approvals: [Approval]) async throws {
-        switch approval.state {
-        case .pending: break
-        case .applied:
-            try await record(.rejected, approval, detail: "code offered for an approval already applied")
-            throw GateError(
-                "approval \(approval.id) was already used: every change is applied. A code works once; a newer commit gets its own approval from `reconciler "
-                    + "apply`."
-            )
-        case .partial:
-            throw GateError(
-                "approval \(approval.id) was already confirmed and is partly applied; finish it with `reconciler approve --retry \(approval.id)` (no code "
-                    + "needed)"
-            )
-        case .void, .expired:
-            throw GateError(
-                "approval \(approval.id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); request a new code with `reconciler "
-                    + "approve --resend \(approval.id)` or run `reconciler apply`"
-            )
-        case .stale, .superseded:
-            throw GateError("approval \(approval.id) is \(approval.state.rawValue): \(approval.reason ?? "")")
-        case .rollingOut, .rolledBack:
-            throw GateError("approval \(approval.id) was already confirmed and is \(approval.state.rawValue) (`reconciler rollout status` shows it)")
-        }
-        // One rollout at a time moves an alias: the code is not spent while another walks it.
-        let keys = Set(approval.changes.map(\.key))
-        if let walking = approvals.first(where: { $0.state == .rollingOut && $0.changes.contains { keys.contains($0.key) } }) {
-            throw GateError(
-                "the \(walking.environment) release of approval \(walking.id) (commit \(walking.shortCommit)) is still rolling out over some of the same "
-                    + "aliases; "
-                    + "nothing was checked and no attempt was used. Wait for it (`reconciler rollout status`), or end it with "
-                    + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
-        }
-    }
-
     /// Finishes a confirmed approval that was partly applied, without a new code.
     public func retry(id: String) async throws -> Outcome {
         var approvals = try await store.load()

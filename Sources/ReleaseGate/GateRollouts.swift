@@ -40,8 +40,8 @@ extension ReleaseGate {
             guard approval.state == .rollingOut, var rollout = approval.rollout else {
                 return RolloutReport(approval: approval, nextDue: nil)
             }
-            let action = rollout.next(now: now())
-            switch action {
+            var pausedUntil: Date?
+            switch rollout.next(now: now()) {
             case .done:
                 return RolloutReport(approval: approval, nextDue: nil)
             case .bake(let until):
@@ -58,12 +58,9 @@ extension ReleaseGate {
                 try await runCheck(approval, &rollout, step: step, since: since)
             case .shift(let target):
                 if rollout.shifting == nil, let frozen = freeze.frozen(approval.environment, .releases, at: now()) {
-                    let due = try await pause(approval, &rollout, frozen)
-                    approval.rollout = rollout
-                    approvals[index] = approval
-                    try await store.save(approvals)
-                    if let due { return RolloutReport(approval: approval, nextDue: due) }
-                    continue
+                    // Held at its weight; a failed check (nil) rolls back in the next round.
+                    pausedUntil = try await pause(approval, &rollout, frozen)
+                    break
                 }
                 try await resume(approval, &rollout)
                 rollout.beginShift(to: target)
@@ -112,6 +109,7 @@ extension ReleaseGate {
             approval.rollout = rollout
             approvals[index] = approval
             try await store.save(approvals)
+            if let pausedUntil { return RolloutReport(approval: approval, nextDue: pausedUntil) }
         }
     }
 

@@ -57,6 +57,43 @@ extension Approval {
 }
 
 extension ReleaseGate {
+    /// Throws when the approval cannot take a code now (already used, ended, rolling out, or
+    /// another rollout walks the same aliases); nothing is checked and no attempt is used.
+    func checkConfirmable(_ approval: Approval, among approvals: [Approval]) async throws {
+        switch approval.state {
+        case .pending: break
+        case .applied:
+            try await record(.rejected, approval, detail: "code offered for an approval already applied")
+            throw GateError(
+                "approval \(approval.id) was already used: every change is applied. A code works once; a newer commit gets its own approval from `reconciler "
+                    + "apply`."
+            )
+        case .partial:
+            throw GateError(
+                "approval \(approval.id) was already confirmed and is partly applied; finish it with `reconciler approve --retry \(approval.id)` (no code "
+                    + "needed)"
+            )
+        case .void, .expired:
+            throw GateError(
+                "approval \(approval.id) is \(approval.state.rawValue)\(approval.reason.map { " (\($0))" } ?? ""); request a new code with `reconciler "
+                    + "approve --resend \(approval.id)` or run `reconciler apply`"
+            )
+        case .stale, .superseded:
+            throw GateError("approval \(approval.id) is \(approval.state.rawValue): \(approval.reason ?? "")")
+        case .rollingOut, .rolledBack:
+            throw GateError("approval \(approval.id) was already confirmed and is \(approval.state.rawValue) (`reconciler rollout status` shows it)")
+        }
+        // One rollout at a time moves an alias: the code is not spent while another walks it.
+        let keys = Set(approval.changes.map(\.key))
+        if let walking = approvals.first(where: { $0.state == .rollingOut && $0.changes.contains { keys.contains($0.key) } }) {
+            throw GateError(
+                "the \(walking.environment) release of approval \(walking.id) (commit \(walking.shortCommit)) is still rolling out over some of the same "
+                    + "aliases; "
+                    + "nothing was checked and no attempt was used. Wait for it (`reconciler rollout status`), or end it with "
+                    + "`reconciler rollout promote-now \(walking.environment)` or `reconciler rollout abort \(walking.environment)`, then approve again.")
+        }
+    }
+
     /// A right code that is not the last the rule requires: the confirmation is saved with a
     /// new code (fresh attempts, the same expiry), then the new code is mailed for the next
     /// person. Saved before the mail: a racing approver with the old code finds it spent.
