@@ -105,6 +105,8 @@ public struct Frozen: Hashable, Sendable, Codable {
     public var until: Date?
     /// The time zone `until` is said in (the first window's).
     public var timeZone: String
+    /// Frozen by the emergency stop (freeze.yaml), which no override lifts.
+    public var byEmergencyStop = false
 
     /// `frozen until 2026-12-07 09:00 Asia/Kolkata (2026-12-07T03:30:00Z): freeze window weekend (…)`.
     public var sentence: String {
@@ -125,9 +127,6 @@ public struct FreezeCalendar: Hashable, Sendable {
         self.stop = stop
     }
 
-    /// How a reason given by the emergency stop begins.
-    public static let stopReason = "the emergency stop"
-
     /// How far ahead an allow window is looked for before "until" is left open.
     static let horizon: TimeInterval = 366 * 86_400
 
@@ -137,7 +136,9 @@ public struct FreezeCalendar: Hashable, Sendable {
         let relevant = windows.filter { $0.applies(to: environment, block) }
         let zone = relevant.first?.timeZone.identifier ?? "UTC"
         if let stop, stop.frozen {
-            return Frozen(reasons: ["\(Self.stopReason) (`reconciler freeze now` by \(stop.by) at \(stop.at): \(stop.reason))"], until: nil, timeZone: zone)
+            return Frozen(
+                reasons: ["the emergency stop (`reconciler freeze now` by \(stop.by) at \(stop.at): \(stop.reason))"], until: nil, timeZone: zone,
+                byEmergencyStop: true)
         }
         let deny = relevant.filter { $0.kind == .deny }
         let allow = relevant.filter { $0.kind == .allow }
@@ -160,6 +161,12 @@ public struct FreezeCalendar: Hashable, Sendable {
             moment = next.start
         }
         return moment == instant ? nil : Frozen(reasons: Self.unique(reasons), until: moment, timeZone: zone)
+    }
+
+    /// The freezes the desired state in `files` declares, read without rendering (a problem
+    /// elsewhere in it does not lift them); nil when it does not load at all.
+    public static func declared(in files: SourceFiles) -> FreezeCalendar? {
+        DesiredStateLoader.load(files).state?.freeze
     }
 
     /// Either block, for status lines: the first that is frozen.

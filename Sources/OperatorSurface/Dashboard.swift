@@ -100,7 +100,7 @@ public enum Dashboard {
                 : left > 0 ? "waiting for its code: \(span(left)) left" : "code expired: `reconciler approve \(approval.id) --resend`"
             return [
                 "id": approval.id, "environment": approval.environment, "commit": approval.shortCommit, "state": state,
-                "requestedBy": approval.requestedByIdentity.map { "\(approval.requestedBy) (\($0))" } ?? approval.requestedBy,
+                "requestedBy": approval.requester,
                 "requestedAt": time(approval.requestedAt), "changes": approval.lines, "quorum": approval.quorumLine ?? "",
                 "hasQuorum": approval.quorumLine != nil,
             ]

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Controller
+import DesiredState
 import Foundation
 import ReleaseGate
-import Rendering
 
 struct ApprovalsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +16,7 @@ struct ApprovalsCommand: AsyncParsableCommand {
         let now = Date()
         let approvals = try await store.load()
         // The freezes the branch tip declares; a desired state that cannot be read only leaves them out.
-        let freeze = (try? await global.readDesiredState()).flatMap { DesiredStateCheck.check($0.files).state?.freeze }
+        let freeze = (try? await global.readDesiredState()).flatMap { FreezeCalendar.declared(in: $0.files) }
         let views = approvals.filter(\.isLive).map { ApprovalView($0, now: now, freeze: freeze) }
         if global.json { print(try jsonString(views)); return }
         print(views.isEmpty ? "No release waits for approval." : views.map(\.text).joined(separator: "\n"))

@@ -64,20 +64,19 @@ struct EmergencyStopCommit {
         let wiring = try global.wiring()
         let source = wiring.source
         let snapshot = try await source.read()
-        let current = DesiredStateLoader.load(snapshot.files).state?.freeze.stop
-        if !frozen && current?.frozen != true {
+        if !frozen && FreezeCalendar.declared(in: snapshot.files)?.stop?.frozen != true {
             throw CLIError(
                 "nothing is frozen by `reconciler freeze now` at \(snapshot.commit.shortID); nothing was committed (freeze windows are lifted by editing "
                     + "project.yaml)"
             )
         }
         let identity = try? await wiring.identity(wiring.client()).arn
-        let by = operatingSystemUser() + (identity.map { " (\($0))" } ?? "")
+        let by = person(operatingSystemUser(), identity)
         let now = Date()
         let text = Self.render(EmergencyStop(frozen: frozen, reason: reason, by: by, at: UTCTime.string(now)))
         var files = snapshot.files
         files.files[EmergencyStop.file] = Array(text.utf8)
-        guard let stop = DesiredStateLoader.load(files).state?.freeze.stop, stop.frozen == frozen, stop.reason == reason else {
+        guard let stop = FreezeCalendar.declared(in: files)?.stop, stop.frozen == frozen, stop.reason == reason else {
             throw CLIError("the new freeze.yaml did not read back as written; nothing was committed — please report this")
         }
         let message =

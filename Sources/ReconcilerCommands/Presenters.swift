@@ -69,10 +69,7 @@ struct ApprovalView: Encodable {
             var c = $0; c.seal = nil; return c
         }
         requestedByIdentity = approval.requestedByIdentity
-        if approval.isLive, let freeze {
-            let blocks: [FreezeWindow.Block] = (approval.changes.isEmpty ? [] : [.releases]) + (approval.stackChanges.isEmpty ? [] : [.infrastructure])
-            frozen = blocks.lazy.compactMap { freeze.frozen(approval.environment, $0, at: now) }.first?.sentence
-        }
+        if approval.isLive, let freeze { frozen = approval.frozen(in: freeze, at: now)?.sentence }
     }
 
     /// One approval for people: its header line and its changes.

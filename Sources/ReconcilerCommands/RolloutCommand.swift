@@ -100,8 +100,9 @@ struct RolloutFollower {
                     "the apply lock has been held for \(Int(patience)) s (\(busy)); the rollout's position is saved and whoever holds the lock may walk "
                         + "it. See `reconciler rollout status`, and `reconciler rollout follow` again later"
                 })
-            // The freezes as the branch declares them now: a freeze pushed mid-rollout holds the next step.
-            if let freeze = await Self.currentFreeze(wiring) { setup.freeze = freeze }
+            // The freezes as the branch declares them now (a freeze pushed mid-rollout holds the next
+            // step); when the tip cannot be read, the last ones read stay in force.
+            if let snapshot = try? await wiring.source.read(), let freeze = FreezeCalendar.declared(in: snapshot.files) { setup.freeze = freeze }
             let report: ReleaseGate.RolloutReport
             do { report = try await setup.gate(progress: progress).advance(id: id) } catch let error as GateError { throw CLIError(error.description) }
             withExtendedLifetime(lock) {}
@@ -125,12 +126,6 @@ struct RolloutFollower {
         }
     }
 
-    /// The freeze windows and emergency stop of the desired state's tip; nil when it cannot be
-    /// read (the last ones read stay in force).
-    static func currentFreeze(_ wiring: Wiring) async -> FreezeCalendar? {
-        guard let snapshot = try? await wiring.source.read() else { return nil }
-        return DesiredStateLoader.load(snapshot.files).state?.freeze
-    }
 }
 
 /// A progressive release for people: where it stands, and each alias's weight.

@@ -65,7 +65,7 @@ public struct ReleaseGate: Sendable {
     func now() -> Date { clock.now() }
 
     /// Who acts, as an approval's reason names them: the OS user, and the AWS identity when known.
-    var actor: String { identity.map { "\(user) (\($0))" } ?? user }
+    var actor: String { person(user, identity) }
 
     // MARK: requesting
 

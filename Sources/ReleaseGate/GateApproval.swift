@@ -97,7 +97,7 @@ extension ReleaseGate {
         }
         let confirmation = Confirmation(identity: identity, user: user, at: now(), seal: seal, overrideFreeze: override)
         if (approval.confirmations?.count ?? 0) + 1 < (approval.rule ?? .single).required {
-            _ = try await confirmInPart(&approvals, index, confirmation: confirmation)
+            try await confirmInPart(&approvals, index, confirmation: confirmation)
             return (approvals, index, false)
         }
         // The code is spent and saved before anything moves (it cannot be used twice, even

@@ -5,14 +5,21 @@ import UTCTime
 // Freezes at the gate: a confirmation inside one needs an override (two-person rule only); a
 // rollout inside one holds at its step, checked, and goes on when it ends.
 
+extension Approval {
+    /// What freezes its release now: its alias moves (`releases`) or its held stack changes
+    /// (`infrastructure`); nil when neither is frozen.
+    public func frozen(in calendar: FreezeCalendar, at instant: Date) -> Frozen? {
+        let blocks: [FreezeWindow.Block] = (changes.isEmpty ? [] : [.releases]) + (stackChanges.isEmpty ? [] : [.infrastructure])
+        return blocks.lazy.compactMap { calendar.frozen(self.environment, $0, at: instant) }.first
+    }
+}
+
 extension ReleaseGate {
     /// Throws when the approval's release (or its held stack changes) is frozen now and no
     /// override is given, or the override is not allowed; returns the override's reason when
     /// one was needed and given, nil when nothing is frozen.
     func checkFreeze(_ approval: Approval, _ calendar: FreezeCalendar, override: String?) throws -> String? {
-        var blocks: [FreezeWindow.Block] = approval.changes.isEmpty ? [] : [.releases]
-        if !approval.stackChanges.isEmpty { blocks.append(.infrastructure) }
-        guard let frozen = blocks.lazy.compactMap({ calendar.frozen(approval.environment, $0, at: now()) }).first else { return nil }
+        guard let frozen = approval.frozen(in: calendar, at: now()) else { return nil }
         let environment = approval.environment
         let rule = approval.rule ?? .single
         guard let reason = override?.trimmingCharacters(in: .whitespacesAndNewlines), !reason.isEmpty else {
@@ -21,7 +28,7 @@ extension ReleaseGate {
                     + (frozen.until == nil || rule.required < 2
                         ? "" : "To release inside the freeze, each confirmation gives `--override-freeze --reason \"…\"` (audited)."))
         }
-        guard frozen.until != nil || !frozen.reasons.contains(where: { $0.hasPrefix(FreezeCalendar.stopReason) }) else {
+        guard !frozen.byEmergencyStop else {
             throw GateError("the emergency stop is not overridden; lift it with `reconciler unfreeze --reason \"…\"` first. Nothing was checked.")
         }
         guard rule.required >= 2 else {

@@ -22,10 +22,19 @@ public struct Confirmation: Codable, Hashable, Sendable {
     }
 
     /// `ana (arn:aws:iam::…:user/ana)`.
-    public var who: String { identity.map { "\(user) (\($0))" } ?? user }
+    public var who: String { person(user, identity) }
+}
+
+/// `ana (arn:aws:iam::…:user/ana)`, or the OS user alone when the AWS identity is not known:
+/// how the audit log, approvals and mails name whoever acted.
+public func person(_ user: String, _ identity: String?) -> String {
+    identity.map { "\(user) (\($0))" } ?? user
 }
 
 extension Approval {
+    /// Who requested it.
+    public var requester: String { person(requestedBy, requestedByIdentity) }
+
     /// Who confirmed it so far, one each.
     public var confirmers: [String] { (confirmations ?? []).map(\.who) }
 
@@ -97,13 +106,11 @@ extension ReleaseGate {
     /// A right code that is not the last the rule requires: the confirmation is saved with a
     /// new code (fresh attempts, the same expiry), then the new code is mailed for the next
     /// person. Saved before the mail: a racing approver with the old code finds it spent.
-    func confirmInPart(_ approvals: inout [Approval], _ index: Int, confirmation: Confirmation) async throws -> Approval {
+    func confirmInPart(_ approvals: inout [Approval], _ index: Int, confirmation: Confirmation) async throws {
         let code = OneTimePassword.generate()
         let (approval, event) = approvals[index].after(
             .confirmedInPart(confirmation, seal: try await store.seal(code: code), attempts: policy.maxAttempts))
-        approvals[index] = approval
-        try await store.save(approvals)
-        try await record(event, approval, detail: approval.reason)
+        try await save(approval, &approvals, index, recording: event, detail: approval.reason)
         progress(
             "\(approval.environment): mailing the code for the next confirmation of approval \(approval.id) to \(mailer.recipients.joined(separator: ", "))…")
         do {
@@ -113,7 +120,6 @@ extension ReleaseGate {
                 "your confirmation of approval \(approval.id) is recorded, but the code for the next one could not be mailed (\(error)); mail it with "
                     + "`reconciler approve --resend \(approval.id)`")
         }
-        return approval
     }
 
     /// A code that does not match: when it is one an earlier confirmation spent (a racing
