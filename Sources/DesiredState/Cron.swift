@@ -100,8 +100,7 @@ public struct CronSchedule: Hashable, Sendable {
     /// daylight-saving change skips fires at the first instant after the gap (02:30 on the
     /// day clocks jump from 02:00 to 03:00 is 03:30); one that happens twice fires at the first.
     public func starts(from: Date, to: Date, in zone: TimeZone) -> [Date] {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
+        let calendar = Calendar.gregorian(in: zone)
         var result: [Date] = []
         var day = calendar.startOfDay(for: from)
         while day < to {
@@ -122,5 +121,14 @@ public struct CronSchedule: Hashable, Sendable {
             day = calendar.startOfDay(for: next)
         }
         return result
+    }
+}
+
+extension Calendar {
+    /// The Gregorian calendar of local times in `zone`: how cron schedules and freeze windows read them.
+    static func gregorian(in zone: TimeZone) -> Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = zone
+        return calendar
     }
 }

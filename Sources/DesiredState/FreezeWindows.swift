@@ -180,8 +180,7 @@ public struct FreezeCalendar: Hashable, Sendable {
 
     /// `2026-12-07 09:00 Asia/Kolkata`.
     public static func local(_ date: Date, _ zone: TimeZone) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
+        let calendar = Calendar.gregorian(in: zone)
         let p = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
         return String(format: "%04d-%02d-%02d %02d:%02d ", p.year ?? 0, p.month ?? 0, p.day ?? 0, p.hour ?? 0, p.minute ?? 0) + zone.identifier
     }

@@ -115,8 +115,7 @@ extension Reader {
     func localTime(_ node: YNode, zone: TimeZone) -> Date? {
         guard let text = node.string(hint: "a local time such as \"2026-12-24 18:00\"") else { return nil }
         let parts = text.value.split(whereSeparator: { "- :T".contains($0) }).map { Int($0) }
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = zone
+        let calendar = Calendar.gregorian(in: zone)
         if parts.count == 3 || parts.count == 5, !parts.contains(nil), case let p = parts.map { $0 ?? 0 },
             (1...12).contains(p[1]), (1...31).contains(p[2]), p.count == 3 || ((0...23).contains(p[3]) && (0...59).contains(p[4])),
             let date = calendar.date(from: DateComponents(year: p[0], month: p[1], day: p[2], hour: p.count == 5 ? p[3] : 0, minute: p.count == 5 ? p[4] : 0)),

@@ -2,8 +2,8 @@ import DesiredState
 
 /// A plan as a merge-request comment: the summary, what the policy denies, what is frozen,
 /// the held items and why, then a `<details>` section per region with its steps and the
-/// resource-level change sets. Kept under GitHub's comment limit: what does not fit is left
-/// out whole, and a line says so.
+/// resource-level change sets. Kept under GitHub's comment limit: the first region that does not
+/// fit is cut at a line (and closed), what follows it is left out, and a line says so.
 public enum PlanMarkdown {
     /// GitHub's limit on a comment body, in characters.
     public static let commentLimit = 65_535
@@ -43,7 +43,7 @@ public enum PlanMarkdown {
     }
 
     /// Lines of the comment kept or left out together; one with `closing` (a region's steps)
-    /// may be cut after any of its first `opening` lines, and is then closed.
+    /// may be cut at any line after its first `opening` lines, and is then closed.
     struct Block {
         var lines: [String]
         var opening = 0
