@@ -118,7 +118,8 @@ struct StatusCommand: AsyncParsableCommand {
             let subject = [entry.environment, entry.approval.map { "approval \($0)" }, entry.commit.map { "commit \($0.prefix(12))" }].compactMap { $0 }.joined(
                 separator: " ")
             print(
-                "  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  by \(person(entry.user, entry.identity))"
+                "  \(entry.time)  \(entry.event.rawValue.padding(toLength: 17, withPad: " ", startingAt: 0)) \(subject)  "
+                    + "by \(person(entry.user, entry.identity))"
                     + (entry.requestIds.isEmpty
                         ? ""
                         : "  request\(entry.requestIds.count == 1 ? "" : "s") \(entry.requestIds.prefix(2).joined(separator: ", "))"
